@@ -1,0 +1,30 @@
+# The two commands of the README: `make run` and `make test`. Only Python 3.11+ and pip needed.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+.PHONY: install run test lint format asyncapi
+install: $(VENV)/.installed
+
+run: $(VENV)/.installed
+	$(VENV)/bin/opendeur up --demo
+
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+asyncapi: $(VENV)/.installed
+	$(PY) -m contracts.asyncapi > contracts/asyncapi.json

@@ -1,0 +1,80 @@
+"""JetStream streams and durable consumers, declared as code and created idempotently at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from contracts.events import EVENT_TYPES
+
+EVENTS_STREAM = "OPENDEUR_EVENTS"
+DEADLETTER_STREAM = "OPENDEUR_DEADLETTER"
+ADVISORY_STREAM = "OPENDEUR_ADVISORIES"
+DEADLETTER_PREFIX = "deadletter"
+MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>"
+
+EVENT_SUBJECTS: tuple[str, ...] = tuple(cls.subject for cls in EVENT_TYPES)
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    subjects: tuple[str, ...]
+    description: str
+    duplicate_window_s: float = 600.0
+    max_age_s: float = 0.0  # 0 = keep (limits retention: audit reads everything, so no work-queue)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    service: str
+    subject: str
+    batch_size: int = 64
+    max_deliver: int = 8
+    ack_wait_s: float = 30.0
+    # Naks carry their own delay (the server's BackOff applies only to ack time-outs).
+    nak_delays_s: tuple[float, ...] = field(default=(0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0))
+    name: str | None = None
+
+    @property
+    def durable(self) -> str:
+        return self.name or f"{self.service}-{self.subject.replace('.', '-')}"
+
+    @property
+    def filter_subject(self) -> str | None:
+        return None if self.subject == ">" else self.subject
+
+
+STREAMS: tuple[StreamSpec, ...] = (
+    StreamSpec(EVENTS_STREAM, EVENT_SUBJECTS, "Every opendeur event; ids, codes, times, flags."),
+    StreamSpec(
+        DEADLETTER_STREAM,
+        (f"{DEADLETTER_PREFIX}.>",),
+        "Messages a consumer could not handle; operators can inspect and replay them.",
+    ),
+    StreamSpec(
+        ADVISORY_STREAM,
+        (MAX_DELIVERIES_ADVISORY,),
+        "JetStream max-deliveries advisories, kept (they are core NATS messages otherwise lost).",
+        max_age_s=30 * 24 * 3600.0,
+    ),
+)
+
+CONSUMERS: tuple[ConsumerSpec, ...] = (
+    ConsumerSpec("routing", "question.received.v1"),
+    ConsumerSpec("routing", "callback.done.v1"),
+    ConsumerSpec("routing", "notification.failed.v1"),
+    ConsumerSpec("routing", "question.erased.v1"),
+    ConsumerSpec("notify", "question.routed.v1"),
+    ConsumerSpec("notify", "question.escalated.v1"),
+    ConsumerSpec("intake", "question.routed.v1"),
+    ConsumerSpec("intake", "question.unmatched.v1"),
+    ConsumerSpec("audit", ">", batch_size=500, name="audit-all-events"),
+)
+
+
+def consumers_of(service: str) -> tuple[ConsumerSpec, ...]:
+    return tuple(c for c in CONSUMERS if c.service == service)
+
+
+def deadletter_subject(durable: str) -> str:
+    return f"{DEADLETTER_PREFIX}.{durable}"

@@ -1,0 +1,363 @@
+"""The `opendeur` command: up (everything, embedded), serve one service, migrate, import, audit."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from opendeur.settings import SERVICES, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from opendeur import logging as olog
+
+    settings = _settings()
+    olog.configure(args.service, fmt=settings.log_format, level=settings.log_level)
+    uvicorn.run(
+        f"services.{args.service}.app:app",
+        host=settings.host,
+        port=settings.port(args.service),
+        loop="uvloop" if sys.platform != "win32" else "asyncio",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+async def _migrate(settings: Settings) -> None:
+    from opendeur.db import migrate, provision
+
+    if settings.database_url:
+        await provision(settings)
+    await migrate(settings)
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    asyncio.run(_migrate(_settings()))
+    print("migrations applied for", ", ".join(SERVICES))
+    return 0
+
+
+async def import_groups(settings: Settings, path: Path, prune: bool = False) -> dict[str, int]:
+    from opendeur.db import make_engine, service_url, sessionmaker
+    from opendeur.keys import Envelope, pseudonym
+    from services.notify import store as notify_store
+    from services.routing import groups
+
+    rows = groups.parse_csv(path.read_text(encoding="utf-8-sig"))  # noqa: ASYNC240 (a one-off CLI read)
+    contact_ids = [pseudonym(settings, "contact", r.contact_email) for r in rows]
+    # Delivery addresses go only to notify; routing gets the pseudonymous id.
+    notify = make_engine(service_url(settings, "notify"), pool_size=1, schema="notify")
+    routing = make_engine(service_url(settings, "routing"), pool_size=1, schema="routing")
+    try:
+        envelope = Envelope.for_service(settings, "notify")
+        async with sessionmaker(notify)() as session, session.begin():
+            for r, cid in zip(rows, contact_ids, strict=True):
+                await notify_store.upsert_contact(
+                    session,
+                    envelope,
+                    notify_store.Address(
+                        contact_id=cid,
+                        email=r.contact_email,
+                        mobile=None,
+                        name=r.contact_name or None,
+                        channel="email",
+                        language="nl",
+                    ),
+                )
+        async with sessionmaker(routing)() as session, session.begin():
+            counts = await groups.import_groups(session, rows, contact_ids)
+            if prune:
+                counts["left"] = await groups.prune(session, {r.group_id for r in rows})
+    finally:
+        await notify.dispose()
+        await routing.dispose()
+    return counts
+
+
+def cmd_groups_import(args: argparse.Namespace) -> int:
+    from services.routing.groups import ImportError_
+
+    try:
+        counts = asyncio.run(import_groups(_settings(), Path(args.file), args.prune))
+    except ImportError_ as exc:
+        print(f"import refused, nothing changed: {exc}", file=sys.stderr)
+        return 2
+    print("groups:", ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+def _admin_headers(settings: Settings) -> dict[str, str]:
+    if settings.admin_token is None:
+        raise SystemExit("set OPENDEUR_ADMIN_TOKEN (opendeur up prints it)")
+    return {"Authorization": f"Bearer {settings.admin_token.get_secret_value()}"}
+
+
+COLOURS = {
+    "question": "\033[36m",
+    "contact": "\033[32m",
+    "callback": "\033[1;32m",
+    "notification": "\033[31m",
+    "consent": "\033[35m",
+    "pii": "\033[33m",
+}
+
+
+def cmd_audit_tail(args: argparse.Namespace) -> int:
+    import httpx
+
+    settings = _settings()
+    url = settings.base_url("audit") + "/api/v1/audit/stream"
+    headers = _admin_headers(settings)
+    if args.since:
+        headers["Last-Event-ID"] = str(args.since)
+    colour = sys.stdout.isatty() and not args.json
+    with httpx.stream("GET", url, headers=headers, timeout=None) as response:  # noqa: S113 (a stream that follows)
+        data = None
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                data = json.loads(line[6:])
+            elif line == "" and data is not None:
+                if not args.type or data["type"] in args.type:
+                    if args.json:
+                        print(json.dumps(data), flush=True)
+                    else:
+                        rest = {
+                            k: v
+                            for k, v in data.items()
+                            if k
+                            not in (
+                                "type",
+                                "occurred_at",
+                                "seq",
+                                "event_id",
+                                "recorded_at",
+                                "source",
+                            )
+                        }
+                        c = COLOURS.get(data["type"].split(".")[0], "") if colour else ""
+                        end = "\033[0m" if c else ""
+                        print(
+                            f"{data['occurred_at'][:19]} {c}{data['type']:<24}{end} "
+                            + " ".join(f"{k}={v}" for k, v in rest.items() if v is not None),
+                            flush=True,
+                        )
+                data = None
+    return 0
+
+
+def cmd_audit_verify(_args: argparse.Namespace) -> int:
+    import httpx
+
+    settings = _settings()
+    r = httpx.get(
+        settings.base_url("audit") + "/api/v1/audit/verify",
+        headers=_admin_headers(settings),
+        timeout=300,
+    )
+    result = r.json()
+    print(json.dumps(result, indent=2))
+    return 0 if result.get("ok") else 1
+
+
+class Supervisor:
+    """Runs each service as its own process and restarts one that dies."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env = env
+        self.log_dir = log_dir
+        self.children: dict[str, subprocess.Popen] = {}
+        self.stopping = False
+
+    def spawn(self, name: str, argv: list[str]) -> None:
+        log = open(self.log_dir / f"{name}.log", "ab")
+        self.children[name] = subprocess.Popen(
+            [sys.executable, "-m", "opendeur", *argv],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        self.argv = getattr(self, "argv", {})
+        self.argv[name] = argv
+
+    def watch(self) -> None:
+        while not self.stopping:
+            for name, proc in list(self.children.items()):
+                if proc.poll() is not None and not self.stopping:
+                    print(f"opendeur: {name} exited ({proc.returncode}); restarting", flush=True)
+                    time.sleep(0.5)
+                    self.spawn(name, self.argv[name])
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        self.stopping = True
+        for proc in self.children.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.children.values():
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _secrets(data_dir: Path) -> dict[str, str]:
+    from opendeur.keys import new_secret
+
+    path = data_dir / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    values = {"OPENDEUR_SECRET_KEY": new_secret(), "OPENDEUR_ADMIN_TOKEN": new_secret()}
+    path.write_text(json.dumps(values))
+    path.chmod(0o600)
+    return values
+
+
+def _port_or_free(port: int) -> int:
+    import socket
+
+    from opendeur.embedded import free_port
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            return free_port()
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from opendeur.embedded import NatsServer, Postgres, wait_port
+
+    data_dir = Path(args.data_dir or os.environ.get("OPENDEUR_DATA_DIR") or ".opendeur").resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "logs").mkdir(exist_ok=True)
+    env = dict(os.environ)
+    env["OPENDEUR_DATA_DIR"] = str(data_dir)
+    for k, v in _secrets(data_dir).items():
+        env.setdefault(k, v)
+    infra: list = []
+    sup: Supervisor | None = None
+    try:
+        if not env.get("OPENDEUR_NATS_URL"):
+            nats = NatsServer(data_dir / "nats", _port_or_free(4222)).start()
+            infra.append(nats)
+            env["OPENDEUR_NATS_URL"] = nats.url
+        if not env.get("OPENDEUR_DATABASE_URL"):
+            pg = Postgres(data_dir / "postgres", _port_or_free(55432)).start()
+            infra.append(pg)
+            env["OPENDEUR_DATABASE_URL"] = pg.url()
+        sup = Supervisor(env, data_dir / "logs")
+        mailbox_port = int(env.get("OPENDEUR_MAILBOX_PORT", "8025"))
+        if not env.get("OPENDEUR_SMTP_URL"):
+            smtp_port = _port_or_free(2525)
+            env["OPENDEUR_SMTP_URL"] = f"smtp://127.0.0.1:{smtp_port}"
+            sup.spawn(
+                "mailbox",
+                ["mailbox", "--smtp-port", str(smtp_port), "--http-port", str(mailbox_port)],
+            )
+        os.environ.update(env)
+        settings = Settings()
+        asyncio.run(_migrate(settings))
+        if args.demo:
+            counts = asyncio.run(
+                import_groups(settings, ROOT / "opendeur" / "data" / "demo_groups.csv")
+            )
+            print("demo groups:", counts, flush=True)
+        for service in SERVICES:
+            sup.spawn(service, ["serve", service])
+        for service in SERVICES:
+            wait_port(settings.host, settings.port(service), timeout=60)
+        print(
+            "\nopendeur is up — de deur staat open.\n"
+            f"  question form     {settings.base_url('intake')}/\n"
+            f"  topics/directory  {settings.base_url('routing')}/api/v1/directory\n"
+            f"  audit             {settings.base_url('audit')}/api/v1/audit/events\n"
+            + (
+                f"  mailbox           http://127.0.0.1:{mailbox_port}/\n"
+                if "mailbox" in sup.children
+                else ""
+            )
+            + f"  admin token       {settings.admin_token.get_secret_value() if settings.admin_token else '-'}\n"
+            f"  data              {data_dir}\n"
+            "Ctrl-C stops everything.",
+            flush=True,
+        )
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        sup.watch()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if sup:
+            sup.stop()
+        for part in reversed(infra):
+            with contextlib.suppress(Exception):
+                part.stop()
+        print("opendeur stopped.", flush=True)
+    return 0
+
+
+def cmd_mailbox(args: argparse.Namespace) -> int:
+    from opendeur import mailbox
+
+    data_dir = Path(os.environ.get("OPENDEUR_DATA_DIR", ".opendeur"))
+    mailbox.run(data_dir / "mail", args.smtp_port, args.http_port)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="opendeur", description="De deur naar zelfhulp staat altijd open."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("up", help="run everything (embedded where no URL is given)")
+    p.add_argument("--data-dir")
+    p.add_argument("--demo", action="store_true", help="load the demo groups")
+    p.set_defaults(fn=cmd_up)
+    p = sub.add_parser("serve", help="run one service")
+    p.add_argument("service", choices=SERVICES)
+    p.set_defaults(fn=cmd_serve)
+    sub.add_parser("migrate", help="create roles and schemas, run migrations").set_defaults(
+        fn=cmd_migrate
+    )
+    g = sub.add_parser("groups").add_subparsers(dest="sub", required=True)
+    p = g.add_parser("import", help="import groups from a CSV file")
+    p.add_argument("file")
+    p.add_argument("--prune", action="store_true", help="groups not in the file leave the network")
+    p.set_defaults(fn=cmd_groups_import)
+    a = sub.add_parser("audit").add_subparsers(dest="sub", required=True)
+    p = a.add_parser("tail", help="follow the audit stream")
+    p.add_argument("--type", action="append")
+    p.add_argument("--since", type=int, help="resume after this sequence number")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_audit_tail)
+    a.add_parser("verify", help="check the hash chain").set_defaults(fn=cmd_audit_verify)
+    p = sub.add_parser("mailbox", help=argparse.SUPPRESS)
+    p.add_argument("--smtp-port", type=int, default=2525)
+    p.add_argument("--http-port", type=int, default=8025)
+    p.set_defaults(fn=cmd_mailbox)
+    args = parser.parse_args(argv)
+    return int(args.fn(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

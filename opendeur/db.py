@@ -1,0 +1,120 @@
+"""Database plumbing: one schema and one role per service, engines, Alembic migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from opendeur.keys import role_password
+from opendeur.settings import SERVICES, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def role_name(service: str) -> str:
+    return f"opendeur_{service}"
+
+
+def asyncpg_url(url: str) -> str:
+    scheme, rest = url.split("://", 1)
+    if scheme in ("postgresql", "postgres", "postgresql+asyncpg"):
+        return f"postgresql+asyncpg://{rest}"
+    raise ValueError("OPENDEUR_DATABASE_URL must be a postgresql:// URL")
+
+
+def with_credentials(url: str, user: str, password: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def service_url(settings: Settings, service: str) -> str:
+    """The URL a service connects with: its own role, never the owner."""
+    explicit = settings.service_database_url(service)
+    if explicit:
+        return explicit
+    if not settings.database_url:
+        raise RuntimeError("set OPENDEUR_DATABASE_URL (or run `opendeur up`)")
+    return with_credentials(
+        settings.database_url, role_name(service), role_password(settings, service)
+    )
+
+
+def make_engine(url: str, *, pool_size: int = 10, schema: str | None = None) -> AsyncEngine:
+    connect_args: dict = {"server_settings": {"application_name": f"opendeur-{schema or 'cli'}"}}
+    if schema:
+        connect_args["server_settings"]["search_path"] = schema
+    return create_async_engine(
+        asyncpg_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+    )
+
+
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def provision(settings: Settings) -> None:
+    """As the owner: create each service's role and schema, and nothing more (idempotent)."""
+    if not settings.database_url:
+        raise RuntimeError(
+            "provisioning needs OPENDEUR_DATABASE_URL (an owner who may create roles)"
+        )
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("select pg_advisory_xact_lock(4711)"))
+            await conn.execute(text("revoke create on schema public from public"))
+            db = (await conn.execute(text("select current_database()"))).scalar_one()
+            for service in SERVICES:
+                role, pw = role_name(service), role_password(settings, service).replace("'", "''")
+                exists = (
+                    await conn.execute(
+                        text("select 1 from pg_roles where rolname = :r"), {"r": role}
+                    )
+                ).scalar()
+                verb = "alter" if exists else "create"
+                await conn.execute(text(f"{verb} role {role} login password '{pw}'"))
+                await conn.execute(text(f"grant {role} to current_user"))
+                await conn.execute(
+                    text(f"create schema if not exists {service} authorization {role}")
+                )
+                await conn.execute(text(f"revoke all on schema {service} from public"))
+                await conn.execute(
+                    text(f'alter role {role} in database "{db}" set search_path = {service}')
+                )
+                await conn.execute(text(f'grant connect on database "{db}" to {role}'))
+    finally:
+        await engine.dispose()
+
+
+def _upgrade(conn: Connection, service: str) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ROOT / "services" / service / "migrations"))
+    cfg.attributes["connection"] = conn
+    cfg.attributes["schema"] = service
+    command.upgrade(cfg, "head")
+
+
+async def migrate(settings: Settings, services: tuple[str, ...] = SERVICES) -> None:
+    """Run each service's own Alembic history, as that service's role."""
+    for service in services:
+        engine = make_engine(service_url(settings, service), pool_size=1, schema=service)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text("select pg_advisory_xact_lock(4712)"))
+                await conn.run_sync(_upgrade, service)
+        finally:
+            await engine.dispose()

@@ -1,0 +1,199 @@
+"""Broker plumbing: connect, declare streams and consumers, subscribe with explicit acks."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import nats.errors
+from faststream import AckPolicy
+from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, NatsRouter, PullSub
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy as JsAckPolicy,
+)
+from nats.js.api import (
+    DeliverPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import NotFoundError
+from pydantic import ValidationError
+
+from contracts.events import Event, decode
+from contracts.streams import (
+    CONSUMERS,
+    EVENTS_STREAM,
+    STREAMS,
+    ConsumerSpec,
+    consumers_of,
+    deadletter_subject,
+)
+from opendeur import metrics
+from opendeur.logging import get_logger
+from opendeur.settings import Settings
+
+log = get_logger(component="messaging")
+
+
+def make_broker(settings: Settings, service: str) -> NatsBroker:
+    if not settings.nats_url:
+        raise RuntimeError("set OPENDEUR_NATS_URL (or run `opendeur up`)")
+    kwargs: dict[str, Any] = {}
+    if settings.nats_user:
+        kwargs["user"] = settings.nats_user
+        kwargs["password"] = (
+            settings.nats_password.get_secret_value() if settings.nats_password else ""
+        )
+    return NatsBroker(
+        settings.nats_url.split(","),
+        name=f"opendeur-{service}",
+        allow_reconnect=True,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
+        connect_timeout=2,
+        log_level=10,  # FastStream's per-message logs go to DEBUG, not INFO
+        graceful_timeout=10.0,
+        **kwargs,
+    )
+
+
+def jetstream(broker: NatsBroker) -> JetStreamContext:
+    return broker.config.connection_state.stream
+
+
+def is_connected(broker: NatsBroker) -> bool:
+    conn = getattr(broker, "_connection", None)
+    return bool(conn is not None and conn.is_connected)
+
+
+async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
+    """Create or update every stream of the contract (idempotent)."""
+    for spec in STREAMS:
+        config = StreamConfig(
+            name=spec.name,
+            subjects=list(spec.subjects),
+            description=spec.description,
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            num_replicas=replicas,
+            duplicate_window=spec.duplicate_window_s,
+            max_age=spec.max_age_s,
+        )
+        try:
+            await js.stream_info(spec.name)
+            await js.update_stream(config)
+        except NotFoundError:
+            await js.add_stream(config)
+
+
+def consumer_config(spec: ConsumerSpec) -> ConsumerConfig:
+    return ConsumerConfig(
+        durable_name=spec.durable,
+        filter_subject=spec.filter_subject,
+        ack_policy=JsAckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        max_deliver=spec.max_deliver,
+        ack_wait=spec.ack_wait_s,
+        max_ack_pending=max(1000, spec.batch_size * 4),
+        description=f"{spec.service} consumes {spec.subject}",
+    )
+
+
+async def ensure_consumers(js: JetStreamContext, service: str | None = None) -> None:
+    for spec in CONSUMERS if service is None else consumers_of(service):
+        config = consumer_config(spec)
+        try:
+            await js.consumer_info(EVENTS_STREAM, spec.durable)
+        except NotFoundError:
+            await js.add_consumer(EVENTS_STREAM, config)
+
+
+async def dead_letter(js: JetStreamContext, spec: ConsumerSpec, raw: Any, reason: str) -> None:
+    meta = raw.metadata
+    headers = {
+        "Opendeur-Reason": reason,
+        "Opendeur-Subject": raw.subject,
+        "Opendeur-Consumer": spec.durable,
+        "Opendeur-Stream-Seq": str(meta.sequence.stream),
+        "Nats-Msg-Id": f"dl-{spec.durable}-{meta.sequence.stream}",
+    }
+    await js.publish(deadletter_subject(spec.durable), raw.data, headers=headers, timeout=5.0)
+    metrics.DEAD_LETTERS.labels(consumer=spec.durable, reason=reason).inc()
+    log.warning(
+        "dead_lettered", consumer=spec.durable, reason=reason, stream_seq=meta.sequence.stream
+    )
+
+
+Handler = Callable[[Event], Awaitable[None]]
+
+
+def subscribe(
+    router: NatsRouter, broker_ref: Callable[[], NatsBroker], spec: ConsumerSpec, handler: Handler
+) -> None:
+    """One durable pull consumer; ack after the handler committed, nak with a delay on failure,
+    dead-letter a message that cannot be decoded or keeps failing."""
+
+    @router.subscriber(
+        spec.subject,
+        stream=JStream(EVENTS_STREAM, declare=False),
+        durable=spec.durable,
+        pull_sub=PullSub(batch_size=spec.batch_size, timeout=1.0),
+        ack_policy=AckPolicy.MANUAL,
+        title=spec.durable,
+    )
+    async def _consume(msg: NatsMessage) -> None:
+        raw = msg.raw_message
+        js = jetstream(broker_ref())
+        try:
+            event = decode(raw.subject, raw.data)
+        except (ValidationError, LookupError, ValueError) as exc:
+            await dead_letter(js, spec, raw, "invalid:" + type(exc).__name__.lower())
+            await raw.term()
+            return
+        started = time.perf_counter()
+        try:
+            await handler(event)
+        except Exception:
+            delivered = raw.metadata.num_delivered
+            log.exception(
+                "handler_failed",
+                consumer=spec.durable,
+                event_id=str(event.event_id),
+                delivered=delivered,
+            )
+            metrics.HANDLER_ERRORS.labels(consumer=spec.durable).inc()
+            if delivered >= spec.max_deliver:
+                await dead_letter(js, spec, raw, "max_deliveries")
+                await raw.term()
+            else:
+                delays = spec.nak_delays_s
+                await raw.nak(delay=delays[min(delivered - 1, len(delays) - 1)])
+            return
+        await raw.ack()
+        metrics.CONSUMED.labels(consumer=spec.durable).inc()
+        metrics.HANDLER_SECONDS.labels(consumer=spec.durable).observe(time.perf_counter() - started)
+
+
+async def start_broker_when_possible(
+    broker: NatsBroker, service: str, ready: asyncio.Event
+) -> None:
+    """Connect in the background so HTTP serves even while the broker is down."""
+    delay = 0.2
+    while True:
+        try:
+            await broker.connect()
+            js = jetstream(broker)
+            await ensure_streams(js)
+            await ensure_consumers(js, service)
+            await broker.start()
+            ready.set()
+            log.info("broker_started")
+            return
+        except (TimeoutError, OSError, nats.errors.Error) as exc:
+            log.warning("broker_unavailable", error=type(exc).__name__, retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)

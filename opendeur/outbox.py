@@ -1,0 +1,154 @@
+"""Transactional outbox and idempotent-consumer inbox, shared by every service."""
+
+from __future__ import annotations
+
+import asyncio
+from uuid import UUID
+
+from nats.js import JetStreamContext
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    delete,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from contracts.events import Event
+from opendeur import metrics
+from opendeur.logging import get_logger
+
+log = get_logger(component="outbox")
+metadata = MetaData()
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("event_id", PgUUID(as_uuid=True), nullable=False, unique=True),
+    Column("subject", Text, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("consumer", Text, primary_key=True),
+    Column("event_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Executed by every service's first migration, so each schema has its own pair.
+TABLES_SQL = """
+create table outbox (
+    id bigserial primary key,
+    event_id uuid not null unique,
+    subject text not null,
+    payload bytea not null,
+    created_at timestamptz not null default now()
+);
+create table inbox (
+    consumer text not null,
+    event_id uuid not null,
+    applied_at timestamptz not null default now(),
+    primary key (consumer, event_id)
+);
+"""
+
+_wake: asyncio.Event | None = None
+
+
+async def add(session: AsyncSession, *events: Event) -> None:
+    """Stage events in the caller's transaction; they are published after it commits."""
+    await session.execute(
+        insert(outbox),
+        [{"event_id": e.event_id, "subject": e.subject, "payload": e.to_bytes()} for e in events],
+    )
+
+
+def wake_relay() -> None:
+    if _wake is not None:
+        _wake.set()
+
+
+async def claim(session: AsyncSession, consumer: str, event_id: UUID) -> bool:
+    """Record that this consumer applies this event; False when it already did (redelivery)."""
+    result = await session.execute(
+        pg_insert(inbox)
+        .values(consumer=consumer, event_id=event_id)
+        .on_conflict_do_nothing()
+        .returning(inbox.c.event_id)
+    )
+    return result.first() is not None
+
+
+class Relay:
+    """Publishes committed outbox rows with Nats-Msg-Id = event_id, then deletes them."""
+
+    def __init__(
+        self, sessions: async_sessionmaker, js: JetStreamContext, batch: int = 256
+    ) -> None:
+        self.sessions = sessions
+        self.js = js
+        self.batch = batch
+
+    async def flush_once(self) -> int:
+        async with self.sessions() as session, session.begin():
+            rows = (
+                await session.execute(
+                    select(outbox.c.id, outbox.c.event_id, outbox.c.subject, outbox.c.payload)
+                    .order_by(outbox.c.id)
+                    .limit(self.batch)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            acks = [
+                self.js.publish(
+                    r.subject, r.payload, timeout=5.0, headers={"Nats-Msg-Id": str(r.event_id)}
+                )
+                for r in rows
+            ]
+            await asyncio.gather(*acks)
+            await session.execute(delete(outbox).where(outbox.c.id.in_([r.id for r in rows])))
+        for r in rows:
+            metrics.PUBLISHED.labels(subject=r.subject).inc()
+        return len(rows)
+
+    async def backlog(self) -> int:
+        async with self.sessions() as session:
+            return int(
+                (await session.execute(select(func.count()).select_from(outbox))).scalar_one()
+            )
+
+    async def run(self) -> None:
+        global _wake
+        _wake = asyncio.Event()
+        delay = 0.2
+        while True:
+            _wake.clear()
+            try:
+                n = await self.flush_once()
+                delay = 0.2
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("relay_failed", error=type(exc).__name__, retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            if n < self.batch:
+                try:
+                    await asyncio.wait_for(_wake.wait(), timeout=0.5)
+                except TimeoutError:
+                    pass

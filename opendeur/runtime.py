@@ -1,0 +1,225 @@
+"""The thin runtime every service runs on: settings, database, broker, outbox relay, HTTP basics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from faststream.nats import NatsRouter
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from contracts.events import Event
+from contracts.streams import consumers_of
+from opendeur import logging as olog
+from opendeur import messaging, metrics, outbox
+from opendeur.db import make_engine, service_url, sessionmaker
+from opendeur.settings import Settings, get_settings
+
+log = olog.get_logger(component="runtime")
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": "geolocation=(), camera=(), microphone=()",
+}
+
+
+class ApiError(Exception):
+    """A refusal a person can read: 4xx with a code, a message and the field concerned."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(code)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    return {"error": code, "message": message, "field": field}
+
+
+class Runtime:
+    """Everything one service process shares: created at import, connected in the lifespan."""
+
+    def __init__(self, service: str, settings: Settings | None = None) -> None:
+        self.service = service
+        self.settings = settings or get_settings()
+        self.router = NatsRouter()
+        self.broker = messaging.make_broker(self.settings, service)
+        self.engine = make_engine(service_url(self.settings, service), schema=service)
+        self.sessions = sessionmaker(self.engine)
+        self.broker_ready = asyncio.Event()
+        self.background: list[Callable[[], Awaitable[None]]] = []
+
+    def handles(self, event_type: type[Event]) -> Callable:
+        """Register `fn(event)` as this service's handler of one event type."""
+        spec = next(c for c in consumers_of(self.service) if c.subject == event_type.subject)
+
+        def deco(fn: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
+            messaging.subscribe(self.router, lambda: self.broker, spec, fn)
+            return fn
+
+        return deco
+
+    def every(self, seconds: float) -> Callable:
+        """Run `fn()` periodically in the background (timers, sweeps)."""
+
+        def deco(fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+            async def loop() -> None:
+                await self.broker_ready.wait()
+                while True:
+                    try:
+                        await fn()
+                    except Exception:
+                        log.exception("periodic_failed", task=fn.__name__)
+                    await asyncio.sleep(seconds)
+
+            self.background.append(loop)
+            return fn
+
+        return deco
+
+    @asynccontextmanager
+    async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
+        self.broker.include_router(self.router)
+        tasks = [
+            asyncio.create_task(
+                messaging.start_broker_when_possible(self.broker, self.service, self.broker_ready)
+            ),
+            asyncio.create_task(self._relay()),
+        ]
+        tasks += [asyncio.create_task(fn()) for fn in self.background]
+        try:
+            yield
+        finally:
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+            with contextlib.suppress(Exception):
+                await self.broker.stop()
+            await self.engine.dispose()
+
+    async def _relay(self) -> None:
+        await self.broker_ready.wait()
+        await outbox.Relay(self.sessions, messaging.jetstream(self.broker)).run()
+
+    async def healthy(self) -> dict[str, bool]:
+        db_ok = False
+        with contextlib.suppress(Exception):
+            async with self.engine.connect() as conn:
+                await asyncio.wait_for(conn.execute(text("select 1")), 2)
+                db_ok = True
+        return {"database": db_ok, "broker": messaging.is_connected(self.broker)}
+
+    def check_admin(self, request: Request) -> None:
+        expected = self.settings.admin_token
+        given = request.headers.get("authorization", "")
+        token = (
+            given[7:]
+            if given.lower().startswith("bearer ")
+            else request.cookies.get("od_admin", "")
+        )
+        if expected is None or not hmac.compare_digest(
+            token.encode(), expected.get_secret_value().encode()
+        ):
+            raise ApiError(401, "unauthorized", "A valid staff token is needed for this page.")
+
+    def app(self, *, title: str, description: str) -> FastAPI:
+        app = FastAPI(
+            title=f"opendeur {title}",
+            description=description,
+            version="1.0.0",
+            lifespan=self.lifespan,
+            docs_url=None,
+            redoc_url=None,
+        )
+        install_basics(app, self)
+        return app
+
+
+def install_basics(app: FastAPI, rt: Runtime) -> None:
+    @app.middleware("http")
+    async def _headers(request: Request, call_next: Callable) -> Response:
+        response = await call_next(request)
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        route = request.scope.get("route")
+        metrics.HTTP_REQUESTS.labels(
+            route=getattr(route, "path", "other"), status=str(response.status_code)
+        ).inc()
+        return response
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(validation_error_body(exc.errors()), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected_error", error=type(exc).__name__)
+        return JSONResponse(
+            error_body("internal_error", "Something went wrong on our side. Please try again."),
+            status_code=500,
+        )
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> JSONResponse:
+        checks = await rt.healthy()
+        return JSONResponse(
+            {"service": rt.service, **checks}, status_code=200 if all(checks.values()) else 503
+        )
+
+    @app.get("/metrics", tags=["operations"])
+    async def prometheus() -> Response:
+        body, ctype = metrics.render()
+        return Response(body, media_type=ctype)
+
+
+_MESSAGES = {
+    "missing": "This field is required.",
+    "extra_forbidden": "This field is not expected here.",
+    "json_invalid": "The request body is not valid JSON.",
+    "bool_type": "This must be true or false.",
+    "bool_parsing": "This must be true or false.",
+    "string_type": "This must be text.",
+    "literal_error": "This value is not one of the allowed choices.",
+    "model_type": "This must be a JSON object.",
+    "dict_type": "This must be a JSON object.",
+}
+
+
+def validation_error_body(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first validation problem as {error, message, field}; never echoes the input."""
+    if not errors:
+        return error_body("invalid_request", "The request is not valid.")
+    err = errors[0]
+    loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
+    field = ".".join(loc) or None
+    kind = str(err.get("type", "invalid"))
+    if kind == "json_invalid" or (kind == "missing" and not loc):
+        return error_body("invalid_json", "The request body must be a JSON object.", None)
+    code = {"missing": "missing_field", "extra_forbidden": "unknown_field"}.get(
+        kind, "invalid_value"
+    )
+    return error_body(code, _MESSAGES.get(kind, "This value is not valid."), field)

@@ -1,0 +1,99 @@
+"""Settings from the environment (OPENDEUR_*), with *_FILE variants for secrets."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICES = ("intake", "routing", "notify", "audit")
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """'90s', '30m', '24h', '7d' -> timedelta; anything else is a ValueError."""
+    m = _DURATION.match(text)
+    if not m or int(m.group(1)) <= 0:
+        raise ValueError(f"not a duration like 90s, 30m, 24h or 7d: {text!r}")
+    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+
+
+def _read_secret_file(var: str) -> str | None:
+    path = os.environ.get(f"{var}_FILE")
+    if not path:
+        return None
+    p = Path(path)
+    if p.stat().st_mode & 0o077:
+        raise ValueError(f"{var}_FILE must not be readable by group or others (chmod 600)")
+    return p.read_text().strip()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OPENDEUR_", extra="ignore")
+
+    nats_url: str | None = None
+    nats_user: str | None = None
+    nats_password: SecretStr | None = None
+    database_url: str | None = None
+    intake_database_url: str | None = None
+    routing_database_url: str | None = None
+    notify_database_url: str | None = None
+    audit_database_url: str | None = None
+    smtp_url: str | None = None
+    smtp_from: str = "opendeur <noreply@zelfhulpnetwerk.invalid>"
+    data_dir: Path = Path(".opendeur")
+    secret_key: SecretStr | None = None
+    admin_token: SecretStr | None = None
+    public_base_url: str | None = None
+    response_deadline: str = "24h"
+    pii_retention: str = "48h"
+    unanswered_retention: str = "30d"
+    link_ttl: str = "7d"
+    team_email: str = "team@zelfhulpnetwerk.invalid"
+    host: str = "127.0.0.1"
+    intake_port: int = 8080
+    routing_port: int = 8081
+    notify_port: int = 8082
+    audit_port: int = 8083
+    mailbox_port: int = 8025
+    log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
+    log_level: str = "INFO"
+
+    @field_validator("response_deadline", "pii_retention", "unanswered_retention", "link_ttl")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+    def model_post_init(self, _ctx: object) -> None:
+        for name in ("secret_key", "admin_token", "nats_password"):
+            if getattr(self, name) is None:
+                value = _read_secret_file(f"OPENDEUR_{name.upper()}")
+                if value:
+                    object.__setattr__(self, name, SecretStr(value))
+
+    @property
+    def deadline(self) -> timedelta:
+        return parse_duration(self.response_deadline)
+
+    def port(self, service: str) -> int:
+        return int(getattr(self, f"{service}_port"))
+
+    def base_url(self, service: str) -> str:
+        if service == "intake" and self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        return f"http://{self.host}:{self.port(service)}"
+
+    def service_database_url(self, service: str) -> str | None:
+        return getattr(self, f"{service}_database_url")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,236 @@
+"""Intake's JSON API: accept a question (with consent), withdraw it."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Header, Response
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
+
+from contracts.events import ConsentWithdrawn, QuestionErased, QuestionReceived, ReferralNoted
+from opendeur import outbox
+from opendeur.keys import Envelope, token_hash
+from opendeur.logging import get_logger
+from opendeur.runtime import ApiError, Runtime
+from opendeur.settings import parse_duration
+from services.intake import crisis, domain, store, validation
+from services.intake.consent import CONSENT_VERSION
+from services.intake.topics import TopicCatalogue
+
+log = get_logger(component="intake.api")
+
+ADVICE = {
+    "nl": (
+        "Je schreef iets waar we ons zorgen over maken. Denk je aan zelfdoding? Bel of chat nu "
+        "gratis en anoniem met 113 Zelfmoordpreventie: 0800-0113 of 113.nl. Is er direct gevaar? "
+        "Bel 112. Je kunt ook je huisarts bellen (buiten kantoortijd de huisartsenpost). "
+        "Een zelfhulpgroep vervangt geen professionele hulp; het netwerkteam kijkt vandaag nog naar je vraag."
+    ),
+    "en": (
+        "You wrote something we are worried about. Are you thinking about suicide? Call or chat "
+        "now, free and anonymous, with 113 Suicide Prevention: 0800-0113 or 113.nl. In immediate "
+        "danger? Call 112. You can also call your GP (out of hours: the GP emergency service). "
+        "A self-help group does not replace professional help; the network team looks at your "
+        "question today."
+    ),
+}
+
+
+class ConsentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    share_with_contact: StrictBool
+    statistics: StrictBool = False
+
+
+class QuestionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channel: Literal["web", "phone"] = "web"
+    for_self: StrictBool
+    topic: Annotated[str, Field(max_length=48)] | None = None
+    story: Annotated[str, Field(max_length=20000)] | None = None
+    phone: Annotated[str, Field(max_length=64)] | None = None
+    postcode: Annotated[str, Field(max_length=16)] | None = None
+    language: Literal["nl", "en"] = "nl"
+    consent: ConsentIn
+    wants_to_start_group: StrictBool = False
+    call_times: Annotated[str, Field(max_length=200)] | None = None
+    referrer_kind: Literal["professional", "family", "other", "unknown"] = "unknown"
+
+
+class Advice(BaseModel):
+    professional_help: bool
+    message: str
+
+
+class Accepted(BaseModel):
+    question_id: UUID
+    reference: str
+    respond_before: AwareDatetime
+    withdraw_token: str
+    advice: Advice
+
+
+async def accept_question(rt: Runtime, topics: TopicCatalogue, q: QuestionIn) -> Accepted:
+    """Check, store encrypted, and stage question.received.v1 — all in one transaction."""
+    lang = q.language
+    if not q.for_self:
+        async with rt.sessions() as session, session.begin():
+            await outbox.add(
+                session,
+                ReferralNoted(
+                    referrer_kind=q.referrer_kind,
+                    topic=await topics.known_or_none(q.topic),
+                    channel=q.channel,
+                ),
+            )
+        outbox.wake_relay()
+        raise ApiError(
+            422,
+            "must_self_contact",
+            "We can only help when the person asks for themselves. Give them our referral "
+            "card (/verwijzen): they can fill in this form or call the network themselves.",
+            "for_self",
+        )
+    if not q.consent.share_with_contact:
+        raise ApiError(
+            422,
+            "consent_required",
+            "Without permission to share your phone number with one contact person, nobody can "
+            "call you back.",
+            "consent.share_with_contact",
+        )
+    try:
+        if q.phone is None:
+            raise validation.FieldError("invalid_phone", "phone")
+        phone = validation.normalise_phone(q.phone)
+        pc4 = validation.normalise_postcode(q.postcode)
+        story = validation.normalise_story(q.story)
+        call_times = validation.normalise_story(q.call_times)
+    except validation.FieldError as err:
+        message = err.message_nl if lang == "nl" else err.message_en
+        raise ApiError(422, err.code, message, err.field) from None
+    topic = q.topic or None
+    if topic is not None and not await topics.is_known(topic):
+        raise ApiError(
+            422,
+            "unknown_topic",
+            "This topic is not on our list; choose one from GET /api/v1/topics or leave it empty.",
+            "topic",
+        )
+
+    flagged = crisis.detect_crisis(story)
+    now = datetime.now(UTC)
+    qid = uuid4()
+    reference = domain.new_reference()
+    withdraw_token = secrets.token_urlsafe(24)
+    before = domain.respond_before(now, rt.settings.deadline)
+    row = {
+        "question_id": qid,
+        "reference": reference,
+        "withdraw_token_hash": token_hash(withdraw_token),
+        "channel": q.channel,
+        "topic": topic,
+        "pc4": pc4,
+        "language": lang,
+        "consent_version": CONSENT_VERSION,
+        "consent_at": now,
+        "consent_share": True,
+        "consent_statistics": q.consent.statistics,
+        "professional_help_advised": flagged,
+        "wants_to_start_group": q.wants_to_start_group,
+        "received_at": now,
+        "respond_before": before,
+        "status": "received",
+        "erase_after": now + parse_duration(rt.settings.unanswered_retention),
+    }
+    event = QuestionReceived(
+        question_id=qid,
+        reference=reference,
+        channel=q.channel,
+        topic=topic,
+        pc4=pc4,
+        language=lang,
+        professional_help_advised=flagged,
+        wants_to_start_group=q.wants_to_start_group,
+        consent_version=CONSENT_VERSION,
+        consent_share=True,
+        consent_statistics=q.consent.statistics,
+        received_at=now,
+        respond_before=before,
+    )
+    async with rt.sessions() as session, session.begin():
+        await store.insert_question(
+            session,
+            envelope(rt),
+            row,
+            store.Personal(phone=phone, story=story, call_times=call_times),
+        )
+        await outbox.add(session, event)
+    outbox.wake_relay()
+    log.info("question_accepted", question_id=str(qid), channel=q.channel, priority=flagged)
+    return Accepted(
+        question_id=qid,
+        reference=reference,
+        respond_before=before,
+        withdraw_token=withdraw_token,
+        advice=Advice(professional_help=flagged, message=ADVICE[lang] if flagged else ""),
+    )
+
+
+def envelope(rt: Runtime) -> Envelope:
+    return Envelope.for_service(rt.settings, "intake")
+
+
+async def withdraw(rt: Runtime, qid: UUID, token: str) -> bool:
+    """Erase at once; False when the id/token pair does not match a live question."""
+    now = datetime.now(UTC)
+    async with rt.sessions() as session, session.begin():
+        q = await store.get_question(session, qid, lock=True)
+        if (
+            q is None
+            or q["erased_at"] is not None
+            or not secrets.compare_digest(q["withdraw_token_hash"], token_hash(token))
+        ):
+            return False
+        await store.erase(session, qid, "withdrawn", now)
+        await outbox.add(
+            session,
+            ConsentWithdrawn(question_id=qid, consent_version=q["consent_version"]),
+            QuestionErased(question_id=qid, reason="withdrawn"),
+        )
+    outbox.wake_relay()
+    return True
+
+
+def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["questions"])
+
+    @router.post(
+        "/questions",
+        status_code=202,
+        response_model=Accepted,
+        responses={422: {"description": "Refused; nothing personal was stored."}},
+    )
+    async def post_question(q: QuestionIn) -> Accepted:
+        return await accept_question(rt, topics, q)
+
+    @router.delete(
+        "/questions/{question_id}",
+        status_code=204,
+        responses={404: {"description": "No live question with this id and token."}},
+    )
+    async def delete_question(
+        question_id: UUID, x_withdraw_token: Annotated[str, Header(max_length=200)]
+    ) -> Response:
+        if not await withdraw(rt, question_id, x_withdraw_token):
+            raise ApiError(
+                404,
+                "not_found",
+                "There is no question with this id and withdraw token (it may already be erased).",
+            )
+        return Response(status_code=204)
+
+    return router

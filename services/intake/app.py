@@ -1,0 +1,39 @@
+"""Intake service wiring: the front door, the only holder of a help-seeker's data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi.staticfiles import StaticFiles
+
+from contracts.events import QuestionErased
+from opendeur import outbox
+from opendeur.runtime import Runtime
+from services.intake import api, handlers, store
+from services.intake.topics import TopicCatalogue
+from services.intake.web import pages
+
+rt = Runtime("intake")
+topics = TopicCatalogue(rt.settings.base_url("routing"))
+handlers.register(rt)
+
+app = rt.app(title="intake", description="The front door: questions, consent, callback pages.")
+app.include_router(api.make_router(rt, topics))
+app.include_router(pages.make_router(rt, topics))
+app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
+
+
+@rt.every(30.0)
+async def erasure_sweep() -> None:
+    """Erase personal data whose time has come (after the callback, or never answered)."""
+    now = datetime.now(UTC)
+    async with rt.sessions() as session, session.begin():
+        due = await store.due_for_erasure(session, now)
+        for qid in due:
+            q = await store.get_question(session, qid)
+            reason = "retention" if q and q["status"] == "done" else "unanswered"
+            await store.erase(session, qid, reason, now)
+            await outbox.add(session, QuestionErased(question_id=qid, reason=reason))
+    if due:
+        outbox.wake_relay()

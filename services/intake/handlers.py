@@ -1,0 +1,30 @@
+"""Intake's subscribers: keep track of who may open a question's callback page."""
+
+from __future__ import annotations
+
+from contracts.events import QuestionRouted, QuestionUnmatched
+from opendeur import outbox
+from opendeur.runtime import Runtime
+from services.intake import store
+
+
+def register(rt: Runtime) -> None:
+    @rt.handles(QuestionRouted)
+    async def on_routed(event: QuestionRouted) -> None:
+        async with rt.sessions() as session, session.begin():
+            if await outbox.claim(session, "intake-question-routed-v1", event.event_id):
+                await store.set_assignment(
+                    session,
+                    event.question_id,
+                    status="routed",
+                    contact_id=event.contact_id,
+                    group_id=event.group_id,
+                )
+
+    @rt.handles(QuestionUnmatched)
+    async def on_unmatched(event: QuestionUnmatched) -> None:
+        async with rt.sessions() as session, session.begin():
+            if await outbox.claim(session, "intake-question-unmatched-v1", event.event_id):
+                await store.set_assignment(
+                    session, event.question_id, status="unmatched", contact_id=None, group_id=None
+                )

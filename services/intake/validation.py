@@ -1,0 +1,78 @@
+"""Pure normalisation and validation of what a help-seeker types into the intake form."""
+
+import re
+
+import phonenumbers
+
+STORY_MAX_CHARS = 4000
+PHONE_MAX_CHARS = 32
+
+# Fixed messages per code, without digits for phone and postcode, so an error can never
+# echo (part of) what the person typed.
+_MESSAGES: dict[str, tuple[str, str]] = {
+    "invalid_phone": (
+        "Dit telefoonnummer klopt niet. Controleer of u het volledige nummer hebt ingevuld.",
+        "This phone number is not valid. Please check that you entered the full number.",
+    ),
+    "invalid_postcode": (
+        "Deze postcode klopt niet. Vul vier cijfers in, eventueel gevolgd door twee letters.",
+        "This postcode is not valid. Enter four digits, optionally followed by two letters.",
+    ),
+    "story_too_long": (
+        f"Uw verhaal is te lang. Gebruik maximaal {STORY_MAX_CHARS} tekens.",
+        f"Your story is too long. Please use at most {STORY_MAX_CHARS} characters.",
+    ),
+}
+
+_PHONE_CHARS = re.compile(r"[0-9+\s().\-/]+")
+_POSTCODE = re.compile(r"([1-9][0-9]{3})\s*(?:[A-Za-z]{2})?")
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f]")
+
+
+class FieldError(ValueError):
+    """A form field that cannot be accepted; the messages never contain the submitted value."""
+
+    def __init__(self, code: str, field: str) -> None:
+        self.code = code
+        self.field = field
+        self.message_nl, self.message_en = _MESSAGES[code]
+        self.message = self.message_en
+        super().__init__(self.message)
+
+
+def normalise_phone(raw: str) -> str:
+    """Return the phone number in E.164 form ("+31612345678"); Dutch numbers need no prefix."""
+    text = (raw or "").strip()
+    if not text or len(text) > PHONE_MAX_CHARS or not _PHONE_CHARS.fullmatch(text):
+        raise FieldError("invalid_phone", "phone")
+    try:
+        number = phonenumbers.parse(text, "NL")
+    except phonenumbers.NumberParseException:
+        raise FieldError("invalid_phone", "phone") from None
+    if not phonenumbers.is_valid_number(number):
+        raise FieldError("invalid_phone", "phone")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_postcode(raw: str | None) -> str | None:
+    """Return the four digits of a Dutch postcode ("5611 AB" -> "5611"), or None if left empty."""
+    text = (raw or "").strip()
+    if not text:
+        return None
+    match = _POSTCODE.fullmatch(text)
+    if match is None:
+        raise FieldError("invalid_postcode", "postcode")
+    return match.group(1)
+
+
+def normalise_story(raw: str | None) -> str | None:
+    """Return the story without control characters and surrounding space, or None if empty."""
+    if not raw:
+        return None
+    text = raw.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL_CHARS.sub("", text).strip()
+    if not text:
+        return None
+    if len(text) > STORY_MAX_CHARS:
+        raise FieldError("story_too_long", "story")
+    return text

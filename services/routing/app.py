@@ -1,0 +1,54 @@
+"""Routing service wiring: the group network, matching, the 24-hour clock, the team's queue."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import Request
+from pydantic import BaseModel
+
+from opendeur import outbox
+from opendeur.runtime import ApiError, Runtime
+from services.routing import directory, groups, handlers, store, taxonomy
+
+rt = Runtime("routing")
+handlers.register(rt)
+app = rt.app(title="routing", description="Groups, topics, matching and the 24-hour clock.")
+
+
+class TopicOut(BaseModel):
+    code: str
+    nl: str
+    en: str
+
+
+@app.get("/api/v1/topics", response_model=list[TopicOut], tags=["public"])
+async def list_topics() -> list[TopicOut]:
+    return [TopicOut(code=t.code, nl=t.nl, en=t.en) for t in taxonomy.topics()]
+
+
+@app.get("/api/v1/directory", tags=["public"])
+async def public_directory() -> dict:
+    async with rt.sessions() as session:
+        rows = await store.public_groups(session)
+    return directory.hsds(rows, rt.settings)
+
+
+class StatusIn(BaseModel):
+    status: Literal["active", "paused", "left"]
+
+
+@app.post("/api/v1/groups/{group_id}/status", tags=["staff"], status_code=204)
+async def set_status(group_id: str, body: StatusIn, request: Request) -> None:
+    rt.check_admin(request)
+    async with rt.sessions() as session, session.begin():
+        if not await groups.change_status(session, group_id, body.status, "team"):
+            raise ApiError(404, "not_found", "There is no group with this id.")
+    outbox.wake_relay()
+
+
+@app.get("/api/v1/triage", tags=["staff"])
+async def triage(request: Request) -> list[dict]:
+    rt.check_admin(request)
+    async with rt.sessions() as session:
+        return await store.triage_queue(session)

@@ -1,0 +1,90 @@
+"""The public group directory in the shape of Open Referral HSDS 3.0, without contact persons."""
+
+from __future__ import annotations
+
+import uuid
+
+from opendeur.settings import Settings
+from services.routing import taxonomy
+
+NETWORK_ORG_ID = uuid.uuid5(uuid.NAMESPACE_URL, "opendeur:organization:zelfhulpnetwerk")
+NETWORK = {
+    "name": "Zelfhulp Netwerk",
+    "email": "info@zelfhulpnetwerk.invalid",
+    "phone": "040 000 0000",
+}
+
+
+def _id(kind: str, key: str) -> str:
+    return str(uuid.uuid5(NETWORK_ORG_ID, f"{kind}:{key}"))
+
+
+def hsds(groups: list[dict], settings: Settings) -> dict:
+    """Organization = the network; one service per group; contact points are the network's own."""
+    services = []
+    for g in groups:
+        sid = _id("service", g["group_id"])
+        services.append(
+            {
+                "id": sid,
+                "organization_id": str(NETWORK_ORG_ID),
+                "name": g["name"],
+                "description": g.get("description")
+                or "Zelfhulpgroep: " + ", ".join(taxonomy.label(t, "nl") for t in g["topics"]),
+                "status": "active" if g["status"] == "active" else "inactive",
+                "email": NETWORK["email"],
+                "url": settings.base_url("intake") + "/",
+                "languages": [
+                    {
+                        "id": _id("language", f"{g['group_id']}:{lang}"),
+                        "service_id": sid,
+                        "name": lang,
+                        "code": lang,
+                    }
+                    for lang in g["languages"]
+                ],
+                "phones": [
+                    {
+                        "id": _id("phone", g["group_id"]),
+                        "service_id": sid,
+                        "number": NETWORK["phone"],
+                    }
+                ],
+                "service_areas": [
+                    {"id": _id("area", f"{g['group_id']}:{m}"), "service_id": sid, "name": m}
+                    for m in g["municipalities"]
+                ]
+                + (
+                    [
+                        {
+                            "id": _id("area", f"{g['group_id']}:online"),
+                            "service_id": sid,
+                            "name": "online",
+                        }
+                    ]
+                    if g["online"]
+                    else []
+                ),
+                "attributes": [
+                    {
+                        "id": _id("attr", f"{g['group_id']}:{t}"),
+                        "link_id": sid,
+                        "link_type": "service",
+                        "link_entity": "service",
+                        "value": t,
+                        "label": taxonomy.label(t, "nl"),
+                    }
+                    for t in g["topics"]
+                ],
+            }
+        )
+    return {
+        "organization": {
+            "id": str(NETWORK_ORG_ID),
+            "name": NETWORK["name"],
+            "description": "Netwerk van zelfhulpgroepen.",
+            "email": NETWORK["email"],
+            "phones": [{"id": _id("phone", "network"), "number": NETWORK["phone"]}],
+        },
+        "services": services,
+    }

@@ -1,0 +1,217 @@
+"""Routing's subscribers: route each question, keep the clock, react to outcomes and failures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.events import (
+    CallbackDone,
+    Event,
+    NotificationFailed,
+    QuestionErased,
+    QuestionEscalated,
+    QuestionReceived,
+    QuestionRouted,
+    QuestionUnmatched,
+)
+from opendeur import outbox
+from opendeur.logging import get_logger
+from opendeur.runtime import Runtime
+from services.routing import clock, regions, store
+from services.routing.matching import Need, Routed, match
+
+log = get_logger(component="routing")
+MAX_UNREACHABLE = 3
+ROUTING_LOCK = 7301  # serialises routing decisions so capacity is never exceeded
+
+
+def municipality_slug(pc4: str | None) -> str | None:
+    name = regions.municipality_for(pc4)
+    return store.slug(name) if name else None
+
+
+async def route(session: AsyncSession, qid: UUID, now: datetime) -> Event | None:
+    """Decide for one question (already stored) and stage the resulting event."""
+    await session.execute(text("select pg_advisory_xact_lock(:k)"), {"k": ROUTING_LOCK})
+    q = await store.get_question(session, qid)
+    if q is None or q["state"] in ("done", "closed", "erased"):
+        return None
+    need = Need(
+        topic=q["topic"],
+        municipality=regions.municipality_for(q["pc4"]),
+        language=q["language"],
+        professional_help_advised=q["priority"],
+        exclude_groups=frozenset(q["tried_groups"]),
+    )
+    result = match(need, await store.load_groups(session), now)
+    event: Event
+    if isinstance(result, Routed):
+        attempt = await store.set_routed(
+            session, qid, result.group_id, result.contact_id, result.reason
+        )
+        await session.execute(text("delete from timers where question_id = :q"), {"q": qid})
+        schedule = clock.escalation_schedule(
+            q["received_at"], q["respond_before"] - q["received_at"]
+        )
+        # A re-routed question keeps its deadline; levels already past are not replayed.
+        await store.schedule_timers(
+            session, qid, [(lvl, due) for lvl, due in schedule if due > now or lvl == "breach"]
+        )
+        event = QuestionRouted(
+            question_id=qid,
+            reference=q["reference"],
+            group_id=result.group_id,
+            contact_id=result.contact_id,
+            reason=result.reason,
+            attempt=attempt,
+            topic=q["topic"],
+            municipality=q["municipality"],
+            priority=q["priority"],
+            channel=q["channel"],
+            received_at=q["received_at"],
+            respond_before=q["respond_before"],
+        )
+    else:
+        await store.set_state(session, qid, "unmatched", result.reason)
+        await store.stop_timers(session, qid, now)
+        event = QuestionUnmatched(
+            question_id=qid,
+            reason=result.reason,
+            topic=q["topic"],
+            municipality=q["municipality"],
+            priority=q["priority"],
+        )
+    await outbox.add(session, event)
+    log.info(
+        "routed",
+        question_id=str(qid),
+        outcome=event.subject,
+        reason=getattr(result, "reason", None),
+    )
+    return event
+
+
+def register(rt: Runtime) -> None:
+    @rt.handles(QuestionReceived)
+    async def on_received(event: QuestionReceived) -> None:
+        async with rt.sessions() as session, session.begin():
+            if not await outbox.claim(session, "routing-question-received-v1", event.event_id):
+                return
+            await store.insert_question(
+                session,
+                {
+                    "question_id": event.question_id,
+                    "reference": event.reference,
+                    "channel": event.channel,
+                    "topic": event.topic,
+                    "pc4": event.pc4,
+                    "municipality": municipality_slug(event.pc4),
+                    "language": event.language,
+                    "priority": event.professional_help_advised,
+                    "wants_to_start_group": event.wants_to_start_group,
+                    "received_at": event.received_at,
+                    "respond_before": event.respond_before,
+                },
+            )
+            await route(session, event.question_id, datetime.now(UTC))
+        outbox.wake_relay()
+
+    @rt.handles(CallbackDone)
+    async def on_callback(event: CallbackDone) -> None:
+        now = datetime.now(UTC)
+        async with rt.sessions() as session, session.begin():
+            if not await outbox.claim(session, "routing-callback-done-v1", event.event_id):
+                return
+            q = await store.get_question(session, event.question_id)
+            if q is None or q["state"] != "routed" or q["contact_id"] != event.contact_id:
+                return
+            if event.outcome in ("reached", "referred_professional"):
+                await store.set_state(session, event.question_id, "done", event.outcome)
+                await store.stop_timers(session, event.question_id, now)
+            elif event.outcome == "wrong_group":
+                await route(session, event.question_id, now)
+            elif event.outcome == "unreachable":
+                count = (
+                    await session.execute(
+                        text(
+                            "update questions set unreachable_count = unreachable_count + 1 "
+                            "where question_id = :q returning unreachable_count"
+                        ),
+                        {"q": event.question_id},
+                    )
+                ).scalar_one()
+                if count >= MAX_UNREACHABLE:
+                    await store.set_state(session, event.question_id, "unmatched", "unreachable")
+                    await store.stop_timers(session, event.question_id, now)
+                    await outbox.add(
+                        session,
+                        QuestionUnmatched(
+                            question_id=event.question_id,
+                            reason="unreachable",
+                            topic=q["topic"],
+                            municipality=q["municipality"],
+                            priority=q["priority"],
+                        ),
+                    )
+        outbox.wake_relay()
+
+    @rt.handles(NotificationFailed)
+    async def on_notification_failed(event: NotificationFailed) -> None:
+        if event.question_id is None:
+            return
+        async with rt.sessions() as session, session.begin():
+            if not await outbox.claim(session, "routing-notification-failed-v1", event.event_id):
+                return
+            q = await store.get_question(session, event.question_id)
+            if q is None or q["state"] != "routed" or q["contact_id"] != event.contact_id:
+                return
+            await store.set_state(session, event.question_id, "unmatched", "notification_failed")
+            await store.stop_timers(session, event.question_id, datetime.now(UTC))
+            await outbox.add(
+                session,
+                QuestionUnmatched(
+                    question_id=event.question_id,
+                    reason="notification_failed",
+                    topic=q["topic"],
+                    municipality=q["municipality"],
+                    priority=q["priority"],
+                ),
+            )
+        outbox.wake_relay()
+
+    @rt.handles(QuestionErased)
+    async def on_erased(event: QuestionErased) -> None:
+        async with rt.sessions() as session, session.begin():
+            if not await outbox.claim(session, "routing-question-erased-v1", event.event_id):
+                return
+            q = await store.get_question(session, event.question_id)
+            if q is not None and q["state"] not in ("done",):
+                await store.set_state(session, event.question_id, "erased", event.reason)
+            await store.stop_timers(session, event.question_id, datetime.now(UTC))
+
+    @rt.every(1.0)
+    async def fire_timers() -> None:
+        now = datetime.now(UTC)
+        async with rt.sessions() as session, session.begin():
+            due = await store.due_timers(session, now)
+            for t in due:
+                await store.mark_fired(session, t["question_id"], t["level"], now)
+                if t["state"] != "routed":
+                    continue
+                await outbox.add(
+                    session,
+                    QuestionEscalated(
+                        question_id=t["question_id"],
+                        level=t["level"],
+                        reference=t["reference"],
+                        group_id=t["group_id"],
+                        contact_id=t["contact_id"],
+                        respond_before=t["respond_before"],
+                    ),
+                )
+        if due:
+            outbox.wake_relay()

@@ -1,0 +1,262 @@
+"""Routing persistence: groups and contacts, questions in flight, the timers of the 24-hour clock."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime, time
+from uuid import UUID
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.routing.matching import CallWindow, Contact, Group
+
+
+def slug(name: str) -> str:
+    ascii_ = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_).strip("-")[:47] or "x"
+
+
+def _hours(raw: list[dict]) -> tuple[CallWindow, ...]:
+    return tuple(
+        CallWindow(int(w["weekday"]), time.fromisoformat(w["start"]), time.fromisoformat(w["end"]))
+        for w in raw
+    )
+
+
+async def load_groups(session: AsyncSession) -> list[Group]:
+    """Every group with its contacts and their current load (open callbacks)."""
+    rows = (
+        (
+            await session.execute(
+                text(
+                    """
+                select g.group_id, g.status, g.topics, g.municipalities, g.online, g.languages,
+                       c.contact_id, c.max_open, c.hours,
+                       (select count(*) from questions q
+                         where q.contact_id = c.contact_id and q.state = 'routed') as open_count
+                from groups g left join contacts c on c.group_id = g.group_id and c.active
+                order by g.group_id, c.contact_id
+                """
+                )
+            )
+        )
+        .mappings()
+        .all()
+    )
+    groups: dict[str, dict] = {}
+    for r in rows:
+        g = groups.setdefault(r["group_id"], {"row": r, "contacts": []})
+        if r["contact_id"] is not None:
+            g["contacts"].append(
+                Contact(
+                    r["contact_id"], int(r["max_open"]), int(r["open_count"]), _hours(r["hours"])
+                )
+            )
+    return [
+        Group(
+            group_id=gid,
+            topics=frozenset(g["row"]["topics"]),
+            municipalities=frozenset(g["row"]["municipalities"]),
+            online=bool(g["row"]["online"]),
+            languages=frozenset(g["row"]["languages"]),
+            status=g["row"]["status"],
+            contacts=tuple(g["contacts"]),
+        )
+        for gid, g in groups.items()
+    ]
+
+
+async def insert_question(session: AsyncSession, values: dict) -> None:
+    await session.execute(
+        text(
+            """
+            insert into questions (question_id, reference, channel, topic, pc4, municipality, language,
+                                   priority, wants_to_start_group, received_at, respond_before, state)
+            values (:question_id, :reference, :channel, :topic, :pc4, :municipality, :language,
+                    :priority, :wants_to_start_group, :received_at, :respond_before, 'new')
+            on conflict (question_id) do nothing
+            """
+        ),
+        values,
+    )
+
+
+async def get_question(session: AsyncSession, qid: UUID) -> dict | None:
+    row = (
+        (
+            await session.execute(
+                text("select * from questions where question_id = :q for update"), {"q": qid}
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+async def set_routed(
+    session: AsyncSession, qid: UUID, group_id: str, contact_id: str, reason: str
+) -> int:
+    return (
+        await session.execute(
+            text(
+                """
+                update questions set state = 'routed', group_id = :g, contact_id = :c, reason = :r,
+                       attempt = attempt + 1, tried_groups = array_append(tried_groups, :g),
+                       updated_at = now()
+                where question_id = :q returning attempt
+                """
+            ),
+            {"q": qid, "g": group_id, "c": contact_id, "r": reason},
+        )
+    ).scalar_one()
+
+
+async def set_state(
+    session: AsyncSession, qid: UUID, state: str, reason: str | None = None
+) -> None:
+    await session.execute(
+        text(
+            """
+            update questions set state = :s, reason = coalesce(:r, reason),
+                   contact_id = case when :s in ('routed') then contact_id else null end,
+                   updated_at = now()
+            where question_id = :q
+            """
+        ),
+        {"q": qid, "s": state, "r": reason},
+    )
+
+
+async def schedule_timers(
+    session: AsyncSession, qid: UUID, schedule: list[tuple[str, datetime]]
+) -> None:
+    for level, due in schedule:
+        await session.execute(
+            text(
+                "insert into timers (question_id, level, due_at) values (:q, :l, :d) "
+                "on conflict (question_id, level) do nothing"
+            ),
+            {"q": qid, "l": level, "d": due},
+        )
+
+
+async def stop_timers(session: AsyncSession, qid: UUID, now: datetime) -> None:
+    await session.execute(
+        text("update timers set fired_at = :n where question_id = :q and fired_at is null"),
+        {"q": qid, "n": now},
+    )
+
+
+async def due_timers(session: AsyncSession, now: datetime, limit: int = 200) -> list[dict]:
+    """Claim due timers; SKIP LOCKED lets two routing instances share the work, each timer once."""
+    rows = await session.execute(
+        text(
+            """
+            select t.question_id, t.level, q.reference, q.group_id, q.contact_id, q.respond_before, q.state
+            from timers t join questions q using (question_id)
+            where t.fired_at is null and t.due_at <= :n
+            order by t.due_at
+            limit :l
+            for update of t skip locked
+            """
+        ),
+        {"n": now, "l": limit},
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+async def mark_fired(session: AsyncSession, qid: UUID, level: str, now: datetime) -> None:
+    await session.execute(
+        text("update timers set fired_at = :n where question_id = :q and level = :l"),
+        {"q": qid, "l": level, "n": now},
+    )
+
+
+async def upsert_group(session: AsyncSession, g: dict) -> str | None:
+    """Insert or update one group from an import; returns 'joined', 'updated' or None (unchanged)."""
+    row = (
+        (
+            await session.execute(
+                text("select * from groups where group_id = :group_id for update"), g
+            )
+        )
+        .mappings()
+        .first()
+    )
+    fields = ("name", "topics", "municipalities", "online", "languages")
+    if row is not None and all(
+        (sorted(row[f]) if isinstance(row[f], list) else row[f])
+        == (sorted(g[f]) if isinstance(g[f], list) else g[f])
+        for f in fields
+    ):
+        return None
+    await session.execute(
+        text(
+            """
+            insert into groups (group_id, name, topics, municipalities, online, languages)
+            values (:group_id, :name, :topics, :municipalities, :online, :languages)
+            on conflict (group_id) do update set name = excluded.name, topics = excluded.topics,
+                municipalities = excluded.municipalities, online = excluded.online,
+                languages = excluded.languages, updated_at = now()
+            """
+        ),
+        g,
+    )
+    return "joined" if row is None else "updated"
+
+
+async def upsert_contact(
+    session: AsyncSession, contact_id: str, group_id: str, max_open: int
+) -> bool:
+    result = await session.execute(
+        text(
+            """
+            insert into contacts (contact_id, group_id, max_open) values (:c, :g, :m)
+            on conflict (contact_id) do update set group_id = excluded.group_id,
+                max_open = excluded.max_open, active = true
+            where contacts.group_id is distinct from excluded.group_id
+               or contacts.max_open is distinct from excluded.max_open or not contacts.active
+            """
+        ),
+        {"c": contact_id, "g": group_id, "m": max_open},
+    )
+    return result.rowcount > 0
+
+
+async def set_group_status(session: AsyncSession, group_id: str, status: str) -> str | None:
+    """Returns the previous status, or None when there is no such group."""
+    prev = (
+        await session.execute(
+            text("select status from groups where group_id = :g for update"), {"g": group_id}
+        )
+    ).scalar()
+    if prev is not None and prev != status:
+        await session.execute(
+            text("update groups set status = :s, updated_at = now() where group_id = :g"),
+            {"g": group_id, "s": status},
+        )
+    return prev
+
+
+async def public_groups(session: AsyncSession) -> list[dict]:
+    rows = await session.execute(
+        text(
+            "select group_id, name, status, topics, municipalities, online, languages, description, "
+            "meeting from groups where status <> 'left' order by name"
+        )
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+async def triage_queue(session: AsyncSession) -> list[dict]:
+    rows = await session.execute(
+        text(
+            "select question_id, reference, topic, municipality, priority, reason, received_at, "
+            "respond_before from questions where state = 'unmatched' "
+            "order by priority desc, received_at"
+        )
+    )
+    return [dict(r) for r in rows.mappings()]

@@ -1,0 +1,210 @@
+"""Test support: the whole system on real parts (nats-server, PostgreSQL, SMTP), on free ports."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from aiosmtpd.controller import Controller
+
+from opendeur.embedded import NatsServer, Postgres, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "test-secret-key-not-for-production-0123456789"
+ADMIN = "test-admin-token"
+
+
+@dataclass
+class Mail:
+    to: list[str]
+    subject: str
+    text: str
+    raw: bytes
+
+
+class MailSink:
+    """A real SMTP server (aiosmtpd) that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.mails: list[Mail] = []
+        self.reply_codes: list[
+            str
+        ] = []  # queued replies for the next DATA commands, e.g. "451 ..."
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, _server, _session, envelope) -> str:
+        if self.reply_codes:
+            return self.reply_codes.pop(0)
+        raw = envelope.original_content or envelope.content
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        body = msg.get_body(preferencelist=("plain",))
+        self.mails.append(
+            Mail(
+                list(envelope.rcpt_tos),
+                str(msg["Subject"]),
+                body.get_content() if body else "",
+                raw,
+            )
+        )
+        return "250 OK"
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def start(self) -> MailSink:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
+@dataclass
+class System:
+    """Four real service processes (started by `opendeur up`) on real infrastructure."""
+
+    data_dir: Path
+    nats: NatsServer
+    pg: Postgres
+    database: str
+    smtp: MailSink
+    ports: dict[str, int] = field(default_factory=dict)
+    proc: subprocess.Popen | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDEUR_")}
+        env.update(
+            {
+                "OPENDEUR_NATS_URL": self.nats.url,
+                "OPENDEUR_DATABASE_URL": self.pg.url(self.database),
+                "OPENDEUR_SMTP_URL": self.smtp.url,
+                "OPENDEUR_SECRET_KEY": SECRET,
+                "OPENDEUR_ADMIN_TOKEN": ADMIN,
+                "OPENDEUR_DATA_DIR": str(self.data_dir),
+                "OPENDEUR_LOG_FORMAT": "json",
+                "OPENDEUR_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.ports['intake']}",
+                **{f"OPENDEUR_{s.upper()}_PORT": str(p) for s, p in self.ports.items()},
+            }
+        )
+        return env
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def start(self) -> System:
+        self.ports = {s: free_port() for s in ("intake", "routing", "notify", "audit")}
+        self.pg.ensure_database(self.database)
+        log = open(self.data_dir / "up.log", "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "opendeur", "up"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        self.wait_healthy()
+        return self
+
+    def wait_healthy(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        pending = set(self.ports)
+        while pending:
+            if self.proc and self.proc.poll() is not None:
+                raise RuntimeError("opendeur up exited:\n" + self.logs())
+            for s in list(pending):
+                try:
+                    if httpx.get(self.url(s) + "/healthz", timeout=1).status_code == 200:
+                        pending.discard(s)
+                except httpx.HTTPError:
+                    pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not healthy: {pending}\n" + self.logs())
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def logs(self) -> str:
+        parts = []
+        for p in sorted(self.data_dir.rglob("*.log")):
+            parts.append(p.read_text(errors="replace"))
+        return "\n".join(parts)
+
+    def opendeur(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "opendeur", *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    async def wait_mail(self, predicate, timeout: float = 30) -> Mail:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for m in self.smtp.mails:
+                if predicate(m):
+                    return m
+            await asyncio.sleep(0.05)
+        raise TimeoutError(
+            "no such mail arrived; got subjects: " + str([m.subject for m in self.smtp.mails])
+        )
+
+    async def audit_events(self, question_id: str) -> list[dict]:
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {ADMIN}"}) as c:
+            r = await c.get(
+                self.url("audit") + "/api/v1/audit/events", params={"question_id": question_id}
+            )
+            r.raise_for_status()
+            return r.json()
+
+    async def wait_audit(
+        self, question_id: str, types: list[str], timeout: float = 30
+    ) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while True:
+            events = await self.audit_events(question_id)
+            got = [e["type"] for e in events]
+            if all(t in got for t in types):
+                return events
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"audit has {got}, expected {types}")
+            await asyncio.sleep(0.1)
+
+
+LINK = re.compile(r"(http://127\.0\.0\.1:\d+/c/[A-Za-z0-9_.\-]+)")
+
+
+def question(phone: str = "06 12345678", **overrides) -> dict:
+    body = {
+        "channel": "web",
+        "for_self": True,
+        "topic": "rouw",
+        "story": None,
+        "phone": phone,
+        "postcode": "5611",
+        "language": "nl",
+        "consent": {"share_with_contact": True, "statistics": True},
+        "wants_to_start_group": False,
+    }
+    body.update(overrides)
+    return body

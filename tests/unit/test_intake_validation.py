@@ -1,0 +1,156 @@
+"""Tests for normalising the phone number, postcode and story a help-seeker types."""
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.intake.validation import (
+    STORY_MAX_CHARS,
+    FieldError,
+    normalise_phone,
+    normalise_postcode,
+    normalise_story,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("+31 6 12345678", "+31612345678"),
+        ("0031612345678", "+31612345678"),
+        ("06-12345678", "+31612345678"),
+        ("06 1234 5678", "+31612345678"),
+        ("0612345678", "+31612345678"),
+        ("  06 12 34 56 78  ", "+31612345678"),
+        ("(040) 123 4567", "+31401234567"),
+        ("020-1234567", "+31201234567"),
+        ("+32 470 12 34 56", "+32470123456"),
+        ("+44 20 7946 0958", "+442079460958"),
+    ],
+)
+def test_phone_numbers_are_normalised_to_e164(raw: str, expected: str) -> None:
+    assert normalise_phone(raw) == expected
+
+
+REJECTED_PHONES = [
+    "",
+    "   ",
+    "06",
+    "0612",
+    "061234567",
+    "12345",
+    "112",
+    "bel me maar",
+    "06-1234567a",
+    "+31 6 12345678 of 06 87654321 of 06 11223344",
+    "+99 123 456 789",
+]
+
+
+@pytest.mark.parametrize("raw", REJECTED_PHONES)
+def test_invalid_phone_numbers_are_rejected(raw: str) -> None:
+    with pytest.raises(FieldError) as info:
+        normalise_phone(raw)
+    assert info.value.code == "invalid_phone"
+    assert info.value.field == "phone"
+
+
+def test_phone_longer_than_32_characters_is_rejected_even_if_digits_would_parse() -> None:
+    padded = "06" + " " * 31 + "12345678"
+    with pytest.raises(FieldError) as info:
+        normalise_phone(padded)
+    assert info.value.code == "invalid_phone"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("5611", "5611"),
+        ("5611 AB", "5611"),
+        ("5611AB", "5611"),
+        ("5611 ab", "5611"),
+        ("  5611 AB  ", "5611"),
+        ("1011ab", "1011"),
+        ("9999", "9999"),
+    ],
+)
+def test_postcodes_are_reduced_to_four_digits(raw: str, expected: str) -> None:
+    assert normalise_postcode(raw) == expected
+
+
+@pytest.mark.parametrize("raw", [None, "", "   "])
+def test_missing_postcode_is_none(raw: str | None) -> None:
+    assert normalise_postcode(raw) is None
+
+
+@pytest.mark.parametrize(
+    "raw", ["0611", "0611 AB", "56111", "561", "ABCD", "5611 A", "5611 ABC", "5611-AB", "56 11"]
+)
+def test_invalid_postcodes_are_rejected(raw: str) -> None:
+    with pytest.raises(FieldError) as info:
+        normalise_postcode(raw)
+    assert info.value.code == "invalid_postcode"
+    assert info.value.field == "postcode"
+
+
+def test_story_is_stripped_and_empty_story_is_none() -> None:
+    assert normalise_story("  Ik zoek lotgenoten.\n") == "Ik zoek lotgenoten."
+    assert normalise_story(None) is None
+    assert normalise_story("") is None
+    assert normalise_story(" \n\t ") is None
+    assert normalise_story("\x00\x01 ") is None
+
+
+def test_story_loses_control_characters_but_keeps_newlines_and_tabs() -> None:
+    raw = "Regel een\x00\x07\r\nRegel\ttwee\x1b"
+    assert normalise_story(raw) == "Regel een\nRegel\ttwee"
+
+
+def test_story_up_to_the_limit_is_accepted_and_longer_is_rejected() -> None:
+    assert normalise_story("a" * STORY_MAX_CHARS) == "a" * STORY_MAX_CHARS
+    with pytest.raises(FieldError) as info:
+        normalise_story("a" * (STORY_MAX_CHARS + 1))
+    assert info.value.code == "story_too_long"
+    assert info.value.field == "story"
+
+
+def test_surrounding_whitespace_does_not_count_towards_story_limit() -> None:
+    assert normalise_story("  " + "a" * STORY_MAX_CHARS + "\n\n") == "a" * STORY_MAX_CHARS
+
+
+def test_field_error_has_dutch_and_english_messages() -> None:
+    with pytest.raises(FieldError) as info:
+        normalise_phone("06")
+    error = info.value
+    assert isinstance(error, ValueError)
+    assert error.message == error.message_en == str(error)
+    assert "telefoonnummer" in error.message_nl
+    assert "phone number" in error.message_en
+
+
+@pytest.mark.parametrize(
+    ("func", "raw"),
+    [(normalise_phone, raw) for raw in ["0612345", "+31 6 1234 56789 0", "0800 123", "06123"]]
+    + [(normalise_postcode, raw) for raw in ["0611", "56111", "123456 AB", "5611 A"]],
+)
+def test_error_messages_never_echo_the_digits_typed(func, raw: str) -> None:
+    with pytest.raises(FieldError) as info:
+        func(raw)
+    error = info.value
+    typed_digits = re.sub(r"\D", "", raw)
+    for text in (str(error), repr(error), error.message_nl, error.message_en):
+        assert typed_digits not in re.sub(r"\D", "", text)
+        assert raw.strip() not in text
+
+
+@given(st.text(max_size=60) | st.text(alphabet="0123456789+-() ./", max_size=40))
+def test_normalise_phone_returns_e164_or_raises_field_error(raw: str) -> None:
+    try:
+        result = normalise_phone(raw)
+    except FieldError as error:
+        assert error.code == "invalid_phone"
+    else:
+        assert result.startswith("+")
+        assert result[1:].isdigit()
