@@ -13,7 +13,7 @@ from tests.support import MailSink, System
 
 GROUPS_CSV = """group_name,topics,municipalities,online,contact_name,contact_email,max_open
 Rouwgroep Eindhoven,rouw,Eindhoven;Veldhoven,no,Anna Rouw,anna.rouw@example.org,3
-Online Angst,angst,,yes,Bram Angst,bram.angst@example.org,2
+Online Angst,angst,,yes,Bram Angst,bram.angst@example.org,100
 """
 
 
