@@ -44,10 +44,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 async def _migrate(settings: Settings) -> None:
     from opendeur.db import migrate, provision
+    from opendeur.messaging import provision_broker
 
     if settings.database_url:
         await provision(settings)
     await migrate(settings)
+    if settings.nats_url:
+        await provision_broker(settings)
 
 
 def cmd_migrate(_args: argparse.Namespace) -> int:
@@ -247,6 +250,7 @@ def _port_or_free(port: int) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     from opendeur.embedded import NatsServer, Postgres, wait_port
+    from opendeur.natsauth import authorization_conf
 
     data_dir = Path(args.data_dir or os.environ.get("OPENDEUR_DATA_DIR") or ".opendeur").resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -259,9 +263,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     sup: Supervisor | None = None
     try:
         if not env.get("OPENDEUR_NATS_URL"):
-            nats = NatsServer(data_dir / "nats", _port_or_free(4222)).start()
+            # The embedded broker uses the same per-service accounts as deploy/nats/.
+            auth = authorization_conf(Settings(secret_key=env["OPENDEUR_SECRET_KEY"]))
+            nats = NatsServer(data_dir / "nats", _port_or_free(4222), extra_conf=auth).start()
             infra.append(nats)
             env["OPENDEUR_NATS_URL"] = nats.url
+            env["OPENDEUR_NATS_AUTH"] = "derived"
         if not env.get("OPENDEUR_DATABASE_URL"):
             pg = Postgres(data_dir / "postgres", _port_or_free(55432)).start()
             infra.append(pg)

@@ -9,7 +9,15 @@ from typing import Any
 
 import nats.errors
 from faststream import AckPolicy
-from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, NatsRouter, PullSub
+from faststream.nats import (
+    ConsumerConfig,
+    JStream,
+    NatsBroker,
+    NatsMessage,
+    NatsRouter,
+    NatsUserPassword,
+    PullSub,
+)
 from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy as JsAckPolicy,
@@ -43,11 +51,15 @@ def make_broker(settings: Settings, service: str) -> NatsBroker:
     if not settings.nats_url:
         raise RuntimeError("set OPENDEUR_NATS_URL (or run `opendeur up`)")
     kwargs: dict[str, Any] = {}
-    if settings.nats_user:
-        kwargs["user"] = settings.nats_user
-        kwargs["password"] = (
-            settings.nats_password.get_secret_value() if settings.nats_password else ""
+    if settings.nats_auth == "derived":
+        from opendeur.natsauth import password
+
+        kwargs["security"] = NatsUserPassword(
+            username=service, password=password(settings, service)
         )
+    elif settings.nats_user:
+        secret = settings.nats_password.get_secret_value() if settings.nats_password else ""
+        kwargs["security"] = NatsUserPassword(username=settings.nats_user, password=secret)
     return NatsBroker(
         settings.nats_url.split(","),
         name=f"opendeur-{service}",
@@ -70,8 +82,8 @@ def is_connected(broker: NatsBroker) -> bool:
     return bool(conn is not None and conn.is_connected)
 
 
-async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
-    """Create or update every stream of the contract (idempotent)."""
+async def ensure_streams(js: JetStreamContext, replicas: int = 1, manage: bool = False) -> None:
+    """Create missing streams of the contract (idempotent); `manage` (admin) also updates them."""
     for spec in STREAMS:
         config = StreamConfig(
             name=spec.name,
@@ -85,7 +97,8 @@ async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
         )
         try:
             await js.stream_info(spec.name)
-            await js.update_stream(config)
+            if manage:
+                await js.update_stream(config)
         except NotFoundError:
             await js.add_stream(config)
 
@@ -197,3 +210,21 @@ async def start_broker_when_possible(
             log.warning("broker_unavailable", error=type(exc).__name__, retry_in=delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+async def provision_broker(settings: Settings, replicas: int = 1) -> None:
+    """As the admin: create or update every stream and durable consumer of the contract."""
+    import nats
+
+    kwargs: dict[str, Any] = {}
+    if settings.nats_auth == "derived":
+        from opendeur.natsauth import ADMIN_USER, password
+
+        kwargs = {"user": ADMIN_USER, "password": password(settings, ADMIN_USER)}
+    nc = await nats.connect(settings.nats_url.split(","), connect_timeout=5, **kwargs)
+    try:
+        js = nc.jetstream()
+        await ensure_streams(js, replicas=replicas, manage=True)
+        await ensure_consumers(js)
+    finally:
+        await nc.close()

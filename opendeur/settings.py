@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     nats_url: str | None = None
     nats_user: str | None = None
     nats_password: SecretStr | None = None
+    nats_auth: str = Field(default="none", pattern="^(none|password|derived)$")
     database_url: str | None = None
     intake_database_url: str | None = None
     routing_database_url: str | None = None
