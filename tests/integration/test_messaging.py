@@ -1,0 +1,114 @@
+"""Explicit acks on a real nats-server: a failing handler is retried with a delay, then dead-lettered."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from faststream.nats import NatsRouter
+
+from contracts.events import ReferralNoted
+from contracts.streams import DEADLETTER_STREAM, EVENTS_STREAM, ConsumerSpec
+from opendeur import messaging
+from opendeur.embedded import NatsServer
+from opendeur.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[NatsServer]:
+    server = NatsServer(Path(tmp_path_factory.mktemp("nats-msg"))).start()
+    yield server
+    server.stop()
+
+
+async def run_consumer(server: NatsServer, spec: ConsumerSpec, handler) -> messaging.NatsBroker:
+    broker = messaging.make_broker(Settings(nats_url=server.url), "test")
+    router = NatsRouter()
+    messaging.subscribe(router, lambda: broker, spec, handler)
+    broker.include_router(router)
+    await broker.connect()
+    js = messaging.jetstream(broker)
+    await messaging.ensure_streams(js, manage=True)
+    await js.add_consumer(EVENTS_STREAM, messaging.consumer_config(spec))
+    await broker.start()
+    return broker
+
+
+async def wait_for(predicate, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not await predicate():
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+
+
+async def test_a_handler_that_fails_twice_is_retried_and_applied_once(
+    nats_server: NatsServer,
+) -> None:
+    spec = ConsumerSpec(
+        "test", "referral.noted.v1", max_deliver=5, nak_delays_s=(0.1, 0.2), name="t-retry"
+    )
+    calls: list[float] = []
+
+    async def flaky(event: ReferralNoted) -> None:
+        # (the stream is fresh for this module: this is the only event the consumer sees)
+        calls.append(time.monotonic())
+        if len(calls) < 3:
+            raise RuntimeError("database hiccup")
+
+    broker = await run_consumer(nats_server, spec, flaky)
+    js = messaging.jetstream(broker)
+    dead_before = (await js.stream_info(DEADLETTER_STREAM)).state.messages
+    event = ReferralNoted(referrer_kind="professional", topic="rouw", channel="web")
+    await js.publish(event.subject, event.to_bytes(), headers={"Nats-Msg-Id": str(event.event_id)})
+
+    async def settled() -> bool:
+        info = await js.consumer_info(EVENTS_STREAM, spec.durable)
+        return len(calls) >= 3 and info.num_ack_pending == 0 and info.num_pending == 0
+
+    await wait_for(settled)
+    await asyncio.sleep(0.5)
+    assert len(calls) == 3
+    assert (
+        calls[1] - calls[0] >= 0.09 and calls[2] - calls[1] >= 0.19
+    )  # the nak delays were honoured
+    assert (await js.stream_info(DEADLETTER_STREAM)).state.messages == dead_before
+    await broker.stop()
+
+
+async def test_a_handler_that_keeps_failing_is_dead_lettered_after_max_deliver(
+    nats_server: NatsServer,
+) -> None:
+    spec = ConsumerSpec(
+        "test", "referral.noted.v1", max_deliver=3, nak_delays_s=(0.05,), name="t-poison"
+    )
+    calls: list[str] = []
+
+    async def broken(event: ReferralNoted) -> None:
+        calls.append(str(event.event_id))
+        raise RuntimeError("always")
+
+    broker = await run_consumer(nats_server, spec, broken)
+    js = messaging.jetstream(broker)
+    event = ReferralNoted(referrer_kind="family", topic=None, channel="phone")
+    await js.publish(event.subject, event.to_bytes(), headers={"Nats-Msg-Id": str(event.event_id)})
+
+    async def ours():
+        info = await js.stream_info(DEADLETTER_STREAM)
+        for seq in range(max(info.state.first_seq, 1), info.state.last_seq + 1):
+            msg = await js.get_msg(DEADLETTER_STREAM, seq)
+            if msg.data == event.to_bytes():
+                return msg
+        return None
+
+    async def dead() -> bool:
+        return await ours() is not None
+
+    await wait_for(dead)
+    msg = await ours()
+    assert msg.headers["Opendeur-Reason"] == "max_deliveries"
+    assert ReferralNoted.from_bytes(msg.data) == event  # kept whole, for a replay
+    assert calls.count(str(event.event_id)) == 3
+    await broker.stop()
