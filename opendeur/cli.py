@@ -50,7 +50,7 @@ async def _migrate(settings: Settings) -> None:
         await provision(settings)
     await migrate(settings)
     if settings.nats_url:
-        await provision_broker(settings)
+        await provision_broker(settings, replicas=settings.nats_replicas)
 
 
 def cmd_migrate(_args: argparse.Namespace) -> int:

@@ -221,6 +221,9 @@ async def provision_broker(settings: Settings, replicas: int = 1) -> None:
         from opendeur.natsauth import ADMIN_USER, password
 
         kwargs = {"user": ADMIN_USER, "password": password(settings, ADMIN_USER)}
+    elif settings.nats_user:
+        secret = settings.nats_password.get_secret_value() if settings.nats_password else ""
+        kwargs = {"user": settings.nats_user, "password": secret}
     nc = await nats.connect(settings.nats_url.split(","), connect_timeout=5, **kwargs)
     try:
         js = nc.jetstream()

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     nats_url: str | None = None
     nats_user: str | None = None
     nats_password: SecretStr | None = None
+    nats_replicas: int = Field(default=1, ge=1, le=5)
     nats_auth: str = Field(default="none", pattern="^(none|password|derived)$")
     database_url: str | None = None
     intake_database_url: str | None = None
@@ -73,11 +74,12 @@ class Settings(BaseSettings):
         return v
 
     def model_post_init(self, _ctx: object) -> None:
-        for name in ("secret_key", "admin_token", "nats_password"):
+        for name in ("secret_key", "admin_token", "nats_password", "database_url"):
             if getattr(self, name) is None:
                 value = _read_secret_file(f"OPENDEUR_{name.upper()}")
                 if value:
-                    object.__setattr__(self, name, SecretStr(value))
+                    plain = name == "database_url"
+                    object.__setattr__(self, name, value if plain else SecretStr(value))
 
     @property
     def deadline(self) -> timedelta:
