@@ -9,7 +9,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-.PHONY: install run test lint format asyncapi
+.PHONY: install run test lint format asyncapi bench
+
+$(VENV)/.bench: $(VENV)/.installed
+	$(PY) -m pip install -q -e '.[test,bench]'
+	touch $@
+
+bench: $(VENV)/.bench
+	$(PY) -m opendeur.bench
 install: $(VENV)/.installed
 
 run: $(VENV)/.installed

@@ -1,0 +1,302 @@
+"""`opendeur bench` / `make bench`: the whole system on the real embedded parts, driven over HTTP."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+REF = re.compile(r"\((OD-[A-Z0-9]{4}-[A-Z0-9]{4})\)")
+BENCH_GROUPS = """group_name,topics,municipalities,online,contact_name,contact_email,max_open
+Bench Rouw,rouw,Eindhoven,no,Bench A,bench.a@example.org,1000000
+Bench Angst,angst,,yes,Bench B,bench.b@example.org,1000000
+Bench Depressie,depressie,Helmond,yes,Bench C,bench.c@example.org,1000000
+"""
+TOPICS = ("rouw", "angst", "depressie")
+
+
+@dataclass
+class Timings:
+    sent: dict[str, float] = field(default_factory=dict)
+    accepted: dict[str, float] = field(default_factory=dict)
+    mailed: dict[str, float] = field(default_factory=dict)
+
+
+class Sink:
+    """A real SMTP server (aiosmtpd) noting when each reference's mail arrives."""
+
+    def __init__(self, timings: Timings) -> None:
+        self.timings = timings
+
+    async def handle_DATA(self, _server, _session, envelope) -> str:
+        head = (envelope.original_content or envelope.content)[:2000].decode(errors="replace")
+        m = REF.search(head)
+        if m:
+            self.timings.mailed.setdefault(m.group(1), time.perf_counter())
+        return "250 OK"
+
+
+def hist_summary(values_s: list[float]) -> dict[str, float]:
+    from hdrh.histogram import HdrHistogram
+
+    h = HdrHistogram(1, 600_000_000, 3)  # microseconds, 3 significant digits
+    for v in values_s:
+        h.record_value(max(1, int(v * 1e6)))
+    return {
+        "count": len(values_s),
+        **{f"p{p}": h.get_value_at_percentile(p) / 1000 for p in (50, 95, 99)},
+        "max_ms": h.get_max_value() / 1000,
+    }
+
+
+def service_processes(up: psutil.Process) -> dict[str, psutil.Process]:
+    found = {}
+    for p in up.children(recursive=True):
+        try:
+            cmd = p.cmdline()
+        except psutil.Error:
+            continue
+        if "serve" in cmd:
+            found[cmd[cmd.index("serve") + 1]] = p
+    return found
+
+
+def cpu_seconds(procs: dict[str, psutil.Process]) -> dict[str, float]:
+    out = {}
+    for name, p in procs.items():
+        t = p.cpu_times()
+        out[name] = t.user + t.system
+    return out
+
+
+async def post_questions(
+    base: str, n: int, concurrency: int, timings: Timings, rate: float | None, progress: str
+) -> None:
+    import aiohttp
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    sem = asyncio.Semaphore(concurrency)
+    done = 0
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one(i: int) -> None:
+            nonlocal done
+            body = {
+                "channel": "web",
+                "for_self": True,
+                "topic": TOPICS[i % 3],
+                "phone": f"06{10_000_000 + i % 89_999_999}",
+                "postcode": "5611",
+                "language": "nl",
+                "consent": {"share_with_contact": True, "statistics": True},
+            }
+            async with sem:
+                t0 = time.perf_counter()
+                async with session.post(base + "/api/v1/questions", json=body) as r:
+                    data = await r.json()
+                    t1 = time.perf_counter()
+                if r.status == 202:
+                    ref = data["reference"]
+                    timings.sent[ref], timings.accepted[ref] = t0, t1
+            done += 1
+            if done % max(1, n // 20) == 0 or done == n:
+                bar = "#" * (done * 40 // n)
+                end = "" if sys.stdout.isatty() else "\n"
+                print(f"\r{progress} [{bar:<40}] {done}/{n}", end=end, flush=True)
+
+        if rate is None:
+            await asyncio.gather(*(one(i) for i in range(n)))
+        else:
+            start = time.perf_counter()
+            tasks = []
+            for i in range(n):
+                delay = start + i / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(one(i)))
+            await asyncio.gather(*tasks)
+    print(flush=True)
+
+
+async def wait_mails(timings: Timings, refs: list[str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while any(r not in timings.mailed for r in refs) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+
+
+async def run(args: argparse.Namespace) -> dict:
+    from aiosmtpd.controller import Controller
+
+    from opendeur.embedded import free_port, wait_port
+
+    data = Path(tempfile.mkdtemp(prefix="opendeur-bench-"))
+    timings = Timings()
+    smtp_port = free_port()
+    sink = Controller(Sink(timings), hostname="127.0.0.1", port=smtp_port)
+    sink.start()
+    ports = {s: free_port() for s in ("intake", "routing", "notify", "audit", "mailbox")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDEUR_")}
+    env.update({f"OPENDEUR_{s.upper()}_PORT": str(p) for s, p in ports.items()})
+    env.update(
+        {
+            "OPENDEUR_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+            "OPENDEUR_LOG_LEVEL": "WARNING",
+            "OPENDEUR_INTAKE_RATE": "100000000/min",
+        }
+    )
+    (data / "groups.csv").write_text(BENCH_GROUPS)
+    up = subprocess.Popen(
+        [sys.executable, "-m", "opendeur", "up", "--data-dir", str(data)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    results: dict = {
+        "machine": {
+            "nproc": os.cpu_count(),
+            "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        }
+    }
+    try:
+        for s in ("intake", "routing", "notify", "audit"):
+            wait_port("127.0.0.1", ports[s], timeout=120)
+        secrets = json.loads((data / "secrets.json").read_text())
+        imp_env = {**env, **secrets, "OPENDEUR_DATA_DIR": str(data)}
+        imp_env["OPENDEUR_DATABASE_URL"] = "postgresql://postgres:{}@127.0.0.1:{}/opendeur".format(
+            (data / "postgres" / "pg-superuser-password").read_text().strip(), _pg_port(data)
+        )
+        subprocess.run(
+            [sys.executable, "-m", "opendeur", "groups", "import", str(data / "groups.csv")],
+            env=imp_env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        base = f"http://127.0.0.1:{ports['intake']}"
+        procs = service_processes(psutil.Process(up.pid))
+        await post_questions(base, 50, 8, Timings(), None, "warm-up  ")
+
+        # Saturated: N questions, C in flight, first POST to last mail.
+        cpu0 = cpu_seconds(procs)
+        t0 = time.perf_counter()
+        await post_questions(base, args.questions, args.concurrency, timings, None, "saturate ")
+        refs = list(timings.accepted)
+        await wait_mails(timings, refs, timeout=600)
+        t_end = max(
+            (timings.mailed[r] for r in refs if r in timings.mailed), default=time.perf_counter()
+        )
+        cpu1 = cpu_seconds(procs)
+        delivered = sum(r in timings.mailed for r in refs)
+        results["saturated"] = {
+            "questions": args.questions,
+            "concurrency": args.concurrency,
+            "accepted": len(refs),
+            "mailed": delivered,
+            "seconds": round(t_end - t0, 2),
+            "questions_per_s": round(delivered / (t_end - t0), 1),
+            "cpu_s_per_1000": {
+                k: round((cpu1[k] - cpu0[k]) * 1000 / max(1, delivered), 2) for k in cpu1
+            },
+        }
+
+        # Steady: R questions per second for D seconds, latency per question.
+        steady = Timings()
+        n = int(args.rate * args.duration)
+        await post_questions(base, n, 256, steady, args.rate, "steady   ")
+        refs = list(steady.accepted)
+        await wait_mails(steady, refs, timeout=120)
+        results["steady"] = {
+            "rate_per_s": args.rate,
+            "seconds": args.duration,
+            "accepted": len(refs),
+            "post_202_ms": hist_summary([steady.accepted[r] - steady.sent[r] for r in refs]),
+            "post_to_mail_ms": hist_summary(
+                [steady.mailed[r] - steady.sent[r] for r in refs if r in steady.mailed]
+            ),
+            "mails_missing": sum(r not in steady.mailed for r in refs),
+        }
+        results["rss_mb"] = {k: round(p.memory_info().rss / 2**20, 1) for k, p in procs.items()}
+    finally:
+        up.send_signal(signal.SIGINT)
+        try:
+            up.wait(60)
+        except subprocess.TimeoutExpired:
+            up.kill()
+        sink.stop()
+    return results
+
+
+def _pg_port(data: Path) -> int:
+    pid_file = data / "postgres" / "pgdata" / "postmaster.pid"
+    return int(pid_file.read_text().splitlines()[3])
+
+
+def table(results: dict) -> str:
+    s, st = results["saturated"], results["steady"]
+    rows = [
+        ("saturated throughput (q/s, POST→last mail)", f"{s['questions_per_s']}", "≥ 300"),
+        (
+            "steady: p50 / p95 / p99 POST 202 (ms)",
+            f"{st['post_202_ms']['p50']:.1f} / {st['post_202_ms']['p95']:.1f} / {st['post_202_ms']['p99']:.1f}",
+            "p99 ≤ 20",
+        ),
+        (
+            "steady: p50 / p95 / p99 POST → mail (ms)",
+            f"{st['post_to_mail_ms']['p50']:.1f} / {st['post_to_mail_ms']['p95']:.1f} / {st['post_to_mail_ms']['p99']:.1f}",
+            "p99 ≤ 40",
+        ),
+        (
+            "resident memory per service (MB)",
+            ", ".join(f"{k} {v}" for k, v in results["rss_mb"].items()),
+            "≤ 150 each",
+        ),
+        (
+            "CPU s per 1,000 questions",
+            ", ".join(f"{k} {v}" for k, v in s["cpu_s_per_1000"].items()),
+            "",
+        ),
+    ]
+    if "audit_ingest" in results:
+        rows.append(
+            ("audit ingest (events/s)", str(results["audit_ingest"]["events_per_s"]), "≥ 20,000")
+        )
+    width = max(len(r[0]) for r in rows)
+    return "\n".join(f"{a:<{width}}  {b:<40}  {c}" for a, b, c in rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="opendeur bench")
+    p.add_argument("--questions", type=int, default=5000)
+    p.add_argument("--concurrency", type=int, default=64)
+    p.add_argument("--rate", type=float, default=100.0)
+    p.add_argument("--duration", type=float, default=60.0)
+    p.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    args = p.parse_args(argv)
+    results = asyncio.run(run(args))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (out / f"bench-{stamp}.json").write_text(json.dumps(results, indent=2))
+    print(table(results))
+    print(f"\nresults: {out / f'bench-{stamp}.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
