@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from fastapi import Request
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from opendeur import outbox
 from opendeur.runtime import ApiError, Runtime
 from services.routing import directory, groups, handlers, store, taxonomy
+from services.routing.web import pages
 
 rt = Runtime("routing")
 handlers.register(rt)
 app = rt.app(title="routing", description="Groups, topics, matching and the 24-hour clock.")
+app.include_router(pages.make_router(rt))
+app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
 
 
 class TopicOut(BaseModel):

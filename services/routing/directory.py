@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 
+from opendeur.db import make_engine, service_url, sessionmaker
 from opendeur.settings import Settings
-from services.routing import taxonomy
+from services.routing import store, taxonomy
 
 NETWORK_ORG_ID = uuid.uuid5(uuid.NAMESPACE_URL, "opendeur:organization:zelfhulpnetwerk")
 NETWORK = {
@@ -13,6 +14,10 @@ NETWORK = {
     "email": "info@zelfhulpnetwerk.invalid",
     "phone": "040 000 0000",
 }
+
+
+# HSDS service status for a group's status; "left" groups are not listed at all.
+STATUS = {"active": "active", "paused": "temporarily closed", "left": "defunct"}
 
 
 def _id(kind: str, key: str) -> str:
@@ -31,7 +36,7 @@ def hsds(groups: list[dict], settings: Settings) -> dict:
                 "name": g["name"],
                 "description": g.get("description")
                 or "Zelfhulpgroep: " + ", ".join(taxonomy.label(t, "nl") for t in g["topics"]),
-                "status": "active" if g["status"] == "active" else "inactive",
+                "status": STATUS[g["status"]],
                 "email": NETWORK["email"],
                 "url": settings.base_url("intake") + "/",
                 "languages": [
@@ -88,3 +93,14 @@ def hsds(groups: list[dict], settings: Settings) -> dict:
         },
         "services": services,
     }
+
+
+async def export(settings: Settings) -> dict:
+    """The directory as `opendeur groups export --hsds FILE` will write it (one-off connection)."""
+    engine = make_engine(service_url(settings, "routing"), pool_size=1, schema="routing")
+    try:
+        async with sessionmaker(engine)() as session:
+            rows = await store.public_groups(session)
+    finally:
+        await engine.dispose()
+    return hsds(rows, settings)

@@ -22,7 +22,7 @@ from opendeur import outbox
 from opendeur.logging import get_logger
 from opendeur.runtime import Runtime
 from services.routing import clock, regions, store
-from services.routing.matching import Need, Routed, match
+from services.routing.matching import Need, Routed, least_loaded, match
 
 log = get_logger(component="routing")
 MAX_UNREACHABLE = 3
@@ -50,31 +50,7 @@ async def route(session: AsyncSession, qid: UUID, now: datetime) -> Event | None
     result = match(need, await store.load_groups(session), now)
     event: Event
     if isinstance(result, Routed):
-        attempt = await store.set_routed(
-            session, qid, result.group_id, result.contact_id, result.reason
-        )
-        await session.execute(text("delete from timers where question_id = :q"), {"q": qid})
-        schedule = clock.escalation_schedule(
-            q["received_at"], q["respond_before"] - q["received_at"]
-        )
-        # A re-routed question keeps its deadline; levels already past are not replayed.
-        await store.schedule_timers(
-            session, qid, [(lvl, due) for lvl, due in schedule if due > now or lvl == "breach"]
-        )
-        event = QuestionRouted(
-            question_id=qid,
-            reference=q["reference"],
-            group_id=result.group_id,
-            contact_id=result.contact_id,
-            reason=result.reason,
-            attempt=attempt,
-            topic=q["topic"],
-            municipality=q["municipality"],
-            priority=q["priority"],
-            channel=q["channel"],
-            received_at=q["received_at"],
-            respond_before=q["respond_before"],
-        )
+        event = await _routed(session, q, result, now)
     else:
         await store.set_state(session, qid, "unmatched", result.reason)
         await store.stop_timers(session, qid, now)
@@ -92,6 +68,66 @@ async def route(session: AsyncSession, qid: UUID, now: datetime) -> Event | None
         outcome=event.subject,
         reason=getattr(result, "reason", None),
     )
+    return event
+
+
+async def _routed(session: AsyncSession, q: dict, result: Routed, now: datetime) -> QuestionRouted:
+    """Record the routing, (re)start the clock and build the event; the caller stages it."""
+    qid = q["question_id"]
+    attempt = await store.set_routed(
+        session, qid, result.group_id, result.contact_id, result.reason
+    )
+    await session.execute(text("delete from timers where question_id = :q"), {"q": qid})
+    schedule = clock.escalation_schedule(q["received_at"], q["respond_before"] - q["received_at"])
+    # A re-routed question keeps its deadline; levels already past are not replayed.
+    await store.schedule_timers(
+        session, qid, [(lvl, due) for lvl, due in schedule if due > now or lvl == "breach"]
+    )
+    return QuestionRouted(
+        question_id=qid,
+        reference=q["reference"],
+        group_id=result.group_id,
+        contact_id=result.contact_id,
+        reason=result.reason,
+        attempt=attempt,
+        topic=q["topic"],
+        municipality=q["municipality"],
+        priority=q["priority"],
+        channel=q["channel"],
+        received_at=q["received_at"],
+        respond_before=q["respond_before"],
+    )
+
+
+class AssignRefused(Exception):
+    """The team's hand assignment cannot be done; `field` and `code` say why."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None) -> None:
+        super().__init__(code)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+
+async def assign(session: AsyncSession, qid: UUID, group_id: str, now: datetime) -> QuestionRouted:
+    """The team routes a queued question by hand to a group's least-loaded contact with room."""
+    await session.execute(text("select pg_advisory_xact_lock(:k)"), {"k": ROUTING_LOCK})
+    q = await store.get_question(session, qid)
+    if q is None:
+        raise AssignRefused(404, "not_found", "There is no such question.", "question_id")
+    if q["state"] != "unmatched":
+        raise AssignRefused(409, "not_in_queue", "This question is not in the queue.", None)
+    group = next((g for g in await store.load_groups(session) if g.group_id == group_id), None)
+    if group is None:
+        raise AssignRefused(422, "unknown_group", "There is no group with this id.", "group_id")
+    if group.status != "active":
+        raise AssignRefused(422, "group_not_active", "This group is paused or left.", "group_id")
+    contact = least_loaded(group)
+    if contact is None:
+        raise AssignRefused(
+            422, "group_full", "No contact person of this group has room.", "group_id"
+        )
+    event = await _routed(session, q, Routed(group.group_id, contact.contact_id, "manual"), now)
+    await outbox.add(session, event)
+    log.info("assigned", question_id=str(qid), group_id=group.group_id)
     return event
 
 

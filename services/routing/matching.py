@@ -182,3 +182,13 @@ def match(need: Need, groups: Iterable[Group], now: datetime) -> Routed | Unmatc
     tier, after_hours = key[0], key[1]
     reason = _TIER_REASONS[tier] + ("+after_hours" if after_hours else "")
     return Routed(group.group_id, contact.contact_id, reason)
+
+
+def least_loaded(group: Group) -> Contact | None:
+    """The team's hand assignment: the contact with room and the lowest load, ties by id."""
+    with_room = [c for c in group.contacts if c.open_count < c.max_open]
+    if not with_room:
+        return None
+    return min(
+        with_room, key=lambda c: (Fraction(c.open_count, c.max_open), c.open_count, c.contact_id)
+    )

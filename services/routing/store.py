@@ -260,3 +260,60 @@ async def triage_queue(session: AsyncSession) -> list[dict]:
         )
     )
     return [dict(r) for r in rows.mappings()]
+
+
+async def close_question(
+    session: AsyncSession, qid: UUID, reason: str, now: datetime
+) -> str | None:
+    """Close a queued question by hand; returns its previous state (None: no such question)."""
+    prev = (
+        await session.execute(
+            text("select state from questions where question_id = :q for update"), {"q": qid}
+        )
+    ).scalar()
+    if prev == "unmatched":
+        await set_state(session, qid, "closed", reason)
+        await stop_timers(session, qid, now)
+    return prev
+
+
+async def buddy_signals(session: AsyncSession, minimum: int = 2) -> list[dict]:
+    """Waiting people who offered to help start a group, per topic and municipality."""
+    rows = await session.execute(
+        text(
+            """
+            select topic, municipality, count(*) as waiting, min(received_at) as since
+            from questions
+            where state = 'unmatched' and reason = 'no_group' and wants_to_start_group
+            group by topic, municipality having count(*) >= :m
+            order by count(*) desc, topic, municipality nulls last
+            """
+        ),
+        {"m": minimum},
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+async def group_for_contact(session: AsyncSession, group_id: str, contact_id: str) -> dict | None:
+    """The group, if this contact person belongs to it (the self-service link's check)."""
+    row = (
+        (
+            await session.execute(
+                text(
+                    "select g.group_id, g.name, g.status from groups g join contacts c "
+                    "using (group_id) where g.group_id = :g and c.contact_id = :c and c.active"
+                ),
+                {"g": group_id, "c": contact_id},
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+async def active_groups(session: AsyncSession) -> list[dict]:
+    rows = await session.execute(
+        text("select group_id, name from groups where status = 'active' order by name")
+    )
+    return [dict(r) for r in rows.mappings()]

@@ -1,0 +1,226 @@
+"""Routing's pages: the team's triage queue (with login and CSRF) and a group's self-service page."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel
+
+from opendeur import links, outbox
+from opendeur.keys import derive
+from opendeur.runtime import ApiError, Runtime
+from opendeur.settings import Settings
+from services.routing import groups, handlers, store, taxonomy
+
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+AMS = ZoneInfo("Europe/Amsterdam")
+COOKIE = "od_admin"
+CLOSE_REASONS = {
+    "handled_by_team": "Afgehandeld door het team",
+    "referred_professional": "Doorverwezen naar professionele hulp",
+    "no_callback_wanted": "Wil niet meer teruggebeld worden",
+    "duplicate": "Dubbele vraag",
+    "unreachable": "Niet bereikbaar",
+}
+# What a contact person may do with their own group, from which status, to which status.
+SELF_ACTIONS = {
+    "pause": ({"active"}, "paused"),
+    "resume": ({"paused"}, "active"),
+    "leave": ({"active", "paused"}, "left"),
+}
+
+
+def render(name: str, status: int = 200, **ctx: object) -> HTMLResponse:
+    html = TEMPLATES.get_template(name).render(**ctx)
+    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def csrf_token(settings: Settings, credential: str) -> str:
+    """Bound to the staff credential (cookie or bearer), so a forged cross-site form cannot know it."""
+    return hmac.new(derive(settings, "csrf"), credential.encode(), "sha256").hexdigest()
+
+
+def credential(request: Request) -> str:
+    given = request.headers.get("authorization", "")
+    return given[7:] if given.lower().startswith("bearer ") else request.cookies.get(COOKIE, "")
+
+
+def age(received_at: datetime, now: datetime) -> str:
+    minutes = max(0, int((now - received_at).total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} uur"
+    return f"{minutes // (24 * 60)} dagen"
+
+
+def local(dt: datetime) -> str:
+    return dt.astimezone(AMS).strftime("%d-%m-%Y %H:%M")
+
+
+class BuddySignal(BaseModel):
+    topic: str | None
+    municipality: str | None
+    waiting: int
+    since: datetime
+
+
+def make_router(rt: Runtime) -> APIRouter:
+    router = APIRouter()
+
+    async def staff_post(request: Request) -> dict:
+        """Admin check plus the CSRF token on every state-changing form post."""
+        rt.check_admin(request)
+        form = dict(await request.form())
+        given = str(form.get("csrf", ""))
+        if not hmac.compare_digest(given, csrf_token(rt.settings, credential(request))):
+            raise ApiError(403, "csrf_failed", "The form is out of date; reload the page.", "csrf")
+        return form
+
+    def question_id(raw: str) -> UUID:
+        try:
+            return UUID(raw)
+        except ValueError:
+            raise ApiError(
+                422, "invalid_value", "This is not a question id.", "question_id"
+            ) from None
+
+    @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+    async def login_form() -> HTMLResponse:
+        return render("login.html")
+
+    @router.post("/login", include_in_schema=False, response_model=None)
+    async def login(request: Request) -> Response:
+        token = str((await request.form()).get("token", ""))
+        expected = rt.settings.admin_token
+        if expected is None or not hmac.compare_digest(
+            token.encode(), expected.get_secret_value().encode()
+        ):
+            return render("login.html", status=401, error=True)
+        response = RedirectResponse("/triage", status_code=303)
+        response.set_cookie(
+            COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=rt.settings.base_url("routing").startswith("https://"),
+            path="/",
+        )
+        return response
+
+    @router.get("/triage", response_class=HTMLResponse, tags=["staff"], response_model=None)
+    async def triage_page(request: Request) -> Response:
+        try:
+            rt.check_admin(request)
+        except ApiError:
+            return RedirectResponse("/login", status_code=303)
+        now = datetime.now(UTC)
+        async with rt.sessions() as session:
+            queue = await store.triage_queue(session)
+            signals = await store.buddy_signals(session)
+            choices = await store.active_groups(session)
+        rows = [
+            {
+                **q,
+                "age": age(q["received_at"], now),
+                "due": local(q["respond_before"]),
+                "topic_label": taxonomy.label(q["topic"], "nl") if q["topic"] else "—",
+            }
+            for q in queue
+        ]
+        return render(
+            "triage.html",
+            rows=rows,
+            signals=[
+                {**s, "topic_label": taxonomy.label(s["topic"], "nl") if s["topic"] else "—"}
+                for s in signals
+            ],
+            groups=choices,
+            reasons=CLOSE_REASONS,
+            csrf=csrf_token(rt.settings, credential(request)),
+        )
+
+    @router.post("/triage/{qid}/assign", tags=["staff"], response_model=None)
+    async def assign(qid: str, request: Request) -> Response:
+        form = await staff_post(request)
+        group_id = str(form.get("group_id", "")).strip()
+        if not group_id:
+            raise ApiError(422, "missing_field", "Choose a group.", "group_id")
+        async with rt.sessions() as session, session.begin():
+            try:
+                await handlers.assign(session, question_id(qid), group_id, datetime.now(UTC))
+            except handlers.AssignRefused as exc:
+                raise ApiError(exc.status, exc.code, exc.message, exc.field) from None
+        outbox.wake_relay()
+        return RedirectResponse("/triage", status_code=303)
+
+    @router.post("/triage/{qid}/close", tags=["staff"], response_model=None)
+    async def close(qid: str, request: Request) -> Response:
+        form = await staff_post(request)
+        reason = str(form.get("reason", ""))
+        if reason not in CLOSE_REASONS:
+            raise ApiError(422, "invalid_value", "Choose one of the reasons.", "reason")
+        async with rt.sessions() as session, session.begin():
+            prev = await store.close_question(session, question_id(qid), reason, datetime.now(UTC))
+        if prev is None:
+            raise ApiError(404, "not_found", "There is no such question.", "question_id")
+        if prev != "unmatched":
+            raise ApiError(409, "not_in_queue", "This question is not in the queue.")
+        return RedirectResponse("/triage", status_code=303)
+
+    @router.get("/api/v1/buddy-signals", response_model=list[BuddySignal], tags=["staff"])
+    async def buddy_signals(request: Request) -> list[BuddySignal]:
+        rt.check_admin(request)
+        async with rt.sessions() as session:
+            return [BuddySignal(**s) for s in await store.buddy_signals(session)]
+
+    async def own_group(token: str) -> dict | Response:
+        try:
+            data = links.verify(rt.settings, "group", token)
+            group_id, contact_id = str(data["g"]), str(data["c"])
+        except (links.LinkInvalid, KeyError):
+            return render("message.html", status=403, heading="Deze link werkt niet (meer).")
+        async with rt.sessions() as session:
+            group = await store.group_for_contact(session, group_id, contact_id)
+        if group is None:
+            return render("message.html", status=404, heading="Deze groep is niet gevonden.")
+        return group
+
+    @router.get("/groups/self/{token}", response_class=HTMLResponse, include_in_schema=False)
+    async def self_page(token: str) -> Response:
+        group = await own_group(token)
+        if isinstance(group, Response):
+            return group
+        return render("group_self.html", group=group, actions=allowed(group["status"]))
+
+    @router.post("/groups/self/{token}", include_in_schema=False)
+    async def self_change(token: str, request: Request) -> Response:
+        group = await own_group(token)
+        if isinstance(group, Response):
+            return group
+        action = str((await request.form()).get("action", ""))
+        if action not in allowed(group["status"]):
+            raise ApiError(422, "invalid_value", "This change is not possible now.", "action")
+        async with rt.sessions() as session, session.begin():
+            await groups.change_status(
+                session, group["group_id"], SELF_ACTIONS[action][1], "contact"
+            )
+        outbox.wake_relay()
+        return RedirectResponse(f"/groups/self/{token}", status_code=303)
+
+    return router
+
+
+def allowed(status: str) -> list[Literal["pause", "resume", "leave"]]:
+    return [a for a, (frm, _to) in SELF_ACTIONS.items() if status in frm]  # type: ignore[misc]
