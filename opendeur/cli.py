@@ -108,6 +108,17 @@ def cmd_groups_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_groups_export(args: argparse.Namespace) -> int:
+    from services.routing.directory import export
+
+    doc = asyncio.run(export(_settings()))
+    Path(args.hsds).write_text(
+        json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    print(f"wrote {len(doc['services'])} groups (HSDS 3.0 shape) to {args.hsds}")
+    return 0
+
+
 def _admin_headers(settings: Settings) -> dict[str, str]:
     if settings.admin_token is None:
         raise SystemExit("set OPENDEUR_ADMIN_TOKEN (opendeur up prints it)")
@@ -351,6 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("file")
     p.add_argument("--prune", action="store_true", help="groups not in the file leave the network")
     p.set_defaults(fn=cmd_groups_import)
+    p = g.add_parser("export", help="export the public directory")
+    p.add_argument("--hsds", required=True, metavar="FILE", help="write HSDS 3.0 JSON here")
+    p.set_defaults(fn=cmd_groups_export)
     a = sub.add_parser("audit").add_subparsers(dest="sub", required=True)
     p = a.add_parser("tail", help="follow the audit stream")
     p.add_argument("--type", action="append")

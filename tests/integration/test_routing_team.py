@@ -243,3 +243,12 @@ async def test_directory_services_validate_against_hsds_3(team: System) -> None:
     for private in ("example.org", "Anna", "Rouw <", "@example"):
         assert private not in text, text[max(0, text.find(private) - 200) : text.find(private) + 50]
     assert not re.search(r"\bc-[0-9a-f]{20}\b", text)
+
+
+def test_groups_export_writes_the_public_directory(system: System, tmp_path) -> None:
+    target = tmp_path / "directory.json"
+    result = system.opendeur("groups", "export", "--hsds", str(target))
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(target.read_text())
+    assert {s["name"] for s in doc["services"]} >= {"Rouwgroep Eindhoven", "Online Angst"}
+    assert "example.org" not in target.read_text()  # contact persons' addresses never leave notify
