@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from opendeur.runtime import Runtime
-from services.notify import handlers
+from services.notify import api, handlers
 
 rt = Runtime("notify")
-handlers.register(rt)
+dispatcher = handlers.register(rt)
 app = rt.app(title="notify", description="Notifications to contact persons, without personal data.")
+api.install(app, rt)

@@ -1,8 +1,11 @@
-"""Notify persistence: delivery addresses encrypted at rest, and the once-only notification log."""
+"""Notify persistence: delivery addresses encrypted at rest, the once-only delivery queue, breaches."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import text
@@ -78,44 +81,190 @@ async def get_contact(session: AsyncSession, envelope: Envelope, contact_id: str
     )
 
 
-async def claim(session: AsyncSession, qid: UUID, contact_id: str, purpose: str) -> bool:
-    """Claim the right to send (question, contact, purpose) once; False if anyone claimed it before."""
-    result = await session.execute(
-        text(
-            "insert into notifications (question_id, contact_id, purpose, status) "
-            "values (:q, :c, :p, 'claimed') on conflict do nothing returning 1"
-        ),
-        {"q": qid, "c": contact_id, "p": purpose},
-    )
-    return result.first() is not None
+def mask_email(email: str | None) -> str | None:
+    """a***@example.org: enough for staff to recognise an address, not to read it."""
+    if not email:
+        return None
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"
 
 
-async def finish(
+def mask_mobile(mobile: str | None) -> str | None:
+    if not mobile:
+        return None
+    digits = [c for c in mobile if c.isdigit()]
+    return "***" + "".join(digits[-2:])
+
+
+@dataclass(frozen=True)
+class Job:
+    """One notification in the delivery queue: who, what for, and the (non-personal) facts to render."""
+
+    question_id: UUID
+    contact_id: str
+    purpose: str
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+async def enqueue(
     session: AsyncSession,
     qid: UUID,
     contact_id: str,
     purpose: str,
+    kind: str,
+    payload: dict[str, Any],
+) -> bool:
+    """Queue (question, contact, purpose) once; False if it was queued before (a redelivery)."""
+    result = await session.execute(
+        text(
+            "insert into notifications (question_id, contact_id, purpose, status, kind, payload) "
+            "values (:q, :c, :p, 'queued', :k, cast(:d as jsonb)) on conflict do nothing returning 1"
+        ),
+        {"q": qid, "c": contact_id, "p": purpose, "k": kind, "d": json.dumps(payload)},
+    )
+    return result.first() is not None
+
+
+async def claim_due(session: AsyncSession, limit: int) -> list[Job]:
+    """Take up to `limit` due jobs for this process; other instances skip the locked rows."""
+    rows = (
+        await session.execute(
+            text(
+                """
+                update notifications n set status = 'sending', attempts = n.attempts + 1,
+                       claimed_at = now()
+                from (
+                    select question_id, contact_id, purpose from notifications
+                    where status = 'queued' and next_attempt_at <= now()
+                    order by next_attempt_at limit :n for update skip locked
+                ) due
+                where n.question_id = due.question_id and n.contact_id = due.contact_id
+                  and n.purpose = due.purpose
+                returning n.question_id, n.contact_id, n.purpose, n.kind, n.payload, n.attempts
+                """
+            ),
+            {"n": limit},
+        )
+    ).mappings()
+    return [
+        Job(
+            r["question_id"],
+            r["contact_id"],
+            r["purpose"],
+            r["kind"],
+            r["payload"] if isinstance(r["payload"], dict) else json.loads(r["payload"]),
+            r["attempts"],
+        )
+        for r in rows
+    ]
+
+
+async def retry_later(session: AsyncSession, job: Job, seconds: float, error_code: str) -> None:
+    await session.execute(
+        text(
+            "update notifications set status = 'queued', last_error = :e, "
+            "next_attempt_at = now() + make_interval(secs => :s) "
+            "where question_id = :q and contact_id = :c and purpose = :p and status = 'sending'"
+        ),
+        {
+            "q": job.question_id,
+            "c": job.contact_id,
+            "p": job.purpose,
+            "s": seconds,
+            "e": error_code,
+        },
+    )
+
+
+async def finish(
+    session: AsyncSession,
+    job: Job,
     *,
     status: str,
     channel: str | None,
-    attempts: int,
     error_code: str | None = None,
 ) -> None:
     await session.execute(
         text(
             """
-            update notifications set status = :s, channel = :ch, attempts = :a, error_code = :e,
+            update notifications set status = :s, channel = :ch, error_code = :e,
                    sent_at = case when :s = 'sent' then now() else sent_at end
             where question_id = :q and contact_id = :c and purpose = :p
             """
         ),
         {
-            "q": qid,
-            "c": contact_id,
-            "p": purpose,
+            "q": job.question_id,
+            "c": job.contact_id,
+            "p": job.purpose,
             "s": status,
             "ch": channel,
-            "a": attempts,
             "e": error_code,
         },
     )
+
+
+async def stale_sending(session: AsyncSession, older_than_s: float) -> list[Job]:
+    """Jobs left 'sending' by a process that died mid-send: mark them uncertain, once."""
+    rows = (
+        await session.execute(
+            text(
+                """
+                update notifications set status = 'uncertain', error_code = 'delivery_uncertain'
+                where status = 'sending' and claimed_at < now() - make_interval(secs => :s)
+                returning question_id, contact_id, purpose, kind, payload, attempts
+                """
+            ),
+            {"s": older_than_s},
+        )
+    ).mappings()
+    return [
+        Job(r["question_id"], r["contact_id"], r["purpose"], r["kind"], {}, r["attempts"])
+        for r in rows
+    ]
+
+
+async def record_breach(
+    session: AsyncSession, qid: UUID, reference: str, respond_before: datetime
+) -> None:
+    await session.execute(
+        text(
+            "insert into breaches (question_id, reference, respond_before) values (:q, :r, :d) "
+            "on conflict do nothing"
+        ),
+        {"q": qid, "r": reference, "d": respond_before},
+    )
+
+
+async def claim_digest(session: AsyncSession, day: date) -> list[tuple[str, datetime]] | None:
+    """Claim today's digest and the breaches it covers; None if another process sent it already
+    or there is nothing to report. Call inside the transaction that sends it."""
+    pending = (
+        await session.execute(
+            text(
+                "select question_id, reference, respond_before from breaches "
+                "where digest_day is null order by respond_before for update skip locked"
+            )
+        )
+    ).all()
+    if not pending:
+        return None
+    claimed = await session.execute(
+        text(
+            "insert into digests (day, questions) values (:d, :n) on conflict do nothing returning 1"
+        ),
+        {"d": day, "n": len(pending)},
+    )
+    if claimed.first() is None:
+        return None
+    await session.execute(
+        text("update breaches set digest_day = :d where question_id = any(:ids)"),
+        {"d": day, "ids": [r.question_id for r in pending]},
+    )
+    return [(r.reference, r.respond_before) for r in pending]
+
+
+async def digest_sent(session: AsyncSession, day: date) -> bool:
+    result = await session.execute(text("select 1 from digests where day = :d"), {"d": day})
+    return result.first() is not None

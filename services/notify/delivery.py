@@ -1,0 +1,296 @@
+"""The delivery worker: takes due notifications from the queue table, sends a bounded number at once, retries with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from contracts.events import ContactNotified, NotificationFailed
+from opendeur import links, outbox
+from opendeur.keys import Envelope
+from opendeur.logging import get_logger
+from opendeur.runtime import Runtime
+from services.notify import backoff, messages, store
+from services.notify.channels import (
+    EmailChannel,
+    PermanentFailure,
+    Rendered,
+    SmsChannel,
+    SmsConfig,
+    SmtpConfig,
+    TemporaryFailure,
+)
+from services.notify.labels import TopicLabels
+
+log = get_logger(component="notify")
+# httpx logs every request URL at INFO; an SMS gateway URL may carry an API key.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+TEAM = "team"
+ChannelName = Literal["email", "sms"]
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """Notify's own settings (OPENDEUR_NOTIFY_* and OPENDEUR_SMS_*), read from the environment."""
+
+    retry_base: float = backoff.DEFAULT_BASE
+    max_attempts: int = backoff.MAX_ATTEMPTS
+    concurrency: int = 16
+    send_timeout: float = 10.0
+    poll_seconds: float = 1.0
+    in_flight_seconds: float = 300.0
+    digest_hour: int | None = 8
+    sms: SmsConfig | None = None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> NotifyConfig:
+        e = os.environ if env is None else env
+        hour = e.get("OPENDEUR_NOTIFY_DIGEST_HOUR", "8").strip().lower()
+        digest_hour = None if hour in ("", "off", "none") else int(hour)
+        if digest_hour is not None and not 0 <= digest_hour <= 23:
+            raise ValueError("OPENDEUR_NOTIFY_DIGEST_HOUR must be 0-23 or 'off'")
+        sms_url = e.get("OPENDEUR_SMS_URL")
+        return cls(
+            retry_base=float(e.get("OPENDEUR_NOTIFY_RETRY_BASE", backoff.DEFAULT_BASE)),
+            concurrency=int(e.get("OPENDEUR_NOTIFY_CONCURRENCY", "16")),
+            send_timeout=float(e.get("OPENDEUR_NOTIFY_SEND_TIMEOUT", "10")),
+            digest_hour=digest_hour,
+            sms=SmsConfig.from_settings(
+                sms_url, e.get("OPENDEUR_SMS_AUTH_HEADER"), e.get("OPENDEUR_SMS_BODY_TEMPLATE")
+            )
+            if sms_url
+            else None,
+        )
+
+
+class DeliveryError(Exception):
+    def __init__(self, code: str, channel: ChannelName, temporary: bool) -> None:
+        super().__init__(code)
+        self.code, self.channel, self.temporary = code, channel, temporary
+
+
+class Dispatcher:
+    """Claims due jobs (skip locked, so several notify instances share the queue) and sends each
+    in its own task, at most `concurrency` at once: a slow server delays only its own mail."""
+
+    def __init__(self, rt: Runtime, config: NotifyConfig) -> None:
+        self.rt = rt
+        self.config = config
+        self.envelope = Envelope.for_service(rt.settings, "notify")
+        self.labels = TopicLabels(f"{rt.settings.base_url('routing')}/api/v1/topics")
+        self.wake = asyncio.Event()
+        self.tasks: set[asyncio.Task] = set()
+
+    async def run(self) -> None:
+        try:
+            while True:
+                self.wake.clear()
+                room = self.config.concurrency - len(self.tasks)
+                jobs: list[store.Job] = []
+                if room > 0:
+                    try:
+                        async with self.rt.sessions() as session, session.begin():
+                            jobs = await store.claim_due(session, room)
+                    except Exception as exc:
+                        log.warning("queue_unavailable", error=type(exc).__name__)
+                for job in jobs:
+                    task = asyncio.create_task(self.attempt(job))
+                    self.tasks.add(task)
+                    task.add_done_callback(self._done)
+                if jobs and len(jobs) == room:
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), self.config.poll_seconds)
+        finally:
+            # Let sends in progress finish; what does not finish is swept as uncertain later.
+            if self.tasks:
+                await asyncio.wait(self.tasks, timeout=10)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self.tasks.discard(task)
+        self.wake.set()
+
+    async def attempt(self, job: store.Job) -> None:
+        try:
+            channel = await self.send(job)
+        except DeliveryError as exc:
+            if exc.temporary and backoff.should_retry(job.attempts, self.config.max_attempts):
+                wait = backoff.delay(job.attempts, self.config.retry_base)
+                async with self.rt.sessions() as session, session.begin():
+                    await store.retry_later(session, job, wait, exc.code)
+                log.warning(
+                    "notification_retry",
+                    question_id=str(job.question_id),
+                    purpose=job.purpose,
+                    attempt=job.attempts,
+                    error_code=exc.code,
+                    retry_in=round(wait, 2),
+                )
+                return
+            await self.failed(job, exc.channel, exc.code)
+            return
+        except Exception as exc:
+            # A bug or the database: try again later rather than lose the notification.
+            log.exception("notification_error", question_id=str(job.question_id))
+            async with self.rt.sessions() as session, session.begin():
+                await store.retry_later(
+                    session,
+                    job,
+                    backoff.delay(job.attempts, self.config.retry_base),
+                    "error_" + type(exc).__name__.lower(),
+                )
+            return
+        async with self.rt.sessions() as session, session.begin():
+            await store.finish(session, job, status="sent", channel=channel)
+            await outbox.add(
+                session,
+                ContactNotified(
+                    question_id=job.question_id,
+                    contact_id=None if job.contact_id == TEAM else job.contact_id,
+                    purpose=job.purpose,
+                    channel=channel,
+                ),
+            )
+        outbox.wake_relay()
+        log.info(
+            "notification_sent",
+            question_id=str(job.question_id),
+            purpose=job.purpose,
+            channel=channel,
+            attempt=job.attempts,
+        )
+
+    async def failed(self, job: store.Job, channel: ChannelName, code: str) -> None:
+        async with self.rt.sessions() as session, session.begin():
+            await store.finish(session, job, status="failed", channel=channel, error_code=code)
+            await outbox.add(
+                session,
+                NotificationFailed(
+                    question_id=job.question_id,
+                    contact_id=None if job.contact_id == TEAM else job.contact_id,
+                    purpose=job.purpose,
+                    channel=channel,
+                    error_code=code,
+                ),
+            )
+        outbox.wake_relay()
+        log.warning(
+            "notification_failed",
+            question_id=str(job.question_id),
+            purpose=job.purpose,
+            channel=channel,
+            error_code=code,
+            attempt=job.attempts,
+        )
+
+    def email(self) -> EmailChannel:
+        if not self.rt.settings.smtp_url:
+            raise PermanentFailure("smtp_not_configured")
+        return EmailChannel(
+            SmtpConfig.from_url(self.rt.settings.smtp_url),
+            self.rt.settings.smtp_from,
+            timeout=self.config.send_timeout,
+        )
+
+    def sms(self) -> SmsChannel:
+        if self.config.sms is None:
+            raise PermanentFailure("sms_not_configured")
+        return SmsChannel(self.config.sms, timeout=self.config.send_timeout)
+
+    async def send(self, job: store.Job) -> ChannelName:
+        """Try the contact's preferred channel, then the other one if it fails permanently."""
+        key = f"{job.question_id}.{job.purpose}"
+        if job.contact_id == TEAM:
+            rendered = self.render_team(job)
+            await self._one("email", self.rt.settings.team_email, rendered, key)
+            return "email"
+        async with self.rt.sessions() as session:
+            contact = await store.get_contact(session, self.envelope, job.contact_id)
+        if contact is None:
+            raise DeliveryError("no_address", "email", temporary=False)
+        addresses: dict[ChannelName, str | None] = {"email": contact.email, "sms": contact.mobile}
+        preferred: ChannelName = "sms" if contact.channel == "sms" else "email"
+        order = [preferred, "email" if preferred == "sms" else "sms"]
+        usable = [c for c in order if addresses[c]]
+        if not usable:
+            raise DeliveryError("no_address", preferred, temporary=False)
+        last: DeliveryError | None = None
+        for name in usable:
+            rendered = await self.render(job, contact.language, name)
+            try:
+                await self._one(name, addresses[name] or "", rendered, key)
+                return name
+            except DeliveryError as exc:
+                if exc.temporary:
+                    raise
+                log.warning(
+                    "channel_failed",
+                    question_id=str(job.question_id),
+                    channel=name,
+                    error_code=exc.code,
+                )
+                last = exc
+        assert last is not None
+        raise last
+
+    async def _one(self, name: ChannelName, to: str, rendered: Rendered, key: str) -> None:
+        try:
+            channel = self.email() if name == "email" else self.sms()
+            await channel.send(to, rendered, idempotency_key=key)
+        except TemporaryFailure as exc:
+            raise DeliveryError(exc.code, name, temporary=True) from None
+        except PermanentFailure as exc:
+            raise DeliveryError(exc.code, name, temporary=False) from None
+
+    def callback_link(self, job: store.Job) -> str:
+        token = links.sign(
+            self.rt.settings, "callback", {"q": str(job.question_id), "c": job.contact_id}
+        )
+        return f"{self.rt.settings.base_url('intake')}/c/{token}"
+
+    def pause_link(self, group_id: str | None, contact_id: str) -> str | None:
+        if not group_id:
+            return None
+        token = links.sign(self.rt.settings, "group", {"g": group_id, "c": contact_id})
+        return f"{self.rt.settings.base_url('routing')}/groups/self/{token}"
+
+    async def render(self, job: store.Job, lang: str, channel: ChannelName) -> Rendered:
+        p = job.payload
+        lang = "en" if lang == "en" else "nl"
+        respond_before = datetime.fromisoformat(p["respond_before"])
+        label = await self.labels.label(p.get("topic"), lang)
+        reminder = job.kind == "reminder"
+        if channel == "sms":
+            return messages.sms_text(
+                lang=lang,
+                reference=p["reference"],
+                topic_label=label,
+                respond_before=respond_before,
+                link=self.callback_link(job),
+                reminder=reminder,
+            )
+        return messages.new_question(
+            lang=lang,
+            reference=p["reference"],
+            topic_label=label,
+            channel=p.get("channel", "web"),
+            priority=bool(p.get("priority", False)),
+            received_at=datetime.fromisoformat(p.get("received_at") or p["respond_before"]),
+            respond_before=respond_before,
+            now=datetime.now(UTC),
+            link=self.callback_link(job),
+            pause_link=self.pause_link(p.get("group_id"), job.contact_id),
+            reminder=reminder,
+        )
+
+    def render_team(self, job: store.Job) -> Rendered:
+        return messages.team_message(
+            reference=job.payload["reference"],
+            question_id=str(job.question_id),
+            respond_before=datetime.fromisoformat(job.payload["respond_before"]),
+        )

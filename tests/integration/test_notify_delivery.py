@@ -1,0 +1,136 @@
+"""Notify on the shared system: retries on 4xx, failure on 5xx, mail content, the staff address API."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import httpx
+
+from opendeur.keys import pseudonym
+from opendeur.settings import Settings
+from tests.support import ADMIN, LINK, SECRET, System, question
+
+STAFF = {"Authorization": f"Bearer {ADMIN}"}
+
+
+async def ask(system: System, **overrides) -> dict:
+    async with httpx.AsyncClient() as c:
+        r = await c.post(system.url("intake") + "/api/v1/questions", json=question(**overrides))
+        assert r.status_code == 202, r.text
+        return r.json()
+
+
+def notify_log(system: System, event: str, question_id: str) -> list[dict]:
+    found = []
+    for line in system.logs().splitlines():
+        if event in line and question_id in line:
+            try:
+                found.append(json.loads(line))
+            except ValueError:
+                continue
+    return [e for e in found if e.get("event") == event and e.get("question_id") == question_id]
+
+
+async def test_temporary_smtp_errors_are_retried_with_backoff_and_deliver_once(
+    system: System,
+) -> None:
+    system.smtp.reply_codes += ["451 4.3.0 try again", "451 4.3.0 try again"]
+    q = await ask(system, topic="angst", postcode=None)
+    mail = await system.wait_mail(lambda m: q["reference"] in m.subject, timeout=40)
+    await system.wait_audit(q["question_id"], ["contact.notified.v1"])
+    assert sum(q["reference"] in m.subject for m in system.smtp.mails) == 1
+    assert mail.to == ["bram.angst@example.org"]
+    retries = notify_log(system, "notification_retry", q["question_id"])
+    assert [r["attempt"] for r in retries] == [1, 2]
+    assert all(r["error_code"] == "smtp_451" for r in retries)
+    assert "bram" not in json.dumps(retries)
+    sent = notify_log(system, "notification_sent", q["question_id"])
+    assert [s["attempt"] for s in sent] == [3]
+
+
+async def test_a_permanent_smtp_error_fails_once_and_the_team_gets_the_question(
+    system: System,
+) -> None:
+    system.smtp.reply_codes.append("550 5.1.1 no such user")
+    q = await ask(system, topic="angst", postcode=None)
+    events = await system.wait_audit(
+        q["question_id"], ["notification.failed.v1", "question.unmatched.v1"]
+    )
+    failed = [e for e in events if e["type"] == "notification.failed.v1"]
+    assert len(failed) == 1
+    assert json.dumps(failed[0]).count("smtp_550") >= 1
+    unmatched = next(e for e in events if e["type"] == "question.unmatched.v1")
+    assert "notification_failed" in json.dumps(unmatched)
+    assert not notify_log(system, "notification_retry", q["question_id"])
+    assert not any(q["reference"] in m.subject for m in system.smtp.mails)
+
+
+async def test_the_mail_has_topic_label_html_and_a_pause_link_but_nothing_personal(
+    system: System,
+) -> None:
+    q = await ask(system, topic="angst", postcode=None, story="Mijn geheime verhaal xyzzy")
+    mail = await system.wait_mail(lambda m: q["reference"] in m.subject)
+    async with httpx.AsyncClient() as c:
+        topics = (await c.get(system.url("routing") + "/api/v1/topics")).json()
+    label = next(t["nl"] for t in topics if t["code"] == "angst")
+    assert f"over: {label}." in mail.text
+    assert LINK.search(mail.text)
+    pause = re.search(re.escape(system.url("routing")) + r"/groups/self/\S+", mail.text)
+    assert pause, mail.text
+    assert mail.text.index(LINK.search(mail.text).group(1)) < pause.start()
+    raw = mail.raw.decode(errors="replace")
+    assert "text/html" in raw
+    assert "xyzzy" not in raw and "12345678" not in raw.replace(" ", "")
+
+
+def contact_id(email: str) -> str:
+    return pseudonym(Settings(secret_key=SECRET), "contact", email)
+
+
+async def test_staff_api_sets_addresses_and_shows_them_only_masked(system: System) -> None:
+    cid = contact_id("new.person@example.org")
+    url = system.url("notify") + f"/api/v1/contacts/{cid}"
+    async with httpx.AsyncClient() as c:
+        assert (await c.get(url)).status_code == 401
+        assert (await c.get(url, headers=STAFF)).status_code == 404
+        body = {
+            "email": "new.person@example.org",
+            "mobile": "+31 6 1234 5678",
+            "channel": "sms",
+            "language": "en",
+        }
+        assert (await c.put(url, json=body)).status_code == 401
+        r = await c.put(url, json=body, headers=STAFF)
+        assert r.status_code == 200, r.text
+        r = await c.get(url, headers=STAFF)
+        assert r.status_code == 200
+        assert r.json() == {
+            "contact_id": cid,
+            "channel": "sms",
+            "language": "en",
+            "email": "n***@example.org",
+            "mobile": "***78",
+        }
+        assert "new.person" not in r.text and "12345678" not in r.text
+
+
+async def test_staff_api_refuses_bad_input_with_the_error_shape(system: System) -> None:
+    url = system.url("notify") + "/api/v1/contacts/" + contact_id("x@example.org")
+    async with httpx.AsyncClient(headers=STAFF) as c:
+        cases = [
+            ({"email": "nonsense", "channel": "email"}, "email"),
+            ({"email": "a@example.org", "channel": "fax"}, "channel"),
+            ({"email": "a@example.org", "language": "de"}, "language"),
+            ({"email": "a@example.org", "extra": 1}, "extra"),
+            ({"email": "a@example.org", "channel": "sms"}, "mobile"),
+            ({"mobile": "bel me"}, "mobile"),
+        ]
+        for body, field in cases:
+            r = await c.put(url, json=body)
+            assert r.status_code == 422, (body, r.text)
+            err = r.json()
+            assert set(err) == {"error", "message", "field"} and err["field"] == field, err
+            assert "nonsense" not in r.text and "bel me" not in r.text
+        r = await c.put(system.url("notify") + "/api/v1/contacts/Not%20An%20Id", json={})
+        assert r.status_code == 422

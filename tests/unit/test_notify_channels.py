@@ -1,0 +1,131 @@
+"""Channels against real servers: an HTTP SMS gateway (http.server) and an SMTP sink (aiosmtpd)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from opendeur.embedded import free_port
+from services.notify.channels import (
+    EmailChannel,
+    PermanentFailure,
+    Rendered,
+    SmsChannel,
+    SmsConfig,
+    SmtpConfig,
+    TemporaryFailure,
+)
+from tests.support import MailSink
+
+
+class Gateway:
+    """A tiny SMS gateway: records requests, answers with queued status codes (then 200)."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict[str, str], dict]] = []
+        self.statuses: list[int] = []
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                gateway.requests.append((dict(self.headers), json.loads(body)))
+                status = gateway.statuses.pop(0) if gateway.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/send"
+
+    def __enter__(self) -> Gateway:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def gateway() -> Iterator[Gateway]:
+    with Gateway() as g:
+        yield g
+
+
+MSG = Rendered(subject="s", text='Nieuwe vraag "rouw": http://x/c/t')
+
+
+def sms(gateway: Gateway) -> SmsChannel:
+    config = SmsConfig.from_settings(
+        gateway.url, "Authorization: Bearer s3cret", '{"recipient": "{to}", "body": "{text}"}'
+    )
+    return SmsChannel(config, timeout=2)
+
+
+async def test_sms_posts_the_template_with_auth_and_idempotency_key(gateway: Gateway) -> None:
+    await sms(gateway).send("+31612345678", MSG, idempotency_key="q1.new_question.1")
+    headers, body = gateway.requests[0]
+    assert body == {"recipient": "+31612345678", "body": MSG.text}
+    assert headers["Authorization"] == "Bearer s3cret"
+    assert headers["Idempotency-Key"] == "q1.new_question.1"
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+async def test_sms_429_and_5xx_are_temporary(gateway: Gateway, status: int) -> None:
+    gateway.statuses.append(status)
+    with pytest.raises(TemporaryFailure) as exc:
+        await sms(gateway).send("+31612345678", MSG, idempotency_key="k")
+    assert exc.value.code == f"sms_http_{status}"
+
+
+@pytest.mark.parametrize("status", [400, 401, 404, 422])
+async def test_sms_other_4xx_are_permanent(gateway: Gateway, status: int) -> None:
+    gateway.statuses.append(status)
+    with pytest.raises(PermanentFailure):
+        await sms(gateway).send("+31612345678", MSG, idempotency_key="k")
+
+
+async def test_sms_gateway_down_is_temporary() -> None:
+    config = SmsConfig.from_settings(f"http://127.0.0.1:{free_port()}/send", None, None)
+    with pytest.raises(TemporaryFailure):
+        await SmsChannel(config, timeout=2).send("+31612345678", MSG, idempotency_key="k")
+
+
+@pytest.fixture
+def sink() -> Iterator[MailSink]:
+    s = MailSink().start()
+    yield s
+    s.stop()
+
+
+def email(sink: MailSink) -> EmailChannel:
+    return EmailChannel(SmtpConfig.from_url(sink.url), "noreply@test.invalid", timeout=3)
+
+
+async def test_smtp_4xx_is_temporary_5xx_permanent(sink: MailSink) -> None:
+    sink.reply_codes += ["451 4.3.0 try again", "550 5.1.1 no such user"]
+    with pytest.raises(TemporaryFailure) as temp:
+        await email(sink).send("a@example.org", MSG, idempotency_key="k")
+    with pytest.raises(PermanentFailure) as perm:
+        await email(sink).send("a@example.org", MSG, idempotency_key="k")
+    assert (temp.value.code, perm.value.code) == ("smtp_451", "smtp_550")
+    await email(sink).send("a@example.org", Rendered("s", "t", "<p>t</p>"), idempotency_key="k")
+    assert len(sink.mails) == 1 and b"text/html" in sink.mails[0].raw
+
+
+async def test_smtp_server_down_is_temporary() -> None:
+    channel = EmailChannel(SmtpConfig("127.0.0.1", free_port()), "x@test.invalid", timeout=2)
+    with pytest.raises(TemporaryFailure):
+        await channel.send("a@example.org", MSG, idempotency_key="k")

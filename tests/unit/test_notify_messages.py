@@ -1,0 +1,144 @@
+"""Notification texts: content without personal data, Dutch time, escaped HTML, short SMS, digest."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.notify import messages
+from services.notify.api import ContactIn
+from services.notify.delivery import NotifyConfig
+from services.notify.store import mask_email, mask_mobile
+
+RECEIVED = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
+BEFORE = RECEIVED + timedelta(hours=24)
+
+
+def mail(**kw):
+    args = dict(
+        lang="nl",
+        reference="OD-AB12-CD34",
+        topic_label="Rouw en verlies",
+        channel="web",
+        priority=False,
+        received_at=RECEIVED,
+        respond_before=BEFORE,
+        now=RECEIVED + timedelta(hours=2, minutes=5),
+        link="http://intake.test/c/TOKEN",
+        pause_link="http://routing.test/groups/self/PAUSE",
+    )
+    args.update(kw)
+    return messages.new_question(**args)
+
+
+def test_dutch_mail_names_topic_age_deadline_in_amsterdam_time_and_both_links() -> None:
+    m = mail()
+    assert "OD-AB12-CD34" in m.subject
+    assert "Rouw en verlies" in m.text
+    assert "2 uur geleden" in m.text
+    assert "02-07-2026 12:00" in m.text  # 10:00 UTC is 12:00 in Amsterdam summer time
+    assert m.text.index("http://intake.test/c/TOKEN") < m.text.index("/groups/self/PAUSE")
+    assert "pauze" in m.text
+    assert "VOORRANG" not in m.text
+
+
+def test_english_mail_with_priority() -> None:
+    m = mail(lang="en", priority=True, topic_label="Grief")
+    assert "Grief" in m.text and "PRIORITY" in m.text and "2 h ago" in m.text
+    assert "Pause or resume" in m.text
+
+
+def test_winter_time_is_one_hour_ahead_of_utc() -> None:
+    m = mail(respond_before=datetime(2026, 1, 15, 10, 0, tzinfo=UTC))
+    assert "15-01-2026 11:00" in m.text
+
+
+def test_html_part_has_the_same_content_escaped() -> None:
+    m = mail(topic_label="<script>x</script> & co", link='http://i.test/c/a"b')
+    assert m.html is not None
+    assert "<script>" not in m.html
+    assert "&lt;script&gt;x&lt;/script&gt; &amp; co" in m.html
+    assert 'href="http://i.test/c/a&quot;b"' in m.html
+    assert "/groups/self/PAUSE" in m.html
+
+
+def test_reminder_names_reference_and_deadline() -> None:
+    m = mail(reminder=True)
+    assert m.subject.startswith("Herinnering") and "OD-AB12-CD34" in m.subject
+    first = m.text.splitlines()[2]
+    assert "OD-AB12-CD34" in first and "02-07-2026 12:00" in first
+
+
+def test_a_missing_topic_says_so() -> None:
+    assert "onbekend onderwerp" in mail(topic_label=None).text
+
+
+def test_sms_is_short_with_topic_deadline_and_link() -> None:
+    sms = messages.sms_text(
+        lang="nl",
+        reference="OD-AB12-CD34",
+        topic_label="Rouw en verlies",
+        respond_before=BEFORE,
+        link="http://intake.test/c/" + "x" * 60,
+    )
+    assert "Rouw en verlies" in sms.text and "02-07-2026 12:00" in sms.text
+    assert sms.text.endswith("x" * 60)
+    assert len(sms.text) < 160
+
+
+def test_digest_lists_every_breach_and_how_late() -> None:
+    now = BEFORE + timedelta(hours=5)
+    d = messages.digest(
+        day="2026-07-02",
+        breaches=[
+            messages.Breach("OD-AAAA-1111", BEFORE),
+            messages.Breach("OD-BBBB-2222", BEFORE + timedelta(hours=2)),
+        ],
+        now=now,
+    )
+    assert "2 vraag" in d.subject
+    assert "OD-AAAA-1111" in d.text and "5 uur te laat" in d.text
+    assert "OD-BBBB-2222" in d.text and "3 uur te laat" in d.text
+
+
+def test_team_message_names_reference_and_deadline() -> None:
+    t = messages.team_message(reference="OD-AB12-CD34", question_id="q-1", respond_before=BEFORE)
+    assert "OD-AB12-CD34" in t.subject and "02-07-2026 12:00" in t.text
+
+
+def test_masked_addresses_show_little() -> None:
+    assert mask_email("anna.rouw@example.org") == "a***@example.org"
+    assert mask_mobile("+31612345678") == "***78"
+    assert mask_email(None) is None
+
+
+def test_contact_input_validation() -> None:
+    assert ContactIn(mobile="06-1234 5678", channel="sms").mobile == "0612345678"
+    with pytest.raises(ValueError):
+        ContactIn(email="not-an-address")
+    with pytest.raises(ValueError):
+        ContactIn(mobile="call me")
+    with pytest.raises(ValueError):
+        ContactIn(channel="pigeon")
+
+
+def test_config_from_environment() -> None:
+    c = NotifyConfig.from_env(
+        {
+            "OPENDEUR_NOTIFY_RETRY_BASE": "0.5",
+            "OPENDEUR_NOTIFY_DIGEST_HOUR": "off",
+            "OPENDEUR_SMS_URL": "http://sms.test/send",
+            "OPENDEUR_SMS_AUTH_HEADER": "Authorization: Bearer x",
+        }
+    )
+    assert c.retry_base == 0.5 and c.digest_hour is None
+    assert c.sms is not None and c.sms.auth_header == ("Authorization", "Bearer x")
+    assert NotifyConfig.from_env({}).retry_base == 2.0
+    assert NotifyConfig.from_env({}).digest_hour == 8
+    with pytest.raises(ValueError):
+        NotifyConfig.from_env({"OPENDEUR_NOTIFY_DIGEST_HOUR": "25"})
+    with pytest.raises(ValueError):
+        NotifyConfig.from_env(
+            {"OPENDEUR_SMS_URL": "http://x", "OPENDEUR_SMS_BODY_TEMPLATE": "{to} not json"}
+        )
