@@ -28,7 +28,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import NotFoundError
+from nats.js.errors import FetchTimeoutError, NotFoundError
 from pydantic import ValidationError
 
 from contracts.events import Event, decode
@@ -45,6 +45,31 @@ from opendeur.logging import get_logger
 from opendeur.settings import Settings
 
 log = get_logger(component="messaging")
+
+
+def _fetch_timeouts_as_nats_errors() -> None:
+    """nats-py 2.15+ raises a bare asyncio.TimeoutError from three exits of PullSubscription.fetch
+    (nats-io/nats.py#1008, open); FastStream's pull loop catches only nats.errors.TimeoutError, so
+    its supervisor restarted our consumers with a back-off and events waited up to ~30 s. Restore
+    the documented exception type until the upstream fix lands."""
+    pull = JetStreamContext.PullSubscription
+    if getattr(pull.fetch, "_opendeur_shim", False):
+        return
+    original = pull.fetch
+
+    async def fetch(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await original(self, *args, **kwargs)
+        except nats.errors.TimeoutError:
+            raise
+        except TimeoutError as exc:
+            raise FetchTimeoutError from exc
+
+    fetch._opendeur_shim = True  # type: ignore[attr-defined]
+    pull.fetch = fetch
+
+
+_fetch_timeouts_as_nats_errors()
 
 
 def make_broker(settings: Settings, service: str) -> NatsBroker:

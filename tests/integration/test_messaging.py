@@ -112,3 +112,27 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered_after_max_deliver(
     assert ReferralNoted.from_bytes(msg.data) == event  # kept whole, for a replay
     assert calls.count(str(event.event_id)) == 3
     await broker.stop()
+
+
+async def test_an_empty_fetch_times_out_with_the_nats_error_faststream_expects(
+    nats_server: NatsServer,
+) -> None:
+    """Without the shim in opendeur.messaging, nats-py 2.15+ raises asyncio.TimeoutError here and
+    FastStream's pull loop restarts the consumer with a back-off (events then wait ~30 s)."""
+    import nats
+    import nats.errors
+
+    nc = await nats.connect(nats_server.url)
+    js = nc.jetstream()
+    await messaging.ensure_streams(js, manage=True)
+    sub = await js.pull_subscribe("group.changed.v1", durable="t-empty", stream=EVENTS_STREAM)
+    # FastStream passes what is left of its batch deadline, often a millisecond or less: that is
+    # the exit that raised the bare TimeoutError (20 of 100 such fetches here without the shim).
+    timeouts = 0
+    for timeout in [0.0005, 0.001, 0.002, 0.2] * 15:
+        try:
+            assert await sub.fetch(batch=10, timeout=timeout) == []
+        except nats.errors.TimeoutError:  # a bare TimeoutError fails the test
+            timeouts += 1
+    assert timeouts > 0
+    await nc.close()
