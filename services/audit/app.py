@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Literal
 from uuid import UUID
 
 import orjson
 from fastapi import Header, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 
 from opendeur.runtime import ApiError, Runtime
-from services.audit import chain, handlers, store, suppression
+from services.audit import handlers, queries, reports, store
+from services.audit.web import console
 
 rt = Runtime("audit")
 handlers.register(rt)
@@ -37,24 +41,39 @@ async def audit_events(
 @app.get("/api/v1/audit/verify", tags=["audit"])
 async def audit_verify(request: Request) -> dict:
     rt.check_admin(request)
-    count = 0
+    async with rt.sessions() as session:
+        return await store.verify_trail(session)
 
-    async def counted() -> AsyncIterator[chain.ChainRow]:
-        nonlocal count
-        async with rt.sessions() as session:
-            async for row in store.chain_rows(session):
-                count += 1
-                yield row
 
-    rows = [r async for r in counted()]
-    broken = chain.verify(rows)
-    if broken is None:
-        return {"ok": True, "records": count}
-    return {
-        "ok": False,
-        "records": count,
-        "first_broken": {"seq": broken.seq, "reason": broken.reason},
-    }
+@app.get("/api/v1/audit/consent/{question_id}", tags=["audit"])
+async def consent_register(request: Request, question_id: UUID) -> dict:
+    rt.check_admin(request)
+    async with rt.sessions() as session:
+        found = await queries.consent_register(session, question_id)
+    if found is None:
+        raise ApiError(404, "not_found", "The audit trail has no consent for this question.")
+    return found
+
+
+def month_range(month: str) -> tuple[int, int, datetime, datetime]:
+    """(year, month, first instant, first instant of the next month) of a "YYYY-MM"."""
+    ok = re.fullmatch(r"(20[0-9]{2})-(0[1-9]|1[0-2])", month)
+    if ok is None:
+        raise ApiError(422, "invalid_month", "month must look like 2026-11", "month")
+    year, mon = int(ok[1]), int(ok[2])
+    start = datetime(year, mon, 1, tzinfo=UTC)
+    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=UTC)
+    return year, mon, start, end
+
+
+@app.get("/api/v1/audit/timings", tags=["audit"])
+async def audit_timings(request: Request, month: str) -> dict:
+    rt.check_admin(request)
+    _, _, start, end = month_range(month)
+    async with rt.sessions() as session:
+        out = await queries.timings(session, start, end)
+        out["open"] = await queries.open_questions(session, start, end)
+    return {"month": month, **out}
 
 
 @app.get("/api/v1/audit/stream", tags=["audit"])
@@ -91,25 +110,36 @@ async def audit_stream(
     )
 
 
-@app.get("/api/v1/reports/monthly", tags=["reports"])
+@app.get("/api/v1/reports/monthly", tags=["reports"], response_model=None)
 async def monthly_report(
-    request: Request, month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")]
-) -> dict:
+    request: Request,
+    month: str,
+    format: Literal["json", "csv", "html"] = "json",
+) -> dict | Response:
     rt.check_admin(request)
-    year, mon = int(month[:4]), int(month[5:])
-    if not 1 <= mon <= 12:
-        raise ApiError(422, "invalid_month", "month must look like 2026-11", "month")
-    start = datetime(year, mon, 1, tzinfo=UTC)
-    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=UTC)
+    year, mon, start, end = month_range(month)
     async with rt.sessions() as session:
-        raw = await store.monthly_counts(session, start, end)
-    out: dict = {
-        "month": month,
-        "days": calendar.monthrange(year, mon)[1],
-        "note": "Counts from 1 to 4 are shown as <5; another figure may be hidden (•) "
-        "so that none can be worked out.",
-    }
-    for name, counts in raw.items():
-        s = suppression.suppress(counts)
-        out[name] = {"cells": s.cells, "total": s.total}
-    return out
+        counts = await store.monthly_counts(session, start, end)
+        stats = (await queries.timings(session, start, end, questions=False))["by_topic"]
+    report = reports.build(month, calendar.monthrange(year, mon)[1], counts, stats)
+    if format == "csv":
+        return Response(
+            reports.to_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="opendeur-{month}.csv"',
+                "Cache-Control": "no-store",
+            },
+        )
+    if format == "html":
+        sections: dict[str, list[tuple[str, str]]] = {}
+        for table, key, value in reports.rows(report):
+            sections.setdefault(table, []).append((key, value))
+        return console.render(
+            "report.html", signed_in=True, report=report, sections=list(sections.items())
+        )
+    return report
+
+
+app.include_router(console.make_router(rt))
+app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")

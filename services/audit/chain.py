@@ -63,10 +63,13 @@ def link_hash(prev_hash: str, record: Mapping[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(record)).hexdigest()
 
 
-def verify(rows: Iterable[ChainRow]) -> Broken | None:
-    """Check rows in seq order one at a time; return the first broken row, or None if intact."""
-    prev_seq: int | None = None
-    prev_hash = GENESIS
+def verify(rows: Iterable[ChainRow], *, after: ChainRow | None = None) -> Broken | None:
+    """Check rows in seq order one at a time; return the first broken row, or None if intact.
+
+    `after` is the last row of an already verified part, so a long chain can be checked in parts.
+    """
+    prev_seq: int | None = after.seq if after else None
+    prev_hash = after.hash if after else GENESIS
     for row in rows:
         if prev_seq is not None and row.seq != prev_seq + 1:
             return Broken(row.seq, "gap")

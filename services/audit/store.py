@@ -45,7 +45,8 @@ async def append(session: AsyncSession, records: list[dict[str, Any]]) -> int:
                 "type": r["type"],
                 "question_id": r.get("question_id"),
                 "occurred_at": r.get("occurred_at"),
-                "record": orjson.dumps(r).decode(),
+                # The record itself, so it is stored as a jsonb object (not a string scalar).
+                "record": r,
                 "prev_hash": prev,
                 "hash": h,
             }
@@ -94,34 +95,62 @@ async def events_for(
     return [_out(r) for r in await session.execute(text(sql), params)]
 
 
-async def chain_rows(session: AsyncSession, batch: int = 5000) -> AsyncIterator[chain.ChainRow]:
+async def chain_batches(
+    session: AsyncSession, batch: int = 2000
+) -> AsyncIterator[list[chain.ChainRow]]:
+    """The chain in seq order, one bounded batch at a time (never the whole table at once)."""
     after = 0
     while True:
         rows = (
             await session.execute(
                 text(
-                    "select seq, record, prev_hash, hash from events where seq > :a order by seq limit :n"
+                    "select seq, record, prev_hash, hash from events where seq > :a "
+                    "order by seq limit :n"
                 ),
                 {"a": after, "n": batch},
             )
         ).all()
         if not rows:
             return
-        for r in rows:
-            record = orjson.loads(r.record) if isinstance(r.record, str) else r.record
-            yield chain.ChainRow(seq=r.seq, record=record, prev_hash=r.prev_hash, hash=r.hash)
+        yield [
+            chain.ChainRow(
+                seq=r.seq,
+                record=orjson.loads(r.record) if isinstance(r.record, str) else r.record,
+                prev_hash=r.prev_hash,
+                hash=r.hash,
+            )
+            for r in rows
+        ]
         after = rows[-1].seq
+
+
+async def verify_trail(session: AsyncSession, batch: int = 2000) -> dict[str, Any]:
+    """Check the whole chain batch by batch: {ok, records, first_broken?}."""
+    count, last = 0, None
+    async for rows in chain_batches(session, batch):
+        broken = chain.verify(rows, after=last)
+        if broken is not None:
+            count += sum(1 for r in rows if r.seq < broken.seq)
+            return {
+                "ok": False,
+                "records": count,
+                "first_broken": {"seq": broken.seq, "reason": broken.reason},
+            }
+        count += len(rows)
+        last = rows[-1]
+    return {"ok": True, "records": count}
 
 
 async def monthly_counts(session: AsyncSession, start: datetime, end: datetime) -> dict[str, Any]:
     """Raw counts for a month (before suppression)."""
     q = (
         "select {col} as k, count(*) as n from events where type = :t and occurred_at >= :s "
-        "and occurred_at < :e group by 1"
+        "and occurred_at < :e {cond} group by 1"
     )
 
-    async def by(col: str, typ: str) -> dict[str, int]:
-        rows = await session.execute(text(q.format(col=col)), {"t": typ, "s": start, "e": end})
+    async def by(col: str, typ: str, cond: str = "") -> dict[str, int]:
+        sql = q.format(col=col, cond=cond)
+        rows = await session.execute(text(sql), {"t": typ, "s": start, "e": end})
         return {str(r.k if r.k is not None else "unknown"): int(r.n) for r in rows}
 
     return {
@@ -131,7 +160,8 @@ async def monthly_counts(session: AsyncSession, start: datetime, end: datetime) 
         "outcomes": await by("record->>'outcome'", "callback.done.v1"),
         "referrals_by_kind": await by("record->>'referrer_kind'", "referral.noted.v1"),
         "buddy_signals_by_topic": await by(
-            "case when (record->>'wants_to_start_group')::boolean then record->>'topic' end",
+            "record->>'topic'",
             "question.received.v1",
+            "and (record->>'wants_to_start_group')::boolean",
         ),
     }

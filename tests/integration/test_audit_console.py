@@ -1,0 +1,197 @@
+"""Timings, the funder report and the operators' console, on the real system."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import re
+from datetime import UTC, datetime
+
+import httpx
+
+from tests.support import ADMIN, LINK, System, question
+
+AUTH = {"Authorization": f"Bearer {ADMIN}"}
+SLOW = 90  # seconds; other systems may share the machine
+
+
+async def ask(client: httpx.AsyncClient, system: System, **overrides: object) -> dict:
+    r = await client.post(system.url("intake") + "/api/v1/questions", json=question(**overrides))
+    assert r.status_code == 202, r.text
+    return r.json()
+
+
+async def answered(client: httpx.AsyncClient, system: System) -> str:
+    """A question that went all the way to a callback; its id."""
+    accepted = await ask(client, system)
+    mail = await system.wait_mail(lambda m: accepted["reference"] in m.subject, timeout=SLOW)
+    link = LINK.search(mail.text).group(1)
+    assert (await client.get(link)).status_code == 200
+    assert (await client.post(link, data={"outcome": "reached"})).status_code == 200
+    await system.wait_audit(
+        accepted["question_id"], ["contact.notified.v1", "callback.done.v1"], timeout=SLOW
+    )
+    return accepted["question_id"]
+
+
+async def unmatched(client: httpx.AsyncClient, system: System, topic: str) -> str:
+    """A question no group takes (no group for the topic): open, in the triage queue."""
+    accepted = await ask(client, system, topic=topic)
+    await system.wait_audit(accepted["question_id"], ["question.unmatched.v1"], timeout=SLOW)
+    return accepted["question_id"]
+
+
+def this_month() -> str:
+    return datetime.now(UTC).strftime("%Y-%m")
+
+
+async def test_timings_per_question_per_topic_and_open_questions(system: System) -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        done = await answered(client, system)
+        waiting = await unmatched(client, system, "mantelzorg")
+        url = system.url("audit") + "/api/v1/audit/timings"
+        assert (await client.get(url, params={"month": this_month()})).status_code == 401
+        r = await client.get(url, params={"month": this_month()}, headers=AUTH)
+        assert r.status_code == 200, r.text
+        body = r.json()
+
+    q = next(q for q in body["questions"] if q["question_id"] == done)
+    assert q["topic"] == "rouw" and q["within_deadline"] is True
+    assert 0 <= q["routed_seconds"] <= q["notified_seconds"] <= q["callback_seconds"] < 60
+
+    rouw = next(s for s in body["by_topic"] if s["topic"] == "rouw")
+    assert rouw["month"] == this_month() and rouw["answered"] >= 1
+    assert 0 < rouw["median_callback_seconds"] <= rouw["p90_callback_seconds"] < 60
+    assert rouw["within_deadline_share"] == 1.0
+    overall = next(s for s in body["by_topic"] if s["topic"] == "*")
+    assert overall["questions"] >= 2 and overall["questions"] >= rouw["questions"]
+
+    still_open = {o["question_id"]: o for o in body["open"]}
+    assert done not in still_open
+    assert still_open[waiting]["late"] is False and still_open[waiting]["in_triage"] is True
+    assert still_open[waiting]["age_seconds"] >= 0
+
+
+async def test_timings_and_report_refuse_a_bad_month_with_a_readable_error(
+    system: System,
+) -> None:
+    async with httpx.AsyncClient(timeout=30, headers=AUTH) as client:
+        for path in ("/api/v1/audit/timings", "/api/v1/reports/monthly"):
+            for month in ("2026-13", "november", "2026-1x", "0000-01"):
+                r = await client.get(system.url("audit") + path, params={"month": month})
+                assert r.status_code == 422, (path, month, r.text)
+                assert r.json() == {
+                    "error": "invalid_month",
+                    "message": "month must look like 2026-11",
+                    "field": "month",
+                }
+        r = await client.get(
+            system.url("audit") + "/api/v1/reports/monthly",
+            params={"month": this_month(), "format": "pdf"},
+        )
+        assert r.status_code == 422 and set(r.json()) == {"error", "message", "field"}
+
+
+SMALL = {1, 2, 3, 4}
+
+
+async def test_funder_report_never_shows_a_count_of_one_to_four(system: System) -> None:
+    async with httpx.AsyncClient(timeout=30, headers=AUTH) as client:
+        for _ in range(2):
+            await unmatched(client, system, "eetstoornis")
+        url = system.url("audit") + "/api/v1/reports/monthly"
+        month = this_month()
+
+        report = (await client.get(url, params={"month": month})).json()
+        assert report["questions_by_topic"]["cells"]["eetstoornis"] == "<5"
+        tables = [v for v in report.values() if isinstance(v, dict) and "cells" in v]
+        assert len(tables) >= 6
+        for table in tables:
+            for value in [*table["cells"].values(), table["total"]]:
+                assert value not in SMALL, report
+        assert "median_callback_seconds" in report["response_times"]
+
+        r = await client.get(url, params={"month": month, "format": "csv"})
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+        rows = list(csv.reader(io.StringIO(r.text)))
+        assert rows[0] == ["month", "table", "key", "value"]
+        assert [month, "questions_by_topic", "eetstoornis", "<5"] in rows
+        assert all(row[3] not in {"1", "2", "3", "4"} for row in rows[1:])
+        assert any(row[1] == "response_times" for row in rows)
+
+        r = await client.get(url, params={"month": month, "format": "html"})
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+        page = r.text
+        assert '<link rel="stylesheet" href="/static/print.css" media="print">' in page
+        assert '<th scope="row">eetstoornis</th><td>&lt;5</td>' in page
+        assert not re.search(r"<td>\s*[1-4]\s*</td>", page)
+        assert "<script>" not in page and "style=" not in page
+        print_css = await client.get(system.url("audit") + "/static/print.css")
+        assert print_css.status_code == 200 and "@page" in print_css.text
+
+
+async def test_console_needs_the_token_and_shows_queues_charts_and_events(system: System) -> None:
+    base = system.url("audit")
+    async with httpx.AsyncClient(timeout=30) as client:
+        done = await answered(client, system)
+        waiting = await unmatched(client, system, "autisme")
+
+    async with httpx.AsyncClient(base_url=base, timeout=30) as browser:
+        r = await browser.get("/")
+        assert r.status_code == 303 and r.headers["location"] == "/login"
+        assert (await browser.get("/login")).status_code == 200
+        r = await browser.post("/login", data={"token": "not-the-token"})
+        assert r.status_code == 401 and "od_admin" not in r.headers.get("set-cookie", "")
+
+        r = await browser.post("/login", data={"token": ADMIN})
+        assert r.status_code == 303 and r.headers["location"] == "/"
+        cookie = r.headers["set-cookie"].lower()
+        assert "od_admin=" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+
+        r = await browser.get("/")
+        assert r.status_code == 200, r.text
+        page = r.text
+        assert page.count("<svg") == 3
+        assert "Time to callback" in page and "within the deadline" in page
+        assert "Questions per topic" in page
+        assert done in page and "callback.done.v1" in page
+        assert waiting in page
+        triage = int(re.search(r'id="triage-count">(\d+)<', page).group(1))
+        # Forged routing events for questions never received do not count (see test_audit_trail).
+        assert triage >= 1 and triage == page.count(" · triage</td>")
+        assert re.search(r'id="deadletter-count">(\d+)<', page)
+        assert '<script src="/static/console.js" defer></script>' in page
+        assert "<script>" not in page and "style=" not in page
+        assert page.count("<tr><td>") <= 50
+        assert "content-security-policy" in r.headers
+
+        js = await browser.get("/static/console.js")
+        assert js.status_code == 200 and "EventSource" in js.text
+
+        # The console's live feed: the stream answers to the same cookie.
+        seq = int(re.search(r"<tr><td>(\d+)</td>", page).group(1))
+        async with browser.stream("GET", f"/api/v1/audit/stream?after={seq - 1}") as stream:
+            assert stream.status_code == 200
+            seen = ""
+
+            async def first_event() -> None:
+                nonlocal seen
+                async for line in stream.aiter_lines():
+                    seen += line + "\n"
+                    if line.startswith("data:"):
+                        return
+
+            await asyncio.wait_for(first_event(), 30)
+        assert f"id: {seq}\n" in seen
+
+        r = await browser.post("/logout")
+        assert r.status_code == 303 and r.headers["location"] == "/login"
+        r = await browser.get("/")
+        assert r.status_code == 303
+
+    r = httpx.get(base + "/", headers=AUTH)
+    assert r.status_code == 200 and "<svg" in r.text
+    paths = httpx.get(base + "/openapi.json").json()["paths"]
+    assert {"/api/v1/audit/timings", "/api/v1/audit/consent/{question_id}"} <= set(paths)
+    assert "/login" not in paths

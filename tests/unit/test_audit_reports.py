@@ -1,0 +1,77 @@
+"""The funder report's shape: suppressed tables, medians only over five answers, CSV rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from services.audit import reports
+
+COUNTS = {
+    "questions_by_topic": {"rouw": 7, "angst": 2, "adhd": 0},
+    "outcomes": {"reached": 3},
+}
+
+
+def stat(topic: str, answered: int, median: float | None, within: int = 0, decided: int = 0):
+    return {
+        "topic": topic,
+        "answered": answered,
+        "median_callback_seconds": median,
+        "within_deadline": within,
+        "decided": decided,
+    }
+
+
+def test_small_counts_become_less_than_five_and_medians_need_five_answers() -> None:
+    stats = [stat("*", 6, 4000.4, 5, 6), stat("rouw", 5, 3600.0), stat("angst", 1, 30.0)]
+    report = reports.build("2026-11", 30, COUNTS, stats)
+    # With the total shown, 7 would give the "<5" away, so suppression hides it too.
+    assert report["questions_by_topic"] == {
+        "cells": {"rouw": "•", "angst": "<5", "adhd": 0},
+        "total": 9,
+    }
+    assert report["outcomes"] == {"cells": {"reached": "<5"}, "total": "<5"}
+    assert report["answered_by_topic"]["cells"] == {"rouw": 5, "angst": "<5"}
+    times = report["response_times"]
+    assert times["median_callback_seconds"] == 4000
+    assert times["within_deadline_share"] == pytest.approx(5 / 6, abs=0.001)
+    assert times["median_callback_seconds_by_topic"] == {"rouw": 3600, "angst": None}
+
+
+def test_no_answers_at_all_gives_no_times() -> None:
+    report = reports.build("2026-11", 30, COUNTS, [])
+    assert report["response_times"]["median_callback_seconds"] is None
+    assert report["response_times"]["within_deadline_share"] is None
+    assert report["answered_by_topic"] == {"cells": {}, "total": 0}
+
+
+def test_few_decided_questions_hide_the_deadline_share() -> None:
+    report = reports.build("2026-11", 30, COUNTS, [stat("*", 4, 10.0, 4, 4)])
+    assert report["response_times"] == {
+        "median_callback_seconds": None,
+        "within_deadline_share": None,
+        "median_callback_seconds_by_topic": {},
+    }
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(None, "–"), (0, "0:00:00"), (3, "0:00:03"), (3661, "1:01:01"), (90000, "25:00:00")],
+)
+def test_durations_never_read_as_a_bare_count(seconds: int | None, shown: str) -> None:
+    assert reports.duration(seconds) == shown
+
+
+def test_csv_has_one_row_per_cell_and_no_small_count() -> None:
+    report = reports.build("2026-11", 30, COUNTS, [stat("*", 6, 61.0, 6, 6), stat("rouw", 6, 61.0)])
+    rows = list(csv.reader(io.StringIO(reports.to_csv(report))))
+    assert rows[0] == ["month", "table", "key", "value"]
+    assert ["2026-11", "questions_by_topic", "angst", "<5"] in rows
+    assert ["2026-11", "questions_by_topic", "total", "9"] in rows
+    assert ["2026-11", "response_times", "median_callback", "0:01:01"] in rows
+    assert ["2026-11", "response_times", "within_deadline", "100%"] in rows
+    assert ["2026-11", "median_callback_by_topic", "rouw", "0:01:01"] in rows
+    assert all(r[3] not in {"1", "2", "3", "4"} for r in rows[1:])
