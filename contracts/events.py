@@ -113,6 +113,17 @@ class QuestionEscalated(Event):
     respond_before: AwareDatetime
 
 
+class QuestionClosed(Event):
+    """The network team closed a question from its triage queue, with a reason code."""
+
+    subject: ClassVar[str] = "question.closed.v1"
+    type: Literal["question.closed.v1"] = "question.closed.v1"
+    source: Literal["routing"] = "routing"
+    question_id: UUID
+    reason: Code
+    by: Literal["team"] = "team"
+
+
 class ContactNotified(Event):
     """A contact person was sent a notification (without personal data) for a question."""
 
@@ -208,6 +219,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     QuestionRouted,
     QuestionUnmatched,
     QuestionEscalated,
+    QuestionClosed,
     ContactNotified,
     NotificationFailed,
     CallbackDone,

@@ -38,6 +38,7 @@ KEEP: dict[str, tuple[str, ...]] = {
     ),
     "question.unmatched.v1": ("reason", "topic", "municipality", "priority"),
     "question.escalated.v1": ("level", "group_id", "contact_id", "respond_before"),
+    "question.closed.v1": ("reason", "by"),
     "contact.notified.v1": ("contact_id", "purpose", "channel"),
     "notification.failed.v1": ("contact_id", "purpose", "channel", "error_code"),
     "callback.done.v1": ("contact_id", "outcome"),

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 ROUTING_TYPES = ("question.routed.v1", "question.unmatched.v1")
-CLOSING_TYPES = ("question.erased.v1", "consent.withdrawn.v1")
+CLOSING_TYPES = ("question.erased.v1", "consent.withdrawn.v1", "question.closed.v1")
 
 # One row per question received in [:s, :e): its clock and when each step first happened.
 PER_QUESTION = """
@@ -29,7 +29,8 @@ t as (
            min(occurred_at) filter (where type = 'question.routed.v1') as routed_at,
            min(occurred_at) filter (where type = 'contact.notified.v1') as notified_at,
            min(occurred_at) filter (where type = 'callback.done.v1') as callback_at,
-           min(occurred_at) filter (where type in ('question.erased.v1', 'consent.withdrawn.v1'))
+           min(occurred_at) filter (where type in ('question.erased.v1', 'consent.withdrawn.v1',
+                                                   'question.closed.v1'))
                as closed_at,
            (array_agg(type order by occurred_at desc, seq desc)
                filter (where type in ('question.routed.v1', 'question.unmatched.v1')))[1]

@@ -125,6 +125,9 @@ async def test_close_takes_a_question_out_of_the_queue(team: System) -> None:
     async with httpx.AsyncClient(headers=BEARER) as api:
         queue = (await api.get(team.url("routing") + "/api/v1/triage")).json()
     assert qid not in {q["question_id"] for q in queue}
+    events = await team.wait_audit(qid, ["question.closed.v1"])
+    closed = [e for e in events if e["type"] == "question.closed.v1"]
+    assert len(closed) == 1 and closed[0]["reason"] == "duplicate" and closed[0]["by"] == "team"
 
 
 async def test_buddy_signals_count_who_would_start_a_group_per_topic_and_municipality(

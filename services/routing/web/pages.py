@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel
 
+from contracts.events import QuestionClosed
 from opendeur import links, outbox
 from opendeur.keys import derive
 from opendeur.runtime import ApiError, Runtime
@@ -173,10 +174,15 @@ def make_router(rt: Runtime) -> APIRouter:
             raise ApiError(422, "invalid_value", "Choose one of the reasons.", "reason")
         async with rt.sessions() as session, session.begin():
             prev = await store.close_question(session, question_id(qid), reason, datetime.now(UTC))
+            if prev == "unmatched":
+                await outbox.add(
+                    session, QuestionClosed(question_id=question_id(qid), reason=reason)
+                )
         if prev is None:
             raise ApiError(404, "not_found", "There is no such question.", "question_id")
         if prev != "unmatched":
             raise ApiError(409, "not_in_queue", "This question is not in the queue.")
+        outbox.wake_relay()
         return RedirectResponse("/triage", status_code=303)
 
     @router.get("/api/v1/buddy-signals", response_model=list[BuddySignal], tags=["staff"])
