@@ -119,6 +119,28 @@ def cmd_groups_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users_add(args: argparse.Namespace) -> int:
+    from opendeur.db import make_engine, service_url, sessionmaker
+    from services.intake.users import UserError, add_user
+
+    settings = _settings()
+
+    async def run() -> str:
+        engine = make_engine(service_url(settings, "intake"), pool_size=1, schema="intake")
+        try:
+            return await add_user(sessionmaker(engine), args.name, args.role)
+        finally:
+            await engine.dispose()
+
+    try:
+        password = asyncio.run(run())
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"user {args.name} added; one-time password (change it at first login): {password}")
+    return 0
+
+
 def _admin_headers(settings: Settings) -> dict[str, str]:
     if settings.admin_token is None:
         raise SystemExit("set OPENDEUR_ADMIN_TOKEN (opendeur up prints it)")
@@ -365,6 +387,11 @@ def main(argv: list[str] | None = None) -> int:
     p = g.add_parser("export", help="export the public directory")
     p.add_argument("--hsds", required=True, metavar="FILE", help="write HSDS 3.0 JSON here")
     p.set_defaults(fn=cmd_groups_export)
+    u = sub.add_parser("users").add_subparsers(dest="sub", required=True)
+    p = u.add_parser("add", help="add a phone-line volunteer (prints a one-time password)")
+    p.add_argument("name")
+    p.add_argument("--role", default="phone", choices=["phone"])
+    p.set_defaults(fn=cmd_users_add)
     a = sub.add_parser("audit").add_subparsers(dest="sub", required=True)
     p = a.add_parser("tail", help="follow the audit stream")
     p.add_argument("--type", action="append")

@@ -95,6 +95,7 @@ class System:
                 "OPENDEUR_ADMIN_TOKEN": ADMIN,
                 "OPENDEUR_DATA_DIR": str(self.data_dir),
                 "OPENDEUR_LOG_FORMAT": "json",
+                "OPENDEUR_INTAKE_RATE": "off",  # many tests post from one address; the limit has its own tests
                 "OPENDEUR_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.ports['intake']}",
                 **{f"OPENDEUR_{s.upper()}_PORT": str(p) for s, p in self.ports.items()},
             }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,8 +12,12 @@ from contracts.events import QuestionErased
 from opendeur import outbox
 from opendeur.runtime import Runtime
 from services.intake import api, handlers, store
+from services.intake.guard import FrontDoorGuard
+from services.intake.ratelimit import Limiter, rate_from_env
 from services.intake.topics import TopicCatalogue
-from services.intake.web import pages
+from services.intake.web import pages, phone
+
+SWEEP_INTERVAL = float(os.environ.get("OPENDEUR_SWEEP_INTERVAL") or 30.0)
 
 rt = Runtime("intake")
 topics = TopicCatalogue(rt.settings.base_url("routing"))
@@ -21,10 +26,12 @@ handlers.register(rt)
 app = rt.app(title="intake", description="The front door: questions, consent, callback pages.")
 app.include_router(api.make_router(rt, topics))
 app.include_router(pages.make_router(rt, topics))
+app.include_router(phone.make_router(rt, topics))
 app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
+app.add_middleware(FrontDoorGuard, limiter=Limiter(rate_from_env()))
 
 
-@rt.every(30.0)
+@rt.every(SWEEP_INTERVAL)
 async def erasure_sweep() -> None:
     """Erase personal data whose time has come (after the callback, or never answered)."""
     now = datetime.now(UTC)

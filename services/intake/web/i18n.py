@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# The network's own phone line: on the referral card, the 429 page and the phone console.
+NETWORK_PHONE = "040 000 0000"
+
 CATALOGUE: dict[str, tuple[str, str]] = {
     "site": ("Zelfhulp Netwerk", "Self-help Network"),
     "crisis": (
@@ -81,9 +84,201 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "We can only help when people contact us themselves. Give them our referral card.",
     ),
     "lang_switch": ("English", "Nederlands"),
+    "skip": ("Naar de inhoud", "Skip to content"),
+    "crisis_label": ("Crisishulp", "Crisis help"),
+    "errors_intro": (
+        "Controleer deze {count} velden:",
+        "Please check these {count} fields:",
+    ),
+    "error_invalid_phone": (
+        "Vul een geldig telefoonnummer in, bijvoorbeeld 06 12345678 of 040 1234567.",
+        "Enter a valid phone number, for example 06 12345678 or +31 40 1234567.",
+    ),
+    "error_invalid_postcode": (
+        "Vul vier cijfers in, bijvoorbeeld 5611, of laat de postcode leeg.",
+        "Enter four digits, for example 5611, or leave the postcode empty.",
+    ),
+    "error_story_too_long": (
+        "Je verhaal is te lang: gebruik hoogstens {max} tekens.",
+        "Your story is too long: use at most {max} characters.",
+    ),
+    "error_call_times_too_long": (
+        "Houd dit kort: hoogstens {max} tekens.",
+        "Keep this short: at most {max} characters.",
+    ),
+    "error_unknown_topic": (
+        "Kies een onderwerp uit de lijst.",
+        "Choose a topic from the list.",
+    ),
+    "error_consent_read": (
+        "Lees de toestemmingstekst voor en vink dit aan.",
+        "Read the consent text aloud and tick this box.",
+    ),
+    "advice_title": ("Lees dit eerst", "Please read this first"),
+    "withdraw_keep": (
+        "Bewaar deze link goed. Iedereen die hem heeft, kan je vraag intrekken.",
+        "Keep this link safe. Anyone who has it can withdraw your question.",
+    ),
+    "referral_title": (
+        "Zelf contact zoeken met een zelfhulpgroep",
+        "Contact a self-help group yourself",
+    ),
+    "referral_intro": (
+        "Bij het Zelfhulp Netwerk praat je met mensen die zelf hebben meegemaakt wat jij meemaakt. "
+        "Je zoekt zelf contact: niemand kan je aanmelden, ook je hulpverlener of familie niet.",
+        "At the Self-help Network you talk with people who went through what you are going "
+        "through. You get in touch yourself: nobody can sign you up, not your care worker and not "
+        "your family.",
+    ),
+    "referral_web": ("Stel je vraag op", "Ask your question at"),
+    "referral_phone": ("Of bel het netwerk", "Or call the network"),
+    "referral_after": (
+        "Iemand van een zelfhulpgroep belt je terug, meestal binnen 24 uur. Gratis en zonder "
+        "verwijzing.",
+        "Someone from a self-help group calls you back, usually within 24 hours. Free, no "
+        "referral needed.",
+    ),
+    "referral_print": (
+        "Druk deze kaart af (Ctrl+P) en geef hem mee.",
+        "Print this card (Ctrl+P) and hand it over.",
+    ),
+    "rate_limited_title": ("Even geduld", "Please wait a moment"),
+    "rate_limited": (
+        "Er komen nu veel berichten vanaf jouw verbinding. Probeer het over een paar minuten "
+        "opnieuw, of bel het netwerk: {phone}.",
+        "Many messages are coming from your connection right now. Please try again in a few "
+        "minutes, or call the network: {phone}.",
+    ),
+    # Callback page for contact persons.
+    "cb_title": ("Terugbellen", "Call back"),
+    "cb_heading": ("Bel deze persoon terug", "Please call back"),
+    "cb_reference": ("Kenmerk", "Reference"),
+    "cb_before": ("bellen vóór", "call before"),
+    "cb_priority": (
+        "Er zijn crisiswoorden gevonden: verwijs zo nodig naar 113, 112 of de huisarts.",
+        "Crisis words were found: refer to 113, 112 or the GP when needed.",
+    ),
+    "cb_call_times": ("Liefst gebeld", "Prefers to be called"),
+    "cb_story": ("Het verhaal", "Their story"),
+    "cb_no_story": (
+        "Deze persoon schreef geen verhaal; vraag rustig waar het over gaat.",
+        "This person wrote no story; calmly ask what it is about.",
+    ),
+    "cb_guide_title": ("Het gesprek", "The conversation"),
+    "cb_guide": (
+        "Luister eerst: laat de ander vertellen, in eigen woorden en tempo.|"
+        "Vertel wie je bent: iemand met eigen ervaring, geen hulpverlener.|"
+        "Beloof niet te veel: vertel wat de groep wel en niet is, en wanneer ze samenkomt.|"
+        "Lijkt professionele hulp nodig? Verwijs naar de huisarts; bij gedachten aan zelfdoding "
+        "naar 113 (0800-0113), bij direct gevaar 112.|"
+        "De ander beslist: over meekomen, over wanneer, en over wat gedeeld wordt.",
+        "Listen first: let them tell it in their own words and at their own pace.|"
+        "Say who you are: someone with experience of their own, not a professional.|"
+        "Do not promise too much: say what the group is and is not, and when it meets.|"
+        "Does professional care seem needed? Refer to the GP (huisarts); for thoughts of suicide "
+        "to 113 (0800-0113), in immediate danger 112.|"
+        "They decide: whether to come, when, and what to share.",
+    ),
+    "cb_outcome_title": ("Hoe ging het?", "How did it go?"),
+    "cb_erase_note": (
+        "Na 'Gesproken' of 'Doorverwezen' worden het nummer en het verhaal gewist.",
+        "After 'We talked' or 'Referred' the number and the story are erased.",
+    ),
+    "outcome_reached": ("Gesproken", "We talked"),
+    "outcome_unreachable": ("Niet bereikt", "Could not reach"),
+    "outcome_wrong_group": ("Past niet bij onze groep", "Not for our group"),
+    "outcome_referred_professional": (
+        "Doorverwezen naar professionele hulp",
+        "Referred to professional help",
+    ),
+    "choose_outcome": ("Kies een uitkomst.", "Choose an outcome."),
+    "cb_invalid": ("Deze link is ongeldig of verlopen.", "This link is invalid or has expired."),
+    "cb_erased": (
+        "De gegevens van deze vraag zijn gewist.",
+        "The data of this question has been erased.",
+    ),
+    "cb_moved": (
+        "Deze vraag is aan een andere groep gegeven.",
+        "This question was given to another group.",
+    ),
+    "cb_done": ("Dank je wel, dit gesprek is afgerond.", "Thank you, this callback is complete."),
+    # Phone console for volunteers.
+    "ph_title": ("Telefoonlijn", "Phone line"),
+    "ph_login": ("Inloggen", "Log in"),
+    "ph_name": ("Gebruikersnaam", "User name"),
+    "ph_password": ("Wachtwoord", "Password"),
+    "ph_login_failed": (
+        "Naam of wachtwoord klopt niet.",
+        "Name or password is not right.",
+    ),
+    "ph_login_slow": (
+        "Te veel pogingen. Wacht een paar minuten.",
+        "Too many attempts. Please wait a few minutes.",
+    ),
+    "ph_logout": ("Uitloggen", "Log out"),
+    "ph_new_password": ("Kies een nieuw wachtwoord", "Choose a new password"),
+    "ph_new_password_hint": (
+        "Minstens {min} tekens. Je eenmalige wachtwoord werkt daarna niet meer.",
+        "At least {min} characters. Your one-time password stops working afterwards.",
+    ),
+    "ph_password_again": ("Nieuw wachtwoord nog eens", "New password again"),
+    "ph_password_short": (
+        "Het wachtwoord is te kort.",
+        "The password is too short.",
+    ),
+    "ph_password_mismatch": (
+        "De twee wachtwoorden zijn niet gelijk.",
+        "The two passwords are not the same.",
+    ),
+    "ph_save": ("Opslaan", "Save"),
+    "ph_csrf": (
+        "Dit formulier is verlopen. Laad de pagina opnieuw.",
+        "This form has expired. Please reload the page.",
+    ),
+    "ph_script_title": ("Lees dit voor", "Read this aloud"),
+    "ph_consent_read": (
+        "Ik heb de toestemmingstekst voorgelezen.",
+        "I have read the consent text aloud.",
+    ),
+    "ph_consent_given": (
+        "De beller geeft toestemming om het nummer met één contactpersoon te delen.",
+        "The caller agrees to share the number with one contact person.",
+    ),
+    "ph_statistics": (
+        "De beller vindt het goed dat de vraag zonder naam meetelt in de cijfers.",
+        "The caller agrees the question counts, without name, in the statistics.",
+    ),
+    "ph_for_self": ("Belt de persoon voor zichzelf?", "Is the caller asking for themselves?"),
+    "ph_language": ("Taal van de beller", "Caller's language"),
+    "ph_story": ("Wat vertelt de beller? (mag leeg)", "What does the caller say? (optional)"),
+    "ph_phone": ("Terugbelnummer", "Number to call back"),
+    "ph_start_group": (
+        "De beller wil helpen een groep te beginnen als er geen is.",
+        "The caller would like to help start a group if there is none.",
+    ),
+    "ph_send": ("Vraag invoeren", "Enter question"),
+    "ph_done": ("De vraag is ingevoerd.", "The question has been entered."),
+    "ph_read_reference": (
+        "Lees het kenmerk voor en spel het rustig:",
+        "Read the reference aloud and spell it calmly:",
+    ),
+    "ph_read_advice": ("Lees dit nu voor", "Read this aloud now"),
+    "ph_read_next": (
+        "Zeg: een contactpersoon belt je vóór {deadline}; het nummer kan onbekend zijn.",
+        "Say: a contact person will call you before {deadline}; the number may be unknown to you.",
+    ),
+    "ph_referral": (
+        "De beller vraagt voor iemand anders. Vertel dat die persoon zelf kan bellen ({phone}) of "
+        "het formulier kan invullen ({url}). Er is niets persoonlijks opgeslagen.",
+        "The caller is asking for someone else. Tell them that person can call ({phone}) or use "
+        "the form ({url}) themselves. Nothing personal was stored.",
+    ),
+    "ph_next_call": ("Volgend gesprek", "Next call"),
+    "nl": ("Nederlands", "Dutch"),
+    "en": ("Engels", "English"),
 }
 
 
-def t(key: str, lang: str, **kw: str) -> str:
+def t(key: str, lang: str, **kw: object) -> str:
     text = CATALOGUE[key][1 if lang == "en" else 0]
     return text.format(**kw) if kw else text

@@ -19,36 +19,33 @@ from opendeur.settings import parse_duration
 from services.intake import api, domain, store
 from services.intake.consent import consent_text
 from services.intake.topics import TopicCatalogue
-from services.intake.web.i18n import t
+from services.intake.web import forms
+from services.intake.web.i18n import NETWORK_PHONE, t
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
 )
 AMS = ZoneInfo("Europe/Amsterdam")
-OUTCOME_LABELS = {
-    "nl": {
-        "reached": "Gesproken",
-        "unreachable": "Niet bereikt",
-        "wrong_group": "Past niet bij onze groep",
-        "referred_professional": "Doorverwezen naar professionele hulp",
-    },
-    "en": {
-        "reached": "We talked",
-        "unreachable": "Could not reach",
-        "wrong_group": "Not for our group",
-        "referred_professional": "Referred to professional help",
-    },
-}
 
 
 def lang_of(request: Request) -> str:
     return "en" if request.query_params.get("lang") == "en" else "nl"
 
 
-def render(name: str, lang: str, status: int = 200, **ctx: object) -> HTMLResponse:
-    html = TEMPLATES.get_template(name).render(lang=lang, t=lambda k, **kw: t(k, lang, **kw), **ctx)
-    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+def render(
+    name: str, lang: str, status: int = 200, headers: dict[str, str] | None = None, **ctx: object
+) -> HTMLResponse:
+    html = TEMPLATES.get_template(name).render(
+        lang=lang,
+        other="nl" if lang == "en" else "en",
+        t=lambda k, **kw: t(k, lang, **kw),
+        network_phone=NETWORK_PHONE,
+        **ctx,
+    )
+    return HTMLResponse(
+        html, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})}
+    )
 
 
 def local(dt: datetime, lang: str) -> str:
@@ -78,35 +75,24 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
     @router.post("/", response_class=HTMLResponse)
     async def post_form(request: Request) -> HTMLResponse:
         lang = lang_of(request)
-        data = await request.form()
-        values = {k: str(v) for k, v in data.items() if isinstance(v, str)}
+        values = forms.field_values(await request.form())
         if values.get("website"):  # honeypot: people never see this field
             return render("message.html", lang, heading=t("thanks_title", lang))
-        q = api.QuestionIn(
-            channel="web",
-            for_self=values.get("for_self") != "no",
-            topic=values.get("topic") or None,
-            story=values.get("story") or None,
-            phone=values.get("phone", ""),
-            postcode=values.get("postcode") or None,
-            language=lang,
-            consent=api.ConsentIn(
-                share_with_contact=values.get("share_with_contact") == "yes",
-                statistics=values.get("statistics") == "yes",
-            ),
-            wants_to_start_group=values.get("wants_to_start_group") == "yes",
-            call_times=(values.get("call_times") or "")[:200] or None,
-        )
-        try:
-            accepted = await api.accept_question(rt, topics, q)
-        except ApiError as err:
-            if err.code == "must_self_contact":
-                return RedirectResponse(f"/verwijzen?lang={lang}", status_code=303)
-            key = {"consent.share_with_contact": "consent"}.get(
-                err.field or "", err.field or "phone"
-            )
-            message = t("consent_required", lang) if err.code == "consent_required" else err.message
-            return await form(request, lang, values, {key: message}, status=422)
+        if values.get("for_self") == "no":
+            errors: dict[str, str] = {}
+        else:
+            errors = await forms.check(values, lang, topics)
+        if not errors:
+            try:
+                accepted = await api.accept_question(
+                    rt, topics, forms.to_question(values, channel="web", language=lang)
+                )
+            except ApiError as err:
+                if err.code == "must_self_contact":
+                    return RedirectResponse(f"/verwijzen?lang={lang}", status_code=303)
+                errors = {forms.error_field(err.field): err.message}
+        if errors:
+            return await form(request, lang, values, errors, status=422)
         withdraw_url = (
             f"/intrekken/{accepted.question_id}?token={accepted.withdraw_token}&lang={lang}"
         )
@@ -142,10 +128,9 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
     async def referral_card(request: Request) -> HTMLResponse:
         lang = lang_of(request)
         return render(
-            "message.html",
+            "referral.html",
             lang,
-            heading=t("must_self_contact", lang),
-            body=t("intro", lang) + " " + rt.settings.base_url("intake") + "/",
+            form_url=rt.settings.base_url("intake") + "/" + ("?lang=en" if lang == "en" else ""),
         )
 
     async def open_callback(token: str) -> tuple[dict, dict | None, str]:
@@ -165,25 +150,8 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
         return {"question_id": qid, "contact_id": contact_id}, q, "ok"
 
     def callback_refusal(state: str, lang: str) -> HTMLResponse:
-        heading = {
-            "invalid": (
-                "Deze link is ongeldig of verlopen.",
-                "This link is invalid or has expired.",
-            ),
-            "erased": (
-                "De gegevens van deze vraag zijn gewist.",
-                "The data of this question has been erased.",
-            ),
-            "moved": (
-                "Deze vraag is aan een andere groep gegeven.",
-                "This question was given to another group.",
-            ),
-            "done": (
-                "Dank je wel, dit gesprek is afgerond.",
-                "Thank you, this callback is complete.",
-            ),
-        }[state][1 if lang == "en" else 0]
-        return render("message.html", lang, status=200 if state == "done" else 410, heading=heading)
+        status = 200 if state == "done" else 410
+        return render("message.html", lang, status=status, heading=t(f"cb_{state}", lang))
 
     @router.get("/c/{token}", response_class=HTMLResponse)
     async def callback_page(request: Request, token: str) -> HTMLResponse:
@@ -215,7 +183,8 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
             phone_display=phonenumbers.format_number(parsed, fmt),
             story=personal.story if q["consent_share"] else None,
             call_times=personal.call_times,
-            outcomes=list(OUTCOME_LABELS[lang].items()),
+            outcomes=[(code, t(f"outcome_{code}", lang)) for code in domain.OUTCOMES],
+            guide=t("cb_guide", lang).split("|"),
         )
 
     @router.post("/c/{token}", response_class=HTMLResponse)
@@ -230,7 +199,7 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
                 "message.html",
                 lang,
                 status=422,
-                heading="Kies een uitkomst." if lang == "nl" else "Choose an outcome.",
+                heading=t("choose_outcome", lang),
             )
         now = datetime.now(UTC)
         erase_after = domain.erase_after_outcome(

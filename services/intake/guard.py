@@ -1,0 +1,100 @@
+"""Front-door guard (ASGI): rate limits per client address and a cap on request body size."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from opendeur.logging import get_logger
+from opendeur.runtime import SECURITY_HEADERS, error_body
+from services.intake.ratelimit import Limiter, retry_after_header
+from services.intake.web.i18n import NETWORK_PHONE, t
+from services.intake.web.pages import render
+
+log = get_logger(component="intake.guard")
+
+MAX_BODY = 64 * 1024
+API_PATH = "/api/v1/questions"
+FORM_PATH = "/"
+
+
+class FrontDoorGuard:
+    def __init__(self, app: ASGIApp, limiter: Limiter, max_body: int = MAX_BODY) -> None:
+        self.app, self.limiter, self.max_body = app, limiter, max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        if scope["method"] == "POST" and path in (API_PATH, FORM_PATH):
+            client = scope.get("client")
+            wait = self.limiter.take(client[0] if client else "unknown")
+            if wait:
+                log.warning("rate_limited", path=path)
+                await self._send(self._limited(scope, path, wait), scope, receive, send)
+                return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None:
+            if not length.isdigit() or int(length) > self.max_body:
+                await self._send(self._too_large(), scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        # No declared length (chunked): read up to the cap here, then replay to the app.
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.max_body:
+                await self._send(self._too_large(), scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _send(response: Response, scope: Scope, receive: Receive, send: Send) -> None:
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        await response(scope, receive, send)
+
+    def _too_large(self) -> Response:
+        return JSONResponse(
+            error_body(
+                "request_too_large", f"The request body is larger than {self.max_body} bytes."
+            ),
+            status_code=413,
+        )
+
+    def _limited(self, scope: Scope, path: str, wait: float) -> Response:
+        headers = {"Retry-After": retry_after_header(wait)}
+        if path == API_PATH:
+            return JSONResponse(
+                error_body(
+                    "rate_limited",
+                    "Too many questions from this address; try again after Retry-After seconds.",
+                ),
+                status_code=429,
+                headers=headers,
+            )
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        lang = "en" if query.get("lang") == ["en"] else "nl"
+        return render(
+            "message.html",
+            lang,
+            status=429,
+            headers=headers,
+            heading=t("rate_limited_title", lang),
+            body=t("rate_limited", lang, phone=NETWORK_PHONE),
+        )

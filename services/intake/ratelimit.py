@@ -1,0 +1,75 @@
+"""Per-client token buckets in process memory: a brake on floods at the front door."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import time
+from dataclasses import dataclass
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$")
+_PER = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60}
+_PER |= {"h": 3600, "hour": 3600}
+# Buckets are forgotten once full again; this bounds memory under a spray of addresses.
+MAX_KEYS = 50_000
+
+
+@dataclass(frozen=True)
+class Rate:
+    capacity: int
+    per_second: float
+
+
+def parse_rate(text: str) -> Rate | None:
+    """'20/min' -> Rate(20, 1/3 s); 'off' -> None (no limit); anything else is a ValueError."""
+    if text.strip().lower() in ("off", "0", "none"):
+        return None
+    m = _RATE.match(text)
+    if not m or int(m.group(1)) <= 0:
+        raise ValueError(f"not a rate like 20/min, 5/s or 100/h: {text!r}")
+    count = int(m.group(1))
+    return Rate(count, count / _PER[m.group(2)])
+
+
+def rate_from_env(var: str = "OPENDEUR_INTAKE_RATE", default: str = "20/min") -> Rate | None:
+    return parse_rate(os.environ.get(var) or default)
+
+
+class Limiter:
+    """Token bucket per key: `capacity` requests at once, refilled at `per_second`."""
+
+    def __init__(self, rate: Rate | None) -> None:
+        self.rate = rate
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, key: str, now: float | None = None) -> float:
+        """0.0 when allowed (one token taken); otherwise the seconds until a token is back."""
+        if self.rate is None:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        tokens, last = self._buckets.get(key, (float(self.rate.capacity), now))
+        tokens = min(float(self.rate.capacity), tokens + (now - last) * self.rate.per_second)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, now)
+            if len(self._buckets) > MAX_KEYS:
+                self._prune(now)
+            return 0.0
+        self._buckets[key] = (tokens, now)
+        return (1.0 - tokens) / self.rate.per_second
+
+    def _prune(self, now: float) -> None:
+        assert self.rate is not None
+        full = [
+            k
+            for k, (tokens, last) in self._buckets.items()
+            if tokens + (now - last) * self.rate.per_second >= self.rate.capacity
+        ]
+        for k in full:
+            del self._buckets[k]
+        while len(self._buckets) > MAX_KEYS:  # still a flood: drop the oldest entries
+            del self._buckets[next(iter(self._buckets))]
+
+
+def retry_after_header(seconds: float) -> str:
+    return str(max(1, math.ceil(seconds)))

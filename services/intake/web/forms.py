@@ -1,0 +1,77 @@
+"""Reading the question form (web and phone console): every field checked, errors per field."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from services.intake import api, validation
+from services.intake.topics import TopicCatalogue
+from services.intake.web.i18n import t
+
+CALL_TIMES_MAX = 200
+# Field ids in the order they appear on the page, so the error summary follows the form.
+FIELD_ORDER = ("for_self", "consent_read", "topic", "story", "phone", "call_times", "postcode")
+FIELD_ORDER += ("consent",)
+
+
+def field_values(form: Mapping[str, object]) -> dict[str, str]:
+    return {k: str(v) for k, v in form.items() if isinstance(v, str)}
+
+
+def _error_message(code: str, lang: str) -> str:
+    if code == "story_too_long":
+        return t("error_story_too_long", lang, max=validation.STORY_MAX_CHARS)
+    return t(f"error_{code}", lang)
+
+
+async def check(
+    values: dict[str, str], lang: str, topics: TopicCatalogue, *, phone_console: bool = False
+) -> dict[str, str]:
+    """All problems at once, as {field id: message}; messages never repeat what was typed."""
+    errors: dict[str, str] = {}
+    if phone_console and values.get("consent_read") != "yes":
+        errors["consent_read"] = t("error_consent_read", lang)
+    topic = values.get("topic") or ""
+    if topic and (len(topic) > 48 or not await topics.is_known(topic)):
+        errors["topic"] = t("error_unknown_topic", lang)
+    checks = (
+        ("story", lambda: validation.normalise_story(values.get("story"))),
+        ("phone", lambda: validation.normalise_phone(values.get("phone", ""))),
+        ("postcode", lambda: validation.normalise_postcode(values.get("postcode"))),
+    )
+    for field, fn in checks:
+        try:
+            fn()
+        except validation.FieldError as err:
+            errors[field] = _error_message(err.code, lang)
+    if len(values.get("call_times", "")) > CALL_TIMES_MAX:
+        errors["call_times"] = t("error_call_times_too_long", lang, max=CALL_TIMES_MAX)
+    if values.get("share_with_contact") != "yes":
+        errors["consent"] = t("consent_required", lang)
+    return {f: errors[f] for f in FIELD_ORDER if f in errors}
+
+
+def to_question(values: dict[str, str], *, channel: str, language: str) -> api.QuestionIn:
+    return api.QuestionIn(
+        channel=channel,  # type: ignore[arg-type]
+        for_self=values.get("for_self") != "no",
+        topic=values.get("topic") or None,
+        # Already checked; normalised so stray whitespace cannot exceed the model's raw limit.
+        story=validation.normalise_story(values.get("story")),
+        phone=values.get("phone", ""),
+        postcode=values.get("postcode") or None,
+        language="en" if language == "en" else "nl",
+        consent=api.ConsentIn(
+            share_with_contact=values.get("share_with_contact") == "yes",
+            statistics=values.get("statistics") == "yes",
+        ),
+        wants_to_start_group=values.get("wants_to_start_group") == "yes",
+        call_times=values.get("call_times") or None,
+    )
+
+
+def error_field(err_field: str | None) -> str:
+    """Map an API error's field to the form's field id."""
+    return {"consent.share_with_contact": "consent", None: "phone"}.get(
+        err_field, err_field or "phone"
+    )

@@ -1,0 +1,276 @@
+"""The phone-line console: volunteers log in and enter a caller's question, script read aloud."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from opendeur.keys import derive
+from opendeur.logging import get_logger
+from opendeur.runtime import ApiError, Runtime
+from services.intake import api, users
+from services.intake.consent import consent_text
+from services.intake.ratelimit import Limiter, rate_from_env
+from services.intake.topics import TopicCatalogue
+from services.intake.web import forms
+from services.intake.web.i18n import NETWORK_PHONE, t
+from services.intake.web.pages import lang_of, local, render
+
+log = get_logger(component="intake.phone")
+
+COOKIE = "od_phone"
+SESSION_SECONDS = 12 * 3600
+
+
+@dataclass(frozen=True)
+class PhoneSession:
+    sid: str
+    user: str | None
+    fingerprint: str | None
+
+
+class SessionCodec:
+    """Signed cookie (itsdangerous) holding a session id and, once logged in, the user name."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+        self._signer = URLSafeTimedSerializer(key.hex(), salt="opendeur:phone-session")
+
+    def dump(self, s: PhoneSession) -> str:
+        return self._signer.dumps({"sid": s.sid, "u": s.user, "p": s.fingerprint})
+
+    def load(self, cookie: str | None) -> PhoneSession | None:
+        if not cookie:
+            return None
+        try:
+            data = self._signer.loads(cookie, max_age=SESSION_SECONDS)
+        except BadSignature:  # includes SignatureExpired
+            return None
+        if not isinstance(data, dict) or not isinstance(data.get("sid"), str):
+            return None
+        return PhoneSession(data["sid"], data.get("u"), data.get("p"))
+
+    def csrf(self, s: PhoneSession) -> str:
+        return hmac.new(self._key, b"csrf:" + s.sid.encode(), hashlib.sha256).hexdigest()
+
+    def csrf_ok(self, s: PhoneSession | None, given: str) -> bool:
+        return s is not None and hmac.compare_digest(self.csrf(s), given)
+
+    def fingerprint(self, password_hash: str) -> str:
+        """Ties a session to the password: changing it ends every older session."""
+        mac = hmac.new(self._key, b"pw:" + password_hash.encode(), hashlib.sha256)
+        return mac.hexdigest()[:24]
+
+
+def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
+    router = APIRouter(prefix="/phone", include_in_schema=False)
+    codec = SessionCodec(derive(rt.settings, "intake-session"))
+    login_rate = rate_from_env("OPENDEUR_INTAKE_LOGIN_RATE", "5/min")
+    by_address, by_name = Limiter(login_rate), Limiter(login_rate)
+    secure = (rt.settings.public_base_url or "").startswith("https://")
+
+    def set_cookie(response: Response, s: PhoneSession) -> Response:
+        response.set_cookie(
+            COOKIE,
+            codec.dump(s),
+            max_age=SESSION_SECONDS,
+            httponly=True,
+            samesite="strict",
+            secure=secure,
+            path="/phone",
+        )
+        return response
+
+    def fresh() -> PhoneSession:
+        return PhoneSession(secrets.token_urlsafe(18), None, None)
+
+    async def current(request: Request) -> tuple[PhoneSession, users.User] | None:
+        s = codec.load(request.cookies.get(COOKIE))
+        if s is None or s.user is None:
+            return None
+        async with rt.sessions() as session:
+            user = await users.get_user(session, s.user)
+        if user is None or codec.fingerprint(user.password_hash) != s.fingerprint:
+            return None
+        return s, user
+
+    def to_login(lang: str) -> RedirectResponse:
+        return RedirectResponse(f"/phone/login?lang={lang}", status_code=303)
+
+    def login_page(lang: str, s: PhoneSession, error: str = "", status: int = 200) -> Response:
+        page = render("phone_login.html", lang, status=status, csrf=codec.csrf(s), error=error)
+        return set_cookie(page, s)
+
+    @router.get("/login", response_class=HTMLResponse)
+    async def get_login(request: Request) -> Response:
+        s = codec.load(request.cookies.get(COOKIE)) or fresh()
+        return login_page(lang_of(request), s)
+
+    @router.post("/login", response_class=HTMLResponse)
+    async def post_login(request: Request) -> Response:
+        lang = lang_of(request)
+        s = codec.load(request.cookies.get(COOKIE))
+        values = forms.field_values(await request.form())
+        if not codec.csrf_ok(s, values.get("csrf", "")) or s is None:
+            return login_page(lang, fresh(), t("ph_csrf", lang), status=403)
+        name = values.get("name", "").strip().lower()[:64]
+        client = request.client.host if request.client else "unknown"
+        if by_address.take(client) or by_name.take(name):
+            log.warning("phone_login_limited")
+            return login_page(lang, s, t("ph_login_slow", lang), status=429)
+        user = await users.authenticate(rt.sessions, name, values.get("password", ""))
+        if user is None:
+            log.info("phone_login_failed")
+            return login_page(lang, s, t("ph_login_failed", lang), status=401)
+        log.info("phone_login")
+        # A new session id at login: a session id planted before login is worth nothing.
+        session = PhoneSession(
+            secrets.token_urlsafe(18), user.name, codec.fingerprint(user.password_hash)
+        )
+        target = "/phone/password" if user.must_change else "/phone"
+        return set_cookie(RedirectResponse(f"{target}?lang={lang}", status_code=303), session)
+
+    @router.post("/logout")
+    async def logout(request: Request) -> Response:
+        lang = lang_of(request)
+        s = codec.load(request.cookies.get(COOKIE))
+        values = forms.field_values(await request.form())
+        if not codec.csrf_ok(s, values.get("csrf", "")):
+            return render("message.html", lang, status=403, heading=t("ph_csrf", lang))
+        response = to_login(lang)
+        response.delete_cookie(COOKIE, path="/phone", httponly=True, samesite="strict")
+        return response
+
+    def password_page(
+        lang: str, s: PhoneSession, user: str, errors: dict[str, str], status: int = 200
+    ) -> Response:
+        return render(
+            "phone_password.html",
+            lang,
+            status=status,
+            csrf=codec.csrf(s),
+            errors=errors,
+            user=user,
+            min=users.PASSWORD_MIN,
+        )
+
+    @router.get("/password", response_class=HTMLResponse)
+    async def get_password(request: Request) -> Response:
+        lang = lang_of(request)
+        found = await current(request)
+        if found is None:
+            return to_login(lang)
+        return password_page(lang, found[0], found[1].name, {})
+
+    @router.post("/password", response_class=HTMLResponse)
+    async def post_password(request: Request) -> Response:
+        lang = lang_of(request)
+        found = await current(request)
+        if found is None:
+            return to_login(lang)
+        s, user = found
+        values = forms.field_values(await request.form())
+        if not codec.csrf_ok(s, values.get("csrf", "")):
+            return render("message.html", lang, status=403, heading=t("ph_csrf", lang))
+        password = values.get("password", "")
+        errors: dict[str, str] = {}
+        if len(password) < users.PASSWORD_MIN or len(password) > 1024:
+            errors["password"] = t("ph_password_short", lang)
+        elif password != values.get("password2", ""):
+            errors["password2"] = t("ph_password_mismatch", lang)
+        if errors:
+            return password_page(lang, s, user.name, errors, status=422)
+        await users.set_password(rt.sessions, user.name, password)
+        async with rt.sessions() as session:
+            changed = await users.get_user(session, user.name)
+        assert changed is not None
+        session_after = PhoneSession(
+            secrets.token_urlsafe(18), user.name, codec.fingerprint(changed.password_hash)
+        )
+        return set_cookie(RedirectResponse(f"/phone?lang={lang}", status_code=303), session_after)
+
+    async def console(
+        lang: str, s: PhoneSession, user: str, values: dict, errors: dict, status: int = 200
+    ) -> Response:
+        return render(
+            "phone.html",
+            lang,
+            status=status,
+            csrf=codec.csrf(s),
+            user=user,
+            values=values,
+            errors=errors,
+            topics=await topics.all(),
+            consent_nl=consent_text("nl"),
+            consent_en=consent_text("en"),
+        )
+
+    @router.get("", response_class=HTMLResponse)
+    async def get_console(request: Request) -> Response:
+        lang = lang_of(request)
+        found = await current(request)
+        if found is None:
+            return to_login(lang)
+        s, user = found
+        if user.must_change:
+            return RedirectResponse(f"/phone/password?lang={lang}", status_code=303)
+        return await console(lang, s, user.name, {}, {})
+
+    @router.post("", response_class=HTMLResponse)
+    async def post_console(request: Request) -> Response:
+        lang = lang_of(request)
+        found = await current(request)
+        if found is None:
+            return to_login(lang)
+        s, user = found
+        if user.must_change:
+            return RedirectResponse(f"/phone/password?lang={lang}", status_code=303)
+        values = forms.field_values(await request.form())
+        if not codec.csrf_ok(s, values.get("csrf", "")):
+            return render("message.html", lang, status=403, heading=t("ph_csrf", lang))
+        person_lang = "en" if values.get("language") == "en" else "nl"
+        common = {"csrf": codec.csrf(s), "user": user.name}
+        if values.get("for_self") == "no":
+            try:
+                await api.accept_question(
+                    rt, topics, forms.to_question(values, channel="phone", language=person_lang)
+                )
+            except ApiError as err:
+                if err.code != "must_self_contact":
+                    raise
+            url = rt.settings.base_url("intake") + "/"
+            return render(
+                "phone_done.html",
+                lang,
+                heading=t("must_self_contact", lang),
+                body=t("ph_referral", lang, phone=NETWORK_PHONE, url=url),
+                **common,
+            )
+        errors = await forms.check(values, lang, topics, phone_console=True)
+        if not errors:
+            try:
+                accepted = await api.accept_question(
+                    rt, topics, forms.to_question(values, channel="phone", language=person_lang)
+                )
+            except ApiError as err:
+                errors = {forms.error_field(err.field): err.message}
+        if errors:
+            return await console(lang, s, user.name, values, errors, status=422)
+        return render(
+            "phone_done.html",
+            lang,
+            heading=t("ph_done", lang),
+            reference=accepted.reference,
+            deadline=local(accepted.respond_before, lang),
+            advice=accepted.advice.message if accepted.advice.professional_help else "",
+            person_lang=person_lang,
+            **common,
+        )
+
+    return router

@@ -1,0 +1,105 @@
+"""A private system with short retention and a tight rate: the sweep erases, floods get 429."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from opendeur.embedded import Postgres
+from tests.conftest import GROUPS_CSV, make_system
+from tests.support import LINK, System, question
+
+
+@dataclass
+class FastSystem(System):
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **super().env,
+            "OPENDEUR_PII_RETENTION": "2s",
+            "OPENDEUR_SWEEP_INTERVAL": "0.5",
+            "OPENDEUR_INTAKE_RATE": "4/min",
+        }
+
+
+@pytest.fixture(scope="module")
+def fast(tmp_path_factory: pytest.TempPathFactory, pg: Postgres) -> Iterator[FastSystem]:
+    tmp: Path = tmp_path_factory.mktemp("fast")
+    base = make_system(tmp, pg)
+    s = FastSystem(data_dir=tmp, nats=base.nats, pg=pg, database=base.database, smtp=base.smtp)
+    s.start()
+    csv = tmp / "groups.csv"
+    csv.write_text(GROUPS_CSV)
+    assert s.opendeur("groups", "import", str(csv)).returncode == 0
+    yield s
+    s.stop()
+    s.smtp.stop()
+    s.nats.stop()
+
+
+async def pii_rows(system: System, qid: str) -> int:
+    conn = await asyncpg.connect(system.pg.url(system.database))
+    try:
+        return await conn.fetchval(
+            "select count(*) from intake.question_pii where question_id = $1", uuid.UUID(qid)
+        )
+    finally:
+        await conn.close()
+
+
+async def test_after_reached_the_sweep_erases_within_the_retention(fast: FastSystem) -> None:
+    canary = f"kanarie-{uuid.uuid4().hex}"
+    async with httpx.AsyncClient(headers={"X-Forwarded-For": "198.18.0.1"}) as c:
+        r = await c.post(
+            fast.url("intake") + "/api/v1/questions", json=question(story=canary, topic="angst")
+        )
+        assert r.status_code == 202, r.text
+        qid, ref = r.json()["question_id"], r.json()["reference"]
+        assert await pii_rows(fast, qid) == 1
+        mail = await fast.wait_mail(lambda m: ref in m.subject)
+        link = LINK.search(mail.text).group(1)
+        assert canary in (await c.get(link)).text
+        done = await c.post(link, data={"outcome": "reached"})
+        assert done.status_code == 200
+
+        events = await fast.wait_audit(qid, ["callback.done.v1", "question.erased.v1"], timeout=20)
+        erased = next(e for e in events if e["type"] == "question.erased.v1")
+        assert erased["reason"] == "retention"
+        assert await pii_rows(fast, qid) == 0
+        page = await c.get(link)
+        assert page.status_code == 410 and "gewist" in page.text and canary not in page.text
+    assert canary not in fast.pg.dump(fast.database)
+
+
+async def test_floods_get_429_with_the_error_shape_and_a_friendly_page(fast: FastSystem) -> None:
+    url = fast.url("intake")
+    async with httpx.AsyncClient(headers={"X-Forwarded-For": "198.18.0.2"}) as c:
+        statuses = [
+            (await c.post(url + "/api/v1/questions", json=question(phone="1"))).status_code
+            for _ in range(5)
+        ]
+        assert statuses == [422] * 4 + [429]
+        r = await c.post(url + "/api/v1/questions", json=question())
+        assert r.status_code == 429
+        assert r.json()["error"] == "rate_limited" and set(r.json()) == {
+            "error",
+            "message",
+            "field",
+        }
+        assert int(r.headers["retry-after"]) >= 1
+        page = await c.post(url + "/?lang=en", data={"phone": "0612345678"})
+        assert page.status_code == 429
+        assert "Please wait a moment" in page.text and "040 000 0000" in page.text
+        assert "0800-0113" in page.text  # the crisis lines are on every page
+        assert page.headers["content-security-policy"]
+        # GET pages and other addresses are not affected.
+        assert (await c.get(url + "/")).status_code == 200
+    async with httpx.AsyncClient(headers={"X-Forwarded-For": "198.18.0.3"}) as other:
+        r = await other.post(url + "/api/v1/questions", json=question(phone="1"))
+        assert r.status_code == 422

@@ -1,0 +1,221 @@
+"""The phone-line console through HTTP: accounts, login, CSRF, entering a caller's question."""
+
+from __future__ import annotations
+
+import random
+import re
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from opendeur.db import make_engine, sessionmaker
+from services.intake import users
+from tests.support import System
+
+
+@pytest.fixture(scope="module")
+async def sessions(system: System) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = make_engine(system.pg.url(system.database), pool_size=2, schema="intake")
+    yield sessionmaker(engine)
+    await engine.dispose()
+
+
+def client(system: System) -> httpx.AsyncClient:
+    address = f"192.0.{random.randint(0, 255)}.{random.randint(1, 254)}"
+    return httpx.AsyncClient(base_url=system.url("intake"), headers={"X-Forwarded-For": address})
+
+
+def csrf(html: str) -> str:
+    return re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)
+
+
+async def login(c: httpx.AsyncClient, name: str, password: str) -> httpx.Response:
+    page = await c.get("/phone/login")
+    return await c.post(
+        "/phone/login", data={"csrf": csrf(page.text), "name": name, "password": password}
+    )
+
+
+async def new_volunteer(
+    c: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> tuple[str, str]:
+    """A fresh user, logged in, with the one-time password already changed."""
+    name = f"vrijwilliger-{uuid.uuid4().hex[:8]}"
+    once = await users.add_user(sessions, name, "phone")
+    r = await login(c, name, once)
+    assert r.status_code == 303 and r.headers["location"].startswith("/phone/password")
+    page = await c.get("/phone/password")
+    new = f"lang-genoeg-{uuid.uuid4().hex[:8]}"
+    r = await c.post(
+        "/phone/password", data={"csrf": csrf(page.text), "password": new, "password2": new}
+    )
+    assert r.status_code == 303 and r.headers["location"].startswith("/phone")
+    return name, new
+
+
+async def test_add_user_rules(sessions: async_sessionmaker[AsyncSession]) -> None:
+    name = f"Piet-{uuid.uuid4().hex[:6]}"
+    once = await users.add_user(sessions, name, "phone")
+    assert len(once) >= 16
+    async with sessions() as s:
+        stored = await users.get_user(s, name)
+    assert stored is not None and stored.must_change and stored.name == name.lower()
+    assert stored.password_hash.startswith("$argon2") and once not in stored.password_hash
+    with pytest.raises(users.UserError):
+        await users.add_user(sessions, name, "phone")
+    with pytest.raises(users.UserError):
+        await users.add_user(sessions, "x y", "phone")
+    with pytest.raises(users.UserError):
+        await users.add_user(sessions, f"ok-{uuid.uuid4().hex[:6]}", "god")
+
+
+async def test_console_needs_login_and_the_cookie_is_strict(
+    system: System, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with client(system) as c:
+        r = await c.get("/phone")
+        assert r.status_code == 303 and r.headers["location"].startswith("/phone/login")
+        r = await c.post("/phone", data={"phone": "0612345678"})
+        assert r.status_code == 303
+        page = await c.get("/phone/login")
+        cookie = page.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie and "path=/phone" in cookie
+        assert "max-age=43200" in cookie
+
+        name = f"vw-{uuid.uuid4().hex[:8]}"
+        once = await users.add_user(sessions, name, "phone")
+        no_csrf = await c.post("/phone/login", data={"name": name, "password": once})
+        assert no_csrf.status_code == 403
+        wrong = await login(c, name, once + "x")
+        assert wrong.status_code == 401 and "klopt niet" in wrong.text
+        unknown = await login(c, "niemand-" + uuid.uuid4().hex[:6], once)
+        assert unknown.status_code == 401
+        # A one-time password leads to the password page first, not to the console.
+        ok = await login(c, name, once)
+        assert ok.status_code == 303 and ok.headers["location"].startswith("/phone/password")
+        assert (await c.get("/phone")).headers["location"].startswith("/phone/password")
+        page = await c.get("/phone/password")
+        short = await c.post(
+            "/phone/password",
+            data={"csrf": csrf(page.text), "password": "kort", "password2": "kort"},
+        )
+        assert short.status_code == 422 and 'id="password-error"' in short.text
+        # Once changed, the old session (tied to the old hash) and the one-time password are void.
+        old_cookie = c.cookies.get("od_phone")
+        new = "een-veel-langer-wachtwoord"
+        r = await c.post(
+            "/phone/password", data={"csrf": csrf(page.text), "password": new, "password2": new}
+        )
+        assert r.status_code == 303
+    async with client(system) as other:
+        other.cookies.set("od_phone", old_cookie, domain="127.0.0.1", path="/phone")
+        assert (await other.get("/phone")).status_code == 303
+        assert (await login(other, name, once)).status_code == 401
+        assert (await login(other, name, new)).status_code == 303
+
+
+async def test_volunteer_enters_a_question_with_the_script(
+    system: System, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    canary = f"kanarie-{uuid.uuid4().hex}"
+    digits = f"6{random.randint(1, 5)}{random.randint(1_000_000, 9_999_999)}"
+    async with client(system) as c:
+        await new_volunteer(c, sessions)
+        page = await c.get("/phone")
+        assert page.status_code == 200
+        assert "Ik geef toestemming dat één contactpersoon" in page.text  # the script, read aloud
+        assert "autofocus" in page.text
+        token = csrf(page.text)
+
+        forged = await c.post("/phone", data={"csrf": "0" * 64, "phone": "0" + digits})
+        assert forged.status_code == 403
+
+        errors = await c.post(
+            "/phone", data={"csrf": token, "phone": "12", "postcode": "xx", "story": canary}
+        )
+        assert errors.status_code == 422
+        ids = re.findall(r'<a href="#([a-z_]+)">', errors.text.split('id="errors"')[1])
+        assert ids == ["consent_read", "phone", "postcode", "consent"]
+
+        r = await c.post(
+            "/phone",
+            data={
+                "csrf": token,
+                "language": "nl",
+                "consent_read": "yes",
+                "share_with_contact": "yes",
+                "for_self": "yes",
+                "topic": "angst",
+                "story": f"Ik durf de deur niet meer uit. {canary}",
+                "phone": "0" + digits,
+                "postcode": "",
+            },
+        )
+        assert r.status_code == 200, r.text
+        ref = re.search(r"<strong>(OD-[A-Z0-9-]+)</strong>", r.text).group(1)
+        assert "Lees dit nu voor" not in r.text
+        assert canary not in r.text and digits not in r.text
+
+        crisis = await c.post(
+            "/phone",
+            data={
+                "csrf": token,
+                "language": "en",
+                "consent_read": "yes",
+                "share_with_contact": "yes",
+                "for_self": "yes",
+                "story": "I want to kill myself",
+                "phone": "+32 470 12 34 56",
+            },
+        )
+        assert crisis.status_code == 200
+        main = crisis.text.split('<main id="main">')[1]
+        assert main.index("Lees dit nu voor") < main.index("De vraag is ingevoerd")
+        assert "0800-0113" in main and 'lang="en"' in main
+
+        other = await c.post(
+            "/phone",
+            data={"csrf": token, "for_self": "no", "phone": "0" + digits, "story": canary},
+        )
+        assert other.status_code == 200 and "040 000 0000" in other.text
+
+        out = await c.post("/phone/logout", data={"csrf": token})
+        assert out.status_code == 303
+        assert (await c.get("/phone")).status_code == 303
+
+    mail = await system.wait_mail(lambda m: ref in m.subject)
+    assert canary not in mail.text
+    dump = system.pg.dump(system.database)
+    assert canary not in dump and digits not in dump
+    assert canary not in system.logs() and digits not in system.logs()
+
+
+async def test_login_attempts_are_rate_limited(
+    system: System, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    name = f"vw-{uuid.uuid4().hex[:8]}"
+    once = await users.add_user(sessions, name, "phone")
+    statuses = []
+    async with client(system) as c:
+        for _ in range(7):
+            statuses.append((await login(c, name, "fout-wachtwoord")).status_code)
+        assert statuses[:5] == [401] * 5 and statuses[5:] == [429, 429]
+        # Even the right password waits: the bucket is per name too, whatever the address.
+    async with client(system) as c2:
+        limited = await login(c2, name, once)
+        assert limited.status_code == 429 and "Te veel pogingen" in limited.text
+
+
+async def test_opendeur_users_add_prints_a_one_time_password_that_logs_in(system: System) -> None:
+    name = f"cli-{uuid.uuid4().hex[:8]}"
+    result = system.opendeur("users", "add", name, "--role", "phone")
+    assert result.returncode == 0, result.stderr
+    once = result.stdout.strip().rsplit(" ", 1)[-1]
+    again = system.opendeur("users", "add", name, "--role", "phone")
+    assert again.returncode == 2 and once not in again.stderr
+    async with httpx.AsyncClient(base_url=system.url("intake")) as c:
+        r = await login(c, name, once)
+        assert r.status_code == 303 and r.headers["location"].startswith("/phone/password")

@@ -1,0 +1,56 @@
+"""The token bucket behind intake's rate limits, on a clock the test controls."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.intake import ratelimit
+from services.intake.ratelimit import Limiter, Rate, parse_rate
+
+
+def test_parse_rate() -> None:
+    assert parse_rate("20/min") == Rate(20, 20 / 60)
+    assert parse_rate(" 5 / s ") == Rate(5, 5.0)
+    assert parse_rate("100/h") == Rate(100, 100 / 3600)
+    assert parse_rate("off") is None
+    for bad in ("", "20", "0/min", "-1/min", "20/week", "x/min"):
+        with pytest.raises(ValueError):
+            parse_rate(bad)
+
+
+def test_rate_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENDEUR_INTAKE_RATE", raising=False)
+    assert ratelimit.rate_from_env() == Rate(20, 20 / 60)
+    monkeypatch.setenv("OPENDEUR_INTAKE_RATE", "3/s")
+    assert ratelimit.rate_from_env() == Rate(3, 3.0)
+
+
+def test_burst_then_refill_per_key() -> None:
+    limiter = Limiter(Rate(3, 1.0))
+    assert [limiter.take("a", now=0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    wait = limiter.take("a", now=0.0)
+    assert wait == pytest.approx(1.0)
+    assert limiter.take("b", now=0.0) == 0.0  # another address has its own bucket
+    assert limiter.take("a", now=0.5) == pytest.approx(0.5)
+    assert limiter.take("a", now=1.0) == 0.0
+    assert limiter.take("a", now=1.0) > 0
+    # A long pause refills up to the capacity, never beyond it.
+    assert [limiter.take("a", now=100.0) for _ in range(4)][-1] > 0
+
+
+def test_off_never_limits() -> None:
+    limiter = Limiter(None)
+    assert all(limiter.take("a", now=0.0) == 0.0 for _ in range(1000))
+
+
+def test_memory_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ratelimit, "MAX_KEYS", 100)
+    limiter = Limiter(Rate(2, 1.0))
+    for i in range(1000):
+        limiter.take(f"10.0.{i // 256}.{i % 256}", now=float(i) / 1000)
+    assert len(limiter._buckets) <= 101
+
+
+def test_retry_after_is_whole_seconds() -> None:
+    assert ratelimit.retry_after_header(0.01) == "1"
+    assert ratelimit.retry_after_header(2.2) == "3"
