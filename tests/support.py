@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,6 +83,7 @@ class System:
     smtp: MailSink
     ports: dict[str, int] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)  # more OPENDEUR_* for every process
 
     @property
     def env(self) -> dict[str, str]:
@@ -98,6 +100,7 @@ class System:
                 "OPENDEUR_INTAKE_RATE": "off",  # many tests post from one address; the limit has its own tests
                 "OPENDEUR_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.ports['intake']}",
                 **{f"OPENDEUR_{s.upper()}_PORT": str(p) for s, p in self.ports.items()},
+                **self.extra_env,
             }
         )
         return env
@@ -190,6 +193,42 @@ class System:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"audit has {got}, expected {types}")
             await asyncio.sleep(0.1)
+
+
+GROUPS_CSV = """group_name,topics,municipalities,online,contact_name,contact_email,max_open
+Rouwgroep Eindhoven,rouw,Eindhoven;Veldhoven,no,Anna Rouw,anna.rouw@example.org,3
+Online Angst,angst,,yes,Bram Angst,bram.angst@example.org,100
+"""
+
+
+def start_system(
+    tmp: Path,
+    pg: Postgres,
+    groups_csv: str = GROUPS_CSV,
+    smtp: MailSink | None = None,
+    system_class: type[System] | None = None,
+    **env: str,
+) -> System:
+    """A whole system of its own (broker, database, SMTP sink), its groups imported."""
+    s = (system_class or System)(
+        data_dir=tmp,
+        nats=NatsServer(tmp / "nats").start(),
+        pg=pg,
+        database=f"od_{uuid.uuid4().hex[:8]}",
+        smtp=smtp or MailSink().start(),
+        extra_env=env,
+    ).start()
+    csv = tmp / "groups.csv"
+    csv.write_text(groups_csv)
+    result = s.opendeur("groups", "import", str(csv))
+    assert result.returncode == 0, result.stderr
+    return s
+
+
+def stop_system(s: System) -> None:
+    s.stop()
+    s.smtp.stop()
+    s.nats.stop()
 
 
 LINK = re.compile(r"(http://127\.0\.0\.1:\d+/c/[A-Za-z0-9_.\-]+)")

@@ -52,15 +52,7 @@ async def route(session: AsyncSession, qid: UUID, now: datetime) -> Event | None
     if isinstance(result, Routed):
         event = await _routed(session, q, result, now)
     else:
-        await store.set_state(session, qid, "unmatched", result.reason)
-        await store.stop_timers(session, qid, now)
-        event = QuestionUnmatched(
-            question_id=qid,
-            reason=result.reason,
-            topic=q["topic"],
-            municipality=q["municipality"],
-            priority=q["priority"],
-        )
+        event = await _to_team(session, q, result.reason, now)
     await outbox.add(session, event)
     log.info(
         "routed",
@@ -69,6 +61,19 @@ async def route(session: AsyncSession, qid: UUID, now: datetime) -> Event | None
         reason=getattr(result, "reason", None),
     )
     return event
+
+
+async def _to_team(session: AsyncSession, q: dict, reason: str, now: datetime) -> QuestionUnmatched:
+    """Put a question in the team's queue and stop its clock; the caller stages the event."""
+    await store.set_state(session, q["question_id"], "unmatched", reason)
+    await store.stop_timers(session, q["question_id"], now)
+    return QuestionUnmatched(
+        question_id=q["question_id"],
+        reason=reason,
+        topic=q["topic"],
+        municipality=q["municipality"],
+        priority=q["priority"],
+    )
 
 
 async def _routed(session: AsyncSession, q: dict, result: Routed, now: datetime) -> QuestionRouted:
@@ -181,18 +186,7 @@ def register(rt: Runtime) -> None:
                     )
                 ).scalar_one()
                 if count >= MAX_UNREACHABLE:
-                    await store.set_state(session, event.question_id, "unmatched", "unreachable")
-                    await store.stop_timers(session, event.question_id, now)
-                    await outbox.add(
-                        session,
-                        QuestionUnmatched(
-                            question_id=event.question_id,
-                            reason="unreachable",
-                            topic=q["topic"],
-                            municipality=q["municipality"],
-                            priority=q["priority"],
-                        ),
-                    )
+                    await outbox.add(session, await _to_team(session, q, "unreachable", now))
         outbox.wake_relay()
 
     @rt.handles(NotificationFailed)
@@ -205,18 +199,8 @@ def register(rt: Runtime) -> None:
             q = await store.get_question(session, event.question_id)
             if q is None or q["state"] != "routed" or q["contact_id"] != event.contact_id:
                 return
-            await store.set_state(session, event.question_id, "unmatched", "notification_failed")
-            await store.stop_timers(session, event.question_id, datetime.now(UTC))
-            await outbox.add(
-                session,
-                QuestionUnmatched(
-                    question_id=event.question_id,
-                    reason="notification_failed",
-                    topic=q["topic"],
-                    municipality=q["municipality"],
-                    priority=q["priority"],
-                ),
-            )
+            team = await _to_team(session, q, "notification_failed", datetime.now(UTC))
+            await outbox.add(session, team)
         outbox.wake_relay()
 
     @rt.handles(QuestionErased)

@@ -4,43 +4,26 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
 
 from opendeur.embedded import Postgres
-from tests.conftest import GROUPS_CSV, make_system
-from tests.support import LINK, System, question
-
-
-@dataclass
-class FastSystem(System):
-    @property
-    def env(self) -> dict[str, str]:
-        return {
-            **super().env,
-            "OPENDEUR_PII_RETENTION": "2s",
-            "OPENDEUR_SWEEP_INTERVAL": "0.5",
-            "OPENDEUR_INTAKE_RATE": "4/min",
-        }
+from tests.support import LINK, System, question, start_system, stop_system
 
 
 @pytest.fixture(scope="module")
-def fast(tmp_path_factory: pytest.TempPathFactory, pg: Postgres) -> Iterator[FastSystem]:
-    tmp: Path = tmp_path_factory.mktemp("fast")
-    base = make_system(tmp, pg)
-    s = FastSystem(data_dir=tmp, nats=base.nats, pg=pg, database=base.database, smtp=base.smtp)
-    s.start()
-    csv = tmp / "groups.csv"
-    csv.write_text(GROUPS_CSV)
-    assert s.opendeur("groups", "import", str(csv)).returncode == 0
+def fast(tmp_path_factory: pytest.TempPathFactory, pg: Postgres) -> Iterator[System]:
+    s = start_system(
+        tmp_path_factory.mktemp("fast"),
+        pg,
+        OPENDEUR_PII_RETENTION="2s",
+        OPENDEUR_SWEEP_INTERVAL="0.5",
+        OPENDEUR_INTAKE_RATE="4/min",
+    )
     yield s
-    s.stop()
-    s.smtp.stop()
-    s.nats.stop()
+    stop_system(s)
 
 
 async def pii_rows(system: System, qid: str) -> int:
@@ -53,7 +36,7 @@ async def pii_rows(system: System, qid: str) -> int:
         await conn.close()
 
 
-async def test_after_reached_the_sweep_erases_within_the_retention(fast: FastSystem) -> None:
+async def test_after_reached_the_sweep_erases_within_the_retention(fast: System) -> None:
     canary = f"kanarie-{uuid.uuid4().hex}"
     async with httpx.AsyncClient(headers={"X-Forwarded-For": "198.18.0.1"}) as c:
         r = await c.post(
@@ -77,7 +60,7 @@ async def test_after_reached_the_sweep_erases_within_the_retention(fast: FastSys
     assert canary not in fast.pg.dump(fast.database)
 
 
-async def test_floods_get_429_with_the_error_shape_and_a_friendly_page(fast: FastSystem) -> None:
+async def test_floods_get_429_with_the_error_shape_and_a_friendly_page(fast: System) -> None:
     url = fast.url("intake")
     async with httpx.AsyncClient(headers={"X-Forwarded-For": "198.18.0.2"}) as c:
         statuses = [

@@ -8,7 +8,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,8 +23,7 @@ from opendeur.embedded import NatsServer, Postgres, free_port
 from opendeur.keys import Envelope, pseudonym
 from opendeur.settings import Settings
 from services.notify import store
-from tests.conftest import GROUPS_CSV
-from tests.support import LINK, ROOT, SECRET, MailSink, System, question
+from tests.support import GROUPS_CSV, LINK, ROOT, SECRET, MailSink, System, question
 from tests.unit.test_notify_channels import Gateway
 
 GROUPS = (
@@ -54,12 +53,7 @@ class SlowSink(MailSink):
 
 @dataclass
 class NotifySystem(System):
-    extra_env: dict[str, str] = field(default_factory=dict)
     gateway: Gateway | None = None
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {**super().env, **self.extra_env}
 
     def settings(self) -> Settings:
         return Settings(secret_key=SECRET, database_url=self.pg.url(self.database))

@@ -4,51 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
-from opendeur.embedded import NatsServer, Postgres
-from tests.conftest import GROUPS_CSV
-from tests.support import ADMIN, MailSink, System, question
-
-
-@dataclass
-class PrivateSystem(System):
-    """A system of its own, with extra OPENDEUR_* settings for every process."""
-
-    extra_env: dict[str, str] | None = None
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {**super().env, **(self.extra_env or {})}
-
-
-def start_private(tmp: Path, pg: Postgres, groups_csv: str = GROUPS_CSV, **env: str) -> System:
-    s = PrivateSystem(
-        data_dir=tmp,
-        nats=NatsServer(tmp / "nats").start(),
-        pg=pg,
-        database=f"od_{uuid.uuid4().hex[:8]}",
-        smtp=MailSink().start(),
-        extra_env=env,
-    ).start()
-    csv = tmp / "groups.csv"
-    csv.write_text(groups_csv)
-    result = s.opendeur("groups", "import", str(csv))
-    assert result.returncode == 0, result.stderr
-    return s
-
-
-def stop_private(s: System) -> None:
-    s.stop()
-    s.smtp.stop()
-    s.nats.stop()
+from opendeur.embedded import Postgres
+from tests.support import ADMIN, System, question, start_system, stop_system
 
 
 async def audit_of_type(s: System, event_type: str) -> list[dict]:
@@ -72,9 +36,9 @@ async def poll(check, timeout: float, what: str):
 
 @pytest.fixture
 async def clock_system(tmp_path: Path, pg: Postgres) -> AsyncIterator[System]:
-    s = start_private(tmp_path, pg, OPENDEUR_RESPONSE_DEADLINE="20s")
+    s = start_system(tmp_path, pg, OPENDEUR_RESPONSE_DEADLINE="20s")
     yield s
-    stop_private(s)
+    stop_system(s)
 
 
 async def test_unanswered_question_escalates_reminder_then_team_then_breach(

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from opendeur.embedded import Postgres, free_port
-from tests.integration.test_routing_clock import audit_of_type, poll, start_private, stop_private
-from tests.support import ROOT, System, question
+from tests.integration.test_routing_clock import audit_of_type, poll
+from tests.support import ROOT, System, question, start_system, stop_system
 
 QUESTIONS = 30
 
@@ -22,7 +22,7 @@ QUESTIONS = 30
 @pytest.fixture
 async def two_routers(tmp_path: Path, pg: Postgres) -> AsyncIterator[System]:
     # Thirty questions from one address would hit the front door's flood brake.
-    s = start_private(tmp_path, pg, OPENDEUR_RESPONSE_DEADLINE="12s", OPENDEUR_INTAKE_RATE="off")
+    s = start_system(tmp_path, pg, OPENDEUR_RESPONSE_DEADLINE="12s", OPENDEUR_INTAKE_RATE="off")
     port = free_port()
     log = open(tmp_path / "routing-2.log", "ab")
     second = subprocess.Popen(
@@ -52,7 +52,7 @@ async def two_routers(tmp_path: Path, pg: Postgres) -> AsyncIterator[System]:
         except subprocess.TimeoutExpired:
             second.kill()
         log.close()
-        stop_private(s)
+        stop_system(s)
 
 
 @pytest.mark.slow

@@ -20,8 +20,8 @@ from opendeur.embedded import Postgres
 from opendeur.keys import pseudonym
 from opendeur.settings import Settings
 from services.routing import directory as directory_module
-from tests.integration.test_routing_clock import audit_of_type, poll, start_private, stop_private
-from tests.support import ADMIN, ROOT, SECRET, System, question
+from tests.integration.test_routing_clock import audit_of_type, poll
+from tests.support import ADMIN, ROOT, SECRET, System, question, start_system, stop_system
 
 GROUPS = """group_name,topics,municipalities,online,contact_name,contact_email,max_open
 Rouwgroep Eindhoven,rouw,Eindhoven;Veldhoven,no,Anna Rouw,anna.rouw@example.org,3
@@ -35,9 +35,9 @@ BEARER = {"Authorization": f"Bearer {ADMIN}"}
 
 @pytest.fixture(scope="module")
 async def team(tmp_path_factory: pytest.TempPathFactory, pg: Postgres) -> AsyncIterator[System]:
-    s = start_private(tmp_path_factory.mktemp("team"), pg, groups_csv=GROUPS)
+    s = start_system(tmp_path_factory.mktemp("team"), pg, groups_csv=GROUPS)
     yield s
-    stop_private(s)
+    stop_system(s)
 
 
 async def ask(s: System, **overrides) -> tuple[str, str]:
