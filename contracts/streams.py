@@ -28,7 +28,7 @@ class StreamSpec:
 class ConsumerSpec:
     service: str
     subject: str
-    batch_size: int = 64
+    batch_size: int = 16  # also the number of messages a consumer handles at once
     max_deliver: int = 8
     ack_wait_s: float = 30.0
     # Naks carry their own delay (the server's BackOff applies only to ack time-outs).

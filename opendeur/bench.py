@@ -216,7 +216,7 @@ async def run(args: argparse.Namespace) -> dict:
         }
 
         # Steady: R questions per second for D seconds, latency per question.
-        steady = Timings()
+        steady = Timings(mailed=timings.mailed)  # one sink notes every arrival
         n = int(args.rate * args.duration)
         await post_questions(base, n, 256, steady, args.rate, "steady   ")
         refs = list(steady.accepted)

@@ -56,7 +56,7 @@ def make_engine(url: str, *, pool_size: int = 10, schema: str | None = None) -> 
     return create_async_engine(
         asyncpg_url(url),
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=2 * pool_size,
         pool_pre_ping=True,
         connect_args=connect_args,
     )

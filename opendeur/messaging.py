@@ -47,7 +47,7 @@ from opendeur.settings import Settings
 log = get_logger(component="messaging")
 
 
-def _fetch_timeouts_as_nats_errors() -> None:
+def _patch_pull_fetch() -> None:
     """nats-py 2.15+ raises a bare asyncio.TimeoutError from three exits of PullSubscription.fetch
     (nats-io/nats.py#1008, open); FastStream's pull loop catches only nats.errors.TimeoutError, so
     its supervisor restarted our consumers with a back-off and events waited up to ~30 s. Restore
@@ -69,7 +69,7 @@ def _fetch_timeouts_as_nats_errors() -> None:
     pull.fetch = fetch
 
 
-_fetch_timeouts_as_nats_errors()
+_patch_pull_fetch()
 
 
 def make_broker(settings: Settings, service: str) -> NatsBroker:
