@@ -9,7 +9,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-.PHONY: install run test lint format asyncapi bench
+.PHONY: install run test lint format asyncapi bench bench-audit
 
 $(VENV)/.bench: $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[test,bench]'
@@ -17,6 +17,9 @@ $(VENV)/.bench: $(VENV)/.installed
 
 bench: $(VENV)/.bench
 	$(PY) -m opendeur.bench
+
+bench-audit: $(VENV)/.bench
+	$(PY) -m opendeur.bench --audit-only
 install: $(VENV)/.installed
 
 run: $(VENV)/.installed

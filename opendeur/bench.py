@@ -33,6 +33,7 @@ class Timings:
     sent: dict[str, float] = field(default_factory=dict)
     accepted: dict[str, float] = field(default_factory=dict)
     mailed: dict[str, float] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
 
 
 class Sink:
@@ -105,12 +106,18 @@ async def post_questions(
             }
             async with sem:
                 t0 = time.perf_counter()
-                async with session.post(base + "/api/v1/questions", json=body) as r:
-                    data = await r.json()
-                    t1 = time.perf_counter()
-                if r.status == 202:
-                    ref = data["reference"]
-                    timings.sent[ref], timings.accepted[ref] = t0, t1
+                try:
+                    async with session.post(base + "/api/v1/questions", json=body) as r:
+                        data = await r.json(content_type=None)
+                        t1 = time.perf_counter()
+                    if r.status == 202:
+                        ref = data["reference"]
+                        timings.sent[ref], timings.accepted[ref] = t0, t1
+                    else:
+                        timings.errors[str(r.status)] = timings.errors.get(str(r.status), 0) + 1
+                except (aiohttp.ClientError, ValueError) as exc:
+                    name = type(exc).__name__
+                    timings.errors[name] = timings.errors.get(name, 0) + 1
             done += 1
             if done % max(1, n // 20) == 0 or done == n:
                 bar = "#" * (done * 40 // n)
@@ -207,6 +214,7 @@ async def run(args: argparse.Namespace) -> dict:
             "questions": args.questions,
             "concurrency": args.concurrency,
             "accepted": len(refs),
+            "errors": timings.errors,
             "mailed": delivered,
             "seconds": round(t_end - t0, 2),
             "questions_per_s": round(delivered / (t_end - t0), 1),
@@ -225,6 +233,7 @@ async def run(args: argparse.Namespace) -> dict:
             "rate_per_s": args.rate,
             "seconds": args.duration,
             "accepted": len(refs),
+            "errors": steady.errors,
             "post_202_ms": hist_summary([steady.accepted[r] - steady.sent[r] for r in refs]),
             "post_to_mail_ms": hist_summary(
                 [steady.mailed[r] - steady.sent[r] for r in refs if r in steady.mailed]
@@ -240,6 +249,114 @@ async def run(args: argparse.Namespace) -> dict:
             up.kill()
         sink.stop()
     return results
+
+
+async def audit_ingest(events: int, batch: int) -> dict:
+    """Events already on the stream, then audit starts: events per second until all are stored."""
+    from uuid import uuid4
+
+    import asyncpg
+    import nats
+
+    from contracts.events import ContactNotified, QuestionReceived
+    from opendeur.db import migrate, provision
+    from opendeur.embedded import NatsServer, Postgres, free_port, wait_port
+    from opendeur.messaging import provision_broker
+    from opendeur.settings import Settings
+
+    data = Path(tempfile.mkdtemp(prefix="opendeur-bench-audit-"))
+    nats_server = NatsServer(data / "nats").start()
+    pg = Postgres(data / "pg").start()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDEUR_")}
+    env.update(
+        {
+            "OPENDEUR_NATS_URL": nats_server.url,
+            "OPENDEUR_DATABASE_URL": pg.url(),
+            "OPENDEUR_SECRET_KEY": "bench-secret-" + "x" * 32,
+            "OPENDEUR_AUDIT_PORT": str(port),
+            "OPENDEUR_AUDIT_BATCH": str(batch),
+            "OPENDEUR_LOG_LEVEL": "WARNING",
+        }
+    )
+    settings = Settings(
+        **{
+            k[9:].lower(): v
+            for k, v in env.items()
+            if k in ("OPENDEUR_NATS_URL", "OPENDEUR_DATABASE_URL", "OPENDEUR_SECRET_KEY")
+        }
+    )
+    proc = None
+    try:
+        await provision(settings)
+        await migrate(settings, ("audit",))
+        await provision_broker(settings)
+        nc = await nats.connect(nats_server.url)
+        js = nc.jetstream()
+        from datetime import UTC, datetime, timedelta
+
+        now = datetime.now(UTC)
+        t_pub = time.perf_counter()
+        for i in range(events):
+            qid = uuid4()
+            if i % 2 == 0:
+                e = QuestionReceived(
+                    question_id=qid,
+                    reference="OD-BNCH-0001",
+                    channel="web",
+                    topic="rouw",
+                    pc4=None,
+                    language="nl",
+                    professional_help_advised=False,
+                    wants_to_start_group=False,
+                    consent_version="consent-bench",
+                    consent_share=True,
+                    consent_statistics=True,
+                    received_at=now,
+                    respond_before=now + timedelta(hours=24),
+                )
+            else:
+                e = ContactNotified(
+                    question_id=qid, contact_id="c-bench", purpose="new_question", channel="email"
+                )
+            await js.publish_async(
+                e.subject, e.to_bytes(), headers={"Nats-Msg-Id": str(e.event_id)}, wait_stall=5
+            )
+        await js.publish_async_completed()
+        publish_s = time.perf_counter() - t_pub
+        await nc.close()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "opendeur", "serve", "audit"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_port("127.0.0.1", port, timeout=60)
+        conn = await asyncpg.connect(pg.url())
+        first = None
+        while True:
+            stored = await conn.fetchval("select count(*) from audit.events")
+            if stored and first is None:
+                first = (time.perf_counter(), stored)
+            if stored >= events:
+                break
+            await asyncio.sleep(0.05)
+        elapsed = time.perf_counter() - first[0]
+        await conn.close()
+        return {
+            "events": events,
+            "batch": batch,
+            "publish_s": round(publish_s, 2),
+            "seconds": round(elapsed, 2),
+            "events_per_s": round((events - first[1]) / elapsed) if elapsed > 0 else None,
+        }
+    finally:
+        if proc:
+            proc.terminate()
+            proc.wait(30)
+        pg.stop()
+        nats_server.stop()
 
 
 def _pg_port(data: Path) -> int:
@@ -287,8 +404,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, default=100.0)
     p.add_argument("--duration", type=float, default=60.0)
     p.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    p.add_argument("--audit-events", type=int, default=100_000)
+    p.add_argument(
+        "--audit-only", action="store_true", help="only the audit ingest, batched vs one by one"
+    )
     args = p.parse_args(argv)
+    if args.audit_only:
+        results = {
+            "audit_ingest": asyncio.run(audit_ingest(args.audit_events, 500)),
+            "audit_ingest_one_by_one": asyncio.run(audit_ingest(args.audit_events // 10, 1)),
+        }
+        print(json.dumps(results, indent=2))
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"bench-audit-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(
+            json.dumps(results, indent=2)
+        )
+        return 0
     results = asyncio.run(run(args))
+    results["audit_ingest"] = asyncio.run(audit_ingest(args.audit_events, 500))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")

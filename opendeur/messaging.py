@@ -167,6 +167,17 @@ async def dead_letter(js: JetStreamContext, spec: ConsumerSpec, raw: Any, reason
 
 
 Handler = Callable[[Event], Awaitable[None]]
+# All consumers of one process together hold at most this many database connections, so a
+# backlog of events can never take the pool from the HTTP requests (the door stays open).
+HANDLER_CONCURRENCY = 8
+_slots: asyncio.Semaphore | None = None
+
+
+def _handler_slots() -> asyncio.Semaphore:
+    global _slots
+    if _slots is None:
+        _slots = asyncio.Semaphore(HANDLER_CONCURRENCY)
+    return _slots
 
 
 def subscribe(
@@ -194,7 +205,8 @@ def subscribe(
             return
         started = time.perf_counter()
         try:
-            await handler(event)
+            async with _handler_slots():
+                await handler(event)
         except Exception:
             delivered = raw.metadata.num_delivered
             log.exception(

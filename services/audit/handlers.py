@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from faststream import AckPolicy, Context
 from faststream.nats import JStream, PullSub
 from prometheus_client import Counter
@@ -20,12 +22,14 @@ STORED = Counter("opendeur_audit_events_stored_total", "Events appended to the t
 
 def register(rt: Runtime) -> None:
     spec = consumers_of("audit")[0]
+    # OPENDEUR_AUDIT_BATCH=1 gives one transaction per event: `make bench-audit` compares the two.
+    batch_size = int(os.environ.get("OPENDEUR_AUDIT_BATCH", spec.batch_size))
 
     @rt.router.subscriber(
         spec.subject,
         stream=JStream(EVENTS_STREAM, declare=False),
         durable=spec.durable,
-        pull_sub=PullSub(batch_size=spec.batch_size, timeout=0.05, batch=True),
+        pull_sub=PullSub(batch_size=batch_size, timeout=0.05, batch=True),
         ack_policy=AckPolicy.MANUAL,
         title=spec.durable,
     )

@@ -18,6 +18,18 @@ from opendeur.embedded import free_port
 from tests.support import LINK, ROOT, question
 
 
+def serving(parent: int, service: str) -> list[psutil.Process]:
+    """Live children of `opendeur up` that serve this service (a killed one may be a zombie)."""
+    found = []
+    for p in psutil.Process(parent).children():
+        try:
+            if ["serve", service] == p.cmdline()[-2:] and p.status() != psutil.STATUS_ZOMBIE:
+                found.append(p)
+        except psutil.Error:
+            continue
+    return found
+
+
 def test_make_run_brings_everything_up_and_a_question_through(tmp_path: Path) -> None:
     ports = {s: free_port() for s in ("intake", "routing", "notify", "audit", "mailbox")}
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDEUR_")}
@@ -64,6 +76,27 @@ def test_make_run_brings_everything_up_and_a_question_through(tmp_path: Path) ->
         assert ref in httpx.get(f"http://127.0.0.1:{ports['mailbox']}/").text
         page = httpx.get(LINK.search(text).group(1))
         assert page.status_code == 200 and "tel:+31612345678" in page.text
+
+        # The supervisor restarts a service that dies (kill -9), and questions flow on.
+        routing = serving(proc.pid, "routing")[0]
+        routing.kill()
+        deadline = time.monotonic() + 60
+        while True:
+            alive = serving(proc.pid, "routing")
+            if alive and alive[0].pid != routing.pid:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{ports['routing']}/healthz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+            assert time.monotonic() < deadline, "routing was not restarted"
+            time.sleep(0.2)
+        r = httpx.post(base + "/api/v1/questions", json=question(topic="rouw", postcode="5611"))
+        ref2 = r.json()["reference"]
+        deadline = time.monotonic() + 30
+        while not any(ref2 in f.read_text(errors="replace") for f in mail_dir.glob("*.eml")):
+            assert time.monotonic() < deadline, "no mail after the restart"
+            time.sleep(0.1)
     finally:
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=60)
