@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import nats.errors
@@ -166,6 +168,22 @@ async def dead_letter(js: JetStreamContext, spec: ConsumerSpec, raw: Any, reason
     )
 
 
+def crash_point(name: str) -> None:
+    """Fault injection for the tests that prove recovery: with OPENDEUR_FAILPOINT=NAME the process
+    dies here at once (like kill -9), once per data directory. Never set in production."""
+    if os.environ.get("OPENDEUR_FAILPOINT") != name:
+        return
+    marker = (
+        Path(os.environ.get("OPENDEUR_DATA_DIR", ".opendeur"))
+        / f"failpoint-{name.replace(':', '-')}"
+    )
+    if marker.exists():
+        return
+    marker.write_text("fired\n")
+    log.warning("failpoint_crash", failpoint=name)
+    os._exit(137)
+
+
 Handler = Callable[[Event], Awaitable[None]]
 # All consumers of one process together hold at most this many database connections, so a
 # backlog of events can never take the pool from the HTTP requests (the door stays open).
@@ -223,6 +241,7 @@ def subscribe(
                 delays = spec.nak_delays_s
                 await raw.nak(delay=delays[min(delivered - 1, len(delays) - 1)])
             return
+        crash_point(f"after-commit:{spec.durable}")
         await raw.ack()
         metrics.CONSUMED.labels(consumer=spec.durable).inc()
         metrics.HANDLER_SECONDS.labels(consumer=spec.durable).observe(time.perf_counter() - started)
@@ -249,8 +268,8 @@ async def start_broker_when_possible(
             delay = min(delay * 2, 5.0)
 
 
-async def provision_broker(settings: Settings, replicas: int = 1) -> None:
-    """As the admin: create or update every stream and durable consumer of the contract."""
+async def admin_connection(settings: Settings) -> Any:
+    """A NATS connection with the admin account (provisioning, replaying dead letters)."""
     import nats
 
     kwargs: dict[str, Any] = {}
@@ -261,7 +280,12 @@ async def provision_broker(settings: Settings, replicas: int = 1) -> None:
     elif settings.nats_user:
         secret = settings.nats_password.get_secret_value() if settings.nats_password else ""
         kwargs = {"user": settings.nats_user, "password": secret}
-    nc = await nats.connect(settings.nats_url.split(","), connect_timeout=5, **kwargs)
+    return await nats.connect(settings.nats_url.split(","), connect_timeout=5, **kwargs)
+
+
+async def provision_broker(settings: Settings, replicas: int = 1) -> None:
+    """As the admin: create or update every stream and durable consumer of the contract."""
+    nc = await admin_connection(settings)
     try:
         js = nc.jetstream()
         await ensure_streams(js, replicas=replicas, manage=True)
