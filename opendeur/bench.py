@@ -320,8 +320,10 @@ async def audit_ingest(events: int, batch: int) -> dict:
                     question_id=qid, contact_id="c-bench", purpose="new_question", channel="email"
                 )
             await js.publish_async(
-                e.subject, e.to_bytes(), headers={"Nats-Msg-Id": str(e.event_id)}, wait_stall=5
+                e.subject, e.to_bytes(), headers={"Nats-Msg-Id": str(e.event_id)}, wait_stall=60
             )
+            if i % 1000 == 999:  # bounded in flight: JetStream fsyncs every write here
+                await js.publish_async_completed()
         await js.publish_async_completed()
         publish_s = time.perf_counter() - t_pub
         await nc.close()
