@@ -52,6 +52,10 @@ class NotifyConfig:
         e = os.environ if env is None else env
         hour = e.get("OPENDEUR_NOTIFY_DIGEST_HOUR", "8").strip().lower()
         digest_hour = None if hour in ("", "off", "none") else int(hour)
+        if float(e.get("OPENDEUR_NOTIFY_STUCK_AFTER", "300")) <= float(
+            e.get("OPENDEUR_NOTIFY_SEND_TIMEOUT", "10")
+        ):
+            raise ValueError("OPENDEUR_NOTIFY_STUCK_AFTER must be longer than the send timeout")
         if digest_hour is not None and not 0 <= digest_hour <= 23:
             raise ValueError("OPENDEUR_NOTIFY_DIGEST_HOUR must be 0-23 or 'off'")
         sms_url = e.get("OPENDEUR_SMS_URL")
@@ -59,6 +63,8 @@ class NotifyConfig:
             retry_base=float(e.get("OPENDEUR_NOTIFY_RETRY_BASE", backoff.DEFAULT_BASE)),
             concurrency=int(e.get("OPENDEUR_NOTIFY_CONCURRENCY", "16")),
             send_timeout=float(e.get("OPENDEUR_NOTIFY_SEND_TIMEOUT", "10")),
+            # How long a send may stay unrecorded before the team is asked to check it by hand.
+            in_flight_seconds=float(e.get("OPENDEUR_NOTIFY_STUCK_AFTER", "300")),
             digest_hour=digest_hour,
             sms=SmsConfig.from_settings(
                 sms_url, e.get("OPENDEUR_SMS_AUTH_HEADER"), e.get("OPENDEUR_SMS_BODY_TEMPLATE")
@@ -259,6 +265,10 @@ class Dispatcher:
         token = links.sign(self.rt.settings, "group", {"g": group_id, "c": contact_id})
         return f"{self.rt.settings.base_url('routing')}/groups/self/{token}"
 
+    def overview_link(self, contact_id: str) -> str:
+        token = links.sign(self.rt.settings, "contact", {"c": contact_id})
+        return f"{self.rt.settings.base_url('routing')}/contact/{token}"
+
     async def render(self, job: store.Job, lang: str, channel: ChannelName) -> Rendered:
         p = job.payload
         lang = "en" if lang == "en" else "nl"
@@ -285,6 +295,7 @@ class Dispatcher:
             now=datetime.now(UTC),
             link=self.callback_link(job),
             pause_link=self.pause_link(p.get("group_id"), job.contact_id),
+            overview_link=self.overview_link(job.contact_id),
             reminder=reminder,
         )
 

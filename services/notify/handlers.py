@@ -87,7 +87,7 @@ def register(rt: Runtime, config: NotifyConfig | None = None) -> Dispatcher:
                     session, event.question_id, event.reference, event.respond_before
                 )
 
-    @rt.every(60)
+    @rt.every(min(60.0, config.in_flight_seconds / 4))
     async def sweep_uncertain() -> None:
         """A crash between sending and recording: resending could notify twice, so the team
         checks those by hand."""

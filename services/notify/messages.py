@@ -66,6 +66,7 @@ def new_question(
     now: datetime,
     link: str,
     pause_link: str | None = None,
+    overview_link: str | None = None,
     reminder: bool = False,
 ) -> Rendered:
     """The mail to a contact person: a new question for their group, or a reminder of one."""
@@ -92,6 +93,13 @@ def new_question(
             parts.append("PRIORITY: the network team advised professional help as well.")
         parts += ["", "Open this link to see the phone number and record how it went:", Link(link)]
         parts += ["", "This link is personal; do not forward it."]
+        if overview_link:
+            parts += [
+                "",
+                "My overview — everyone waiting for your call, how many questions you take "
+                "at once and when you can call:",
+                Link(overview_link),
+            ]
         if pause_link:
             parts += ["", "Need a break? Pause or resume your group here:", Link(pause_link)]
     else:
@@ -121,6 +129,13 @@ def new_question(
             Link(link),
         ]
         parts += ["", "Deze link is persoonlijk; stuur hem niet door."]
+        if overview_link:
+            parts += [
+                "",
+                "Mijn overzicht — wie op je telefoontje wacht, hoeveel vragen je tegelijk "
+                "aankunt en wanneer je kunt bellen:",
+                Link(overview_link),
+            ]
         if pause_link:
             parts += ["", "Even geen nieuwe vragen? Zet je groep hier op pauze of weer aan:"]
             parts.append(Link(pause_link))

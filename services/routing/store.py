@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from datetime import datetime, time
@@ -317,3 +318,50 @@ async def active_groups(session: AsyncSession) -> list[dict]:
         text("select group_id, name from groups where status = 'active' order by name")
     )
     return [dict(r) for r in rows.mappings()]
+
+
+async def contact_overview(session: AsyncSession, contact_id: str) -> dict | None:
+    """A contact person's own settings and group, for their overview page."""
+    row = (
+        (
+            await session.execute(
+                text(
+                    "select c.contact_id, c.max_open, c.hours, g.group_id, g.name, g.status "
+                    "from contacts c join groups g using (group_id) "
+                    "where c.contact_id = :c and c.active"
+                ),
+                {"c": contact_id},
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+async def open_callbacks(session: AsyncSession, contact_id: str) -> list[dict]:
+    """The questions this contact person still has to call back, the most urgent first."""
+    rows = await session.execute(
+        text(
+            "select question_id, reference, topic, priority, received_at, respond_before "
+            "from questions where contact_id = :c and state = 'routed' "
+            "order by respond_before, reference"
+        ),
+        {"c": contact_id},
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+async def set_capacity(session: AsyncSession, contact_id: str, max_open: int) -> None:
+    await session.execute(
+        text("update contacts set max_open = :m where contact_id = :c"),
+        {"c": contact_id, "m": max_open},
+    )
+
+
+async def set_hours(session: AsyncSession, contact_id: str, hours: list[dict]) -> None:
+    """`hours` as load_groups reads them: [{"weekday": 0, "start": "18:00", "end": "21:00"}]."""
+    await session.execute(
+        text("update contacts set hours = cast(:h as jsonb) where contact_id = :c"),
+        {"c": contact_id, "h": json.dumps(hours)},
+    )

@@ -1,9 +1,10 @@
-"""Routing's pages: the team's triage queue (with login and CSRF) and a group's self-service page."""
+"""Routing's pages: the team's triage queue (with login and CSRF), a group's self-service page and a
+contact person's own overview (open callbacks, capacity, call hours, pause)."""
 
 from __future__ import annotations
 
 import hmac
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Literal
 from uuid import UUID
@@ -40,6 +41,68 @@ SELF_ACTIONS = {
     "resume": ({"paused"}, "active"),
     "leave": ({"active", "paused"}, "left"),
 }
+
+
+WEEKDAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
+MAX_CAPACITY = 20
+CONTACT_ACTIONS = {"pause": ("active", "paused"), "resume": ("paused", "active")}
+SAVED = {
+    "capacity": "Je aantal is opgeslagen.",
+    "hours": "Je beltijden zijn opgeslagen.",
+    "paused": "Je groep staat op pauze: er komen even geen nieuwe vragen.",
+    "resumed": "Je groep krijgt weer nieuwe vragen.",
+}
+
+
+class FormError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def parse_capacity(raw: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise FormError(
+            "max_open", f"Vul een heel getal in, van 0 tot en met {MAX_CAPACITY}."
+        ) from None
+    if not 0 <= value <= MAX_CAPACITY:
+        raise FormError("max_open", f"Kies een aantal van 0 tot en met {MAX_CAPACITY}.")
+    return value
+
+
+def parse_hours(form: dict) -> list[dict]:
+    """Per weekday an optional from-to; both empty means no calls that day."""
+    hours = []
+    for day, name in enumerate(WEEKDAYS):
+        start = str(form.get(f"start_{day}", "")).strip()
+        end = str(form.get(f"end_{day}", "")).strip()
+        if not start and not end:
+            continue
+        if not start or not end:
+            raise FormError(
+                f"start_{day}", f"Vul voor {name} allebei de tijden in, of geen van beide."
+            )
+        try:
+            t0, t1 = time.fromisoformat(start), time.fromisoformat(end)
+        except ValueError:
+            raise FormError(
+                f"start_{day}", f"Schrijf de tijden voor {name} als uu:mm, bijvoorbeeld 18:00."
+            ) from None
+        if t1 <= t0:
+            raise FormError(f"start_{day}", f"Op {name} moet 'tot' later zijn dan 'van'.")
+        hours.append({"weekday": day, "start": t0.strftime("%H:%M"), "end": t1.strftime("%H:%M")})
+    return hours
+
+
+def hours_by_day(hours: list[dict]) -> list[dict]:
+    """The form's rows: one per weekday, with the first stored window of that day."""
+    rows = [{"day": d, "name": n, "start": "", "end": ""} for d, n in enumerate(WEEKDAYS)]
+    for w in sorted(hours, key=lambda w: (int(w["weekday"]), w["start"]), reverse=True):
+        rows[int(w["weekday"])].update(start=w["start"], end=w["end"])
+    return rows
 
 
 def render(name: str, status: int = 200, **ctx: object) -> HTMLResponse:
@@ -224,6 +287,143 @@ def make_router(rt: Runtime) -> APIRouter:
             )
         outbox.wake_relay()
         return RedirectResponse(f"/groups/self/{token}", status_code=303)
+
+    def contact_id_of(token: str) -> str | None:
+        try:
+            return str(links.verify(rt.settings, "contact", token)["c"])
+        except (links.LinkInvalid, KeyError):
+            return None
+
+    def refused() -> Response:
+        return render(
+            "message.html",
+            status=403,
+            heading="Deze link werkt niet (meer).",
+            body="Gebruik de link 'Mijn overzicht' uit je nieuwste mail van het netwerk.",
+        )
+
+    async def contact_page(
+        token: str,
+        contact_id: str,
+        status: int = 200,
+        error: FormError | None = None,
+        form: dict | None = None,
+        saved: str | None = None,
+    ) -> Response:
+        async with rt.sessions() as session:
+            me = await store.contact_overview(session, contact_id)
+            rows = await store.open_callbacks(session, contact_id) if me else []
+        if me is None:
+            return render("message.html", status=404, heading="Je gegevens zijn niet gevonden.")
+        now = datetime.now(UTC)
+        intake = rt.settings.base_url("intake")
+        callbacks = [
+            {
+                "reference": q["reference"],
+                "topic_label": taxonomy.label(q["topic"], "nl") if q["topic"] else "geen onderwerp",
+                "priority": q["priority"],
+                "received": local(q["received_at"]),
+                "due": local(q["respond_before"]),
+                "late": q["respond_before"] < now,
+                "link": intake
+                + "/c/"
+                + links.sign(
+                    rt.settings, "callback", {"q": str(q["question_id"]), "c": contact_id}
+                ),
+            }
+            for q in rows
+        ]
+        days = hours_by_day(me["hours"] or [])
+        if form is not None and error is not None and error.field != "max_open":
+            for d in days:
+                d["start"] = str(form.get(f"start_{d['day']}", ""))
+                d["end"] = str(form.get(f"end_{d['day']}", ""))
+        return render(
+            "contact.html",
+            status=status,
+            me=me,
+            callbacks=callbacks,
+            days=days,
+            max_capacity=MAX_CAPACITY,
+            capacity_value=(form or {}).get("max_open", me["max_open"])
+            if error is not None and error.field == "max_open"
+            else me["max_open"],
+            error=error,
+            saved=SAVED.get(saved or ""),
+            csrf=csrf_token(rt.settings, token),
+            token=token,
+        )
+
+    async def contact_post(token: str, request: Request) -> tuple[str, dict] | Response:
+        contact_id = contact_id_of(token)
+        if contact_id is None:
+            return refused()
+        form = dict(await request.form())
+        if not hmac.compare_digest(str(form.get("csrf", "")), csrf_token(rt.settings, token)):
+            return render(
+                "message.html",
+                status=403,
+                heading="Dit formulier is verlopen.",
+                body="Open je overzicht opnieuw en probeer het nog eens.",
+            )
+        return contact_id, form
+
+    @router.get("/contact/{token}", response_class=HTMLResponse, include_in_schema=False)
+    async def contact_overview(token: str, saved: str | None = None) -> Response:
+        contact_id = contact_id_of(token)
+        if contact_id is None:
+            return refused()
+        return await contact_page(token, contact_id, saved=saved)
+
+    @router.post("/contact/{token}/capacity", include_in_schema=False)
+    async def contact_capacity(token: str, request: Request) -> Response:
+        got = await contact_post(token, request)
+        if isinstance(got, Response):
+            return got
+        contact_id, form = got
+        try:
+            value = parse_capacity(str(form.get("max_open", "")))
+        except FormError as exc:
+            return await contact_page(token, contact_id, status=422, error=exc, form=form)
+        async with rt.sessions() as session, session.begin():
+            await store.set_capacity(session, contact_id, value)
+        return RedirectResponse(f"/contact/{token}?saved=capacity#capacity", status_code=303)
+
+    @router.post("/contact/{token}/hours", include_in_schema=False)
+    async def contact_hours(token: str, request: Request) -> Response:
+        got = await contact_post(token, request)
+        if isinstance(got, Response):
+            return got
+        contact_id, form = got
+        try:
+            hours = parse_hours(form)
+        except FormError as exc:
+            return await contact_page(token, contact_id, status=422, error=exc, form=form)
+        async with rt.sessions() as session, session.begin():
+            await store.set_hours(session, contact_id, hours)
+        return RedirectResponse(f"/contact/{token}?saved=hours#hours", status_code=303)
+
+    @router.post("/contact/{token}/group", include_in_schema=False)
+    async def contact_group(token: str, request: Request) -> Response:
+        got = await contact_post(token, request)
+        if isinstance(got, Response):
+            return got
+        contact_id, form = got
+        action = str(form.get("action", ""))
+        async with rt.sessions() as session:
+            me = await store.contact_overview(session, contact_id)
+        if me is None:
+            return render("message.html", status=404, heading="Je gegevens zijn niet gevonden.")
+        frm, to = CONTACT_ACTIONS.get(action, ("", ""))
+        if me["status"] != frm:
+            err = FormError("action", "Dit kan nu niet; laad de pagina opnieuw.")
+            return await contact_page(token, contact_id, status=422, error=err)
+        async with rt.sessions() as session, session.begin():
+            await groups.change_status(session, me["group_id"], to, "contact")
+        outbox.wake_relay()
+        return RedirectResponse(
+            f"/contact/{token}?saved={to if to == 'paused' else 'resumed'}#group", status_code=303
+        )
 
     return router
 

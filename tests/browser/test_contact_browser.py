@@ -1,0 +1,121 @@
+"""The contact person's overview and intake's callback page, from the mail, in Chromium at 360 px."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page
+
+from tests.browser.conftest import ARTIFACTS
+from tests.support import LINK, System, question
+
+pytestmark = pytest.mark.browser
+
+WIDTH = 360
+OVERVIEW = re.compile(r"(http://127\.0\.0\.1:\d+/contact/[A-Za-z0-9_.\-]+)")
+
+
+async def narrow(browser: Browser, **kw: object) -> BrowserContext:
+    return await browser.new_context(viewport={"width": WIDTH, "height": 740}, locale="nl-NL", **kw)
+
+
+async def no_sideways_scroll(page: Page) -> None:
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= WIDTH, f"page is {width}px wide at a {WIDTH}px viewport"
+
+
+async def fully_in_view_horizontally(page: Page, selector: str) -> None:
+    for el in await page.query_selector_all(selector):
+        assert await el.is_visible(), selector
+        box = await el.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= WIDTH, (
+            selector,
+            box,
+        )
+
+
+async def mailed_question(system: System) -> tuple[dict, str, str]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        r = await client.post(system.url("intake") + "/api/v1/questions", json=question())
+        assert r.status_code == 202, r.text
+    q = r.json()
+    mail = await system.wait_mail(lambda m: q["reference"] in m.subject)
+    callback, overview = LINK.search(mail.text), OVERVIEW.search(mail.text)
+    assert callback and overview, mail.text
+    return q, callback.group(1), overview.group(1)
+
+
+async def test_contact_overview_and_callback_page_at_360px(
+    system: System, browser: Browser, axe_source: str
+) -> None:
+    q, callback, overview = await mailed_question(system)
+    ctx = await narrow(browser)
+    page = await ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if "Security Policy" in m.text else None)
+
+    await page.goto(overview)
+    listed = page.locator("li.callback", has_text=q["reference"])
+    assert await listed.count() == 1
+    assert await listed.locator("a.ref").get_attribute("href") is not None
+    await no_sideways_scroll(page)
+    await page.screenshot(path=str(ARTIFACTS / "contact-overview.png"), full_page=True)
+
+    # The capacity form, by label and keyboard.
+    field = page.get_by_label("Aantal (0 tot en met 20)")
+    try:
+        await field.fill("5")
+        await field.press("Enter")
+        await page.wait_for_selector(".saved")
+        assert "opgeslagen" in await page.inner_text(".saved")
+        assert await page.get_by_label("Aantal (0 tot en met 20)").input_value() == "5"
+        await no_sideways_scroll(page)
+        await fully_in_view_horizontally(page, "button")
+        await page.screenshot(path=str(ARTIFACTS / "contact-overview-saved.png"), full_page=True)
+        await page.locator("#start_0").fill("18:00")
+        await page.get_by_role("button", name="Beltijden opslaan").click()
+        await page.wait_for_selector(".error-summary")
+        assert "maandag" in await page.inner_text(".error-summary")
+        await no_sideways_scroll(page)
+        await page.screenshot(path=str(ARTIFACTS / "contact-hours-error.png"), full_page=True)
+    finally:
+        async with httpx.AsyncClient(timeout=10) as client:
+            csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', (await client.get(overview)).text)
+            assert csrf
+            r = await client.post(
+                overview + "/capacity", data={"csrf": csrf.group(1), "max_open": "3"}
+            )
+            assert r.status_code == 303
+
+    # The callback page, from the mail's link.
+    await page.goto(callback)
+    phone = page.locator("a[href^='tel:']")
+    assert await phone.is_visible()
+    assert (await phone.get_attribute("href") or "") == "tel:+31612345678"
+    await fully_in_view_horizontally(page, "form.outcomes button")
+    assert await page.locator("form.outcomes button").count() == 4
+    await no_sideways_scroll(page)
+    await page.screenshot(path=str(ARTIFACTS / "callback-page-360.png"), full_page=True)
+    await page.click("form.outcomes button[value='reached']")
+    await page.wait_for_load_state()
+    assert errors == [], errors
+    await ctx.close()
+
+    # axe-core on the overview (CSP bypassed only to inject axe).
+    ctx = await narrow(browser, bypass_csp=True)
+    page = await ctx.new_page()
+    await page.goto(overview)
+    await page.add_script_tag(content=axe_source)
+    result = await page.evaluate(
+        "axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21aa', 'best-practice']})"
+    )
+    bad = [
+        f"{v['id']}: {v['help']}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    await ctx.close()
+    assert bad == []

@@ -1,0 +1,170 @@
+"""A contact person's own overview page (routing /contact/{token}) on the whole system."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import re
+import time
+
+import httpx
+
+from opendeur import links
+from opendeur.keys import pseudonym
+from opendeur.settings import Settings
+from tests.support import SECRET, System, question
+
+ANNA = "anna.rouw@example.org"
+OVERVIEW = re.compile(r"(http://127\.0\.0\.1:\d+/contact/[A-Za-z0-9_.\-]+)")
+CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
+
+
+def settings() -> Settings:
+    return Settings(secret_key=SECRET)
+
+
+def anna_page(system: System) -> str:
+    cid = pseudonym(settings(), "contact", ANNA)
+    return system.url("routing") + "/contact/" + links.sign(settings(), "contact", {"c": cid})
+
+
+async def ask(client: httpx.AsyncClient, system: System, **overrides) -> dict:
+    r = await client.post(system.url("intake") + "/api/v1/questions", json=question(**overrides))
+    assert r.status_code == 202, r.text
+    return r.json()
+
+
+async def post(client: httpx.AsyncClient, page: str, what: str, data: dict) -> httpx.Response:
+    csrf = CSRF.search((await client.get(page)).text)
+    assert csrf, "the page has no CSRF token"
+    return await client.post(f"{page}/{what}", data={"csrf": csrf.group(1), **data})
+
+
+def callback_link(html: str, reference: str) -> str:
+    found = re.search(r'<a href="([^"]+/c/[^"]+)" class="ref">' + re.escape(reference), html)
+    assert found, f"{reference} is not listed with its callback link"
+    return found.group(1)
+
+
+async def test_the_mail_links_to_an_overview_that_lists_the_open_callback(system: System) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        q = await ask(client, system)
+        mail = await system.wait_mail(lambda m: q["reference"] in m.subject)
+        assert mail.to == [ANNA]
+        assert "Mijn overzicht" in mail.text
+        html = email.message_from_bytes(mail.raw, policy=email.policy.default).get_body(
+            preferencelist=("html",)
+        )
+        assert html is not None and "Mijn overzicht" in html.get_content()
+        found = OVERVIEW.search(mail.text)
+        assert found, mail.text
+        assert found.group(1) in html.get_content()
+        page = await client.get(found.group(1))
+        assert page.status_code == 200
+        assert q["reference"] in page.text
+        assert page.headers["cache-control"] == "no-store"
+        link = callback_link(page.text, q["reference"])
+        assert link.startswith(system.url("intake") + "/c/")
+        callback = await client.get(link)
+        assert callback.status_code == 200 and q["reference"] in callback.text
+        assert (await client.post(link, data={"outcome": "reached"})).status_code < 400
+        deadline = time.monotonic() + 30
+        while q["reference"] in (await client.get(found.group(1))).text:
+            assert time.monotonic() < deadline, "a finished callback stays on the overview"
+            await asyncio.sleep(0.2)
+
+
+async def test_lowering_capacity_to_the_open_count_stops_new_questions(system: System) -> None:
+    page = anna_page(system)
+    async with httpx.AsyncClient(timeout=10) as client:
+        try:
+            assert (await post(client, page, "capacity", {"max_open": "20"})).status_code == 303
+            first = await ask(client, system)
+            await system.wait_audit(first["question_id"], ["question.routed.v1"])
+            html = (await client.get(page)).text
+            link = callback_link(html, first["reference"])
+            count = re.search(r'id="open-count">(\d+)<', html)
+            assert count and int(count.group(1)) >= 1
+            lowered = await post(client, page, "capacity", {"max_open": count.group(1)})
+            assert lowered.status_code == 303
+            assert f'value="{count.group(1)}"' in (await client.get(page)).text
+            second = await ask(client, system)
+            events = await system.wait_audit(second["question_id"], ["question.unmatched.v1"])
+            unmatched = next(e for e in events if e["type"] == "question.unmatched.v1")
+            assert unmatched["reason"] == "all_full"
+            assert "question.routed.v1" not in [e["type"] for e in events]
+        finally:
+            await post(client, page, "capacity", {"max_open": "3"})
+        await client.post(link, data={"outcome": "reached"})
+
+
+async def test_capacity_outside_0_to_20_is_refused_with_a_readable_message(
+    system: System,
+) -> None:
+    page = anna_page(system)
+    async with httpx.AsyncClient(timeout=10) as client:
+        for bad in ("-1", "21", "veel", ""):
+            r = await post(client, page, "capacity", {"max_open": bad})
+            assert r.status_code == 422, bad
+            assert "0 tot en met 20" in r.text and 'aria-invalid="true"' in r.text
+        try:
+            assert (await post(client, page, "capacity", {"max_open": "0"})).status_code == 303
+            assert (await post(client, page, "capacity", {"max_open": "20"})).status_code == 303
+        finally:
+            assert (await post(client, page, "capacity", {"max_open": "3"})).status_code == 303
+
+
+async def test_a_tampered_or_foreign_token_and_a_missing_csrf_are_refused(system: System) -> None:
+    page = anna_page(system)
+    token = page.rsplit("/", 1)[1]
+    cid = pseudonym(settings(), "contact", ANNA)
+    tampered = page[:-3] + ("AAA" if not page.endswith("AAA") else "BBB")
+    other_purpose = (
+        system.url("routing")
+        + "/contact/"
+        + links.sign(
+            settings(), "callback", {"q": "00000000-0000-0000-0000-000000000000", "c": cid}
+        )
+    )
+    async with httpx.AsyncClient(timeout=10) as client:
+        assert (await client.get(page)).status_code == 200
+        for bad in (tampered, other_purpose):
+            r = await client.get(bad)
+            assert r.status_code == 403 and "werkt niet" in r.text
+            assert (await client.post(bad + "/capacity", data={"max_open": "5"})).status_code == 403
+        r = await client.post(f"{page}/capacity", data={"max_open": "5", "csrf": "0" * 64})
+        assert r.status_code == 403
+        assert 'value="5"' not in (await client.get(page)).text
+        assert token in page
+
+
+async def test_call_hours_are_saved_and_a_half_filled_day_is_explained(system: System) -> None:
+    page = anna_page(system)
+    async with httpx.AsyncClient(timeout=10) as client:
+        try:
+            r = await post(client, page, "hours", {"start_0": "18:00", "end_0": "21:00"})
+            assert r.status_code == 303
+            html = (await client.get(page)).text
+            assert 'id="start_0" name="start_0" value="18:00"' in html
+            assert 'id="end_0" name="end_0" value="21:00"' in html
+            r = await post(client, page, "hours", {"start_2": "19:00", "end_2": ""})
+            assert r.status_code == 422 and "woensdag" in r.text
+            r = await post(client, page, "hours", {"start_3": "21:00", "end_3": "18:00"})
+            assert r.status_code == 422 and "later" in r.text
+        finally:
+            assert (await post(client, page, "hours", {})).status_code == 303
+        assert 'name="start_0" value=""' in (await client.get(page)).text
+
+
+async def test_the_contact_pauses_and_resumes_their_group(system: System) -> None:
+    page = anna_page(system)
+    async with httpx.AsyncClient(timeout=10) as client:
+        try:
+            assert (await post(client, page, "group", {"action": "pause"})).status_code == 303
+            assert "gepauzeerd" in (await client.get(page)).text
+            again = await post(client, page, "group", {"action": "pause"})
+            assert again.status_code == 422
+        finally:
+            assert (await post(client, page, "group", {"action": "resume"})).status_code == 303
+        assert "actief" in (await client.get(page)).text
