@@ -141,6 +141,28 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deadletters(args: argparse.Namespace) -> int:
+    """List or replay dead letters with the admin account (audit itself may not publish)."""
+    from opendeur.messaging import admin_connection
+    from services.audit import deadletters
+
+    async def run() -> int:
+        nc = await admin_connection(_settings())
+        try:
+            js = nc.jetstream()
+            if args.sub == "replay":
+                subject = await deadletters.replay(js, args.seq)
+                print(f"dead letter {args.seq} republished to {subject}")
+            else:
+                for d in await deadletters.list_dead(js, limit=args.limit):
+                    print(json.dumps(d, default=str))
+            return 0
+        finally:
+            await nc.close()
+
+    return asyncio.run(run())
+
+
 def _admin_headers(settings: Settings) -> dict[str, str]:
     if settings.admin_token is None:
         raise SystemExit("set OPENDEUR_ADMIN_TOKEN (opendeur up prints it)")
@@ -392,6 +414,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("name")
     p.add_argument("--role", default="phone", choices=["phone"])
     p.set_defaults(fn=cmd_users_add)
+    d = sub.add_parser("deadletters").add_subparsers(dest="sub", required=True)
+    p = d.add_parser("list", help="messages a consumer could not handle")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(fn=cmd_deadletters)
+    p = d.add_parser("replay", help="publish a dead letter again to its original subject")
+    p.add_argument("seq", type=int, help="its sequence number in OPENDEUR_DEADLETTER")
+    p.set_defaults(fn=cmd_deadletters)
     a = sub.add_parser("audit").add_subparsers(dest="sub", required=True)
     p = a.add_parser("tail", help="follow the audit stream")
     p.add_argument("--type", action="append")

@@ -24,21 +24,6 @@ with q as (
     where type = 'question.received.v1' and question_id is not null
       and occurred_at >= :s and occurred_at < :e
 ),
-t as (
-    select question_id,
-           min(occurred_at) filter (where type = 'question.routed.v1') as routed_at,
-           min(occurred_at) filter (where type = 'contact.notified.v1') as notified_at,
-           min(occurred_at) filter (where type = 'callback.done.v1') as callback_at,
-           min(occurred_at) filter (where type in ('question.erased.v1', 'consent.withdrawn.v1',
-                                                   'question.closed.v1'))
-               as closed_at,
-           (array_agg(type order by occurred_at desc, seq desc)
-               filter (where type in ('question.routed.v1', 'question.unmatched.v1')))[1]
-               as last_routing
-    from events
-    where question_id in (select question_id from q)
-    group by question_id
-),
 per as (
     select q.question_id, q.topic, q.received_at, q.respond_before,
            to_char(q.received_at at time zone 'UTC', 'YYYY-MM') as month,
@@ -49,7 +34,21 @@ per as (
            extract(epoch from t.callback_at - q.received_at)::float8 as callback_s,
            t.callback_at <= q.respond_before as within_deadline,
            (t.callback_at is not null or q.respond_before < now()) as decided
-    from q left join t using (question_id)
+    from q
+    -- Per question through the question index: a join over the whole table would read it all.
+    left join lateral (
+        select min(occurred_at) filter (where type = 'question.routed.v1') as routed_at,
+               min(occurred_at) filter (where type = 'contact.notified.v1') as notified_at,
+               min(occurred_at) filter (where type = 'callback.done.v1') as callback_at,
+               min(occurred_at) filter (where type in ('question.erased.v1', 'consent.withdrawn.v1',
+                                                       'question.closed.v1'))
+                   as closed_at,
+               (array_agg(type order by occurred_at desc, seq desc)
+                   filter (where type in ('question.routed.v1', 'question.unmatched.v1')))[1]
+                   as last_routing
+        from events e
+        where e.question_id = q.question_id
+    ) t on true
 )
 """
 
@@ -216,27 +215,23 @@ async def triage_count(session: AsyncSession) -> int:
         await session.execute(
             text(
                 """
+                -- From the questions that were ever unmatched (few), each checked by its index.
                 select count(*) from (
-                    select (array_agg(type order by occurred_at desc, seq desc)
-                               filter (where type = any(:routing)))[1] as last_routing,
-                           bool_or(type = any(:done)) as done,
-                           bool_or(type = 'question.received.v1') as received
-                    from events
-                    where question_id is not null and type = any(:all)
-                    group by question_id
-                ) x
-                where last_routing = 'question.unmatched.v1' and received and not done
+                    select distinct question_id from events
+                    where type = 'question.unmatched.v1' and question_id is not null
+                ) u
+                where (select e.type from events e
+                       where e.question_id = u.question_id and e.type = any(:routing)
+                       order by e.occurred_at desc, e.seq desc limit 1) = 'question.unmatched.v1'
+                  and exists (select 1 from events e where e.question_id = u.question_id
+                              and e.type = 'question.received.v1')
+                  and not exists (select 1 from events e where e.question_id = u.question_id
+                                  and e.type = any(:done))
                 """
             ),
             {
                 "routing": list(ROUTING_TYPES),
                 "done": ["callback.done.v1", *CLOSING_TYPES],
-                "all": [
-                    "question.received.v1",
-                    *ROUTING_TYPES,
-                    "callback.done.v1",
-                    *CLOSING_TYPES,
-                ],
             },
         )
     ).scalar_one()

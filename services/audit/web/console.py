@@ -16,7 +16,7 @@ from contracts.events import BY_SUBJECT
 from contracts.streams import DEADLETTER_STREAM
 from opendeur import messaging
 from opendeur.runtime import ApiError, Runtime
-from services.audit import charts, queries
+from services.audit import charts, deadletters, queries
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -25,6 +25,7 @@ TEMPLATES = Environment(
 COOKIE = "od_admin"
 LATEST = 50
 MAX_OPEN = 100
+MAX_DEAD = 50
 ENVELOPE = {"event_id", "type", "occurred_at", "source", "question_id", "seq", "recorded_at"}
 AMS = ZoneInfo("Europe/Amsterdam")
 # Lower edges in hours: the deadline is 24 h, so the interesting part is the first day.
@@ -64,14 +65,19 @@ def is_admin(rt: Runtime, request: Request) -> bool:
     return True
 
 
-async def deadletter_count(rt: Runtime) -> int | None:
+async def deadletter_view(rt: Runtime) -> tuple[int | None, list[dict[str, Any]]]:
+    """(how many dead letters, the newest of them), or (None, []) while the broker is away."""
     if not messaging.is_connected(rt.broker):
-        return None
+        return None, []
+    js = messaging.jetstream(rt.broker)
     try:
-        info = await messaging.jetstream(rt.broker).stream_info(DEADLETTER_STREAM)
+        info = await js.stream_info(DEADLETTER_STREAM)
+        rows = await deadletters.list_dead(js, MAX_DEAD)
     except Exception:  # the console still shows everything else while the broker is away
-        return None
-    return int(info.state.messages)
+        return None, []
+    for row in rows:
+        row["when"] = local(row["time"])
+    return int(info.state.messages), rows
 
 
 def make_router(rt: Runtime) -> APIRouter:
@@ -120,6 +126,7 @@ def make_router(rt: Runtime) -> APIRouter:
             hours = [s / 3600 for s in await queries.callback_seconds(session, recent, now)]
             weekly = await queries.weekly_within_deadline(session, weeks, now)
             per_topic = await queries.questions_per_topic(session, recent, now)
+        dead_count, dead = await deadletter_view(rt)
         for q in open_qs:
             q["age"] = age(q["age_seconds"])
             q["deadline"] = local(q["respond_before"])
@@ -135,7 +142,9 @@ def make_router(rt: Runtime) -> APIRouter:
             open=sorted(open_qs, key=lambda q: -q["age_seconds"]),
             max_open=MAX_OPEN,
             triage=triage,
-            deadletters=await deadletter_count(rt),
+            deadletters=dead_count,
+            dead=dead,
+            max_dead=MAX_DEAD,
             histogram=charts.histogram(
                 hours,
                 bins=HISTOGRAM_BINS,

@@ -41,4 +41,8 @@
   var source = new EventSource("/api/v1/audit/stream?after=" + encodeURIComponent(after));
   types.forEach(function (t) { source.addEventListener(t, add); });
   source.onmessage = add;
+  // The state of the live connection, for people (and tests) to see: connecting, open, retrying.
+  body.setAttribute("data-live", "connecting");
+  source.onopen = function () { body.setAttribute("data-live", "open"); };
+  source.onerror = function () { body.setAttribute("data-live", "retrying"); };
 }());
