@@ -151,7 +151,11 @@ def cmd_deadletters(args: argparse.Namespace) -> int:
         try:
             js = nc.jetstream()
             if args.sub == "replay":
-                subject = await deadletters.replay(js, args.seq)
+                try:
+                    subject = await deadletters.replay(js, args.seq)
+                except deadletters.ReplayRefused as exc:
+                    print(f"replay refused: {exc}", file=sys.stderr)
+                    return 2
                 print(f"dead letter {args.seq} republished to {subject}")
             else:
                 for d in await deadletters.list_dead(js, limit=args.limit):

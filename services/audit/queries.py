@@ -215,18 +215,20 @@ async def triage_count(session: AsyncSession) -> int:
         await session.execute(
             text(
                 """
-                -- From the questions that were ever unmatched (few), each checked by its index.
+                -- Only questions that were ever unmatched (few), each read through its index.
                 select count(*) from (
                     select distinct question_id from events
                     where type = 'question.unmatched.v1' and question_id is not null
                 ) u
-                where (select e.type from events e
-                       where e.question_id = u.question_id and e.type = any(:routing)
-                       order by e.occurred_at desc, e.seq desc limit 1) = 'question.unmatched.v1'
-                  and exists (select 1 from events e where e.question_id = u.question_id
-                              and e.type = 'question.received.v1')
-                  and not exists (select 1 from events e where e.question_id = u.question_id
-                                  and e.type = any(:done))
+                cross join lateral (
+                    select (array_agg(type order by occurred_at desc, seq desc)
+                               filter (where type = any(:routing)))[1] as last_routing,
+                           bool_or(type = any(:done)) as done,
+                           bool_or(type = 'question.received.v1') as received
+                    from events e
+                    where e.question_id = u.question_id
+                ) x
+                where last_routing = 'question.unmatched.v1' and received and not done
                 """
             ),
             {
