@@ -211,26 +211,31 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
             consent_en=consent_text("en"),
         )
 
-    @router.get("", response_class=HTMLResponse)
-    async def get_console(request: Request) -> Response:
-        lang = lang_of(request)
+    async def signed_in(request: Request, lang: str) -> Response | tuple:
+        """The volunteer's session and user, or where to send them first."""
         found = await current(request)
         if found is None:
             return to_login(lang)
-        s, user = found
-        if user.must_change:
+        if found[1].must_change:
             return RedirectResponse(f"/phone/password?lang={lang}", status_code=303)
+        return found
+
+    @router.get("", response_class=HTMLResponse)
+    async def get_console(request: Request) -> Response:
+        lang = lang_of(request)
+        found = await signed_in(request, lang)
+        if isinstance(found, Response):
+            return found
+        s, user = found
         return await console(lang, s, user.name, {}, {})
 
     @router.post("", response_class=HTMLResponse)
     async def post_console(request: Request) -> Response:
         lang = lang_of(request)
-        found = await current(request)
-        if found is None:
-            return to_login(lang)
+        found = await signed_in(request, lang)
+        if isinstance(found, Response):
+            return found
         s, user = found
-        if user.must_change:
-            return RedirectResponse(f"/phone/password?lang={lang}", status_code=303)
         values = forms.field_values(await request.form())
         if not codec.csrf_ok(s, values.get("csrf", "")):
             return render("message.html", lang, status=403, heading=t("ph_csrf", lang))
