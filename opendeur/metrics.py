@@ -20,6 +20,23 @@ HANDLER_SECONDS = Histogram(
 )
 OUTBOX_BACKLOG = Gauge("opendeur_outbox_backlog", "Events waiting in the outbox")
 HTTP_REQUESTS = Counter("opendeur_http_requests_total", "HTTP requests", ["route", "status"])
+REDELIVERIES = Counter(
+    "opendeur_redeliveries_total", "Messages delivered more than once to a consumer", ["consumer"]
+)
+NOTIFICATIONS_SENT = Counter(
+    "opendeur_notifications_sent_total", "Notifications handed to a channel", ["channel", "purpose"]
+)
+NOTIFICATIONS_FAILED = Counter(
+    "opendeur_notifications_failed_total",
+    "Notifications that failed permanently on a channel",
+    ["channel", "reason"],
+)
+ESCALATIONS = Counter(
+    "opendeur_escalations_total", "Deadline escalations raised by routing", ["level"]
+)
+DEADLINE_BREACHES = Counter(
+    "opendeur_deadline_breaches_total", "Questions not called back before their deadline"
+)
 
 
 def render() -> tuple[bytes, str]:
