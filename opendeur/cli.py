@@ -243,11 +243,12 @@ def cmd_audit_verify(_args: argparse.Namespace) -> int:
 class Supervisor:
     """Runs each service as its own process and restarts one that dies."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(self, env: dict[str, str], log_dir: Path, nats_nodes: list | None = None) -> None:
         self.env = env
         self.log_dir = log_dir
         self.children: dict[str, subprocess.Popen] = {}
         self.stopping = False
+        self.nats_nodes = nats_nodes or []  # embedded nats-server processes, restarted likewise
 
     def spawn(self, name: str, argv: list[str]) -> None:
         log = open(self.log_dir / f"{name}.log", "ab")
@@ -268,6 +269,13 @@ class Supervisor:
                     print(f"opendeur: {name} exited ({proc.returncode}); restarting", flush=True)
                     time.sleep(0.5)
                     self.spawn(name, self.argv[name])
+            for node in self.nats_nodes:
+                if not node.running and not self.stopping:
+                    print(f"opendeur: {node.server_name} exited; restarting", flush=True)
+                    try:
+                        node.start()
+                    except (OSError, RuntimeError, TimeoutError) as exc:
+                        print(f"opendeur: {node.server_name} did not start: {exc}", flush=True)
             time.sleep(0.5)
 
     def stop(self) -> None:
@@ -307,9 +315,33 @@ def _port_or_free(port: int) -> int:
             return free_port()
 
 
-def cmd_up(args: argparse.Namespace) -> int:
-    from opendeur.embedded import NatsServer, Postgres, wait_port
+def _start_nats(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> list:
+    """The embedded broker, with the same per-service accounts as deploy/nats/: one nats-server,
+    or with --cluster three forming a JetStream cluster and streams with 3 replicas."""
+    from opendeur.embedded import NatsCluster, NatsServer
     from opendeur.natsauth import authorization_conf
+
+    auth = authorization_conf(Settings(secret_key=env["OPENDEUR_SECRET_KEY"]))
+    env["OPENDEUR_NATS_AUTH"] = "derived"
+    if not args.cluster:
+        nats = NatsServer(data_dir / "nats", _port_or_free(4222), extra_conf=auth).start()
+        env["OPENDEUR_NATS_URL"] = nats.url
+        return [nats]
+    ports = [_port_or_free(4222 + i) for i in range(3)]
+    cluster = NatsCluster(
+        data_dir / "nats-cluster",
+        ports=ports,
+        cluster_ports=[_port_or_free(6222 + i) for i in range(3)],
+        http_ports=[_port_or_free(8222 + i) for i in range(3)],
+        extra_conf=auth,
+    ).start()
+    env["OPENDEUR_NATS_URL"] = cluster.url
+    env["OPENDEUR_NATS_REPLICAS"] = "3"
+    return cluster.nodes
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from opendeur.embedded import Postgres, wait_port
 
     data_dir = Path(args.data_dir or os.environ.get("OPENDEUR_DATA_DIR") or ".opendeur").resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -318,21 +350,25 @@ def cmd_up(args: argparse.Namespace) -> int:
     env["OPENDEUR_DATA_DIR"] = str(data_dir)
     for k, v in _secrets(data_dir).items():
         env.setdefault(k, v)
+    if args.cluster and env.get("OPENDEUR_NATS_URL"):
+        print(
+            "opendeur up --cluster starts its own 3-node cluster: unset OPENDEUR_NATS_URL "
+            "(for an external cluster set it and OPENDEUR_NATS_REPLICAS=3 instead)",
+            file=sys.stderr,
+        )
+        return 2
     infra: list = []
+    nats_nodes: list = []
     sup: Supervisor | None = None
     try:
         if not env.get("OPENDEUR_NATS_URL"):
-            # The embedded broker uses the same per-service accounts as deploy/nats/.
-            auth = authorization_conf(Settings(secret_key=env["OPENDEUR_SECRET_KEY"]))
-            nats = NatsServer(data_dir / "nats", _port_or_free(4222), extra_conf=auth).start()
-            infra.append(nats)
-            env["OPENDEUR_NATS_URL"] = nats.url
-            env["OPENDEUR_NATS_AUTH"] = "derived"
+            nats_nodes = _start_nats(args, data_dir, env)
+            infra.extend(nats_nodes)
         if not env.get("OPENDEUR_DATABASE_URL"):
             pg = Postgres(data_dir / "postgres", _port_or_free(55432)).start()
             infra.append(pg)
             env["OPENDEUR_DATABASE_URL"] = pg.url()
-        sup = Supervisor(env, data_dir / "logs")
+        sup = Supervisor(env, data_dir / "logs", nats_nodes)
         mailbox_port = int(env.get("OPENDEUR_MAILBOX_PORT", "8025"))
         if not env.get("OPENDEUR_SMTP_URL"):
             smtp_port = _port_or_free(2525)
@@ -362,6 +398,16 @@ def cmd_up(args: argparse.Namespace) -> int:
                 f"  mailbox           http://127.0.0.1:{mailbox_port}/\n"
                 if "mailbox" in sup.children
                 else ""
+            )
+            + (
+                f"  nats              {settings.nats_url} (streams R{settings.nats_replicas})\n"
+                if nats_nodes
+                else ""
+            )
+            + "".join(
+                f"  {n.server_name:<18}http://127.0.0.1:{n.http_port}/jsz\n"
+                for n in nats_nodes
+                if n.http_port
             )
             + f"  admin token       {settings.admin_token.get_secret_value() if settings.admin_token else '-'}\n"
             f"  data              {data_dir}\n"
@@ -398,6 +444,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("up", help="run everything (embedded where no URL is given)")
     p.add_argument("--data-dir")
     p.add_argument("--demo", action="store_true", help="load the demo groups")
+    p.add_argument(
+        "--cluster",
+        action="store_true",
+        help="a local 3-node JetStream cluster (streams R3) instead of one nats-server",
+    )
     p.set_defaults(fn=cmd_up)
     p = sub.add_parser("serve", help="run one service")
     p.add_argument("service", choices=SERVICES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pwd
 import re
@@ -13,6 +14,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 PG_SYSTEM_USER = "opendeur-pg"
@@ -61,23 +64,40 @@ def nats_server_binary() -> str:
 class NatsServer:
     """One real nats-server with JetStream, file storage, fsync on every write."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, *, extra_conf: str = "") -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        *,
+        extra_conf: str = "",
+        server_name: str = "opendeur-embedded",
+        http_port: int | None = None,
+        cluster_conf: str = "",
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.extra_conf = extra_conf
+        self.server_name = server_name
+        self.http_port = http_port  # the monitoring endpoint (/healthz, /jsz), loopback only
+        self.cluster_conf = cluster_conf
         self.proc: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
     def write_conf(self) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         conf = self.data_dir / "nats.conf"
         store = self.data_dir / "jetstream"
+        http = f"http: 127.0.0.1:{self.http_port}\n" if self.http_port else ""
         conf.write_text(
             f"""listen: 127.0.0.1:{self.port}
-server_name: opendeur-embedded
+{http}server_name: {self.server_name}
 max_payload: 1MB
 jetstream {{
   store_dir: "{store}"
@@ -85,9 +105,11 @@ jetstream {{
   max_memory_store: 256MB
   max_file_store: 10GB
 }}
+{self.cluster_conf}
 {self.extra_conf}
 """
         )
+        conf.chmod(0o600)  # it may hold the derived account passwords
         return conf
 
     def start(self) -> NatsServer:
@@ -102,6 +124,158 @@ jetstream {{
     def stop(self, kill: bool = False) -> None:
         _stop(self.proc, signal.SIGKILL if kill else signal.SIGTERM, grace=10)
         self.proc = None
+
+    def monitor(self, path: str, timeout: float = 2.0) -> dict:
+        """GET a monitoring endpoint (needs http_port), e.g. '/jsz?streams=true'; 503 is data too."""
+        if not self.http_port:
+            raise RuntimeError(f"{self.server_name} has no monitoring port")
+        url = f"http://127.0.0.1:{self.http_port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as exc:
+            return json.loads(exc.read() or b"{}")
+
+
+class NatsCluster:
+    """Three real nats-server processes on loopback ports forming one JetStream cluster, as
+    deploy/nats/nats-{1,2,3}.conf does: one store per node, full mesh of routes (with a route
+    password), fsync always. Streams get 3 replicas when `opendeur migrate` runs with
+    OPENDEUR_NATS_REPLICAS=3; JetStream then needs 2 of 3 nodes to accept a write."""
+
+    name = "opendeur"
+
+    def __init__(
+        self,
+        data_dir: Path,
+        size: int = 3,
+        *,
+        ports: list[int] | None = None,
+        cluster_ports: list[int] | None = None,
+        http_ports: list[int] | None = None,
+        extra_conf: str = "",
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        ports = ports or [free_port() for _ in range(size)]
+        cluster_ports = cluster_ports or [free_port() for _ in range(size)]
+        http_ports = http_ports or [free_port() for _ in range(size)]
+        # Only the cluster's own nodes may open a route (a route sees every message).
+        route_pw = secrets.token_urlsafe(24)
+        routes = "\n".join(
+            f"    nats-route://route:{route_pw}@127.0.0.1:{p}" for p in cluster_ports
+        )
+        self.nodes = [
+            NatsServer(
+                self.data_dir / f"nats-{i + 1}",
+                ports[i],
+                extra_conf=extra_conf,
+                server_name=f"opendeur-nats-{i + 1}",
+                http_port=http_ports[i],
+                cluster_conf=(
+                    f"cluster {{\n  name: {self.name}\n  listen: 127.0.0.1:{cluster_ports[i]}\n"
+                    f'  authorization {{ user: route, password: "{route_pw}", timeout: 2 }}\n'
+                    f"  routes: [\n{routes}\n  ]\n}}"
+                ),
+            )
+            for i in range(size)
+        ]
+
+    @property
+    def url(self) -> str:
+        """Every node, comma-separated: the form OPENDEUR_NATS_URL takes (split for nats-py)."""
+        return ",".join(n.url for n in self.nodes)
+
+    @property
+    def monitor_urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{n.http_port}/" for n in self.nodes]
+
+    def node(self, server_name: str) -> NatsServer:
+        for n in self.nodes:
+            if n.server_name == server_name:
+                return n
+        raise KeyError(server_name)
+
+    def start(self, timeout: float = 60.0) -> NatsCluster:
+        for n in self.nodes:
+            n.start()
+        self.wait_ready(timeout)
+        return self
+
+    def stop(self, kill: bool = False) -> None:
+        for n in self.nodes:
+            n.stop(kill=kill)
+
+    def kill(self, server_name: str) -> NatsServer:
+        """kill -9 one node: no lame-duck mode, no leadership hand-over."""
+        node = self.node(server_name)
+        node.stop(kill=True)
+        return node
+
+    def restart(self, server_name: str, timeout: float = 60.0) -> NatsServer:
+        """Start a stopped node again on its ports and store; it catches up from the others."""
+        node = self.node(server_name)
+        node.stop()
+        node.start()
+        self.wait_ready(timeout)
+        return node
+
+    def _jsz(self, node: NatsServer, query: str = "") -> dict:
+        try:
+            return node.monitor("/jsz" + query)
+        except (OSError, ValueError):
+            return {}
+
+    def _health(self, node: NatsServer) -> dict:
+        try:
+            return node.monitor("/healthz")
+        except (OSError, ValueError) as exc:
+            return {"status": "unreachable", "error": str(exc)}
+
+    def meta_leader(self) -> str | None:
+        """The JetStream meta leader as the running nodes see it (None during an election)."""
+        seen = {
+            (self._jsz(n).get("meta_cluster") or {}).get("leader") or None
+            for n in self.nodes
+            if n.running
+        }
+        return seen.pop() if len(seen) == 1 else None
+
+    def stream_leader(self, stream: str = "OPENDEUR_EVENTS") -> str | None:
+        """The server_name leading this stream's Raft group, if the running nodes agree on one
+        that is itself running (after a kill -9 the others keep naming it until they elect)."""
+        seen = set()
+        for n in self.nodes:
+            if not n.running:
+                continue
+            leader = None
+            for account in self._jsz(n, "?accounts=true&streams=true").get("account_details", []):
+                for detail in account.get("stream_detail") or []:
+                    if detail.get("name") == stream:
+                        leader = (detail.get("cluster") or {}).get("leader")
+            seen.add(leader or None)
+        if len(seen) != 1:
+            return None
+        leader = seen.pop()
+        return leader if leader and self.node(leader).running else None
+
+    def wait_stream_leader(self, stream: str = "OPENDEUR_EVENTS", timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        while (leader := self.stream_leader(stream)) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no leader for {stream} after {timeout}s")
+            time.sleep(0.1)
+        return leader
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Every running node healthy (JetStream current with a meta leader), one meta leader."""
+        deadline = time.monotonic() + timeout
+        while True:
+            health = {n.server_name: self._health(n) for n in self.nodes if n.running}
+            if all(h.get("status") == "ok" for h in health.values()) and self.meta_leader():
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"NATS cluster not ready after {timeout}s: {health}")
+            time.sleep(0.1)
 
 
 def _pg_bin(name: str) -> str:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
 
 from opendeur import natsauth
+from opendeur.embedded import NatsCluster
+from opendeur.settings import Settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 SERVICES = ("intake", "routing", "notify", "audit")
@@ -75,6 +78,37 @@ def test_nats_cluster_is_three_nodes_with_fsync_always() -> None:
         text = conf.read_text()
         assert "sync_interval: always" in text and "include ./authorization.conf" in text
         assert text.count("nats://nats-") == 3
+
+
+def _nats_facts(conf: str, includes: Path | None = None) -> dict:
+    """What must agree between deploy/nats/ and the local cluster of `opendeur up --cluster`."""
+    if includes is not None:
+        for name in re.findall(r"^include \./(\S+)$", conf, re.M):
+            conf += "\n" + (includes / name).read_text()
+    routes = re.search(r"routes: \[(.*?)\]", conf, re.S)
+    return {
+        "server_name": re.search(r"^server_name: (\S+)$", conf, re.M).group(1),
+        "max_payload": re.search(r"^max_payload: (\S+)$", conf, re.M).group(1),
+        "sync_interval": re.search(r"sync_interval: (\S+)", conf).group(1),
+        "cluster": re.search(r"cluster \{\s*name: (\S+)", conf).group(1),
+        "routes": routes.group(1).count("://") if routes else 0,
+        "users": sorted(re.findall(r'\{user: "([^"]+)"', conf)),
+    }
+
+
+def test_the_local_cluster_of_opendeur_up_matches_deploy_nats(tmp_path: Path) -> None:
+    deployed = [
+        _nats_facts(p.read_text(), DEPLOY / "nats")
+        for p in sorted((DEPLOY / "nats").glob("nats-*.conf"))
+    ]
+    auth = natsauth.authorization_conf(Settings(secret_key="k" * 43))
+    local = [
+        _nats_facts(node.write_conf().read_text())
+        for node in NatsCluster(tmp_path, extra_conf=auth).nodes
+    ]
+    assert local == deployed
+    assert deployed[0]["users"] == sorted([natsauth.ADMIN_USER, *SERVICES])
+    assert {d["server_name"] for d in deployed} == {f"opendeur-nats-{i}" for i in (1, 2, 3)}
 
 
 def test_nats_accounts_file_is_generated_from_the_contracts() -> None:
