@@ -232,9 +232,17 @@ EVENT_TYPES: tuple[type[Event], ...] = (
 BY_SUBJECT: dict[str, type[Event]] = {cls.subject: cls for cls in EVENT_TYPES}
 
 
+class UnknownSubject(LookupError):
+    """A message on a subject no event type of the contract has (e.g. an unknown version)."""
+
+
 def decode(subject: str, data: bytes) -> Event:
-    """Validate a message from the broker as the event its subject names."""
+    """Validate a message from the broker as the event its subject names.
+
+    Raises only `pydantic.ValidationError` (not JSON, not an object, a missing, extra or wrongly
+    typed field, a body of another event type) or `UnknownSubject` (a `LookupError`); consumers
+    dead-letter both at once. `tests/hostile/test_fuzz_decoders.py` holds it to that."""
     cls = BY_SUBJECT.get(subject)
     if cls is None:
-        raise LookupError(f"unknown subject {subject!r}")
+        raise UnknownSubject(f"unknown subject {subject[:80]!r}")
     return cls.model_validate_json(data)

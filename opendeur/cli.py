@@ -226,6 +226,12 @@ def cmd_audit_tail(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys(args: argparse.Namespace) -> int:
+    from opendeur import rotation
+
+    return rotation.cmd_keys_rotate(args) if args.sub == "rotate" else rotation.cmd_keys_new(args)
+
+
 def cmd_audit_verify(_args: argparse.Namespace) -> int:
     import httpx
 
@@ -483,6 +489,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_audit_tail)
     a.add_parser("verify", help="check the hash chain").set_defaults(fn=cmd_audit_verify)
+    k = sub.add_parser("keys", help="master keys that wrap the data keys").add_subparsers(
+        dest="sub", required=True
+    )
+    p = k.add_parser("rotate", help="re-wrap every data key under the current master key")
+    p.add_argument("--batch-size", type=int, default=100, help="rows per transaction (100)")
+    p.set_defaults(fn=cmd_keys)
+    p = k.add_parser("new", help="print a fresh OPENDEUR_MASTER_KEYS entry")
+    p.add_argument("--id", help="its key id (default: k<YYYYMMDD>)")
+    p.set_defaults(fn=cmd_keys)
     p = sub.add_parser("bench", help="benchmark the whole system (needs the bench extra)")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(fn=lambda a: __import__("opendeur.bench", fromlist=["main"]).main(a.rest))

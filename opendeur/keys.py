@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import os
+import re
 import secrets
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -46,27 +49,193 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
+class KeyringError(RuntimeError):
+    """A master-key problem. Messages name key ids and settings, never key material."""
+
+
+class UnknownKeyId(KeyringError):
+    pass
+
+
+class UnwrapFailed(KeyringError):
+    pass
+
+
+LEGACY_KEY_ID = "k1"
+_KEY_ID = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+def _safe_id(kid: bytes) -> str:
+    """A key id read from stored data, shown only if it looks like one (errors must stay clean)."""
+    text = kid.decode("ascii", "replace")
+    return text if _KEY_ID.match(text) else "<not a key id>"
+
+
+def parse_master_keys(text: str) -> list[tuple[str, bytes | None]]:
+    """`k3:<base64 of 32 bytes>,k2:<...>,k1` -> [(id, key), ...], the first being current.
+
+    A bare `k1` stands for the key derived from OPENDEUR_SECRET_KEY (key None here). Entries are
+    separated by commas or new lines. Errors say which entry is wrong and why, never what it
+    contains."""
+    entries: list[tuple[str, bytes | None]] = []
+    for n, item in enumerate((i.strip() for i in text.replace("\n", ",").split(",")), 1):
+        if not item:
+            continue
+        kid, sep, b64 = item.partition(":")
+        kid = kid.strip()
+        if not _KEY_ID.match(kid) or (not sep and kid != LEGACY_KEY_ID):
+            raise KeyringError(
+                f"OPENDEUR_MASTER_KEYS entry {n}: expected ID:BASE64KEY with an id like k2 "
+                "(lowercase letters, digits, '-' or '_'), or a bare k1"
+            )
+        if any(kid == k for k, _ in entries):
+            raise KeyringError(f"OPENDEUR_MASTER_KEYS entry {n}: the id {kid} appears twice")
+        if kid == LEGACY_KEY_ID:
+            if sep:
+                raise KeyringError(
+                    f"OPENDEUR_MASTER_KEYS entry {n}: {LEGACY_KEY_ID} is the key derived from "
+                    f"OPENDEUR_SECRET_KEY; list it as a bare `{LEGACY_KEY_ID}`, without a key"
+                )
+            entries.append((kid, None))
+            continue
+        try:
+            b64 = b64.strip()
+            key = base64.b64decode(
+                b64.replace("-", "+").replace("_", "/") + "=" * (-len(b64) % 4), validate=True
+            )
+        except (ValueError, binascii.Error):
+            key = b""
+        if len(key) != 32:
+            raise KeyringError(
+                f"OPENDEUR_MASTER_KEYS entry {n} (id {kid}): the key must be 32 random bytes in "
+                "base64 (`opendeur keys new` makes one)"
+            )
+        entries.append((kid, key))
+    if not entries:
+        raise KeyringError("OPENDEUR_MASTER_KEYS is set but lists no keys")
+    return entries
+
+
+def new_master_key_line(key_id: str) -> str:
+    """A fresh `ID:BASE64` entry for OPENDEUR_MASTER_KEYS."""
+    if not _KEY_ID.match(key_id) or key_id == LEGACY_KEY_ID:
+        raise KeyringError(
+            f"not a usable key id: {key_id!r} (lowercase letters, digits, '-' or '_'; not k1)"
+        )
+    return f"{key_id}:{base64.b64encode(secrets.token_bytes(32)).decode()}"
+
+
+def service_keyring(settings: Settings, service: str) -> list[tuple[str, bytes]]:
+    """The wrapping keys of one service, current first.
+
+    Without OPENDEUR_MASTER_KEYS this is exactly the old single key k1, derived from
+    OPENDEUR_SECRET_KEY. With it, what is listed is what can be read: each entry is separated per
+    service with HKDF (one service's wrapping key opens nothing of another's), and k1 is readable
+    only while it is listed (as a bare `k1`)."""
+    listed = settings.master_keys.get_secret_value().strip() if settings.master_keys else ""
+    if not listed:
+        return [(LEGACY_KEY_ID, derive(settings, f"master-key:{service}"))]
+    ring: list[tuple[str, bytes]] = []
+    for kid, key in parse_master_keys(listed):
+        if key is None:
+            if settings.secret_key is None:
+                raise KeyringError(
+                    f"OPENDEUR_MASTER_KEYS lists {LEGACY_KEY_ID}, which is derived from "
+                    "OPENDEUR_SECRET_KEY, but that is not set"
+                )
+            ring.append((kid, derive(settings, f"master-key:{service}")))
+            continue
+        ring.append(
+            (
+                kid,
+                HKDF(
+                    algorithm=hashes.SHA256(),
+                    length=32,
+                    salt=b"opendeur/master-keys/v1",
+                    info=f"master-key:{service}:{kid}".encode(),
+                ).derive(key),
+            )
+        )
+    return ring
+
+
 class Envelope:
-    """Envelope encryption: per-record data keys, wrapped by a master key (AES-256-GCM)."""
+    """Envelope encryption: per-record data keys, wrapped by a master key (AES-256-GCM).
 
-    KEY_ID = "k1"
+    A wrapped data key is `<key id>:` + nonce + ciphertext; the key id says which master key of
+    the keyring opens it. New data keys are always wrapped with the current (first) key."""
 
-    def __init__(self, master: bytes) -> None:
-        self._master = AESGCM(master)
+    KEY_ID = LEGACY_KEY_ID  # the id of the key derived from OPENDEUR_SECRET_KEY
+
+    def __init__(self, master: bytes | list[tuple[str, bytes]], key_id: str = LEGACY_KEY_ID):
+        ring = [(key_id, master)] if isinstance(master, bytes) else list(master)
+        if not ring:
+            raise KeyringError("an envelope needs at least one master key")
+        self.key_id = ring[0][0]
+        self._current = AESGCM(ring[0][1])
+        self._keys = {kid: AESGCM(key) for kid, key in ring}
+        self._prefix = self.key_id.encode() + b":"
+
+    def __repr__(self) -> str:
+        return f"Envelope(current={self.key_id!r}, known={sorted(self._keys)!r})"
 
     @classmethod
     def for_service(cls, settings: Settings, service: str) -> Envelope:
-        return cls(derive(settings, f"master-key:{service}"))
+        return cls(service_keyring(settings, service))
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        return tuple(self._keys)
+
+    @property
+    def current_prefix(self) -> bytes:
+        """What every data key wrapped under the current key starts with."""
+        return self._prefix
+
+    def _wrap(self, key: bytes) -> bytes:
+        nonce = os.urandom(12)
+        return self._prefix + nonce + self._current.encrypt(nonce, key, b"dk")
 
     def new_data_key(self) -> tuple[bytes, bytes]:
         """Returns (data key, wrapped data key)."""
         key = AESGCM.generate_key(bit_length=256)
-        nonce = os.urandom(12)
-        return key, self.KEY_ID.encode() + b":" + nonce + self._master.encrypt(nonce, key, b"dk")
+        return key, self._wrap(key)
+
+    @staticmethod
+    def key_id_of(wrapped: bytes) -> str:
+        return _safe_id(bytes(wrapped).partition(b":")[0])
+
+    def is_current(self, wrapped: bytes) -> bool:
+        return bytes(wrapped).startswith(self._prefix)
 
     def unwrap(self, wrapped: bytes) -> bytes:
-        _kid, _, rest = wrapped.partition(b":")
-        return self._master.decrypt(rest[:12], rest[12:], b"dk")
+        kid, sep, rest = bytes(wrapped).partition(b":")
+        master = self._keys.get(kid.decode("ascii", "replace")) if sep else None
+        if master is None:
+            shown = _safe_id(kid)
+            hint = (
+                f" (as a bare `{LEGACY_KEY_ID}`: it is derived from OPENDEUR_SECRET_KEY)"
+                if shown == LEGACY_KEY_ID
+                else ""
+            )
+            raise UnknownKeyId(
+                f"data key is wrapped under master key id {shown}, which is not configured "
+                f"(known: {', '.join(self._keys)}); list it in OPENDEUR_MASTER_KEYS{hint} until "
+                "`opendeur keys rotate` has re-wrapped everything"
+            )
+        try:
+            return master.decrypt(rest[:12], rest[12:], b"dk")
+        except InvalidTag:
+            raise UnwrapFailed(
+                f"data key under master key id {_safe_id(kid)} does not open with the configured "
+                "key of that id (wrong key material, or the stored key is damaged)"
+            ) from None
+
+    def rewrap(self, wrapped: bytes) -> bytes:
+        """The same data key wrapped under the current master key (the sealed fields stay valid)."""
+        if self.is_current(wrapped):
+            return bytes(wrapped)
+        return self._wrap(self.unwrap(wrapped))
 
     @staticmethod
     def seal(key: bytes, plaintext: str, aad: str) -> bytes:

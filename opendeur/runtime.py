@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from faststream.nats import NatsRouter
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -21,6 +21,7 @@ from contracts.streams import consumers_of
 from opendeur import logging as olog
 from opendeur import messaging, metrics, outbox
 from opendeur.db import make_engine, service_url, sessionmaker
+from opendeur.keys import KeyringError
 from opendeur.settings import Settings, get_settings
 
 log = olog.get_logger(component="runtime")
@@ -34,6 +35,23 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Permissions-Policy": "geolocation=(), camera=(), microphone=()",
+}
+
+
+HEALTH_503 = {
+    "description": "The broker or the database cannot be reached",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "service": {"type": "string"},
+                    "database": {"type": "boolean"},
+                    "broker": {"type": "boolean"},
+                },
+            }
+        }
+    },
 }
 
 
@@ -147,7 +165,56 @@ class Runtime:
             redoc_url=None,
         )
         install_basics(app, self)
+        generate = app.openapi
+
+        def openapi() -> dict[str, Any]:
+            if app.openapi_schema is None:
+                app.openapi_schema = document_errors(generate())
+            return app.openapi_schema
+
+        app.openapi = openapi  # type: ignore[method-assign]
         return app
+
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {
+        "error": {"type": "string", "description": "a code, e.g. not_found"},
+        "message": {"type": "string", "description": "what a person can read"},
+        "field": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+    },
+}
+STAFF_TAGS = frozenset({"staff", "audit", "reports"})
+
+
+def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Add the refusals every service gives through the handlers below to its OpenAPI document,
+    where an operation does not document them itself: 404 where the path names something by id,
+    401 on staff APIs (bearer token), 403 on staff pages' form posts (CSRF), all as {error,
+    message, field}. Checked by schemathesis in tests/hostile/test_schemathesis.py."""
+    schema.setdefault("components", {}).setdefault("schemas", {}).setdefault("Error", ERROR_SCHEMA)
+
+    def refusal(description: str) -> dict[str, Any]:
+        return {
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+
+    for path, operations in schema.get("paths", {}).items():
+        for method, op in operations.items():
+            if not isinstance(op, dict) or "responses" not in op:
+                continue
+            responses = op["responses"]
+            if "{" in path:
+                responses.setdefault("404", refusal("Nothing with that id"))
+            if STAFF_TAGS & set(op.get("tags", ())):
+                if path.startswith("/api/"):
+                    responses.setdefault("401", refusal("The staff token is missing or not valid"))
+                elif method != "get":  # a staff page's form post
+                    responses.setdefault("403", refusal("The form's CSRF token is not valid"))
+    return schema
 
 
 def install_basics(app: FastAPI, rt: Runtime) -> None:
@@ -177,20 +244,23 @@ def install_basics(app: FastAPI, rt: Runtime) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        log.error("unexpected_error", error=type(exc).__name__)
+        if isinstance(exc, KeyringError):  # its message names key ids only: the operator's clue
+            log.error("unexpected_error", error=type(exc).__name__, detail=str(exc))
+        else:
+            log.error("unexpected_error", error=type(exc).__name__)
         return JSONResponse(
             error_body("internal_error", "Something went wrong on our side. Please try again."),
             status_code=500,
         )
 
-    @app.get("/healthz", tags=["operations"])
+    @app.get("/healthz", tags=["operations"], responses={503: HEALTH_503})
     async def healthz() -> JSONResponse:
         checks = await rt.healthy()
         return JSONResponse(
             {"service": rt.service, **checks}, status_code=200 if all(checks.values()) else 503
         )
 
-    @app.get("/metrics", tags=["operations"])
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
     async def prometheus() -> Response:
         body, ctype = metrics.render()
         return Response(body, media_type=ctype)

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     smtp_from: str = "opendeur <noreply@zelfhulpnetwerk.invalid>"
     data_dir: Path = Path(".opendeur")
     secret_key: SecretStr | None = None
+    # Master keys wrapping data keys, `k3:<base64 32 bytes>,k2:<...>`, current first (opendeur/keys.py).
+    master_keys: SecretStr | None = None
     admin_token: SecretStr | None = None
     public_base_url: str | None = None
     response_deadline: str = "24h"
@@ -74,7 +76,7 @@ class Settings(BaseSettings):
         return v
 
     def model_post_init(self, _ctx: object) -> None:
-        for name in ("secret_key", "admin_token", "nats_password", "database_url"):
+        for name in ("secret_key", "master_keys", "admin_token", "nats_password", "database_url"):
             if getattr(self, name) is None:
                 value = _read_secret_file(f"OPENDEUR_{name.upper()}")
                 if value:

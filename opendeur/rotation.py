@@ -1,0 +1,144 @@
+"""Master-key rotation: `opendeur keys rotate` re-wraps every data key under the current key.
+
+The procedure (README, "Rotating the master key"): put a new key first in OPENDEUR_MASTER_KEYS of
+every service and restart them one by one; run `opendeur keys rotate`; then drop the old key.
+Rotation runs beside the live services: small batches, each its own transaction, rows locked with
+FOR UPDATE SKIP LOCKED (a row a service holds is simply taken in the next pass), and it is
+idempotent — a second run finds nothing to do. It connects as each service's own role, and logs
+counts and key ids only."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from opendeur.keys import Envelope, KeyringError, new_master_key_line
+from opendeur.settings import Settings
+
+# The services that keep wrapped data keys, and the module that re-wraps each one's.
+ROTATED = ("intake", "notify")
+PASSES = 5  # rows locked by a running service during one pass are retried in the next
+
+
+@dataclass(frozen=True)
+class RewrapResult:
+    rewrapped: int
+    remaining: int  # still not under the current key (locked throughout, or unreadable)
+    unreadable: int  # wrapped under a key id that is no longer configured, or damaged
+
+
+class RotationIncomplete(RuntimeError):
+    def __init__(self, counts: dict[str, int], left: dict[str, RewrapResult]) -> None:
+        self.counts, self.left = counts, left
+        super().__init__(
+            "not every data key is under the current master key: "
+            + ", ".join(
+                f"{s} {r.remaining} left ({r.unreadable} unreadable)" for s, r in left.items()
+            )
+        )
+
+
+Batch = Callable[
+    [AsyncSession, Envelope, object | None, int], Awaitable[tuple[int, int, object | None]]
+]
+Pending = Callable[[AsyncSession, Envelope], Awaitable[int]]
+
+
+async def rewrap_in_batches(
+    sessions: async_sessionmaker,
+    envelope: Envelope,
+    batch: Batch,
+    pending: Pending,
+    batch_size: int = 100,
+) -> RewrapResult:
+    """Walk the table in key order, one short transaction per batch; a few passes for rows that
+    were locked by a running service; then count what is still not under the current key."""
+    total = unreadable = 0
+    for attempt in range(PASSES):
+        after: object | None = None
+        unreadable = 0
+        while True:
+            async with sessions() as session, session.begin():
+                done, bad, after = await batch(session, envelope, after, batch_size)
+            total += done
+            unreadable += bad
+            if after is None:
+                break
+        async with sessions() as session:
+            left = await pending(session, envelope)
+        if left <= unreadable:
+            return RewrapResult(total, left, unreadable)
+        await asyncio.sleep(0.2 * (attempt + 1))
+    return RewrapResult(total, left, unreadable)
+
+
+async def rotate_service(settings: Settings, service: str, batch_size: int = 100) -> RewrapResult:
+    from importlib import import_module
+
+    from opendeur.db import make_engine, service_url, sessionmaker
+
+    module = import_module(f"services.{service}.keyring")
+    envelope = Envelope.for_service(settings, service)
+    engine = make_engine(service_url(settings, service), pool_size=1, schema=service)
+    try:
+        return await module.rewrap_all(sessionmaker(engine), envelope, batch_size)
+    finally:
+        await engine.dispose()
+
+
+async def rotate(settings: Settings, batch_size: int = 100) -> dict[str, int]:
+    """Re-wrap every data key not under the current master key; {service: keys re-wrapped}.
+    Raises RotationIncomplete (after doing all it could) when some keys are still left."""
+    counts: dict[str, int] = {}
+    left: dict[str, RewrapResult] = {}
+    for service in ROTATED:
+        result = await rotate_service(settings, service, batch_size)
+        counts[service] = result.rewrapped
+        if result.remaining:
+            left[service] = result
+    if left:
+        raise RotationIncomplete(counts, left)
+    return counts
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    settings = Settings()
+    batch_size = int(getattr(args, "batch_size", None) or 100)
+    try:
+        current = Envelope.for_service(settings, "intake").key_id
+        counts = asyncio.run(rotate(settings, batch_size))
+    except KeyringError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except RotationIncomplete as exc:
+        for service, n in exc.counts.items():
+            print(f"{service}: {n} data keys re-wrapped")
+        print(f"error: {exc}; run `opendeur keys rotate` again", file=sys.stderr)
+        return 1
+    print(f"current master key: {current}")
+    for service, n in counts.items():
+        print(f"{service}: {n} data keys re-wrapped")
+    print("every data key is under the current master key; older keys may now be removed")
+    return 0
+
+
+def cmd_keys_new(args: argparse.Namespace) -> int:
+    key_id = getattr(args, "id", None) or "k" + datetime.now(UTC).strftime("%Y%m%d")
+    try:
+        line = new_master_key_line(key_id)
+    except KeyringError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(line)
+    print(
+        "put this entry first in OPENDEUR_MASTER_KEYS (or its _FILE, chmod 600) of every service,"
+        " keep the old entries after it, restart the services, then run `opendeur keys rotate`",
+        file=sys.stderr,
+    )
+    return 0

@@ -1,0 +1,87 @@
+"""A message that just fits NATS's max_payload, forged onto a stream a consumer cannot decode.
+
+On its own system: until the bug below is fixed, it leaves routing unusable for later tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from contracts.streams import DEADLETTER_STREAM, EVENTS_STREAM
+from opendeur.embedded import Postgres
+from opendeur.messaging import admin_connection
+from opendeur.settings import Settings
+from tests.hostile.test_forged_events import PAD, dead_letters_since
+from tests.support import System, start_system, stop_system
+
+
+@pytest.fixture(scope="module")
+def alone(tmp_path_factory: pytest.TempPathFactory, pg: Postgres) -> Iterator[System]:
+    s = start_system(tmp_path_factory.mktemp("maxpayload"), pg)
+    yield s
+    stop_system(s)
+
+
+@pytest.fixture
+async def js(alone: System):
+    nc = await admin_connection(Settings(_env_file=None, nats_url=alone.nats.url))
+    yield nc.jetstream(), nc
+    await nc.close()
+
+
+async def test_a_message_at_max_payload_is_dead_lettered_without_dropping_the_connection(
+    alone: System, js
+) -> None:
+    """KNOWN BUG (opendeur/messaging.py `dead_letter`, not fixed here): the dead letter is the
+    original bytes plus ~200 bytes of headers. For a message that itself just fits max_payload
+    the server refuses that publish ("maximum payload exceeded") and closes routing's whole
+    connection; routing then spins in nats-py's PullSubscription._fetch_n (py-spy dump) and stops
+    answering HTTP, /healthz included, and the message is never dead-lettered. Anyone who may
+    publish callback.done.v1 (intake's account) can do this. Fix: when body plus headers would
+    not fit `nc.max_payload`, dead-letter it without its body (an `Opendeur-Body-Omitted` header;
+    the original stays in OPENDEUR_EVENTS at its stream_seq for inspection and replay)."""
+    js, nc = js
+    start = (await js.stream_info(DEADLETTER_STREAM)).state.last_seq
+    data = b'{"pad": "' + PAD * (nc.max_payload - 200) + b'"}'
+    ack = await js.publish(
+        "callback.done.v1", data, headers={"Nats-Msg-Id": f"forged-{uuid.uuid4()}"}, timeout=10
+    )
+    try:
+        dead, log = False, ""
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not dead:
+            got = await dead_letters_since(js, start)
+            dead = any(
+                d.get("Opendeur-Stream-Seq") == str(ack.seq)
+                and d.get("Opendeur-Consumer") == "routing-callback-done-v1"
+                for d in got
+            )
+            log = (alone.nats.data_dir / "nats.log").read_text(errors="replace")
+            if "maximum payload exceeded" in log:
+                break
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(2)
+        try:
+            async with httpx.AsyncClient(timeout=5) as c:
+                healthy = (await c.get(alone.url("routing") + "/healthz")).status_code == 200
+        except httpx.HTTPError:
+            healthy = False
+        problems = []
+        if "maximum payload exceeded" in log:
+            problems.append(
+                "the dead letter (body + headers) exceeded max_payload, so the server closed "
+                "routing's connection"
+            )
+        if not dead:
+            problems.append(f"stream seq {ack.seq} was not dead-lettered by routing")
+        if not healthy:
+            problems.append("routing stopped answering /healthz (it spins in nats-py's fetch)")
+        assert not problems, "; ".join(problems)
+    finally:
+        # Take the message away so it cannot be redelivered during the other tests.
+        await js.delete_msg(EVENTS_STREAM, ack.seq)
