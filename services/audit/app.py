@@ -17,7 +17,7 @@ from fastapi.responses import Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from opendeur.runtime import ApiError, Runtime
-from services.audit import handlers, queries, reports, store
+from services.audit import handlers, queries, reports, store, tailing
 from services.audit.web import console
 
 rt = Runtime("audit")
@@ -78,22 +78,40 @@ async def audit_timings(request: Request, month: str) -> dict:
 
 @app.get("/api/v1/audit/stream", tags=["audit"])
 async def audit_stream(
-    request: Request, last_event_id: Annotated[str | None, Header()] = None
+    request: Request,
+    last_event_id: Annotated[str | None, Header()] = None,
+    since: Annotated[
+        str | None,
+        Query(description="ISO-8601 time (UTC without an offset) or a duration ago: 30m, 2h, 1d"),
+    ] = None,
+    type: Annotated[list[str] | None, Query(description="only these event types")] = None,
+    after: Annotated[int | None, Query(ge=0, description="resume after this sequence")] = None,
 ) -> StreamingResponse:
+    """Server-sent events in stored order; resumable with Last-Event-ID (or ?after=)."""
     rt.check_admin(request)
     try:
-        after = int(last_event_id or request.query_params.get("after", "0"))
+        resume = int(last_event_id) if last_event_id else (after or 0)
     except ValueError:
-        after = 0
+        resume = after or 0
+    try:
+        start = tailing.parse_since(since) if since else None
+    except ValueError as exc:
+        raise ApiError(422, "invalid_value", str(exc), "since") from None
+    types = sorted({t for t in type or [] if t})
+    if len(types) > tailing.MAX_TYPES:
+        raise ApiError(422, "invalid_value", "Too many types.", "type")
 
     async def events() -> AsyncIterator[bytes]:
-        nonlocal after
+        nonlocal resume
         yield b": opendeur audit stream\n\n"
+        if start is not None:
+            async with rt.sessions() as session:
+                resume = await tailing.first_after(session, resume, start)
         while not await request.is_disconnected():
             async with rt.sessions() as session:
-                batch = await store.events_for(session, None, after, None, 500)
+                batch = await tailing.batch(session, resume, start, types, 500)
             for e in batch:
-                after = e["seq"]
+                resume = e["seq"]
                 yield (
                     f"id: {e['seq']}\nevent: {e['type']}\ndata: ".encode()
                     + orjson.dumps(e)

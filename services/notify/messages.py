@@ -22,6 +22,11 @@ class Link:
 Part = str | Link
 
 
+def with_lang(url: str, lang: str) -> str:
+    """The contact's language on a link to routing's pages, so they open in it (`?lang=en`)."""
+    return f"{url}{'&' if '?' in url else '?'}lang={'en' if lang == 'en' else 'nl'}"
+
+
 def local_time(dt: datetime) -> str:
     return dt.astimezone(AMS).strftime("%d-%m-%Y %H:%M")
 
@@ -70,6 +75,8 @@ def new_question(
     reminder: bool = False,
 ) -> Rendered:
     """The mail to a contact person: a new question for their group, or a reminder of one."""
+    overview_link = with_lang(overview_link, lang) if overview_link else None
+    pause_link = with_lang(pause_link, lang) if pause_link else None
     if lang == "en":
         topic = topic_label or "no topic given"
         subject = (
@@ -150,16 +157,21 @@ def sms_text(
     topic_label: str | None,
     respond_before: datetime,
     link: str,
+    overview_link: str | None = None,
     reminder: bool = False,
 ) -> Rendered:
-    """A short SMS: topic, deadline, link."""
+    """A short SMS: topic, deadline, the callback link, and the link to the contact's overview."""
     when = local_time(respond_before)
     if lang == "en":
         head = f"Reminder {reference}" if reminder else "New question"
         body = f"{head} ({topic_label or 'no topic'}). Call back before {when}: {link}"
+        mine = "Your overview"
     else:
         head = f"Herinnering {reference}" if reminder else "Nieuwe vraag"
         body = f"{head} ({topic_label or 'geen onderwerp'}). Bel terug vóór {when}: {link}"
+        mine = "Je overzicht"
+    if overview_link:
+        body += f"\n{mine}: {with_lang(overview_link, lang)}"
     return Rendered(subject=head, text=body)
 
 

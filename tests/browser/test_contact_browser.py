@@ -8,8 +8,10 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page
 
+from opendeur.keys import pseudonym
+from opendeur.settings import Settings
 from tests.browser.conftest import ARTIFACTS
-from tests.support import LINK, System, question
+from tests.support import ADMIN, LINK, SECRET, System, question
 
 pytestmark = pytest.mark.browser
 
@@ -119,3 +121,64 @@ async def test_contact_overview_and_callback_page_at_360px(
     ]
     await ctx.close()
     assert bad == []
+
+
+async def test_an_english_contact_reads_the_overview_in_english_and_switches_to_dutch(
+    system: System, browser: Browser, axe_source: str
+) -> None:
+    bram = "bram.angst@example.org"
+    cid = pseudonym(Settings(secret_key=SECRET), "contact", bram)
+    contact = system.url("notify") + f"/api/v1/contacts/{cid}"
+    staff = {"Authorization": f"Bearer {ADMIN}"}
+    body = {"email": bram, "channel": "email", "language": "en"}
+    async with httpx.AsyncClient(timeout=10) as client:
+        assert (await client.put(contact, json=body, headers=staff)).status_code == 200
+        try:
+            r = await client.post(
+                system.url("intake") + "/api/v1/questions", json=question(topic="angst")
+            )
+            assert r.status_code == 202, r.text
+            q = r.json()
+            mail = await system.wait_mail(lambda m: q["reference"] in m.subject)
+        finally:
+            body["language"] = "nl"
+            assert (await client.put(contact, json=body, headers=staff)).status_code == 200
+    overview = re.search(r"(http://127\.0\.0\.1:\d+/contact/\S+\?lang=en)", mail.text)
+    assert overview, mail.text
+    # A Dutch browser: the link's language wins, the switch offers the other one.
+    ctx = await narrow(browser, bypass_csp=True)
+    page = await ctx.new_page()
+    await page.goto(overview.group(1))
+    assert await page.get_attribute("html", "lang") == "en"
+    assert await page.inner_text("h1") == "My overview"
+    assert await page.locator("li.callback", has_text=q["reference"]).count() == 1
+    field = page.get_by_label("Number (0 to 20)")
+    assert await field.is_visible()
+    await page.locator("#start_2").fill("19:00")
+    await page.get_by_role("button", name="Save call hours").click()
+    await page.wait_for_selector(".error-summary")
+    assert "Wednesday" in await page.inner_text(".error-summary")
+    await no_sideways_scroll(page)
+    await page.screenshot(path=str(ARTIFACTS / "contact-overview-en.png"), full_page=True)
+    await page.add_script_tag(content=axe_source)
+    result = await page.evaluate(
+        "axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21aa', 'best-practice']})"
+    )
+    bad = [
+        f"{v['id']}: {v['help']}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert bad == []
+    await fully_in_view_horizontally(page, "#lang-switch")
+    await page.click("#lang-switch")
+    await page.wait_for_load_state()
+    assert await page.get_attribute("html", "lang") == "nl"
+    assert await page.inner_text("h1") == "Mijn overzicht"
+    assert await page.get_by_label("Aantal (0 tot en met 20)").is_visible()
+    await ctx.close()
+    async with httpx.AsyncClient(timeout=10) as client:
+        html = (await client.get(overview.group(1))).text
+        link = re.search(r'<a href="([^"]+/c/[^"]+)" class="ref">' + q["reference"], html)
+        assert link
+        assert (await client.post(link.group(1), data={"outcome": "reached"})).status_code < 400

@@ -13,7 +13,7 @@ import httpx
 from opendeur import links
 from opendeur.keys import pseudonym
 from opendeur.settings import Settings
-from tests.support import SECRET, System, question
+from tests.support import ADMIN, SECRET, System, question
 
 ANNA = "anna.rouw@example.org"
 OVERVIEW = re.compile(r"(http://127\.0\.0\.1:\d+/contact/[A-Za-z0-9_.\-]+)")
@@ -168,3 +168,78 @@ async def test_the_contact_pauses_and_resumes_their_group(system: System) -> Non
         finally:
             assert (await post(client, page, "group", {"action": "resume"})).status_code == 303
         assert "actief" in (await client.get(page)).text
+
+
+BRAM = "bram.angst@example.org"
+EN_OVERVIEW = re.compile(r"(http://127\.0\.0\.1:\d+/contact/[A-Za-z0-9_.\-]+\?lang=en)\s")
+EN_PAUSE = re.compile(r"(http://127\.0\.0\.1:\d+/groups/self/[A-Za-z0-9_.\-]+\?lang=en)\s")
+
+
+def test_the_catalogue_has_every_text_in_both_languages() -> None:
+    from services.routing.web import i18n
+
+    assert i18n.missing() == {}
+    assert i18n.pick("EN") == "en" and i18n.pick("de", None) == "nl"
+    assert i18n.from_accept_language("en-GB,en;q=0.9,nl;q=0.8") == "en"
+    assert i18n.from_accept_language("de-DE, nl;q=0.5, en;q=0.4") == "nl"
+
+
+async def test_an_english_contact_sees_their_pages_in_english_and_can_switch(
+    system: System,
+) -> None:
+    cid = pseudonym(settings(), "contact", BRAM)
+    contact = system.url("notify") + f"/api/v1/contacts/{cid}"
+    staff = {"Authorization": f"Bearer {ADMIN}"}
+    async with httpx.AsyncClient(timeout=10) as client:
+        body = {"email": BRAM, "channel": "email", "language": "en"}
+        assert (await client.put(contact, json=body, headers=staff)).status_code == 200
+        try:
+            q = await ask(client, system, topic="angst")
+            mail = await system.wait_mail(lambda m: q["reference"] in m.subject)
+            assert mail.to == [BRAM] and "My overview" in mail.text
+            found, pause = EN_OVERVIEW.search(mail.text + "\n"), EN_PAUSE.search(mail.text + "\n")
+            assert found and pause, mail.text
+            page = await client.get(found.group(1))
+            assert page.status_code == 200
+            html = page.text
+            assert '<html lang="en">' in html
+            assert "<h1>My overview</h1>" in html and "People waiting for your call" in html
+            assert q["reference"] in html and "Call before:" in html
+            assert "Monday" in html and "Number (0 to 20)" in html
+            for dutch in ("Mijn overzicht", "Bel vóór", "maandag", "Aantal opslaan"):
+                assert dutch not in html
+            # The switch to Dutch, and back.
+            switch = re.search(r'<a href="([^"]+)" lang="nl" hreflang="nl" id="lang-switch">', html)
+            assert switch, html
+            nl = await client.get(system.url("routing") + switch.group(1).replace("&amp;", "&"))
+            assert "<h1>Mijn overzicht</h1>" in nl.text and '<html lang="nl">' in nl.text
+            assert 'id="lang-switch">English</a>' in nl.text
+            # Forms answer in English: errors, and the confirmation after the redirect.
+            page_url = found.group(1).split("?")[0]
+            csrf = CSRF.search(html)
+            assert csrf
+            bad = await client.post(
+                f"{page_url}/capacity?lang=en", data={"csrf": csrf.group(1), "max_open": "99"}
+            )
+            assert bad.status_code == 422 and "Choose a number from 0 to 20." in bad.text
+            bad = await client.post(
+                f"{page_url}/hours?lang=en",
+                data={"csrf": csrf.group(1), "start_2": "19:00", "end_2": ""},
+            )
+            assert bad.status_code == 422 and "Fill in both times for Wednesday" in bad.text
+            saved = await client.post(  # no hours: any time (as imported), saved again
+                f"{page_url}/hours?lang=en", data={"csrf": csrf.group(1)}, follow_redirects=True
+            )
+            assert saved.status_code == 200 and "Your call hours have been saved." in saved.text
+            # A dead link explains itself in the language asked for.
+            dead = await client.get(page_url[:-3] + "AAA?lang=en")
+            assert dead.status_code == 403 and "This link does not work" in dead.text
+            # The group's pause page from the same mail.
+            group = await client.get(pause.group(1))
+            assert group.status_code == 200 and '<html lang="en">' in group.text
+            assert "This link is personal" in group.text and ">Pause</button>" in group.text
+            callback = callback_link(html, q["reference"])
+            assert (await client.post(callback, data={"outcome": "reached"})).status_code < 400
+        finally:
+            body["language"] = "nl"
+            assert (await client.put(contact, json=body, headers=staff)).status_code == 200

@@ -87,6 +87,36 @@ def test_sms_is_short_with_topic_deadline_and_link() -> None:
     assert len(sms.text) < 160
 
 
+@pytest.mark.parametrize("lang,label", [("nl", "Je overzicht: "), ("en", "Your overview: ")])
+def test_sms_links_to_the_contacts_own_overview_in_their_language(lang: str, label: str) -> None:
+    link = "http://intake.test/c/" + "x" * 60
+    overview = "http://routing.test/contact/" + "y" * 60
+    sms = messages.sms_text(
+        lang=lang,
+        reference="OD-AB12-CD34",
+        topic_label="Rouw en verlies",
+        respond_before=BEFORE,
+        link=link,
+        overview_link=overview,
+    )
+    first, second = sms.text.splitlines()
+    assert first.endswith(link)
+    assert second == f"{label}{overview}?lang={lang}"
+    # Short: apart from the two links, fewer than 100 characters.
+    assert len(sms.text) - len(link) - len(overview) < 100
+    assert sms.html is None
+
+
+def test_mail_links_to_routings_pages_carry_the_contacts_language() -> None:
+    m = mail(lang="en", overview_link="http://routing.test/contact/OVERVIEW")
+    assert "http://routing.test/contact/OVERVIEW?lang=en" in m.text
+    assert "http://routing.test/groups/self/PAUSE?lang=en" in m.text
+    assert "http://intake.test/c/TOKEN\n" in m.text  # intake's callback link is left as it is
+    nl = mail(overview_link="http://routing.test/contact/OVERVIEW")
+    assert "http://routing.test/contact/OVERVIEW?lang=nl" in nl.text
+    assert messages.with_lang("http://r.test/x?a=1", "en") == "http://r.test/x?a=1&lang=en"
+
+
 def test_digest_lists_every_breach_and_how_late() -> None:
     now = BEFORE + timedelta(hours=5)
     d = messages.digest(

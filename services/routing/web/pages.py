@@ -21,6 +21,7 @@ from opendeur.keys import derive
 from opendeur.runtime import ApiError, Runtime
 from opendeur.settings import Settings
 from services.routing import groups, handlers, store, taxonomy
+from services.routing.web import i18n
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -43,15 +44,10 @@ SELF_ACTIONS = {
 }
 
 
-WEEKDAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
+WEEKDAYS = i18n.WEEKDAYS["nl"]
 MAX_CAPACITY = 20
 CONTACT_ACTIONS = {"pause": ("active", "paused"), "resume": ("paused", "active")}
-SAVED = {
-    "capacity": "Je aantal is opgeslagen.",
-    "hours": "Je beltijden zijn opgeslagen.",
-    "paused": "Je groep staat op pauze: er komen even geen nieuwe vragen.",
-    "resumed": "Je groep krijgt weer nieuwe vragen.",
-}
+SAVED = {"capacity", "hours", "paused", "resumed"}
 
 
 class FormError(ValueError):
@@ -61,52 +57,49 @@ class FormError(ValueError):
         self.message = message
 
 
-def parse_capacity(raw: str) -> int:
+def parse_capacity(raw: str, lang: i18n.Lang = "nl") -> int:
+    t = i18n.translator(lang)
     try:
         value = int(raw.strip())
     except ValueError:
-        raise FormError(
-            "max_open", f"Vul een heel getal in, van 0 tot en met {MAX_CAPACITY}."
-        ) from None
+        raise FormError("max_open", t("capacity_not_a_number", max=MAX_CAPACITY)) from None
     if not 0 <= value <= MAX_CAPACITY:
-        raise FormError("max_open", f"Kies een aantal van 0 tot en met {MAX_CAPACITY}.")
+        raise FormError("max_open", t("capacity_out_of_range", max=MAX_CAPACITY))
     return value
 
 
-def parse_hours(form: dict) -> list[dict]:
+def parse_hours(form: dict, lang: i18n.Lang = "nl") -> list[dict]:
     """Per weekday an optional from-to; both empty means no calls that day."""
+    t = i18n.translator(lang)
     hours = []
-    for day, name in enumerate(WEEKDAYS):
+    for day, name in enumerate(i18n.WEEKDAYS[lang]):
         start = str(form.get(f"start_{day}", "")).strip()
         end = str(form.get(f"end_{day}", "")).strip()
         if not start and not end:
             continue
         if not start or not end:
-            raise FormError(
-                f"start_{day}", f"Vul voor {name} allebei de tijden in, of geen van beide."
-            )
+            raise FormError(f"start_{day}", t("hours_both", day=name))
         try:
             t0, t1 = time.fromisoformat(start), time.fromisoformat(end)
         except ValueError:
-            raise FormError(
-                f"start_{day}", f"Schrijf de tijden voor {name} als uu:mm, bijvoorbeeld 18:00."
-            ) from None
+            raise FormError(f"start_{day}", t("hours_format", day=name)) from None
         if t1 <= t0:
-            raise FormError(f"start_{day}", f"Op {name} moet 'tot' later zijn dan 'van'.")
+            raise FormError(f"start_{day}", t("hours_order", day=name))
         hours.append({"weekday": day, "start": t0.strftime("%H:%M"), "end": t1.strftime("%H:%M")})
     return hours
 
 
-def hours_by_day(hours: list[dict]) -> list[dict]:
+def hours_by_day(hours: list[dict], lang: i18n.Lang = "nl") -> list[dict]:
     """The form's rows: one per weekday, with the first stored window of that day."""
-    rows = [{"day": d, "name": n, "start": "", "end": ""} for d, n in enumerate(WEEKDAYS)]
+    days = i18n.WEEKDAYS[lang]
+    rows = [{"day": d, "name": n, "start": "", "end": ""} for d, n in enumerate(days)]
     for w in sorted(hours, key=lambda w: (int(w["weekday"]), w["start"]), reverse=True):
         rows[int(w["weekday"])].update(start=w["start"], end=w["end"])
     return rows
 
 
-def render(name: str, status: int = 200, **ctx: object) -> HTMLResponse:
-    html = TEMPLATES.get_template(name).render(**ctx)
+def render(name: str, status: int = 200, lang: i18n.Lang = "nl", **ctx: object) -> HTMLResponse:
+    html = TEMPLATES.get_template(name).render(lang=lang, t=i18n.translator(lang), **ctx)
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 
 
@@ -131,6 +124,19 @@ def age(received_at: datetime, now: datetime) -> str:
 
 def local(dt: datetime) -> str:
     return dt.astimezone(AMS).strftime("%d-%m-%Y %H:%M")
+
+
+def page_lang(request: Request, signed: object = None) -> i18n.Lang:
+    """The contact's language: `?lang=` (notify's link, the switch), the signed `l`, the browser."""
+    return i18n.pick(
+        request.query_params.get("lang"),
+        signed,
+        i18n.from_accept_language(request.headers.get("accept-language")),
+    )
+
+
+def switch_url(path: str, lang: i18n.Lang) -> str:
+    return f"{path}?lang={i18n.CATALOGUE['switch_lang'][lang]}"
 
 
 class BuddySignal(BaseModel):
@@ -254,30 +260,43 @@ def make_router(rt: Runtime) -> APIRouter:
         async with rt.sessions() as session:
             return [BuddySignal(**s) for s in await store.buddy_signals(session)]
 
-    async def own_group(token: str) -> dict | Response:
+    async def own_group(token: str, request: Request) -> tuple[dict, i18n.Lang] | Response:
         try:
             data = links.verify(rt.settings, "group", token)
             group_id, contact_id = str(data["g"]), str(data["c"])
         except (links.LinkInvalid, KeyError):
-            return render("message.html", status=403, heading="Deze link werkt niet (meer).")
+            lang = page_lang(request)
+            t = i18n.translator(lang)
+            return render("message.html", status=403, lang=lang, heading=t("link_dead"))
+        lang = page_lang(request, data.get("l"))
         async with rt.sessions() as session:
             group = await store.group_for_contact(session, group_id, contact_id)
         if group is None:
-            return render("message.html", status=404, heading="Deze groep is niet gevonden.")
-        return group
+            t = i18n.translator(lang)
+            return render("message.html", status=404, lang=lang, heading=t("group_not_found"))
+        return group, lang
 
     @router.get("/groups/self/{token}", response_class=HTMLResponse, include_in_schema=False)
-    async def self_page(token: str) -> Response:
-        group = await own_group(token)
-        if isinstance(group, Response):
-            return group
-        return render("group_self.html", group=group, actions=allowed(group["status"]))
+    async def self_page(token: str, request: Request) -> Response:
+        got = await own_group(token, request)
+        if isinstance(got, Response):
+            return got
+        group, lang = got
+        return render(
+            "group_self.html",
+            lang=lang,
+            group=group,
+            actions=allowed(group["status"]),
+            action_url=f"/groups/self/{token}?lang={lang}",
+            switch=switch_url(f"/groups/self/{token}", lang),
+        )
 
     @router.post("/groups/self/{token}", include_in_schema=False)
     async def self_change(token: str, request: Request) -> Response:
-        group = await own_group(token)
-        if isinstance(group, Response):
-            return group
+        got = await own_group(token, request)
+        if isinstance(got, Response):
+            return got
+        group, lang = got
         action = str((await request.form()).get("action", ""))
         if action not in allowed(group["status"]):
             raise ApiError(422, "invalid_value", "This change is not possible now.", "action")
@@ -286,25 +305,30 @@ def make_router(rt: Runtime) -> APIRouter:
                 session, group["group_id"], SELF_ACTIONS[action][1], "contact"
             )
         outbox.wake_relay()
-        return RedirectResponse(f"/groups/self/{token}", status_code=303)
+        return RedirectResponse(f"/groups/self/{token}?lang={lang}", status_code=303)
 
-    def contact_id_of(token: str) -> str | None:
+    def contact_link(token: str, request: Request) -> tuple[str | None, i18n.Lang]:
+        """The contact id the link was signed for (None if it is not valid) and the language."""
         try:
-            return str(links.verify(rt.settings, "contact", token)["c"])
+            data = links.verify(rt.settings, "contact", token)
+            return str(data["c"]), page_lang(request, data.get("l"))
         except (links.LinkInvalid, KeyError):
-            return None
+            return None, page_lang(request)
 
-    def refused() -> Response:
+    def refused(lang: i18n.Lang) -> Response:
+        t = i18n.translator(lang)
         return render(
             "message.html",
             status=403,
-            heading="Deze link werkt niet (meer).",
-            body="Gebruik de link 'Mijn overzicht' uit je nieuwste mail van het netwerk.",
+            lang=lang,
+            heading=t("link_dead"),
+            body=t("link_dead_body"),
         )
 
     async def contact_page(
         token: str,
         contact_id: str,
+        lang: i18n.Lang,
         status: int = 200,
         error: FormError | None = None,
         form: dict | None = None,
@@ -313,14 +337,15 @@ def make_router(rt: Runtime) -> APIRouter:
         async with rt.sessions() as session:
             me = await store.contact_overview(session, contact_id)
             rows = await store.open_callbacks(session, contact_id) if me else []
+        t = i18n.translator(lang)
         if me is None:
-            return render("message.html", status=404, heading="Je gegevens zijn niet gevonden.")
+            return render("message.html", status=404, lang=lang, heading=t("contact_not_found"))
         now = datetime.now(UTC)
         intake = rt.settings.base_url("intake")
         callbacks = [
             {
                 "reference": q["reference"],
-                "topic_label": taxonomy.label(q["topic"], "nl") if q["topic"] else "geen onderwerp",
+                "topic_label": taxonomy.label(q["topic"], lang) if q["topic"] else t("no_topic"),
                 "priority": q["priority"],
                 "received": local(q["received_at"]),
                 "due": local(q["respond_before"]),
@@ -333,7 +358,7 @@ def make_router(rt: Runtime) -> APIRouter:
             }
             for q in rows
         ]
-        days = hours_by_day(me["hours"] or [])
+        days = hours_by_day(me["hours"] or [], lang)
         if form is not None and error is not None and error.field != "max_open":
             for d in days:
                 d["start"] = str(form.get(f"start_{d['day']}", ""))
@@ -341,6 +366,8 @@ def make_router(rt: Runtime) -> APIRouter:
         return render(
             "contact.html",
             status=status,
+            lang=lang,
+            switch=switch_url(f"/contact/{token}", lang),
             me=me,
             callbacks=callbacks,
             days=days,
@@ -349,80 +376,86 @@ def make_router(rt: Runtime) -> APIRouter:
             if error is not None and error.field == "max_open"
             else me["max_open"],
             error=error,
-            saved=SAVED.get(saved or ""),
+            saved=t(f"saved_{saved}") if saved in SAVED else None,
             csrf=csrf_token(rt.settings, token),
             token=token,
         )
 
-    async def contact_post(token: str, request: Request) -> tuple[str, dict] | Response:
-        contact_id = contact_id_of(token)
+    async def contact_post(token: str, request: Request) -> tuple[str, dict, i18n.Lang] | Response:
+        contact_id, lang = contact_link(token, request)
         if contact_id is None:
-            return refused()
+            return refused(lang)
         form = dict(await request.form())
         if not hmac.compare_digest(str(form.get("csrf", "")), csrf_token(rt.settings, token)):
+            t = i18n.translator(lang)
             return render(
                 "message.html",
                 status=403,
-                heading="Dit formulier is verlopen.",
-                body="Open je overzicht opnieuw en probeer het nog eens.",
+                lang=lang,
+                heading=t("form_expired"),
+                body=t("form_expired_body"),
             )
-        return contact_id, form
+        return contact_id, form, lang
 
     @router.get("/contact/{token}", response_class=HTMLResponse, include_in_schema=False)
-    async def contact_overview(token: str, saved: str | None = None) -> Response:
-        contact_id = contact_id_of(token)
+    async def contact_overview(token: str, request: Request, saved: str | None = None) -> Response:
+        contact_id, lang = contact_link(token, request)
         if contact_id is None:
-            return refused()
-        return await contact_page(token, contact_id, saved=saved)
+            return refused(lang)
+        return await contact_page(token, contact_id, lang, saved=saved)
 
     @router.post("/contact/{token}/capacity", include_in_schema=False)
     async def contact_capacity(token: str, request: Request) -> Response:
         got = await contact_post(token, request)
         if isinstance(got, Response):
             return got
-        contact_id, form = got
+        contact_id, form, lang = got
         try:
-            value = parse_capacity(str(form.get("max_open", "")))
+            value = parse_capacity(str(form.get("max_open", "")), lang)
         except FormError as exc:
-            return await contact_page(token, contact_id, status=422, error=exc, form=form)
+            return await contact_page(token, contact_id, lang, status=422, error=exc, form=form)
         async with rt.sessions() as session, session.begin():
             await store.set_capacity(session, contact_id, value)
-        return RedirectResponse(f"/contact/{token}?saved=capacity#capacity", status_code=303)
+        return RedirectResponse(
+            f"/contact/{token}?lang={lang}&saved=capacity#capacity", status_code=303
+        )
 
     @router.post("/contact/{token}/hours", include_in_schema=False)
     async def contact_hours(token: str, request: Request) -> Response:
         got = await contact_post(token, request)
         if isinstance(got, Response):
             return got
-        contact_id, form = got
+        contact_id, form, lang = got
         try:
-            hours = parse_hours(form)
+            hours = parse_hours(form, lang)
         except FormError as exc:
-            return await contact_page(token, contact_id, status=422, error=exc, form=form)
+            return await contact_page(token, contact_id, lang, status=422, error=exc, form=form)
         async with rt.sessions() as session, session.begin():
             await store.set_hours(session, contact_id, hours)
-        return RedirectResponse(f"/contact/{token}?saved=hours#hours", status_code=303)
+        return RedirectResponse(f"/contact/{token}?lang={lang}&saved=hours#hours", status_code=303)
 
     @router.post("/contact/{token}/group", include_in_schema=False)
     async def contact_group(token: str, request: Request) -> Response:
         got = await contact_post(token, request)
         if isinstance(got, Response):
             return got
-        contact_id, form = got
+        contact_id, form, lang = got
+        t = i18n.translator(lang)
         action = str(form.get("action", ""))
         async with rt.sessions() as session:
             me = await store.contact_overview(session, contact_id)
         if me is None:
-            return render("message.html", status=404, heading="Je gegevens zijn niet gevonden.")
+            return render("message.html", status=404, lang=lang, heading=t("contact_not_found"))
         frm, to = CONTACT_ACTIONS.get(action, ("", ""))
         if me["status"] != frm:
-            err = FormError("action", "Dit kan nu niet; laad de pagina opnieuw.")
-            return await contact_page(token, contact_id, status=422, error=err)
+            err = FormError("action", t("action_not_now"))
+            return await contact_page(token, contact_id, lang, status=422, error=err)
         async with rt.sessions() as session, session.begin():
             await groups.change_status(session, me["group_id"], to, "contact")
         outbox.wake_relay()
+        saved = "paused" if to == "paused" else "resumed"
         return RedirectResponse(
-            f"/contact/{token}?saved={to if to == 'paused' else 'resumed'}#group", status_code=303
+            f"/contact/{token}?lang={lang}&saved={saved}#group", status_code=303
         )
 
     return router

@@ -1,0 +1,206 @@
+"""The one catalogue of the contact person's pages (overview, group self-service) in Dutch and English.
+
+The language comes from the link: notify adds the contact's language as `?lang=` (and may sign it
+into the payload as `l`); the switch link on the page sets `?lang=` too. Staff pages stay Dutch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Literal
+
+Lang = Literal["nl", "en"]
+LANGS: tuple[Lang, ...] = ("nl", "en")
+DEFAULT: Lang = "nl"
+
+WEEKDAYS: dict[Lang, tuple[str, ...]] = {
+    "nl": ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+
+CATALOGUE: dict[str, dict[Lang, str]] = {
+    # the switch to the other language, written in that language
+    "switch_label": {"nl": "English", "en": "Nederlands"},
+    "switch_lang": {"nl": "en", "en": "nl"},
+    # the contact's overview
+    "overview_title": {"nl": "Mijn overzicht", "en": "My overview"},
+    "contact_of": {"nl": "Contactpersoon van", "en": "Contact person for"},
+    "error_intro": {"nl": "Er ging iets mis:", "en": "Something went wrong:"},
+    "waiting_heading": {
+        "nl": "Mensen die op je telefoontje wachten",
+        "en": "People waiting for your call",
+    },
+    "priority": {"nl": "(voorrang)", "en": "(priority)"},
+    "received": {"nl": "Binnengekomen:", "en": "Received:"},
+    "due": {"nl": "Bel vóór:", "en": "Call before:"},
+    "late": {
+        "nl": "— te laat, bel zo snel mogelijk",
+        "en": "— late, please call as soon as you can",
+    },
+    "callbacks_hint": {
+        "nl": "Klik op een nummer om het telefoonnummer te zien en te noteren hoe het ging. "
+        "Tijden zijn Nederlandse tijd.",
+        "en": "Click a reference to see the phone number and to record how it went. "
+        "Times are Dutch time.",
+    },
+    "nobody_waiting": {
+        "nl": "Er wacht nu niemand op je telefoontje.",
+        "en": "Nobody is waiting for your call right now.",
+    },
+    "no_topic": {"nl": "geen onderwerp", "en": "no topic"},
+    "capacity_heading": {"nl": "Hoeveel vragen tegelijk?", "en": "How many questions at once?"},
+    "capacity_text": {
+        "nl": "Zoveel mensen mogen tegelijk op jouw telefoontje wachten. Zet het op 0 als je "
+        "even niemand kunt bellen. Een lager getal stopt alleen nieuwe vragen; wie al wacht, "
+        "blijft op je lijst.",
+        "en": "This many people may wait for your call at the same time. Set it to 0 when you "
+        "cannot call anyone for a while. A lower number only stops new questions; whoever is "
+        "already waiting stays on your list.",
+    },
+    "capacity_label": {"nl": "Aantal (0 tot en met {max})", "en": "Number (0 to {max})"},
+    "capacity_save": {"nl": "Aantal opslaan", "en": "Save number"},
+    "hours_heading": {"nl": "Wanneer kun je bellen?", "en": "When can you call?"},
+    "hours_text": {
+        "nl": "Vul per dag in van hoe laat tot hoe laat je kunt bellen. Laat je alles leeg, "
+        "dan kun je altijd gebeld worden.",
+        "en": "Fill in, per day, from what time until what time you can call. If you leave it "
+        "all empty, any time is fine.",
+    },
+    "from": {"nl": "van", "en": "from"},
+    "until": {"nl": "tot", "en": "until"},
+    "hours_save": {"nl": "Beltijden opslaan", "en": "Save call hours"},
+    "group_heading": {"nl": "Je groep", "en": "Your group"},
+    "status": {"nl": "Status:", "en": "Status:"},
+    "status_active": {
+        "nl": "actief — de groep krijgt nieuwe vragen",
+        "en": "active — the group receives new questions",
+    },
+    "status_paused": {
+        "nl": "gepauzeerd — de groep krijgt even geen nieuwe vragen",
+        "en": "paused — the group receives no new questions for now",
+    },
+    "status_left": {"nl": "uit het netwerk", "en": "left the network"},
+    "pause_group": {"nl": "Groep pauzeren", "en": "Pause the group"},
+    "resume_group": {"nl": "Weer vragen ontvangen", "en": "Receive questions again"},
+    "personal_page": {
+        "nl": "Deze pagina is persoonlijk; stuur de link niet door.",
+        "en": "This page is personal; do not forward the link.",
+    },
+    # confirmations after a save
+    "saved_capacity": {"nl": "Je aantal is opgeslagen.", "en": "Your number has been saved."},
+    "saved_hours": {
+        "nl": "Je beltijden zijn opgeslagen.",
+        "en": "Your call hours have been saved.",
+    },
+    "saved_paused": {
+        "nl": "Je groep staat op pauze: er komen even geen nieuwe vragen.",
+        "en": "Your group is paused: no new questions for now.",
+    },
+    "saved_resumed": {
+        "nl": "Je groep krijgt weer nieuwe vragen.",
+        "en": "Your group receives new questions again.",
+    },
+    # form errors
+    "capacity_not_a_number": {
+        "nl": "Vul een heel getal in, van 0 tot en met {max}.",
+        "en": "Enter a whole number, from 0 to {max}.",
+    },
+    "capacity_out_of_range": {
+        "nl": "Kies een aantal van 0 tot en met {max}.",
+        "en": "Choose a number from 0 to {max}.",
+    },
+    "hours_both": {
+        "nl": "Vul voor {day} allebei de tijden in, of geen van beide.",
+        "en": "Fill in both times for {day}, or neither.",
+    },
+    "hours_format": {
+        "nl": "Schrijf de tijden voor {day} als uu:mm, bijvoorbeeld 18:00.",
+        "en": "Write the times for {day} as hh:mm, for example 18:00.",
+    },
+    "hours_order": {
+        "nl": "Op {day} moet 'tot' later zijn dan 'van'.",
+        "en": "On {day}, 'until' must be later than 'from'.",
+    },
+    "action_not_now": {
+        "nl": "Dit kan nu niet; laad de pagina opnieuw.",
+        "en": "This is not possible now; reload the page.",
+    },
+    # messages instead of a page
+    "link_dead": {
+        "nl": "Deze link werkt niet (meer).",
+        "en": "This link does not work (any more).",
+    },
+    "link_dead_body": {
+        "nl": "Gebruik de link 'Mijn overzicht' uit je nieuwste mail van het netwerk.",
+        "en": "Use the 'My overview' link in your latest message from the network.",
+    },
+    "contact_not_found": {
+        "nl": "Je gegevens zijn niet gevonden.",
+        "en": "Your details were not found.",
+    },
+    "form_expired": {"nl": "Dit formulier is verlopen.", "en": "This form has expired."},
+    "form_expired_body": {
+        "nl": "Open je overzicht opnieuw en probeer het nog eens.",
+        "en": "Open your overview again and try once more.",
+    },
+    "group_not_found": {"nl": "Deze groep is niet gevonden.", "en": "This group was not found."},
+    # the group's self-service page (the pause link)
+    "group_status_active": {
+        "nl": "actief: de groep krijgt vragen",
+        "en": "active: the group receives questions",
+    },
+    "group_status_paused": {
+        "nl": "gepauzeerd: de groep krijgt even geen vragen",
+        "en": "paused: the group receives no questions for now",
+    },
+    "group_status_left": {"nl": "uit het netwerk", "en": "left the network"},
+    "group_pause": {"nl": "Pauzeren", "en": "Pause"},
+    "group_resume": {"nl": "Weer vragen ontvangen", "en": "Receive questions again"},
+    "group_leave": {"nl": "Uit het netwerk gaan", "en": "Leave the network"},
+    "personal_link": {
+        "nl": "Deze link is persoonlijk; stuur hem niet door.",
+        "en": "This link is personal; do not forward it.",
+    },
+}
+
+
+def pick(*candidates: object) -> Lang:
+    """The first candidate that is a language we speak (query, signed payload, header, ...)."""
+    for c in candidates:
+        if isinstance(c, str) and c.strip().lower()[:2] in LANGS:
+            return c.strip().lower()[:2]  # type: ignore[return-value]
+    return DEFAULT
+
+
+def from_accept_language(header: str | None) -> str | None:
+    """The browser's first choice among nl and en, if it states one (q-values respected)."""
+    best: tuple[float, str] | None = None
+    for i, part in enumerate((header or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        code = tag.strip().lower()[:2]
+        if code not in LANGS:
+            continue
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        if q > 0 and (best is None or q > best[0]):
+            best = (q - i * 1e-6, code)
+    return best[1] if best else None
+
+
+def translator(lang: Lang) -> Callable[..., str]:
+    """`t("key", max=20)`: the text in `lang`, with named fields filled in."""
+
+    def t(key: str, **fields: object) -> str:
+        text = CATALOGUE[key][lang]
+        return text.format(**fields) if fields else text
+
+    return t
+
+
+def missing() -> Mapping[str, set[str]]:
+    """Keys without a text in some language (a test keeps this empty)."""
+    return {k: set(LANGS) - set(v) for k, v in CATALOGUE.items() if set(LANGS) - set(v)}
