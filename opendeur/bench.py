@@ -138,6 +138,63 @@ async def post_questions(
     print(flush=True)
 
 
+def start_profiles(procs: dict[str, psutil.Process], args: argparse.Namespace) -> dict:
+    """py-spy on each service during the saturated phase (needs ptrace; --nonblocking)."""
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    spies = {}
+    for name, proc in procs.items():
+        if args.profile != "all" and name not in args.profile.split(","):
+            continue
+        for fmt, ext in (("flamegraph", "svg"), ("raw", "txt")):
+            path = out / f"profile-{name}-{stamp}.{ext}"
+            spies[(name, fmt)] = (
+                path,
+                subprocess.Popen(
+                    [
+                        *(str(Path(sys.executable).parent / "py-spy"), "record", "--nonblocking"),
+                        *("-r", "50", "-f", fmt, "-o", str(path), "-p", str(proc.pid)),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                ),
+            )
+    return spies
+
+
+def stop_profiles(spies: dict) -> dict[str, str]:
+    for _path, spy in spies.values():
+        spy.send_signal(signal.SIGINT)
+    for _path, spy in spies.values():
+        try:
+            spy.wait(30)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+    return {f"{name}.{fmt}": str(path) for (name, fmt), (path, _spy) in spies.items()}
+
+
+def profile_summary(raw: Path, top: int = 25) -> str:
+    """Inclusive share of samples per function from py-spy's collapsed stacks (raw format)."""
+    total = 0
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = [re.sub(r":\d+\)$", ")", f) for f in stack.split(";")]
+        for f in set(frames):
+            inclusive[f] = inclusive.get(f, 0) + n
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+    lines = [f"{raw.name}: {total} samples", "inclusive %  self %  function"]
+    for f, n in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"{100 * n / total:10.1f}  {100 * own.get(f, 0) / total:6.1f}  {f}")
+    return "\n".join(lines)
+
+
 async def wait_mails(timings: Timings, refs: list[str], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while any(r not in timings.mailed for r in refs) and time.monotonic() < deadline:
@@ -197,9 +254,19 @@ async def run(args: argparse.Namespace) -> dict:
         )
         base = f"http://127.0.0.1:{ports['intake']}"
         procs = service_processes(psutil.Process(up.pid))
-        await post_questions(base, 50, 8, Timings(), None, "warm-up  ")
+        warm = Timings()
+        await post_questions(base, 50, 8, warm, None, "warm-up  ")
+        await wait_mails(timings, list(warm.accepted), timeout=120)  # the sink notes them all
+        await asyncio.sleep(1.0)
+
+        # Idle CPU (timers, pull requests, polls): reported, and subtracted for a net figure.
+        idle0, t_idle = cpu_seconds(procs), time.perf_counter()
+        await asyncio.sleep(args.idle_seconds)
+        idle1, t_idle = cpu_seconds(procs), time.perf_counter() - t_idle
+        idle_rate = {k: (idle1[k] - idle0[k]) / t_idle for k in idle1}
 
         # Saturated: N questions, C in flight, first POST to last mail.
+        spies = start_profiles(procs, args) if args.profile else {}
         cpu0 = cpu_seconds(procs)
         t0 = time.perf_counter()
         await post_questions(base, args.questions, args.concurrency, timings, None, "saturate ")
@@ -209,6 +276,8 @@ async def run(args: argparse.Namespace) -> dict:
             (timings.mailed[r] for r in refs if r in timings.mailed), default=time.perf_counter()
         )
         cpu1 = cpu_seconds(procs)
+        if spies:
+            results["profiles"] = stop_profiles(spies)
         delivered = sum(r in timings.mailed for r in refs)
         results["saturated"] = {
             "questions": args.questions,
@@ -220,6 +289,14 @@ async def run(args: argparse.Namespace) -> dict:
             "questions_per_s": round(delivered / (t_end - t0), 1),
             "cpu_s_per_1000": {
                 k: round((cpu1[k] - cpu0[k]) * 1000 / max(1, delivered), 2) for k in cpu1
+            },
+            "idle_cpu_s_per_s": {k: round(v, 3) for k, v in idle_rate.items()},
+            # What the questions cost beyond the idle background over the same wall time.
+            "net_cpu_s_per_1000": {
+                k: round(
+                    (cpu1[k] - cpu0[k] - idle_rate[k] * (t_end - t0)) * 1000 / max(1, delivered), 2
+                )
+                for k in cpu1
             },
         }
 
@@ -390,6 +467,11 @@ def table(results: dict) -> str:
             ", ".join(f"{k} {v}" for k, v in s["cpu_s_per_1000"].items()),
             "",
         ),
+        (
+            "  net of idle background",
+            ", ".join(f"{k} {v}" for k, v in s["net_cpu_s_per_1000"].items()),
+            "",
+        ),
     ]
     if "audit_ingest" in results:
         rows.append(
@@ -407,6 +489,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=60.0)
     p.add_argument("--out", default=str(ROOT / "bench" / "results"))
     p.add_argument("--audit-events", type=int, default=100_000)
+    p.add_argument("--idle-seconds", type=float, default=5.0)
+    p.add_argument("--no-audit", action="store_true", help="skip the audit ingest part")
+    p.add_argument(
+        "--profile",
+        default="",
+        help="py-spy the saturated phase of these services (comma-separated, or 'all')",
+    )
     p.add_argument(
         "--audit-only", action="store_true", help="only the audit ingest, batched vs one by one"
     )
@@ -424,12 +513,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     results = asyncio.run(run(args))
-    results["audit_ingest"] = asyncio.run(audit_ingest(args.audit_events, 500))
+    if not args.no_audit:
+        results["audit_ingest"] = asyncio.run(audit_ingest(args.audit_events, 500))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     (out / f"bench-{stamp}.json").write_text(json.dumps(results, indent=2))
     print(table(results))
+    for key, path in results.get("profiles", {}).items():
+        if key.endswith(".raw") and Path(path).exists():
+            summary = profile_summary(Path(path))
+            Path(path).with_suffix(".summary.txt").write_text(summary)
+            print(f"\n{summary}")
     print(f"\nresults: {out / f'bench-{stamp}.json'}")
     return 0
 

@@ -222,6 +222,8 @@ def subscribe(
             await raw.term()
             return
         started = time.perf_counter()
+        if raw.metadata.num_delivered > 1:
+            metrics.REDELIVERIES.labels(consumer=spec.durable).inc()
         try:
             async with _handler_slots():
                 await handler(event)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from uuid import UUID
 
 from nats.js import JetStreamContext
@@ -18,6 +19,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -67,12 +69,26 @@ create table inbox (
 _wake: asyncio.Event | None = None
 
 
+def row(event: Event) -> dict:
+    return {"event_id": event.event_id, "subject": event.subject, "payload": event.to_bytes()}
+
+
+# For a hot path's single statement: `with ... insert into outbox ... values (:ob_id, ...)`.
+INSERT_SQL = (
+    "insert into outbox (event_id, subject, payload) values (:ob_id, :ob_subject, :ob_payload)"
+)
+
+
+def params(event: Event) -> dict:
+    return {"ob_id": event.event_id, "ob_subject": event.subject, "ob_payload": event.to_bytes()}
+
+
 async def add(session: AsyncSession, *events: Event) -> None:
     """Stage events in the caller's transaction; they are published after it commits."""
-    await session.execute(
-        insert(outbox),
-        [{"event_id": e.event_id, "subject": e.subject, "payload": e.to_bytes()} for e in events],
-    )
+    if len(events) == 1:
+        await session.execute(text(INSERT_SQL), params(events[0]))
+        return
+    await session.execute(insert(outbox), [row(e) for e in events])
 
 
 def wake_relay() -> None:
@@ -91,6 +107,12 @@ async def claim(session: AsyncSession, consumer: str, event_id: UUID) -> bool:
     return result.first() is not None
 
 
+@contextlib.asynccontextmanager
+async def _session_tx(sessions: async_sessionmaker):
+    async with sessions() as session, session.begin():
+        yield session
+
+
 class Relay:
     """Publishes committed outbox rows with Nats-Msg-Id = event_id, then deletes them."""
 
@@ -102,17 +124,27 @@ class Relay:
         self.batch = batch
 
     async def flush_once(self) -> int:
-        async with self.sessions() as session, session.begin():
+        # Rows are deleted as they are taken; a failed publish rolls the delete back. A Core
+        # connection, not an ORM session: nothing here needs the unit of work.
+        engine = self.sessions.kw.get("bind")
+        async with engine.begin() if engine is not None else _session_tx(self.sessions) as session:
+            taken = (
+                select(outbox.c.id)
+                .order_by(outbox.c.id)
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
+                .scalar_subquery()
+            )
             rows = (
                 await session.execute(
-                    select(outbox.c.id, outbox.c.event_id, outbox.c.subject, outbox.c.payload)
-                    .order_by(outbox.c.id)
-                    .limit(self.batch)
-                    .with_for_update(skip_locked=True)
+                    delete(outbox)
+                    .where(outbox.c.id.in_(taken))
+                    .returning(outbox.c.id, outbox.c.event_id, outbox.c.subject, outbox.c.payload)
                 )
             ).all()
             if not rows:
                 return 0
+            rows.sort(key=lambda r: r.id)
             acks = [
                 self.js.publish(
                     r.subject, r.payload, timeout=5.0, headers={"Nats-Msg-Id": str(r.event_id)}
@@ -120,9 +152,12 @@ class Relay:
                 for r in rows
             ]
             await asyncio.gather(*acks)
-            await session.execute(delete(outbox).where(outbox.c.id.in_([r.id for r in rows])))
         for r in rows:
             metrics.PUBLISHED.labels(subject=r.subject).inc()
+        if len(rows) < self.batch:
+            metrics.OUTBOX_BACKLOG.set(0)  # drained (rows committed meanwhile wake us again)
+        else:
+            metrics.OUTBOX_BACKLOG.set(await self.backlog())
         return len(rows)
 
     async def backlog(self) -> int:
@@ -144,6 +179,8 @@ class Relay:
                 raise
             except Exception as exc:
                 log.warning("relay_failed", error=type(exc).__name__, retry_in=delay)
+                with contextlib.suppress(Exception):
+                    metrics.OUTBOX_BACKLOG.set(await asyncio.wait_for(self.backlog(), 2))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue

@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
 
 from contracts.events import ConsentWithdrawn, QuestionErased, QuestionReceived, ReferralNoted
 from opendeur import outbox
+from opendeur.db import autocommit
 from opendeur.keys import Envelope, token_hash
 from opendeur.logging import get_logger
 from opendeur.runtime import ApiError, Runtime
@@ -161,14 +162,14 @@ async def accept_question(rt: Runtime, topics: TopicCatalogue, q: QuestionIn) ->
         received_at=now,
         respond_before=before,
     )
-    async with rt.sessions() as session, session.begin():
-        await store.insert_question(
-            session,
+    async with autocommit(rt.engine) as conn:
+        await store.accept(
+            conn,
             envelope(rt),
             row,
             store.Personal(phone=phone, story=story, call_times=call_times),
+            outbox.params(event),
         )
-        await outbox.add(session, event)
     outbox.wake_relay()
     log.info("question_accepted", question_id=str(qid), channel=q.channel, priority=flagged)
     return Accepted(

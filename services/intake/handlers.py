@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contracts.events import QuestionRouted, QuestionUnmatched
-from opendeur import outbox
+from opendeur.db import autocommit
 from opendeur.runtime import Runtime
 from services.intake import store
 
@@ -11,20 +11,26 @@ from services.intake import store
 def register(rt: Runtime) -> None:
     @rt.handles(QuestionRouted)
     async def on_routed(event: QuestionRouted) -> None:
-        async with rt.sessions() as session, session.begin():
-            if await outbox.claim(session, "intake-question-routed-v1", event.event_id):
-                await store.set_assignment(
-                    session,
-                    event.question_id,
-                    status="routed",
-                    contact_id=event.contact_id,
-                    group_id=event.group_id,
-                )
+        async with autocommit(rt.engine) as conn:
+            await store.claim_and_assign(
+                conn,
+                "intake-question-routed-v1",
+                event.event_id,
+                event.question_id,
+                status="routed",
+                contact_id=event.contact_id,
+                group_id=event.group_id,
+            )
 
     @rt.handles(QuestionUnmatched)
     async def on_unmatched(event: QuestionUnmatched) -> None:
-        async with rt.sessions() as session, session.begin():
-            if await outbox.claim(session, "intake-question-unmatched-v1", event.event_id):
-                await store.set_assignment(
-                    session, event.question_id, status="unmatched", contact_id=None, group_id=None
-                )
+        async with autocommit(rt.engine) as conn:
+            await store.claim_and_assign(
+                conn,
+                "intake-question-unmatched-v1",
+                event.event_id,
+                event.question_id,
+                status="unmatched",
+                contact_id=None,
+                group_id=None,
+            )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
@@ -16,8 +17,8 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
-    insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
@@ -74,25 +75,75 @@ class Personal:
     call_times: str | None
 
 
-async def insert_question(
-    session: AsyncSession, envelope: Envelope, row: dict, personal: Personal
-) -> None:
-    """The question and its personal data, encrypted with a fresh per-question key."""
+_Q_COLS = [c.name for c in questions.columns]
+_PII_COLS = ("wrapped_key", "phone", "story", "call_times")
+# The question, its encrypted data and the outbox row of its event: one statement, atomic on
+# its own, so the POST needs one database round trip (no BEGIN/COMMIT).
+_ACCEPT_SQL = text(
+    "with q as (insert into questions ({qc}) values ({qv})), "  # noqa: S608 (column names)
+    "p as (insert into question_pii (question_id, {pc}) values (:question_id, {pv})) "
+    "insert into outbox (event_id, subject, payload) values (:ob_id, :ob_subject, :ob_payload)".format(
+        qc=", ".join(_Q_COLS),
+        qv=", ".join(f":{c}" for c in _Q_COLS),
+        pc=", ".join(_PII_COLS),
+        pv=", ".join(f":pii_{c}" for c in _PII_COLS),
+    )
+)
+
+
+async def accept(conn: Any, envelope: Envelope, row: dict, personal: Personal, event: dict) -> None:
+    """The question, its data encrypted with a fresh per-question key, and the outbox row of its
+    event (`outbox.params`) in one statement."""
     qid: UUID = row["question_id"]
     key, wrapped = envelope.new_data_key()
 
     def seal(field: str, value: str | None) -> bytes | None:
         return None if value is None else Envelope.seal(key, value, f"{qid}:{field}")
 
-    await session.execute(insert(questions).values(**row))
-    await session.execute(
-        insert(question_pii).values(
-            question_id=qid,
-            wrapped_key=wrapped,
-            phone=seal("phone", personal.phone),
-            story=seal("story", personal.story),
-            call_times=seal("call_times", personal.call_times),
-        )
+    values = dict.fromkeys(_Q_COLS)
+    values.update(row)
+    values.update(
+        pii_wrapped_key=wrapped,
+        pii_phone=seal("phone", personal.phone),
+        pii_story=seal("story", personal.story),
+        pii_call_times=seal("call_times", personal.call_times),
+        **event,
+    )
+    await conn.execute(_ACCEPT_SQL, values)
+
+
+async def claim_and_assign(
+    conn: Any,
+    consumer: str,
+    event_id: UUID,
+    qid: UUID,
+    *,
+    status: str,
+    contact_id: str | None,
+    group_id: str | None,
+) -> None:
+    """The inbox claim and set_assignment in one statement (nothing happens on a redelivery)."""
+    await conn.execute(
+        text(
+            """
+            with claimed as (
+                insert into inbox (consumer, event_id) values (:consumer, :event_id)
+                on conflict do nothing returning 1
+            )
+            update questions set status = :status, contact_id = :contact_id,
+                   group_id = :group_id
+            where question_id = :q and erased_at is null and status not in ('done')
+              and exists (select 1 from claimed)
+            """
+        ),
+        {
+            "consumer": consumer,
+            "event_id": event_id,
+            "q": qid,
+            "status": status,
+            "contact_id": contact_id,
+            "group_id": group_id,
+        },
     )
 
 

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from contracts.events import ContactNotified, NotificationFailed
-from opendeur import links, outbox
+from opendeur import links, metrics, outbox
+from opendeur.db import autocommit
 from opendeur.keys import Envelope
 from opendeur.logging import get_logger
 from opendeur.runtime import Runtime
@@ -91,6 +92,7 @@ class Dispatcher:
         self.labels = TopicLabels(f"{rt.settings.base_url('routing')}/api/v1/topics")
         self.wake = asyncio.Event()
         self.tasks: set[asyncio.Task] = set()
+        self._email: EmailChannel | None = None
 
     async def run(self) -> None:
         try:
@@ -116,6 +118,8 @@ class Dispatcher:
             # Let sends in progress finish; what does not finish is swept as uncertain later.
             if self.tasks:
                 await asyncio.wait(self.tasks, timeout=10)
+            if self._email is not None:
+                await self._email.close()
 
     def _done(self, task: asyncio.Task) -> None:
         self.tasks.discard(task)
@@ -151,18 +155,18 @@ class Dispatcher:
                     "error_" + type(exc).__name__.lower(),
                 )
             return
-        async with self.rt.sessions() as session, session.begin():
-            await store.finish(session, job, status="sent", channel=channel)
-            await outbox.add(
-                session,
-                ContactNotified(
-                    question_id=job.question_id,
-                    contact_id=None if job.contact_id == TEAM else job.contact_id,
-                    purpose=job.purpose,
-                    channel=channel,
-                ),
+        event = ContactNotified(
+            question_id=job.question_id,
+            contact_id=None if job.contact_id == TEAM else job.contact_id,
+            purpose=job.purpose,
+            channel=channel,
+        )
+        async with autocommit(self.rt.engine) as conn:
+            await store.finish_with_event(
+                conn, job, outbox.params(event), status="sent", channel=channel
             )
         outbox.wake_relay()
+        metrics.NOTIFICATIONS_SENT.labels(channel=channel, purpose=job.kind).inc()
         log.info(
             "notification_sent",
             question_id=str(job.question_id),
@@ -172,19 +176,19 @@ class Dispatcher:
         )
 
     async def failed(self, job: store.Job, channel: ChannelName, code: str) -> None:
-        async with self.rt.sessions() as session, session.begin():
-            await store.finish(session, job, status="failed", channel=channel, error_code=code)
-            await outbox.add(
-                session,
-                NotificationFailed(
-                    question_id=job.question_id,
-                    contact_id=None if job.contact_id == TEAM else job.contact_id,
-                    purpose=job.purpose,
-                    channel=channel,
-                    error_code=code,
-                ),
+        event = NotificationFailed(
+            question_id=job.question_id,
+            contact_id=None if job.contact_id == TEAM else job.contact_id,
+            purpose=job.purpose,
+            channel=channel,
+            error_code=code,
+        )
+        async with autocommit(self.rt.engine) as conn:
+            await store.finish_with_event(
+                conn, job, outbox.params(event), status="failed", channel=channel, error_code=code
             )
         outbox.wake_relay()
+        metrics.NOTIFICATIONS_FAILED.labels(channel=channel, reason=code).inc()
         log.warning(
             "notification_failed",
             question_id=str(job.question_id),
@@ -195,13 +199,17 @@ class Dispatcher:
         )
 
     def email(self) -> EmailChannel:
+        """One channel for the process: its SMTP connections are kept and reused."""
         if not self.rt.settings.smtp_url:
             raise PermanentFailure("smtp_not_configured")
-        return EmailChannel(
-            SmtpConfig.from_url(self.rt.settings.smtp_url),
-            self.rt.settings.smtp_from,
-            timeout=self.config.send_timeout,
-        )
+        if self._email is None:
+            self._email = EmailChannel(
+                SmtpConfig.from_url(self.rt.settings.smtp_url),
+                self.rt.settings.smtp_from,
+                timeout=self.config.send_timeout,
+                pool_size=min(8, self.config.concurrency),
+            )
+        return self._email
 
     def sms(self) -> SmsChannel:
         if self.config.sms is None:
@@ -215,8 +223,11 @@ class Dispatcher:
             rendered = self.render_team(job)
             await self._one("email", self.rt.settings.team_email, rendered, key)
             return "email"
-        async with self.rt.sessions() as session:
-            contact = await store.get_contact(session, self.envelope, job.contact_id)
+        if job.contact_row is not None:  # read with the claim
+            contact = store.address(self.envelope, job.contact_id, job.contact_row)
+        else:
+            async with self.rt.sessions() as session:
+                contact = await store.get_contact(session, self.envelope, job.contact_id)
         if contact is None:
             raise DeliveryError("no_address", "email", temporary=False)
         addresses: dict[ChannelName, str | None] = {"email": contact.email, "sms": contact.mobile}
@@ -227,6 +238,9 @@ class Dispatcher:
             raise DeliveryError("no_address", preferred, temporary=False)
         last: DeliveryError | None = None
         for name in usable:
+            if name != job.channel:  # a fallback, or a claim before the address changed
+                async with autocommit(self.rt.engine) as conn:
+                    await store.set_channel(conn, job, name)
             rendered = await self.render(job, contact.language, name)
             try:
                 await self._one(name, addresses[name] or "", rendered, key)

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 
 from contracts.events import NotificationFailed, QuestionEscalated, QuestionRouted
-from opendeur import outbox
+from opendeur import metrics, outbox
+from opendeur.db import autocommit
 from opendeur.logging import get_logger
 from opendeur.runtime import Runtime
 from services.notify import messages, store
@@ -24,8 +25,8 @@ def register(rt: Runtime, config: NotifyConfig | None = None) -> Dispatcher:
     rt.background.append(dispatcher.run)
 
     async def enqueue(qid, contact_id: str, purpose: str, kind: str, payload: dict) -> None:
-        async with rt.sessions() as session, session.begin():
-            queued = await store.enqueue(session, qid, contact_id, purpose, kind, payload)
+        async with autocommit(rt.engine) as conn:  # one statement, atomic on its own
+            queued = await store.enqueue(conn, qid, contact_id, purpose, kind, payload)
         if queued:
             dispatcher.wake.set()
 
@@ -100,10 +101,14 @@ def register(rt: Runtime, config: NotifyConfig | None = None) -> Dispatcher:
                         question_id=job.question_id,
                         contact_id=None if job.contact_id == TEAM else job.contact_id,
                         purpose=job.purpose,
-                        channel="email",
+                        channel="sms" if job.channel == "sms" else "email",
                         error_code="delivery_uncertain",
                     ),
                 )
+        for job in jobs:
+            metrics.NOTIFICATIONS_FAILED.labels(
+                channel="sms" if job.channel == "sms" else "email", reason="delivery_uncertain"
+            ).inc()
         if jobs:
             outbox.wake_relay()
             log.warning("notifications_uncertain", count=len(jobs))

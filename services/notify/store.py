@@ -62,8 +62,11 @@ async def get_contact(session: AsyncSession, envelope: Envelope, contact_id: str
         .mappings()
         .first()
     )
-    if row is None:
-        return None
+    return None if row is None else address(envelope, contact_id, row)
+
+
+def address(envelope: Envelope, contact_id: str, row: Any) -> Address:
+    """Decrypt a contacts row (wrapped_key, email, mobile, name, channel, language)."""
     key = envelope.unwrap(row["wrapped_key"])
 
     def unseal(field: str) -> str | None:
@@ -106,6 +109,10 @@ class Job:
     kind: str
     payload: dict[str, Any]
     attempts: int
+    # The channel tried first (recorded at claim time, so a crash mid-send is reported for the
+    # channel actually attempted), and the contact's encrypted row, read in the same statement.
+    channel: str | None = None
+    contact_row: Any = None
 
 
 async def enqueue(
@@ -128,21 +135,32 @@ async def enqueue(
 
 
 async def claim_due(session: AsyncSession, limit: int) -> list[Job]:
-    """Take up to `limit` due jobs for this process; other instances skip the locked rows."""
+    """Take up to `limit` due jobs for this process; other instances skip the locked rows.
+    One statement: the claim, the first channel to try, and the contact's (encrypted) row."""
     rows = (
         await session.execute(
             text(
                 """
                 update notifications n set status = 'sending', attempts = n.attempts + 1,
-                       claimed_at = now()
+                       claimed_at = now(),
+                       -- the first channel the send tries (Dispatcher.send's order)
+                       channel = case when n.contact_id = 'team' then 'email'
+                                      when c.contact_id is null then null
+                                      when c.channel = 'sms' and c.mobile is not null then 'sms'
+                                      when c.email is not null then 'email'
+                                      when c.mobile is not null then 'sms'
+                                 end
                 from (
                     select question_id, contact_id, purpose from notifications
                     where status = 'queued' and next_attempt_at <= now()
                     order by next_attempt_at limit :n for update skip locked
                 ) due
+                left join contacts c on c.contact_id = due.contact_id
                 where n.question_id = due.question_id and n.contact_id = due.contact_id
                   and n.purpose = due.purpose
-                returning n.question_id, n.contact_id, n.purpose, n.kind, n.payload, n.attempts
+                returning n.question_id, n.contact_id, n.purpose, n.kind, n.payload, n.attempts,
+                          n.channel, c.contact_id as c_id, c.wrapped_key, c.email, c.mobile,
+                          c.name, c.channel as c_channel, c.language
                 """
             ),
             {"n": limit},
@@ -156,9 +174,31 @@ async def claim_due(session: AsyncSession, limit: int) -> list[Job]:
             r["kind"],
             r["payload"] if isinstance(r["payload"], dict) else json.loads(r["payload"]),
             r["attempts"],
+            r["channel"],
+            None
+            if r["c_id"] is None
+            else {
+                "wrapped_key": r["wrapped_key"],
+                "email": r["email"],
+                "mobile": r["mobile"],
+                "name": r["name"],
+                "channel": r["c_channel"],
+                "language": r["language"],
+            },
         )
         for r in rows
     ]
+
+
+async def set_channel(session: Any, job: Job, channel: str) -> None:
+    """The send falls back to another channel: record it before trying."""
+    await session.execute(
+        text(
+            "update notifications set channel = :ch "
+            "where question_id = :q and contact_id = :c and purpose = :p and status = 'sending'"
+        ),
+        {"q": job.question_id, "c": job.contact_id, "p": job.purpose, "ch": channel},
+    )
 
 
 async def retry_later(session: AsyncSession, job: Job, seconds: float, error_code: str) -> None:
@@ -178,20 +218,25 @@ async def retry_later(session: AsyncSession, job: Job, seconds: float, error_cod
     )
 
 
-async def finish(
-    session: AsyncSession,
+async def finish_with_event(
+    conn: Any,
     job: Job,
+    event: dict,
     *,
     status: str,
     channel: str | None,
     error_code: str | None = None,
 ) -> None:
-    await session.execute(
+    """`finish` and the outbox row of its event in one statement (atomic on its own)."""
+    await conn.execute(
         text(
             """
-            update notifications set status = :s, channel = :ch, error_code = :e,
-                   sent_at = case when :s = 'sent' then now() else sent_at end
-            where question_id = :q and contact_id = :c and purpose = :p
+            with f as (
+                update notifications set status = :s, channel = :ch, error_code = :e,
+                       sent_at = case when :s = 'sent' then now() else sent_at end
+                where question_id = :q and contact_id = :c and purpose = :p
+            )
+            insert into outbox (event_id, subject, payload) values (:ob_id, :ob_subject, :ob_payload)
             """
         ),
         {
@@ -201,6 +246,7 @@ async def finish(
             "s": status,
             "ch": channel,
             "e": error_code,
+            **event,
         },
     )
 
@@ -213,14 +259,22 @@ async def stale_sending(session: AsyncSession, older_than_s: float) -> list[Job]
                 """
                 update notifications set status = 'uncertain', error_code = 'delivery_uncertain'
                 where status = 'sending' and claimed_at < now() - make_interval(secs => :s)
-                returning question_id, contact_id, purpose, kind, payload, attempts
+                returning question_id, contact_id, purpose, kind, payload, attempts, channel
                 """
             ),
             {"s": older_than_s},
         )
     ).mappings()
     return [
-        Job(r["question_id"], r["contact_id"], r["purpose"], r["kind"], {}, r["attempts"])
+        Job(
+            r["question_id"],
+            r["contact_id"],
+            r["purpose"],
+            r["kind"],
+            {},
+            r["attempts"],
+            r["channel"],
+        )
         for r in rows
     ]
 

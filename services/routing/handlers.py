@@ -18,7 +18,7 @@ from contracts.events import (
     QuestionRouted,
     QuestionUnmatched,
 )
-from opendeur import outbox
+from opendeur import metrics, outbox
 from opendeur.logging import get_logger
 from opendeur.runtime import Runtime
 from services.routing import clock, regions, store
@@ -82,10 +82,9 @@ async def _routed(session: AsyncSession, q: dict, result: Routed, now: datetime)
     attempt = await store.set_routed(
         session, qid, result.group_id, result.contact_id, result.reason
     )
-    await session.execute(text("delete from timers where question_id = :q"), {"q": qid})
     schedule = clock.escalation_schedule(q["received_at"], q["respond_before"] - q["received_at"])
     # A re-routed question keeps its deadline; levels already past are not replayed.
-    await store.schedule_timers(
+    await store.restart_timers(
         session, qid, [(lvl, due) for lvl, due in schedule if due > now or lvl == "breach"]
     )
     return QuestionRouted(
@@ -140,10 +139,10 @@ def register(rt: Runtime) -> None:
     @rt.handles(QuestionReceived)
     async def on_received(event: QuestionReceived) -> None:
         async with rt.sessions() as session, session.begin():
-            if not await outbox.claim(session, "routing-question-received-v1", event.event_id):
-                return
-            await store.insert_question(
+            if not await store.claim_and_insert_question(
                 session,
+                "routing-question-received-v1",
+                event.event_id,
                 {
                     "question_id": event.question_id,
                     "reference": event.reference,
@@ -157,7 +156,8 @@ def register(rt: Runtime) -> None:
                     "received_at": event.received_at,
                     "respond_before": event.respond_before,
                 },
-            )
+            ):
+                return
             await route(session, event.question_id, datetime.now(UTC))
         outbox.wake_relay()
 
@@ -216,12 +216,14 @@ def register(rt: Runtime) -> None:
     @rt.every(1.0)
     async def fire_timers() -> None:
         now = datetime.now(UTC)
+        raised: list[str] = []
         async with rt.sessions() as session, session.begin():
             due = await store.due_timers(session, now)
             for t in due:
                 await store.mark_fired(session, t["question_id"], t["level"], now)
                 if t["state"] != "routed":
                     continue
+                raised.append(t["level"])
                 await outbox.add(
                     session,
                     QuestionEscalated(
@@ -235,3 +237,7 @@ def register(rt: Runtime) -> None:
                 )
         if due:
             outbox.wake_relay()
+        for level in raised:  # counted once committed
+            metrics.ESCALATIONS.labels(level=level).inc()
+            if level == "breach":
+                metrics.DEADLINE_BREACHES.inc()

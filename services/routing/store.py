@@ -69,19 +69,31 @@ async def load_groups(session: AsyncSession) -> list[Group]:
     ]
 
 
-async def insert_question(session: AsyncSession, values: dict) -> None:
-    await session.execute(
+async def claim_and_insert_question(
+    session: AsyncSession, consumer: str, event_id: UUID, values: dict
+) -> bool:
+    """The inbox claim and the insert in one statement; False when the event was applied before."""
+    result = await session.execute(
         text(
             """
-            insert into questions (question_id, reference, channel, topic, pc4, municipality, language,
-                                   priority, wants_to_start_group, received_at, respond_before, state)
-            values (:question_id, :reference, :channel, :topic, :pc4, :municipality, :language,
-                    :priority, :wants_to_start_group, :received_at, :respond_before, 'new')
-            on conflict (question_id) do nothing
+            with claimed as (
+                insert into inbox (consumer, event_id) values (:consumer, :event_id)
+                on conflict do nothing returning 1
+            ), q as (
+                insert into questions (question_id, reference, channel, topic, pc4, municipality,
+                                       language, priority, wants_to_start_group, received_at,
+                                       respond_before, state)
+                select :question_id, :reference, :channel, :topic, :pc4, :municipality, :language,
+                       :priority, :wants_to_start_group, :received_at, :respond_before, 'new'
+                from claimed
+                on conflict (question_id) do nothing
+            )
+            select count(*) from claimed
             """
         ),
-        values,
+        {"consumer": consumer, "event_id": event_id, **values},
     )
+    return result.scalar_one() > 0
 
 
 async def get_question(session: AsyncSession, qid: UUID) -> dict | None:
@@ -131,17 +143,23 @@ async def set_state(
     )
 
 
-async def schedule_timers(
+async def restart_timers(
     session: AsyncSession, qid: UUID, schedule: list[tuple[str, datetime]]
 ) -> None:
-    for level, due in schedule:
-        await session.execute(
-            text(
-                "insert into timers (question_id, level, due_at) values (:q, :l, :d) "
-                "on conflict (question_id, level) do nothing"
-            ),
-            {"q": qid, "l": level, "d": due},
-        )
+    """Replace a question's timers by `schedule` (unfired), in one statement."""
+    await session.execute(
+        text(
+            """
+            with gone as (
+                delete from timers where question_id = :q and not (level = any(:levels))
+            )
+            insert into timers (question_id, level, due_at)
+            select :q, l, d from unnest(cast(:levels as text[]), cast(:dues as timestamptz[])) as s(l, d)
+            on conflict (question_id, level) do update set due_at = excluded.due_at, fired_at = null
+            """
+        ),
+        {"q": qid, "levels": [lvl for lvl, _ in schedule], "dues": [d for _, d in schedule]},
+    )
 
 
 async def stop_timers(session: AsyncSession, qid: UUID, now: datetime) -> None:

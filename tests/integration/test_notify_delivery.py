@@ -134,3 +134,54 @@ async def test_staff_api_refuses_bad_input_with_the_error_shape(system: System) 
             assert "nonsense" not in r.text and "bel me" not in r.text
         r = await c.put(system.url("notify") + "/api/v1/contacts/Not%20An%20Id", json={})
         assert r.status_code == 422
+
+
+async def test_the_claim_records_the_first_channel_and_the_uncertain_sweep_reports_it(
+    system: System,
+) -> None:
+    """In one transaction that is rolled back (the running notify never sees these rows)."""
+    import uuid
+
+    from sqlalchemy import text
+
+    from opendeur.db import make_engine, sessionmaker
+    from services.notify import store
+
+    engine = make_engine(system.pg.url(system.database), pool_size=1, schema="notify")
+    qids = {c: uuid.uuid4() for c in ("sms-pref", "email-pref", "sms-no-mobile")}
+    try:
+        async with sessionmaker(engine)() as session:  # never committed: rolled back on close
+            for contact, channel, mobile in (
+                ("t-sms-pref", "sms", b"m"),
+                ("t-email-pref", "email", b"m"),
+                ("t-sms-no-mobile", "sms", None),
+            ):
+                await session.execute(
+                    text(
+                        "insert into contacts (contact_id, wrapped_key, email, mobile, channel) "
+                        "values (:c, 'k', 'e', :m, :ch)"
+                    ),
+                    {"c": contact, "m": mobile, "ch": channel},
+                )
+                await session.execute(
+                    text(
+                        "insert into notifications (question_id, contact_id, purpose, status, "
+                        "next_attempt_at) values (:q, :c, 'new_question.1', 'queued', "
+                        "now() - interval '1 hour')"
+                    ),
+                    {"q": qids[contact[2:]], "c": contact},
+                )
+            jobs = {j.question_id: j for j in await store.claim_due(session, 1000)}
+            assert [jobs[qids[c]].channel for c in qids] == ["sms", "email", "email"]
+            assert jobs[qids["sms-pref"]].contact_row["mobile"] == b"m"
+            await session.execute(
+                text(
+                    "update notifications set claimed_at = now() - interval '1 hour' "
+                    "where question_id = any(:q)"
+                ),
+                {"q": list(qids.values())},
+            )
+            stale = {j.question_id: j for j in await store.stale_sending(session, 60)}
+            assert [stale[qids[c]].channel for c in qids] == ["sms", "email", "email"]
+    finally:
+        await engine.dispose()

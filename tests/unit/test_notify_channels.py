@@ -129,3 +129,72 @@ async def test_smtp_server_down_is_temporary() -> None:
     channel = EmailChannel(SmtpConfig("127.0.0.1", free_port()), "x@test.invalid", timeout=2)
     with pytest.raises(TemporaryFailure):
         await channel.send("a@example.org", MSG, idempotency_key="k")
+
+
+async def test_smtp_connection_is_reused_across_mails(sink: MailSink) -> None:
+    channel = email(sink)
+    try:
+        await channel.send("a@example.org", MSG, idempotency_key="k1")
+        ((first, _),) = channel._idle
+        await channel.send("b@example.org", MSG, idempotency_key="k2")
+        await channel.send("c@example.org", MSG, idempotency_key="k3")
+        assert [c for c, _ in channel._idle] == [first]
+        assert [m.to for m in sink.mails] == [
+            ["a@example.org"],
+            ["b@example.org"],
+            ["c@example.org"],
+        ]
+    finally:
+        await channel.close()
+
+
+async def test_smtp_reconnects_when_the_server_closed_the_connection() -> None:
+    port = free_port()
+    first = MailSink()
+    first.port, first.controller.port = port, port
+    first.start()
+    channel = EmailChannel(SmtpConfig("127.0.0.1", port), "x@test.invalid", timeout=3)
+    try:
+        await channel.send("a@example.org", MSG, idempotency_key="k1")
+        first.stop()  # the server goes away with our idle connection
+        second = MailSink()
+        second.port, second.controller.port = port, port
+        second.start()
+        try:
+            await channel.send("b@example.org", MSG, idempotency_key="k2")
+        finally:
+            second.stop()
+        assert [m.to for m in first.mails + second.mails] == [["a@example.org"], ["b@example.org"]]
+    finally:
+        await channel.close()
+
+
+async def test_smtp_failed_connection_is_dropped_not_reused(sink: MailSink) -> None:
+    channel = email(sink)
+    try:
+        await channel.send("a@example.org", MSG, idempotency_key="k1")
+        sink.reply_codes.append("451 4.3.0 try again")
+        with pytest.raises(TemporaryFailure):
+            await channel.send("b@example.org", MSG, idempotency_key="k2")
+        assert channel._idle == []
+        await channel.send("c@example.org", MSG, idempotency_key="k3")
+        assert [m.to for m in sink.mails] == [["a@example.org"], ["c@example.org"]]
+    finally:
+        await channel.close()
+
+
+async def test_smtp_message_round_trips_non_ascii_subject_and_body(sink: MailSink) -> None:
+    channel = email(sink)
+    try:
+        text = "Bel graag terug vóór morgen — " + "x" * 200 + "\n.\nlaatste regel"
+        await channel.send(
+            "a@example.org",
+            Rendered("Vraag óver rouw (OD-AAAA-BBBB)", text, "<p>vóór</p>"),
+            idempotency_key="q1.new_question.1",
+        )
+        mail = sink.mails[0]
+        assert mail.subject == "Vraag óver rouw (OD-AAAA-BBBB)"
+        assert mail.text.replace("\r\n", "\n").rstrip("\n") == text
+        assert b"q1.new_question.1" in mail.raw and b"text/html" in mail.raw
+    finally:
+        await channel.close()
