@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -50,10 +51,28 @@ KEEP: dict[str, tuple[str, ...]] = {
 }
 
 
-def keep(subject: str, data: bytes, stream_seq: int) -> tuple[dict[str, Any], int]:
+# What a record of each type holds, as the `include` of a dump (every name is a contract field).
+FIELDS: dict[str, frozenset[str]] = {s: frozenset(ENVELOPE + KEEP.get(s, ())) for s in BY_SUBJECT}
+
+
+def keep(
+    subject: str, data: bytes, stream_seq: int | Callable[[], int]
+) -> tuple[dict[str, Any], int]:
     """(record to store, number of fields dropped). A message that does not validate even
-    without its unknown fields is stored as type + id only, flagged invalid."""
+    without its unknown fields is stored as type + id only, flagged invalid.
+
+    `stream_seq` may be a function: it is needed only for an invalid message without an id
+    (parsing a message's metadata costs more than keeping a valid one)."""
     cls = BY_SUBJECT.get(subject)
+    if cls is not None:
+        # The common case in one pass: a valid event has no unknown field (extra="forbid"),
+        # so validating the bytes directly proves nothing is dropped.
+        try:
+            event = cls.model_validate_json(data)
+        except ValueError:  # ValidationError included: sort it out on the slow path below
+            pass
+        else:
+            return event.model_dump(mode="json", include=FIELDS[subject]), 0
     try:
         payload = orjson.loads(data)
         if not isinstance(payload, dict):
@@ -66,14 +85,14 @@ def keep(subject: str, data: bytes, stream_seq: int) -> tuple[dict[str, Any], in
         event = cls.model_validate({k: v for k, v in payload.items() if k in known})  # type: ignore[union-attr]
     except (ValidationError, AttributeError):
         return _invalid(subject, payload, stream_seq), len(payload)
-    full = event.model_dump(mode="json")
-    fields = ENVELOPE + KEEP.get(subject, ())
-    return {k: full.get(k) for k in fields}, dropped
+    return event.model_dump(mode="json", include=FIELDS[subject]), dropped
 
 
-def _invalid(subject: str, payload: dict, stream_seq: int) -> dict[str, Any]:
+def _invalid(subject: str, payload: dict, stream_seq: int | Callable[[], int]) -> dict[str, Any]:
     try:
         event_id = str(uuid.UUID(str(payload.get("event_id"))))
     except ValueError:
+        if callable(stream_seq):
+            stream_seq = stream_seq()
         event_id = str(uuid.uuid5(uuid.NAMESPACE_OID, f"opendeur-audit:{subject}:{stream_seq}"))
     return {"event_id": event_id, "type": subject, "invalid": True}

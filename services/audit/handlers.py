@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from typing import Any
 
 from faststream import AckPolicy, Context
 from faststream.nats import JStream, PullSub
@@ -20,10 +22,71 @@ DROPPED = Counter(
 STORED = Counter("opendeur_audit_events_stored_total", "Events appended to the trail")
 
 
+async def _raw_only(_message: object) -> None:
+    """The handler reads the raw messages itself: skip FastStream's per-message JSON decode."""
+    return None
+
+
+def keep_all(raws: list[Any]) -> list[dict[str, Any]]:
+    """The allow-listed record of each message, in delivery order; dropped fields counted."""
+    records = []
+    for raw in raws:
+        record, dropped = allowlist.keep(
+            raw.subject, raw.data, lambda raw=raw: raw.metadata.sequence.stream
+        )
+        if dropped:
+            DROPPED.labels(type=raw.subject).inc(dropped)
+        records.append(record)
+    return records
+
+
+class Writer:
+    """Commits batches one at a time, in the order they were fetched, while the subscriber
+    fetches and sorts out the next one: the database write of batch n overlaps the broker
+    round trip and the allow-listing of batch n+1. Each batch is acked only after its commit
+    and nak'ed if the commit failed; at most two batches are unacknowledged at once."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.pending: asyncio.Task[None] | None = None
+
+    async def submit(self, raws: list[Any], records: list[dict[str, Any]]) -> None:
+        await self.drain()  # the previous batch first: the chain keeps the fetch order
+        self.pending = asyncio.create_task(self.commit(raws, records))
+
+    async def drain(self) -> None:
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            # Shielded: a cancelled subscriber does not cut a commit short (it never raises).
+            await asyncio.shield(pending)
+
+    async def commit(self, raws: list[Any], records: list[dict[str, Any]]) -> None:
+        try:
+            async with self.rt.sessions() as session, session.begin():
+                stored = await store.append(session, records)
+        except Exception:
+            log.exception("audit_batch_failed", size=len(raws))
+            await _settle(raws, ok=False)
+            return
+        STORED.inc(stored)
+        await _settle(raws, ok=True)
+
+
+async def _settle(raws: list[Any], *, ok: bool) -> None:
+    """Ack (after the commit) or nak each message; if the broker connection is gone, the
+    messages come back after ack_wait and are stored once (idempotent on event_id)."""
+    try:
+        for raw in raws:
+            await (raw.ack() if ok else raw.nak(delay=1.0))
+    except Exception:
+        log.exception("audit_ack_failed", size=len(raws), committed=ok)
+
+
 def register(rt: Runtime) -> None:
     spec = consumers_of("audit")[0]
     # OPENDEUR_AUDIT_BATCH=1 gives one transaction per event: `make bench-audit` compares the two.
     batch_size = int(os.environ.get("OPENDEUR_AUDIT_BATCH", spec.batch_size))
+    writer = Writer(rt)
 
     @rt.router.subscriber(
         spec.subject,
@@ -31,24 +94,9 @@ def register(rt: Runtime) -> None:
         durable=spec.durable,
         pull_sub=PullSub(batch_size=batch_size, timeout=0.05, batch=True),
         ack_policy=AckPolicy.MANUAL,
+        decoder=_raw_only,
         title=spec.durable,
     )
     async def ingest(message=Context("message")) -> None:
         raws = message.raw_message
-        records = []
-        for raw in raws:
-            record, dropped = allowlist.keep(raw.subject, raw.data, raw.metadata.sequence.stream)
-            if dropped:
-                DROPPED.labels(type=raw.subject).inc(dropped)
-            records.append(record)
-        try:
-            async with rt.sessions() as session, session.begin():
-                stored = await store.append(session, records)
-        except Exception:
-            log.exception("audit_batch_failed", size=len(raws))
-            for raw in raws:
-                await raw.nak(delay=1.0)
-            return
-        STORED.inc(stored)
-        for raw in raws:
-            await raw.ack()
+        await writer.submit(raws, keep_all(raws))

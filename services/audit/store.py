@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -16,54 +16,55 @@ from services.audit import chain
 CHAIN_LOCK = 7401  # one writer at a time extends the chain
 
 
+COLUMNS = ("seq", "event_id", "type", "question_id", "occurred_at", "record", "prev_hash", "hash")
+# The chain's head and which of these ids are stored already, in one round trip.
+HEAD_AND_SEEN = """
+    select h.seq, h.hash,
+           array(select event_id::text from events where event_id = any($1::uuid[])) as seen
+    from (select 1) as one
+    left join lateral (select seq, hash from events order by seq desc limit 1) as h on true
+"""
+
+
 async def append(session: AsyncSession, records: list[dict[str, Any]]) -> int:
-    """Append records not stored before (idempotent on event_id), chained in order."""
+    """Append records not stored before (idempotent on event_id), chained in order.
+
+    One writer at a time (a transaction-scoped advisory lock, taken before the chain's head
+    is read, so two instances cannot fork the chain); the head and the ids already stored are
+    read in one statement, and the new rows go in with one binary COPY."""
+    # Through SQLAlchemy first: this statement also begins the session's transaction.
     await session.execute(text("select pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK})
-    ids = [r["event_id"] for r in records]
-    seen = {
-        str(r[0])
-        for r in await session.execute(
-            text("select event_id from events where event_id = any(cast(:ids as uuid[]))"),
-            {"ids": ids},
-        )
-    }
-    last = (
-        await session.execute(text("select seq, hash from events order by seq desc limit 1"))
-    ).first()
-    seq, prev = (last[0], last[1]) if last else (0, chain.GENESIS)
+    conn = await (await session.connection()).get_raw_connection()
+    pg = conn.driver_connection  # asyncpg, inside the same transaction
+    head = await pg.fetchrow(HEAD_AND_SEEN, [r["event_id"] for r in records])
+    seq, prev = (head["seq"], head["hash"]) if head["seq"] is not None else (0, chain.GENESIS)
+    seen = set(head["seen"])
+    now = datetime.now(UTC)
     rows = []
     for r in records:
-        if r["event_id"] in seen:
+        event_id = r["event_id"]
+        if event_id in seen:
             continue
-        seen.add(r["event_id"])
+        seen.add(event_id)
         seq += 1
-        h = chain.link_hash(prev, r)
+        body, h = chain.link(prev, r)
+        occurred = r.get("occurred_at")
         rows.append(
-            {
-                "seq": seq,
-                "event_id": r["event_id"],
-                "type": r["type"],
-                "question_id": r.get("question_id"),
-                "occurred_at": r.get("occurred_at"),
-                # The record itself, so it is stored as a jsonb object (not a string scalar).
-                "record": r,
-                "prev_hash": prev,
-                "hash": h,
-            }
+            (
+                seq,
+                event_id,
+                r["type"],
+                r.get("question_id"),
+                datetime.fromisoformat(occurred) if occurred else now,
+                # The canonical encoding is JSON: stored as the record (a jsonb object).
+                body.decode(),
+                prev,
+                h,
+            )
         )
         prev = h
     if rows:
-        await session.execute(
-            text(
-                """
-                insert into events (seq, event_id, type, question_id, occurred_at, record, prev_hash, hash)
-                select seq, event_id, type, question_id, coalesce(occurred_at, now()), record, prev_hash, hash
-                from jsonb_to_recordset(cast(:rows as jsonb)) as x(seq bigint, event_id uuid, type text,
-                     question_id uuid, occurred_at timestamptz, record jsonb, prev_hash text, hash text)
-                """
-            ),
-            {"rows": orjson.dumps(rows).decode()},
-        )
+        await pg.copy_records_to_table("events", records=rows, columns=COLUMNS)
     return len(rows)
 
 

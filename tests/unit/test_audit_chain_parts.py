@@ -32,3 +32,81 @@ def test_a_changed_row_in_a_later_part_is_found() -> None:
     rows = build(10)
     bad = ChainRow(7, {**rows[6].record, "n": 70}, rows[6].prev_hash, rows[6].hash)
     assert verify([*rows[5:6], bad, *rows[7:]], after=rows[4]) == Broken(7, "hash_mismatch")
+
+
+# What audit keeps of an event: the validated fast path and the forged-field path agree.
+def _events() -> list:
+    from datetime import UTC, datetime, timedelta
+    from uuid import uuid4
+
+    from contracts.events import CallbackDone, GroupChanged, QuestionReceived, QuestionRouted
+
+    now = datetime.now(UTC)
+    times = {"received_at": now, "respond_before": now + timedelta(hours=24)}
+    return [
+        QuestionReceived(
+            question_id=uuid4(),
+            reference="OD-TEST-0001",
+            channel="phone",
+            topic=None,
+            pc4="5611",
+            language="en",
+            professional_help_advised=True,
+            wants_to_start_group=False,
+            consent_version="consent-v2",
+            consent_share=False,
+            consent_statistics=True,
+            **times,
+        ),
+        QuestionRouted(
+            question_id=uuid4(),
+            reference="OD-TEST-0002",
+            group_id="g-1",
+            contact_id="c-1",
+            reason="match",
+            attempt=2,
+            topic="rouw",
+            municipality="eindhoven",
+            priority=False,
+            channel="web",
+            **times,
+        ),
+        CallbackDone(question_id=uuid4(), contact_id="c-1", outcome="reached"),
+        GroupChanged(group_id="g-1", change="joined", status="active", by="import"),
+    ]
+
+
+def test_keep_holds_exactly_the_allow_list_and_forged_fields_only_add_to_the_count() -> None:
+    import orjson
+
+    from services.audit.allowlist import ENVELOPE, KEEP, keep
+
+    for event in _events():
+        full = event.model_dump(mode="json")
+        expected = {k: full[k] for k in ENVELOPE + KEEP[event.subject]}
+        calls: list[int] = []
+
+        def seq(calls: list[int] = calls) -> int:
+            calls.append(1)
+            return 1
+
+        assert keep(event.subject, event.to_bytes(), seq) == (expected, 0)
+        forged = orjson.dumps({**full, "story": "x", "phone": "0612345678"})
+        assert keep(event.subject, forged, seq) == (expected, 2)
+        assert keep(event.subject, forged, 5) == (expected, 2)
+        assert calls == []  # the stream sequence is read only when an id must be made up
+
+
+def test_keep_flags_what_does_not_validate_and_names_it_by_stream_sequence() -> None:
+    from services.audit.allowlist import keep
+
+    event = _events()[2]
+    bad = event.to_bytes().replace(b'"reached"', b'"something else"')
+    record, dropped = keep(event.subject, bad, lambda: 1 / 0)  # has an id: not called
+    assert record == {"event_id": str(event.event_id), "type": event.subject, "invalid": True}
+    assert dropped > 0
+    first, _ = keep("question.received.v1", b"[1, 2]", lambda: 41)
+    again, _ = keep("question.received.v1", b"not json", 41)
+    other, _ = keep("question.received.v1", b"{}", 42)
+    assert first == again != other and first["invalid"] is True
+    assert keep("no.such.v1", event.to_bytes(), 1)[0]["invalid"] is True

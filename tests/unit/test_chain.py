@@ -11,7 +11,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.audit.chain import GENESIS, Broken, ChainRow, canonical, link_hash, verify
+from services.audit.chain import (
+    GENESIS,
+    Broken,
+    ChainRow,
+    _reference,
+    canonical,
+    link_hash,
+    verify,
+)
 
 EVENT_ID = UUID("3F2504E0-4F89-11D3-9A0C-0305E82C3301")
 
@@ -207,3 +215,47 @@ def test_any_record_edit_is_caught_at_that_row(recs, data):
     new_value = data.draw(values.filter(lambda v: key not in original or v != original[key]))
     rows[index] = replace(rows[index], record={**original, key: new_value})
     assert verify(rows) == Broken(rows[index].seq, "hash_mismatch")
+
+
+# The fast encoder (orjson) must give the reference encoder's bytes for every plain record,
+# including control characters, non-BMP text, big and negative integers and nested containers.
+wide_text = st.text(alphabet=st.characters(codec="utf-8"), max_size=16)
+wide_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | wide_text
+)
+wide_values = st.recursive(
+    wide_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(wide_text, inner, max_size=4),
+    max_leaves=16,
+)
+
+
+@given(st.dictionaries(wide_text, wide_values, max_size=10))
+def test_fast_canonical_equals_the_reference_encoding(record):
+    assert canonical(record) == _reference(record)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"s": '\x00\x1f\x7f\u2028\u2029\ufeff\U0001f600 ë \\ " /'},
+        {"i": 2**63 - 1, "j": -(2**63), "k": 2**64 - 1, "big": 2**64, "neg": -(2**63) - 1},
+        {"nested": {"b": [1, {"z": None, "a": True}], "a": []}},
+        {"at": datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC), "id": EVENT_ID},
+        {"tuple": (1, "a")},
+    ],
+)
+def test_fast_and_reference_agree_on_edge_cases(record):
+    assert canonical(record) == _reference(record)
+
+
+@pytest.mark.parametrize("bad", [{"s": "\ud800"}, {"\udfff": 1}, {"v": [1.0]}, {1: "a"}])
+def test_fast_path_never_accepts_what_the_reference_refuses(bad):
+    with pytest.raises((TypeError, ValueError)):
+        _reference(bad)
+    with pytest.raises((TypeError, ValueError)):
+        canonical(bad)
