@@ -186,13 +186,18 @@ COLOURS = {
 def cmd_audit_tail(args: argparse.Namespace) -> int:
     import httpx
 
+    from services.audit.tailing import stream_params
+
     settings = _settings()
     url = settings.base_url("audit") + "/api/v1/audit/stream"
     headers = _admin_headers(settings)
-    if args.since:
-        headers["Last-Event-ID"] = str(args.since)
+    try:
+        params = stream_params(args.since, args.type, args.after)
+    except ValueError as exc:
+        print(f"opendeur audit tail: {exc}", file=sys.stderr)
+        return 2
     colour = sys.stdout.isatty() and not args.json
-    with httpx.stream("GET", url, headers=headers, timeout=None) as response:  # noqa: S113 (a stream that follows)
+    with httpx.stream("GET", url, headers=headers, params=params, timeout=None) as response:  # noqa: S113 (a stream that follows)
         data = None
         for line in response.iter_lines():
             if line.startswith("data: "):
@@ -484,8 +489,12 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=cmd_deadletters)
     a = sub.add_parser("audit").add_subparsers(dest="sub", required=True)
     p = a.add_parser("tail", help="follow the audit stream")
-    p.add_argument("--type", action="append")
-    p.add_argument("--since", type=int, help="resume after this sequence number")
+    p.add_argument("--type", action="append", help="only this event type (repeatable)")
+    p.add_argument(
+        "--since",
+        help="events since a time (ISO-8601; UTC without offset) or a duration ago: 30m, 2h, 1d",
+    )
+    p.add_argument("--after", type=int, help="resume after this sequence number")
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_audit_tail)
     a.add_parser("verify", help="check the hash chain").set_defaults(fn=cmd_audit_verify)

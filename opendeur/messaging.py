@@ -152,6 +152,9 @@ async def ensure_consumers(js: JetStreamContext, service: str | None = None) -> 
             await js.add_consumer(EVENTS_STREAM, config)
 
 
+DEADLETTER_HEADROOM = 4096
+
+
 async def dead_letter(js: JetStreamContext, spec: ConsumerSpec, raw: Any, reason: str) -> None:
     meta = raw.metadata
     headers = {
@@ -161,7 +164,15 @@ async def dead_letter(js: JetStreamContext, spec: ConsumerSpec, raw: Any, reason
         "Opendeur-Stream-Seq": str(meta.sequence.stream),
         "Nats-Msg-Id": f"dl-{spec.durable}-{meta.sequence.stream}",
     }
-    await js.publish(deadletter_subject(spec.durable), raw.data, headers=headers, timeout=5.0)
+    body = raw.data
+    # The server counts headers against max_payload too: a forged message near the limit would
+    # otherwise make the dead letter itself too big, and the server closes our whole connection.
+    # The original stays in OPENDEUR_EVENTS at its stream sequence.
+    max_payload = getattr(getattr(js, "_nc", None), "max_payload", 0) or 1024 * 1024
+    if len(body) > max_payload - DEADLETTER_HEADROOM:
+        headers["Opendeur-Body-Omitted"] = str(len(body))
+        body = b""
+    await js.publish(deadletter_subject(spec.durable), body, headers=headers, timeout=5.0)
     metrics.DEAD_LETTERS.labels(consumer=spec.durable, reason=reason).inc()
     log.warning(
         "dead_lettered", consumer=spec.durable, reason=reason, stream_seq=meta.sequence.stream

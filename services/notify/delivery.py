@@ -296,6 +296,7 @@ class Dispatcher:
                 topic_label=label,
                 respond_before=respond_before,
                 link=self.callback_link(job),
+                overview_link=self.overview_link(job.contact_id),
                 reminder=reminder,
             )
         return messages.new_question(

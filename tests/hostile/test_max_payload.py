@@ -1,6 +1,6 @@
 """A message that just fits NATS's max_payload, forged onto a stream a consumer cannot decode.
 
-On its own system: until the bug below is fixed, it leaves routing unusable for later tests."""
+On its own system, so a failure here cannot leave the shared system's routing unusable."""
 
 from __future__ import annotations
 
@@ -37,14 +37,10 @@ async def js(alone: System):
 async def test_a_message_at_max_payload_is_dead_lettered_without_dropping_the_connection(
     alone: System, js
 ) -> None:
-    """KNOWN BUG (opendeur/messaging.py `dead_letter`, not fixed here): the dead letter is the
-    original bytes plus ~200 bytes of headers. For a message that itself just fits max_payload
-    the server refuses that publish ("maximum payload exceeded") and closes routing's whole
-    connection; routing then spins in nats-py's PullSubscription._fetch_n (py-spy dump) and stops
-    answering HTTP, /healthz included, and the message is never dead-lettered. Anyone who may
-    publish callback.done.v1 (intake's account) can do this. Fix: when body plus headers would
-    not fit `nc.max_payload`, dead-letter it without its body (an `Opendeur-Body-Omitted` header;
-    the original stays in OPENDEUR_EVENTS at its stream_seq for inspection and replay)."""
+    """The dead letter of a message that itself just fits max_payload would not fit with its
+    headers; the server would refuse that publish and close routing's whole connection (routing
+    then stopped answering /healthz). It is dead-lettered without its body instead
+    (`Opendeur-Body-Omitted`); the original stays in OPENDEUR_EVENTS at its stream sequence."""
     js, nc = js
     start = (await js.stream_info(DEADLETTER_STREAM)).state.last_seq
     data = b'{"pad": "' + PAD * (nc.max_payload - 200) + b'"}'
