@@ -68,7 +68,7 @@ CONSUMERS: tuple[ConsumerSpec, ...] = (
     ConsumerSpec("notify", "question.escalated.v1"),
     ConsumerSpec("intake", "question.routed.v1"),
     ConsumerSpec("intake", "question.unmatched.v1"),
-    ConsumerSpec("audit", ">", batch_size=500, name="audit-all-events"),
+    ConsumerSpec("audit", ">", batch_size=1000, name="audit-all-events"),
 )
 
 

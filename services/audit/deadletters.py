@@ -60,5 +60,11 @@ async def replay(js: JetStreamContext, seq: int) -> str:
     subject = _header(msg, "Opendeur-Subject")
     if subject not in EVENT_SUBJECTS:
         raise ReplayRefused(f"dead letter {seq} has subject {subject!r}, not an event subject")
+    omitted = _header(msg, "Opendeur-Body-Omitted")
+    if omitted:
+        raise ReplayRefused(
+            f"dead letter {seq} was kept without its body ({omitted} bytes, bigger than any event);"
+            f" the original is in OPENDEUR_EVENTS at sequence {_header(msg, 'Opendeur-Stream-Seq')}"
+        )
     await js.publish(subject, msg.data or b"", headers={"Nats-Msg-Id": str(uuid4())}, timeout=5.0)
     return subject

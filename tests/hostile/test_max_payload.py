@@ -16,6 +16,7 @@ from contracts.streams import DEADLETTER_STREAM, EVENTS_STREAM
 from opendeur.embedded import Postgres
 from opendeur.messaging import admin_connection
 from opendeur.settings import Settings
+from services.audit.deadletters import ReplayRefused, replay
 from tests.hostile.test_forged_events import PAD, dead_letters_since
 from tests.support import System, start_system, stop_system
 
@@ -78,6 +79,10 @@ async def test_a_message_at_max_payload_is_dead_lettered_without_dropping_the_co
         if not healthy:
             problems.append("routing stopped answering /healthz (it spins in nats-py's fetch)")
         assert not problems, "; ".join(problems)
+        # A dead letter kept without its body cannot be replayed; the refusal says where it is.
+        seq = (await js.stream_info(DEADLETTER_STREAM)).state.last_seq
+        with pytest.raises(ReplayRefused, match=f"OPENDEUR_EVENTS at sequence {ack.seq}"):
+            await replay(js, seq)
     finally:
         # Take the message away so it cannot be redelivered during the other tests.
         await js.delete_msg(EVENTS_STREAM, ack.seq)
