@@ -7,6 +7,7 @@ import contextlib
 from uuid import UUID
 
 from nats.js import JetStreamContext
+from nats.js.errors import NoStreamResponseError
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -182,7 +183,9 @@ class Relay:
                 with contextlib.suppress(Exception):
                     metrics.OUTBOX_BACKLOG.set(await asyncio.wait_for(self.backlog(), 2))
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                # No responder for a stream is a JetStream leader election (seconds): retry often,
+                # so questions flow again soon after a new leader; anything else backs off to 5 s.
+                delay = min(delay * 2, 1.0 if isinstance(exc, NoStreamResponseError) else 5.0)
                 continue
             if n < self.batch:
                 try:
