@@ -29,6 +29,8 @@ class ConsumerSpec:
     service: str
     subject: str
     batch_size: int = 16  # also the number of messages a consumer handles at once
+    # Failures of the message itself before it is dead-lettered; failures of the database or
+    # broker are retried without limit (opendeur.messaging.transient).
     max_deliver: int = 8
     ack_wait_s: float = 30.0
     # Naks carry their own delay (the server's BackOff applies only to ack time-outs).

@@ -9,7 +9,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import nats.errors
+import sqlalchemy.exc
 from faststream import AckPolicy
 from faststream.nats import (
     ConsumerConfig,
@@ -136,7 +138,10 @@ def consumer_config(spec: ConsumerSpec) -> ConsumerConfig:
         filter_subject=spec.filter_subject,
         ack_policy=JsAckPolicy.EXPLICIT,
         deliver_policy=DeliverPolicy.ALL,
-        max_deliver=spec.max_deliver,
+        # Unlimited on the server: a database outage must never use up a message's deliveries
+        # (JetStream would then drop it silently, to an advisory). `subscribe` dead-letters a
+        # message itself after spec.max_deliver failures that were not the infrastructure's.
+        max_deliver=-1,
         ack_wait=spec.ack_wait_s,
         max_ack_pending=max(1000, spec.batch_size * 4),
         description=f"{spec.service} consumes {spec.subject}",
@@ -195,6 +200,34 @@ def crash_point(name: str) -> None:
     os._exit(137)
 
 
+TRANSIENT_MAX_DELAY_S = 5.0
+_TRANSIENT = (
+    OSError,  # connection refused or reset (ConnectionError is one)
+    TimeoutError,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up (class 57)
+    asyncpg.exceptions.InterfaceError,
+    nats.errors.Error,
+)
+
+
+def transient(exc: BaseException) -> bool:
+    """A failure of the infrastructure (database or broker unreachable, restarting), not of the
+    message: retried without limit, never dead-lettered."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, _TRANSIENT):
+            return True
+        if isinstance(seen, sqlalchemy.exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 Handler = Callable[[Event], Awaitable[None]]
 # All consumers of one process together hold at most this many database connections, so a
 # backlog of events can never take the pool from the HTTP requests (the door stays open).
@@ -238,7 +271,7 @@ def subscribe(
         try:
             async with _handler_slots():
                 await handler(event)
-        except Exception:
+        except Exception as exc:
             delivered = raw.metadata.num_delivered
             log.exception(
                 "handler_failed",
@@ -247,12 +280,16 @@ def subscribe(
                 delivered=delivered,
             )
             metrics.HANDLER_ERRORS.labels(consumer=spec.durable).inc()
-            if delivered >= spec.max_deliver:
+            delays = spec.nak_delays_s
+            delay = delays[min(delivered - 1, len(delays) - 1)]
+            if transient(exc):
+                # The database or broker is away: try again, however long it takes, soon after.
+                await raw.nak(delay=min(delay, TRANSIENT_MAX_DELAY_S))
+            elif delivered >= spec.max_deliver:
                 await dead_letter(js, spec, raw, "max_deliveries")
                 await raw.term()
             else:
-                delays = spec.nak_delays_s
-                await raw.nak(delay=delays[min(delivered - 1, len(delays) - 1)])
+                await raw.nak(delay=delay)
             return
         crash_point(f"after-commit:{spec.durable}")
         await raw.ack()

@@ -114,6 +114,42 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered_after_max_deliver(
     await broker.stop()
 
 
+async def test_a_database_outage_is_waited_out_however_many_deliveries_it_takes(
+    nats_server: NatsServer,
+) -> None:
+    """The chaos run found events dropped after a PostgreSQL restart: every failed delivery
+    counted towards max_deliver, and JetStream gave up silently. An unreachable database is the
+    infrastructure's failure, not the message's: it is retried until it works."""
+    spec = ConsumerSpec(
+        "test", "referral.noted.v1", max_deliver=2, nak_delays_s=(0.05,), name="t-outage"
+    )
+    calls: list[str] = []
+    event = ReferralNoted(referrer_kind="professional", topic="angst", channel="web")
+
+    async def database_down_for_a_while(seen: ReferralNoted) -> None:
+        if seen.event_id != event.event_id:
+            return  # the earlier tests' events on this module's stream
+        calls.append(str(seen.event_id))
+        if len(calls) <= 5:
+            raise ConnectionRefusedError("connect to 127.0.0.1:5432 refused")
+
+    broker = await run_consumer(nats_server, spec, database_down_for_a_while)
+    js = messaging.jetstream(broker)
+    assert (await js.consumer_info(EVENTS_STREAM, spec.durable)).config.max_deliver == -1
+    dead_before = (await js.stream_info(DEADLETTER_STREAM)).state.messages
+    await js.publish(event.subject, event.to_bytes(), headers={"Nats-Msg-Id": str(event.event_id)})
+
+    async def settled() -> bool:
+        info = await js.consumer_info(EVENTS_STREAM, spec.durable)
+        return len(calls) >= 6 and info.num_ack_pending == 0 and info.num_pending == 0
+
+    await wait_for(settled)
+    await asyncio.sleep(0.3)
+    assert len(calls) == 6  # five refusals, then applied once
+    assert (await js.stream_info(DEADLETTER_STREAM)).state.messages == dead_before
+    await broker.stop()
+
+
 async def test_an_empty_fetch_times_out_with_the_nats_error_faststream_expects(
     nats_server: NatsServer,
 ) -> None:
