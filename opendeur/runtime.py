@@ -268,6 +268,13 @@ def install_basics(app: FastAPI, rt: Runtime) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        if messaging.transient(exc):  # the database is away for a moment: say so, not 500
+            log.warning("unavailable", error=type(exc).__name__)
+            return JSONResponse(
+                error_body("unavailable", "We cannot take this in right now; try again shortly."),
+                status_code=503,
+                headers={"Retry-After": "30"},
+            )
         if isinstance(exc, KeyringError):  # its message names key ids only: the operator's clue
             log.error("unexpected_error", error=type(exc).__name__, detail=str(exc))
         else:

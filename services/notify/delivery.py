@@ -162,9 +162,12 @@ class Dispatcher:
             channel=channel,
         )
         async with autocommit(self.rt.engine) as conn:
-            await store.finish_with_event(
+            finished = await store.finish_with_event(
                 conn, job, outbox.params(event), status="sent", channel=channel
             )
+        if not finished:
+            log.warning("sent_after_reported_uncertain", question_id=str(job.question_id))
+            return
         outbox.wake_relay()
         metrics.NOTIFICATIONS_SENT.labels(channel=channel, purpose=job.kind).inc()
         log.info(
@@ -184,9 +187,12 @@ class Dispatcher:
             error_code=code,
         )
         async with autocommit(self.rt.engine) as conn:
-            await store.finish_with_event(
+            finished = await store.finish_with_event(
                 conn, job, outbox.params(event), status="failed", channel=channel, error_code=code
             )
+        if not finished:
+            log.warning("failed_after_reported_uncertain", question_id=str(job.question_id))
+            return
         outbox.wake_relay()
         metrics.NOTIFICATIONS_FAILED.labels(channel=channel, reason=code).inc()
         log.warning(

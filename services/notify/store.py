@@ -226,17 +226,23 @@ async def finish_with_event(
     status: str,
     channel: str | None,
     error_code: str | None = None,
-) -> None:
-    """`finish` and the outbox row of its event in one statement (atomic on its own)."""
-    await conn.execute(
+) -> bool:
+    """`finish` and the outbox row of its event in one statement (atomic on its own). False when
+    the job is no longer 'sending': the stuck-send sweep already reported it as uncertain and put
+    it in the team's queue, and a second, contradicting outcome must not follow."""
+    result = await conn.execute(
         text(
             """
             with f as (
                 update notifications set status = :s, channel = :ch, error_code = :e,
                        sent_at = case when :s = 'sent' then now() else sent_at end
                 where question_id = :q and contact_id = :c and purpose = :p
+                  and status = 'sending'
+                returning 1
             )
-            insert into outbox (event_id, subject, payload) values (:ob_id, :ob_subject, :ob_payload)
+            insert into outbox (event_id, subject, payload)
+            select cast(:ob_id as uuid), cast(:ob_subject as text), cast(:ob_payload as bytea)
+            where exists (select 1 from f)
             """
         ),
         {
@@ -249,6 +255,7 @@ async def finish_with_event(
             **event,
         },
     )
+    return result.rowcount == 1
 
 
 async def stale_sending(session: AsyncSession, older_than_s: float) -> list[Job]:

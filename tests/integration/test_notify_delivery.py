@@ -185,3 +185,64 @@ async def test_the_claim_records_the_first_channel_and_the_uncertain_sweep_repor
             assert [stale[qids[c]].channel for c in qids] == ["sms", "email", "email"]
     finally:
         await engine.dispose()
+
+
+async def test_a_send_that_finishes_after_the_sweep_called_it_uncertain_changes_nothing(
+    system: System,
+) -> None:
+    """Found by the chaos run: a slow send finishing after the stuck-send sweep had reported it
+    uncertain (team queue) recorded 'sent' and published contact.notified too — two terminal
+    states for one question. The sweep's outcome stands. Rolled back, as above."""
+    import uuid
+
+    from sqlalchemy import text
+
+    from contracts.events import ContactNotified
+    from opendeur import outbox
+    from opendeur.db import make_engine, sessionmaker
+    from services.notify import store
+
+    engine = make_engine(system.pg.url(system.database), pool_size=1, schema="notify")
+    qid = uuid.uuid4()
+    try:
+        async with sessionmaker(engine)() as session:
+            await session.execute(
+                text(
+                    "insert into contacts (contact_id, wrapped_key, email, channel) "
+                    "values ('t-slow', 'k', 'e', 'email')"
+                )
+            )
+            await session.execute(
+                text(
+                    "insert into notifications (question_id, contact_id, purpose, status, "
+                    "next_attempt_at) values (:q, 't-slow', 'new_question.1', 'queued', "
+                    "now() - interval '1 hour')"
+                ),
+                {"q": qid},
+            )
+            [job] = [j for j in await store.claim_due(session, 1000) if j.question_id == qid]
+            await session.execute(
+                text(
+                    "update notifications set claimed_at = now() - interval '1 hour' "
+                    "where question_id = :q"
+                ),
+                {"q": qid},
+            )
+            assert qid in [j.question_id for j in await store.stale_sending(session, 60)]
+            event = ContactNotified(
+                question_id=qid, contact_id="t-slow", purpose=job.purpose, channel="email"
+            )
+            conn = await session.connection()
+            finished = await store.finish_with_event(
+                conn, job, outbox.params(event), status="sent", channel="email"
+            )
+            assert finished is False
+            status = await session.scalar(
+                text("select status from notifications where question_id = :q"), {"q": qid}
+            )
+            staged = await session.scalar(
+                text("select count(*) from outbox where event_id = :e"), {"e": event.event_id}
+            )
+            assert (status, staged) == ("uncertain", 0)
+    finally:
+        await engine.dispose()

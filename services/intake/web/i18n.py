@@ -50,6 +50,15 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Is there no group near me? Then I would like to help start one.",
     ),
     "send": ("Verstuur mijn vraag", "Send my question"),
+    "unavailable": (
+        "Het lukt ons op dit moment niet om je vraag op te slaan. Wat je schreef staat er nog: "
+        "probeer het over een minuut opnieuw. Is het dringend? Bel 0800-0113 (113, dag en nacht) "
+        "of bij direct gevaar 112.",
+        "We cannot save your question right now. What you wrote is still here: please try again "
+        "in a minute. Is it urgent? Call 0800-0113 (113, day and night) or 112 in immediate "
+        "danger.",
+    ),
+    "unavailable_title": ("Dat lukte nu even niet", "That did not work just now"),
     "errors_title": (
         "Er ging iets mis. Kijk naar de velden hieronder.",
         "Something is not right. Please look at the fields below.",

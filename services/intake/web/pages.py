@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from contracts.events import CallbackDone, PiiAccessed
-from opendeur import links, outbox
+from opendeur import links, messaging, outbox
 from opendeur.runtime import ApiError, Runtime
 from opendeur.settings import parse_duration
 from services.intake import api, domain, store
@@ -91,6 +91,11 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
                 if err.code == "must_self_contact":
                     return RedirectResponse(f"/verwijzen?lang={lang}", status_code=303)
                 errors = {forms.error_field(err.field): err.message}
+            except Exception as exc:
+                if not messaging.transient(exc):
+                    raise
+                # The database is away for a moment: keep what the person typed, say so plainly.
+                return await form(request, lang, values, {"send": t("unavailable", lang)}, 503)
         if errors:
             return await form(request, lang, values, errors, status=422)
         withdraw_url = (
