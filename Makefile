@@ -9,7 +9,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-.PHONY: install run test lint format asyncapi bench bench-audit
+.PHONY: install run test lint format asyncapi bench bench-audit chaos
 
 $(VENV)/.bench: $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[test,bench]'
@@ -38,3 +38,8 @@ format: $(VENV)/.installed
 
 asyncapi: $(VENV)/.installed
 	$(PY) -m contracts.asyncapi > contracts/asyncapi.json
+
+# Faults under load (issue #7): 500 questions while services, nats-server and PostgreSQL die.
+# More options: make chaos CHAOS_ARGS='--seed 42 --keep' (python -m opendeur.chaos --help).
+chaos: $(VENV)/.installed
+	$(PY) -m opendeur.chaos --questions 500 $(CHAOS_ARGS)
