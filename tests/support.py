@@ -201,6 +201,33 @@ Online Angst,angst,,yes,Bram Angst,bram.angst@example.org,100
 """
 
 
+def start_up(
+    args: list[str], env: dict[str, str], timeout: float = 120
+) -> tuple[subprocess.Popen, str]:
+    """`opendeur up ARGS` as a person runs it; returns once it has printed its URLs, with what it
+    printed so far. The caller stops it with SIGINT."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "opendeur", "up", *args],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    out = ""
+    try:
+        deadline = time.monotonic() + timeout
+        while "Ctrl-C stops everything" not in out:
+            line = proc.stdout.readline()
+            assert line or proc.poll() is None, out
+            out += line
+            assert time.monotonic() < deadline, out
+    except BaseException:
+        proc.kill()
+        raise
+    return proc, out
+
+
 def start_system(
     tmp: Path,
     pg: Postgres,

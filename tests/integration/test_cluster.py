@@ -25,7 +25,7 @@ from opendeur.embedded import NatsCluster, Postgres, free_port
 from opendeur.messaging import admin_connection
 from opendeur.natsauth import authorization_conf
 from opendeur.settings import Settings
-from tests.support import ADMIN, ROOT, SECRET, MailSink, System, question
+from tests.support import ADMIN, ROOT, SECRET, MailSink, System, question, start_up
 
 # Slow under load (2 shared cores): set-up alone is 20-60 s; the default 180 s is too tight.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(360)]
@@ -292,22 +292,8 @@ def test_up_cluster_runs_three_nodes_and_a_question_flows(tmp_path: Path, pg: Po
         OPENDEUR_INTAKE_RATE="off",
         OPENDEUR_LOG_FORMAT="json",
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "opendeur", "up", "--cluster", "--data-dir", str(tmp_path)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    out = ""
+    proc, out = start_up(["--cluster", "--data-dir", str(tmp_path)], env)
     try:
-        deadline = time.monotonic() + 120
-        while "Ctrl-C stops everything" not in out:
-            line = proc.stdout.readline()
-            assert line or proc.poll() is None, out
-            out += line
-            assert time.monotonic() < deadline, out
         nats_line = re.search(r"nats\s+(\S+) \(streams R3\)", out)
         assert nats_line, out
         urls = nats_line.group(1).split(",")

@@ -6,8 +6,6 @@ import email
 import email.policy
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import httpx
 import psutil
 
 from opendeur.embedded import free_port
-from tests.support import LINK, ROOT, question
+from tests.support import LINK, question, start_up
 
 
 def serving(parent: int, service: str) -> list[psutil.Process]:
@@ -34,22 +32,8 @@ def test_make_run_brings_everything_up_and_a_question_through(tmp_path: Path) ->
     ports = {s: free_port() for s in ("intake", "routing", "notify", "audit", "mailbox")}
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDEUR_")}
     env.update({f"OPENDEUR_{s.upper()}_PORT": str(p) for s, p in ports.items()})
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "opendeur", "up", "--demo", "--data-dir", str(tmp_path)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    out = ""
+    proc, out = start_up(["--demo", "--data-dir", str(tmp_path)], env)
     try:
-        deadline = time.monotonic() + 120
-        while "Ctrl-C stops everything" not in out:
-            line = proc.stdout.readline()
-            assert line or proc.poll() is None, out
-            out += line
-            assert time.monotonic() < deadline, out
         assert "admin token" in out and f"http://127.0.0.1:{ports['intake']}/" in out
         names = {p.name() for p in psutil.Process(proc.pid).children(recursive=True)}
         assert {"nats-server", "postgres"} <= names, names
