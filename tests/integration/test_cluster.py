@@ -288,6 +288,9 @@ def test_up_cluster_runs_three_nodes_and_a_question_flows(tmp_path: Path, pg: Po
     env.update({f"OPENDEUR_{s.upper()}_PORT": str(p) for s, p in ports.items()})
     env.update(
         OPENDEUR_DATABASE_URL=pg.url(database),
+        # The suite's secret: database roles belong to the whole PostgreSQL cluster, and a system
+        # migrated with another secret would reset every other test system's role passwords.
+        OPENDEUR_SECRET_KEY=SECRET,
         OPENDEUR_SMTP_URL=sink.url,
         OPENDEUR_INTAKE_RATE="off",
         OPENDEUR_LOG_FORMAT="json",
