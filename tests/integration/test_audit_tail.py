@@ -46,6 +46,9 @@ async def read_stream(
 
 
 async def ask(system: System, **overrides) -> dict:
+    # The online group has room for 100: the shared system's local "rouw" group (room for 3) may
+    # be full by now, and then a question goes to the team's queue, never to question.routed.v1.
+    overrides.setdefault("topic", "angst")
     async with httpx.AsyncClient(timeout=10) as client:
         r = await client.post(
             system.url("intake") + "/api/v1/questions", json=question(**overrides)
@@ -91,7 +94,10 @@ async def test_the_stream_filters_by_time_and_type_and_still_resumes(system: Sys
     )
     assert {e["type"] for e in got} == {"question.received.v1"}
     hour_ago = datetime.now(UTC) - timedelta(hours=1, minutes=1)
-    assert all(datetime.fromisoformat(e["occurred_at"]) >= hour_ago for e in got)
+    # (an invalid event forged by another test on this shared system is kept without a time)
+    assert all(
+        datetime.fromisoformat(e["occurred_at"]) >= hour_ago for e in got if not e.get("invalid")
+    )
 
     # Since an absolute time after the first question: only what happened later.
     cut = datetime.now(UTC)
@@ -105,7 +111,7 @@ async def test_the_stream_filters_by_time_and_type_and_still_resumes(system: Sys
             <= {e["type"] for e in es if e.get("question_id") == second["question_id"]}
         ),
     )
-    assert all(datetime.fromisoformat(e["occurred_at"]) >= cut for e in got)
+    assert all(datetime.fromisoformat(e["occurred_at"]) >= cut for e in got if not e.get("invalid"))
     assert first["question_id"] not in {e.get("question_id") for e in got}
     assert [e["seq"] for e in got] == sorted(e["seq"] for e in got)
 

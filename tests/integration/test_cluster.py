@@ -308,8 +308,8 @@ def test_up_cluster_runs_three_nodes_and_a_question_flows(tmp_path: Path, pg: Po
         csv = tmp_path / "groups.csv"
         csv.write_text(GROUPS)
         secrets = (tmp_path / "secrets.json").read_text()
-        cli_env = {**env, "OPENDEUR_DATA_DIR": str(tmp_path)}
-        cli_env.update(json.loads(secrets))
+        # As `up` itself does: what the environment sets wins over the generated secrets.
+        cli_env = {**json.loads(secrets), **env, "OPENDEUR_DATA_DIR": str(tmp_path)}
         cli_env.update(OPENDEUR_NATS_URL=",".join(urls), OPENDEUR_NATS_AUTH="derived")
         imported = subprocess.run(
             [sys.executable, "-m", "opendeur", "groups", "import", str(csv)],
