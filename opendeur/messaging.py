@@ -13,11 +13,11 @@ import asyncpg
 import nats.errors
 import sqlalchemy.exc
 from faststream import AckPolicy
+from faststream._internal.context import Context  # the class; faststream.Context is a factory
 from faststream.nats import (
     ConsumerConfig,
     JStream,
     NatsBroker,
-    NatsMessage,
     NatsRouter,
     NatsUserPassword,
     PullSub,
@@ -74,6 +74,35 @@ def _patch_pull_fetch() -> None:
 
 
 _patch_pull_fetch()
+
+
+def _patch_next_msg() -> None:
+    """A pull fetch takes its messages one `Subscription.next_msg` at a time, and nats-py pays
+    for each with a uuid4, a task and an `asyncio.wait_for` even when the message is already in
+    the subscription's queue, as all but the first of a batch are: about a sixth of audit's CPU
+    at ingest (py-spy, `opendeur bench --audit-only --profile audit`). A queued message is taken
+    directly, with the same bookkeeping as nats-py's own path; an empty queue, a closed
+    connection or a callback subscription go to the original unchanged."""
+    from nats.aio.subscription import Subscription
+
+    if getattr(Subscription.next_msg, "_opendeur_shim", False):
+        return
+    original = Subscription.next_msg
+
+    async def next_msg(self: Any, timeout: float | None = 1.0) -> Any:  # noqa: ASYNC109 (nats-py signature)
+        queue = self._pending_queue
+        if self._cb is None and not queue.empty() and not self._conn.is_closed:
+            msg = queue.get_nowait()
+            self._pending_size -= len(msg.data)
+            queue.task_done()
+            return msg
+        return await original(self, timeout)
+
+    next_msg._opendeur_shim = True  # type: ignore[attr-defined]
+    Subscription.next_msg = next_msg
+
+
+_patch_next_msg()
 
 
 def make_broker(settings: Settings, service: str) -> NatsBroker:
@@ -184,10 +213,15 @@ async def dead_letter(js: JetStreamContext, spec: ConsumerSpec, raw: Any, reason
     )
 
 
+# Read once: a process is started with it (an environment lookup of an unset name raises and
+# catches a KeyError, and this runs after every handled message).
+_FAILPOINT = os.environ.get("OPENDEUR_FAILPOINT")
+
+
 def crash_point(name: str) -> None:
     """Fault injection for the tests that prove recovery: with OPENDEUR_FAILPOINT=NAME the process
     dies here at once (like kill -9), once per data directory. Never set in production."""
-    if os.environ.get("OPENDEUR_FAILPOINT") != name:
+    if _FAILPOINT != name:
         return
     marker = (
         Path(os.environ.get("OPENDEUR_DATA_DIR", ".opendeur"))
@@ -228,6 +262,24 @@ def transient(exc: BaseException) -> bool:
     return False
 
 
+class MessageContext(Context):
+    """FastStream's `Context("message")`, resolved on the event loop.
+
+    fast-depends runs a custom field's synchronous `use` through `anyio.to_thread` (FastStream
+    0.7, fast-depends 3.0): a thread hop for every message that only reads a context variable,
+    3-5 % of routing's and notify's samples in the bench profiles, plus the worker threads
+    waking. An async `use` is awaited in place."""
+
+    async def use(self, /, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        return Context.use(self, **kwargs)
+
+
+async def raw_only(_message: object) -> None:
+    """A decoder for handlers that read the raw message themselves: FastStream otherwise
+    JSON-decodes every body once before the contract's decoder parses it again."""
+    return None
+
+
 Handler = Callable[[Event], Awaitable[None]]
 # All consumers of one process together hold at most this many database connections, so a
 # backlog of events can never take the pool from the HTTP requests (the door stays open).
@@ -254,9 +306,10 @@ def subscribe(
         durable=spec.durable,
         pull_sub=PullSub(batch_size=spec.batch_size, timeout=1.0),
         ack_policy=AckPolicy.MANUAL,
+        decoder=raw_only,
         title=spec.durable,
     )
-    async def _consume(msg: NatsMessage) -> None:
+    async def _consume(msg: Any = MessageContext("message")) -> None:  # a NatsMessage
         raw = msg.raw_message
         js = jetstream(broker_ref())
         try:

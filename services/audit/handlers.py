@@ -6,12 +6,13 @@ import asyncio
 import os
 from typing import Any
 
-from faststream import AckPolicy, Context
+from faststream import AckPolicy
 from faststream.nats import JStream, PullSub
 from prometheus_client import Counter
 
 from contracts.streams import EVENTS_STREAM, consumers_of
 from opendeur.logging import get_logger
+from opendeur.messaging import MessageContext, raw_only
 from opendeur.runtime import Runtime
 from services.audit import allowlist, store
 
@@ -20,11 +21,6 @@ DROPPED = Counter(
     "opendeur_audit_fields_dropped_total", "Fields not on the allow-list, dropped", ["type"]
 )
 STORED = Counter("opendeur_audit_events_stored_total", "Events appended to the trail")
-
-
-async def _raw_only(_message: object) -> None:
-    """The handler reads the raw messages itself: skip FastStream's per-message JSON decode."""
-    return None
 
 
 def keep_all(raws: list[Any]) -> list[dict[str, Any]]:
@@ -94,9 +90,9 @@ def register(rt: Runtime) -> None:
         durable=spec.durable,
         pull_sub=PullSub(batch_size=batch_size, timeout=0.05, batch=True),
         ack_policy=AckPolicy.MANUAL,
-        decoder=_raw_only,
+        decoder=raw_only,
         title=spec.durable,
     )
-    async def ingest(message=Context("message")) -> None:
+    async def ingest(message=MessageContext("message")) -> None:
         raws = message.raw_message
         await writer.submit(raws, keep_all(raws))

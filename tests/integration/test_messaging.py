@@ -6,11 +6,12 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 from faststream.nats import NatsRouter
 
-from contracts.events import ReferralNoted
+from contracts.events import ConsentWithdrawn, PiiAccessed, ReferralNoted
 from contracts.streams import DEADLETTER_STREAM, EVENTS_STREAM, ConsumerSpec
 from opendeur import messaging
 from opendeur.embedded import NatsServer
@@ -172,3 +173,85 @@ async def test_an_empty_fetch_times_out_with_the_nats_error_faststream_expects(
             timeouts += 1
     assert timeouts > 0
     await nc.close()
+
+
+async def test_a_fetch_takes_already_queued_messages_without_a_task_each(
+    nats_server: NatsServer,
+) -> None:
+    """nats-py's next_msg spends a uuid4, a task and a wait_for on every message of a batch; the
+    shim in opendeur.messaging takes queued ones directly. Nothing may be lost, reordered or
+    left counted as pending by it."""
+    import nats
+
+    nc = await nats.connect(nats_server.url)
+    js = nc.jetstream()
+    await messaging.ensure_streams(js, manage=True)
+    # A subject no other test here publishes: the stream is shared by the module.
+    sub = await js.pull_subscribe("pii.accessed.v1", durable="t-queued", stream=EVENTS_STREAM)
+    sent = []
+    for _ in range(300):
+        event = PiiAccessed(question_id=uuid4(), contact_id="c-1")
+        sent.append(event.event_id)
+        await js.publish(event.subject, event.to_bytes())
+
+    loop = asyncio.get_running_loop()
+    created = 0
+    previous = loop.get_task_factory()
+
+    def counting(loop_: asyncio.AbstractEventLoop, coro, **kwargs):
+        nonlocal created
+        created += 1
+        return asyncio.Task(coro, loop=loop_, **kwargs)
+
+    received = []
+    loop.set_task_factory(counting)
+    try:
+        while len(received) < 300:
+            msgs = await sub.fetch(batch=300, timeout=5)
+            received += [PiiAccessed.from_bytes(m.data).event_id for m in msgs]
+            for m in msgs:
+                await m.ack()
+    finally:
+        loop.set_task_factory(previous)
+    assert received == sent
+    assert sub.pending_msgs == 0 and sub.pending_bytes == 0
+    # Without the shim: at least two tasks per message (next_msg's and wait_for's), 600 here.
+    assert created < 60, created
+    await nc.close()
+
+
+async def test_a_consumer_handles_its_messages_without_a_worker_thread(
+    nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastStream resolves Context("message") through fast-depends, which runs a synchronous
+    field in a worker thread for every message; MessageContext keeps it on the event loop."""
+    import fast_depends.utils
+
+    hops = 0
+    original = fast_depends.utils.run_in_threadpool
+
+    async def counting(*args, **kwargs):
+        nonlocal hops
+        hops += 1
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(fast_depends.utils, "run_in_threadpool", counting)
+    spec = ConsumerSpec("test", "consent.withdrawn.v1", name="t-no-thread")  # its own subject
+    seen: list[str] = []
+
+    async def handle(event: ConsentWithdrawn) -> None:
+        seen.append(str(event.event_id))
+
+    broker = await run_consumer(nats_server, spec, handle)
+    js = messaging.jetstream(broker)
+    events = [ConsentWithdrawn(question_id=uuid4(), consent_version="v1") for _ in range(40)]
+    for event in events:
+        await js.publish(event.subject, event.to_bytes())
+
+    async def all_seen() -> bool:
+        return len(seen) >= 40
+
+    await wait_for(all_seen)
+    await broker.stop()
+    assert sorted(seen) == sorted(str(e.event_id) for e in events)
+    assert hops == 0
