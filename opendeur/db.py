@@ -83,14 +83,18 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
             raise DisconnectionError(str(exc)) from exc
 
 
-def make_engine(url: str, *, pool_size: int = 10, schema: str | None = None) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int = 16, schema: str | None = None) -> AsyncEngine:
     connect_args: dict = {"server_settings": {"application_name": f"opendeur-{schema or 'cli'}"}}
     if schema:
         connect_args["server_settings"]["search_path"] = schema
     engine = create_async_engine(
         asyncpg_url(url),
+        # At most 24 connections per service process (PostgreSQL's max_connections is 200, for
+        # two instances of each service and the tools). Connections beyond pool_size are
+        # closed when returned: with 10 + 20, a burst of 64 POSTs kept opening and closing them
+        # (a TLS probe and authentication each). The pool opens connections only as needed.
         pool_size=pool_size,
-        max_overflow=2 * pool_size,
+        max_overflow=max(pool_size // 2, 2),
         # Reuse the most recently returned connection: the hot ones stay under IDLE_PING_S and
         # are never pinged; a FIFO pool would rotate through all of them at low load.
         pool_use_lifo=True,

@@ -52,7 +52,9 @@ KEEP: dict[str, tuple[str, ...]] = {
 
 
 # What a record of each type holds, as the `include` of a dump (every name is a contract field).
-FIELDS: dict[str, frozenset[str]] = {s: frozenset(ENVELOPE + KEEP.get(s, ())) for s in BY_SUBJECT}
+# Plain sets, not frozensets: pydantic-core takes a set as it is and converts a frozenset on
+# every call (5.0 vs 7.4 µs per dump here); nothing may change them.
+FIELDS: dict[str, set[str]] = {s: set(ENVELOPE + KEEP.get(s, ())) for s in BY_SUBJECT}
 
 
 def keep(
