@@ -13,7 +13,7 @@ import asyncpg
 import nats.errors
 import sqlalchemy.exc
 from faststream import AckPolicy
-from faststream._internal.context import Context  # the class; faststream.Context is a factory
+from faststream import Context as context_field
 from faststream.nats import (
     ConsumerConfig,
     JStream,
@@ -90,8 +90,15 @@ def _patch_next_msg() -> None:
     original = Subscription.next_msg
 
     async def next_msg(self: Any, timeout: float | None = 1.0) -> Any:  # noqa: ASYNC109 (nats-py signature)
-        queue = self._pending_queue
-        if self._cb is None and not queue.empty() and not self._conn.is_closed:
+        # Internals of nats-py 2.x: should a later version rename them, take its own path.
+        queue = getattr(self, "_pending_queue", None)
+        if (
+            queue is not None
+            and getattr(self, "_cb", True) is None
+            and hasattr(self, "_pending_size")
+            and not queue.empty()
+            and not self._conn.is_closed
+        ):
             msg = queue.get_nowait()
             self._pending_size -= len(msg.data)
             queue.task_done()
@@ -262,7 +269,11 @@ def transient(exc: BaseException) -> bool:
     return False
 
 
-class MessageContext(Context):
+# faststream.Context is a factory; the class it returns lives in a private module.
+Context = type(context_field())
+
+
+class MessageContext(Context):  # type: ignore[misc,valid-type]
     """FastStream's `Context("message")`, resolved on the event loop.
 
     fast-depends runs a custom field's synchronous `use` through `anyio.to_thread` (FastStream
