@@ -12,18 +12,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from opendeur.keys import Envelope, KeyringError, new_master_key_line
 from opendeur.settings import Settings
 
-# The services that keep wrapped data keys, and the module that re-wraps each one's.
-ROTATED = ("intake", "notify")
+
+@dataclass(frozen=True)
+class WrappedKeys:
+    """Where a service keeps its wrapped data keys: a table of its own schema, its key column
+    (the walking order) and `wrapped_key`. Only the wrapped keys change on rotation; the data
+    keys, and so the encrypted phone numbers, stories and addresses, stay as they are."""
+
+    table: str
+    key: str
+
+
+# The services that keep wrapped data keys (constants: they are spliced into the SQL below).
+ROTATED: dict[str, WrappedKeys] = {
+    "intake": WrappedKeys("question_pii", "question_id"),
+    "notify": WrappedKeys("contacts", "contact_id"),
+}
 PASSES = 5  # rows locked by a running service during one pass are retried in the next
+_NOT_CURRENT = "substring(wrapped_key from 1 for :n) <> :prefix"
 
 
 @dataclass(frozen=True)
@@ -44,17 +59,53 @@ class RotationIncomplete(RuntimeError):
         )
 
 
-Batch = Callable[
-    [AsyncSession, Envelope, object | None, int], Awaitable[tuple[int, int, object | None]]
-]
-Pending = Callable[[AsyncSession, Envelope], Awaitable[int]]
+async def pending(session: AsyncSession, envelope: Envelope, keys: WrappedKeys) -> int:
+    """How many data keys are not yet wrapped under the current master key."""
+    prefix = envelope.current_prefix
+    result = await session.execute(
+        text(f"select count(*) from {keys.table} where {_NOT_CURRENT}"),  # noqa: S608 (constants)
+        {"n": len(prefix), "prefix": prefix},
+    )
+    return int(result.scalar_one())
+
+
+async def rewrap_batch(
+    session: AsyncSession, envelope: Envelope, keys: WrappedKeys, after: object | None, limit: int
+) -> tuple[int, int, object | None]:
+    """One batch in the caller's transaction, rows locked FOR UPDATE SKIP LOCKED so a running
+    service keeps reading and writing: (re-wrapped, unreadable, last key seen)."""
+    prefix = envelope.current_prefix
+    params: dict = {"n": len(prefix), "prefix": prefix, "limit": limit}
+    walk = ""
+    if after is not None:
+        walk, params["after"] = f" and {keys.key} > :after", after
+    sql = (
+        f"select {keys.key}, wrapped_key from {keys.table} where {_NOT_CURRENT}{walk} "  # noqa: S608 (constants)
+        f"order by {keys.key} limit :limit for update skip locked"
+    )
+    rows = (await session.execute(text(sql), params)).all()
+    done = unreadable = 0
+    for key, wrapped in rows:
+        try:
+            new = envelope.rewrap(wrapped)
+        except KeyringError:
+            unreadable += 1
+            continue
+        await session.execute(
+            text(
+                f"update {keys.table} set wrapped_key = :new "  # noqa: S608 (constants)
+                f"where {keys.key} = :k and wrapped_key = :old"
+            ),
+            {"new": new, "k": key, "old": wrapped},
+        )
+        done += 1
+    return done, unreadable, (rows[-1][0] if rows else None)
 
 
 async def rewrap_in_batches(
     sessions: async_sessionmaker,
     envelope: Envelope,
-    batch: Batch,
-    pending: Pending,
+    keys: WrappedKeys,
     batch_size: int = 100,
 ) -> RewrapResult:
     """Walk the table in key order, one short transaction per batch; a few passes for rows that
@@ -65,13 +116,13 @@ async def rewrap_in_batches(
         unreadable = 0
         while True:
             async with sessions() as session, session.begin():
-                done, bad, after = await batch(session, envelope, after, batch_size)
+                done, bad, after = await rewrap_batch(session, envelope, keys, after, batch_size)
             total += done
             unreadable += bad
             if after is None:
                 break
         async with sessions() as session:
-            left = await pending(session, envelope)
+            left = await pending(session, envelope, keys)
         if left <= unreadable:
             return RewrapResult(total, left, unreadable)
         await asyncio.sleep(0.2 * (attempt + 1))
@@ -79,15 +130,12 @@ async def rewrap_in_batches(
 
 
 async def rotate_service(settings: Settings, service: str, batch_size: int = 100) -> RewrapResult:
-    from importlib import import_module
-
     from opendeur.db import make_engine, service_url, sessionmaker
 
-    module = import_module(f"services.{service}.keyring")
     envelope = Envelope.for_service(settings, service)
     engine = make_engine(service_url(settings, service), pool_size=1, schema=service)
     try:
-        return await module.rewrap_all(sessionmaker(engine), envelope, batch_size)
+        return await rewrap_in_batches(sessionmaker(engine), envelope, ROTATED[service], batch_size)
     finally:
         await engine.dispose()
 
