@@ -109,7 +109,7 @@ async def audit_stream(
                 resume = await tailing.first_after(session, resume, start)
         while not await request.is_disconnected():
             async with rt.sessions() as session:
-                batch = await tailing.batch(session, resume, start, types, 500)
+                batch = await store.events_for(session, None, resume, types, 500, since=start)
             for e in batch:
                 resume = e["seq"]
                 yield (

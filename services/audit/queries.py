@@ -10,9 +10,6 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-ROUTING_TYPES = ("question.routed.v1", "question.unmatched.v1")
-CLOSING_TYPES = ("question.erased.v1", "consent.withdrawn.v1", "question.closed.v1")
-
 # One row per question received in [:s, :e): its clock and when each step first happened, from
 # question_times (kept per question by a trigger on events, migration 0004: a range read instead
 # of a scan of every question's events).
@@ -32,9 +29,8 @@ with per as (
 )
 """
 
-STATS = (
-    PER_QUESTION
-    + """
+# Per month, and per month and topic ('*' for all topics).
+STATS_SELECT = """
 select month,
        case when grouping(topic) = 1 then '*' else topic end as topic,
        count(*) as questions,
@@ -47,24 +43,15 @@ from per
 group by grouping sets ((month, topic), (month))
 order by month, grouping(topic) desc, topic
 """
-)
+STATS = PER_QUESTION + STATS_SELECT
 # Stats and the per-question list of a window in one statement, both as JSON built in PostgreSQL
 # (json_agg of plain rows): tens of thousands of questions for a month decode far faster as one
 # orjson document than as typed rows turned into dicts one by one in Python.
 TIMINGS = (
     PER_QUESTION  # noqa: S608 (constants only)
-    + """
-select (select json_agg(s) from (
-            select month, case when grouping(topic) = 1 then '*' else topic end as topic,
-                   count(*) as questions,
-                   count(callback_s) as answered,
-                   percentile_cont(0.5) within group (order by callback_s) as median_s,
-                   percentile_cont(0.9) within group (order by callback_s) as p90_s,
-                   count(*) filter (where within_deadline) as within_deadline,
-                   count(*) filter (where decided) as decided
-            from per
-            group by grouping sets ((month, topic), (month))
-            order by month, grouping(topic) desc, topic) s)::text as stats,
+    + "select (select json_agg(s) from ("
+    + STATS_SELECT
+    + """) s)::text as stats,
        (select json_agg(q) from (
             select question_id, topic, received_at, respond_before,
                    routed_s as routed_seconds, notified_s as notified_seconds,

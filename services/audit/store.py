@@ -81,12 +81,18 @@ async def events_for(
     after_seq: int = 0,
     types: list[str] | None = None,
     limit: int = 1000,
+    since: datetime | None = None,
 ) -> list[dict[str, Any]]:
+    """Stored events after a sequence number: one question's in the order they occurred, or the
+    whole trail's (the live stream) in stored order, optionally only those occurred `since`."""
     sql = "select seq, record, recorded_at from events where seq > :after"
     params: dict[str, Any] = {"after": after_seq, "limit": limit}
     if question_id is not None:
         sql += " and question_id = :q"
         params["q"] = question_id
+    if since is not None:
+        sql += " and occurred_at >= :since"
+        params["since"] = since
     if types:
         sql += " and type = any(:types)"
         params["types"] = types

@@ -7,7 +7,6 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,10 +25,14 @@ def parse_since(value: str, now: datetime | None = None) -> datetime:
     raw = value.strip()
     compact = raw.lower().replace(" ", "")
     if DURATION.fullmatch(compact):
-        delta = timedelta()
-        for n, unit in PART.findall(compact):
-            delta += timedelta(**{UNITS[unit]: int(n)})
-        return (now or datetime.now(UTC)) - delta
+        try:
+            delta = sum(
+                (timedelta(**{UNITS[unit]: int(n)}) for n, unit in PART.findall(compact)),
+                timedelta(),
+            )
+            return (now or datetime.now(UTC)) - delta
+        except OverflowError:  # "99999999999d": a readable 422, not a 500
+            raise ValueError(SINCE_HELP) from None
     try:
         at = datetime.fromisoformat(raw[:-1] + "+00:00" if raw[-1:] in "zZ" and raw else raw)
     except ValueError:
@@ -69,29 +72,3 @@ async def first_after(session: AsyncSession, after: int, since: datetime) -> int
         return max(after, row.first - 1)
     # Nothing since then yet: whatever comes next is stored after the current end.
     return max(after, row.last or 0)
-
-
-async def batch(
-    session: AsyncSession,
-    after: int,
-    since: datetime | None = None,
-    types: list[str] | None = None,
-    limit: int = 500,
-) -> list[dict[str, Any]]:
-    """The next events of the stream in sequence order (the order they were stored in)."""
-    sql = "select seq, record, recorded_at from events where seq > :after"
-    params: dict[str, Any] = {"after": after, "limit": limit}
-    if since is not None:
-        sql += " and occurred_at >= :since"
-        params["since"] = since
-    if types:
-        sql += " and type = any(:types)"
-        params["types"] = list(types)
-    sql += " order by seq limit :limit"
-    out = []
-    for r in await session.execute(text(sql), params):
-        rec = orjson.loads(r.record) if isinstance(r.record, str) else dict(r.record)
-        rec["seq"] = r.seq
-        rec["recorded_at"] = r.recorded_at.isoformat()
-        out.append(rec)
-    return out

@@ -4,9 +4,9 @@ The console's and the report's timings read every question received in a window 
 first routed, notified, callback and closing event of each. Computed from the events at read time
 that is a lateral index scan per question (1.4 s for a month at 1,000,000 events); kept here as the
 events arrive, it is a range read of one small row per question. The trigger runs once per insert
-statement (audit appends a whole batch in one statement) over the batch's transition table, so a
-batch of 500 events costs one grouped upsert. The table is derived: events stay the trail, and
-`question_times_rebuild()` recomputes it from them.
+statement (audit appends a whole batch with one COPY, which fires it too) over the batch's
+transition table, so a batch of up to 2,000 events costs one grouped upsert. The table is derived:
+events stay the trail, and `question_times_rebuild()` recomputes it from them.
 """
 
 from opendeur.migrations_env import execute_script
