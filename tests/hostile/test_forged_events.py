@@ -22,7 +22,7 @@ from contracts.streams import CONSUMERS, DEADLETTER_STREAM, EVENTS_STREAM
 from opendeur.messaging import admin_connection
 from opendeur.settings import Settings
 from tests.hostile.conftest import XSS
-from tests.support import System, question
+from tests.support import ADMIN, System, question
 
 PAD = b"p"
 
@@ -153,7 +153,7 @@ async def test_forged_events_are_dead_lettered_and_the_consumers_keep_going(
     # The audit console lists them without their content.
     page = httpx.get(
         hostile.url("audit") + "/",
-        headers={"Authorization": "Bearer test-admin-token"},
+        headers={"Authorization": f"Bearer {ADMIN}"},
         timeout=30,
     )
     assert page.status_code == 200 and "invalid:validationerror" in page.text

@@ -332,14 +332,7 @@ def test_up_cluster_runs_three_nodes_and_a_question_flows(tmp_path: Path, pg: Po
         }
         leader = streams[EVENTS_STREAM]["cluster"]["leader"]
 
-        base = f"http://127.0.0.1:{ports['intake']}"
-        for _ in range(150):
-            try:
-                if httpx.get(base + "/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+        base = f"http://127.0.0.1:{ports['intake']}"  # up waited for every service's port
 
         def ask_and_wait(timeout: float) -> None:
             r = httpx.post(base + "/api/v1/questions", json=question(topic="angst"), timeout=10)
