@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from opendeur.settings import SERVICES, Settings
+from opendeur.settings import SERVICES, Settings, write_secret
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -308,8 +308,7 @@ def _secrets(data_dir: Path) -> dict[str, str]:
     if path.exists():
         return json.loads(path.read_text())
     values = {"OPENDEUR_SECRET_KEY": new_secret(), "OPENDEUR_ADMIN_TOKEN": new_secret()}
-    path.write_text(json.dumps(values))
-    path.chmod(0o600)
+    write_secret(path, json.dumps(values))
     return values
 
 

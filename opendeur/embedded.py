@@ -18,6 +18,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from opendeur.settings import write_secret
+
 PG_SYSTEM_USER = "opendeur-pg"
 
 
@@ -95,7 +97,8 @@ class NatsServer:
         conf = self.data_dir / "nats.conf"
         store = self.data_dir / "jetstream"
         http = f"http: 127.0.0.1:{self.http_port}\n" if self.http_port else ""
-        conf.write_text(
+        write_secret(  # it may hold the derived account passwords
+            conf,
             f"""listen: 127.0.0.1:{self.port}
 {http}server_name: {self.server_name}
 max_payload: 1MB
@@ -107,9 +110,8 @@ jetstream {{
 }}
 {self.cluster_conf}
 {self.extra_conf}
-"""
+""",
         )
-        conf.chmod(0o600)  # it may hold the derived account passwords
         return conf
 
     def start(self) -> NatsServer:
@@ -184,10 +186,6 @@ class NatsCluster:
     def url(self) -> str:
         """Every node, comma-separated: the form OPENDEUR_NATS_URL takes (split for nats-py)."""
         return ",".join(n.url for n in self.nodes)
-
-    @property
-    def monitor_urls(self) -> list[str]:
-        return [f"http://127.0.0.1:{n.http_port}/" for n in self.nodes]
 
     def node(self, server_name: str) -> NatsServer:
         for n in self.nodes:
@@ -342,14 +340,13 @@ class Postgres:
             return
         pwfile = self.data_dir / "pg-superuser-password"
         if not pwfile.exists():
-            pwfile.write_text(secrets.token_urlsafe(24))
-            pwfile.chmod(0o600)
+            write_secret(pwfile, secrets.token_urlsafe(24))
         self.pgdata.mkdir(exist_ok=True)
         self.pgdata.chmod(0o700)
         kw = _as_pg_user()
         _let_pg_user_in(self.pgdata)
         tmp_pw = self.pgdata.parent / ".initdb-pw"
-        tmp_pw.write_text(self.password)
+        write_secret(tmp_pw, self.password)
         if kw:
             os.chown(tmp_pw, pwd.getpwnam(PG_SYSTEM_USER).pw_uid, -1)
         try:

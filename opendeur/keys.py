@@ -165,15 +165,14 @@ class Envelope:
     A wrapped data key is `<key id>:` + nonce + ciphertext; the key id says which master key of
     the keyring opens it. New data keys are always wrapped with the current (first) key."""
 
-    KEY_ID = LEGACY_KEY_ID  # the id of the key derived from OPENDEUR_SECRET_KEY
-
-    def __init__(self, master: bytes | list[tuple[str, bytes]], key_id: str = LEGACY_KEY_ID):
-        ring = [(key_id, master)] if isinstance(master, bytes) else list(master)
+    def __init__(self, master: bytes | list[tuple[str, bytes]]):
+        """A keyring, current key first; bare bytes are the key derived from the secret."""
+        ring = [(LEGACY_KEY_ID, master)] if isinstance(master, bytes) else list(master)
         if not ring:
             raise KeyringError("an envelope needs at least one master key")
         self.key_id = ring[0][0]
-        self._current = AESGCM(ring[0][1])
         self._keys = {kid: AESGCM(key) for kid, key in ring}
+        self._current = self._keys[self.key_id]
         self._prefix = self.key_id.encode() + b":"
 
     def __repr__(self) -> str:
@@ -200,10 +199,6 @@ class Envelope:
         """Returns (data key, wrapped data key)."""
         key = AESGCM.generate_key(bit_length=256)
         return key, self._wrap(key)
-
-    @staticmethod
-    def key_id_of(wrapped: bytes) -> str:
-        return _safe_id(bytes(wrapped).partition(b":")[0])
 
     def is_current(self, wrapped: bytes) -> bool:
         return bytes(wrapped).startswith(self._prefix)

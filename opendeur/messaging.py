@@ -176,7 +176,9 @@ def consumer_config(spec: ConsumerSpec) -> ConsumerConfig:
         deliver_policy=DeliverPolicy.ALL,
         # Unlimited on the server: a database outage must never use up a message's deliveries
         # (JetStream would then drop it silently, to an advisory). `subscribe` dead-letters a
-        # message itself after spec.max_deliver failures that were not the infrastructure's.
+        # message itself when a failure that was not the infrastructure's comes at or after
+        # delivery spec.max_deliver. Deliveries during an outage count too (JetStream's own
+        # count), so after a long one the message's first failure of its own dead-letters it.
         max_deliver=-1,
         ack_wait=spec.ack_wait_s,
         max_ack_pending=max(1000, spec.batch_size * 4),

@@ -134,7 +134,7 @@ class Runtime:
 
     async def _relay(self) -> None:
         await self.broker_ready.wait()
-        await outbox.Relay(self.sessions, messaging.jetstream(self.broker)).run()
+        await outbox.Relay(self.engine, messaging.jetstream(self.broker)).run()
 
     async def healthy(self) -> dict[str, bool]:
         db_ok = False

@@ -24,6 +24,15 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
 
 
+def write_secret(path: Path, text: str) -> None:
+    """Write a file only its owner may read, from its first byte on (writing first and
+    chmod-ing after leaves it readable at the umask's mode for a moment)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    path.chmod(0o600)  # a file that existed keeps its mode through os.open
+
+
 def _read_secret_file(var: str) -> str | None:
     path = os.environ.get(f"{var}_FILE")
     if not path:

@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opendeur import outbox
 from opendeur.keys import Envelope
 
 metadata = MetaData()
@@ -81,12 +82,12 @@ _PII_COLS = ("wrapped_key", "phone", "story", "call_times")
 # its own, so the POST needs one database round trip (no BEGIN/COMMIT).
 _ACCEPT_SQL = text(
     "with q as (insert into questions ({qc}) values ({qv})), "  # noqa: S608 (column names)
-    "p as (insert into question_pii (question_id, {pc}) values (:question_id, {pv})) "
-    "insert into outbox (event_id, subject, payload) values (:ob_id, :ob_subject, :ob_payload)".format(
+    "p as (insert into question_pii (question_id, {pc}) values (:question_id, {pv})) {ob}".format(
         qc=", ".join(_Q_COLS),
         qv=", ".join(f":{c}" for c in _Q_COLS),
         pc=", ".join(_PII_COLS),
         pv=", ".join(f":pii_{c}" for c in _PII_COLS),
+        ob=outbox.INSERT_SQL,
     )
 )
 
@@ -122,7 +123,8 @@ async def claim_and_assign(
     contact_id: str | None,
     group_id: str | None,
 ) -> None:
-    """The inbox claim and set_assignment in one statement (nothing happens on a redelivery)."""
+    """The inbox claim and the question's assignment in one statement (nothing happens on a
+    redelivery); a question erased or done keeps its state."""
     await conn.execute(
         text(
             """
@@ -171,20 +173,6 @@ async def read_personal(session: AsyncSession, envelope: Envelope, qid: UUID) ->
 
     return Personal(
         phone=unseal("phone") or "", story=unseal("story"), call_times=unseal("call_times")
-    )
-
-
-async def set_assignment(
-    session: AsyncSession, qid: UUID, *, status: str, contact_id: str | None, group_id: str | None
-) -> None:
-    await session.execute(
-        update(questions)
-        .where(
-            questions.c.question_id == qid,
-            questions.c.erased_at.is_(None),
-            questions.c.status.not_in(("done",)),
-        )
-        .values(status=status, contact_id=contact_id, group_id=group_id)
     )
 
 
