@@ -94,20 +94,20 @@ def register(rt: Runtime, config: NotifyConfig | None = None) -> Dispatcher:
         checks those by hand."""
         async with rt.sessions() as session, session.begin():
             jobs = await store.stale_sending(session, config.in_flight_seconds)
-            for job in jobs:
-                await outbox.add(
-                    session,
-                    NotificationFailed(
-                        question_id=job.question_id,
-                        contact_id=None if job.contact_id == TEAM else job.contact_id,
-                        purpose=job.purpose,
-                        channel="sms" if job.channel == "sms" else "email",
-                        error_code="delivery_uncertain",
-                    ),
+            failed = [
+                NotificationFailed(
+                    question_id=job.question_id,
+                    contact_id=None if job.contact_id == TEAM else job.contact_id,
+                    purpose=job.purpose,
+                    channel="sms" if job.channel == "sms" else "email",
+                    error_code="delivery_uncertain",
                 )
-        for job in jobs:
+                for job in jobs
+            ]
+            await outbox.add(session, *failed)
+        for event in failed:
             metrics.NOTIFICATIONS_FAILED.labels(
-                channel="sms" if job.channel == "sms" else "email", reason="delivery_uncertain"
+                channel=event.channel, reason="delivery_uncertain"
             ).inc()
         if jobs:
             outbox.wake_relay()

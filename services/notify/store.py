@@ -160,7 +160,7 @@ async def claim_due(session: AsyncSession, limit: int) -> list[Job]:
                   and n.purpose = due.purpose
                 returning n.question_id, n.contact_id, n.purpose, n.kind, n.payload, n.attempts,
                           n.channel, c.contact_id as c_id, c.wrapped_key, c.email, c.mobile,
-                          c.name, c.channel as c_channel, c.language
+                          c.channel as c_channel, c.language
                 """
             ),
             {"n": limit},
@@ -181,7 +181,7 @@ async def claim_due(session: AsyncSession, limit: int) -> list[Job]:
                 "wrapped_key": r["wrapped_key"],
                 "email": r["email"],
                 "mobile": r["mobile"],
-                "name": r["name"],
+                "name": None,  # a send needs no name: it is not decrypted for one
                 "channel": r["c_channel"],
                 "language": r["language"],
             },

@@ -216,28 +216,26 @@ def register(rt: Runtime) -> None:
     @rt.every(1.0)
     async def fire_timers() -> None:
         now = datetime.now(UTC)
-        raised: list[str] = []
+        raised: list[QuestionEscalated] = []
         async with rt.sessions() as session, session.begin():
             due = await store.due_timers(session, now)
             for t in due:
                 await store.mark_fired(session, t["question_id"], t["level"], now)
-                if t["state"] != "routed":
-                    continue
-                raised.append(t["level"])
-                await outbox.add(
-                    session,
-                    QuestionEscalated(
-                        question_id=t["question_id"],
-                        level=t["level"],
-                        reference=t["reference"],
-                        group_id=t["group_id"],
-                        contact_id=t["contact_id"],
-                        respond_before=t["respond_before"],
-                    ),
-                )
+                if t["state"] == "routed":
+                    raised.append(
+                        QuestionEscalated(
+                            question_id=t["question_id"],
+                            level=t["level"],
+                            reference=t["reference"],
+                            group_id=t["group_id"],
+                            contact_id=t["contact_id"],
+                            respond_before=t["respond_before"],
+                        )
+                    )
+            await outbox.add(session, *raised)
         if due:
             outbox.wake_relay()
-        for level in raised:  # counted once committed
-            metrics.ESCALATIONS.labels(level=level).inc()
-            if level == "breach":
+        for event in raised:  # counted once committed
+            metrics.ESCALATIONS.labels(level=event.level).inc()
+            if event.level == "breach":
                 metrics.DEADLINE_BREACHES.inc()

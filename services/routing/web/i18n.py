@@ -1,7 +1,7 @@
 """The one catalogue of the contact person's pages (overview, group self-service) in Dutch and English.
 
-The language comes from the link: notify adds the contact's language as `?lang=` (and may sign it
-into the payload as `l`); the switch link on the page sets `?lang=` too. Staff pages stay Dutch.
+The language comes from the link: notify adds the contact's language as `?lang=`; the switch link
+on the page sets `?lang=` too; without it, the browser's. Staff pages stay Dutch.
 """
 
 from __future__ import annotations
@@ -79,9 +79,7 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "nl": "gepauzeerd — de groep krijgt even geen nieuwe vragen",
         "en": "paused — the group receives no new questions for now",
     },
-    "status_left": {"nl": "uit het netwerk", "en": "left the network"},
     "pause_group": {"nl": "Groep pauzeren", "en": "Pause the group"},
-    "resume_group": {"nl": "Weer vragen ontvangen", "en": "Receive questions again"},
     "personal_page": {
         "nl": "Deze pagina is persoonlijk; stuur de link niet door.",
         "en": "This page is personal; do not forward the link.",
@@ -165,7 +163,7 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
 
 
 def pick(*candidates: object) -> Lang:
-    """The first candidate that is a language we speak (query, signed payload, header, ...)."""
+    """The first candidate that is a language we speak (query, header, ...)."""
     for c in candidates:
         if isinstance(c, str) and c.strip().lower()[:2] in LANGS:
             return c.strip().lower()[:2]  # type: ignore[return-value]

@@ -44,7 +44,6 @@ SELF_ACTIONS = {
 }
 
 
-WEEKDAYS = i18n.WEEKDAYS["nl"]
 MAX_CAPACITY = 20
 CONTACT_ACTIONS = {"pause": ("active", "paused"), "resume": ("paused", "active")}
 SAVED = {"capacity", "hours", "paused", "resumed"}
@@ -126,11 +125,10 @@ def local(dt: datetime) -> str:
     return dt.astimezone(AMS).strftime("%d-%m-%Y %H:%M")
 
 
-def page_lang(request: Request, signed: object = None) -> i18n.Lang:
-    """The contact's language: `?lang=` (notify's link, the switch), the signed `l`, the browser."""
+def page_lang(request: Request) -> i18n.Lang:
+    """The contact's language: `?lang=` (notify's link, the switch), else the browser's."""
     return i18n.pick(
         request.query_params.get("lang"),
-        signed,
         i18n.from_accept_language(request.headers.get("accept-language")),
     )
 
@@ -268,7 +266,7 @@ def make_router(rt: Runtime) -> APIRouter:
             lang = page_lang(request)
             t = i18n.translator(lang)
             return render("message.html", status=403, lang=lang, heading=t("link_dead"))
-        lang = page_lang(request, data.get("l"))
+        lang = page_lang(request)
         async with rt.sessions() as session:
             group = await store.group_for_contact(session, group_id, contact_id)
         if group is None:
@@ -311,7 +309,7 @@ def make_router(rt: Runtime) -> APIRouter:
         """The contact id the link was signed for (None if it is not valid) and the language."""
         try:
             data = links.verify(rt.settings, "contact", token)
-            return str(data["c"]), page_lang(request, data.get("l"))
+            return str(data["c"]), page_lang(request)
         except (links.LinkInvalid, KeyError):
             return None, page_lang(request)
 
