@@ -138,14 +138,13 @@ async def post_questions(
     print(flush=True)
 
 
-def start_profiles(procs: dict[str, psutil.Process], args: argparse.Namespace) -> dict:
-    """py-spy on each service during the saturated phase (needs ptrace; --nonblocking)."""
-    out = Path(args.out)
+def start_profiles(procs: dict[str, psutil.Process], out: Path, which: str) -> dict:
+    """py-spy on the processes named in `which` (comma-separated, or 'all'), needs ptrace."""
     out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     spies = {}
     for name, proc in procs.items():
-        if args.profile != "all" and name not in args.profile.split(","):
+        if which != "all" and name not in which.split(","):
             continue
         for fmt, ext in (("flamegraph", "svg"), ("raw", "txt")):
             path = out / f"profile-{name}-{stamp}.{ext}"
@@ -172,6 +171,15 @@ def stop_profiles(spies: dict) -> dict[str, str]:
         except subprocess.TimeoutExpired:
             spy.kill()
     return {f"{name}.{fmt}": str(path) for (name, fmt), (path, _spy) in spies.items()}
+
+
+def write_summaries(profiles: dict[str, str]) -> None:
+    """Next to each raw py-spy profile its summary (.summary.txt), also printed."""
+    for key, path in profiles.items():
+        if key.endswith(".raw") and Path(path).exists():
+            summary = profile_summary(Path(path))
+            Path(path).with_suffix(".summary.txt").write_text(summary)
+            print(f"\n{summary}")
 
 
 def profile_summary(raw: Path, top: int = 25) -> str:
@@ -266,7 +274,7 @@ async def run(args: argparse.Namespace) -> dict:
         idle_rate = {k: (idle1[k] - idle0[k]) / t_idle for k in idle1}
 
         # Saturated: N questions, C in flight, first POST to last mail.
-        spies = start_profiles(procs, args) if args.profile else {}
+        spies = start_profiles(procs, Path(args.out), args.profile) if args.profile else {}
         cpu0 = cpu_seconds(procs)
         t0 = time.perf_counter()
         await post_questions(base, args.questions, args.concurrency, timings, None, "saturate ")
@@ -440,10 +448,7 @@ async def audit_ingest(events: int, batch: int, profile: str | None = None) -> d
         }
         spies = {}
         if profile:
-            spies = start_profiles(
-                {"audit": watched["audit"]},
-                argparse.Namespace(out=profile, profile="audit"),
-            )
+            spies = start_profiles({"audit": watched["audit"]}, Path(profile), "audit")
         wait_port("127.0.0.1", port, timeout=60)
         conn = await asyncpg.connect(pg.url())
         first = None
@@ -558,11 +563,7 @@ def main(argv: list[str] | None = None) -> int:
             "audit_ingest_one_by_one": asyncio.run(audit_ingest(args.audit_events // 10, 1)),
         }
         print(json.dumps(results, indent=2))
-        for path in results["audit_ingest"].get("profiles", {}).values():
-            if path.endswith(".txt") and Path(path).exists():
-                summary = profile_summary(Path(path))
-                Path(path).with_suffix(".summary.txt").write_text(summary)
-                print(f"\n{summary}")
+        write_summaries(results["audit_ingest"].get("profiles", {}))
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         (out / f"bench-audit-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(
@@ -577,11 +578,7 @@ def main(argv: list[str] | None = None) -> int:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     (out / f"bench-{stamp}.json").write_text(json.dumps(results, indent=2))
     print(table(results))
-    for key, path in results.get("profiles", {}).items():
-        if key.endswith(".raw") and Path(path).exists():
-            summary = profile_summary(Path(path))
-            Path(path).with_suffix(".summary.txt").write_text(summary)
-            print(f"\n{summary}")
+    write_summaries(results.get("profiles", {}))
     print(f"\nresults: {out / f'bench-{stamp}.json'}")
     return 0
 

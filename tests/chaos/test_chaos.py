@@ -31,7 +31,6 @@ async def chaos(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict]
             rounds=1,
             stuck_after=45.0,
             quiesce_timeout=240.0,
-            results_dir=out,
         )
     )
     print("\n" + table(r))
