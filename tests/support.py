@@ -13,16 +13,65 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 from aiosmtpd.controller import Controller
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from contracts.events import QuestionReceived, QuestionRouted
 from opendeur.embedded import NatsServer, Postgres, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "test-secret-key-not-for-production-0123456789"
 ADMIN = "test-admin-token"
+
+
+def received_event(**overrides: object) -> QuestionReceived:
+    """A valid question.received.v1 (a new question and reference each time); `overrides` set
+    any field."""
+    now = datetime.now(UTC)
+    values: dict = dict(
+        question_id=uuid.uuid4(),
+        reference="OD-" + uuid.uuid4().hex[:4].upper() + "-" + uuid.uuid4().hex[4:8].upper(),
+        channel="web",
+        topic="angst",
+        pc4=None,
+        language="nl",
+        professional_help_advised=False,
+        wants_to_start_group=False,
+        consent_version="consent-test",
+        consent_share=True,
+        consent_statistics=False,
+        received_at=now,
+        respond_before=now + timedelta(hours=24),
+    )
+    return QuestionReceived(**{**values, **overrides})
+
+
+def routed_values(**overrides: object) -> dict:
+    """The fields of a valid question.routed.v1, for tests that also build invalid ones."""
+    now = datetime.now(UTC)
+    values: dict = dict(
+        question_id=uuid.uuid4(),
+        reference="OD-ABCD-2345",
+        group_id="rouwgroep",
+        contact_id="c-1",
+        reason="topic+municipality",
+        attempt=1,
+        topic="rouw",
+        municipality="eindhoven",
+        priority=False,
+        channel="web",
+        received_at=now,
+        respond_before=now,
+    )
+    return {**values, **overrides}
+
+
+def routed_event(**overrides: object) -> QuestionRouted:
+    return QuestionRouted(**routed_values(**overrides))
 
 
 @dataclass
@@ -275,3 +324,34 @@ def question(phone: str = "06 12345678", **overrides) -> dict:
     }
     body.update(overrides)
     return body
+
+
+# The phone console (intake): its forms carry a CSRF token.
+def csrf(html: str) -> str:
+    return re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)
+
+
+async def login(c: httpx.AsyncClient, name: str, password: str) -> httpx.Response:
+    page = await c.get("/phone/login")
+    return await c.post(
+        "/phone/login", data={"csrf": csrf(page.text), "name": name, "password": password}
+    )
+
+
+async def new_volunteer(
+    c: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> tuple[str, str]:
+    """A fresh phone-console user, logged in, with the one-time password already changed."""
+    from services.intake import users
+
+    name = f"vrijwilliger-{uuid.uuid4().hex[:8]}"
+    once = await users.add_user(sessions, name, "phone")
+    r = await login(c, name, once)
+    assert r.status_code == 303 and r.headers["location"].startswith("/phone/password")
+    page = await c.get("/phone/password")
+    new = f"lang-genoeg-{uuid.uuid4().hex[:8]}"
+    r = await c.post(
+        "/phone/password", data={"csrf": csrf(page.text), "password": new, "password2": new}
+    )
+    assert r.status_code == 303 and r.headers["location"].startswith("/phone")
+    return name, new

@@ -70,3 +70,16 @@ def axe_source() -> str:
                 ARTIFACTS.mkdir(exist_ok=True)
                 AXE.write_bytes(member.read())
     return AXE.read_text()
+
+
+async def serious_axe_violations(page: object, axe_source: str) -> list[str]:
+    """axe-core's serious and critical findings on the page (WCAG 2.1 A/AA, best practice)."""
+    await page.add_script_tag(content=axe_source)  # type: ignore[attr-defined]
+    result = await page.evaluate(  # type: ignore[attr-defined]
+        "axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21aa', 'best-practice']})"
+    )
+    return [
+        f"{v['id']}: {v['help']}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]

@@ -10,7 +10,7 @@ from playwright.async_api import Browser, BrowserContext, Page
 
 from opendeur.keys import pseudonym
 from opendeur.settings import Settings
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, serious_axe_violations
 from tests.support import ADMIN, LINK, SECRET, System, question
 
 pytestmark = pytest.mark.browser
@@ -110,15 +110,7 @@ async def test_contact_overview_and_callback_page_at_360px(
     ctx = await narrow(browser, bypass_csp=True)
     page = await ctx.new_page()
     await page.goto(overview)
-    await page.add_script_tag(content=axe_source)
-    result = await page.evaluate(
-        "axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21aa', 'best-practice']})"
-    )
-    bad = [
-        f"{v['id']}: {v['help']}"
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
+    bad = await serious_axe_violations(page, axe_source)
     await ctx.close()
     assert bad == []
 
@@ -160,15 +152,7 @@ async def test_an_english_contact_reads_the_overview_in_english_and_switches_to_
     assert "Wednesday" in await page.inner_text(".error-summary")
     await no_sideways_scroll(page)
     await page.screenshot(path=str(ARTIFACTS / "contact-overview-en.png"), full_page=True)
-    await page.add_script_tag(content=axe_source)
-    result = await page.evaluate(
-        "axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21aa', 'best-practice']})"
-    )
-    bad = [
-        f"{v['id']}: {v['help']}"
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
+    bad = await serious_axe_violations(page, axe_source)
     assert bad == []
     await fully_in_view_horizontally(page, "#lang-switch")
     await page.click("#lang-switch")

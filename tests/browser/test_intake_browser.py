@@ -11,7 +11,7 @@ from playwright.async_api import Browser, BrowserContext, Page
 
 from opendeur.db import make_engine, sessionmaker
 from services.intake import users
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, serious_axe_violations
 from tests.support import System
 
 pytestmark = pytest.mark.browser
@@ -137,15 +137,7 @@ async def test_axe_finds_no_serious_problems(
             await page.wait_for_selector("#errors")
         else:
             await page.goto(system.url("intake") + path)
-        await page.add_script_tag(content=axe_source)
-        result = await page.evaluate(
-            "axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21aa', 'best-practice']})"
-        )
-        bad = [
-            f"{v['id']}: {v['help']}"
-            for v in result["violations"]
-            if v["impact"] in ("serious", "critical")
-        ]
+        bad = await serious_axe_violations(page, axe_source)
         if bad:
             found[path] = bad
     await ctx.close()

@@ -3,11 +3,15 @@ events, which must not fill the shared system's groups or dead-letter stream for
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from contracts.streams import DEADLETTER_STREAM
 from opendeur.embedded import Postgres
+from opendeur.messaging import admin_connection
+from opendeur.settings import Settings
 from tests.support import GROUPS_CSV, System, start_system, stop_system
 
 GENEROUS = GROUPS_CSV.replace("anna.rouw@example.org,3", "anna.rouw@example.org,1000")
@@ -33,3 +37,27 @@ def hostile(tmp_path_factory: pytest.TempPathFactory, pg: Postgres) -> Iterator[
     )
     yield s
     stop_system(s)
+
+
+PAD = b"p"
+
+
+@contextlib.asynccontextmanager
+async def admin_js(system: System) -> AsyncIterator[tuple]:
+    """(JetStream, connection) of the admin account: it may publish anything, as an attacker
+    who got onto the broker could."""
+    nc = await admin_connection(Settings(_env_file=None, nats_url=system.nats.url))
+    try:
+        yield nc.jetstream(), nc
+    finally:
+        await nc.close()
+
+
+async def dead_letters_since(js, first: int) -> list[dict]:
+    """Headers and body size of each dead letter after stream sequence `first`."""
+    last = (await js.stream_info(DEADLETTER_STREAM)).state.last_seq
+    out = []
+    for seq in range(first + 1, last + 1):
+        msg = await js.get_msg(DEADLETTER_STREAM, seq=seq)
+        out.append({**(msg.headers or {}), "size": len(msg.data or b"")})
+    return out

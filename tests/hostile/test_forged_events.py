@@ -17,32 +17,21 @@ import pytest
 from nats.errors import Error as NatsError
 from nats.js.errors import Error as JsError
 
-from contracts.events import QuestionReceived
 from contracts.streams import CONSUMERS, DEADLETTER_STREAM, EVENTS_STREAM
-from opendeur.messaging import admin_connection
-from opendeur.settings import Settings
-from tests.hostile.conftest import XSS
-from tests.support import ADMIN, System, question
-
-PAD = b"p"
+from tests.hostile.conftest import PAD, XSS, admin_js, dead_letters_since
+from tests.support import ADMIN, System, question, received_event
 
 
 def valid_received() -> dict:
     now = datetime.now(UTC)
-    return QuestionReceived(
-        question_id=uuid.uuid4(),
+    return received_event(
         reference="ZH-AB12-CD34",
-        channel="web",
         topic="rouw",
         pc4="5611",
-        language="nl",
-        professional_help_advised=False,
-        wants_to_start_group=False,
         consent_version="v1",
-        consent_share=True,
         consent_statistics=True,
-        received_at=now,
         respond_before=now,
+        received_at=now,
     ).model_dump(mode="json")
 
 
@@ -53,20 +42,10 @@ def consumers_of_subject(subject: str) -> set[str]:
     return {c.durable for c in CONSUMERS if c.subject == subject}
 
 
-async def dead_letters_since(js, first: int) -> list[dict]:
-    last = (await js.stream_info(DEADLETTER_STREAM)).state.last_seq
-    out = []
-    for seq in range(first + 1, last + 1):
-        msg = await js.get_msg(DEADLETTER_STREAM, seq=seq)
-        out.append({**(msg.headers or {}), "size": len(msg.data or b"")})
-    return out
-
-
 @pytest.fixture
 async def js(hostile: System):
-    nc = await admin_connection(Settings(_env_file=None, nats_url=hostile.nats.url))
-    yield nc.jetstream(), nc
-    await nc.close()
+    async with admin_js(hostile) as pair:
+        yield pair
 
 
 async def test_forged_events_are_dead_lettered_and_the_consumers_keep_going(

@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from contracts.events import BY_SUBJECT, CallbackDone, QuestionReceived, QuestionRouted, decode
+from contracts.events import BY_SUBJECT, CallbackDone, decode
+from tests.support import received_event, routed_event
 
 SUBJECTS = sorted(BY_SUBJECT)
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -37,32 +38,22 @@ def valid_events() -> list[dict[str, Any]]:
     now = datetime.now(UTC)
     qid = uuid4()
     return [
-        QuestionReceived(
+        received_event(
             question_id=qid,
             reference="ZH-AB12-CD34",
-            channel="web",
             topic="rouw",
             pc4="5611",
-            language="nl",
-            professional_help_advised=False,
-            wants_to_start_group=False,
             consent_version="v1",
-            consent_share=True,
             consent_statistics=True,
             received_at=now,
             respond_before=now,
         ).model_dump(mode="json"),
-        QuestionRouted(
+        routed_event(
             question_id=qid,
             reference="ZH-AB12-CD34",
             group_id="g-rouw",
             contact_id="c-0123",
             reason="topic_region",
-            attempt=1,
-            topic="rouw",
-            municipality="eindhoven",
-            priority=False,
-            channel="web",
             received_at=now,
             respond_before=now,
         ).model_dump(mode="json"),

@@ -7,11 +7,9 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,13 +19,12 @@ from opendeur import links
 from opendeur.db import make_engine, sessionmaker
 from opendeur.keys import pseudonym
 from opendeur.settings import Settings
-from services.intake import users
+from tests.browser.conftest import CHROMIUM, LAUNCH_ARGS
 from tests.hostile.conftest import IMG, RTL, XSS
-from tests.support import ADMIN, LINK, SECRET, System, question
+from tests.support import ADMIN, LINK, SECRET, System, csrf, new_volunteer, question
 
 HOSTILE = f"Help {XSS} {IMG} 'enkel' \"dubbel\" {RTL} </textarea><b>vet</b> {{{{7*7}}}}"
 EVE = "eve.xss@example.org"
-CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
 
 
 def assert_inert(html: str, where: str) -> None:
@@ -116,22 +113,8 @@ async def test_phone_console_confirmation_and_errors(
 ) -> None:
     headers = {"X-Forwarded-For": f"192.0.2.{uuid.uuid4().int % 250 + 1}"}
     async with httpx.AsyncClient(base_url=hostile.url("intake"), headers=headers) as c:
-        name = f"vrijwilliger-{uuid.uuid4().hex[:8]}"
-        once = await users.add_user(sessions, name, "phone")
-        page = await c.get("/phone/login")
-        r = await c.post(
-            "/phone/login",
-            data={"csrf": CSRF.search(page.text).group(1), "name": name, "password": once},
-        )
-        assert r.status_code == 303
-        page = await c.get("/phone/password")
-        new = f"lang-genoeg-{uuid.uuid4().hex[:8]}"
-        r = await c.post(
-            "/phone/password",
-            data={"csrf": CSRF.search(page.text).group(1), "password": new, "password2": new},
-        )
-        assert r.status_code == 303
-        token = CSRF.search((await c.get("/phone")).text).group(1)
+        await new_volunteer(c, sessions)
+        token = csrf((await c.get("/phone")).text)
         base = {
             "csrf": token,
             "language": "nl",
@@ -179,9 +162,6 @@ async def test_staff_pages_triage_and_audit_console(hostile: System) -> None:
         assert report.status_code < 500 and "<script>alert" not in report.text
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium")
 async def test_no_dialog_fires_in_chromium(hostile: System) -> None:
     """In a real browser: the hostile strings run nothing on the pages that show them."""
@@ -200,9 +180,7 @@ async def test_no_dialog_fires_in_chromium(hostile: System) -> None:
     ]
     dialogs: list[str] = []
     async with async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"]
-        )
+        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         try:
             context = await browser.new_context(
                 extra_http_headers={"Authorization": f"Bearer {ADMIN}"}

@@ -14,10 +14,8 @@ import pytest
 
 from contracts.streams import DEADLETTER_STREAM, EVENTS_STREAM
 from opendeur.embedded import Postgres
-from opendeur.messaging import admin_connection
-from opendeur.settings import Settings
 from services.audit.deadletters import ReplayRefused, replay
-from tests.hostile.test_forged_events import PAD, dead_letters_since
+from tests.hostile.conftest import PAD, admin_js, dead_letters_since
 from tests.support import System, start_system, stop_system
 
 
@@ -30,9 +28,8 @@ def alone(tmp_path_factory: pytest.TempPathFactory, pg: Postgres) -> Iterator[Sy
 
 @pytest.fixture
 async def js(alone: System):
-    nc = await admin_connection(Settings(_env_file=None, nats_url=alone.nats.url))
-    yield nc.jetstream(), nc
-    await nc.close()
+    async with admin_js(alone) as pair:
+        yield pair
 
 
 async def test_a_message_at_max_payload_is_dead_lettered_without_dropping_the_connection(

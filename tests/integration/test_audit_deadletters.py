@@ -5,40 +5,19 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import httpx
 import nats
 import pytest
 
-from contracts.events import QuestionReceived
 from contracts.streams import DEADLETTER_STREAM, deadletter_subject
 from services.audit.deadletters import ReplayRefused, list_dead, replay
-from tests.support import ADMIN, System
+from tests.support import ADMIN, System, received_event
 
 POISON = b'{"not": "an event"}'
 CONSUMER = "routing-question-received-v1"
 SLOW = 60
-
-
-def received_event() -> QuestionReceived:
-    now = datetime.now(UTC)
-    ref = "OD-" + uuid.uuid4().hex[:4].upper() + "-" + uuid.uuid4().hex[4:8].upper()
-    return QuestionReceived(
-        question_id=uuid.uuid4(),
-        reference=ref,
-        channel="web",
-        topic="angst",
-        pc4=None,
-        language="nl",
-        professional_help_advised=False,
-        wants_to_start_group=False,
-        consent_version="consent-test",
-        consent_share=True,
-        consent_statistics=False,
-        received_at=now,
-        respond_before=now + timedelta(hours=24),
-    )
 
 
 async def wait_dead(js, stream_seq: int) -> dict:

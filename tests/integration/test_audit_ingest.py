@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contracts.events import ContactNotified, QuestionReceived, QuestionUnmatched
+from contracts.events import ContactNotified, QuestionUnmatched
 from opendeur.db import make_engine, migrate, provision, service_url, sessionmaker
 from opendeur.embedded import Postgres
 from opendeur.settings import Settings
 from services.audit import allowlist, chain, handlers, store
-from tests.support import SECRET
+from tests.support import SECRET, received_event
 
 
 @pytest.fixture
@@ -40,18 +40,11 @@ async def engine(pg: Postgres) -> AsyncIterator[AsyncEngine]:
 def event_bytes(i: int) -> tuple[str, bytes]:
     now = datetime.now(UTC)
     if i % 3 == 0:
-        e = QuestionReceived(
-            question_id=uuid.uuid4(),
+        e = received_event(
             reference="OD-TEST-0001",
-            channel="web",
             topic="rouw",
             pc4="5611",
-            language="nl",
-            professional_help_advised=False,
             wants_to_start_group=i % 2 == 0,
-            consent_version="consent-test",
-            consent_share=True,
-            consent_statistics=False,
             received_at=now,
             respond_before=now + timedelta(hours=24),
         )

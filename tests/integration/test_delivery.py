@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
@@ -13,12 +11,11 @@ import nats
 import psutil
 import pytest
 
-from contracts.events import QuestionReceived
 from contracts.streams import DEADLETTER_STREAM, EVENTS_STREAM
 from opendeur.db import role_name
 from opendeur.keys import role_password
 from opendeur.settings import Settings
-from tests.support import SECRET, System, question
+from tests.support import SECRET, System, question, received_event
 
 
 async def drained(js, durables: list[str], timeout: float = 20) -> None:
@@ -31,26 +28,6 @@ async def drained(js, durables: list[str], timeout: float = 20) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError([(i.name, i.num_pending, i.num_ack_pending) for i in infos])
         await asyncio.sleep(0.1)
-
-
-def received_event(topic: str = "angst") -> QuestionReceived:
-    now = datetime.now(UTC)
-    ref = "OD-" + uuid.uuid4().hex[:4].upper() + "-" + uuid.uuid4().hex[4:8].upper()
-    return QuestionReceived(
-        question_id=uuid.uuid4(),
-        reference=ref,
-        channel="web",
-        topic=topic,
-        pc4=None,
-        language="nl",
-        professional_help_advised=False,
-        wants_to_start_group=False,
-        consent_version="consent-test",
-        consent_share=True,
-        consent_statistics=False,
-        received_at=now,
-        respond_before=now + timedelta(hours=24),
-    )
 
 
 async def test_the_same_event_delivered_twice_routes_and_mails_once(system: System) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from opendeur.db import make_engine, sessionmaker
 from services.intake import users
-from tests.support import System
+from tests.support import System, csrf, login, new_volunteer
 
 
 @pytest.fixture(scope="module")
@@ -26,34 +26,6 @@ async def sessions(system: System) -> AsyncIterator[async_sessionmaker[AsyncSess
 def client(system: System) -> httpx.AsyncClient:
     address = f"192.0.{random.randint(0, 255)}.{random.randint(1, 254)}"
     return httpx.AsyncClient(base_url=system.url("intake"), headers={"X-Forwarded-For": address})
-
-
-def csrf(html: str) -> str:
-    return re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)
-
-
-async def login(c: httpx.AsyncClient, name: str, password: str) -> httpx.Response:
-    page = await c.get("/phone/login")
-    return await c.post(
-        "/phone/login", data={"csrf": csrf(page.text), "name": name, "password": password}
-    )
-
-
-async def new_volunteer(
-    c: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
-) -> tuple[str, str]:
-    """A fresh user, logged in, with the one-time password already changed."""
-    name = f"vrijwilliger-{uuid.uuid4().hex[:8]}"
-    once = await users.add_user(sessions, name, "phone")
-    r = await login(c, name, once)
-    assert r.status_code == 303 and r.headers["location"].startswith("/phone/password")
-    page = await c.get("/phone/password")
-    new = f"lang-genoeg-{uuid.uuid4().hex[:8]}"
-    r = await c.post(
-        "/phone/password", data={"csrf": csrf(page.text), "password": new, "password2": new}
-    )
-    assert r.status_code == 303 and r.headers["location"].startswith("/phone")
-    return name, new
 
 
 async def test_add_user_rules(sessions: async_sessionmaker[AsyncSession]) -> None:

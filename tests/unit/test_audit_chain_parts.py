@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.audit.chain import GENESIS, Broken, ChainRow, link_hash, verify
+from tests.support import received_event, routed_event
 
 
 def build(n: int) -> list[ChainRow]:
@@ -39,36 +40,28 @@ def _events() -> list:
     from datetime import UTC, datetime, timedelta
     from uuid import uuid4
 
-    from contracts.events import CallbackDone, GroupChanged, QuestionReceived, QuestionRouted
+    from contracts.events import CallbackDone, GroupChanged
 
     now = datetime.now(UTC)
     times = {"received_at": now, "respond_before": now + timedelta(hours=24)}
     return [
-        QuestionReceived(
-            question_id=uuid4(),
+        received_event(
             reference="OD-TEST-0001",
             channel="phone",
             topic=None,
             pc4="5611",
             language="en",
             professional_help_advised=True,
-            wants_to_start_group=False,
             consent_version="consent-v2",
             consent_share=False,
             consent_statistics=True,
             **times,
         ),
-        QuestionRouted(
-            question_id=uuid4(),
+        routed_event(
             reference="OD-TEST-0002",
             group_id="g-1",
-            contact_id="c-1",
             reason="match",
             attempt=2,
-            topic="rouw",
-            municipality="eindhoven",
-            priority=False,
-            channel="web",
             **times,
         ),
         CallbackDone(question_id=uuid4(), contact_id="c-1", outcome="reached"),

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from pathlib import Path
-from uuid import uuid4
 
 import pytest
 from pydantic import ValidationError
@@ -13,6 +11,7 @@ from pydantic import ValidationError
 from contracts import asyncapi
 from contracts.events import CODE_PATTERN, EVENT_TYPES, REFERENCE_PATTERN, QuestionRouted
 from contracts.streams import CONSUMERS, STREAMS
+from tests.support import routed_values
 
 ROOT = Path(__file__).resolve().parents[2]
 SAFE_STRING_FORMATS = {"uuid", "date-time"}
@@ -50,26 +49,6 @@ def test_no_event_field_can_carry_free_text(event_type: type) -> None:
                 )
 
 
-def routed(**overrides: object) -> dict:
-    now = datetime.now(UTC)
-    values = dict(
-        question_id=uuid4(),
-        reference="OD-ABCD-2345",
-        group_id="rouwgroep",
-        contact_id="c-1",
-        reason="topic+municipality",
-        attempt=1,
-        topic="rouw",
-        municipality="eindhoven",
-        priority=False,
-        channel="web",
-        received_at=now,
-        respond_before=now,
-    )
-    values.update(overrides)
-    return values
-
-
 @pytest.mark.parametrize(
     "field,value",
     [
@@ -82,13 +61,13 @@ def routed(**overrides: object) -> dict:
 )
 def test_personal_data_is_refused_by_the_contract(field: str, value: str) -> None:
     with pytest.raises(ValidationError):
-        QuestionRouted(**routed(**{field: value}))
+        QuestionRouted(**routed_values(**{field: value}))
 
 
 def test_extra_fields_are_refused_and_events_are_frozen() -> None:
     with pytest.raises(ValidationError):
-        QuestionRouted(**routed(), story="iets")
-    event = QuestionRouted(**routed())
+        QuestionRouted(**routed_values(), story="iets")
+    event = QuestionRouted(**routed_values())
     with pytest.raises(ValidationError):
         event.topic = "angst"  # type: ignore[misc]
     assert QuestionRouted.from_bytes(event.to_bytes()) == event
