@@ -218,68 +218,58 @@ where q.type = 'question.received.v1'
 """
 
 
-async def test_question_times_kept_by_the_trigger_match_the_events_in_any_order(pg) -> None:
+async def test_question_times_kept_by_the_trigger_match_the_events_in_any_order(
+    audit_engine,
+) -> None:
     import random
-    import uuid
 
     from sqlalchemy import text
 
-    from opendeur.db import make_engine, migrate, provision, service_url
-    from opendeur.settings import Settings
     from services.audit import perf, queries
-    from tests.support import SECRET
 
-    database = f"od_qt_{uuid.uuid4().hex[:8]}"
-    pg.ensure_database(database)
-    settings = Settings(database_url=pg.url(database), secret_key=SECRET)
-    await provision(settings)
-    await migrate(settings, ("audit",))
-    engine = make_engine(service_url(settings, "audit"), pool_size=1, schema="audit")
+    engine = audit_engine
     now = datetime.now(UTC)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text("create temp table stage as select * from events limit 0"))
-            fill = perf.FILL.replace("insert into events", "insert into stage")
-            await conn.execute(text(fill), {"q": 1500, "now": now})
-            # Closed and re-routed questions too, then everything in shuffled batches: events of
-            # one question arrive out of order and in different statements.
+    async with engine.begin() as conn:
+        await conn.execute(text("create temp table stage as select * from events limit 0"))
+        fill = perf.FILL.replace("insert into events", "insert into stage")
+        await conn.execute(text(fill), {"q": 1500, "now": now})
+        # Closed and re-routed questions too, then everything in shuffled batches: events of
+        # one question arrive out of order and in different statements.
+        await conn.execute(
+            text(
+                """
+                insert into stage (seq, event_id, type, question_id, occurred_at, recorded_at,
+                                   record, prev_hash, hash)
+                select 100000 + row_number() over (), gen_random_uuid(), t.type, question_id,
+                       occurred_at + interval '3 hours', now(), '{}'::jsonb, 'x', 'x'
+                from stage, (values ('question.closed.v1'), ('question.routed.v1')) t(type)
+                where stage.type = 'question.unmatched.v1' and seq % 3 = 0
+                """
+            )
+        )
+        seqs = list((await conn.execute(text("select seq from stage"))).scalars())
+        random.Random(7).shuffle(seqs)
+        for i in range(0, len(seqs), 250):
+            await conn.execute(
+                text("insert into events select * from stage where seq = any(:s)"),
+                {"s": seqs[i : i + 250]},
+            )
+        kept = text(
+            "select question_id, topic, routed_at, notified_at, callback_at, closed_at, "
+            "last_routing from question_times order by question_id"
+        )
+        incremental = (await conn.execute(kept)).all()
+        expected = (await conn.execute(text(REFERENCE + " order by q.question_id"))).all()
+        assert incremental == expected and len(expected) == 1500
+        assert (await conn.execute(text("select question_times_rebuild()"))).scalar_one()
+        assert (await conn.execute(kept)).all() == incremental
+        triage = await queries.triage_count(conn)
+        reference_triage = (
             await conn.execute(
                 text(
-                    """
-                    insert into stage (seq, event_id, type, question_id, occurred_at, recorded_at,
-                                       record, prev_hash, hash)
-                    select 100000 + row_number() over (), gen_random_uuid(), t.type, question_id,
-                           occurred_at + interval '3 hours', now(), '{}'::jsonb, 'x', 'x'
-                    from stage, (values ('question.closed.v1'), ('question.routed.v1')) t(type)
-                    where stage.type = 'question.unmatched.v1' and seq % 3 = 0
-                    """
+                    f"select count(*) from ({REFERENCE}) r where last_routing = "  # noqa: S608
+                    "'question.unmatched.v1' and callback_at is null and closed_at is null"
                 )
             )
-            seqs = list((await conn.execute(text("select seq from stage"))).scalars())
-            random.Random(7).shuffle(seqs)
-            for i in range(0, len(seqs), 250):
-                await conn.execute(
-                    text("insert into events select * from stage where seq = any(:s)"),
-                    {"s": seqs[i : i + 250]},
-                )
-            kept = text(
-                "select question_id, topic, routed_at, notified_at, callback_at, closed_at, "
-                "last_routing from question_times order by question_id"
-            )
-            incremental = (await conn.execute(kept)).all()
-            expected = (await conn.execute(text(REFERENCE + " order by q.question_id"))).all()
-            assert incremental == expected and len(expected) == 1500
-            assert (await conn.execute(text("select question_times_rebuild()"))).scalar_one()
-            assert (await conn.execute(kept)).all() == incremental
-            triage = await queries.triage_count(conn)
-            reference_triage = (
-                await conn.execute(
-                    text(
-                        f"select count(*) from ({REFERENCE}) r where last_routing = "  # noqa: S608
-                        "'question.unmatched.v1' and callback_at is null and closed_at is null"
-                    )
-                )
-            ).scalar_one()
-            assert triage == reference_triage > 0
-    finally:
-        await engine.dispose()
+        ).scalar_one()
+        assert triage == reference_triage > 0

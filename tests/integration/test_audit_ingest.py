@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -15,26 +14,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.events import ContactNotified, QuestionUnmatched
-from opendeur.db import make_engine, migrate, provision, service_url, sessionmaker
-from opendeur.embedded import Postgres
-from opendeur.settings import Settings
+from opendeur.db import sessionmaker
 from services.audit import allowlist, chain, handlers, store
-from tests.support import SECRET, received_event
+from tests.support import received_event
 
 
 @pytest.fixture
-async def engine(pg: Postgres) -> AsyncIterator[AsyncEngine]:
-    database = f"od_ingest_{uuid.uuid4().hex[:8]}"
-    pg.ensure_database(database)
-    settings = Settings(database_url=pg.url(database), secret_key=SECRET)
-    await provision(settings)
-    await migrate(settings, ("audit",))
-    # The service's own role, as `opendeur serve audit` connects: COPY needs only its grants.
-    eng = make_engine(service_url(settings, "audit"), pool_size=4, schema="audit")
-    try:
-        yield eng
-    finally:
-        await eng.dispose()
+async def engine(audit_engine: AsyncEngine) -> AsyncEngine:
+    return audit_engine
 
 
 def event_bytes(i: int) -> tuple[str, bytes]:
