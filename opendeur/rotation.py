@@ -84,21 +84,21 @@ async def rewrap_batch(
         f"order by {keys.key} limit :limit for update skip locked"
     )
     rows = (await session.execute(text(sql), params)).all()
-    done = unreadable = 0
+    updates, unreadable = [], 0
     for key, wrapped in rows:
         try:
-            new = envelope.rewrap(wrapped)
+            updates.append({"new": envelope.rewrap(wrapped), "k": key, "old": wrapped})
         except KeyringError:
             unreadable += 1
-            continue
+    if updates:  # one executemany for the batch
         await session.execute(
             text(
                 f"update {keys.table} set wrapped_key = :new "  # noqa: S608 (constants)
                 f"where {keys.key} = :k and wrapped_key = :old"
             ),
-            {"new": new, "k": key, "old": wrapped},
+            updates,
         )
-        done += 1
+    done = len(updates)
     return done, unreadable, (rows[-1][0] if rows else None)
 
 

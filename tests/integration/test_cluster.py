@@ -21,6 +21,7 @@ import psutil
 import pytest
 
 from contracts.streams import CONSUMERS, EVENTS_STREAM, STREAMS
+from opendeur.chaos import audit_all
 from opendeur.embedded import NatsCluster, Postgres, free_port
 from opendeur.messaging import admin_connection
 from opendeur.natsauth import authorization_conf
@@ -73,18 +74,8 @@ async def broker_state(cluster: NatsCluster) -> dict:
 
 
 async def all_audit_events(s: System) -> list[dict]:
-    events: list[dict] = []
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {ADMIN}"}) as c:
-        while True:
-            r = await c.get(
-                s.url("audit") + "/api/v1/audit/events",
-                params={"after": events[-1]["seq"] if events else 0, "limit": 5000},
-            )
-            r.raise_for_status()
-            page = r.json()
-            if not page:
-                return events
-            events += page
+        return await audit_all(c, s.url("audit"))
 
 
 def mail_refs(sink: MailSink) -> Counter:
