@@ -98,6 +98,9 @@ def make_engine(url: str, *, pool_size: int = 16, schema: str | None = None) -> 
         # Reuse the most recently returned connection: the hot ones stay under IDLE_PING_S and
         # are never pinged; a FIFO pool would rotate through all of them at low load.
         pool_use_lifo=True,
+        # A failed statement's message (logged with its traceback) never carries the values it
+        # was given: a volunteer's name, a contact's address before encryption, a token.
+        hide_parameters=True,
         connect_args=connect_args,
     )
     _ping_when_idle(engine)
