@@ -81,7 +81,9 @@ def params(event: Event) -> dict:
 
 async def add(session: AsyncSession, *events: Event) -> None:
     """Stage events in the caller's transaction; they are published after it commits."""
-    if events:
+    if len(events) == 1:  # the common case: one plain execute, not an executemany
+        await session.execute(text(INSERT_SQL), params(events[0]))
+    elif events:
         await session.execute(text(INSERT_SQL), [params(e) for e in events])
 
 
