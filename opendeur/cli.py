@@ -261,11 +261,15 @@ class Supervisor:
         self.stopping = False
         self.nats_nodes = nats_nodes or []  # embedded nats-server processes, restarted likewise
 
-    def spawn(self, name: str, argv: list[str]) -> None:
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+        """Start `opendeur ARGV` as child NAME; `env` (default: the supervisor's) is the child's
+        whole environment and is kept for its restarts."""
         log = open(self.log_dir / f"{name}.log", "ab")
+        self.envs = getattr(self, "envs", {})
+        self.envs[name] = env if env is not None else self.envs.get(name, self.env)
         self.children[name] = subprocess.Popen(
             [sys.executable, "-m", "opendeur", *argv],
-            env=self.env,
+            env=self.envs[name],
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
