@@ -21,7 +21,11 @@ class StreamSpec:
     subjects: tuple[str, ...]
     description: str
     duplicate_window_s: float = 600.0
-    max_age_s: float = 0.0  # 0 = keep (limits retention: audit reads everything, so no work-queue)
+    # Limits retention (audit reads everything, so no work-queue), for at most max_age_s; the
+    # operator may change it through `setting` (an OPENDEUR_* duration), applied to an existing
+    # stream by `opendeur migrate` and `opendeur up` (opendeur.messaging.ensure_streams).
+    max_age_s: float = 0.0
+    setting: str | None = None
 
 
 @dataclass(frozen=True)
@@ -46,18 +50,34 @@ class ConsumerSpec:
         return None if self.subject == ">" else self.subject
 
 
+DAY_S = 24 * 3600.0
+# Events: every consumer has them within seconds; 14 days cover redelivery, a service (or audit)
+# down over a long weekend and a holiday, and a replay of a consumer from the stream. Dead letters
+# wait for an operator: 30 days, one monthly review cycle. Neither is kept for ever: events carry
+# pseudonymous ids, codes, pc4 and times, and audit holds the trail that is meant to last.
+EVENTS_MAX_AGE_S = 14 * DAY_S
+DEADLETTER_MAX_AGE_S = 30 * DAY_S
+
 STREAMS: tuple[StreamSpec, ...] = (
-    StreamSpec(EVENTS_STREAM, EVENT_SUBJECTS, "Every opendeur event; ids, codes, times, flags."),
+    StreamSpec(
+        EVENTS_STREAM,
+        EVENT_SUBJECTS,
+        "Every opendeur event; ids, codes, times, flags.",
+        max_age_s=EVENTS_MAX_AGE_S,
+        setting="events_max_age",
+    ),
     StreamSpec(
         DEADLETTER_STREAM,
         (f"{DEADLETTER_PREFIX}.>",),
         "Messages a consumer could not handle; operators can inspect and replay them.",
+        max_age_s=DEADLETTER_MAX_AGE_S,
+        setting="deadletter_max_age",
     ),
     StreamSpec(
         ADVISORY_STREAM,
         (MAX_DELIVERIES_ADVISORY,),
         "JetStream max-deliveries advisories, kept (they are core NATS messages otherwise lost).",
-        max_age_s=30 * 24 * 3600.0,
+        max_age_s=30 * DAY_S,
     ),
 )
 

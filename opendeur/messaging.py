@@ -41,12 +41,13 @@ from contracts.streams import (
     EVENTS_STREAM,
     STREAMS,
     ConsumerSpec,
+    StreamSpec,
     consumers_of,
     deadletter_subject,
 )
 from opendeur import metrics
 from opendeur.logging import get_logger
-from opendeur.settings import Settings
+from opendeur.settings import Settings, parse_duration
 
 log = get_logger(component="messaging")
 
@@ -147,8 +148,20 @@ def is_connected(broker: NatsBroker) -> bool:
     return bool(conn is not None and conn.is_connected)
 
 
-async def ensure_streams(js: JetStreamContext, replicas: int = 1, manage: bool = False) -> None:
-    """Create missing streams of the contract (idempotent); `manage` (admin) also updates them."""
+def stream_max_age(spec: StreamSpec, settings: Settings | None) -> float:
+    """The stream's max_age in seconds: the operator's OPENDEUR_* setting, else the contract's."""
+    value = getattr(settings, spec.setting, None) if settings and spec.setting else None
+    return parse_duration(value).total_seconds() if value else spec.max_age_s
+
+
+async def ensure_streams(
+    js: JetStreamContext,
+    replicas: int = 1,
+    manage: bool = False,
+    settings: Settings | None = None,
+) -> None:
+    """Create missing streams of the contract (idempotent); `manage` (admin) also updates them,
+    so a changed max_age reaches an existing stream at the next `opendeur migrate` or `up`."""
     for spec in STREAMS:
         config = StreamConfig(
             name=spec.name,
@@ -158,12 +171,15 @@ async def ensure_streams(js: JetStreamContext, replicas: int = 1, manage: bool =
             storage=StorageType.FILE,
             num_replicas=replicas,
             duplicate_window=spec.duplicate_window_s,
-            max_age=spec.max_age_s,
+            max_age=stream_max_age(spec, settings),
         )
         try:
-            await js.stream_info(spec.name)
+            info = await js.stream_info(spec.name)
             if manage:
                 await js.update_stream(config)
+            elif abs((info.config.max_age or 0) - (config.max_age or 0)) > 1:
+                # A service's broker user may not change streams: the admin does, at migrate.
+                log.warning("stream_outdated", stream=spec.name, hint="run opendeur migrate")
         except NotFoundError:
             await js.add_stream(config)
 
@@ -404,7 +420,7 @@ async def provision_broker(settings: Settings, replicas: int = 1) -> None:
     nc = await admin_connection(settings)
     try:
         js = nc.jetstream()
-        await ensure_streams(js, replicas=replicas, manage=True)
+        await ensure_streams(js, replicas=replicas, manage=True, settings=settings)
         await ensure_consumers(js)
     finally:
         await nc.close()

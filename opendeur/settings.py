@@ -12,6 +12,9 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES = ("intake", "routing", "notify", "audit")
+# Longer than anything the broker may still redeliver or replay (events 14d, dead letters 30d),
+# so a pruned event cannot come back; the audit migration 0005 enforces it too.
+AUDIT_RETENTION_FLOOR_DAYS = 90
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -68,6 +71,13 @@ class Settings(BaseSettings):
     pii_retention: str = "48h"
     unanswered_retention: str = "30d"
     link_ttl: str = "7d"
+    # Retention (README, "What is kept, and for how long"): the events stream and dead letters
+    # (unset: the contract's 14d and 30d), notify's addresses of contact persons who left, the
+    # audit trail (whole months older than this are pruned; monthly aggregates stay).
+    events_max_age: str | None = None
+    deadletter_max_age: str | None = None
+    contact_grace: str = "7d"
+    audit_retention: str = "730d"
     team_email: str = "team@zelfhulpnetwerk.invalid"
     host: str = "127.0.0.1"
     intake_port: int = 8080
@@ -91,6 +101,26 @@ class Settings(BaseSettings):
                 if value:
                     plain = name == "database_url"
                     object.__setattr__(self, name, value if plain else SecretStr(value))
+
+    @field_validator("events_max_age", "deadletter_max_age")
+    @classmethod
+    def _stream_age(cls, v: str | None) -> str | None:
+        if v is not None and parse_duration(v) < timedelta(days=1):
+            raise ValueError("a stream keeps messages at least 1d (redelivery, replay)")
+        return v
+
+    @field_validator("contact_grace")
+    @classmethod
+    def _grace(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+    @field_validator("audit_retention")
+    @classmethod
+    def _audit_retention(cls, v: str) -> str:
+        if parse_duration(v) < timedelta(days=AUDIT_RETENTION_FLOOR_DAYS):
+            raise ValueError(f"the audit trail is kept at least {AUDIT_RETENTION_FLOOR_DAYS}d")
+        return v
 
     @property
     def deadline(self) -> timedelta:
