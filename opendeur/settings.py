@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     contact_grace: str = "7d"
     audit_retention: str = "730d"
     team_email: str = "team@zelfhulpnetwerk.invalid"
+    # The network's own contact details for help-seekers; unset means the pages say nothing.
+    network_name: str | None = None
+    network_phone: str | None = None
+    network_email: str | None = None
+    # Where "Snel weg" / "Quick exit" takes a help-seeker: a neutral page.
+    quick_exit_url: str = Field(default="https://www.google.nl/", pattern=r"^https?://[^\s\"'<>]+$")
     host: str = "127.0.0.1"
     intake_port: int = 8080
     routing_port: int = 8081

@@ -8,7 +8,9 @@ import re
 import uuid
 
 import httpx
+from sqlalchemy import text
 
+from opendeur.db import make_engine
 from tests.support import LINK, System, question
 
 
@@ -31,6 +33,23 @@ def form(**overrides: str) -> dict[str, str]:
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
+
+
+async def submit(c: httpx.AsyncClient, data: dict[str, str], lang: str = "nl") -> httpx.Response:
+    """Post the form as a browser does: a 303 to the thank-you page, then that page."""
+    r = await c.post("/" + ("?lang=en" if lang == "en" else ""), data=data)
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == f"/bedankt?lang={lang}"
+    return await c.get(r.headers["location"])
+
+
+async def question_count(system: System) -> int:
+    engine = make_engine(system.pg.url(system.database), pool_size=1, schema="intake")
+    try:
+        async with engine.connect() as conn:
+            return int((await conn.execute(text("SELECT count(*) FROM intake.questions"))).scalar())
+    finally:
+        await engine.dispose()
 
 
 def field_errors(html: str) -> dict[str, str]:
@@ -59,7 +78,8 @@ async def test_every_field_error_is_shown_inline_and_summarised(system: System) 
     for field in links:  # every summary link points at a real control
         assert f'id="{field}"' in r.text
         assert 'aria-describedby="' in r.text
-    assert 'id="phone" autocomplete="tel"' in r.text
+    # A shared device: the browser neither suggests nor restores the number.
+    assert 'id="phone" autocomplete="off"' in r.text
     assert re.search(r'id="phone"[^>]*aria-invalid="true"', r.text)
     assert "<title>Er ging iets mis" in r.text
     # What was typed is kept so nothing has to be typed again (but never in an error message).
@@ -82,7 +102,7 @@ async def test_the_form_and_its_errors_in_english(system: System) -> None:
 
 async def test_thank_you_page_and_withdraw_link(system: System) -> None:
     async with client(system) as c:
-        r = await c.post("/?lang=en", data=form())
+        r = await submit(c, form(), "en")
         assert r.status_code == 200, r.text
         assert "Your question has arrived" in r.text
         assert "Please read this first" not in r.text
@@ -101,43 +121,56 @@ async def test_thank_you_page_and_withdraw_link(system: System) -> None:
 
 async def test_crisis_words_put_the_advice_first(system: System) -> None:
     async with client(system) as c:
-        r = await c.post("/", data=form(story="Ik wil dood, ik zie het niet meer zitten."))
+        r = await submit(c, form(story="Ik wil dood, ik zie het niet meer zitten."))
     assert r.status_code == 200, r.text
     main = r.text.split('<main id="main">')[1]
     assert main.index("Lees dit eerst") < main.index("Je vraag is ontvangen")
-    assert "0800-0113" in main and 'href="tel:112"' in main
+    for number in ("tel:113", "tel:08000113", "tel:112"):
+        assert f'href="{number}"' in main
     assert main.count("<h1") == 1
+    # What really happens: the team looks today; no contact person promised within 24 hours.
+    assert "netwerkteam kijkt vandaag nog" in main
+    assert "contactpersoon" not in main.lower() and "24 uur" not in main
 
 
 async def test_someone_else_is_sent_to_the_referral_card(system: System) -> None:
     async with client(system) as c:
+        before = await question_count(system)
         r = await c.post("/?lang=en", data=form(for_self="no", phone=""))
         assert r.status_code == 303
-        assert r.headers["location"] == "/verwijzen?lang=en"
+        assert r.headers["location"] == "/voor-iemand-anders?lang=en"
         card = await c.get(r.headers["location"])
-        nl = await c.get("/verwijzen")
-    assert card.status_code == 200 and "Contact a self-help group yourself" in card.text
-    assert "040 000 0000" in card.text and 'href="tel:0400000000"' in card.text
-    assert system.url("intake") + "/?lang=en" in card.text
-    assert "040 000 0000" in nl.text and "Zelf contact zoeken" in nl.text
-    css = httpx.get(system.url("intake") + "/static/site.css").text
-    assert "@media print" in css
+        nl = await c.get("/voor-iemand-anders")
+        old = await c.get("/verwijzen")
+        assert await question_count(system) == before
+    assert card.status_code == 200 and "You are asking for someone else" in card.text
+    assert f'href="{system.url("intake")}/?lang=en"' in card.text  # the link to share
+    assert 'src="/static/share.js"' in card.text
+    assert 'href="/?lang=en&amp;topic=mantelzorg"' in card.text  # their own situation
+    assert "Je vraagt voor iemand anders" in nl.text and "mantelzorgers" in nl.text
+    assert old.status_code == 200 and "Je vraagt voor iemand anders" in old.text
+    for page in (card.text, nl.text):
+        # No placeholder number and no print card: the test system sets no network phone.
+        assert "040 000 0000" not in page and "Ctrl+P" not in page
+        assert re.findall(r'href="tel:([0-9+]+)"', page) == ["08000113", "112"]  # banner only
 
 
 async def test_honeypot_pretends_and_stores_nothing(system: System) -> None:
     canary = f"kanarie-{uuid.uuid4().hex}"
     async with client(system) as c:
-        r = await c.post("/", data=form(story=canary, website="http://spam.example"))
+        r = await submit(c, form(story=canary, website="http://spam.example"))
     assert r.status_code == 200 and "Je vraag is ontvangen" in r.text
     assert canary not in system.pg.dump(system.database)
 
 
 async def test_pages_have_no_inline_script_or_style(system: System) -> None:
     async with client(system) as c:
-        for path in ("/", "/?lang=en", "/verwijzen", "/phone/login"):
+        for path in ("/", "/?lang=en", "/voor-iemand-anders", "/bedankt", "/phone/login"):
             r = await c.get(path)
             assert r.status_code == 200, path
-            assert "<script" not in r.text and "style=" not in r.text and "<style" not in r.text
+            # Scripts only from files (the CSP forbids inline ones): every tag has a src.
+            assert re.findall(r"<script(?![^>]*\bsrc=\"/static/[a-z]+\.js\")", r.text) == []
+            assert "style=" not in r.text and "<style" not in r.text
             assert "script-src 'self'" in r.headers["content-security-policy"]
             assert r.headers["cache-control"] == "no-store"
 
@@ -149,9 +182,9 @@ async def test_form_path_canary_is_only_on_the_callback_page(system: System) -> 
     pages: list[str] = []
     async with client(system) as c:
         pages.append((await c.get("/")).text)
-        r = await c.post(
-            "/",
-            data=form(
+        r = await submit(
+            c,
+            form(
                 phone="0" + digits,
                 story=f"Mijn moeder is overleden. {canary}",
                 call_times=call_times,
@@ -222,3 +255,42 @@ async def test_callback_page_without_story_and_outcome_buttons(system: System) -
         assert "Luister eerst" in page.text and "113" in page.text
         bad = await c.post(link, data={"outcome": "maybe"})
         assert bad.status_code == 422 and "Kies een uitkomst" in bad.text
+
+
+async def test_reload_and_resubmit_add_no_second_question(system: System) -> None:
+    digits = f"6{random.randint(1, 5)}{random.randint(1_000_000, 9_999_999)}"
+    async with client(system) as c:
+        page = await c.get("/")
+        assert page.headers["cache-control"] == "no-store"
+        sid = re.search(r'name="submission" value="([^"]+)"', page.text).group(1)
+        data = form(phone="0" + digits, submission=sid)
+        before = await question_count(system)
+        r = await c.post("/", data=data)
+        # Post/Redirect/Get: the answer to the POST is a redirect to an address with nothing in it.
+        assert r.status_code == 303 and r.headers["location"] == "/bedankt?lang=nl"
+        cookie = r.headers["set-cookie"]
+        assert "httponly" in cookie.lower() and "path=/bedankt" in cookie.lower()
+        assert "samesite=strict" in cookie.lower() and digits not in cookie
+        thanks = await c.get("/bedankt?lang=nl")
+        assert thanks.headers["cache-control"] == "no-store"
+        ref = re.search(r'<strong class="ref">(OD-[A-Z0-9-]+)</strong>', thanks.text).group(1)
+        assert "uiterlijk " in thanks.text and "/intrekken/" in thanks.text
+        assert "max-age=0" in thanks.headers["set-cookie"].lower()  # shown once, then gone
+
+        reload = await c.get("/bedankt?lang=nl")  # F5 on the thank-you page
+        assert reload.status_code == 200 and "Je vraag is ontvangen" in reload.text
+        assert ref not in reload.text and "/intrekken/" not in reload.text
+        again = await c.post("/", data=data)  # Back and "resubmit", or a double tap
+        assert again.status_code == 303
+        assert ref not in (await c.get(again.headers["location"])).text
+        # A copy of the cookie (from the browser's profile on disk) replayed later, as it is
+        # or altered, shows nothing either: the page was shown once.
+        value = re.search(r"od_thanks=([^;]+)", cookie).group(1)
+        for replay in (value, value[:-2] + ("AA" if value[-2:] != "AA" else "BB")):
+            async with client(system) as other:
+                other.cookies.set("od_thanks", replay, path="/bedankt")
+                stolen = await other.get("/bedankt")
+                assert stolen.status_code == 200 and ref not in stolen.text
+    assert await question_count(system) == before + 1
+    for html in (thanks.text, reload.text):
+        assert digits not in html.replace(" ", "")

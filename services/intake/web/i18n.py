@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-# The network's own phone line: on the referral card, the 429 page and the phone console.
-NETWORK_PHONE = "040 000 0000"
+import re
+
+from markupsafe import Markup, escape
+
+from opendeur.settings import get_settings
+
+# The network's own phone line (OPENDEUR_NETWORK_PHONE): on the 429 page and the phone console.
+# Empty when not configured: no page may print a made-up number.
+NETWORK_PHONE = get_settings().network_phone or ""
 
 CATALOGUE: dict[str, tuple[str, str]] = {
     "site": ("Zelfhulp Netwerk", "Self-help Network"),
@@ -20,7 +27,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Someone from a self-help group calls you back, usually within 24 hours. That is "
         "someone with experience of their own, not a professional.",
     ),
-    "for_self": ("Stel je deze vraag voor jezelf?", "Are you asking for yourself?"),
+    "for_self": ("Is deze vraag voor jezelf?", "Is this question for yourself?"),
+    "for_self_hint": (
+        "Een groep belt alleen iemand die daar zelf om vraagt. Vraag je voor iemand anders? Dan "
+        "hoef je verder niets in te vullen: lees wat je wel kunt doen.",
+        "A group only calls someone who asks for it themselves. Asking for someone else? Then "
+        "you need not fill in anything else: read what you can do.",
+    ),
+    "for_other_link": ("Ik vraag voor iemand anders", "I am asking for someone else"),
     "yes": ("Ja, voor mezelf", "Yes, for myself"),
     "no": ("Nee, voor iemand anders", "No, for someone else"),
     "topic": ("Waar wil je over praten?", "What would you like to talk about?"),
@@ -69,10 +83,52 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "reference": ("Je kenmerk", "Your reference"),
     "next": (
-        "Een contactpersoon van een zelfhulpgroep belt je, normaal binnen 24 uur, vóór {deadline}. "
-        "Het nummer kan onbekend voor je zijn.",
-        "A contact person of a self-help group will call you, normally within 24 hours, before "
-        "{deadline}. The number may be one you do not know.",
+        "Een contactpersoon van een zelfhulpgroep belt je, {deadline}. Het nummer kan onbekend "
+        "voor je zijn.",
+        "A contact person of a self-help group will call you, {deadline}. The number may be one "
+        "you do not know.",
+    ),
+    "next_unmatched": (
+        "Is er geen groep die je kan bellen? Dan neemt het netwerkteam je vraag over.",
+        "If no group can call you, the network team takes over your question.",
+    ),
+    "next_language": (
+        "De groepen in ons netwerk spreken Nederlands. De contactpersoon belt je daarom "
+        "waarschijnlijk in het Nederlands.",
+        "The groups in our network speak Dutch. So the contact person will probably call you in "
+        "Dutch. You can ask them to speak slowly, or whether they can speak English.",
+    ),
+    "next_crisis": (
+        "Het netwerkteam kijkt vandaag nog naar je vraag en beslist wie je belt. Wacht daar niet "
+        "op als het nu niet gaat: bel 113 (0800-0113), bij direct gevaar 112, of je huisarts.",
+        "The network team looks at your question today and decides who calls you. Do not wait "
+        "for that if you are not coping now: call 113 (0800-0113), 112 in immediate danger, or "
+        "your GP.",
+    ),
+    "advice": (
+        "Je schreef iets waar we ons zorgen over maken. Denk je aan zelfdoding? Bel of chat nu "
+        "gratis en anoniem met 113 Zelfmoordpreventie: 0800-0113 of 113.nl. Is er direct gevaar? "
+        "Bel 112. Je kunt ook je huisarts bellen (buiten kantoortijd de huisartsenpost). Een "
+        "zelfhulpgroep vervangt geen professionele hulp.",
+        "You wrote something we are worried about. Are you thinking about suicide? Call or chat "
+        "now, free and anonymous, with 113 Suicide Prevention: 0800-0113 or 113.nl. In immediate "
+        "danger? Call 112. You can also call your GP (out of hours: the GP emergency service). A "
+        "self-help group does not replace professional help.",
+    ),
+    "thanks_once": (
+        "Om je privacy te beschermen laten we je kenmerk en de link om je vraag in te trekken maar "
+        "één keer zien.",
+        "To protect your privacy we show your reference and the link to withdraw your question "
+        "only once.",
+    ),
+    "withdraw_call": (
+        "Wil je je vraag intrekken en heb je de link niet meer? Bel het netwerk: {phone}.",
+        "Want to withdraw your question and no longer have the link? Call the network: {phone}.",
+    ),
+    "quick_exit": ("Snel weg", "Quick exit"),
+    "quick_exit_hint": (
+        "Snel weg: klik op de knop of druk twee keer op Esc. Je gaat dan naar een andere website.",
+        "Quick exit: click the button or press Esc twice. You go to another website.",
     ),
     "withdraw_hint": (
         "Wil je je vraag intrekken? Bewaar deze link; daarmee wissen we je gegevens meteen:",
@@ -89,8 +145,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Without this permission nobody can call you back.",
     ),
     "must_self_contact": (
-        "We helpen alleen als iemand zelf contact zoekt. Geef de persoon onze verwijskaart.",
-        "We can only help when people contact us themselves. Give them our referral card.",
+        "We helpen alleen als iemand zelf contact zoekt. Stuur de persoon de link naar ons formulier.",
+        "We can only help when people contact us themselves. Send them the link to our form.",
     ),
     "lang_switch": ("English", "Nederlands"),
     "skip": ("Naar de inhoud", "Skip to content"),
@@ -129,9 +185,39 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Keep this link safe. Anyone who has it can withdraw your question.",
     ),
     "referral_title": (
-        "Zelf contact zoeken met een zelfhulpgroep",
-        "Contact a self-help group yourself",
+        "Je vraagt voor iemand anders",
+        "You are asking for someone else",
     ),
+    "other_why": (
+        "Fijn dat je meedenkt. Een zelfhulpgroep belt alleen iemand die daar zelf om vraagt. Zo "
+        "beslist die persoon zelf of, wanneer en met wie hij of zij praat. Wat je invulde is niet "
+        "bewaard.",
+        "Thank you for thinking along. A self-help group only calls someone who asks for it "
+        "themselves. That way the person decides whether, when and with whom to talk. Nothing you "
+        "filled in was kept.",
+    ),
+    "other_share_title": ("Stuur de persoon deze link", "Send the person this link"),
+    "other_share_hint": (
+        "Met deze link kan de persoon zelf een vraag stellen, wanneer het hem of haar uitkomt.",
+        "With this link the person can ask a question themselves, whenever it suits them.",
+    ),
+    "other_share": ("Link delen", "Share link"),
+    "other_copy": ("Link kopiëren", "Copy link"),
+    "other_copied": ("De link is gekopieerd.", "The link has been copied."),
+    "other_self_title": ("En hoe gaat het met jou?", "And how are you?"),
+    "other_self": (
+        "Zorgen voor iemand, of je zorgen maken om iemand, is zwaar. Er zijn ook groepen voor "
+        "mantelzorgers en naasten. Daar praat je met mensen die hetzelfde meemaken.",
+        "Caring for someone, or worrying about someone, is hard. There are groups for carers and "
+        "family members too. There you talk with people who go through the same.",
+    ),
+    "other_self_link": (
+        "Stel je eigen vraag over mantelzorg",
+        "Ask your own question about caring for someone",
+    ),
+    "other_contact_title": ("Contact met het netwerk", "Contact the network"),
+    "other_phone": ("Bel", "Call"),
+    "other_email": ("Mail", "Email"),
     "referral_intro": (
         "Bij het Zelfhulp Netwerk praat je met mensen die zelf hebben meegemaakt wat jij meemaakt. "
         "Je zoekt zelf contact: niemand kan je aanmelden, ook je hulpverlener of familie niet.",
@@ -146,10 +232,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "verwijzing.",
         "Someone from a self-help group calls you back, usually within 24 hours. Free, no "
         "referral needed.",
-    ),
-    "referral_print": (
-        "Druk deze kaart af (Ctrl+P) en geef hem mee.",
-        "Print this card (Ctrl+P) and hand it over.",
     ),
     "rate_limited_title": ("Even geduld", "Please wait a moment"),
     "rate_limited": (
@@ -211,6 +293,25 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "This question was given to another group.",
     ),
     "cb_done": ("Dank je wel, dit gesprek is afgerond.", "Thank you, this callback is complete."),
+    "cb_done_body": (
+        "Je hoeft met deze link niets meer te doen.",
+        "There is nothing more to do with this link.",
+    ),
+    "cb_closed": (
+        "Jouw deel van deze vraag is afgerond.",
+        "Your part in this question is complete.",
+    ),
+    "cb_expired": ("Deze link is verlopen.", "This link has expired."),
+    "cb_pending": (
+        "Deze vraag wordt nog klaargezet. Probeer het over een minuut opnieuw.",
+        "This question is still being prepared. Please try again in a minute.",
+    ),
+    "cb_gone_body": (
+        "Deze link geeft geen toegang meer tot de gegevens. Je hoeft niets te doen; heb je een "
+        "vraag, neem dan contact op met het team van het netwerk.",
+        "This link no longer opens the question's details. There is nothing you need to do; if "
+        "you have a question, please contact the network's team.",
+    ),
     # Phone console for volunteers.
     "ph_title": ("Telefoonlijn", "Phone line"),
     "ph_login": ("Inloggen", "Log in"),
@@ -291,3 +392,18 @@ CATALOGUE: dict[str, tuple[str, str]] = {
 def t(key: str, lang: str, **kw: object) -> str:
     text = CATALOGUE[key][1 if lang == "en" else 0]
     return text.format(**kw) if kw else text
+
+
+# The crisis numbers in any sentence: 0800-0113, 113 and 112 (not the 113 of "113.nl").
+_CRISIS_NUMBER = re.compile(r"0800-0113|\b11[23]\b(?!\.nl)")
+
+
+def tel_links(text: str) -> Markup:
+    """The sentence, escaped, with every crisis number made a tap-to-call link."""
+    out, at = Markup(""), 0
+    for m in _CRISIS_NUMBER.finditer(text):
+        number = m.group(0)
+        out += escape(text[at : m.start()])
+        out += Markup('<a href="tel:{}">{}</a>').format(number.replace("-", ""), number)
+        at = m.end()
+    return out + escape(text[at:])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
@@ -10,23 +12,35 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from contracts.events import CallbackDone, PiiAccessed
-from opendeur import links, messaging, outbox
+from opendeur import links, messaging, outbox, timefmt
+from opendeur.keys import derive
 from opendeur.runtime import ApiError, Runtime
-from opendeur.settings import parse_duration
+from opendeur.settings import Settings, get_settings, parse_duration
 from services.intake import api, domain, store
 from services.intake.consent import consent_text
 from services.intake.topics import TopicCatalogue
 from services.intake.web import forms
-from services.intake.web.i18n import NETWORK_PHONE, t
+from services.intake.web.i18n import NETWORK_PHONE, t, tel_links
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
 )
+TEMPLATES.filters["tel_links"] = tel_links
 AMS = ZoneInfo("Europe/Amsterdam")
+# Pages for volunteers and contact persons carry no quick-exit button.
+STAFF_TEMPLATES = ("phone.html", "phone_done.html", "phone_login.html", "phone_password.html")
+STAFF_TEMPLATES += ("callback.html",)
+# The thank-you page's one-time cookie: only on /bedankt, gone after its first display.
+THANKS_COOKIE = "od_thanks"
+THANKS_TTL = 600
+# A form submission id is remembered this long, so a resubmitted form adds no second question.
+SUBMISSION_TTL = 6 * 3600
+SUBMISSIONS_MAX = 50_000
 
 
 def lang_of(request: Request) -> str:
@@ -41,6 +55,7 @@ def render(
         other="nl" if lang == "en" else "en",
         t=lambda k, **kw: t(k, lang, **kw),
         network_phone=NETWORK_PHONE,
+        exit_url=None if name in STAFF_TEMPLATES else get_settings().quick_exit_url,
         **ctx,
     )
     return HTMLResponse(
@@ -52,8 +67,40 @@ def local(dt: datetime, lang: str) -> str:
     return dt.astimezone(AMS).strftime("%d-%m-%Y %H:%M" if lang == "nl" else "%d %b %Y %H:%M")
 
 
+class Submissions:
+    """Form submission ids already used in this process: a resubmitted form (Back, reload of a
+    POST, a double tap) is sent to the thank-you page instead of adding a second question."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, float] = {}
+
+    def claim(self, sid: str) -> bool:
+        """True the first time an id is seen (it is then taken), False for a repeat."""
+        now = time.monotonic()
+        if len(self._seen) >= SUBMISSIONS_MAX:
+            self._seen = {k: v for k, v in self._seen.items() if v > now}
+            while len(self._seen) >= SUBMISSIONS_MAX:  # a flood of ids: forget the oldest
+                self._seen.pop(next(iter(self._seen)))
+        if self._seen.get(sid, 0.0) > now:
+            return False
+        self._seen[sid] = now + SUBMISSION_TTL
+        return True
+
+    def release(self, sid: str) -> None:
+        """The question was not stored (a form error, the database away): the id may be used again."""
+        self._seen.pop(sid, None)
+
+
+def thanks_codec(settings: Settings) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(derive(settings, "thanks-cookie").hex(), salt="opendeur:thanks")
+
+
 def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
     router = APIRouter(include_in_schema=False)
+    submissions = Submissions()
+    shown = Submissions()  # thank-you cookies already displayed once
+    codec = thanks_codec(rt.settings)
+    secure_cookie = rt.settings.base_url("intake").startswith("https://")
 
     async def form(
         request: Request, lang: str, values: dict, errors: dict, status: int = 200
@@ -66,18 +113,36 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
             errors=errors,
             topics=await topics.all(),
             consent_text=consent_text(lang),
+            submission=values.get("submission") or secrets.token_urlsafe(16),
         )
 
     @router.get("/", response_class=HTMLResponse)
     async def get_form(request: Request) -> HTMLResponse:
-        return await form(request, lang_of(request), {}, {})
+        topic = request.query_params.get("topic", "")
+        # Only a known code is kept (a link from the "someone else" page preselects mantelzorg).
+        values = {"topic": topic} if topic and await topics.is_known(topic) else {}
+        return await form(request, lang_of(request), values, {})
 
     @router.post("/", response_class=HTMLResponse)
     async def post_form(request: Request) -> HTMLResponse:
         lang = lang_of(request)
         values = forms.field_values(await request.form())
+        thanks = RedirectResponse(f"/bedankt?lang={lang}", status_code=303)
         if values.get("website"):  # honeypot: people never see this field
-            return render("message.html", lang, heading=t("thanks_title", lang))
+            return thanks
+        sid = values.get("submission", "")[:64]
+        if sid and not submissions.claim(sid):
+            return thanks  # this very form was sent before: no second question
+        try:
+            return await accept_form(request, lang, values, thanks)
+        except BaseException:
+            submissions.release(sid)
+            raise
+
+    async def accept_form(
+        request: Request, lang: str, values: dict[str, str], thanks: RedirectResponse
+    ) -> HTMLResponse | RedirectResponse:
+        sid = values.get("submission", "")[:64]
         if values.get("for_self") == "no":
             errors: dict[str, str] = {}
         else:
@@ -89,26 +154,76 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
                 )
             except ApiError as err:
                 if err.code == "must_self_contact":
-                    return RedirectResponse(f"/verwijzen?lang={lang}", status_code=303)
+                    submissions.release(sid)
+                    return RedirectResponse(f"/voor-iemand-anders?lang={lang}", status_code=303)
                 errors = {forms.error_field(err.field): err.message}
             except Exception as exc:
                 if not messaging.transient(exc):
                     raise
                 # The database is away for a moment: keep what the person typed, say so plainly.
+                submissions.release(sid)
                 return await form(request, lang, values, {"send": t("unavailable", lang)}, 503)
         if errors:
+            submissions.release(sid)
             return await form(request, lang, values, errors, status=422)
-        withdraw_url = (
-            f"/intrekken/{accepted.question_id}?token={accepted.withdraw_token}&lang={lang}"
+        # Post/Redirect/Get: what the thank-you page shows once travels in a signed cookie that
+        # only /bedankt receives, so the address in the history holds nothing and a reload
+        # sends nothing again.
+        value = codec.dumps(
+            {
+                "q": str(accepted.question_id),
+                "r": accepted.reference,
+                "b": accepted.respond_before.isoformat(),
+                "w": accepted.withdraw_token,
+                "p": accepted.advice.professional_help,
+            }
         )
-        return render(
-            "thanks.html",
-            lang,
-            reference=accepted.reference,
-            deadline=local(accepted.respond_before, lang),
-            withdraw_url=withdraw_url,
-            advice=accepted.advice.message if accepted.advice.professional_help else "",
+        thanks.set_cookie(
+            THANKS_COOKIE,
+            value,
+            max_age=THANKS_TTL,
+            path="/bedankt",
+            httponly=True,
+            samesite="strict",
+            secure=secure_cookie,
         )
+        return thanks
+
+    @router.get("/bedankt", response_class=HTMLResponse)
+    async def thanks_page(request: Request) -> HTMLResponse:
+        lang = lang_of(request)
+        data: dict | None = None
+        try:
+            raw = codec.loads(request.cookies.get(THANKS_COOKIE, ""), max_age=THANKS_TTL)
+            data = raw if isinstance(raw, dict) else None
+        except BadSignature:
+            data = None
+        if data is not None and not shown.claim(str(data.get("q"))):
+            data = None  # a copy of the cookie, replayed: it was shown once already
+        if data is None:  # a reload, Back, or an old tab: nothing to show a second time
+            page = render(
+                "thanks.html",
+                lang,
+                once=True,
+                withdraw_call=t("withdraw_call", lang, phone=NETWORK_PHONE)
+                if NETWORK_PHONE
+                else "",
+            )
+        else:
+            before = datetime.fromisoformat(str(data["b"]))
+            page = render(
+                "thanks.html",
+                lang,
+                reference=data["r"],
+                deadline=timefmt.deadline(before, lang),
+                withdraw_url=f"/intrekken/{data['q']}?token={data['w']}&lang={lang}",
+                crisis=bool(data["p"]),
+                dutch_groups_note=lang == "en",
+            )
+        page.delete_cookie(
+            THANKS_COOKIE, path="/bedankt", httponly=True, samesite="strict", secure=secure_cookie
+        )
+        return page
 
     @router.get("/intrekken/{question_id}", response_class=HTMLResponse)
     async def withdraw_page(request: Request, question_id: UUID, token: str = "") -> HTMLResponse:
@@ -129,13 +244,18 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
             return render("message.html", lang, heading=t("withdrawn", lang))
         return render("message.html", lang, status=404, heading=t("not_found", lang))
 
+    @router.get("/voor-iemand-anders", response_class=HTMLResponse)
     @router.get("/verwijzen", response_class=HTMLResponse)
     async def referral_card(request: Request) -> HTMLResponse:
         lang = lang_of(request)
+        s = rt.settings
         return render(
             "referral.html",
             lang,
-            form_url=rt.settings.base_url("intake") + "/" + ("?lang=en" if lang == "en" else ""),
+            form_url=s.base_url("intake") + "/" + ("?lang=en" if lang == "en" else ""),
+            net_name=s.network_name or "",
+            net_phone=s.network_phone or "",
+            net_email=s.network_email or "",
         )
 
     async def open_callback(token: str) -> tuple[dict, dict | None, str]:

@@ -1,0 +1,39 @@
+"""Readable deadlines in Amsterdam time: "uiterlijk woensdag 3 december, 15.00 uur" / "by Wednesday 3 December, 3 pm"."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+
+AMS = ZoneInfo("Europe/Amsterdam")
+
+
+def clock(dt: datetime, lang: str) -> str:
+    """The time of day as people say it: "15.00 uur" in Dutch, "3 pm" / "3.30 pm" in English."""
+    local = dt.astimezone(AMS)
+    if lang != "en":
+        return f"{local.hour}.{local.minute:02d} uur"
+    hour = local.hour % 12 or 12
+    suffix = "am" if local.hour < 12 else "pm"
+    if local.hour == 12 and local.minute == 0:
+        return "12 noon"
+    if local.hour == 0 and local.minute == 0:
+        return "midnight"
+    return f"{hour} {suffix}" if local.minute == 0 else f"{hour}:{local.minute:02d} {suffix}"
+
+
+def day(dt: datetime, lang: str) -> str:
+    """Weekday, day and month in words: "woensdag 3 december" / "Wednesday 3 December"."""
+    return format_datetime(dt.astimezone(AMS), "EEEE d MMMM", locale="en" if lang == "en" else "nl")
+
+
+def moment(dt: datetime, lang: str) -> str:
+    """Day and time without a lead word: "woensdag 3 december, 15.00 uur"."""
+    return f"{day(dt, lang)}, {clock(dt, lang)}"
+
+
+def deadline(dt: datetime, lang: str) -> str:
+    """A deadline a person reads at a glance: "uiterlijk woensdag 3 december, 15.00 uur"."""
+    return f"{'by' if lang == 'en' else 'uiterlijk'} {moment(dt, lang)}"
