@@ -17,11 +17,12 @@ from fastapi.responses import Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from opendeur.runtime import ApiError, Runtime
-from services.audit import handlers, queries, reports, store, tailing
+from services.audit import handlers, jobs, queries, reports, store, tailing
 from services.audit.web import console
 
 rt = Runtime("audit")
 handlers.register(rt)
+jobs.register(rt)
 app = rt.app(title="audit", description="Consent and timing, provable; never content.")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -22,7 +22,12 @@ HEAD_AND_SEEN = """
     select h.seq, h.hash,
            array(select event_id::text from events where event_id = any($1::uuid[])) as seen
     from (select 1) as one
-    left join lateral (select seq, hash from events order by seq desc limit 1) as h on true
+    left join lateral (
+        -- After a prune that took every event, the chain goes on from its anchor.
+        (select seq, hash from events order by seq desc limit 1)
+        union all (select seq, hash from chain_anchors order by seq desc limit 1)
+        order by seq desc limit 1
+    ) as h on true
 """
 
 
@@ -102,11 +107,22 @@ async def events_for(
     return [_out(r) for r in await session.execute(text(sql), params)]
 
 
+async def anchor(session: AsyncSession) -> dict[str, Any] | None:
+    """The last prune's anchor: seq and hash of the last event pruned, and the cutoff."""
+    row = (
+        await session.execute(
+            text("select seq, hash, pruned_before from chain_anchors order by seq desc limit 1")
+        )
+    ).first()
+    if row is None:
+        return None
+    return {"seq": row.seq, "hash": row.hash, "pruned_before": row.pruned_before.isoformat()}
+
+
 async def chain_batches(
-    session: AsyncSession, batch: int = 2000
+    session: AsyncSession, batch: int = 2000, after: int = 0
 ) -> AsyncIterator[list[chain.ChainRow]]:
     """The chain in seq order, one bounded batch at a time (never the whole table at once)."""
-    after = 0
     while True:
         rows = (
             await session.execute(
@@ -132,9 +148,13 @@ async def chain_batches(
 
 
 async def verify_trail(session: AsyncSession, batch: int = 2000) -> dict[str, Any]:
-    """Check the whole chain batch by batch: {ok, records, first_broken?}."""
+    """Check the whole chain batch by batch: {ok, records, first_broken?, anchor?}. After a prune
+    the chain is checked from its anchor: the first event kept must follow the last one pruned."""
     count, last = 0, None
-    async for rows in chain_batches(session, batch):
+    start = await anchor(session)
+    if start is not None:
+        last = chain.ChainRow(seq=start["seq"], record={}, prev_hash="", hash=start["hash"])
+    async for rows in chain_batches(session, batch, after=last.seq if last else 0):
         broken = chain.verify(rows, after=last)
         if broken is not None:
             count += sum(1 for r in rows if r.seq < broken.seq)
@@ -142,14 +162,54 @@ async def verify_trail(session: AsyncSession, batch: int = 2000) -> dict[str, An
                 "ok": False,
                 "records": count,
                 "first_broken": {"seq": broken.seq, "reason": broken.reason},
+                **({"anchor": start} if start else {}),
             }
         count += len(rows)
         last = rows[-1]
-    return {"ok": True, "records": count}
+    return {"ok": True, "records": count, **({"anchor": start} if start else {})}
+
+
+async def kept_month(session: AsyncSession, start: datetime, end: datetime) -> Any:
+    """The aggregates kept for [start, end) if it is one whole month that has them, else None."""
+    if start.day != 1 or end != (start.replace(day=28) + timedelta(days=4)).replace(day=1):
+        return None
+    return (
+        await session.execute(
+            text("select counts, stats from monthly_aggregates where month = :m"),
+            {"m": start.date()},
+        )
+    ).first()
+
+
+async def keep_month(
+    session: AsyncSession, start: datetime, counts: dict[str, Any], stats: list[dict[str, Any]]
+) -> bool:
+    """Keep a month's report figures before its events are pruned (once; never changed)."""
+    result = await session.execute(
+        text(
+            "insert into monthly_aggregates (month, counts, stats) "
+            "values (:m, cast(:c as jsonb), cast(:s as jsonb)) on conflict do nothing returning 1"
+        ),
+        {"m": start.date(), "c": orjson.dumps(counts).decode(), "s": orjson.dumps(stats).decode()},
+    )
+    return result.first() is not None
+
+
+async def prune(session: AsyncSession, cutoff: datetime) -> dict[str, int]:
+    """Prune the chain's prefix of events occurred before `cutoff` (migration 0005)."""
+    row = (await session.execute(text("select * from audit_prune(:c)"), {"c": cutoff})).one()
+    return {"anchor_seq": row.anchor_seq, "pruned": row.pruned, "questions": row.questions}
+
+
+def _json(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
 async def monthly_counts(session: AsyncSession, start: datetime, end: datetime) -> dict[str, Any]:
-    """Raw counts for a month (before suppression)."""
+    """Raw counts for a month (before suppression); a pruned month's from its kept aggregates."""
+    kept = await kept_month(session, start, end)
+    if kept is not None:
+        return _json(kept.counts)
     q = (
         "select {col} as k, count(*) as n from events where type = :t and occurred_at >= :s "
         "and occurred_at < :e {cond} group by 1"

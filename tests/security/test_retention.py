@@ -7,17 +7,28 @@ its retention while the funder report for them stays the same and the chain stay
 
 from __future__ import annotations
 
+import calendar
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contracts.events import CallbackDone, ContactNotified, Event, ReferralNoted
 from contracts.streams import DEADLETTER_STREAM, EVENTS_STREAM, STREAMS
+from opendeur.db import sessionmaker
 from opendeur.embedded import NatsServer
 from opendeur.messaging import provision_broker
 from opendeur.settings import Settings
+from services.audit import allowlist, jobs, queries, reports, store
+from tests.support import received_event, routed_event
 
 DAY = 24 * 3600
 
@@ -93,3 +104,182 @@ def test_a_stream_max_age_shorter_than_a_day_is_refused() -> None:
         Settings(_env_file=None, events_max_age="2h")
     with pytest.raises(ValueError, match="at least 90d"):
         Settings(_env_file=None, audit_retention="30d")
+
+
+# --- audit: its own retention ---------------------------------------------------------------
+
+RETENTION = timedelta(days=730)
+
+
+def month_events(month: datetime, n: int, topic: str = "rouw") -> list[Event]:
+    """n questions received in `month`, each routed, notified and called back within hours."""
+    out: list[Event] = []
+    for i in range(n):
+        at = month + timedelta(days=1 + i, hours=9)
+        qid = uuid.uuid4()
+        out += [
+            received_event(
+                question_id=qid,
+                topic=topic if i % 4 else "angst",
+                occurred_at=at,
+                received_at=at,
+                respond_before=at + timedelta(hours=24),
+                wants_to_start_group=i % 2 == 0,
+            ),
+            routed_event(question_id=qid, occurred_at=at + timedelta(minutes=2)),
+            ContactNotified(
+                question_id=qid,
+                contact_id="c-1",
+                purpose="new_question.1",
+                channel="email",
+                occurred_at=at + timedelta(minutes=3),
+            ),
+            CallbackDone(
+                question_id=qid,
+                contact_id="c-1",
+                outcome="reached",
+                occurred_at=at + timedelta(hours=1 + i),
+            ),
+        ]
+    out.append(
+        ReferralNoted(
+            referrer_kind="professional",
+            topic=None,
+            channel="phone",
+            occurred_at=month + timedelta(days=3),
+        )
+    )
+    return out
+
+
+async def append(engine: AsyncEngine, events: list[Event]) -> None:
+    records = [allowlist.keep(e.subject, e.to_bytes(), i)[0] for i, e in enumerate(events)]
+    async with sessionmaker(engine)() as session, session.begin():
+        await store.append(session, records)
+
+
+async def report(engine: AsyncEngine, month: str) -> dict[str, Any]:
+    """GET /api/v1/reports/monthly?month= as services/audit/app.py computes it."""
+    year, mon, start, end = (
+        int(month[:4]),
+        int(month[5:]),
+        datetime(int(month[:4]), int(month[5:]), 1, tzinfo=UTC),
+        jobs.next_month(datetime(int(month[:4]), int(month[5:]), 1, tzinfo=UTC)),
+    )
+    async with sessionmaker(engine)() as session:
+        counts = await store.monthly_counts(session, start, end)
+        stats = (await queries.timings(session, start, end, questions=False))["by_topic"]
+    return reports.build(month, calendar.monthrange(year, mon)[1], counts, stats)
+
+
+async def verify(engine: AsyncEngine) -> dict[str, Any]:
+    async with sessionmaker(engine)() as session:
+        return await store.verify_trail(session)
+
+
+async def rows(engine: AsyncEngine, sql: str) -> list:
+    async with engine.connect() as conn:
+        return list((await conn.execute(text(sql))).all())
+
+
+@pytest.fixture
+async def pruned(audit_engine: AsyncEngine) -> dict[str, Any]:
+    """Two months far past retention, one recent month; reports taken, then the job run."""
+    now = datetime.now(UTC)
+    old = [datetime(2023, 3, 1, tzinfo=UTC), datetime(2023, 4, 1, tzinfo=UTC)]
+    recent = jobs.month_start(now - timedelta(days=40))
+    await append(audit_engine, month_events(old[0], 7) + month_events(old[1], 6, "angst"))
+    await append(audit_engine, month_events(recent, 5))
+    months = ["2023-03", "2023-04", recent.strftime("%Y-%m")]
+    before = {m: await report(audit_engine, m) for m in months}
+    total = (await verify(audit_engine))["records"]
+    result = await jobs.prune(sessionmaker(audit_engine), RETENTION, now)
+    return {"before": before, "result": result, "total": total, "recent": recent}
+
+
+async def test_pruned_months_report_the_same_figures_and_their_events_are_gone(
+    audit_engine: AsyncEngine, pruned: dict[str, Any]
+) -> None:
+    assert pruned["result"]["pruned"] == 7 * 4 + 1 + 6 * 4 + 1
+    left = await rows(audit_engine, "select min(occurred_at), count(*) from events")
+    assert left[0][0] >= pruned["recent"] and left[0][1] == pruned["total"] - 54
+    for month, before in pruned["before"].items():
+        assert await report(audit_engine, month) == before, month
+    assert pruned["before"]["2023-03"]["questions_by_topic"]["total"] == 7
+    # A month is kept once: running the job again prunes nothing and changes no figure.
+    again = await jobs.prune(sessionmaker(audit_engine), RETENTION)
+    assert again["pruned"] == 0 and again["months_kept"] == 0
+    assert await report(audit_engine, "2023-04") == pruned["before"]["2023-04"]
+
+
+async def test_after_pruning_the_chain_verifies_from_its_anchor_and_goes_on(
+    audit_engine: AsyncEngine, pruned: dict[str, Any]
+) -> None:
+    result = await verify(audit_engine)
+    assert result["ok"] is True, result
+    assert result["records"] == pruned["total"] - 54
+    assert result["anchor"]["seq"] == 54 == pruned["result"]["anchor_seq"]
+    await append(audit_engine, month_events(jobs.month_start(datetime.now(UTC)), 1))
+    assert (await verify(audit_engine))["ok"] is True
+    seqs = await rows(audit_engine, "select min(seq), max(seq) from events")
+    assert seqs[0] == (55, pruned["total"] + 5)
+
+
+async def test_question_times_stay_what_a_rebuild_from_the_events_gives(
+    audit_engine: AsyncEngine, pruned: dict[str, Any]
+) -> None:
+    kept = await rows(audit_engine, "select * from question_times order by question_id")
+    assert len(kept) == 5  # the recent month's questions only
+    async with audit_engine.begin() as conn:
+        await conn.execute(text("select question_times_rebuild()"))
+    assert await rows(audit_engine, "select * from question_times order by question_id") == kept
+
+
+async def test_a_forged_deletion_outside_the_pruning_path_is_refused_or_breaks_verify(
+    audit_engine: AsyncEngine, pruned: dict[str, Any]
+) -> None:
+    middle = pruned["total"] - 3
+    delete_middle = f"delete from events where seq = {middle}"  # noqa: S608 (an int)
+
+    async def refused(*statements: str) -> str:
+        async with audit_engine.connect() as conn:
+            with pytest.raises(DBAPIError) as caught:
+                async with conn.begin():
+                    for sql in statements:
+                        await conn.execute(text(sql))
+        return str(caught.value.orig)
+
+    # As audit's own role: a plain delete, the same with the pruning flag set by hand, a forged
+    # anchor to cover it, a prune that keeps less than the floor, an aggregate rewritten.
+    assert "append-only" in await refused(delete_middle)
+    assert "append-only" in await refused(
+        "select set_config('opendeur.audit_prune', 'on', true)", delete_middle
+    )
+    assert "audit_prune() only" in await refused(
+        "insert into chain_anchors (seq, hash, pruned_before, events) values (1000, 'x', now(), 1)"
+    )
+    assert "at least 90 days" in await refused(
+        "select * from audit_prune(date_trunc('month', now(), 'UTC'))"
+    )
+    assert "never changed" in await refused("update monthly_aggregates set counts = '{}'")
+    assert "never changed" in await refused("delete from chain_anchors")
+    assert (await verify(audit_engine))["ok"] is True
+
+    # With the trigger switched off (the table's owner can): verify names the gap.
+    async with audit_engine.begin() as conn:
+        await conn.execute(text("alter table events disable trigger events_no_update"))
+        await conn.execute(text(delete_middle))
+        await conn.execute(text("alter table events enable trigger events_no_update"))
+    result = await verify(audit_engine)
+    assert result["ok"] is False and result["first_broken"] == {"seq": middle + 1, "reason": "gap"}
+
+
+async def test_deleting_the_oldest_kept_events_without_an_anchor_breaks_verify(
+    audit_engine: AsyncEngine, pruned: dict[str, Any]
+) -> None:
+    async with audit_engine.begin() as conn:
+        await conn.execute(text("alter table events disable trigger events_no_update"))
+        await conn.execute(text("delete from events where seq <= 56"))
+        await conn.execute(text("alter table events enable trigger events_no_update"))
+    result = await verify(audit_engine)
+    assert result["ok"] is False and result["first_broken"]["seq"] == 57
