@@ -5,7 +5,10 @@ every service and restart them one by one; run `opendeur keys rotate`; then drop
 Rotation runs beside the live services: small batches, each its own transaction, rows locked with
 FOR UPDATE SKIP LOCKED (a row a service holds is simply taken in the next pass), and it is
 idempotent — a second run finds nothing to do. It connects as each service's own role, and logs
-counts and key ids only."""
+counts and key ids only. Intake's data keys live in its key store (opendeur/keystore.py,
+OPENDEUR_INTAKE_KEYSTORE or OPENDEUR_DATA_DIR/intake-keys), so the command must run where that
+store is reachable; rows from before the key store that still carry their own key are re-wrapped
+in the table as before."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from opendeur.keys import Envelope, KeyringError, new_master_key_line
+from opendeur.keystore import open_keystore, rewrap_all
 from opendeur.settings import Settings
 
 
@@ -33,6 +37,7 @@ class WrappedKeys:
 
 
 # The services that keep wrapped data keys (constants: they are spliced into the SQL below).
+# Intake's table holds keys only of rows from before its key store (null afterwards).
 ROTATED: dict[str, WrappedKeys] = {
     "intake": WrappedKeys("question_pii", "question_id"),
     "notify": WrappedKeys("contacts", "contact_id"),
@@ -135,9 +140,17 @@ async def rotate_service(settings: Settings, service: str, batch_size: int = 100
     envelope = Envelope.for_service(settings, service)
     engine = make_engine(service_url(settings, service), pool_size=1, schema=service)
     try:
-        return await rewrap_in_batches(sessionmaker(engine), envelope, ROTATED[service], batch_size)
+        result = await rewrap_in_batches(
+            sessionmaker(engine), envelope, ROTATED[service], batch_size
+        )
     finally:
         await engine.dispose()
+    if service != "intake":
+        return result
+    done, left, unreadable = await rewrap_all(open_keystore(settings), envelope)
+    return RewrapResult(
+        result.rewrapped + done, result.remaining + left, result.unreadable + unreadable
+    )
 
 
 async def rotate(settings: Settings, batch_size: int = 100) -> dict[str, int]:

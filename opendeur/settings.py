@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     pii_retention: str = "48h"
     unanswered_retention: str = "30d"
     link_ttl: str = "7d"
+    # Intake's key store (opendeur/keystore.py): file:PATH; unset is DATA_DIR/intake-keys.
+    intake_keystore: str | None = None
+    # A callback link lives until the question's deadline plus this grace, never longer.
+    link_grace: str = "24h"
+    # An erased question's stripped row (reference, times, status) goes after this.
+    erased_retention: str = "7d"
     # Retention (README, "What is kept, and for how long"): the events stream and dead letters
     # (unset: the contract's 14d and 30d), notify's addresses of contact persons who left, the
     # audit trail (whole months older than this are pruned; monthly aggregates stay).
@@ -94,7 +100,14 @@ class Settings(BaseSettings):
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
     log_level: str = "INFO"
 
-    @field_validator("response_deadline", "pii_retention", "unanswered_retention", "link_ttl")
+    @field_validator(
+        "response_deadline",
+        "pii_retention",
+        "unanswered_retention",
+        "link_ttl",
+        "link_grace",
+        "erased_retention",
+    )
     @classmethod
     def _duration(cls, v: str) -> str:
         parse_duration(v)

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from contracts.events import QuestionRouted, QuestionUnmatched
 from opendeur.db import autocommit
 from opendeur.runtime import Runtime
-from services.intake import store
+from opendeur.settings import parse_duration
+from services.intake import domain, store
 
 
 def register(rt: Runtime) -> None:
     @rt.handles(QuestionRouted)
     async def on_routed(event: QuestionRouted) -> None:
+        until = domain.link_until(
+            event.respond_before,
+            event.occurred_at,
+            rt.settings.deadline,
+            parse_duration(rt.settings.link_grace),
+        )
         async with autocommit(rt.engine) as conn:
             await store.claim_and_assign(
                 conn,
@@ -20,6 +29,7 @@ def register(rt: Runtime) -> None:
                 status="routed",
                 contact_id=event.contact_id,
                 group_id=event.group_id,
+                link_until=until,
             )
 
     @rt.handles(QuestionUnmatched)
@@ -33,4 +43,5 @@ def register(rt: Runtime) -> None:
                 status="unmatched",
                 contact_id=None,
                 group_id=None,
+                closed_at=datetime.now(UTC),
             )

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Integer,
     LargeBinary,
     MetaData,
     Table,
@@ -26,6 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opendeur import outbox
 from opendeur.keys import Envelope
+from opendeur.keystore import KeyStore, open_keystore
+from opendeur.settings import get_settings
+from services.intake import domain
 
 metadata = MetaData()
 
@@ -55,6 +59,9 @@ questions = Table(
     Column("erase_after", DateTime(timezone=True)),
     Column("erased_at", DateTime(timezone=True)),
     Column("erase_reason", Text),
+    Column("part_closed_at", DateTime(timezone=True)),
+    Column("unreachable_count", Integer, nullable=False),
+    Column("link_until", DateTime(timezone=True)),
 )
 question_pii = Table(
     "question_pii",
@@ -62,7 +69,8 @@ question_pii = Table(
     Column(
         "question_id", PgUUID(as_uuid=True), ForeignKey("questions.question_id"), primary_key=True
     ),
-    Column("wrapped_key", LargeBinary, nullable=False),
+    # Only rows from before the key store (migration 0003) have it, until the sweep adopts them.
+    Column("wrapped_key", LargeBinary),
     Column("phone", LargeBinary, nullable=False),
     Column("story", LargeBinary),
     Column("call_times", LargeBinary),
@@ -76,8 +84,24 @@ class Personal:
     call_times: str | None
 
 
+_keystore: KeyStore | None = None
+
+
+def configure(store: KeyStore) -> None:
+    """The key store of this process (intake's app sets it at start-up)."""
+    global _keystore
+    _keystore = store
+
+
+def keystore() -> KeyStore:
+    if _keystore is None:
+        configure(open_keystore(get_settings()))
+    assert _keystore is not None
+    return _keystore
+
+
 _Q_COLS = [c.name for c in questions.columns]
-_PII_COLS = ("wrapped_key", "phone", "story", "call_times")
+_PII_COLS = ("phone", "story", "call_times")
 # The question, its encrypted data and the outbox row of its event: one statement, atomic on
 # its own, so the POST needs one database round trip (no BEGIN/COMMIT).
 _ACCEPT_SQL = text(
@@ -94,23 +118,30 @@ _ACCEPT_SQL = text(
 
 async def accept(conn: Any, envelope: Envelope, row: dict, personal: Personal, event: dict) -> None:
     """The question, its data encrypted with a fresh per-question key, and the outbox row of its
-    event (`outbox.params`) in one statement."""
+    event (`outbox.params`) in one statement. The wrapped key goes to the key store first (synced),
+    so a committed question always has its key; a failed insert destroys it again."""
     qid: UUID = row["question_id"]
     key, wrapped = envelope.new_data_key()
+    keys = keystore()
+    await keys.put(qid, wrapped)
 
     def seal(field: str, value: str | None) -> bytes | None:
         return None if value is None else Envelope.seal(key, value, f"{qid}:{field}")
 
     values = dict.fromkeys(_Q_COLS)
+    values["unreachable_count"] = 0
     values.update(row)
     values.update(
-        pii_wrapped_key=wrapped,
         pii_phone=seal("phone", personal.phone),
         pii_story=seal("story", personal.story),
         pii_call_times=seal("call_times", personal.call_times),
         **event,
     )
-    await conn.execute(_ACCEPT_SQL, values)
+    try:
+        await conn.execute(_ACCEPT_SQL, values)
+    except BaseException:
+        await keys.destroy(qid)
+        raise
 
 
 async def claim_and_assign(
@@ -122,9 +153,12 @@ async def claim_and_assign(
     status: str,
     contact_id: str | None,
     group_id: str | None,
+    link_until: datetime | None = None,
+    closed_at: datetime | None = None,
 ) -> None:
     """The inbox claim and the question's assignment in one statement (nothing happens on a
-    redelivery); a question erased or done keeps its state."""
+    redelivery); a question erased or done keeps its state. A routing opens the new contact's
+    part (until `link_until`); becoming unmatched closes it (`closed_at`)."""
     await conn.execute(
         text(
             """
@@ -133,7 +167,7 @@ async def claim_and_assign(
                 on conflict do nothing returning 1
             )
             update questions set status = :status, contact_id = :contact_id,
-                   group_id = :group_id
+                   group_id = :group_id, link_until = :link_until, part_closed_at = :closed
             where question_id = :q and erased_at is null and status not in ('done')
               and exists (select 1 from claimed)
             """
@@ -145,8 +179,35 @@ async def claim_and_assign(
             "status": status,
             "contact_id": contact_id,
             "group_id": group_id,
+            "link_until": link_until,
+            "closed": closed_at,
         },
     )
+
+
+async def record_outcome(
+    session: AsyncSession,
+    qid: UUID,
+    contact_id: str,
+    outcome: str,
+    now: datetime,
+    erase_after: datetime | None,
+) -> bool:
+    """The contact's outcome, in the caller's transaction, only while it is that contact's open
+    part (row locked); closes the part after a final outcome, wrong_group or the last
+    unreachable. False when the part was no longer theirs to record."""
+    q = await get_question(session, qid, lock=True)
+    if q is None or domain.callback_state(q, contact_id, now) != "ok":
+        return False
+    count = q["unreachable_count"] + (outcome == "unreachable")
+    values: dict[str, Any] = {"outcome": outcome, "outcome_at": now, "unreachable_count": count}
+    if domain.closes_part(outcome, count):
+        values["part_closed_at"] = now
+    if outcome in domain.FINAL_OUTCOMES:
+        values["status"] = "done"
+        values["erase_after"] = erase_after
+    await session.execute(update(questions).where(questions.c.question_id == qid).values(**values))
+    return True
 
 
 async def get_question(session: AsyncSession, qid: UUID, *, lock: bool = False) -> dict | None:
@@ -165,7 +226,10 @@ async def read_personal(session: AsyncSession, envelope: Envelope, qid: UUID) ->
     )
     if row is None:
         return None
-    key = envelope.unwrap(row["wrapped_key"])
+    wrapped = await keystore().get(qid) or row["wrapped_key"]
+    if wrapped is None:  # destroyed: an erasure that has not reached the rows yet
+        return None
+    key = envelope.unwrap(wrapped)
 
     def unseal(field: str) -> str | None:
         value = row[field]
@@ -177,12 +241,26 @@ async def read_personal(session: AsyncSession, envelope: Envelope, qid: UUID) ->
 
 
 async def erase(session: AsyncSession, qid: UUID, reason: str, now: datetime) -> bool:
-    """Destroy the data key and the encrypted rows; keep only the non-personal shell."""
+    """Destroy the data key (synced) first, then the encrypted rows; what stays of the question
+    is a stripped row (reference, times, status) until the sweep deletes it. If the process dies
+    between the two, the missing key reads as erased and the sweep finishes the rows."""
+    await keystore().destroy(qid)
     deleted = await session.execute(delete(question_pii).where(question_pii.c.question_id == qid))
     await session.execute(
         update(questions)
         .where(questions.c.question_id == qid, questions.c.erased_at.is_(None))
-        .values(erased_at=now, erase_reason=reason, status="erased", withdraw_token_hash=b"")
+        .values(
+            erased_at=now,
+            erase_reason=reason,
+            status="erased",
+            withdraw_token_hash=b"",
+            topic=None,
+            pc4=None,
+            contact_id=None,
+            group_id=None,
+            erase_after=None,
+            part_closed_at=now,
+        )
     )
     return deleted.rowcount > 0
 
@@ -195,3 +273,40 @@ async def due_for_erasure(session: AsyncSession, now: datetime, limit: int = 200
         .with_for_update(skip_locked=True)
     )
     return [r[0] for r in rows]
+
+
+async def delete_erased_before(session: AsyncSession, before: datetime, limit: int = 500) -> int:
+    """Delete the stripped rows of questions erased before `before` (OPENDEUR_ERASED_RETENTION)."""
+    result = await session.execute(
+        text(
+            "delete from questions where question_id in (select question_id from questions "
+            "where erased_at < :before limit :limit for update skip locked)"
+        ),
+        {"before": before, "limit": limit},
+    )
+    return result.rowcount or 0
+
+
+async def adopt_legacy_keys(session: AsyncSession, limit: int = 200) -> int:
+    """Move wrapped keys from rows written before migration 0003 to the key store, then clear
+    them in the row (idempotent: a key already in the store is kept). Returns how many moved."""
+    rows = (
+        await session.execute(
+            text(
+                "select question_id, wrapped_key from question_pii where wrapped_key is not null "
+                "limit :limit for update skip locked"
+            ),
+            {"limit": limit},
+        )
+    ).all()
+    keys = keystore()
+    for qid, wrapped in rows:
+        if await keys.get(qid) is None:
+            await keys.destroy(qid)  # a torn record of an earlier, interrupted attempt
+            await keys.put(qid, bytes(wrapped))
+    if rows:
+        await session.execute(
+            text("update question_pii set wrapped_key = null where question_id = any(:ids)"),
+            {"ids": [r[0] for r in rows]},
+        )
+    return len(rows)

@@ -16,6 +16,7 @@ from opendeur.db import autocommit
 from opendeur.keys import Envelope
 from opendeur.logging import get_logger
 from opendeur.runtime import Runtime
+from opendeur.settings import parse_duration
 from services.notify import backoff, messages, store
 from services.notify.channels import (
     EmailChannel,
@@ -274,8 +275,17 @@ class Dispatcher:
             raise DeliveryError(exc.code, name, temporary=False) from None
 
     def callback_link(self, job: store.Job) -> str:
+        """Signed with its end ("e"): the question's deadline plus OPENDEUR_LINK_GRACE (a contact
+        assigned after the deadline gets a full deadline from now), as intake checks it."""
+        before = datetime.fromisoformat(job.payload["respond_before"])
+        now = datetime.now(UTC)
+        end = (now + self.rt.settings.deadline if now >= before else before) + parse_duration(
+            self.rt.settings.link_grace
+        )
         token = links.sign(
-            self.rt.settings, "callback", {"q": str(job.question_id), "c": job.contact_id}
+            self.rt.settings,
+            "callback",
+            {"q": str(job.question_id), "c": job.contact_id, "e": int(end.timestamp())},
         )
         return f"{self.rt.settings.base_url('intake')}/c/{token}"
 

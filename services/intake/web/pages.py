@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from datetime import UTC, datetime
@@ -61,6 +62,17 @@ def render(
     return HTMLResponse(
         html, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})}
     )
+
+
+PENDING_POLLS = 15  # 3 s
+
+
+def contact_lang(request: Request) -> str:
+    """?lang=, else the browser's first language: en or nl."""
+    if "lang" in request.query_params:
+        return lang_of(request)
+    first = request.headers.get("accept-language", "").split(",")[0].strip().lower()
+    return "en" if first.startswith("en") else "nl"
 
 
 def local(dt: datetime, lang: str) -> str:
@@ -259,35 +271,48 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
         )
 
     async def open_callback(token: str) -> tuple[dict, dict | None, str]:
+        """The link's ids, the question, and whether this contact may still open it."""
         try:
             data = links.verify(rt.settings, "callback", token)
             qid, contact_id = UUID(str(data["q"])), str(data["c"])
         except (links.LinkInvalid, KeyError, ValueError):
             return {}, None, "invalid"
-        async with rt.sessions() as session:
-            q = await store.get_question(session, qid)
-        if q is None or q["erased_at"] is not None:
-            return {"question_id": qid, "contact_id": contact_id}, None, "erased"
-        if q["contact_id"] not in (None, contact_id):
-            return {"question_id": qid, "contact_id": contact_id}, None, "moved"
-        if q["status"] == "done":
-            return {"question_id": qid, "contact_id": contact_id}, q, "done"
-        return {"question_id": qid, "contact_id": contact_id}, q, "ok"
+        ids = {"question_id": qid, "contact_id": contact_id}
+        until = data.get("e")
+        if isinstance(until, int | float) and datetime.now(UTC).timestamp() > until:
+            return ids, None, "expired"
+        for _ in range(PENDING_POLLS):  # the link can be faster than intake's routed event
+            async with rt.sessions() as session:
+                q = await store.get_question(session, qid)
+            state = domain.callback_state(q, contact_id, datetime.now(UTC))
+            if state != "pending":
+                break
+            await asyncio.sleep(0.2)
+        return ids, (q if state == "ok" else None), state
 
-    def callback_refusal(state: str, lang: str) -> HTMLResponse:
-        status = 200 if state == "done" else 410
-        return render("message.html", lang, status=status, heading=t(f"cb_{state}", lang))
+    def callback_refusal(state: str, request: Request) -> HTMLResponse:
+        """A calm page in the contact's own language (not the question's), nothing personal."""
+        lang = contact_lang(request)
+        status = {"done": 200, "pending": 503}.get(state, 410)
+        return render(
+            "message.html",
+            lang,
+            status=status,
+            headers={"Retry-After": "30"} if state == "pending" else None,
+            heading=t(f"cb_{state}", lang),
+            body=t("cb_done_body" if state == "done" else "cb_gone_body", lang),
+        )
 
     @router.get("/c/{token}", response_class=HTMLResponse)
     async def callback_page(request: Request, token: str) -> HTMLResponse:
         ids, q, state = await open_callback(token)
-        lang = q["language"] if q else lang_of(request)
         if state != "ok" or q is None:
-            return callback_refusal(state, lang)
+            return callback_refusal(state, request)
+        lang = q["language"]
         async with rt.sessions() as session, session.begin():
             personal = await store.read_personal(session, api.envelope(rt), ids["question_id"])
             if personal is None:
-                return callback_refusal("erased", lang)
+                return callback_refusal("erased", request)
             await outbox.add(
                 session, PiiAccessed(question_id=ids["question_id"], contact_id=ids["contact_id"])
             )
@@ -315,9 +340,9 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
     @router.post("/c/{token}", response_class=HTMLResponse)
     async def callback_outcome(request: Request, token: str) -> HTMLResponse:
         ids, q, state = await open_callback(token)
-        lang = q["language"] if q else lang_of(request)
         if state != "ok" or q is None:
-            return callback_refusal(state, lang)
+            return callback_refusal(state, request)
+        lang = q["language"]
         outcome = str((await request.form()).get("outcome", ""))
         if outcome not in domain.OUTCOMES:
             return render(
@@ -331,20 +356,10 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
             outcome, now, parse_duration(rt.settings.pii_retention)
         )
         async with rt.sessions() as session, session.begin():
-            current = await store.get_question(session, ids["question_id"], lock=True)
-            if current is None or current["status"] in ("done", "erased"):
-                return callback_refusal(
-                    "done" if current and current["status"] == "done" else "erased", lang
-                )
-            values = {"outcome": outcome, "outcome_at": now}
-            if outcome in domain.FINAL_OUTCOMES:
-                values["status"] = "done"
-                values["erase_after"] = erase_after
-            await session.execute(
-                store.questions.update()
-                .where(store.questions.c.question_id == ids["question_id"])
-                .values(**values)
-            )
+            if not await store.record_outcome(
+                session, ids["question_id"], ids["contact_id"], outcome, now, erase_after
+            ):
+                return callback_refusal("closed", request)
             await outbox.add(
                 session,
                 CallbackDone(
@@ -352,6 +367,6 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
                 ),
             )
         outbox.wake_relay()
-        return callback_refusal("done", lang)
+        return callback_refusal("done", request)
 
     return router

@@ -19,7 +19,7 @@ from contracts.events import QuestionClosed
 from opendeur import links, outbox
 from opendeur.keys import derive
 from opendeur.runtime import ApiError, Runtime
-from opendeur.settings import Settings
+from opendeur.settings import Settings, parse_duration
 from services.routing import groups, handlers, store, taxonomy
 from services.routing.web import i18n
 
@@ -323,6 +323,16 @@ def make_router(rt: Runtime) -> APIRouter:
             body=t("link_dead_body"),
         )
 
+    def link_end(q: dict) -> int:
+        """A callback link minted here ends at the question's deadline plus the grace, however
+        often the page is opened (a row with its routing time, `routed_at`, assigned after the
+        deadline gets a full deadline from then, as intake counts it)."""
+        end = q["respond_before"]
+        routed = q.get("routed_at")
+        if routed is not None and routed >= end:
+            end = routed + rt.settings.deadline
+        return int((end + parse_duration(rt.settings.link_grace)).timestamp())
+
     async def contact_page(
         token: str,
         contact_id: str,
@@ -351,7 +361,9 @@ def make_router(rt: Runtime) -> APIRouter:
                 "link": intake
                 + "/c/"
                 + links.sign(
-                    rt.settings, "callback", {"q": str(q["question_id"]), "c": contact_id}
+                    rt.settings,
+                    "callback",
+                    {"q": str(q["question_id"]), "c": contact_id, "e": link_end(q)},
                 ),
             }
             for q in rows
