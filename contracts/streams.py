@@ -88,6 +88,8 @@ CONSUMERS: tuple[ConsumerSpec, ...] = (
     ConsumerSpec("routing", "question.erased.v1"),
     ConsumerSpec("notify", "question.routed.v1"),
     ConsumerSpec("notify", "question.escalated.v1"),
+    # A group that leaves takes its contact persons' addresses with it (after a grace period).
+    ConsumerSpec("notify", "group.changed.v1"),
     ConsumerSpec("intake", "question.routed.v1"),
     ConsumerSpec("intake", "question.unmatched.v1"),
     # 2,000: 11.6-12.3k events/s at ingest vs 10.4k at 1,000 and 9.6k at 500 (make bench-audit);

@@ -84,6 +84,7 @@ async def import_groups(settings: Settings, path: Path, prune: bool = False) -> 
                         name=r.contact_name or None,
                         channel="email",
                         language="nl",
+                        group_id=r.group_id,
                     ),
                 )
         async with sessionmaker(routing)() as session, session.begin():
@@ -116,6 +117,40 @@ def cmd_groups_export(args: argparse.Namespace) -> int:
         json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     print(f"wrote {len(doc['services'])} groups (HSDS 3.0 shape) to {args.hsds}")
+    return 0
+
+
+def cmd_contacts_forget(args: argparse.Namespace) -> int:
+    """Art. 17: a contact person's addresses, and their id in notify's log, gone at once."""
+    from opendeur.db import make_engine, service_url, sessionmaker
+    from opendeur.keys import Envelope, pseudonym
+    from services.notify import store as notify_store
+
+    settings = _settings()
+    email = args.email.strip()
+    if "@" not in email:
+        print("error: give the contact person's e-mail address", file=sys.stderr)
+        return 2
+
+    async def run() -> notify_store.Forgotten:
+        engine = make_engine(service_url(settings, "notify"), pool_size=1, schema="notify")
+        try:
+            async with sessionmaker(engine)() as session, session.begin():
+                return await notify_store.forget(
+                    session,
+                    Envelope.for_service(settings, "notify"),
+                    email,
+                    pseudonym(settings, "contact", email),
+                )
+        finally:
+            await engine.dispose()
+
+    done = asyncio.run(run())
+    # What was done, never whose: the address is not printed back (terminal logs, CI logs).
+    print(
+        f"contact forgotten in notify: {done.addresses} address record(s) deleted, "
+        f"{done.log_entries} notification log entries no longer name them"
+    )
     return 0
 
 
@@ -478,6 +513,10 @@ def main(argv: list[str] | None = None) -> int:
     p = g.add_parser("export", help="export the public directory")
     p.add_argument("--hsds", required=True, metavar="FILE", help="write HSDS 3.0 JSON here")
     p.set_defaults(fn=cmd_groups_export)
+    c = sub.add_parser("contacts").add_subparsers(dest="sub", required=True)
+    p = c.add_parser("forget", help="delete a contact person's addresses now (GDPR art. 17)")
+    p.add_argument("email", help="the contact person's e-mail address")
+    p.set_defaults(fn=cmd_contacts_forget)
     u = sub.add_parser("users").add_subparsers(dest="sub", required=True)
     p = u.add_parser("add", help="add a phone-line volunteer (prints a one-time password)")
     p.add_argument("name")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import text
 
-from contracts.events import NotificationFailed, QuestionEscalated, QuestionRouted
+from contracts.events import GroupChanged, NotificationFailed, QuestionEscalated, QuestionRouted
 from opendeur import metrics, outbox
 from opendeur.db import autocommit
 from opendeur.logging import get_logger
@@ -32,6 +32,8 @@ def register(rt: Runtime, config: NotifyConfig | None = None) -> Dispatcher:
 
     @rt.handles(QuestionRouted)
     async def on_routed(event: QuestionRouted) -> None:
+        async with autocommit(rt.engine) as conn:  # still (or again) this group's contact
+            await store.contact_routed(conn, event.contact_id, event.group_id)
         await enqueue(
             event.question_id,
             event.contact_id,
@@ -87,6 +89,15 @@ def register(rt: Runtime, config: NotifyConfig | None = None) -> Dispatcher:
                 await store.record_breach(
                     session, event.question_id, event.reference, event.respond_before
                 )
+
+    @rt.handles(GroupChanged)
+    async def on_group_changed(event: GroupChanged) -> None:
+        async with autocommit(rt.engine) as conn:
+            changed = await store.group_changed(
+                conn, event.group_id, event.change, event.status, event.occurred_at
+            )
+        if changed:
+            log.info("contacts_group_changed", group_id=event.group_id, status=event.status)
 
     @rt.every(min(60.0, config.in_flight_seconds / 4))
     async def sweep_uncertain() -> None:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opendeur.keys import Envelope
+from opendeur.keys import Envelope, KeyringError
 
 
 @dataclass(frozen=True)
@@ -22,9 +24,13 @@ class Address:
     name: str | None
     channel: str
     language: str
+    # The group this person is the contact of (an import knows it); None keeps what is stored.
+    group_id: str | None = None
 
 
 async def upsert_contact(session: AsyncSession, envelope: Envelope, a: Address) -> None:
+    """Store a contact's addresses (encrypted). With a group: the contact is (again) that group's,
+    and a contact person of the group stored before this transaction was replaced by them."""
     key, wrapped = envelope.new_data_key()
 
     def seal(field: str, value: str | None) -> bytes | None:
@@ -33,11 +39,15 @@ async def upsert_contact(session: AsyncSession, envelope: Envelope, a: Address) 
     await session.execute(
         text(
             """
-            insert into contacts (contact_id, wrapped_key, email, mobile, name, channel, language)
-            values (:c, :k, :e, :m, :n, :ch, :l)
+            insert into contacts
+                (contact_id, wrapped_key, email, mobile, name, channel, language, group_id)
+            values (:c, :k, :e, :m, :n, :ch, :l, :g)
             on conflict (contact_id) do update set wrapped_key = excluded.wrapped_key,
                 email = excluded.email, mobile = excluded.mobile, name = excluded.name,
-                channel = excluded.channel, language = excluded.language, updated_at = now()
+                channel = excluded.channel, language = excluded.language, updated_at = now(),
+                group_id = coalesce(excluded.group_id, contacts.group_id),
+                left_at = case when excluded.group_id is null then contacts.left_at end,
+                left_reason = case when excluded.group_id is null then contacts.left_reason end
             """
         ),
         {
@@ -48,8 +58,131 @@ async def upsert_contact(session: AsyncSession, envelope: Envelope, a: Address) 
             "n": seal("name", a.name),
             "ch": a.channel,
             "l": a.language,
+            "g": a.group_id,
         },
     )
+    if a.group_id is not None:
+        # now() is the transaction's start: contacts written earlier in this same import (a group
+        # with two contact persons) are not taken for replaced ones.
+        await session.execute(
+            text(
+                "update contacts set left_at = now(), left_reason = 'replaced' "
+                "where group_id = :g and contact_id <> :c and left_at is null "
+                "and updated_at < now()"
+            ),
+            {"g": a.group_id, "c": a.contact_id},
+        )
+
+
+async def contact_routed(session: Any, contact_id: str, group_id: str) -> None:
+    """A question was routed to this contact for this group: they are that group's contact."""
+    await session.execute(
+        text(
+            "update contacts set group_id = :g, left_at = null, left_reason = null "
+            "where contact_id = :c and (group_id is distinct from :g or left_at is not null)"
+        ),
+        {"c": contact_id, "g": group_id},
+    )
+
+
+async def group_changed(session: Any, group_id: str, change: str, status: str, at: datetime) -> int:
+    """A group left: its contact persons left with it (their addresses go after the grace
+    period). It came back (joined, resumed): those who left with it are its contacts again."""
+    if status == "left":
+        sql = (
+            "update contacts set left_at = :t, left_reason = 'group_left' "
+            "where group_id = :g and left_at is null"
+        )
+    elif change in ("joined", "resumed"):
+        sql = (
+            "update contacts set left_at = null, left_reason = null "
+            "where group_id = :g and left_reason = 'group_left'"
+        )
+    else:
+        return 0
+    return (await session.execute(text(sql), {"g": group_id, "t": at})).rowcount
+
+
+async def delete_departed(session: Any, grace_s: float) -> int:
+    """Delete the addresses of contact persons who left more than `grace_s` ago, unless a
+    notification to them is still queued, being sent, or was claimed within the grace period."""
+    result = await session.execute(
+        text(
+            """
+            delete from contacts c
+            where c.left_at < now() - make_interval(secs => :s)
+              and not exists (
+                  select 1 from notifications n where n.contact_id = c.contact_id
+                    and (n.status in ('queued', 'sending')
+                         or n.claimed_at > now() - make_interval(secs => :s)))
+            """
+        ),
+        {"s": grace_s},
+    )
+    return result.rowcount
+
+
+async def prune_log(session: Any, keep_s: float) -> int:
+    """Finished notifications and reported breaches older than `keep_s`: no redelivery or replay
+    can come for them any more, and they name questions (reference, topic, times)."""
+    notifications = await session.execute(
+        text(
+            "delete from notifications where status in ('sent', 'failed', 'uncertain') "
+            "and claimed_at < now() - make_interval(secs => :s)"
+        ),
+        {"s": keep_s},
+    )
+    breaches = await session.execute(
+        text(
+            "delete from breaches where digest_day is not null "
+            "and recorded_at < now() - make_interval(secs => :s)"
+        ),
+        {"s": keep_s},
+    )
+    return notifications.rowcount + breaches.rowcount
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    addresses: int
+    log_entries: int
+
+
+async def forget(
+    session: AsyncSession, envelope: Envelope, email: str, contact_id: str
+) -> Forgotten:
+    """Art. 17: delete a contact person's addresses at once and take their pseudonymous id out
+    of the notification log. `contact_id` is the pseudonym of `email` (as an import makes it);
+    rows stored under another id (the staff API) are found by their decrypted e-mail."""
+    wanted = email.strip().lower()
+    ids = {contact_id}
+    rows = (
+        await session.execute(
+            text(
+                "select contact_id, wrapped_key, email, mobile, name, channel, language "
+                "from contacts where email is not null for update"
+            )
+        )
+    ).mappings()
+    for row in rows:
+        try:
+            found = address(envelope, row["contact_id"], row)
+        except (KeyringError, InvalidTag):  # under a retired key: cannot be matched by e-mail
+            continue
+        if (found.email or "").strip().lower() == wanted:
+            ids.add(row["contact_id"])
+    deleted = await session.execute(
+        text("delete from contacts where contact_id = any(:ids)"), {"ids": list(ids)}
+    )
+    entries = 0
+    for cid in ids:
+        # A fresh placeholder per id keeps (question, contact, purpose) unique in the log.
+        result = await session.execute(
+            text("update notifications set contact_id = :anon where contact_id = :c"),
+            {"c": cid, "anon": "forgotten-" + secrets.token_hex(6)},
+        )
+        entries += result.rowcount
+    return Forgotten(deleted.rowcount, entries)
 
 
 async def get_contact(session: AsyncSession, envelope: Envelope, contact_id: str) -> Address | None:

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
 
 import httpx
+from sqlalchemy import text
 
+from opendeur.db import make_engine, service_url, sessionmaker
 from opendeur.keys import pseudonym
 from opendeur.settings import Settings
-from tests.support import ADMIN, LINK, SECRET, System, question
+from services.notify import jobs as notify_jobs
+from tests.support import ADMIN, GROUPS_CSV, LINK, SECRET, System, question
 
 STAFF = {"Authorization": f"Bearer {ADMIN}"}
 
@@ -246,3 +254,88 @@ async def test_a_send_that_finishes_after_the_sweep_called_it_uncertain_changes_
             assert (status, staged) == ("uncertain", 0)
     finally:
         await engine.dispose()
+
+
+async def notify_contact(system: System, cid: str) -> dict | None:
+    """The contact's row in notify's own table, read as notify's role (None: no address kept)."""
+    settings = Settings(
+        _env_file=None, database_url=system.pg.url(system.database), secret_key=SECRET
+    )
+    engine = make_engine(service_url(settings, "notify"), pool_size=1, schema="notify")
+    try:
+        async with engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        "select group_id, left_at, left_reason from contacts where contact_id = :c"
+                    ),
+                    {"c": cid},
+                )
+            ).first()
+        return None if row is None else dict(row._mapping)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_group_that_leaves_takes_its_contacts_address_after_the_grace_period(
+    system: System, tmp_path: Path
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    name, email = f"Retentie {tag}", f"vertrekt.{tag}@example.org"
+    csv = tmp_path / "groups.csv"
+    # max_open 0: routing never sends this group a question of the other tests.
+    csv.write_text(f"{GROUPS_CSV.splitlines()[0]}\n{name},eenzaamheid,Helmond,no,Vera,{email},0\n")
+    assert system.opendeur("groups", "import", str(csv)).returncode == 0
+    cid, group_id = contact_id(email), f"retentie-{tag}"
+    assert await notify_contact(system, cid) == {
+        "group_id": group_id,
+        "left_at": None,
+        "left_reason": None,
+    }
+
+    async with httpx.AsyncClient(headers=STAFF) as c:
+        r = await c.post(
+            system.url("routing") + f"/api/v1/groups/{group_id}/status", json={"status": "left"}
+        )
+        assert r.status_code == 204, r.text
+    deadline = time.monotonic() + 30  # group.changed.v1 through the broker to notify
+    while (row := await notify_contact(system, cid)) and row["left_at"] is None:
+        assert time.monotonic() < deadline, "notify did not see the group leave"
+        await asyncio.sleep(0.2)
+    assert row is not None and row["left_reason"] == "group_left"
+
+    settings = Settings(
+        _env_file=None, database_url=system.pg.url(system.database), secret_key=SECRET
+    )
+    engine = make_engine(service_url(settings, "notify"), pool_size=1, schema="notify")
+    try:
+        await notify_jobs.expire(sessionmaker(engine), timedelta(days=7))
+        assert await notify_contact(system, cid) is not None  # within the grace period
+        async with engine.begin() as conn:  # eight days later
+            await conn.execute(
+                text(
+                    "update contacts set left_at = left_at - interval '8 days' where contact_id = :c"
+                ),
+                {"c": cid},
+            )
+        await notify_jobs.expire(sessionmaker(engine), timedelta(days=7))
+    finally:
+        await engine.dispose()
+    assert await notify_contact(system, cid) is None
+    async with httpx.AsyncClient(headers=STAFF) as c:
+        r = await c.get(system.url("notify") + f"/api/v1/contacts/{cid}")
+        assert r.status_code == 404
+
+
+async def test_contacts_forget_on_the_running_system(system: System) -> None:
+    email = f"vergeet.{uuid.uuid4().hex[:6]}@example.org"
+    cid = contact_id(email)
+    url = system.url("notify") + f"/api/v1/contacts/{cid}"
+    async with httpx.AsyncClient(headers=STAFF) as c:
+        assert (await c.put(url, json={"email": email})).status_code == 200
+        result = system.opendeur("contacts", "forget", email)
+        assert result.returncode == 0, result.stderr
+        assert "1 address record(s) deleted" in result.stdout
+        assert email not in result.stdout + result.stderr
+        assert (await c.get(url)).status_code == 404
+    assert email not in system.logs()

@@ -7,9 +7,13 @@ its retention while the funder report for them stays the same and the chain stay
 
 from __future__ import annotations
 
+import asyncio
 import calendar
+import os
+import subprocess
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,12 +27,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.events import CallbackDone, ContactNotified, Event, ReferralNoted
 from contracts.streams import DEADLETTER_STREAM, EVENTS_STREAM, STREAMS
-from opendeur.db import sessionmaker
-from opendeur.embedded import NatsServer
+from opendeur.db import make_engine, migrate, provision, service_url, sessionmaker
+from opendeur.embedded import NatsServer, Postgres, _pg_bin
+from opendeur.keys import Envelope, pseudonym
 from opendeur.messaging import provision_broker
 from opendeur.settings import Settings
 from services.audit import allowlist, jobs, queries, reports, store
-from tests.support import received_event, routed_event
+from services.notify import jobs as notify_jobs
+from services.notify import store as notify_store
+from tests.support import ROOT, SECRET, received_event, routed_event
 
 DAY = 24 * 3600
 
@@ -283,3 +290,156 @@ async def test_deleting_the_oldest_kept_events_without_an_anchor_breaks_verify(
         await conn.execute(text("alter table events enable trigger events_no_update"))
     result = await verify(audit_engine)
     assert result["ok"] is False and result["first_broken"]["seq"] == 57
+
+
+# --- notify: addresses of contact persons who left; `opendeur contacts forget` ----------------
+
+
+class Notify:
+    """A fresh database with notify's schema, reached as `opendeur serve notify` does."""
+
+    def __init__(self, pg: Postgres, database: str) -> None:
+        self.pg, self.database = pg, database
+        self.settings = Settings(_env_file=None, database_url=pg.url(database), secret_key=SECRET)
+        self.engine = make_engine(
+            service_url(self.settings, "notify"), pool_size=2, schema="notify"
+        )
+        self.sessions = sessionmaker(self.engine)
+        self.envelope = Envelope.for_service(self.settings, "notify")
+
+    async def add(self, email: str, group_id: str | None, contact_id: str | None = None) -> str:
+        cid = contact_id or pseudonym(self.settings, "contact", email)
+        address = notify_store.Address(cid, email, "0612345678", "Ans", "email", "nl", group_id)
+        async with self.sessions() as session, session.begin():
+            await notify_store.upsert_contact(session, self.envelope, address)
+        return cid
+
+    async def notified(self, contact_id: str, status: str = "sent") -> None:
+        async with self.sessions() as session, session.begin():
+            await notify_store.enqueue(
+                session, uuid.uuid4(), contact_id, "new_question.1", "new_question",
+                {"reference": "OD-ABCD-2345", "group_id": "rouwgroep"},
+            )  # fmt: skip
+            await session.execute(
+                text("update notifications set status = :s where contact_id = :c"),
+                {"s": status, "c": contact_id},
+            )
+
+    async def emails(self) -> set[str]:
+        """Every e-mail address notify can still decrypt, as an attacker with its keys would."""
+        async with self.sessions() as session:
+            rows = (await session.execute(text("select * from contacts"))).mappings().all()
+        return {notify_store.address(self.envelope, r["contact_id"], r).email for r in rows}
+
+    def dump(self) -> str:
+        """pg_dump of notify's whole schema as the owner: every row as text."""
+        args = ["-h", "127.0.0.1", "-p", str(self.pg.port), "-U", "postgres", "--schema", "notify"]
+        return subprocess.run(
+            [_pg_bin("pg_dump"), *args, "--inserts", self.database],
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PGPASSWORD": self.pg.password},
+        ).stdout
+
+
+@pytest.fixture
+async def notify_db(pg: Postgres) -> AsyncIterator[Notify]:
+    database = f"od_notify_{uuid.uuid4().hex[:8]}"
+    pg.ensure_database(database)
+    settings = Settings(_env_file=None, database_url=pg.url(database), secret_key=SECRET)
+    await provision(settings)
+    await migrate(settings, ("notify",))
+    n = Notify(pg, database)
+    try:
+        yield n
+    finally:
+        await n.engine.dispose()
+
+
+async def group_event(n: Notify, group_id: str, change: str, status: str) -> None:
+    async with n.engine.begin() as conn:
+        await notify_store.group_changed(conn, group_id, change, status, datetime.now(UTC))
+
+
+async def test_contacts_who_left_have_no_address_in_notify_after_the_grace_period(
+    notify_db: Notify,
+) -> None:
+    n = notify_db
+    await n.add("left@example.org", "rouwgroep")  # their group leaves the network
+    await n.add("old@example.org", "angstgroep")  # replaced in the next import
+    await n.add("stays@example.org", "mantelzorg")
+    busy = await n.add("busy@example.org", "adhd")  # left, a reminder still to be sent
+    await n.add("back@example.org", "autisme")  # left, and the group came back
+    await n.add("new@example.org", "angstgroep")  # the import that replaces old@
+    for group in ("rouwgroep", "adhd", "autisme"):
+        await group_event(n, group, "left", "left")
+    await group_event(n, "autisme", "resumed", "active")
+    await n.notified(busy, status="queued")
+    grace = timedelta(seconds=2)
+
+    # Within the grace period nothing is deleted: a pending callback's reminder still goes out.
+    assert (await notify_jobs.expire(n.sessions, grace))["addresses"] == 0
+    assert "left@example.org" in await n.emails()
+    await asyncio.sleep(2.2)
+    assert (await notify_jobs.expire(n.sessions, grace))["addresses"] == 2
+    assert await n.emails() == {
+        "stays@example.org",
+        "busy@example.org",
+        "back@example.org",
+        "new@example.org",
+    }
+    # The reminder sent, the last of them goes at the next run after the grace period.
+    async with n.engine.begin() as conn:
+        await conn.execute(
+            text("update notifications set status = 'sent', claimed_at = now() - interval '1h'")
+        )
+    assert (await notify_jobs.expire(n.sessions, grace))["addresses"] == 1
+    assert "busy@example.org" not in await n.emails()
+
+
+def forget(n: Notify, email: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDEUR_")}
+    env |= {"OPENDEUR_DATABASE_URL": n.pg.url(n.database), "OPENDEUR_SECRET_KEY": SECRET}
+    return subprocess.run(
+        [sys.executable, "-m", "opendeur", "contacts", "forget", email],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_contacts_forget_leaves_no_trace_of_the_address_in_notify(
+    notify_db: Notify,
+) -> None:
+    n = notify_db
+    email = "Forget.Me@example.org"
+    cid = await n.add(email, "rouwgroep")
+    other_id = await n.add(email.lower(), None, contact_id="c-staff-1")  # through the staff API
+    await n.add("someone.else@example.org", "angstgroep")
+    await n.notified(cid)
+    await n.notified(other_id)
+    dump = n.dump()
+    # Before: the address is never in clear (encrypted at rest; the log holds codes, no address),
+    # but its pseudonym (a keyed hash of the address) names the contact in the log.
+    assert email.lower() not in dump.lower() and cid in dump and "c-staff-1" in dump
+
+    result = forget(n, email)
+    assert result.returncode == 0, result.stderr
+    assert "2 address record(s) deleted" in result.stdout
+    assert "2 notification log entries" in result.stdout
+    assert email.lower() not in (result.stdout + result.stderr).lower()
+
+    dump = n.dump()
+    for trace in (email.lower(), cid, "c-staff-1", cid.split("-", 1)[1]):
+        assert trace not in dump.lower(), trace
+    assert await n.emails() == {"someone.else@example.org"}
+    # The log keeps that a notification went out (for the question's record), not to whom.
+    async with n.engine.connect() as conn:
+        names = (await conn.execute(text("select contact_id from notifications"))).scalars()
+        assert all(c.startswith("forgotten-") for c in names)
+    # Forgetting again finds nothing and says so, without an error.
+    again = forget(n, email)
+    assert again.returncode == 0 and "0 address record(s) deleted" in again.stdout

@@ -1,0 +1,39 @@
+"""Notify's retention job: addresses of contact persons who left, and the old notification log."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from opendeur.logging import get_logger
+from opendeur.runtime import Runtime
+from opendeur.settings import AUDIT_RETENTION_FLOOR_DAYS, parse_duration
+from services.notify import store
+
+log = get_logger(component="notify")
+EVERY_S = 3600.0
+# Finished notifications are kept as long as an event could still be redelivered or replayed
+# (their row is what makes a second notification for it impossible), then deleted.
+LOG_KEEP = timedelta(days=AUDIT_RETENTION_FLOOR_DAYS)
+
+
+async def expire(
+    sessions: async_sessionmaker, grace: timedelta, log_keep: timedelta = LOG_KEEP
+) -> dict[str, int]:
+    """One pass: delete departed contacts' addresses after `grace`, finished log rows after
+    `log_keep`. Only counts are logged, never who."""
+    async with sessions() as session, session.begin():
+        addresses = await store.delete_departed(session, grace.total_seconds())
+        entries = await store.prune_log(session, log_keep.total_seconds())
+    if addresses or entries:
+        log.info("notify_expired", addresses=addresses, log_entries=entries)
+    return {"addresses": addresses, "log_entries": entries}
+
+
+def register(rt: Runtime) -> None:
+    grace = parse_duration(rt.settings.contact_grace)
+
+    @rt.every(EVERY_S)
+    async def notify_retention() -> None:
+        await expire(rt.sessions, grace)
