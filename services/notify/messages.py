@@ -8,6 +8,7 @@ from datetime import datetime
 from html import escape
 from zoneinfo import ZoneInfo
 
+from opendeur import timefmt
 from services.notify.channels import Rendered
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -17,18 +18,39 @@ SIGNATURE = "— Zelfhulp Netwerk"
 @dataclass(frozen=True)
 class Link:
     url: str
+    label: str = ""  # in the HTML part the label is the link's text (no raw address)
+    button: bool = False  # the one main action, drawn as a button
 
 
 Part = str | Link
 
 
 def with_lang(url: str, lang: str) -> str:
-    """The contact's language on a link to routing's pages, so they open in it (`?lang=en`)."""
+    """The contact's language on a link to their pages (routing's and intake's callback page)."""
     return f"{url}{'&' if '?' in url else '?'}lang={'en' if lang == 'en' else 'nl'}"
 
 
 def local_time(dt: datetime) -> str:
     return dt.astimezone(AMS).strftime("%d-%m-%Y %H:%M")
+
+
+def asked(earlier: datetime, now: datetime, lang: str) -> str:
+    """How long ago a question came in, as people say it: "zojuist", "25 minuten geleden"."""
+    minutes = max(0, int((now - earlier).total_seconds() // 60))
+    if minutes < 5:
+        return "just now" if lang == "en" else "zojuist"
+    if minutes < 60:
+        return f"{minutes} minutes ago" if lang == "en" else f"{minutes} minuten geleden"
+    hours = minutes // 60
+    if lang == "en":
+        return "1 hour ago" if hours == 1 else f"{hours} hours ago"
+    return f"{hours} uur geleden"
+
+
+BUTTON_STYLE = (
+    "display:inline-block;padding:12px 20px;background:#005a8c;color:#ffffff;"
+    "font-weight:bold;text-decoration:none;border-radius:4px"
+)
 
 
 def ago(earlier: datetime, now: datetime, lang: str) -> str:
@@ -46,7 +68,9 @@ def render(subject: str, parts: Sequence[Part]) -> Rendered:
     for p in parts:
         if isinstance(p, Link):
             url = escape(p.url, quote=True)
-            html_lines.append(f'<p><a href="{url}">{url}</a></p>')
+            label = escape(p.label) if p.label else url
+            style = f' style="{BUTTON_STYLE}"' if p.button else ""
+            html_lines.append(f'<p><a href="{url}"{style}>{label}</a></p>')
         elif p:
             html_lines.append(f"<p>{escape(p)}</p>")
     html = (
@@ -74,9 +98,13 @@ def new_question(
     overview_link: str | None = None,
     reminder: bool = False,
 ) -> Rendered:
-    """The mail to a contact person: a new question for their group, or a reminder of one."""
+    """The mail to a contact person: a new question for their group, or a reminder of one.
+    One main action (open the question); the deadline in words; every link in their language."""
+    link = with_lang(link, lang)
     overview_link = with_lang(overview_link, lang) if overview_link else None
     pause_link = with_lang(pause_link, lang) if pause_link else None
+    deadline = timefmt.deadline(respond_before, lang)
+    when = asked(received_at, now, lang)
     if lang == "en":
         topic = topic_label or "no topic given"
         subject = (
@@ -86,29 +114,30 @@ def new_question(
         )
         parts: list[Part] = ["Hello,", ""]
         if reminder:
-            parts.append(
-                f"Reminder: question {reference} has not been called back yet. "
-                f"Please call before {local_time(respond_before)} (Dutch time)."
-            )
+            parts.append(f"Reminder: question {reference} has not been called back yet.")
         parts += [
             f"Someone asked the self-help network a question about: {topic}.",
-            f"Asked via: {'the website' if channel == 'web' else 'the phone line'}, "
-            f"{ago(received_at, now, lang)} ago.",
-            f"Please call back before {local_time(respond_before)} (Dutch time).",
+            f"Asked via {'the website' if channel == 'web' else 'the phone line'}, {when}.",
+            f"Please call back {deadline} (Dutch time).",
         ]
         if priority:
             parts.append("PRIORITY: the network team advised professional help as well.")
-        parts += ["", "Open this link to see the phone number and record how it went:", Link(link)]
-        parts += ["", "This link is personal; do not forward it."]
+        parts += [
+            "",
+            "Open the question to see the phone number, and afterwards record how it went:",
+            Link(link, "Open the question", button=True),
+            "This link is personal; do not forward it.",
+        ]
         if overview_link:
             parts += [
                 "",
-                "My overview — everyone waiting for your call, how many questions you take "
-                "at once and when you can call:",
-                Link(overview_link),
+                "Everyone waiting for your call, how many questions you take at once and when "
+                "you can call:",
+                Link(overview_link, "My overview"),
             ]
         if pause_link:
-            parts += ["", "Need a break? Pause or resume your group here:", Link(pause_link)]
+            parts += ["", "Need a break? Pause or resume your group here:"]
+            parts.append(Link(pause_link, "Pause or resume my group"))
     else:
         topic = topic_label or "onbekend onderwerp"
         subject = (
@@ -118,34 +147,30 @@ def new_question(
         )
         parts = ["Hallo,", ""]
         if reminder:
-            parts.append(
-                f"Herinnering: vraag {reference} is nog niet teruggebeld. "
-                f"Bel graag vóór {local_time(respond_before)}."
-            )
+            parts.append(f"Herinnering: vraag {reference} is nog niet teruggebeld.")
         parts += [
             f"Iemand stelde het zelfhulpnetwerk een vraag over: {topic}.",
-            f"Gesteld via: {'de website' if channel == 'web' else 'de telefoonlijn'}, "
-            f"{ago(received_at, now, lang)} geleden.",
-            f"Bel graag terug vóór {local_time(respond_before)}.",
+            f"Gesteld via {'de website' if channel == 'web' else 'de telefoonlijn'}, {when}.",
+            f"Bel graag terug, {deadline}.",
         ]
         if priority:
             parts.append("VOORRANG: het netwerkteam adviseerde ook professionele hulp.")
         parts += [
             "",
-            "Open deze link om het telefoonnummer te zien en te noteren hoe het ging:",
-            Link(link),
+            "Open de vraag om het telefoonnummer te zien, en noteer na het gesprek hoe het ging:",
+            Link(link, "Open de vraag", button=True),
+            "Deze link is persoonlijk; stuur hem niet door.",
         ]
-        parts += ["", "Deze link is persoonlijk; stuur hem niet door."]
         if overview_link:
             parts += [
                 "",
-                "Mijn overzicht — wie op je telefoontje wacht, hoeveel vragen je tegelijk "
-                "aankunt en wanneer je kunt bellen:",
-                Link(overview_link),
+                "Wie op je telefoontje wacht, hoeveel vragen je tegelijk aankunt en wanneer je "
+                "kunt bellen:",
+                Link(overview_link, "Mijn overzicht"),
             ]
         if pause_link:
             parts += ["", "Even geen nieuwe vragen? Zet je groep hier op pauze of weer aan:"]
-            parts.append(Link(pause_link))
+            parts.append(Link(pause_link, "Groep pauzeren of weer aanzetten"))
     parts += ["", SIGNATURE]
     return render(subject, parts)
 
@@ -161,14 +186,15 @@ def sms_text(
     reminder: bool = False,
 ) -> Rendered:
     """A short SMS: topic, deadline, the callback link, and the link to the contact's overview."""
-    when = local_time(respond_before)
+    when = timefmt.deadline(respond_before, lang)
+    link = with_lang(link, lang)
     if lang == "en":
         head = f"Reminder {reference}" if reminder else "New question"
-        body = f"{head} ({topic_label or 'no topic'}). Call back before {when}: {link}"
+        body = f"{head} ({topic_label or 'no topic'}). Call back {when}: {link}"
         mine = "Your overview"
     else:
         head = f"Herinnering {reference}" if reminder else "Nieuwe vraag"
-        body = f"{head} ({topic_label or 'geen onderwerp'}). Bel terug vóór {when}: {link}"
+        body = f"{head} ({topic_label or 'geen onderwerp'}). Bel terug, {when}: {link}"
         mine = "Je overzicht"
     if overview_link:
         body += f"\n{mine}: {with_lang(overview_link, lang)}"

@@ -11,7 +11,9 @@ import httpx
 from sqlalchemy import text
 
 from opendeur.db import make_engine
-from tests.support import LINK, System, question
+from opendeur.keys import pseudonym
+from opendeur.settings import Settings
+from tests.support import ADMIN, LINK, SECRET, System, question
 
 
 def client(system: System) -> httpx.AsyncClient:
@@ -294,3 +296,30 @@ async def test_reload_and_resubmit_add_no_second_question(system: System) -> Non
     assert await question_count(system) == before + 1
     for html in (thanks.text, reload.text):
         assert digits not in html.replace(" ", "")
+
+
+async def test_callback_page_is_in_the_contacts_language_not_the_askers(system: System) -> None:
+    bram = "bram.angst@example.org"
+    cid = pseudonym(Settings(secret_key=SECRET), "contact", bram)
+    contact = system.url("notify") + f"/api/v1/contacts/{cid}"
+    staff = {"Authorization": f"Bearer {ADMIN}"}
+    body = {"email": bram, "channel": "email", "language": "en"}
+    async with client(system) as c:
+        assert (await c.put(contact, json=body, headers=staff)).status_code == 200
+        try:
+            r = await c.post("/api/v1/questions", json=question(topic="angst", language="nl"))
+            assert r.status_code == 202, r.text
+            ref = r.json()["reference"]
+            mail = await system.wait_mail(lambda m: ref in m.subject)
+        finally:
+            body["language"] = "nl"
+            assert (await c.put(contact, json=body, headers=staff)).status_code == 200
+        link = re.search(LINK.pattern + r"\?lang=en", mail.text)
+        assert link, mail.text
+        page = await c.get(link.group(0))
+        assert page.status_code == 200
+        # A Dutch question, an English-speaking contact: the page speaks the contact's language.
+        assert '<html lang="en">' in page.text and "Please call back" in page.text
+        assert "Bel deze persoon terug" not in page.text
+        done = await c.post(link.group(0), data={"outcome": "reached"})
+        assert '<html lang="en">' in done.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -36,22 +37,44 @@ def test_dutch_mail_names_topic_age_deadline_in_amsterdam_time_and_both_links() 
     m = mail()
     assert "OD-AB12-CD34" in m.subject
     assert "Rouw en verlies" in m.text
-    assert "2 uur geleden" in m.text
-    assert "02-07-2026 12:00" in m.text  # 10:00 UTC is 12:00 in Amsterdam summer time
+    assert "Gesteld via de website, 2 uur geleden." in m.text
+    # 10:00 UTC is 12:00 in Amsterdam summer time, said as people say it.
+    assert "Bel graag terug, uiterlijk donderdag 2 juli, 12.00 uur." in m.text
     assert m.text.index("http://intake.test/c/TOKEN") < m.text.index("/groups/self/PAUSE")
     assert "pauze" in m.text
     assert "VOORRANG" not in m.text
 
 
+def test_a_fresh_question_is_not_zero_minutes_old() -> None:
+    m = mail(now=RECEIVED)
+    assert "0 min" not in m.text and "Gesteld via de website, zojuist." in m.text
+    assert "25 minuten geleden" in mail(now=RECEIVED + timedelta(minutes=25)).text
+    assert "just now" in mail(lang="en", now=RECEIVED).text
+
+
 def test_english_mail_with_priority() -> None:
     m = mail(lang="en", priority=True, topic_label="Grief")
-    assert "Grief" in m.text and "PRIORITY" in m.text and "2 h ago" in m.text
+    assert "Grief" in m.text and "PRIORITY" in m.text and "2 hours ago" in m.text
+    assert "by Thursday 2 July, 12 noon (Dutch time)" in m.text
     assert "Pause or resume" in m.text
 
 
 def test_winter_time_is_one_hour_ahead_of_utc() -> None:
     m = mail(respond_before=datetime(2026, 1, 15, 10, 0, tzinfo=UTC))
-    assert "15-01-2026 11:00" in m.text
+    assert "uiterlijk donderdag 15 januari, 11.00 uur" in m.text
+
+
+def test_html_part_has_one_button_and_no_raw_addresses() -> None:
+    m = mail(overview_link="http://routing.test/contact/OVERVIEW")
+    assert m.html is not None
+    anchors = re.findall(r"<a href=\"([^\"]+)\"([^>]*)>([^<]+)</a>", m.html)
+    assert [text for _, _, text in anchors] == [
+        "Open de vraag",
+        "Mijn overzicht",
+        "Groep pauzeren of weer aanzetten",
+    ]
+    assert [bool(style) for _, style, _ in anchors] == [True, False, False]  # one button
+    assert all(not text.startswith("http") for _, _, text in anchors)
 
 
 def test_html_part_has_the_same_content_escaped() -> None:
@@ -59,7 +82,7 @@ def test_html_part_has_the_same_content_escaped() -> None:
     assert m.html is not None
     assert "<script>" not in m.html
     assert "&lt;script&gt;x&lt;/script&gt; &amp; co" in m.html
-    assert 'href="http://i.test/c/a&quot;b"' in m.html
+    assert 'href="http://i.test/c/a&quot;b?lang=nl"' in m.html
     assert "/groups/self/PAUSE" in m.html
 
 
@@ -67,7 +90,8 @@ def test_reminder_names_reference_and_deadline() -> None:
     m = mail(reminder=True)
     assert m.subject.startswith("Herinnering") and "OD-AB12-CD34" in m.subject
     first = m.text.splitlines()[2]
-    assert "OD-AB12-CD34" in first and "02-07-2026 12:00" in first
+    assert "OD-AB12-CD34" in first
+    assert "uiterlijk donderdag 2 juli, 12.00 uur" in m.text
 
 
 def test_a_missing_topic_says_so() -> None:
@@ -82,9 +106,9 @@ def test_sms_is_short_with_topic_deadline_and_link() -> None:
         respond_before=BEFORE,
         link="http://intake.test/c/" + "x" * 60,
     )
-    assert "Rouw en verlies" in sms.text and "02-07-2026 12:00" in sms.text
-    assert sms.text.endswith("x" * 60)
-    assert len(sms.text) < 160
+    assert "Rouw en verlies" in sms.text and "uiterlijk donderdag 2 juli, 12.00 uur" in sms.text
+    assert sms.text.endswith("x" * 60 + "?lang=nl")
+    assert len(sms.text) - len("http://intake.test/c/" + "x" * 60) < 100
 
 
 @pytest.mark.parametrize("lang,label", [("nl", "Je overzicht: "), ("en", "Your overview: ")])
@@ -100,10 +124,10 @@ def test_sms_links_to_the_contacts_own_overview_in_their_language(lang: str, lab
         overview_link=overview,
     )
     first, second = sms.text.splitlines()
-    assert first.endswith(link)
+    assert first.endswith(f"{link}?lang={lang}")
     assert second == f"{label}{overview}?lang={lang}"
-    # Short: apart from the two links, fewer than 100 characters.
-    assert len(sms.text) - len(link) - len(overview) < 100
+    # Short: apart from the two links (each with its ?lang=), fewer than 100 characters.
+    assert len(sms.text) - len(link) - len(overview) - 2 * len("?lang=nl") < 100
     assert sms.html is None
 
 
@@ -111,7 +135,8 @@ def test_mail_links_to_routings_pages_carry_the_contacts_language() -> None:
     m = mail(lang="en", overview_link="http://routing.test/contact/OVERVIEW")
     assert "http://routing.test/contact/OVERVIEW?lang=en" in m.text
     assert "http://routing.test/groups/self/PAUSE?lang=en" in m.text
-    assert "http://intake.test/c/TOKEN\n" in m.text  # intake's callback link is left as it is
+    # The callback page, too, opens in the contact's language, not the help-seeker's.
+    assert "http://intake.test/c/TOKEN?lang=en\n" in m.text
     nl = mail(overview_link="http://routing.test/contact/OVERVIEW")
     assert "http://routing.test/contact/OVERVIEW?lang=nl" in nl.text
     assert messages.with_lang("http://r.test/x?a=1", "en") == "http://r.test/x?a=1&lang=en"

@@ -308,7 +308,7 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
         ids, q, state = await open_callback(token)
         if state != "ok" or q is None:
             return callback_refusal(state, request)
-        lang = q["language"]
+        lang = contact_lang(request)  # the contact's language, not the help-seeker's
         async with rt.sessions() as session, session.begin():
             personal = await store.read_personal(session, api.envelope(rt), ids["question_id"])
             if personal is None:
@@ -342,7 +342,7 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
         ids, q, state = await open_callback(token)
         if state != "ok" or q is None:
             return callback_refusal(state, request)
-        lang = q["language"]
+        lang = contact_lang(request)  # the contact's language, not the help-seeker's
         outcome = str((await request.form()).get("outcome", ""))
         if outcome not in domain.OUTCOMES:
             return render(
