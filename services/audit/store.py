@@ -208,8 +208,8 @@ def _json(value: Any) -> Any:
 async def monthly_counts(session: AsyncSession, start: datetime, end: datetime) -> dict[str, Any]:
     """Raw counts for a month (before suppression); a pruned month's from its kept aggregates."""
     kept = await kept_month(session, start, end)
-    if kept is not None:
-        return _json(kept.counts)
+    if kept is not None:  # jsonb keeps its own key order: put each table back in key order
+        return {name: dict(sorted(table.items())) for name, table in _json(kept.counts).items()}
     q = (
         "select {col} as k, count(*) as n from events where type = :t and occurred_at >= :s "
         "and occurred_at < :e {cond} group by 1"
@@ -218,7 +218,8 @@ async def monthly_counts(session: AsyncSession, start: datetime, end: datetime) 
     async def by(col: str, typ: str, cond: str = "") -> dict[str, int]:
         sql = q.format(col=col, cond=cond)
         rows = await session.execute(text(sql), {"t": typ, "s": start, "e": end})
-        return {str(r.k if r.k is not None else "unknown"): int(r.n) for r in rows}
+        # In key order: suppression (which cell hides a second figure) and the CSV follow it.
+        return dict(sorted((str(r.k if r.k is not None else "unknown"), int(r.n)) for r in rows))
 
     return {
         "questions_by_topic": await by("record->>'topic'", "question.received.v1"),

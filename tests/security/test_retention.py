@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import nats
 import pytest
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
@@ -28,14 +29,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contracts.events import CallbackDone, ContactNotified, Event, ReferralNoted
 from contracts.streams import DEADLETTER_STREAM, EVENTS_STREAM, STREAMS
 from opendeur.db import make_engine, migrate, provision, service_url, sessionmaker
-from opendeur.embedded import NatsServer, Postgres, _pg_bin
+from opendeur.embedded import NatsServer, Postgres, _pg_bin, free_port, wait_port
 from opendeur.keys import Envelope, pseudonym
 from opendeur.messaging import provision_broker
 from opendeur.settings import Settings
 from services.audit import allowlist, jobs, queries, reports, store
 from services.notify import jobs as notify_jobs
 from services.notify import store as notify_store
-from tests.support import ROOT, SECRET, received_event, routed_event
+from tests.support import ADMIN, ROOT, SECRET, received_event, routed_event
 
 DAY = 24 * 3600
 
@@ -290,6 +291,57 @@ async def test_deleting_the_oldest_kept_events_without_an_anchor_breaks_verify(
         await conn.execute(text("alter table events enable trigger events_no_update"))
     result = await verify(audit_engine)
     assert result["ok"] is False and result["first_broken"]["seq"] == 57
+
+
+async def test_the_running_audit_service_answers_the_same_report_and_verify_after_pruning(
+    audit_engine: AsyncEngine,
+) -> None:
+    """What the funder and the DPO see: `opendeur serve audit` over HTTP, before and after."""
+    await append(audit_engine, month_events(datetime(2023, 3, 1, tzinfo=UTC), 6))
+    await append(audit_engine, month_events(jobs.month_start(datetime.now(UTC)), 2))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDEUR_")}
+    env |= {
+        "OPENDEUR_AUDIT_DATABASE_URL": audit_engine.url.render_as_string(hide_password=False),
+        "OPENDEUR_NATS_URL": f"nats://127.0.0.1:{free_port()}",  # none: HTTP serves without it
+        "OPENDEUR_SECRET_KEY": SECRET,
+        "OPENDEUR_ADMIN_TOKEN": ADMIN,
+        "OPENDEUR_AUDIT_PORT": str(port),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "opendeur", "serve", "audit"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_port("127.0.0.1", port, timeout=60, proc=proc)
+        base = f"http://127.0.0.1:{port}/api/v1"
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {ADMIN}"}) as c:
+            before = [
+                (await c.get(f"{base}/reports/monthly", params={"month": "2023-03", "format": f}))
+                for f in ("json", "csv")
+            ]
+            assert before[0].json()["questions_by_topic"]["total"] == 6
+            await jobs.prune(sessionmaker(audit_engine), RETENTION)
+            after = [
+                (await c.get(f"{base}/reports/monthly", params={"month": "2023-03", "format": f}))
+                for f in ("json", "csv")
+            ]
+            assert [r.status_code for r in after] == [200, 200]
+            assert after[0].json() == before[0].json() and after[1].text == before[1].text
+            verified = (await c.get(f"{base}/audit/verify")).json()
+            assert verified["ok"] is True and verified["anchor"]["seq"] == 6 * 4 + 1
+            gone = await c.get(f"{base}/audit/events", params={"type": "question.received.v1"})
+            assert all(e["occurred_at"] >= "2024" for e in gone.json())
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 # --- notify: addresses of contact persons who left; `opendeur contacts forget` ----------------

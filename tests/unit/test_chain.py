@@ -259,3 +259,14 @@ def test_fast_path_never_accepts_what_the_reference_refuses(bad):
         _reference(bad)
     with pytest.raises((TypeError, ValueError)):
         canonical(bad)
+
+
+def test_a_pruned_chain_verifies_from_its_anchor_and_nothing_else():
+    rows = build(sample_records(8))
+    # The anchor keeps the seq and hash of the last pruned row; its record is gone.
+    anchor = ChainRow(seq=rows[2].seq, record={}, prev_hash="", hash=rows[2].hash)
+    assert verify(rows[3:], after=anchor) is None
+    # One more row removed after the anchor, or an anchor that does not match, is caught.
+    assert verify(rows[4:], after=anchor) == Broken(rows[4].seq, "gap")
+    assert verify(rows[3:], after=replace(anchor, hash="b" * 64)) == Broken(4, "link_mismatch")
+    assert verify(rows[3:], after=replace(anchor, seq=2)) == Broken(4, "gap")
