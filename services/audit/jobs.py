@@ -16,6 +16,18 @@ from services.audit import queries, store
 log = get_logger(component="audit")
 EVERY_S = 3600.0  # the work is monthly; hourly ticks make it happen soon after a restart
 
+# Why 24 months (OPENDEUR_AUDIT_RETENTION=730d) and not for ever or a few weeks:
+# - For: the trail is the proof of consent (GDPR art. 7(1)) and of who opened a person's data
+#   (pii.accessed.v1, the NEN 7513 kind of access logging). A complaint, a request to the DPO or
+#   the supervisor about a callback can come long after the data itself is erased (48 h after the
+#   callback), and the funder compares a year with the year before.
+# - Against: the trail holds pseudonymous ids, topic codes, pc4 areas and times: about a health-
+#   adjacent question (art. 9) and linkable to a person by whoever holds the other half. Kept for
+#   ever it would outlive every purpose (art. 5(1)(e)); the data it proves things about is gone.
+# - The monthly aggregates (counts and medians, suppressed as published) are no personal data and
+#   stay; the anchor keeps the chain verifiable. The floor (90 days) keeps pruning behind anything
+#   the broker may still redeliver (14 days) or an operator replay from dead letters (30 days).
+
 
 def month_start(when: datetime) -> datetime:
     return when.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)

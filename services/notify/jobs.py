@@ -13,6 +13,12 @@ from services.notify import store
 
 log = get_logger(component="notify")
 EVERY_S = 3600.0
+# The grace period (OPENDEUR_CONTACT_GRACE, 7d): a contact person whose group leaves, or who is
+# replaced, may still hold an open callback; its reminder and the link in it must still reach
+# them, and a deadline is 24 hours (reminders and escalation follow within a day or two). A week
+# also lets the team undo a mistaken "left" before the addresses are gone. Addresses are never
+# deleted while a notification to that contact is queued, being sent, or was sent in the grace
+# period. `opendeur contacts forget` does not wait (art. 17).
 # Finished notifications are kept as long as an event could still be redelivered or replayed
 # (their row is what makes a second notification for it impossible), then deleted.
 LOG_KEEP = timedelta(days=AUDIT_RETENTION_FLOOR_DAYS)
