@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from opendeur.settings import SERVICES, Settings, write_secret
@@ -286,29 +287,86 @@ def cmd_audit_verify(_args: argparse.Namespace) -> int:
     return 0 if result.get("ok") else 1
 
 
-class Supervisor:
-    """Runs each service as its own process and restarts one that dies."""
+class Stopped(KeyboardInterrupt):
+    """SIGINT, SIGTERM or SIGHUP reached `opendeur up`: everything stops."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path, nats_nodes: list | None = None) -> None:
+
+class StopSignals:
+    """`opendeur up`'s own handlers for SIGINT, SIGTERM and SIGHUP, whatever it inherited (a
+    shell's background job starts with SIGINT ignored): the first signal raises Stopped in the
+    main thread, or on leaving `held()` if it came while a child was being started (so no child
+    is started and then forgotten); later ones are left to the stop already under way."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self.raised = False
+        self.holding = 0
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, self._handle)
+
+    def closing(self) -> None:
+        """From now on a signal changes nothing (the stop is under way)."""
+        self.raised = True
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        if self.received is None:
+            self.received = signum
+        if not self.holding:
+            self._raise()
+
+    def _raise(self) -> None:
+        if self.received is not None and not self.raised:
+            self.raised = True
+            raise Stopped(self.received)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        self.holding += 1
+        try:
+            yield
+        finally:
+            self.holding -= 1
+        if not self.holding:
+            self._raise()
+
+
+class Supervisor:
+    """Runs each service as its own process and restarts one that dies. The children stay in
+    `up`'s process group and get SIGTERM if `up` dies, even by SIGKILL (die_with_parent)."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_dir: Path,
+        nats_nodes: list | None = None,
+        signals: StopSignals | None = None,
+    ) -> None:
         self.env = env
         self.log_dir = log_dir
         self.children: dict[str, subprocess.Popen] = {}
         self.stopping = False
         self.nats_nodes = nats_nodes or []  # embedded nats-server processes, restarted likewise
+        self.signals = signals or StopSignals()
 
     def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
         """Start `opendeur ARGV` as child NAME; `env` (default: the supervisor's) is the child's
         whole environment and is kept for its restarts."""
+        from opendeur.embedded import die_with_parent
+
         log = open(self.log_dir / f"{name}.log", "ab")
         self.envs = getattr(self, "envs", {})
         self.envs[name] = env if env is not None else self.envs.get(name, self.env)
-        self.children[name] = subprocess.Popen(
-            [sys.executable, "-m", "opendeur", *argv],
-            env=self.envs[name],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
+        with self.signals.held():
+            self.children[name] = subprocess.Popen(
+                [sys.executable, "-m", "opendeur", *argv],
+                env=self.envs[name],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                preexec_fn=die_with_parent(signal.SIGTERM),
+            )
         self.argv = getattr(self, "argv", {})
         self.argv[name] = argv
 
@@ -328,16 +386,19 @@ class Supervisor:
                         print(f"opendeur: {node.server_name} did not start: {exc}", flush=True)
             time.sleep(0.5)
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGTERM to every child at once; whatever still runs after `grace` seconds is killed."""
         self.stopping = True
-        for proc in self.children.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.children.values():
+        live = [p for p in self.children.values() if p.poll() is None]
+        for proc in live:
+            proc.terminate()
+        deadline = time.monotonic() + grace
+        for proc in live:
             try:
-                proc.wait(15)
+                proc.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait()
 
 
 def _secrets(data_dir: Path) -> dict[str, str]:
@@ -409,7 +470,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     infra: list = []
     nats_nodes: list = []
     sup: Supervisor | None = None
+    signals = StopSignals()
     try:
+        signals.install()
         if not env.get("OPENDEUR_NATS_URL"):
             nats_nodes = _start_nats(args, data_dir, env)
             infra.extend(nats_nodes)
@@ -417,7 +480,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             pg = Postgres(data_dir / "postgres", _port_or_free(55432)).start()
             infra.append(pg)
             env["OPENDEUR_DATABASE_URL"] = pg.url()
-        sup = Supervisor(env, data_dir / "logs", nats_nodes)
+        sup = Supervisor(env, data_dir / "logs", nats_nodes, signals)
         mailbox_port = int(env.get("OPENDEUR_MAILBOX_PORT", "8025"))
         if not env.get("OPENDEUR_SMTP_URL"):
             smtp_port = _port_or_free(2525)
@@ -463,11 +526,11 @@ def cmd_up(args: argparse.Namespace) -> int:
             "Ctrl-C stops everything.",
             flush=True,
         )
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         sup.watch()
     except KeyboardInterrupt:
         pass
     finally:
+        signals.closing()
         if sup:
             sup.stop()
         for part in reversed(infra):

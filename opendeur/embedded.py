@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import json
 import os
 import pwd
@@ -16,11 +18,39 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from opendeur.settings import write_secret
 
 PG_SYSTEM_USER = "opendeur-pg"
+
+
+PR_SET_PDEATHSIG = 1
+_libc = (
+    ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if sys.platform == "linux" else None
+)
+if _libc is not None:
+    _libc.signal.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    _libc.signal.restype = ctypes.c_void_p
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
+    """A preexec_fn: the child gets `sig` when the process (strictly: the thread) that starts it
+    dies, even by SIGKILL, so nothing outlives its starter; it also starts with SIGINT and SIGTERM
+    at their defaults, whatever its starter inherited. None where Linux's prctl is missing."""
+    if _libc is None:
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        for s in (signal.SIGINT, signal.SIGTERM):  # libc's: Python's works in the main thread only
+            _libc.signal(int(s), None)  # SIG_DFL
+        _libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+        if os.getppid() != parent:  # the starter died before prctl took effect
+            os.kill(os.getpid(), sig)
+
+    return preexec
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -118,7 +148,10 @@ jetstream {{
         conf = self.write_conf()
         log = open(self.data_dir / "nats.log", "ab")
         self.proc = subprocess.Popen(
-            [nats_server_binary(), "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT
+            [nats_server_binary(), "-c", str(conf)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent(signal.SIGTERM),
         )
         wait_port("127.0.0.1", self.port, proc=self.proc)
         return self
@@ -383,6 +416,9 @@ class Postgres:
             [_pg_bin("postgres"), "-D", str(self.pgdata), "-p", str(self.port)],
             stdout=log,
             stderr=subprocess.STDOUT,
+            # Fast shutdown when its starter dies (SIGTERM would wait for every client to leave).
+            # Set after the switch to the postgres user, which would otherwise clear it.
+            preexec_fn=die_with_parent(signal.SIGINT),
             **_as_pg_user(),
         )
         wait_port("127.0.0.1", self.port, timeout=60, proc=self.proc)

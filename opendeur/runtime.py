@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
+import ipaddress
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,7 +14,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.routing import APIRoute
 from faststream.nats import NatsRouter
+from pydantic import ValidationError
 from sqlalchemy import text
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -81,6 +85,7 @@ class Runtime:
         self.sessions = sessionmaker(self.engine)
         self.broker_ready = asyncio.Event()
         self.background: list[Callable[[], Awaitable[None]]] = []
+        self.route_class = staff_route_class(self.check_admin)
 
     def handles(self, event_type: type[Event]) -> Callable:
         """Register `fn(event)` as this service's handler of one event type."""
@@ -152,9 +157,7 @@ class Runtime:
             if given.lower().startswith("bearer ")
             else request.cookies.get("od_admin", "")
         )
-        if expected is None or not hmac.compare_digest(
-            token.encode(), expected.get_secret_value().encode()
-        ):
+        if expected is None or not same_secret(token, expected.get_secret_value()):
             raise ApiError(401, "unauthorized", "A valid staff token is needed for this page.")
 
     def app(self, *, title: str, description: str) -> FastAPI:
@@ -166,6 +169,7 @@ class Runtime:
             docs_url=None,
             redoc_url=None,
         )
+        app.router.route_class = self.route_class
         install_basics(app, self)
         generate = app.openapi
 
@@ -189,6 +193,39 @@ ERROR_SCHEMA: dict[str, Any] = {
     },
 }
 STAFF_TAGS = frozenset({"staff", "audit", "reports"})
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Constant-time comparison of two secrets' SHA-256 digests (equal length whatever was sent)."""
+    a = hashlib.sha256(given.encode("utf-8", "surrogateescape")).digest()
+    return hmac.compare_digest(a, hashlib.sha256(expected.encode()).digest())
+
+
+def is_staff_route(route: APIRoute) -> bool:
+    """A staff API route, or a staff page's form post: answers 401 before reading any input."""
+    if not STAFF_TAGS & {str(t) for t in route.tags or ()}:
+        return False
+    return route.path.startswith("/api/") or bool(route.methods - {"GET", "HEAD"})
+
+
+def staff_route_class(check: Callable[[Request], None]) -> type[APIRoute]:
+    """Routes of this class check the staff credential before FastAPI parses the path, query,
+    headers or body, so a request without one gets 401 whatever parameters it carries (a
+    dependency would run after the body's JSON is decoded)."""
+
+    class StaffFirstRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+            handler = super().get_route_handler()
+            if not is_staff_route(self):
+                return handler
+
+            async def checked(request: Request) -> Response:
+                check(request)
+                return await handler(request)
+
+            return checked
+
+    return StaffFirstRoute
 
 
 def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
@@ -261,6 +298,12 @@ def install_basics(app: FastAPI, rt: Runtime) -> None:
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(validation_error_body(exc.errors()), status_code=422)
 
+    @app.exception_handler(ValidationError)
+    async def _model(_request: Request, exc: ValidationError) -> JSONResponse:
+        # A model built inside a route refused a value: a 422 here, not a 500 whose traceback
+        # would carry pydantic's input_value (what the person typed) into the log.
+        return JSONResponse(validation_error_body(exc.errors(include_input=False)), status_code=422)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
@@ -291,10 +334,32 @@ def install_basics(app: FastAPI, rt: Runtime) -> None:
             {"service": rt.service, **checks}, status_code=200 if all(checks.values()) else 503
         )
 
-    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
-    async def prometheus() -> Response:
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=PlainTextResponse,
+        responses={401: {"description": "Neither the metrics token nor a loopback peer"}},
+    )
+    async def prometheus(request: Request) -> Response:
+        if not metrics_allowed(rt.settings, request):
+            raise ApiError(401, "unauthorized", "GET /metrics needs the metrics bearer token.")
         body, ctype = metrics.render()
         return Response(body, media_type=ctype)
+
+
+def metrics_allowed(settings: Settings, request: Request) -> bool:
+    """OPENDEUR_METRICS_TOKEN as a bearer token; without it, only a loopback peer while no proxy
+    is trusted (behind a proxy every request arrives from the proxy's address)."""
+    given = request.headers.get("authorization", "")
+    token = settings.metrics_token
+    if given.lower().startswith("bearer "):  # a wrong token is refused, wherever it comes from
+        return token is not None and same_secret(given[7:], token.get_secret_value())
+    if settings.proxies() or request.client is None:
+        return False
+    try:
+        return ipaddress.ip_address(request.client.host).is_loopback
+    except ValueError:
+        return False
 
 
 _MESSAGES = {

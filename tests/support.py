@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import os
@@ -26,6 +27,43 @@ from opendeur.embedded import NatsServer, Postgres, free_port
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "test-secret-key-not-for-production-0123456789"
 ADMIN = "test-admin-token"
+# Set by tests/conftest.py for the whole run and inherited by every process the suite starts (not
+# an OPENDEUR_ name: the tests drop those from the environments they build); the session-end
+# check finds what outlived the run by it.
+RUN_MARKER = "PYTEST_OPENDEUR_RUN"
+STOP_TIMEOUT = 20.0  # seconds `up` has to stop on SIGTERM before its whole group is killed
+
+
+def run_up(
+    args: list[str], env: dict[str, str], **popen: object
+) -> subprocess.Popen:  # the caller ends it with stop_up
+    """`opendeur up ARGS` as the leader of a process group of its own (its children stay in it),
+    so that stop_up can end everything it started, as a process manager does."""
+    env = {**env, RUN_MARKER: os.environ.get(RUN_MARKER, "")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "opendeur", "up", *args],
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+        **popen,  # type: ignore[arg-type]
+    )
+
+
+def stop_up(proc: subprocess.Popen, timeout: float = STOP_TIMEOUT) -> bool:
+    """SIGTERM, up to `timeout` seconds for `up` to stop everything, then SIGKILL to its whole
+    process group (whatever is left of it). True if `up` stopped on SIGTERM in time."""
+    stopped = proc.poll() is not None
+    if not stopped:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+            stopped = True
+        except subprocess.TimeoutExpired:
+            pass
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return stopped
 
 
 def received_event(**overrides: object) -> QuestionReceived:
@@ -161,14 +199,12 @@ class System:
         self.ports = {s: free_port() for s in ("intake", "routing", "notify", "audit")}
         self.pg.ensure_database(self.database)
         log = open(self.data_dir / "up.log", "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "opendeur", "up"],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-        self.wait_healthy()
+        self.proc = run_up([], self.env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            self.wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def wait_healthy(self, timeout: float = 90) -> None:
@@ -188,12 +224,8 @@ class System:
             time.sleep(0.2)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        if self.proc:
+            stop_up(self.proc)
 
     def logs(self) -> str:
         parts = []
@@ -251,18 +283,11 @@ Online Angst,angst,,yes,Bram Angst,bram.angst@example.org,100
 
 
 def start_up(
-    args: list[str], env: dict[str, str], timeout: float = 120
+    args: list[str], env: dict[str, str], timeout: float = 120, **popen: object
 ) -> tuple[subprocess.Popen, str]:
     """`opendeur up ARGS` as a person runs it; returns once it has printed its URLs, with what it
-    printed so far. The caller stops it with SIGINT."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "opendeur", "up", *args],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    printed so far. The caller stops it with stop_up (or a signal of its own, then stop_up)."""
+    proc = run_up(args, env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
     out = ""
     try:
         deadline = time.monotonic() + timeout
@@ -272,7 +297,7 @@ def start_up(
             out += line
             assert time.monotonic() < deadline, out
     except BaseException:
-        proc.kill()
+        stop_up(proc, timeout=0)
         raise
     return proc, out
 
@@ -285,7 +310,8 @@ def start_system(
     system_class: type[System] | None = None,
     **env: str,
 ) -> System:
-    """A whole system of its own (broker, database, SMTP sink), its groups imported."""
+    """A whole system of its own (broker, database, SMTP sink), its groups imported; if it
+    cannot be started, what was started of it is stopped before the error goes on."""
     s = (system_class or System)(
         data_dir=tmp,
         nats=NatsServer(tmp / "nats").start(),
@@ -293,11 +319,19 @@ def start_system(
         database=f"od_{uuid.uuid4().hex[:8]}",
         smtp=smtp or MailSink().start(),
         extra_env=env,
-    ).start()
-    csv = tmp / "groups.csv"
-    csv.write_text(groups_csv)
-    result = s.opendeur("groups", "import", str(csv))
-    assert result.returncode == 0, result.stderr
+    )
+    try:
+        s.start()
+        csv = tmp / "groups.csv"
+        csv.write_text(groups_csv)
+        result = s.opendeur("groups", "import", str(csv))
+        assert result.returncode == 0, result.stderr
+    except BaseException:
+        s.stop()
+        s.nats.stop()
+        if smtp is None:
+            s.smtp.stop()
+        raise
     return s
 
 

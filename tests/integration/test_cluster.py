@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from opendeur.embedded import NatsCluster, Postgres, free_port
 from opendeur.messaging import admin_connection
 from opendeur.natsauth import authorization_conf
 from opendeur.settings import Settings
-from tests.support import ADMIN, ROOT, SECRET, MailSink, System, question, start_up
+from tests.support import ADMIN, ROOT, SECRET, MailSink, System, question, start_up, stop_up
 
 # Slow under load (2 shared cores): set-up alone is 20-60 s; the default 180 s is too tight.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(360)]
@@ -363,9 +362,10 @@ def test_up_cluster_runs_three_nodes_and_a_question_flows(tmp_path: Path, pg: Po
             time.sleep(0.2)
         ask_and_wait(30)
     finally:
-        proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=90)
+        stopped = stop_up(proc)  # SIGTERM as a process manager sends; the group killed after
+        rest = proc.stdout.read()
         sink.stop()
+    assert stopped, rest
     assert proc.returncode == 0, rest
     assert "opendeur stopped." in rest
     assert "exited; restarting" in out + rest

@@ -5,7 +5,6 @@ from __future__ import annotations
 import email
 import email.policy
 import os
-import signal
 import time
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import httpx
 import psutil
 
 from opendeur.embedded import free_port
-from tests.support import LINK, question, start_up
+from tests.support import LINK, question, start_up, stop_up
 
 
 def serving(parent: int, service: str) -> list[psutil.Process]:
@@ -28,7 +27,8 @@ def serving(parent: int, service: str) -> list[psutil.Process]:
     return found
 
 
-def test_make_run_brings_everything_up_and_a_question_through(tmp_path: Path) -> None:
+def test_make_run_brings_everything_up_and_a_question_through(pg_reachable_dir: Path) -> None:
+    tmp_path = pg_reachable_dir
     ports = {s: free_port() for s in ("intake", "routing", "notify", "audit", "mailbox")}
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDEUR_")}
     env.update({f"OPENDEUR_{s.upper()}_PORT": str(p) for s, p in ports.items()})
@@ -82,8 +82,9 @@ def test_make_run_brings_everything_up_and_a_question_through(tmp_path: Path) ->
             assert time.monotonic() < deadline, "no mail after the restart"
             time.sleep(0.1)
     finally:
-        proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=60)
+        stopped = stop_up(proc)  # SIGTERM as a process manager sends; the group killed after
+        rest = proc.stdout.read()
+    assert stopped, rest
     assert proc.returncode == 0
     assert "opendeur stopped." in rest
     assert not [

@@ -1,0 +1,159 @@
+"""`opendeur up` stops everything on SIGTERM and SIGINT whatever it inherited, and if it is killed
+(SIGKILL) its children die with it: nothing it started outlives it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+
+from opendeur.embedded import Postgres, free_port
+from tests.support import SECRET, start_up, stop_up
+
+STOP_WITHIN = 15.0  # seconds
+
+
+def up_env(tmp: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDEUR_")}
+    ports = {s: free_port() for s in ("intake", "routing", "notify", "audit", "mailbox")}
+    env.update({f"OPENDEUR_{s.upper()}_PORT": str(p) for s, p in ports.items()})
+    env.update(OPENDEUR_LOG_FORMAT="json", OPENDEUR_DATA_DIR=str(tmp), **extra)
+    return env
+
+
+def with_database(tmp: Path, pg: Postgres) -> dict[str, str]:
+    """The suite's PostgreSQL (a fresh database; the suite's secret, as database roles belong to
+    the whole cluster); `up` starts its own nats-server and mailbox."""
+    database = f"od_{uuid.uuid4().hex[:8]}"
+    pg.ensure_database(database)
+    return up_env(tmp, OPENDEUR_DATABASE_URL=pg.url(database), OPENDEUR_SECRET_KEY=SECRET)
+
+
+def ignore_stop_signals() -> None:
+    """What a POSIX shell does to a background job (SIGINT), and a careless parent to both."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    return psutil.Process(pid).children(recursive=True)
+
+
+def alive(procs: list[psutil.Process]) -> list[str]:
+    left = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                left.append(f"{p.pid} {' '.join(p.cmdline())[:120]}")
+        except psutil.NoSuchProcess:
+            continue
+    return left
+
+
+def group(pgid: int) -> list[psutil.Process]:
+    """Every process in this process group (`up` leads its own; its children stay in it)."""
+    found = []
+    for pid in psutil.pids():
+        try:
+            if os.getpgid(pid) == pgid:
+                found.append(psutil.Process(pid))
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return found
+
+
+def wait_gone(procs: list[psutil.Process], timeout: float) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while (left := alive(procs)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+def kill_all(procs: list[psutil.Process]) -> None:
+    for p in procs:
+        try:
+            p.kill()
+        except psutil.Error:
+            continue
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_up_stops_everything_on_a_signal_it_inherited_ignored(
+    tmp_path: Path, pg: Postgres, sig: signal.Signals
+) -> None:
+    proc, _ = start_up([], with_database(tmp_path, pg), preexec_fn=ignore_stop_signals)
+    children: list[psutil.Process] = []
+    try:
+        children = descendants(proc.pid)
+        names = {p.name() for p in children}
+        assert "nats-server" in names, names
+        assert sum("serve" in p.cmdline() for p in children) == 4
+        sent = time.monotonic()
+        proc.send_signal(sig)
+        try:
+            proc.wait(STOP_WITHIN)
+        except Exception:
+            pytest.fail(f"up did not stop within {STOP_WITHIN}s of {sig.name}")
+        took = time.monotonic() - sent
+        assert not wait_gone([*children, *group(proc.pid)], 2), alive(children)
+        print(f"\n{sig.name}: up and its {len(children)} children gone in {took:.1f}s")
+    finally:
+        stop_up(proc, timeout=0)
+        kill_all(children)
+    assert "opendeur stopped." in proc.stdout.read()
+
+
+def test_killed_up_takes_its_children_with_it(pg_reachable_dir: Path) -> None:
+    """SIGKILL to `up` alone (not its group): the services, the mailbox, the embedded
+    nats-server and PostgreSQL get their parent-death signal and stop."""
+    tmp = pg_reachable_dir
+    proc, _ = start_up(["--data-dir", str(tmp)], up_env(tmp))
+    children: list[psutil.Process] = []
+    try:
+        children = descendants(proc.pid)
+        names = {p.name() for p in children}
+        assert {"nats-server", "postgres"} <= names, names
+        cmds = [p.cmdline() for p in children]
+        assert sum("serve" in c for c in cmds) == 4 and any("mailbox" in c for c in cmds)
+        killed = time.monotonic()
+        proc.kill()
+        proc.wait()
+        left = wait_gone([*children, *group(proc.pid)], STOP_WITHIN)
+        assert not left, f"alive {STOP_WITHIN}s after up was killed: {left}"
+        print(f"\nSIGKILL: {len(children)} children gone in {time.monotonic() - killed:.1f}s")
+    finally:
+        stop_up(proc, timeout=0)
+        kill_all(children)
+
+
+def test_sigterm_while_a_child_is_being_restarted(tmp_path: Path, pg: Postgres) -> None:
+    """A service dies; while the supervisor is about to start it again, SIGTERM arrives: `up`
+    stops, and neither the old children nor the one being started are left."""
+    proc, _ = start_up([], with_database(tmp_path, pg))
+    seen: dict[int, psutil.Process] = {}
+    try:
+        seen.update((p.pid, p) for p in descendants(proc.pid))
+        routing = next(p for p in seen.values() if p.cmdline()[-2:] == ["serve", "routing"])
+        routing.kill()
+        deadline = time.monotonic() + 20
+        line = ""
+        while "routing exited" not in line:
+            line = proc.stdout.readline()
+            assert line and time.monotonic() < deadline, "up did not notice routing's death"
+        proc.terminate()  # up is between noticing and starting routing again
+        seen.update((p.pid, p) for p in descendants(proc.pid))
+        try:
+            proc.wait(STOP_WITHIN)
+        except Exception:
+            pytest.fail(f"up did not stop within {STOP_WITHIN}s of SIGTERM mid-restart")
+        left = wait_gone([*seen.values(), *group(proc.pid)], 2)
+        assert not left, left
+    finally:
+        stop_up(proc, timeout=0)
+        kill_all(list(seen.values()))
+    assert "opendeur stopped." in proc.stdout.read()
