@@ -39,6 +39,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
+        # X-Forwarded-For only from OPENDEUR_TRUSTED_PROXIES (uvicorn trusts 127.0.0.1 otherwise).
+        proxy_headers=bool(settings.proxies()),
+        forwarded_allow_ips=settings.proxies() or [],
     )
     return 0
 
@@ -174,6 +177,30 @@ def cmd_users_add(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"user {args.name} added; one-time password (change it at first login): {password}")
+    return 0
+
+
+def cmd_users_disable(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from opendeur.db import make_engine, service_url, sessionmaker
+    from services.intake.users import UserError, set_disabled
+
+    settings = _settings()
+
+    async def run() -> None:
+        engine = make_engine(service_url(settings, "intake"), pool_size=1, schema="intake")
+        try:
+            await set_disabled(sessionmaker(engine), args.name, args.disable, datetime.now(UTC))
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(run())
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"user {args.name} {'disabled; their sessions ended' if args.disable else 'enabled'}")
     return 0
 
 
@@ -585,6 +612,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("name")
     p.add_argument("--role", default="phone", choices=["phone"])
     p.set_defaults(fn=cmd_users_add)
+    for verb, text in (
+        ("disable", "end a volunteer's sessions now and refuse their logins"),
+        ("enable", "allow a disabled volunteer to log in again"),
+    ):
+        p = u.add_parser(verb, help=text)
+        p.add_argument("name")
+        p.set_defaults(fn=cmd_users_disable, disable=verb == "disable")
     d = sub.add_parser("deadletters").add_subparsers(dest="sub", required=True)
     p = d.add_parser("list", help="messages a consumer could not handle")
     p.add_argument("--limit", type=int, default=50)

@@ -91,6 +91,13 @@ class Settings(BaseSettings):
     network_email: str | None = None
     # Where "Snel weg" / "Quick exit" takes a help-seeker: a neutral page.
     quick_exit_url: str = Field(default="https://www.google.nl/", pattern=r"^https?://[^\s\"'<>]+$")
+    # Addresses/CIDRs (comma-separated) whose X-Forwarded-For is believed; none by default.
+    trusted_proxies: str = ""
+    # Bearer token for GET /metrics from anywhere but loopback (compared as a hash).
+    metrics_token: SecretStr | None = None
+    # Phone-console sessions: idle timeout and absolute lifetime.
+    phone_session_idle: str = "30m"
+    phone_session_max: str = "12h"
     host: str = "127.0.0.1"
     intake_port: int = 8080
     routing_port: int = 8081
@@ -107,6 +114,8 @@ class Settings(BaseSettings):
         "link_ttl",
         "link_grace",
         "erased_retention",
+        "phone_session_idle",
+        "phone_session_max",
     )
     @classmethod
     def _duration(cls, v: str) -> str:
@@ -114,7 +123,14 @@ class Settings(BaseSettings):
         return v
 
     def model_post_init(self, _ctx: object) -> None:
-        for name in ("secret_key", "master_keys", "admin_token", "nats_password", "database_url"):
+        for name in (
+            "secret_key",
+            "master_keys",
+            "admin_token",
+            "nats_password",
+            "database_url",
+            "metrics_token",
+        ):
             if getattr(self, name) is None:
                 value = _read_secret_file(f"OPENDEUR_{name.upper()}")
                 if value:
@@ -152,6 +168,10 @@ class Settings(BaseSettings):
         if service == "intake" and self.public_base_url:
             return self.public_base_url.rstrip("/")
         return f"http://{self.host}:{self.port(service)}"
+
+    def proxies(self) -> list[str]:
+        """OPENDEUR_TRUSTED_PROXIES as a list (empty: no proxy header is believed)."""
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     def service_database_url(self, service: str) -> str | None:
         return getattr(self, f"{service}_database_url")

@@ -15,6 +15,7 @@ import orjson
 from fastapi import Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import StringConstraints
 
 from opendeur.runtime import ApiError, Runtime
 from services.audit import handlers, jobs, queries, reports, store, tailing
@@ -24,14 +25,17 @@ rt = Runtime("audit")
 handlers.register(rt)
 jobs.register(rt)
 app = rt.app(title="audit", description="Consent and timing, provable; never content.")
+# Sequences are bigints: a larger ?after= is a 422, not a database error.
+MAX_SEQ = 2**63 - 1
+EventType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.]{0,63}$")]
 
 
 @app.get("/api/v1/audit/events", tags=["audit"])
 async def audit_events(
     request: Request,
     question_id: UUID | None = None,
-    type: Annotated[list[str] | None, Query()] = None,
-    after: int = 0,
+    type: Annotated[list[EventType] | None, Query()] = None,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
 ) -> list[dict]:
     rt.check_admin(request)
@@ -85,14 +89,18 @@ async def audit_stream(
         str | None,
         Query(description="ISO-8601 time (UTC without an offset) or a duration ago: 30m, 2h, 1d"),
     ] = None,
-    type: Annotated[list[str] | None, Query(description="only these event types")] = None,
-    after: Annotated[int | None, Query(ge=0, description="resume after this sequence")] = None,
+    type: Annotated[list[EventType] | None, Query(description="only these event types")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_SEQ, description="resume after this sequence")
+    ] = None,
 ) -> StreamingResponse:
     """Server-sent events in stored order; resumable with Last-Event-ID (or ?after=)."""
     rt.check_admin(request)
     try:
         resume = int(last_event_id) if last_event_id else (after or 0)
     except ValueError:
+        resume = after or 0
+    if not 0 <= resume <= MAX_SEQ:
         resume = after or 0
     try:
         start = tailing.parse_since(since) if since else None

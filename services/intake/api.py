@@ -23,6 +23,8 @@ from services.intake.consent import CONSENT_VERSION
 from services.intake.topics import TopicCatalogue
 
 log = get_logger(component="intake.api")
+# On every response carrying a token or personal data: no browser or proxy cache keeps it.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 ADVICE = {
     "nl": (
@@ -42,19 +44,21 @@ ADVICE = {
 
 
 class ConsentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
     share_with_contact: StrictBool
     statistics: StrictBool = False
 
 
 class QuestionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # hide_input_in_errors: a ValidationError's text (tracebacks, logs) never carries the input.
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
     channel: Literal["web", "phone"] = "web"
     for_self: StrictBool
     topic: Annotated[str, Field(max_length=48)] | None = None
     story: Annotated[str, Field(max_length=20000)] | None = None
-    phone: Annotated[str, Field(max_length=64)] | None = None
-    postcode: Annotated[str, Field(max_length=16)] | None = None
+    # As typed or pasted (runs of spaces, dashes, brackets): validation.py normalises them.
+    phone: Annotated[str, Field(max_length=validation.RAW_MAX_CHARS)] | None = None
+    postcode: Annotated[str, Field(max_length=validation.RAW_MAX_CHARS)] | None = None
     language: Literal["nl", "en"] = "nl"
     consent: ConsentIn
     wants_to_start_group: StrictBool = False
@@ -219,7 +223,8 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
         response_model=Accepted,
         responses={422: {"description": "Refused; nothing personal was stored."}},
     )
-    async def post_question(q: QuestionIn) -> Accepted:
+    async def post_question(q: QuestionIn, response: Response) -> Accepted:
+        response.headers.update(NO_STORE)  # the withdraw token is a credential
         return await accept_question(rt, topics, q)
 
     @router.delete(
@@ -236,6 +241,6 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
                 "not_found",
                 "There is no question with this id and withdraw token (it may already be erased).",
             )
-        return Response(status_code=204)
+        return Response(status_code=204, headers=NO_STORE)
 
     return router

@@ -1,4 +1,9 @@
-"""Front-door guard (ASGI): rate limits per client address and a cap on request body size."""
+"""Front-door guard (ASGI): rate limits per client address or per trusted frontend's key, and a
+cap on request body size.
+
+The client address is the TCP peer's, or the one uvicorn took from X-Forwarded-For when the peer
+is one of OPENDEUR_TRUSTED_PROXIES (opendeur serve sets uvicorn's proxy options from it); a
+header from anyone else changes nothing."""
 
 from __future__ import annotations
 
@@ -9,7 +14,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opendeur.logging import get_logger
 from opendeur.runtime import SECURITY_HEADERS, error_body
-from services.intake.ratelimit import Limiter, retry_after_header
+from services.intake.ratelimit import (
+    Frontend,
+    Limiter,
+    frontends_from_env,
+    match_frontend,
+    retry_after_header,
+)
 from services.intake.web.i18n import NETWORK_PHONE, t
 from services.intake.web.pages import render
 
@@ -18,11 +29,20 @@ log = get_logger(component="intake.guard")
 MAX_BODY = 64 * 1024
 API_PATH = "/api/v1/questions"
 FORM_PATH = "/"
+FRONTEND_HEADER = b"x-frontend-key"
 
 
 class FrontDoorGuard:
-    def __init__(self, app: ASGIApp, limiter: Limiter, max_body: int = MAX_BODY) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limiter: Limiter,
+        max_body: int = MAX_BODY,
+        frontends: list[Frontend] | None = None,
+    ) -> None:
         self.app, self.limiter, self.max_body = app, limiter, max_body
+        self.frontends = frontends_from_env() if frontends is None else frontends
+        self.per_frontend = {f.name: Limiter(f.rate) for f in self.frontends}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
@@ -30,8 +50,17 @@ class FrontDoorGuard:
             return
         path = scope["path"]
         if scope["method"] == "POST" and path in (API_PATH, FORM_PATH):
-            client = scope.get("client")
-            wait = self.limiter.take(client[0] if client else "unknown")
+            key = dict(scope["headers"]).get(FRONTEND_HEADER)
+            if key is not None:
+                frontend = match_frontend(self.frontends, key.decode("latin-1"))
+                if frontend is None:
+                    log.warning("frontend_key_refused", path=path)
+                    await self._send(self._bad_key(), scope, receive, send)
+                    return
+                wait = self.per_frontend[frontend.name].take(frontend.name)
+            else:
+                client = scope.get("client")
+                wait = self.limiter.take(client[0] if client else "unknown")
             if wait:
                 log.warning("rate_limited", path=path)
                 await self._send(self._limited(scope, path, wait), scope, receive, send)
@@ -75,6 +104,13 @@ class FrontDoorGuard:
                 "request_too_large", f"The request body is larger than {self.max_body} bytes."
             ),
             status_code=413,
+        )
+
+    @staticmethod
+    def _bad_key() -> Response:
+        return JSONResponse(
+            error_body("invalid_frontend_key", "This frontend key is not known."),
+            status_code=401,
         )
 
     def _limited(self, scope: Scope, path: str, wait: float) -> Response:

@@ -1,7 +1,10 @@
-"""Per-client token buckets in process memory: a brake on floods at the front door."""
+"""Token buckets in process memory, per client address or per trusted frontend: a brake on
+floods at the front door."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import os
 import re
@@ -73,3 +76,45 @@ class Limiter:
 
 def retry_after_header(seconds: float) -> str:
     return str(max(1, math.ceil(seconds)))
+
+
+@dataclass(frozen=True)
+class Frontend:
+    """A trusted frontend (the phone line's, a partner's web form) with its own key and limit."""
+
+    name: str
+    digest: bytes  # SHA-256 of its key: the key itself is never configured or kept here
+    rate: Rate | None
+
+
+_FRONTEND = re.compile(r"^([a-z0-9][a-z0-9_-]{0,39}):([0-9a-f]{64}):(.+)$")
+
+
+def key_digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).digest()
+
+
+def parse_frontends(text: str) -> list[Frontend]:
+    """'phoneline:<sha256 hex of its key>:600/min,partner:<hex>:100/min' -> frontends."""
+    out: list[Frontend] = []
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        m = _FRONTEND.match(item)
+        if m is None:
+            raise ValueError("frontend keys look like name:<sha256 hex of the key>:100/min")
+        out.append(Frontend(m.group(1), bytes.fromhex(m.group(2)), parse_rate(m.group(3))))
+    if len({f.name for f in out}) != len(out):
+        raise ValueError("each frontend needs its own name")
+    return out
+
+
+def frontends_from_env(var: str = "OPENDEUR_INTAKE_FRONTEND_KEYS") -> list[Frontend]:
+    return parse_frontends(os.environ.get(var) or "")
+
+
+def match_frontend(frontends: list[Frontend], key: str) -> Frontend | None:
+    """The frontend whose key this is; every configured digest is compared, in constant time."""
+    digest, found = key_digest(key), None
+    for f in frontends:
+        if hmac.compare_digest(digest, f.digest):
+            found = f
+    return found

@@ -1,15 +1,31 @@
-"""Volunteers' accounts for the phone console: argon2 password hashes, one-time first passwords."""
+"""Volunteers' accounts for the phone console: argon2 password hashes, one-time first passwords,
+server-side sessions (only a hash of the session id is stored) and disabling an account."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Boolean, Column, DateTime, MetaData, String, Table, Text, func, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    LargeBinary,
+    MetaData,
+    RowMapping,
+    String,
+    Table,
+    Text,
+    func,
+    select,
+)
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import insert as sa_insert
 from sqlalchemy import update as sa_update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -31,7 +47,19 @@ users = Table(
     Column("password_hash", Text, nullable=False),
     Column("must_change", Boolean, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("disabled_at", DateTime(timezone=True)),
 )
+phone_sessions = Table(
+    "phone_sessions",
+    metadata,
+    Column("id_hash", LargeBinary, primary_key=True),
+    Column("user_name", String, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+# last_seen is written at most this often, not on every page.
+TOUCH_EVERY = timedelta(seconds=30)
 
 
 class UserError(ValueError):
@@ -44,6 +72,7 @@ class User:
     role: str
     must_change: bool
     password_hash: str
+    disabled: bool = False
 
 
 def check_name(name: str) -> str:
@@ -78,7 +107,13 @@ async def get_user(session: AsyncSession, name: str) -> User | None:
     )
     if row is None:
         return None
-    return User(row["name"], row["role"], row["must_change"], row["password_hash"])
+    return _user(row)
+
+
+def _user(r: RowMapping) -> User:
+    return User(
+        r["name"], r["role"], r["must_change"], r["password_hash"], r["disabled_at"] is not None
+    )
 
 
 def _verify(hashed: str, password: str) -> bool:
@@ -94,7 +129,7 @@ async def authenticate(
     async with sessions() as session:
         user = await get_user(session, name) if NAME.fullmatch(name.strip().lower()) else None
     ok = await asyncio.to_thread(_verify, user.password_hash if user else _DUMMY_HASH, password)
-    return user if ok and user is not None else None
+    return user if ok and user is not None and not user.disabled else None
 
 
 async def set_password(
@@ -109,3 +144,90 @@ async def set_password(
             .where(users.c.name == name)
             .values(password_hash=hashed, must_change=False)
         )
+        await end_sessions_of(session, name)  # a new password ends every session before it
+
+
+def _id_hash(sid: str) -> bytes:
+    return hashlib.sha256(sid.encode("utf-8", "surrogateescape")).digest()
+
+
+async def open_session(
+    sessions: async_sessionmaker[AsyncSession], name: str, now: datetime, lifetime: timedelta
+) -> str:
+    """A new session for `name`; returns its id (for the cookie), of which only a hash is kept."""
+    sid = secrets.token_urlsafe(32)
+    async with sessions() as session, session.begin():
+        await session.execute(sa_delete(phone_sessions).where(phone_sessions.c.expires_at < now))
+        await session.execute(
+            sa_insert(phone_sessions).values(
+                id_hash=_id_hash(sid),
+                user_name=name,
+                created_at=now,
+                last_seen=now,
+                expires_at=now + lifetime,
+            )
+        )
+    return sid
+
+
+async def session_user(
+    sessions: async_sessionmaker[AsyncSession], sid: str, now: datetime, idle: timedelta
+) -> User | None:
+    """The enabled user of a live session (not ended, not idle too long, not past its lifetime)."""
+    key = _id_hash(sid)
+    async with sessions() as session, session.begin():
+        row = (
+            (
+                await session.execute(
+                    select(phone_sessions.c.last_seen, phone_sessions.c.expires_at, users)
+                    .join(users, users.c.name == phone_sessions.c.user_name)
+                    .where(phone_sessions.c.id_hash == key)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        if (
+            row["disabled_at"] is not None
+            or row["expires_at"] <= now
+            or row["last_seen"] + idle <= now
+        ):
+            await session.execute(sa_delete(phone_sessions).where(phone_sessions.c.id_hash == key))
+            return None
+        if now - row["last_seen"] >= TOUCH_EVERY:
+            await session.execute(
+                sa_update(phone_sessions)
+                .where(phone_sessions.c.id_hash == key)
+                .values(last_seen=now)
+            )
+        return _user(row)
+
+
+async def end_session(sessions: async_sessionmaker[AsyncSession], sid: str) -> None:
+    async with sessions() as session, session.begin():
+        await session.execute(
+            sa_delete(phone_sessions).where(phone_sessions.c.id_hash == _id_hash(sid))
+        )
+
+
+async def end_sessions_of(session: AsyncSession, name: str) -> None:
+    await session.execute(sa_delete(phone_sessions).where(phone_sessions.c.user_name == name))
+
+
+async def set_disabled(
+    sessions: async_sessionmaker[AsyncSession], name: str, disabled: bool, now: datetime
+) -> None:
+    """Disable (every open session ends at once, logins are refused) or enable a volunteer."""
+    name = check_name(name)
+    async with sessions() as session, session.begin():
+        done = await session.execute(
+            sa_update(users)
+            .where(users.c.name == name)
+            .values(disabled_at=now if disabled else None)
+        )
+        if done.rowcount == 0:
+            raise UserError(f"there is no user {name!r}")
+        if disabled:
+            await end_sessions_of(session, name)

@@ -19,7 +19,7 @@ CONTACT_ID = re.compile(CODE_PATTERN)
 
 
 class ContactIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     email: str | None = None
     mobile: str | None = None

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Path as PathParam
 from fastapi import Request
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
@@ -44,7 +45,11 @@ class StatusIn(BaseModel):
 
 
 @app.post("/api/v1/groups/{group_id}/status", tags=["staff"], status_code=204)
-async def set_status(group_id: str, body: StatusIn, request: Request) -> None:
+async def set_status(
+    group_id: Annotated[str, PathParam(max_length=200, pattern=r"^[^\x00-\x1f]+$")],
+    body: StatusIn,
+    request: Request,
+) -> None:
     rt.check_admin(request)
     async with rt.sessions() as session, session.begin():
         if not await groups.change_status(session, group_id, body.status, "team"):

@@ -67,8 +67,30 @@ async def test_after_start_up_no_stream_keeps_messages_for_ever(broker: NatsServ
     assert all(0 < age <= 30 * DAY for age in ages.values()), ages
 
 
+def migrate_cli(pg: Postgres, nats_url: str, **env: str) -> None:
+    """`opendeur migrate`, which `opendeur up` also runs at every start (and k8s' migrate job)."""
+    database = f"od_streams_{uuid.uuid4().hex[:8]}"
+    pg.ensure_database(database)
+    full = {k: v for k, v in os.environ.items() if not k.startswith("OPENDEUR_")}
+    full |= {
+        "OPENDEUR_NATS_URL": nats_url,
+        "OPENDEUR_DATABASE_URL": pg.url(database),
+        "OPENDEUR_SECRET_KEY": SECRET,
+        **env,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "opendeur", "migrate"],
+        env=full,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+
+
 async def test_an_existing_stream_without_max_age_is_updated_at_the_next_start(
-    broker: NatsServer,
+    broker: NatsServer, pg: Postgres
 ) -> None:
     # The stream as an older release created it: limits retention, no max_age, with a message.
     nc = await nats.connect(broker.url)
@@ -89,15 +111,11 @@ async def test_an_existing_stream_without_max_age_is_updated_at_the_next_start(
         await nc.close()
     assert (await stream_max_ages(broker.url))[EVENTS_STREAM] == 0
 
-    await provision_broker(Settings(_env_file=None, nats_url=broker.url))
+    migrate_cli(pg, broker.url)
     assert (await stream_max_ages(broker.url))[EVENTS_STREAM] == 14 * DAY
 
     # The operator's setting wins, and a changed setting is applied again at the next start.
-    await provision_broker(
-        Settings(
-            _env_file=None, nats_url=broker.url, events_max_age="21d", deadletter_max_age="60d"
-        )
-    )
+    migrate_cli(pg, broker.url, OPENDEUR_EVENTS_MAX_AGE="21d", OPENDEUR_DEADLETTER_MAX_AGE="60d")
     ages = await stream_max_ages(broker.url)
     assert (ages[EVENTS_STREAM], ages[DEADLETTER_STREAM]) == (21 * DAY, 60 * DAY)
     nc = await nats.connect(broker.url)

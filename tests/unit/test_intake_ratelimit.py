@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from services.intake import ratelimit
@@ -54,3 +56,30 @@ def test_memory_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_retry_after_is_whole_seconds() -> None:
     assert ratelimit.retry_after_header(0.01) == "1"
     assert ratelimit.retry_after_header(2.2) == "3"
+
+
+def test_frontend_keys_are_configured_as_hashes_with_their_own_rate() -> None:
+    key = "de-sleutel-van-de-telefoonlijn"
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    frontends = ratelimit.parse_frontends(f" phoneline:{digest}:600/min , partner:{'0' * 64}:off")
+    assert [f.name for f in frontends] == ["phoneline", "partner"]
+    assert frontends[0].rate == Rate(600, 10.0) and frontends[1].rate is None
+    assert key not in repr(frontends)  # only the hash is held
+    assert ratelimit.match_frontend(frontends, key) is frontends[0]
+    assert ratelimit.match_frontend(frontends, key + "x") is None
+    assert ratelimit.match_frontend(frontends, "") is None
+    assert ratelimit.parse_frontends("") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "phoneline:plain-key:10/min",  # a key in the clear, not its hash
+        f"phoneline:{'a' * 64}",  # no rate
+        f"Phone Line:{'a' * 64}:10/min",
+        f"a:{'a' * 64}:10/min,a:{'b' * 64}:10/min",  # one name twice
+    ],
+)
+def test_bad_frontend_configuration_is_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        ratelimit.parse_frontends(text)

@@ -1,18 +1,23 @@
 """Tests for normalising the phone number, postcode and story a help-seeker types."""
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from services.intake.validation import (
+    RAW_MAX_CHARS,
     STORY_MAX_CHARS,
     FieldError,
     normalise_phone,
     normalise_postcode,
     normalise_story,
 )
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
@@ -28,6 +33,13 @@ from services.intake.validation import (
         ("020-1234567", "+31201234567"),
         ("+32 470 12 34 56", "+32470123456"),
         ("+44 20 7946 0958", "+442079460958"),
+        ("06.12.34.56.78", "+31612345678"),
+        ("+31 (0)6 1234 5678", "+31612345678"),
+        ("0031 (0)6-12 34 56 78", "+31612345678"),
+        ("06\u201312345678", "+31612345678"),
+        ("06\u00a012345678", "+31612345678"),
+        ("\t06 1234\n5678\r\n", "+31612345678"),
+        ("06/12345678", "+31612345678"),
     ],
 )
 def test_phone_numbers_are_normalised_to_e164(raw: str, expected: str) -> None:
@@ -57,11 +69,15 @@ def test_invalid_phone_numbers_are_rejected(raw: str) -> None:
     assert info.value.field == "phone"
 
 
-def test_phone_longer_than_32_characters_is_rejected_even_if_digits_would_parse() -> None:
-    padded = "06" + " " * 31 + "12345678"
-    with pytest.raises(FieldError) as info:
-        normalise_phone(padded)
-    assert info.value.code == "invalid_phone"
+def test_a_phone_number_padded_with_long_runs_of_whitespace_is_accepted() -> None:
+    assert normalise_phone("06" + " " * 300 + "12345678" + "\n" * 50) == "+31612345678"
+
+
+def test_more_than_the_raw_limit_or_too_many_digits_is_rejected() -> None:
+    for raw in ("06" + " " * RAW_MAX_CHARS + "12345678", "06" + "1" * 40, "+31 6 1234"):
+        with pytest.raises(FieldError) as info:
+            normalise_phone(raw)
+        assert info.value.code == "invalid_phone"
 
 
 @pytest.mark.parametrize(
@@ -74,6 +90,9 @@ def test_phone_longer_than_32_characters_is_rejected_even_if_digits_would_parse(
         ("  5611 AB  ", "5611"),
         ("1011ab", "1011"),
         ("9999", "9999"),
+        ("5611-AB", "5611"),
+        ("5611\u00a0AB", "5611"),
+        ("\t5611" + " " * 500 + "ab\n", "5611"),
     ],
 )
 def test_postcodes_are_reduced_to_four_digits(raw: str, expected: str) -> None:
@@ -86,7 +105,8 @@ def test_missing_postcode_is_none(raw: str | None) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ["0611", "0611 AB", "56111", "561", "ABCD", "5611 A", "5611 ABC", "5611-AB", "56 11"]
+    "raw",
+    ["0611", "0611 AB", "56111", "561", "ABCD", "5611 A", "5611 ABC", "5611 AB 12", "5" * 2000],
 )
 def test_invalid_postcodes_are_rejected(raw: str) -> None:
     with pytest.raises(FieldError) as info:
@@ -154,3 +174,23 @@ def test_normalise_phone_returns_e164_or_raises_field_error(raw: str) -> None:
     else:
         assert result.startswith("+")
         assert result[1:].isdigit()
+
+
+def test_the_catalogue_intake_ships_is_routings() -> None:
+    """Intake validates topics against contracts/topics.json (it may not import routing): the
+    same codes and labels, in the same order, as routing's own data file."""
+    from contracts import topics as shipped
+
+    routing = json.loads((ROOT / "services/routing/data/topics.json").read_text("utf-8"))
+    assert [{k: t[k] for k in ("code", "nl", "en")} for t in routing] == list(shipped.catalogue())
+    assert {"rouw", "depressie", "burn-out", "chronische-pijn"} <= shipped.codes()
+
+
+async def test_a_code_shaped_topic_outside_the_catalogue_is_unknown_with_routing_down() -> None:
+    from services.intake.topics import TopicCatalogue
+
+    down = TopicCatalogue("http://127.0.0.1:9")  # nothing listens on the discard port
+    assert await down.is_known("rouw")
+    assert not await down.is_known("mijn-buurman-jan-de-vries")
+    assert await down.known_or_none("x" * 40) is None
+    assert [t["code"] for t in await down.all()][:2] == ["rouw", "depressie"]

@@ -57,6 +57,14 @@ def details(event: dict[str, Any]) -> str:
     )
 
 
+def cross_site(request: Request) -> bool:
+    """True when the browser says the request comes from another site or origin."""
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return True
+    origin = request.headers.get("origin")
+    return origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}"
+
+
 def is_admin(rt: Runtime, request: Request) -> bool:
     try:
         rt.check_admin(request)
@@ -81,7 +89,7 @@ async def deadletter_view(rt: Runtime) -> tuple[int | None, list[dict[str, Any]]
 
 
 def make_router(rt: Runtime) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(include_in_schema=False, route_class=rt.route_class)
 
     @router.get("/login")
     async def login_form(request: Request) -> Response:
@@ -106,8 +114,12 @@ def make_router(rt: Runtime) -> APIRouter:
         )
         return response
 
-    @router.api_route("/logout", methods=["GET", "POST"])
-    async def logout() -> Response:
+    @router.post("/logout")
+    async def logout(request: Request) -> Response:
+        # POST only (a GET, an <img src> on another site, must not sign anyone out); a post from
+        # another origin is refused (the cookie is SameSite=strict as well).
+        if cross_site(request):
+            raise ApiError(403, "csrf_failed", "Sign out from the console itself.")
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
         return response

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from pydantic import ValidationError
+
+from opendeur.runtime import ApiError
 from services.intake import api, validation
 from services.intake.topics import TopicCatalogue
 from services.intake.web.i18n import t
@@ -51,15 +54,33 @@ async def check(
     return {f: errors[f] for f in FIELD_ORDER if f in errors}
 
 
+def _normalised(fn, raw: str | None) -> str | None:
+    try:
+        return fn(raw)
+    except validation.FieldError:
+        return raw  # refused with the form's own message by accept_question
+
+
 def to_question(values: dict[str, str], *, channel: str, language: str) -> api.QuestionIn:
+    """The form as the API's model, phone, postcode and story normalised first, so what a person
+    typed or pasted (long runs of spaces included) never trips the model's raw limits; a value
+    the model still refuses is a form error on its field, never a 500."""
+    try:
+        return _to_question(values, channel=channel, language=language)
+    except ValidationError as exc:
+        loc = exc.errors(include_input=False)[0].get("loc", ()) if exc.error_count() else ()
+        field = ".".join(str(p) for p in loc) or None
+        raise ApiError(422, "invalid_value", "This value is not valid.", field) from None
+
+
+def _to_question(values: dict[str, str], *, channel: str, language: str) -> api.QuestionIn:
     return api.QuestionIn(
         channel=channel,  # type: ignore[arg-type]
         for_self=values.get("for_self") != "no",
         topic=values.get("topic") or None,
-        # Already checked; normalised so stray whitespace cannot exceed the model's raw limit.
-        story=validation.normalise_story(values.get("story")),
-        phone=values.get("phone", ""),
-        postcode=values.get("postcode") or None,
+        story=_normalised(validation.normalise_story, values.get("story")),
+        phone=_normalised(validation.normalise_phone, values.get("phone", "")),
+        postcode=_normalised(validation.normalise_postcode, values.get("postcode")) or None,
         language="en" if language == "en" else "nl",
         consent=api.ConsentIn(
             share_with_contact=values.get("share_with_contact") == "yes",

@@ -59,9 +59,7 @@ def render(
         exit_url=None if name in STAFF_TEMPLATES else get_settings().quick_exit_url,
         **ctx,
     )
-    return HTMLResponse(
-        html, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})}
-    )
+    return HTMLResponse(html, status_code=status, headers={**api.NO_STORE, **(headers or {})})
 
 
 PENDING_POLLS = 15  # 3 s

@@ -1,4 +1,7 @@
-"""The phone-line console: volunteers log in and enter a caller's question, script read aloud."""
+"""The phone-line console: volunteers log in and enter a caller's question, script read aloud.
+
+A signed-in session lives in the database (users.phone_sessions): logout, an idle timeout, the
+absolute lifetime, a new password and `opendeur users disable` end it at once."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -14,6 +18,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from opendeur.keys import derive
 from opendeur.logging import get_logger
 from opendeur.runtime import ApiError, Runtime
+from opendeur.settings import parse_duration
 from services.intake import api, users
 from services.intake.consent import consent_text
 from services.intake.ratelimit import Limiter, rate_from_env
@@ -25,61 +30,66 @@ from services.intake.web.pages import lang_of, local, render
 log = get_logger(component="intake.phone")
 
 COOKIE = "od_phone"
-SESSION_SECONDS = 12 * 3600
 
 
 @dataclass(frozen=True)
 class PhoneSession:
+    """Before login a random id for the login form's CSRF token; after login the id of a
+    server-side session (the database keeps only its hash) and the user's name."""
+
     sid: str
     user: str | None
-    fingerprint: str | None
 
 
 class SessionCodec:
     """Signed cookie (itsdangerous) holding a session id and, once logged in, the user name."""
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, max_age: int = 12 * 3600) -> None:
         self._key = key
+        self.max_age = max_age
         self._signer = URLSafeTimedSerializer(key.hex(), salt="opendeur:phone-session")
 
     def dump(self, s: PhoneSession) -> str:
-        return self._signer.dumps({"sid": s.sid, "u": s.user, "p": s.fingerprint})
+        return self._signer.dumps({"sid": s.sid, "u": s.user})
 
     def load(self, cookie: str | None) -> PhoneSession | None:
         if not cookie:
             return None
         try:
-            data = self._signer.loads(cookie, max_age=SESSION_SECONDS)
+            data = self._signer.loads(cookie, max_age=self.max_age)
         except BadSignature:  # includes SignatureExpired
             return None
         if not isinstance(data, dict) or not isinstance(data.get("sid"), str):
             return None
-        return PhoneSession(data["sid"], data.get("u"), data.get("p"))
+        user = data.get("u")
+        return PhoneSession(data["sid"], user if isinstance(user, str) else None)
 
     def csrf(self, s: PhoneSession) -> str:
         return hmac.new(self._key, b"csrf:" + s.sid.encode(), hashlib.sha256).hexdigest()
 
     def csrf_ok(self, s: PhoneSession | None, given: str) -> bool:
-        return s is not None and hmac.compare_digest(self.csrf(s), given)
-
-    def fingerprint(self, password_hash: str) -> str:
-        """Ties a session to the password: changing it ends every older session."""
-        mac = hmac.new(self._key, b"pw:" + password_hash.encode(), hashlib.sha256)
-        return mac.hexdigest()[:24]
+        return s is not None and hmac.compare_digest(
+            self.csrf(s).encode(), given.encode("utf-8", "surrogateescape")
+        )
 
 
 def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
     router = APIRouter(prefix="/phone", include_in_schema=False)
-    codec = SessionCodec(derive(rt.settings, "intake-session"))
-    login_rate = rate_from_env("OPENDEUR_INTAKE_LOGIN_RATE", "5/min")
-    by_address, by_name = Limiter(login_rate), Limiter(login_rate)
+    lifetime = parse_duration(rt.settings.phone_session_max)
+    idle = parse_duration(rt.settings.phone_session_idle)
+    codec = SessionCodec(derive(rt.settings, "intake-session"), int(lifetime.total_seconds()))
+    # Tries per name from one address, and per address: a stranger who floods a volunteer's
+    # name from elsewhere fills only their own bucket, never locks the volunteer out.
+    by_name = Limiter(rate_from_env("OPENDEUR_INTAKE_LOGIN_RATE", "5/min"))
+    by_address = Limiter(rate_from_env("OPENDEUR_INTAKE_LOGIN_ADDRESS_RATE", "60/min"))
     secure = (rt.settings.public_base_url or "").startswith("https://")
 
     def set_cookie(response: Response, s: PhoneSession) -> Response:
+        response.headers.update(api.NO_STORE)
         response.set_cookie(
             COOKIE,
             codec.dump(s),
-            max_age=SESSION_SECONDS,
+            max_age=codec.max_age,
             httponly=True,
             samesite="strict",
             secure=secure,
@@ -88,15 +98,18 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
         return response
 
     def fresh() -> PhoneSession:
-        return PhoneSession(secrets.token_urlsafe(18), None, None)
+        return PhoneSession(secrets.token_urlsafe(18), None)
+
+    async def signed_in_as(name: str) -> PhoneSession:
+        sid = await users.open_session(rt.sessions, name, datetime.now(UTC), lifetime)
+        return PhoneSession(sid, name)
 
     async def current(request: Request) -> tuple[PhoneSession, users.User] | None:
         s = codec.load(request.cookies.get(COOKIE))
         if s is None or s.user is None:
             return None
-        async with rt.sessions() as session:
-            user = await users.get_user(session, s.user)
-        if user is None or codec.fingerprint(user.password_hash) != s.fingerprint:
+        user = await users.session_user(rt.sessions, s.sid, datetime.now(UTC), idle)
+        if user is None or user.name != s.user:
             return None
         return s, user
 
@@ -121,7 +134,7 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
             return login_page(lang, fresh(), t("ph_csrf", lang), status=403)
         name = values.get("name", "").strip().lower()[:64]
         client = request.client.host if request.client else "unknown"
-        if by_address.take(client) or by_name.take(name):
+        if by_address.take(client) or by_name.take(f"{name}@{client}"):
             log.warning("phone_login_limited")
             return login_page(lang, s, t("ph_login_slow", lang), status=429)
         user = await users.authenticate(rt.sessions, name, values.get("password", ""))
@@ -130,9 +143,7 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
             return login_page(lang, s, t("ph_login_failed", lang), status=401)
         log.info("phone_login")
         # A new session id at login: a session id planted before login is worth nothing.
-        session = PhoneSession(
-            secrets.token_urlsafe(18), user.name, codec.fingerprint(user.password_hash)
-        )
+        session = await signed_in_as(user.name)
         target = "/phone/password" if user.must_change else "/phone"
         return set_cookie(RedirectResponse(f"{target}?lang={lang}", status_code=303), session)
 
@@ -143,7 +154,10 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
         values = forms.field_values(await request.form())
         if not codec.csrf_ok(s, values.get("csrf", "")):
             return render("message.html", lang, status=403, heading=t("ph_csrf", lang))
+        assert s is not None  # csrf_ok needs a session
+        await users.end_session(rt.sessions, s.sid)  # a copy of the cookie is worth nothing now
         response = to_login(lang)
+        response.headers.update(api.NO_STORE)
         response.delete_cookie(COOKIE, path="/phone", httponly=True, samesite="strict")
         return response
 
@@ -186,13 +200,8 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
             errors["password2"] = t("ph_password_mismatch", lang)
         if errors:
             return password_page(lang, s, user.name, errors, status=422)
-        await users.set_password(rt.sessions, user.name, password)
-        async with rt.sessions() as session:
-            changed = await users.get_user(session, user.name)
-        assert changed is not None
-        session_after = PhoneSession(
-            secrets.token_urlsafe(18), user.name, codec.fingerprint(changed.password_hash)
-        )
+        await users.set_password(rt.sessions, user.name, password)  # ends every session
+        session_after = await signed_in_as(user.name)
         return set_cookie(RedirectResponse(f"/phone?lang={lang}", status_code=303), session_after)
 
     async def console(
@@ -248,7 +257,8 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
                 )
             except ApiError as err:
                 if err.code != "must_self_contact":
-                    raise
+                    errors = {forms.error_field(err.field): err.message}
+                    return await console(lang, s, user.name, values, errors, status=422)
             url = rt.settings.base_url("intake") + "/"
             return render(
                 "phone_done.html",
@@ -272,7 +282,7 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
             lang,
             heading=t("ph_done", lang),
             reference=accepted.reference,
-            deadline=local(accepted.respond_before, lang),
+            deadline=local(accepted.respond_before, person_lang),  # read aloud to the caller
             advice=accepted.advice.message if accepted.advice.professional_help else "",
             person_lang=person_lang,
             **common,

@@ -145,7 +145,7 @@ class BuddySignal(BaseModel):
 
 
 def make_router(rt: Runtime) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(route_class=rt.route_class)  # staff routes: credential first
 
     async def staff_post(request: Request) -> dict:
         """Admin check plus the CSRF token on every state-changing form post."""
