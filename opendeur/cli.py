@@ -439,6 +439,20 @@ def _secrets(data_dir: Path) -> dict[str, str]:
     return values
 
 
+def _child_env(
+    env: dict[str, str], settings: Settings | None = None, service: str | None = None
+) -> dict[str, str]:
+    """A child's whole environment: `up`'s without any secret, plus the service's own (the
+    mailbox gets none). The migrations ran here, with the owner's URL; no child needs it."""
+    from opendeur.keys import inherited, own_settings
+
+    child = {k: v for k, v in env.items() if inherited(k)}
+    if settings is not None and service is not None:
+        derived = env.get("OPENDEUR_NATS_AUTH") == "derived"
+        child.update(own_settings(settings, service, nats_accounts=derived))
+    return child
+
+
 def _port_or_free(port: int) -> int:
     import socket
 
@@ -515,6 +529,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             sup.spawn(
                 "mailbox",
                 ["mailbox", "--smtp-port", str(smtp_port), "--http-port", str(mailbox_port)],
+                env=_child_env(env),
             )
         os.environ.update(env)
         settings = Settings()
@@ -525,7 +540,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             )
             print("demo groups:", counts, flush=True)
         for service in SERVICES:
-            sup.spawn(service, ["serve", service])
+            sup.spawn(service, ["serve", service], env=_child_env(env, settings, service))
         for service in SERVICES:
             wait_port(settings.host, settings.port(service), timeout=60)
         print(
@@ -564,6 +579,44 @@ def cmd_up(args: argparse.Namespace) -> int:
             with contextlib.suppress(Exception):
                 part.stop()
         print("opendeur stopped.", flush=True)
+    return 0
+
+
+# Settings for building an app only to read its OpenAPI document: nothing is connected to, and
+# whatever OPENDEUR_* the shell has (real secrets, a data directory) is not read.
+DOCUMENT_ENV = {
+    "OPENDEUR_NATS_URL": "nats://nats.invalid:4222",
+    "OPENDEUR_DATABASE_URL": "postgresql://opendeur@db.invalid:5432/opendeur",
+    "OPENDEUR_SECRET_KEY": "placeholder-for-documents-only-never-served",
+}
+
+
+def _write_document(text: str, output: str | None) -> None:
+    if output:
+        Path(output).write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    """A service's OpenAPI document, from its app built in-process with placeholder settings."""
+    import importlib
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="opendeur-openapi-") as data_dir:
+        for key in [k for k in os.environ if k.startswith("OPENDEUR_")]:
+            del os.environ[key]
+        os.environ.update(DOCUMENT_ENV, OPENDEUR_DATA_DIR=data_dir, OPENDEUR_LOG_LEVEL="WARNING")
+        app = importlib.import_module(f"services.{args.service}.app").app
+        document = app.openapi()
+    _write_document(json.dumps(document, indent=2, sort_keys=True) + "\n", args.output)
+    return 0
+
+
+def cmd_asyncapi(args: argparse.Namespace) -> int:
+    from contracts import asyncapi
+
+    _write_document(asyncapi.render(), args.output)
     return 0
 
 
@@ -653,6 +706,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--smtp-port", type=int, default=2525)
     p.add_argument("--http-port", type=int, default=8025)
     p.set_defaults(fn=cmd_mailbox)
+    p = sub.add_parser("openapi", help="print a service's OpenAPI document (needs nothing running)")
+    p.add_argument("service", choices=SERVICES)
+    p.add_argument("-o", "--output", metavar="FILE", help="write it here instead")
+    p.set_defaults(fn=cmd_openapi)
+    p = sub.add_parser("asyncapi", help="print the AsyncAPI document of the events")
+    p.add_argument("-o", "--output", metavar="FILE", help="write it here instead")
+    p.set_defaults(fn=cmd_asyncapi)
     args = parser.parse_args(argv)
     return int(args.fn(args) or 0)
 

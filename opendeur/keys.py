@@ -1,4 +1,5 @@
-"""Keys derived from the one secret (OPENDEUR_SECRET_KEY), separated by purpose with HKDF."""
+"""Keys of one purpose each: given explicitly to the one service that uses it, or derived with
+HKDF from the root secret (OPENDEUR_SECRET_KEY) by a process that holds it (`up`, the CLI, tests)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from opendeur.settings import Settings
+from opendeur.settings import SECRET_FIELDS, Settings
 
 
 class MissingSecret(RuntimeError):
@@ -47,6 +48,47 @@ def pseudonym(settings: Settings, kind: str, value: str) -> str:
 
 def new_secret() -> str:
     return secrets.token_urlsafe(32)
+
+
+def encode_key(key: bytes) -> str:
+    """Key material as it goes into a setting: URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(key).decode().rstrip("=")
+
+
+def decode_key(text: str, setting: str, length: int = 32) -> bytes:
+    """The bytes of a base64 key setting; the error names the setting, never the value."""
+    text = text.strip()
+    try:
+        key = base64.b64decode(
+            text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4), validate=True
+        )
+    except (ValueError, binascii.Error):
+        key = b""
+    if len(key) != length:
+        raise KeyringError(f"{setting} must be {length} bytes in base64")
+    return key
+
+
+# Keys a service uses for itself, each with its own setting (which `opendeur up` and the
+# deployments give only to that service). Without the setting the key is derived from the root
+# secret, as before: only a process that holds OPENDEUR_SECRET_KEY can do that.
+PURPOSE_SETTINGS: dict[str, tuple[str, str]] = {
+    # purpose: (settings field, the service that holds it)
+    "intake-session": ("intake_session_key", "intake"),
+    "thanks-cookie": ("intake_cookie_key", "intake"),
+    "csrf": ("routing_csrf_key", "routing"),
+}
+
+
+def purpose_key(settings: Settings, purpose: str) -> bytes:
+    """The key of one purpose: its explicit setting, else derived from the root secret."""
+    field, _service = PURPOSE_SETTINGS[purpose]
+    given = getattr(settings, field)
+    if given is not None:
+        return decode_key(given.get_secret_value(), f"OPENDEUR_{field.upper()}")
+    if settings.secret_key is None:
+        raise MissingSecret(f"OPENDEUR_{field.upper()} (or OPENDEUR_SECRET_KEY) is not set")
+    return derive(settings, purpose)
 
 
 class KeyringError(RuntimeError):
@@ -132,6 +174,9 @@ def service_keyring(settings: Settings, service: str) -> list[tuple[str, bytes]]
     OPENDEUR_SECRET_KEY. With it, what is listed is what can be read: each entry is separated per
     service with HKDF (one service's wrapping key opens nothing of another's), and k1 is readable
     only while it is listed (as a bare `k1`)."""
+    own = getattr(settings, f"{service}_master_keys", None)
+    if own is not None:
+        return parse_service_keys(own.get_secret_value(), f"OPENDEUR_{service.upper()}_MASTER_KEYS")
     listed = settings.master_keys.get_secret_value().strip() if settings.master_keys else ""
     if not listed:
         return [(LEGACY_KEY_ID, derive(settings, f"master-key:{service}"))]
@@ -157,6 +202,27 @@ def service_keyring(settings: Settings, service: str) -> list[tuple[str, bytes]]
             )
         )
     return ring
+
+
+def parse_service_keys(text: str, setting: str) -> list[tuple[str, bytes]]:
+    """A service's own wrapping keys, `ID:BASE64,...` current first, used as they are (what
+    `service_keyring` computes from OPENDEUR_MASTER_KEYS, handed to that one service only)."""
+    ring: list[tuple[str, bytes]] = []
+    for n, item in enumerate((i.strip() for i in text.replace("\n", ",").split(",")), 1):
+        if not item:
+            continue
+        kid, sep, b64 = item.partition(":")
+        if not sep or not _KEY_ID.match(kid.strip()):
+            raise KeyringError(f"{setting} entry {n}: expected ID:BASE64KEY")
+        ring.append((kid.strip(), decode_key(b64, f"{setting} entry {n}")))
+    if not ring:
+        raise KeyringError(f"{setting} is set but lists no keys")
+    return ring
+
+
+def service_keys_line(ring: list[tuple[str, bytes]]) -> str:
+    """A keyring as one service's own setting (the inverse of parse_service_keys)."""
+    return ",".join(f"{kid}:{encode_key(key)}" for kid, key in ring)
 
 
 class Envelope:
@@ -244,3 +310,56 @@ class Envelope:
 
 def token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
+
+
+# What `opendeur up` never passes on from its own environment to a child: the root secret, the
+# owner's database URL and every per-service secret (a child then gets only its own, below).
+_NOT_INHERITED = frozenset(
+    {
+        "OPENDEUR_SECRET_KEY",
+        "OPENDEUR_DATABASE_URL",
+        "OPENDEUR_MASTER_KEYS",
+        "OPENDEUR_ADMIN_TOKEN",
+        "OPENDEUR_SMTP_URL",  # it may carry the mail relay's password: notify's alone
+        *(f"OPENDEUR_{f.upper()}" for f in SECRET_FIELDS),
+    }
+)
+# The services with staff pages or APIs behind OPENDEUR_ADMIN_TOKEN (Runtime.check_admin).
+ADMIN_TOKEN_HOLDERS = ("routing", "notify", "audit")
+LINK_VERIFIERS = {"intake": ("callback", "contact"), "routing": ("contact",)}
+
+
+def inherited(name: str) -> bool:
+    """Whether a child of `up` may see this variable of `up`'s environment."""
+    return name.removesuffix("_FILE") not in _NOT_INHERITED
+
+
+def own_settings(settings: Settings, service: str, *, nats_accounts: bool) -> dict[str, str]:
+    """The OPENDEUR_* settings of one service's own secrets, computed from the root secret by
+    `opendeur up`: its database role's URL, its broker account, the keys it uses; nothing from
+    which another service's secret can be derived."""
+    from opendeur import links
+    from opendeur.db import service_url
+    from opendeur.natsauth import password
+
+    env = {f"OPENDEUR_{service.upper()}_DATABASE_URL": service_url(settings, service)}
+    if nats_accounts:
+        env["OPENDEUR_NATS_AUTH"] = "password"
+        env["OPENDEUR_NATS_USER"] = service
+        env["OPENDEUR_NATS_PASSWORD"] = password(settings, service)
+    for purpose, (field, owner) in PURPOSE_SETTINGS.items():
+        if owner == service:
+            env[f"OPENDEUR_{field.upper()}"] = encode_key(purpose_key(settings, purpose))
+    if service in ("intake", "notify"):
+        ring = service_keys_line(service_keyring(settings, service))
+        env[f"OPENDEUR_{service.upper()}_MASTER_KEYS"] = ring
+    if service == "notify":
+        for key in links.KEYS:
+            env[f"OPENDEUR_LINK_KEY_{key.upper()}"] = links.key_settings(settings, key)[0]
+        if settings.smtp_url:
+            env["OPENDEUR_SMTP_URL"] = settings.smtp_url
+    for key in LINK_VERIFIERS.get(service, ()):
+        env[f"OPENDEUR_LINK_VERIFY_{key.upper()}"] = links.key_settings(settings, key)[1]
+    if service in ADMIN_TOKEN_HOLDERS and settings.admin_token is not None:
+        env["OPENDEUR_ADMIN_TOKEN"] = settings.admin_token.get_secret_value()
+    return env

@@ -45,7 +45,7 @@ from contracts.streams import (
     consumers_of,
     deadletter_subject,
 )
-from opendeur import metrics
+from opendeur import metrics, natsauth
 from opendeur.logging import get_logger
 from opendeur.settings import Settings, parse_duration
 
@@ -129,6 +129,7 @@ def make_broker(settings: Settings, service: str) -> NatsBroker:
     return NatsBroker(
         settings.nats_url.split(","),
         name=f"opendeur-{service}",
+        inbox_prefix=natsauth.inbox_prefix(service),
         allow_reconnect=True,
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
@@ -187,6 +188,9 @@ async def ensure_streams(
 def consumer_config(spec: ConsumerSpec) -> ConsumerConfig:
     return ConsumerConfig(
         durable_name=spec.durable,
+        # With a name, nats-py creates it on $JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>,
+        # the one form a service's broker account may use (opendeur/natsauth.py).
+        name=spec.durable,
         filter_subject=spec.filter_subject,
         ack_policy=JsAckPolicy.EXPLICIT,
         deliver_policy=DeliverPolicy.ALL,
@@ -272,6 +276,34 @@ _TRANSIENT = (
 )
 
 
+class Backoff:
+    """A consumer's pause after failures of the infrastructure: 0.5 s, doubling to at most
+    `cap`, back to nothing after a success. Handlers failing together (one fetched batch) share
+    one pause and count as one failure, so while the database or broker is away a consumer
+    tries about once per `cap` seconds instead of taking message after message to fail."""
+
+    def __init__(self, first: float = 0.5, cap: float = TRANSIENT_MAX_DELAY_S) -> None:
+        self.first = first
+        self.cap = cap
+        self.delay = 0.0
+        self.until = 0.0
+
+    def failed(self) -> float:
+        """Seconds to wait from now (the same end for failures of the same round)."""
+        now = time.monotonic()
+        if now >= self.until:
+            self.delay = min(self.delay * 2, self.cap) if self.delay else self.first
+            self.until = now + self.delay
+        return self.until - now
+
+    def succeeded(self) -> None:
+        self.delay = 0.0
+        self.until = 0.0
+
+    async def pause(self) -> None:
+        await asyncio.sleep(self.failed())
+
+
 def transient(exc: BaseException) -> bool:
     """A failure of the infrastructure (database or broker unreachable, restarting), not of the
     message: retried without limit, never dead-lettered."""
@@ -328,12 +360,15 @@ def subscribe(
 ) -> None:
     """One durable pull consumer; ack after the handler committed, nak with a delay on failure,
     dead-letter a message that cannot be decoded or keeps failing."""
+    backoff = Backoff()
 
     @router.subscriber(
         spec.subject,
         stream=JStream(EVENTS_STREAM, declare=False),
         durable=spec.durable,
         pull_sub=PullSub(batch_size=spec.batch_size, timeout=1.0),
+        # Deliveries come to the service's own inbox space, the only one it may subscribe to.
+        inbox_prefix=f"{natsauth.inbox_prefix(spec.service)}.".encode(),
         ack_policy=AckPolicy.MANUAL,
         decoder=raw_only,
         title=spec.durable,
@@ -355,24 +390,36 @@ def subscribe(
                 await handler(event)
         except Exception as exc:
             delivered = raw.metadata.num_delivered
-            log.exception(
-                "handler_failed",
-                consumer=spec.durable,
-                event_id=str(event.event_id),
-                delivered=delivered,
-            )
             metrics.HANDLER_ERRORS.labels(consumer=spec.durable).inc()
             delays = spec.nak_delays_s
             delay = delays[min(delivered - 1, len(delays) - 1)]
             if transient(exc):
+                # One line, no traceback: an outage fails every message the same way.
+                log.warning(
+                    "handler_unavailable",
+                    consumer=spec.durable,
+                    error=type(exc).__name__,
+                    delivered=delivered,
+                )
+            else:
+                log.exception(
+                    "handler_failed",
+                    consumer=spec.durable,
+                    event_id=str(event.event_id),
+                    delivered=delivered,
+                )
+            if transient(exc):
                 # The database or broker is away: try again, however long it takes, soon after.
                 await raw.nak(delay=min(delay, TRANSIENT_MAX_DELAY_S))
+                # ... and hold this consumer's next fetch back (bounded CPU while it is away).
+                await backoff.pause()
             elif delivered >= spec.max_deliver:
                 await dead_letter(js, spec, raw, "max_deliveries")
                 await raw.term()
             else:
                 await raw.nak(delay=delay)
             return
+        backoff.succeeded()
         crash_point(f"after-commit:{spec.durable}")
         await raw.ack()
         metrics.CONSUMED.labels(consumer=spec.durable).inc()

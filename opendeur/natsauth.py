@@ -18,15 +18,24 @@ def owned_subjects(service: str) -> list[str]:
     return [cls.subject for cls in EVENT_TYPES if cls.model_fields["source"].default == service]
 
 
+def inbox_prefix(service: str) -> str:
+    """The service's own reply subjects (nats-py `inbox_prefix`): it may subscribe only there, so
+    no service reads the messages delivered to another's pull consumers."""
+    return f"_INBOX_{service}"
+
+
 def permissions(service: str) -> dict:
-    durables = [c.durable for c in consumers_of(service)]
     publish = ["$JS.API.INFO", *(f"$JS.API.STREAM.INFO.{s.name}" for s in STREAMS)]
-    for d in durables:
+    for c in consumers_of(service):
+        d = c.durable
+        # Only the named-create form with the durable's own filter subject: nats-server refuses
+        # a request whose config filter differs from the subject's, so a service cannot widen
+        # its durable (the legacy DURABLE.CREATE form and `.>` carry any filter in the body).
+        # A durable without filter (audit's, which reads everything) has the form without one.
+        create = f"$JS.API.CONSUMER.CREATE.{EVENTS_STREAM}.{d}"
         publish += [
             f"$JS.API.CONSUMER.INFO.{EVENTS_STREAM}.{d}",
-            f"$JS.API.CONSUMER.CREATE.{EVENTS_STREAM}.{d}",
-            f"$JS.API.CONSUMER.CREATE.{EVENTS_STREAM}.{d}.>",
-            f"$JS.API.CONSUMER.DURABLE.CREATE.{EVENTS_STREAM}.{d}",
+            f"{create}.{c.filter_subject}" if c.filter_subject else create,
             f"$JS.API.CONSUMER.MSG.NEXT.{EVENTS_STREAM}.{d}",
             f"$JS.ACK.{EVENTS_STREAM}.{d}.>",
             f"deadletter.{d}",
@@ -34,7 +43,10 @@ def permissions(service: str) -> dict:
     publish += owned_subjects(service)
     if service == "audit":  # the console shows the dead-letter count; it publishes no events
         publish += [f"$JS.API.STREAM.MSG.GET.{DEADLETTER_STREAM}"]
-    return {"publish": {"allow": publish}, "subscribe": {"allow": ["_INBOX.>"]}}
+    return {
+        "publish": {"allow": publish},
+        "subscribe": {"allow": [f"{inbox_prefix(service)}.>"]},
+    }
 
 
 def password(settings: Settings, user: str) -> str:

@@ -46,6 +46,21 @@ def _read_secret_file(var: str) -> str | None:
     return p.read_text().strip()
 
 
+# Settings that may come from a file (OPENDEUR_<NAME>_FILE), besides the ones listed in place.
+SECRET_FIELDS = (
+    *(f"{s}_database_url" for s in SERVICES),
+    "intake_master_keys",
+    "notify_master_keys",
+    "intake_session_key",
+    "intake_cookie_key",
+    "routing_csrf_key",
+    "link_key_callback",
+    "link_key_contact",
+    "link_verify_callback",
+    "link_verify_contact",
+)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OPENDEUR_", extra="ignore")
 
@@ -65,6 +80,17 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     # Master keys wrapping data keys, `k3:<base64 32 bytes>,k2:<...>`, current first (opendeur/keys.py).
     master_keys: SecretStr | None = None
+    # Each service's own keys (opendeur/keys.py, links.py); `opendeur up` and the deployments give
+    # each service only its own. Unset, a key is derived from secret_key (a process holding it).
+    intake_master_keys: SecretStr | None = None  # `ID:BASE64,...`, used as given
+    notify_master_keys: SecretStr | None = None
+    intake_session_key: SecretStr | None = None
+    intake_cookie_key: SecretStr | None = None
+    routing_csrf_key: SecretStr | None = None
+    link_key_callback: SecretStr | None = None  # Ed25519 seeds: notify signs
+    link_key_contact: SecretStr | None = None
+    link_verify_callback: str | None = None  # Ed25519 public keys: intake and routing verify
+    link_verify_contact: str | None = None
     admin_token: SecretStr | None = None
     public_base_url: str | None = None
     response_deadline: str = "24h"
@@ -130,11 +156,12 @@ class Settings(BaseSettings):
             "nats_password",
             "database_url",
             "metrics_token",
+            *SECRET_FIELDS,
         ):
             if getattr(self, name) is None:
                 value = _read_secret_file(f"OPENDEUR_{name.upper()}")
                 if value:
-                    plain = name == "database_url"
+                    plain = name.endswith("database_url") or name.startswith("link_verify")
                     object.__setattr__(self, name, value if plain else SecretStr(value))
 
     @field_validator("events_max_age", "deadletter_max_age")

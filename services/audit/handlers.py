@@ -12,7 +12,8 @@ from prometheus_client import Counter
 
 from contracts.streams import EVENTS_STREAM, consumers_of
 from opendeur.logging import get_logger
-from opendeur.messaging import MessageContext, raw_only
+from opendeur.messaging import Backoff, MessageContext, raw_only, transient
+from opendeur.natsauth import inbox_prefix
 from opendeur.runtime import Runtime
 from services.audit import allowlist, store
 
@@ -40,11 +41,14 @@ class Writer:
     """Commits batches one at a time, in the order they were fetched, while the subscriber
     fetches and sorts out the next one: the database write of batch n overlaps the broker
     round trip and the allow-listing of batch n+1. Each batch is acked only after its commit
-    and nak'ed if the commit failed; at most two batches are unacknowledged at once."""
+    and nak'ed if the commit failed; at most two batches are unacknowledged at once. After a
+    failed commit the next one waits (the runtime's capped back-off): a database that is away
+    is tried every few seconds, not with every batch the broker hands out again."""
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.pending: asyncio.Task[None] | None = None
+        self.pending: asyncio.Task[bool] | None = None
+        self.backoff = Backoff()
 
     async def submit(self, raws: list[Any], records: list[dict[str, Any]]) -> None:
         await self.drain()  # the previous batch first: the chain keeps the fetch order
@@ -52,20 +56,28 @@ class Writer:
 
     async def drain(self) -> None:
         pending, self.pending = self.pending, None
-        if pending is not None:
-            # Shielded: a cancelled subscriber does not cut a commit short (it never raises).
-            await asyncio.shield(pending)
+        if pending is None:
+            return
+        # Shielded: a cancelled subscriber does not cut a commit short (it never raises).
+        if await asyncio.shield(pending):
+            self.backoff.succeeded()
+        else:
+            await self.backoff.pause()
 
-    async def commit(self, raws: list[Any], records: list[dict[str, Any]]) -> None:
+    async def commit(self, raws: list[Any], records: list[dict[str, Any]]) -> bool:
         try:
             async with self.rt.sessions() as session, session.begin():
                 stored = await store.append(session, records)
-        except Exception:
-            log.exception("audit_batch_failed", size=len(raws))
+        except Exception as exc:
+            if transient(exc):  # the database is away: one line, no traceback per batch
+                log.warning("audit_batch_unavailable", size=len(raws), error=type(exc).__name__)
+            else:
+                log.exception("audit_batch_failed", size=len(raws))
             await _settle(raws, ok=False)
-            return
+            return False
         STORED.inc(stored)
         await _settle(raws, ok=True)
+        return True
 
 
 async def _settle(raws: list[Any], *, ok: bool) -> None:
@@ -89,6 +101,7 @@ def register(rt: Runtime) -> None:
         stream=JStream(EVENTS_STREAM, declare=False),
         durable=spec.durable,
         pull_sub=PullSub(batch_size=batch_size, timeout=0.05, batch=True),
+        inbox_prefix=f"{inbox_prefix('audit')}.".encode(),  # the only inboxes audit may use
         ack_policy=AckPolicy.MANUAL,
         decoder=raw_only,
         title=spec.durable,

@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from contracts.events import CallbackDone, PiiAccessed
 from opendeur import links, messaging, outbox, timefmt
-from opendeur.keys import derive
+from opendeur.keys import purpose_key
 from opendeur.runtime import ApiError, Runtime
 from opendeur.settings import Settings, get_settings, parse_duration
 from services.intake import api, domain, store
@@ -55,6 +55,7 @@ def render(
         lang=lang,
         other="nl" if lang == "en" else "en",
         t=lambda k, **kw: t(k, lang, **kw),
+        tl=lambda k, in_lang, **kw: t(k, in_lang, **kw),  # text read aloud in the caller's language
         network_phone=NETWORK_PHONE,
         exit_url=None if name in STAFF_TEMPLATES else get_settings().quick_exit_url,
         **ctx,
@@ -74,7 +75,8 @@ def contact_lang(request: Request) -> str:
 
 
 def local(dt: datetime, lang: str) -> str:
-    return dt.astimezone(AMS).strftime("%d-%m-%Y %H:%M" if lang == "nl" else "%d %b %Y %H:%M")
+    """A deadline in words, Amsterdam time: "uiterlijk donderdag 3 december, 15.00 uur"."""
+    return timefmt.deadline(dt, lang)
 
 
 class Submissions:
@@ -102,7 +104,9 @@ class Submissions:
 
 
 def thanks_codec(settings: Settings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(derive(settings, "thanks-cookie").hex(), salt="opendeur:thanks")
+    return URLSafeTimedSerializer(
+        purpose_key(settings, "thanks-cookie").hex(), salt="opendeur:thanks"
+    )
 
 
 def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
@@ -354,9 +358,10 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
             outcome, now, parse_duration(rt.settings.pii_retention)
         )
         async with rt.sessions() as session, session.begin():
-            if not await store.record_outcome(
+            part = await store.record_outcome(
                 session, ids["question_id"], ids["contact_id"], outcome, now, erase_after
-            ):
+            )
+            if part is None:
                 return callback_refusal("closed", request)
             await outbox.add(
                 session,
@@ -365,6 +370,13 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
                 ),
             )
         outbox.wake_relay()
+        if part == "open":  # not reached, below the limit: the link keeps working
+            return render(
+                "message.html",
+                lang,
+                heading=t("cb_try_again", lang),
+                body=t("cb_try_again_body", lang),
+            )
         return callback_refusal("done", request)
 
     return router

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from opendeur.keys import derive
+from opendeur.keys import purpose_key
 from opendeur.logging import get_logger
 from opendeur.runtime import ApiError, Runtime
 from opendeur.settings import parse_duration
@@ -77,7 +77,7 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
     router = APIRouter(prefix="/phone", include_in_schema=False)
     lifetime = parse_duration(rt.settings.phone_session_max)
     idle = parse_duration(rt.settings.phone_session_idle)
-    codec = SessionCodec(derive(rt.settings, "intake-session"), int(lifetime.total_seconds()))
+    codec = SessionCodec(purpose_key(rt.settings, "intake-session"), int(lifetime.total_seconds()))
     # Tries per name from one address, and per address: a stranger who floods a volunteer's
     # name from elsewhere fills only their own bucket, never locks the volunteer out.
     by_name = Limiter(rate_from_env("OPENDEUR_INTAKE_LOGIN_RATE", "5/min"))

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from contracts.events import QuestionClosed
 from opendeur import links, outbox
-from opendeur.keys import derive
+from opendeur.keys import purpose_key
 from opendeur.runtime import ApiError, Runtime
 from opendeur.settings import Settings, parse_duration
 from services.routing import groups, handlers, store, taxonomy
@@ -104,7 +104,7 @@ def render(name: str, status: int = 200, lang: i18n.Lang = "nl", **ctx: object) 
 
 def csrf_token(settings: Settings, credential: str) -> str:
     """Bound to the staff credential (cookie or bearer), so a forged cross-site form cannot know it."""
-    return hmac.new(derive(settings, "csrf"), credential.encode(), "sha256").hexdigest()
+    return hmac.new(purpose_key(settings, "csrf"), credential.encode(), "sha256").hexdigest()
 
 
 def credential(request: Request) -> str:
@@ -360,11 +360,9 @@ def make_router(rt: Runtime) -> APIRouter:
                 "late": q["respond_before"] < now,
                 "link": intake
                 + "/c/"
-                + links.sign(
-                    rt.settings,
-                    "callback",
-                    {"q": str(q["question_id"]), "c": contact_id, "e": link_end(q)},
-                ),
+                # Routing holds no callback key: the link is the contact's own overview link
+                # plus the question (opendeur/links.py), which intake checks as any other.
+                + links.delegate(token, q["question_id"], link_end(q)),
             }
             for q in rows
         ]
