@@ -236,15 +236,15 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "rate_limited_title": ("Even geduld", "Please wait a moment"),
     "rate_limited": (
         "Er komen nu veel berichten vanaf jouw verbinding. Probeer het over een paar minuten "
-        "opnieuw, of bel het netwerk: {phone}.",
+        "opnieuw. Is het dringend? Bel 113 (0800-0113) of bij direct gevaar 112.",
         "Many messages are coming from your connection right now. Please try again in a few "
-        "minutes, or call the network: {phone}.",
+        "minutes. Is it urgent? Call 113 (0800-0113), or 112 in immediate danger.",
     ),
     # Callback page for contact persons.
     "cb_title": ("Terugbellen", "Call back"),
     "cb_heading": ("Bel deze persoon terug", "Please call back"),
     "cb_reference": ("Kenmerk", "Reference"),
-    "cb_before": ("bellen vóór", "call before"),
+    "cb_before": ("bel", "call"),
     "cb_priority": (
         "Er zijn crisiswoorden gevonden: verwijs zo nodig naar 113, 112 of de huisarts.",
         "Crisis words were found: refer to 113, 112 or the GP when needed.",
@@ -302,6 +302,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Your part in this question is complete.",
     ),
     "cb_expired": ("Deze link is verlopen.", "This link has expired."),
+    "cb_try_again": ("Genoteerd: niet bereikt.", "Noted: could not reach them."),
+    "cb_try_again_body": (
+        "Probeer het later nog eens; deze link blijft werken tot de vraag verder gaat.",
+        "Please try again later; this link keeps working until the question moves on.",
+    ),
     "cb_pending": (
         "Deze vraag wordt nog klaargezet. Probeer het over een minuut opnieuw.",
         "This question is still being prepared. Please try again in a minute.",
@@ -345,7 +350,32 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Dit formulier is verlopen. Laad de pagina opnieuw.",
         "This form has expired. Please reload the page.",
     ),
-    "ph_script_title": ("Lees dit voor", "Read this aloud"),
+    "ph_script_title": ("Lees voor aan de beller", "Read this aloud to the caller"),
+    "ph_script_intro": (
+        "Zeg: “Voordat ik je vraag invoer, lees ik je voor waar je mee instemt.” Lees dan voor:",
+        "Say: “Before I enter your question, I will read out what you agree to.” Then read:",
+    ),
+    "ph_script_after": (
+        "Zeg daarna: “Je belt ons, dus je krijgt van ons geen link of bericht. Aan het eind "
+        "geef ik je een kenmerk. Schrijf dat op.” Vraag dan: “Is dat goed?”",
+        "Then say: “You are calling us, so you will not get a link or a message from us. At "
+        "the end I will give you a reference. Please write it down.” Then ask: “Is that all "
+        "right?”",
+    ),
+    "ph_crisis_title": (
+        "Denkt de beller aan zelfdoding, of is er gevaar?",
+        "Is the caller thinking about suicide, or in danger?",
+    ),
+    "ph_crisis_say": (
+        "Zeg rustig: “Ik hoor dat het heel zwaar is. Bel nu met 113, dat is gratis en anoniem, "
+        "dag en nacht: 0800-0113, nul acht honderd, nul één één drie. Is er direct gevaar? Bel "
+        "dan 112.” Vraag of de beller dat nu gaat doen. Voer de vraag daarna gewoon in: het "
+        "netwerkteam kijkt er vandaag nog naar.",
+        "Say calmly: “I hear that things are very hard. Please call 113 now, free and "
+        "anonymous, day and night: 0800-0113, zero eight hundred, zero one one three. In "
+        "immediate danger? Call 112.” Ask whether the caller will do that now. Then enter the "
+        "question as usual: the network team looks at it today.",
+    ),
     "ph_consent_read": (
         "Ik heb de toestemmingstekst voorgelezen.",
         "I have read the consent text aloud.",
@@ -373,15 +403,46 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Read the reference aloud and spell it calmly:",
     ),
     "ph_read_advice": ("Lees dit nu voor", "Read this aloud now"),
+    "ph_advice_speech": (
+        "Je vertelde iets waar ik me zorgen over maak. Denk je aan zelfdoding? Bel dan nu met "
+        "113 Zelfmoordpreventie, gratis en anoniem, dag en nacht: 0800-0113, nul acht honderd, "
+        "nul één één drie. Is er direct gevaar? Bel 112. Je kunt ook je huisarts bellen.",
+        "You told me something I am worried about. Are you thinking about suicide? Please call "
+        "113 Suicide Prevention now, free and anonymous, day and night: 0800-0113, zero eight "
+        "hundred, zero one one three. In immediate danger? Call 112. You can also call your GP.",
+    ),
+    "ph_say": ("Zeg:", "Say:"),
     "ph_read_next": (
-        "Zeg: een contactpersoon belt je vóór {deadline}; het nummer kan onbekend zijn.",
-        "Say: a contact person will call you before {deadline}; the number may be unknown to you.",
+        "Zeg: een contactpersoon belt je, {deadline}; het nummer kan onbekend zijn.",
+        "Say: a contact person will call you, {deadline}; the number may be unknown to you.",
+    ),
+    "ph_next_speech": (
+        "Een contactpersoon van een zelfhulpgroep belt je, {deadline}. Het nummer kan onbekend "
+        "voor je zijn. Lukt het niet om een groep te vinden, dan neemt het netwerkteam je vraag "
+        "over.",
+        "A contact person of a self-help group will call you, {deadline}. The number may be "
+        "one you do not know. If no group can call you, the network team takes over your "
+        "question.",
+    ),
+    "ph_next_crisis_speech": (
+        "Het netwerkteam kijkt vandaag nog naar je vraag en beslist wie je belt. Wacht daar niet "
+        "op als het nu niet gaat: bel 113 of 112.",
+        "The network team looks at your question today and decides who calls you. Do not wait "
+        "for that if you are not coping now: call 113 or 112.",
+    ),
+    "ph_next_language_speech": (
+        "De groepen in ons netwerk spreken Nederlands; de contactpersoon belt je waarschijnlijk "
+        "in het Nederlands.",
+        "The groups in our network speak Dutch; the contact person will probably call you in "
+        "Dutch.",
     ),
     "ph_referral": (
-        "De beller vraagt voor iemand anders. Vertel dat die persoon zelf kan bellen ({phone}) of "
-        "het formulier kan invullen ({url}). Er is niets persoonlijks opgeslagen.",
-        "The caller is asking for someone else. Tell them that person can call ({phone}) or use "
-        "the form ({url}) themselves. Nothing personal was stored.",
+        "De beller vraagt voor iemand anders. Zeg: “Die persoon kan zelf deze telefoonlijn bellen "
+        "of zelf het formulier invullen op {url}. Zo beslist die persoon zelf.” Er is niets "
+        "persoonlijks opgeslagen.",
+        "The caller is asking for someone else. Say: “That person can call this phone line "
+        "themselves, or fill in the form at {url}. That way they decide for themselves.” "
+        "Nothing personal was stored.",
     ),
     "ph_next_call": ("Volgend gesprek", "Next call"),
     "nl": ("Nederlands", "Dutch"),

@@ -1,0 +1,221 @@
+"""Every outcome page for every case and language (web and phone, nl and en, crisis or not), and
+the sentences that must and must not appear on each: no page promises what does not happen."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from opendeur.db import make_engine, sessionmaker
+from tests.support import LINK, System, csrf, new_volunteer
+
+CRISIS_STORY = "Ik zie het niet meer zitten, ik wil dood."
+WEEKDAY = {
+    "nl": r"uiterlijk (maandag|dinsdag|woensdag|donderdag|vrijdag|zaterdag|zondag) \d{1,2} "
+    r"[a-z]+, \d{1,2}\.\d\d uur",
+    "en": r"by (Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day \d{1,2} [A-Z][a-z]+, "
+    r"(\d{1,2}(:\d\d)? [ap]m|12 noon|midnight)",
+}
+# Sentences per case: (must appear, must not appear), on the page's main part.
+WEB = {
+    ("nl", False): (
+        [
+            "Dank je wel. Je vraag is ontvangen.",
+            "Een contactpersoon van een zelfhulpgroep belt je",
+            "neemt het netwerkteam je vraag over",
+            "Vraag intrekken",
+        ],
+        ["Lees dit eerst", "vóór", "Nederlands", "Ctrl+P"],
+    ),
+    ("nl", True): (
+        [
+            "Lees dit eerst",
+            "Het netwerkteam kijkt vandaag nog naar je vraag",
+            'href="tel:113"',
+            'href="tel:08000113"',
+            'href="tel:112"',
+            "huisarts",
+            "Vraag intrekken",
+        ],
+        ["contactpersoon", "24 uur", "vóór"],
+    ),
+    ("en", False): (
+        [
+            "Your question has arrived",
+            "A contact person of a self-help group will call you",
+            "probably call you in Dutch",
+            "Withdraw my question",
+        ],
+        ["Please read this first", "before", "within 24 hours"],
+    ),
+    ("en", True): (
+        [
+            "Please read this first",
+            "The network team looks at your question today",
+            'href="tel:113"',
+            'href="tel:112"',
+            "probably call you in Dutch",
+            "GP",
+        ],
+        ["contact person will call", "24 hours"],
+    ),
+}
+PHONE = {
+    ("nl", False): (
+        ["De vraag is ingevoerd.", "Een contactpersoon van een zelfhulpgroep belt je, uiterlijk"],
+        ["Lees dit nu voor", "link", "Je schreef"],
+    ),
+    ("nl", True): (
+        [
+            "Lees dit nu voor",
+            "Je vertelde iets waar ik me zorgen over maak",
+            "nul acht honderd, nul één één drie",
+            "Het netwerkteam kijkt vandaag nog",
+        ],
+        ["contactpersoon", "link", "Je schreef"],
+    ),
+    ("en", False): (
+        ["A contact person of a self-help group will call you, by", "probably call you in Dutch"],
+        ["Lees dit nu voor", "link", "You wrote"],
+    ),
+    ("en", True): (
+        [
+            "Lees dit nu voor",
+            "You told me something I am worried about",
+            "The network team looks at your question today",
+        ],
+        ["contact person of a self-help group will call", "link", "You wrote"],
+    ),
+}
+
+
+def client(system: System) -> httpx.AsyncClient:
+    address = f"198.18.{random.randint(0, 255)}.{random.randint(1, 254)}"
+    return httpx.AsyncClient(base_url=system.url("intake"), headers={"X-Forwarded-For": address})
+
+
+@pytest.fixture(scope="module")
+async def sessions(system: System) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = make_engine(system.pg.url(system.database), pool_size=2, schema="intake")
+    yield sessionmaker(engine)
+    await engine.dispose()
+
+
+def main_of(html: str) -> str:
+    return html.split('<main id="main">', 1)[1]
+
+
+def check(main: str, must: list[str], must_not: list[str], case: object) -> None:
+    for sentence in must:
+        assert sentence in main, (case, sentence)
+    for sentence in must_not:
+        assert sentence not in main, (case, sentence)
+
+
+@pytest.mark.parametrize("crisis", [False, True])
+@pytest.mark.parametrize("lang", ["nl", "en"])
+async def test_web_thank_you_page_tells_the_truth(system: System, lang: str, crisis: bool) -> None:
+    data = {
+        "for_self": "yes",
+        "topic": "angst",
+        "story": CRISIS_STORY if crisis else "",
+        "phone": "06 12345678",
+        "share_with_contact": "yes",
+    }
+    async with client(system) as c:
+        r = await c.post(f"/?lang={lang}", data=data)
+        assert r.status_code == 303
+        page = await c.get(r.headers["location"])
+        again = await c.get(r.headers["location"])
+    assert f'<html lang="{lang}">' in page.text
+    main = main_of(page.text)
+    must, must_not = WEB[(lang, crisis)]
+    check(main, must, must_not, ("web", lang, crisis))
+    if not crisis:
+        assert re.search(WEEKDAY[lang], main), main
+    assert main.count("<h1") == 1
+    # The reload: the same heading, and nothing to act on a second time.
+    again_main = main_of(again.text)
+    assert "ontvangen" in again_main or "arrived" in again_main
+    assert "/intrekken/" not in again_main and 'class="ref"' not in again_main
+    assert 'id="quick-exit"' in page.text and 'id="quick-exit"' in again.text
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+async def test_someone_else_page_has_no_placeholder_and_a_path_for_the_asker(
+    system: System, lang: str
+) -> None:
+    async with client(system) as c:
+        page = await c.get(f"/voor-iemand-anders?lang={lang}")
+        form = await c.get(f"/?lang={lang}")
+    main = main_of(page.text)
+    assert ("Je vraagt voor iemand anders" if lang == "nl" else "asking for someone else") in main
+    assert "mantelzorg" in main and 'id="share-url"' in main
+    # The test system has no OPENDEUR_NETWORK_PHONE/EMAIL: no number, no contact section.
+    assert 'id="contact-title"' not in main and "000 0000" not in main
+    # The form asks first, before anything else, and points here.
+    form_main = main_of(form.text)
+    assert form_main.index('name="for_self"') < form_main.index('id="topic"')
+    assert f'href="/voor-iemand-anders?lang={lang}"' in form_main
+
+
+@pytest.mark.parametrize("crisis", [False, True])
+@pytest.mark.parametrize("person", ["nl", "en"])
+async def test_phone_console_outcome_is_worded_for_speech(
+    system: System, sessions: async_sessionmaker[AsyncSession], person: str, crisis: bool
+) -> None:
+    async with client(system) as c:
+        await new_volunteer(c, sessions)
+        console = await c.get("/phone")
+        assert console.status_code == 200
+        script = main_of(console.text)
+        # During the call: the volunteer's voice, crisis guidance for speech, no link promised.
+        assert "Lees voor aan de beller" in script and "Zeg daarna" in script
+        assert "geen link" in script and "nul acht honderd, nul één één drie" in script
+        r = await c.post(
+            "/phone",
+            data={
+                "csrf": csrf(console.text),
+                "language": person,
+                "consent_read": "yes",
+                "share_with_contact": "yes",
+                "for_self": "yes",
+                "topic": "angst",
+                "story": CRISIS_STORY if crisis else "",
+                "phone": "06 12345678",
+            },
+        )
+        assert r.status_code in (200, 303), r.text
+        page = r if r.status_code == 200 else await c.get(r.headers["location"])
+    main = main_of(page.text)
+    must, must_not = PHONE[(person, crisis)]
+    check(main, must, must_not, ("phone", person, crisis))
+    assert 'class="ref readout"' in main
+    assert 'id="quick-exit"' not in page.text  # a volunteer's page
+
+
+async def test_callback_page_deadline_in_words(system: System) -> None:
+    async with client(system) as c:
+        r = await c.post(
+            "/api/v1/questions",
+            json={
+                "channel": "web",
+                "for_self": True,
+                "topic": "angst",
+                "phone": "06 12345678",
+                "postcode": "5611",
+                "consent": {"share_with_contact": True},
+            },
+        )
+        assert r.status_code == 202, r.text
+        ref = r.json()["reference"]
+        mail = await system.wait_mail(lambda m: ref in m.subject)
+        page = await c.get(LINK.search(mail.text).group(1))
+    main = main_of(page.text)
+    assert re.search("bel " + WEEKDAY["nl"], main), main
+    assert 'id="quick-exit"' not in page.text
