@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from contracts.events import QuestionRouted, QuestionUnmatched
 from opendeur.db import autocommit
 from opendeur.runtime import Runtime
@@ -29,6 +27,7 @@ def register(rt: Runtime) -> None:
                 status="routed",
                 contact_id=event.contact_id,
                 group_id=event.group_id,
+                at=event.occurred_at,
                 link_until=until,
             )
 
@@ -43,5 +42,6 @@ def register(rt: Runtime) -> None:
                 status="unmatched",
                 contact_id=None,
                 group_id=None,
-                closed_at=datetime.now(UTC),
+                at=event.occurred_at,
+                closed_at=event.occurred_at,
             )

@@ -62,6 +62,7 @@ questions = Table(
     Column("part_closed_at", DateTime(timezone=True)),
     Column("unreachable_count", Integer, nullable=False),
     Column("link_until", DateTime(timezone=True)),
+    Column("assigned_at", DateTime(timezone=True)),
 )
 question_pii = Table(
     "question_pii",
@@ -153,12 +154,15 @@ async def claim_and_assign(
     status: str,
     contact_id: str | None,
     group_id: str | None,
+    at: datetime,
     link_until: datetime | None = None,
     closed_at: datetime | None = None,
 ) -> None:
     """The inbox claim and the question's assignment in one statement (nothing happens on a
     redelivery); a question erased or done keeps its state. A routing opens the new contact's
-    part (until `link_until`); becoming unmatched closes it (`closed_at`)."""
+    part (until `link_until`); becoming unmatched closes it (`closed_at`). `at` is the event's
+    time: an older routing decision arriving late (the consumers of routed and unmatched are
+    separate) changes nothing."""
     await conn.execute(
         text(
             """
@@ -167,8 +171,10 @@ async def claim_and_assign(
                 on conflict do nothing returning 1
             )
             update questions set status = :status, contact_id = :contact_id,
-                   group_id = :group_id, link_until = :link_until, part_closed_at = :closed
+                   group_id = :group_id, link_until = :link_until, part_closed_at = :closed,
+                   assigned_at = :at
             where question_id = :q and erased_at is null and status not in ('done')
+              and (assigned_at is null or assigned_at < :at)
               and exists (select 1 from claimed)
             """
         ),
@@ -181,6 +187,7 @@ async def claim_and_assign(
             "group_id": group_id,
             "link_until": link_until,
             "closed": closed_at,
+            "at": at,
         },
     )
 
@@ -192,22 +199,23 @@ async def record_outcome(
     outcome: str,
     now: datetime,
     erase_after: datetime | None,
-) -> bool:
+) -> str | None:
     """The contact's outcome, in the caller's transaction, only while it is that contact's open
     part (row locked); closes the part after a final outcome, wrong_group or the last
-    unreachable. False when the part was no longer theirs to record."""
+    unreachable. "open" or "closed" (the part after it), None when it was no longer theirs."""
     q = await get_question(session, qid, lock=True)
     if q is None or domain.callback_state(q, contact_id, now) != "ok":
-        return False
+        return None
     count = q["unreachable_count"] + (outcome == "unreachable")
     values: dict[str, Any] = {"outcome": outcome, "outcome_at": now, "unreachable_count": count}
-    if domain.closes_part(outcome, count):
+    closed = domain.closes_part(outcome, count)
+    if closed:
         values["part_closed_at"] = now
     if outcome in domain.FINAL_OUTCOMES:
         values["status"] = "done"
         values["erase_after"] = erase_after
     await session.execute(update(questions).where(questions.c.question_id == qid).values(**values))
-    return True
+    return "closed" if closed else "open"
 
 
 async def get_question(session: AsyncSession, qid: UUID, *, lock: bool = False) -> dict | None:

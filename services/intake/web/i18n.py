@@ -307,6 +307,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Probeer het later nog eens; deze link blijft werken tot de vraag verder gaat.",
         "Please try again later; this link keeps working until the question moves on.",
     ),
+    "cb_try_again": ("Genoteerd: niet bereikt.", "Noted: could not reach them."),
+    "cb_try_again_body": (
+        "Probeer het later nog eens; deze link blijft werken tot de vraag verder gaat.",
+        "Please try again later; this link keeps working until the question moves on.",
+    ),
     "cb_pending": (
         "Deze vraag wordt nog klaargezet. Probeer het over een minuut opnieuw.",
         "This question is still being prepared. Please try again in a minute.",

@@ -16,7 +16,8 @@ WAL and backups until they age out (README: those questions are erased for good 
 
 Also: `part_closed_at` (the contact person's part ended: final outcome, wrong group, the last
 unreachable, or the question became unmatched), `unreachable_count`, and `link_until` (the callback
-link's end: the deadline plus OPENDEUR_LINK_GRACE), for the callback page's access check; and an
+link's end: the deadline plus OPENDEUR_LINK_GRACE), `assigned_at` (the time of the routing event
+applied last, so a late, older one changes nothing), for the callback page's access check; and an
 index for deleting erased questions' stripped rows after OPENDEUR_ERASED_RETENTION."""
 
 from opendeur.migrations_env import execute_script
@@ -34,7 +35,8 @@ def upgrade() -> None:
         alter table questions
             add column part_closed_at timestamptz,
             add column unreachable_count integer not null default 0,
-            add column link_until timestamptz;
+            add column link_until timestamptz,
+            add column assigned_at timestamptz;
         create index questions_erased_at on questions (erased_at) where erased_at is not null;
         """
     )
@@ -52,7 +54,7 @@ def downgrade() -> None:
         end $$;
         drop index questions_erased_at;
         alter table questions drop column part_closed_at, drop column unreachable_count,
-            drop column link_until;
+            drop column link_until, drop column assigned_at;
         alter table question_pii alter column wrapped_key set not null;
         """
     )
