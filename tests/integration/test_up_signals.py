@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -13,7 +15,7 @@ import psutil
 import pytest
 
 from opendeur.embedded import Postgres, free_port
-from tests.support import SECRET, start_up, stop_up
+from tests.support import RUN_MARKER, SECRET, start_up, stop_up
 
 STOP_WITHIN = 15.0  # seconds
 
@@ -157,3 +159,26 @@ def test_sigterm_while_a_child_is_being_restarted(tmp_path: Path, pg: Postgres) 
         stop_up(proc, timeout=0)
         kill_all(list(seen.values()))
     assert "opendeur stopped." in proc.stdout.read()
+
+
+def test_the_session_end_check_finds_what_a_run_left_behind(tmp_path: Path) -> None:
+    """tests/conftest.py's check finds an `opendeur` process by its run's marker (and only its
+    run's), as it finds what a whole suite left running."""
+    from tests.conftest import left_behind
+
+    run_id = uuid.uuid4().hex
+    env = {**os.environ, RUN_MARKER: run_id, "OPENDEUR_DATA_DIR": str(tmp_path)}
+    ports = [str(free_port()), str(free_port())]
+    argv = ["mailbox", "--smtp-port", ports[0], "--http-port", ports[1]]
+    stray = subprocess.Popen([sys.executable, "-m", "opendeur", *argv], env=env)
+    try:
+        deadline = time.monotonic() + 10
+        while not (found := [p.pid for p in left_behind(run_id)]):
+            assert time.monotonic() < deadline, "the check did not see the stray process"
+            time.sleep(0.1)
+        assert found == [stray.pid]
+        assert stray.pid not in [p.pid for p in left_behind(uuid.uuid4().hex)]
+    finally:
+        stray.kill()
+        stray.wait()
+    assert left_behind(run_id) == []
