@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.routing import APIRoute
 from faststream.nats import NatsRouter
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import text
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -44,21 +44,19 @@ SECURITY_HEADERS = {
 }
 
 
-HEALTH_503 = {
-    "description": "The broker or the database cannot be reached",
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "properties": {
-                    "service": {"type": "string"},
-                    "database": {"type": "boolean"},
-                    "broker": {"type": "boolean"},
-                },
-            }
-        }
-    },
-}
+class Liveness(BaseModel):
+    service: str
+
+
+class Health(BaseModel):
+    """Readiness: 200 when both are reachable, 503 (same body) when either is not."""
+
+    service: str
+    database: bool
+    broker: bool
+
+
+HEALTH_503 = {"model": Health, "description": "The broker or the database cannot be reached"}
 
 
 class ApiError(Exception):
@@ -175,7 +173,7 @@ class Runtime:
 
         def openapi() -> dict[str, Any]:
             if app.openapi_schema is None:
-                app.openapi_schema = document_errors(generate())
+                app.openapi_schema = document_security(document_errors(generate()))
             return app.openapi_schema
 
         app.openapi = openapi  # type: ignore[method-assign]
@@ -256,6 +254,34 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+SECURITY_SCHEMES: dict[str, Any] = {
+    "staffToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The machine token (OPENDEUR_ADMIN_TOKEN) as `Authorization: Bearer`.",
+    },
+    "staffSession": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "od_admin",
+        "description": "The staff session cookie set by the service's /login page.",
+    },
+}
+
+
+def document_security(schema: dict[str, Any]) -> dict[str, Any]:
+    """Declare how staff authenticate and mark each staff operation with it (either scheme is
+    accepted: bearer first on the APIs, the session first on pages). Public ones need nothing."""
+    schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+    for path, operations in schema.get("paths", {}).items():
+        for op in operations.values():
+            if not isinstance(op, dict) or not STAFF_TAGS & set(op.get("tags", ())):
+                continue
+            token, session = {"staffToken": []}, {"staffSession": []}
+            op["security"] = [token, session] if path.startswith("/api/") else [session, token]
+    return schema
+
+
 class Basics:
     """Security headers on every response and the request counter, as plain ASGI: Starlette's
     BaseHTTPMiddleware (`@app.middleware`) cost intake more CPU per question than its endpoint."""
@@ -327,7 +353,18 @@ def install_basics(app: FastAPI, rt: Runtime) -> None:
             status_code=500,
         )
 
-    @app.get("/healthz", tags=["operations"], responses={503: HEALTH_503})
+    @app.get("/livez", tags=["operations"], response_model=Liveness)
+    async def livez() -> Liveness:
+        """Liveness: the process answers. Never touches the database or the broker, so an outage
+        of either makes pods unready (/healthz), not restarted in a loop."""
+        return Liveness(service=rt.service)
+
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        response_model=None,
+        responses={200: {"model": Health}, 503: HEALTH_503},
+    )
     async def healthz() -> JSONResponse:
         checks = await rt.healthy()
         return JSONResponse(

@@ -81,7 +81,18 @@ async def audit_timings(request: Request, month: str) -> dict:
     return {"month": month, **out}
 
 
-@app.get("/api/v1/audit/stream", tags=["audit"])
+@app.get(
+    "/api/v1/audit/stream",
+    tags=["audit"],
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "Server-sent events, one per stored event: `id: <seq>`, "
+            "`event: <type>`, `data: <the event as JSON>`; comments as keep-alives.",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def audit_stream(
     request: Request,
     last_event_id: Annotated[str | None, Header()] = None,

@@ -12,13 +12,14 @@ from pydantic import BaseModel
 
 from opendeur import outbox
 from opendeur.runtime import ApiError, Runtime
-from services.routing import directory, groups, handlers, store, taxonomy
+from services.routing import api, groups, handlers, store, taxonomy
 from services.routing.web import pages
 
 rt = Runtime("routing")
 handlers.register(rt)
 app = rt.app(title="routing", description="Groups, topics, matching and the 24-hour clock.")
 app.include_router(pages.make_router(rt))
+app.include_router(api.make_router(rt))
 app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
 
 
@@ -31,13 +32,6 @@ class TopicOut(BaseModel):
 @app.get("/api/v1/topics", response_model=list[TopicOut], tags=["public"])
 async def list_topics() -> list[TopicOut]:
     return [TopicOut(code=t.code, nl=t.nl, en=t.en) for t in taxonomy.topics()]
-
-
-@app.get("/api/v1/directory", tags=["public"])
-async def public_directory() -> dict:
-    async with rt.sessions() as session:
-        rows = await store.public_groups(session)
-    return directory.hsds(rows, rt.settings)
 
 
 class StatusIn(BaseModel):

@@ -230,6 +230,13 @@ async def test_directory_services_validate_against_hsds_3(team: System) -> None:
     )
     async with httpx.AsyncClient() as c:
         directory = (await c.get(team.url("routing") + "/api/v1/directory")).json()
+        # The same services in HSDS 3.0's API shape, paged, and one by one.
+        paged = (await c.get(team.url("routing") + "/api/v1/services?full=true&per_page=2")).json()
+        rest = await c.get(team.url("routing") + "/api/v1/services?full=true&per_page=2&page=2")
+        one = await c.get(team.url("routing") + f"/api/v1/services/{paged['contents'][0]['id']}")
+    assert paged["total_items"] == 3 and paged["total_pages"] == 2 and paged["size"] == 2
+    assert paged["contents"] + rest.json()["contents"] == directory["services"]
+    assert one.status_code == 200 and one.json() == directory["services"][0]
     assert len(directory["services"]) == 3
     for s in directory["services"]:
         errors = [f"{list(e.absolute_path)}: {e.message}" for e in service.iter_errors(s)]

@@ -1,0 +1,201 @@
+"""The public group directory over HTTP: /api/v1/directory, and the same data in HSDS 3.0's own
+API shape (/api/v1/services paged, /services/{id}, /organizations, /organizations/{id})."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal, Protocol
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from opendeur.runtime import ApiError
+from opendeur.settings import Settings
+from services.routing import directory, store
+
+# HSDS says nothing of a largest page; ours keeps one answer small.
+MAX_PER_PAGE = 200
+DEFAULT_PER_PAGE = 50
+
+
+class Language(BaseModel):
+    id: UUID
+    service_id: UUID
+    name: str
+    code: str
+
+
+class ServicePhone(BaseModel):
+    id: UUID
+    service_id: UUID
+    number: str
+
+
+class OrganizationPhone(BaseModel):
+    id: UUID
+    number: str
+
+
+class ServiceArea(BaseModel):
+    id: UUID
+    service_id: UUID
+    name: str
+
+
+class Attribute(BaseModel):
+    id: UUID
+    link_id: UUID
+    link_type: Literal["service"]
+    link_entity: Literal["service"]
+    value: str
+    label: str
+
+
+class ServiceSummary(BaseModel):
+    """HSDS service with its one-to-one fields only (the API's list shape)."""
+
+    id: UUID
+    organization_id: UUID
+    name: str
+    description: str
+    status: Literal["active", "inactive", "defunct", "temporarily closed"]
+    email: str
+    url: str
+
+
+class Service(ServiceSummary):
+    """HSDS service, fully nested: languages, the network's phone, areas, topics."""
+
+    languages: list[Language]
+    phones: list[ServicePhone]
+    service_areas: list[ServiceArea]
+    attributes: list[Attribute]
+
+
+class OrganizationSummary(BaseModel):
+    id: UUID
+    name: str
+    description: str
+    email: str
+
+
+class Organization(OrganizationSummary):
+    phones: list[OrganizationPhone]
+
+
+class OrganizationWithServices(Organization):
+    """HSDS organization with the services it provides (their one-to-one fields)."""
+
+    services: list[ServiceSummary]
+
+
+class Directory(BaseModel):
+    """The whole public directory at once (opendeur's own shape, also `groups export --hsds`)."""
+
+    organization: Organization
+    services: list[Service]
+
+
+class Page(BaseModel):
+    """HSDS 3.0's Page: 1-based page_number; size = entries on this page."""
+
+    total_items: int
+    total_pages: int
+    page_number: int
+    size: int
+    first_page: bool
+    last_page: bool
+    empty: bool
+
+
+class ServicePage(Page):
+    contents: list[ServiceSummary] | list[Service]
+
+
+class OrganizationPage(Page):
+    contents: list[OrganizationSummary] | list[OrganizationWithServices]
+
+
+class _Runtime(Protocol):
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+
+
+def _page(items: list[Any], page: int, per_page: int) -> dict[str, Any]:
+    total_pages = math.ceil(len(items) / per_page)
+    contents = items[(page - 1) * per_page : page * per_page]
+    return {
+        "total_items": len(items),
+        "total_pages": total_pages,
+        "page_number": page,
+        "size": len(contents),
+        "first_page": page == 1,
+        "last_page": page >= total_pages,
+        "empty": not contents,
+        "contents": contents,
+    }
+
+
+SUMMARY_FIELDS = tuple(ServiceSummary.model_fields)
+NOT_FOUND = {404: {"description": "Nothing with that id"}}
+
+PageNumber = Annotated[int, Query(ge=1, le=100_000, description="1-based page number")]
+PerPage = Annotated[
+    int, Query(ge=1, le=MAX_PER_PAGE, description=f"entries per page (1-{MAX_PER_PAGE})")
+]
+Full = Annotated[bool, Query(description="fully nested entries instead of the list shape")]
+
+
+def make_router(rt: _Runtime) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["public"])
+
+    async def load() -> dict[str, Any]:
+        async with rt.sessions() as session:
+            rows = await store.public_groups(session)
+        return directory.hsds(rows, rt.settings)
+
+    def summary(service: dict[str, Any]) -> dict[str, Any]:
+        return {k: service[k] for k in SUMMARY_FIELDS}
+
+    @router.get("/directory", response_model=Directory)
+    async def public_directory() -> dict[str, Any]:
+        return await load()
+
+    @router.get("/services", response_model=ServicePage, summary="HSDS 3.0: services, paged")
+    async def services(
+        page: PageNumber = 1, per_page: PerPage = DEFAULT_PER_PAGE, full: Full = False
+    ) -> dict[str, Any]:
+        items = (await load())["services"]
+        return _page(items if full else [summary(s) for s in items], page, per_page)
+
+    @router.get("/services/{id}", response_model=Service, responses=NOT_FOUND)
+    async def service(id: UUID) -> dict[str, Any]:
+        for s in (await load())["services"]:
+            if s["id"] == str(id):
+                return s
+        raise ApiError(404, "not_found", "There is no service with this id.", "id")
+
+    @router.get(
+        "/organizations", response_model=OrganizationPage, summary="HSDS 3.0: organizations"
+    )
+    async def organizations(
+        page: PageNumber = 1, per_page: PerPage = DEFAULT_PER_PAGE, full: Full = False
+    ) -> dict[str, Any]:
+        doc = await load()
+        org = doc["organization"]
+        if full:
+            item = {**org, "services": [summary(s) for s in doc["services"]]}
+        else:
+            item = {k: org[k] for k in OrganizationSummary.model_fields}
+        return _page([item], page, per_page)
+
+    @router.get("/organizations/{id}", response_model=OrganizationWithServices, responses=NOT_FOUND)
+    async def organization(id: UUID) -> dict[str, Any]:
+        doc = await load()
+        if doc["organization"]["id"] != str(id):
+            raise ApiError(404, "not_found", "There is no organization with this id.", "id")
+        return {**doc["organization"], "services": [summary(s) for s in doc["services"]]}
+
+    return router
