@@ -41,9 +41,28 @@ def _read_secret_file(var: str) -> str | None:
     if not path:
         return None
     p = Path(path)
-    if p.stat().st_mode & 0o077:
-        raise ValueError(f"{var}_FILE must not be readable by group or others (chmod 600)")
-    return p.read_text().strip()
+    try:
+        mode = p.stat().st_mode  # through symlinks: the kubelet's `..data` links
+    except OSError as exc:
+        raise ValueError(f"{var}_FILE: cannot open it ({exc.strerror})") from None
+    # Group read is what real mounts give a non-root process: the kubelet makes a secret
+    # root:<fsGroup> 0440 (defaultMode 0440 with fsGroup), a compose file secret keeps the host
+    # file's owner and mode (0640 root:<gid> works). What is refused is a file every user of the
+    # machine may read, or one anyone but its owner may change.
+    if mode & 0o026:
+        raise ValueError(
+            f"{var}_FILE must not be readable by others nor writable by group or others "
+            "(chmod 600, or 440/640 with the service's group)"
+        )
+    if not os.access(p, os.R_OK):
+        raise ValueError(
+            f"{var}_FILE is not readable by this process (uid {os.getuid()}, gid {os.getgid()}): "
+            "give it to its user, or to a group it is in (Kubernetes: fsGroup)"
+        )
+    try:
+        return p.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{var}_FILE: cannot read it ({type(exc).__name__})") from None
 
 
 # Settings that may come from a file (OPENDEUR_<NAME>_FILE), besides the ones listed in place.

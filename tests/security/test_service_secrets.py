@@ -9,7 +9,9 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import html
 import os
+import re
 from collections.abc import Iterator
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
@@ -242,3 +244,29 @@ async def test_notifys_environment_opens_no_phone_number(
     for ring in rings:
         with pytest.raises(KeyringError):
             Envelope(ring).unwrap(wrapped)
+
+
+async def test_the_contacts_overview_still_opens_her_callback(
+    up_system: UpSystem, assigned: dict
+) -> None:
+    """Routing, holding no callback key, builds the overview's link from the contact's own
+    overview link; intake accepts it, and only for a question that is hers."""
+    mail = await up_system.wait_mail(lambda m: assigned["reference"] in m.subject)
+    overview = re.search(r"(http://127\.0\.0\.1:\d+/contact/[A-Za-z0-9_.\-]+)", mail.text)
+    assert overview, "the mail has no overview link"
+    async with httpx.AsyncClient(timeout=10) as c:
+        page = await c.get(overview.group(1))
+        assert page.status_code == 200
+        found = re.search(
+            r'<a href="([^"]+/c/[^"]+)" class="ref">' + re.escape(assigned["reference"]), page.text
+        )
+        assert found, "the overview does not list the open callback"
+        link = html.unescape(found.group(1))
+        assert link.startswith(up_system.url("intake") + "/c/")
+        opened = await c.get(link)
+        assert opened.status_code == 200 and PHONE in opened.text
+        # The same overview link with another question id opens nothing.
+        token = link.rsplit("/", 1)[1].split("?")[0].split(".")
+        token[2] = UUID(int=UUID(hex=token[2]).int ^ 1).hex
+        other = await c.get(f"{up_system.url('intake')}/c/{'.'.join(token)}")
+        assert other.status_code >= 400 and PHONE not in other.text
