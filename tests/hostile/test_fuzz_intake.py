@@ -1,15 +1,17 @@
-"""Hypothesis against POST /api/v1/questions on the running intake: any JSON shape, near-valid
+"""Hypothesis against the running intake. POST /api/v1/questions: any JSON shape, near-valid
 bodies with one field replaced, raw bytes — always 202 or a 4xx with {error, message}, never a
-500, and the refusal never echoes what was sent."""
+500, and the refusal never echoes what was sent. The web form and the phone console: any mix of
+fields as typed or pasted (long runs of any whitespace, NUL, canaries) — never a 500."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from tests.support import System, question
@@ -135,3 +137,103 @@ def test_raw_bytes(post, data: bytes) -> None:
 )
 def test_pathological_bodies(post, content: bytes, content_type: str) -> None:
     post(content, content_type)
+
+
+# --- the web form and the phone console: what a person (or a script) types into the pages ------
+
+FORM_FIELDS = [
+    "for_self",
+    "topic",
+    "story",
+    "phone",
+    "postcode",
+    "call_times",
+    "share_with_contact",
+    "statistics",
+    "wants_to_start_group",
+    "language",
+    "consent_read",
+    "website",
+]
+typed = (
+    st.text(max_size=40)
+    | st.sampled_from(["yes", "no", "", "rouw", "5611 AB", "06 12345678", "+31 (0)6-1234 5678"])
+    | st.builds(
+        lambda head, pad, tail: head + pad + tail,
+        st.sampled_from(["06", "5611", "0031 6", "+31", CANARY, ""]),
+        st.text(alphabet=" \t\n\r\u00a0\u2007\u3000", min_size=1, max_size=3000),
+        st.sampled_from(["12345678", "AB", "ab ", "", "\x00", CANARY]),
+    )
+)
+form_bodies = st.lists(st.tuples(st.sampled_from(FORM_FIELDS), typed), max_size=14)
+VALID_FORM = {
+    "for_self": "yes",
+    "topic": "rouw",
+    "phone": "06 12345678",
+    "postcode": "5611",
+    "share_with_contact": "yes",
+    "consent_read": "yes",
+}
+
+
+def check_page(r: httpx.Response) -> None:
+    assert r.status_code < 500, f"{r.status_code}: {r.text[:500]}"
+    assert r.status_code in (200, 303, 400, 403, 413, 422, 429), r.status_code
+    assert "Traceback" not in r.text and "input_value" not in r.text
+
+
+@pytest.fixture(scope="module")
+def web(hostile: System):
+    with httpx.Client(base_url=hostile.url("intake"), timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+async def console(hostile: System):
+    """A volunteer signed in to the phone console of the hostile system."""
+    from opendeur.db import make_engine, sessionmaker
+    from tests.support import new_volunteer
+
+    engine = make_engine(hostile.pg.url(hostile.database), pool_size=1, schema="intake")
+    try:
+        async with httpx.AsyncClient(base_url=hostile.url("intake"), timeout=30) as c:
+            await new_volunteer(c, sessionmaker(engine))
+            cookies = dict(c.cookies)
+    finally:
+        await engine.dispose()
+    with httpx.Client(base_url=hostile.url("intake"), timeout=30) as client:
+        for name, value in cookies.items():
+            client.cookies.set(name, value, domain="127.0.0.1", path="/phone")
+        page = client.get("/phone")
+        assert page.status_code == 200
+        token = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
+        yield client, token
+
+
+@FUZZ
+@given(fields=form_bodies, base=st.booleans())
+@example(fields=[("postcode", "5611" + " " * 40 + "AB")], base=True)
+@example(fields=[("phone", "06" + " " * 300 + "12345678")], base=True)
+def test_the_web_form_never_fails_on_what_is_typed(web, fields, base: bool) -> None:
+    body = list(VALID_FORM.items()) if base else []
+    check_page(web.post("/", data=dict(body + fields)))
+
+
+@FUZZ
+@given(fields=form_bodies, base=st.booleans())
+@example(fields=[("postcode", "5611" + " " * 40 + "AB")], base=True)
+@example(fields=[("phone", "06" + " " * 300 + "12345678")], base=True)
+def test_the_phone_console_never_fails_on_what_is_typed(console, fields, base: bool) -> None:
+    client, token = console
+    body = list(VALID_FORM.items()) if base else []
+    r = client.post("/phone", data=dict([*body, *fields, ("csrf", token)]))
+    check_page(r)
+    assert r.status_code != 303, "the fuzzing ended the volunteer's session"
+
+
+@pytest.mark.parametrize("field", ["phone", "postcode", "story", "call_times", "topic"])
+def test_a_long_run_of_spaces_in_any_field_keeps_the_form(web, field: str) -> None:
+    r = web.post("/", data={**VALID_FORM, "story": CANARY, field: "5611" + " " * 5000 + "AB"})
+    check_page(r)
+    if r.status_code == 422 and field != "story":
+        assert CANARY in r.text  # what the person typed is still in the form
