@@ -23,13 +23,14 @@ SERVICES = {"intake": 8080, "routing": 8081, "notify": 8082, "audit": 8083}
 # Series the rules read that our code does not define, and who makes them.
 FROM_ELSEWHERE = {
     "up": "Prometheus, for every scrape target",
-    "jetstream_consumer_num_pending": "prometheus-nats-exporter -jsz, next to each nats-server",
+    # The NATS Helm chart's promExporter: prometheus-nats-exporter -jsz=all -prefix=nats.
+    "nats_consumer_num_pending": "prometheus-nats-exporter next to each nats-server",
 }
 # What the issue asks the alerts to cover.
 REQUIRED_ALERTS = {
     "OpendeurDeadlineBreached": "opendeur_deadline_breaches_total",
     "OpendeurOutboxBacklog": "opendeur_outbox_backlog",
-    "OpendeurConsumerLag": "jetstream_consumer_num_pending",
+    "OpendeurConsumerLag": "nats_consumer_num_pending",
     "OpendeurDeadLetters": "opendeur_dead_letters_total",
     "OpendeurHttp5xx": "opendeur_http_requests_total",
     "OpendeurServiceDown": "up",
