@@ -130,12 +130,25 @@ def test_pod_monitors_scrape_every_service_and_the_nats_exporter_as_the_rules_ex
     assert auth["type"] == "Bearer" and auth["credentials"]["key"]  # /metrics wants the token
 
 
-def test_the_manifests_validate_strictly_against_kubernetes() -> None:
-    for name in ("networkpolicies.yaml", "monitoring.yaml"):
-        for doc in k8s(name):
+def test_every_manifest_validates_strictly_against_kubernetes() -> None:
+    """kubernetes-validate --strict, as CI's check of deploy/k8s (unknown fields are errors)."""
+    checked = 0
+    for path in sorted(K8S.glob("*.yaml")):
+        for doc in k8s(path.name):
+            if "apiVersion" not in doc:
+                continue  # nats-values.yaml: Helm values, not a manifest
             if doc["apiVersion"].startswith("monitoring.coreos.com/"):
-                continue  # a CRD: kubernetes-validate has no schema for it
+                continue  # Prometheus Operator CRDs: kubernetes-validate has no schema for them
             kubernetes_validate.validate(doc, "1.33", strict=True)
+            checked += 1
+    assert checked >= 15
+
+
+def test_strict_validation_is_not_vacuous() -> None:
+    (policy, *_) = k8s("networkpolicies.yaml")
+    policy["spec"]["podSelectr"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(policy, "1.33", strict=True)
 
 
 # A NetworkPolicy evaluator, as a CNI applies the policies of deploy/k8s/networkpolicies.yaml.
