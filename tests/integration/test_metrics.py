@@ -6,6 +6,7 @@ import asyncio
 import re
 
 import httpx
+import pytest
 
 from tests.support import System, question
 
@@ -40,3 +41,16 @@ async def test_notify_metrics_show_the_mail_sent(system: System) -> None:
     assert sent >= wanted
     # The relay reports its backlog (drained once the events are out).
     assert "opendeur_outbox_backlog" in after
+
+
+@pytest.mark.parametrize("service", ["intake", "routing", "notify", "audit"])
+def test_every_services_metrics_follow_one_rule(system: System, service: str) -> None:
+    """GET /metrics from loopback while no proxy is trusted (how Prometheus beside the process
+    scrapes it); a wrong bearer token is refused whoever sends it. From elsewhere the token
+    (OPENDEUR_METRICS_TOKEN) is needed: tests/security/test_door.py."""
+    url = system.url(service) + "/metrics"
+    r = httpx.get(url, headers={"X-Forwarded-For": "203.0.113.5"})
+    assert r.status_code == 200 and "opendeur_http_requests_total" in r.text
+    refused = httpx.get(url, headers={"Authorization": "Bearer geraden"})
+    assert refused.status_code == 401 and refused.json()["error"] == "unauthorized"
+    assert "opendeur_" not in refused.text
