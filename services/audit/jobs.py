@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from prometheus_client import Counter, Gauge
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -14,6 +15,10 @@ from opendeur.settings import parse_duration
 from services.audit import queries, store
 
 log = get_logger(component="audit")
+PRUNED = Counter("opendeur_audit_pruned_events_total", "Audit events pruned past retention")
+LAST_RUN = Gauge(
+    "opendeur_audit_retention_last_run_timestamp_seconds", "When the retention job last finished"
+)
 EVERY_S = 3600.0  # the work is monthly; hourly ticks make it happen soon after a restart
 
 # Why 24 months (OPENDEUR_AUDIT_RETENTION=730d) and not for ever or a few weeks:
@@ -74,6 +79,7 @@ async def prune(
     months = await keep_aggregates(sessions, before)
     async with sessions() as session, session.begin():
         result = await store.prune(session, before)
+    PRUNED.inc(result["pruned"])
     if result["pruned"]:
         log.info("audit_pruned", before=before.isoformat(), months_kept=months, **result)
     return {"before": before.isoformat(), "months_kept": months, **result}
@@ -85,3 +91,4 @@ def register(rt: Runtime) -> None:
     @rt.every(EVERY_S)
     async def audit_retention() -> None:
         await prune(rt.sessions, retention)
+        LAST_RUN.set_to_current_time()

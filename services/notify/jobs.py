@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from prometheus_client import Counter, Gauge
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from opendeur.logging import get_logger
@@ -12,6 +13,10 @@ from opendeur.settings import AUDIT_RETENTION_FLOOR_DAYS, parse_duration
 from services.notify import store
 
 log = get_logger(component="notify")
+EXPIRED = Counter("opendeur_notify_expired_total", "Rows deleted past retention", ["what"])
+LAST_RUN = Gauge(
+    "opendeur_notify_retention_last_run_timestamp_seconds", "When the retention job last finished"
+)
 EVERY_S = 3600.0
 # The grace period (OPENDEUR_CONTACT_GRACE, 7d): a contact person whose group leaves, or who is
 # replaced, may still hold an open callback; its reminder and the link in it must still reach
@@ -32,6 +37,8 @@ async def expire(
     async with sessions() as session, session.begin():
         addresses = await store.delete_departed(session, grace.total_seconds())
         entries = await store.prune_log(session, log_keep.total_seconds())
+    EXPIRED.labels(what="addresses").inc(addresses)
+    EXPIRED.labels(what="log_entries").inc(entries)
     if addresses or entries:
         log.info("notify_expired", addresses=addresses, log_entries=entries)
     return {"addresses": addresses, "log_entries": entries}
@@ -43,3 +50,4 @@ def register(rt: Runtime) -> None:
     @rt.every(EVERY_S)
     async def notify_retention() -> None:
         await expire(rt.sessions, grace)
+        LAST_RUN.set_to_current_time()

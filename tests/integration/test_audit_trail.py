@@ -192,3 +192,33 @@ async def test_consent_register_shows_given_accessed_withdrawn_and_erased(system
         bad = await client.get(system.url("audit") + "/api/v1/audit/consent/nope", headers=AUTH)
         assert bad.status_code == 422
         assert set(bad.json()) == {"error", "message", "field"}
+
+
+def gauge(metrics_text: str, name: str) -> float:
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if sample.name == name:
+                return sample.value
+    return 0.0
+
+
+async def test_the_retention_jobs_run_on_the_system_and_keep_the_recent_trail(
+    system: System,
+) -> None:
+    """Audit's and notify's retention jobs are wired and run at start-up (then hourly); on a
+    young system they prune nothing: the trail verifies from genesis, without an anchor."""
+    async with httpx.AsyncClient(timeout=30) as client:
+        for service, name in (
+            ("audit", "opendeur_audit_retention_last_run_timestamp_seconds"),
+            ("notify", "opendeur_notify_retention_last_run_timestamp_seconds"),
+        ):
+            text = (await client.get(system.url(service) + "/metrics")).text
+            assert gauge(text, name) > 0, f"{service}'s retention job did not run"
+        result = await verify(client, system)
+        assert result["ok"] is True and "anchor" not in result
+    failed = [
+        orjson.loads(line).get("task")
+        for line in system.logs().splitlines()
+        if "periodic_failed" in line and line.startswith("{")
+    ]
+    assert not {"audit_retention", "notify_retention"} & set(failed), failed
