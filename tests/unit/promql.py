@@ -12,6 +12,13 @@ import services.audit.handlers
 # Where metrics are defined: the shared ones, and audit's own counters.
 MODULES = (opendeur.metrics, services.audit.handlers)
 
+# Series that dashboards and alerts read but our code does not define, and who makes them.
+FROM_ELSEWHERE = {
+    "up": "Prometheus, for every scrape target",
+    # The NATS Helm chart's promExporter: prometheus-nats-exporter -jsz=all -prefix=nats.
+    "nats_consumer_num_pending": "prometheus-nats-exporter next to each nats-server",
+}
+
 # Identifiers in a PromQL expression that are not metric names.
 PROMQL_WORDS = {
     "sum", "rate", "irate", "increase", "by", "without", "histogram_quantile", "avg", "max",

@@ -12,7 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.unit.promql import exported_names, metric_names
+from tests.unit.promql import FROM_ELSEWHERE, exported_names, metric_names
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "rules.yaml"
@@ -20,12 +20,6 @@ RULES_TEST = ROOT / "deploy" / "prometheus" / "rules.test.yaml"
 K8S = ROOT / "deploy" / "k8s"
 SERVICES = {"intake": 8080, "routing": 8081, "notify": 8082, "audit": 8083}
 
-# Series the rules read that our code does not define, and who makes them.
-FROM_ELSEWHERE = {
-    "up": "Prometheus, for every scrape target",
-    # The NATS Helm chart's promExporter: prometheus-nats-exporter -jsz=all -prefix=nats.
-    "nats_consumer_num_pending": "prometheus-nats-exporter next to each nats-server",
-}
 # What the issue asks the alerts to cover.
 REQUIRED_ALERTS = {
     "OpendeurDeadlineBreached": "opendeur_deadline_breaches_total",
