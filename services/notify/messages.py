@@ -63,7 +63,9 @@ def ago(earlier: datetime, now: datetime, lang: str) -> str:
 
 def render(subject: str, parts: Sequence[Part]) -> Rendered:
     """Plain text and an HTML part with the same content; every piece of text is escaped."""
-    text = "\n".join(p.url if isinstance(p, Link) else p for p in parts)
+    text = "\n".join(
+        (f"{p.label}: {p.url}" if p.label else p.url) if isinstance(p, Link) else p for p in parts
+    )
     html_lines = []
     for p in parts:
         if isinstance(p, Link):
@@ -114,7 +116,10 @@ def new_question(
         )
         parts: list[Part] = ["Hello,", ""]
         if reminder:
-            parts.append(f"Reminder: question {reference} has not been called back yet.")
+            parts.append(
+                f"Reminder: question {reference} has not been called back yet; please call "
+                f"{deadline} ({local_time(respond_before)})."
+            )
         parts += [
             f"Someone asked the self-help network a question about: {topic}.",
             f"Asked via {'the website' if channel == 'web' else 'the phone line'}, {when}.",
@@ -147,7 +152,10 @@ def new_question(
         )
         parts = ["Hallo,", ""]
         if reminder:
-            parts.append(f"Herinnering: vraag {reference} is nog niet teruggebeld.")
+            parts.append(
+                f"Herinnering: vraag {reference} is nog niet teruggebeld; bel graag {deadline} "
+                f"({local_time(respond_before)})."
+            )
         parts += [
             f"Iemand stelde het zelfhulpnetwerk een vraag over: {topic}.",
             f"Gesteld via {'de website' if channel == 'web' else 'de telefoonlijn'}, {when}.",

@@ -94,13 +94,19 @@ async def test_contact_overview_and_callback_page_at_360px(
 
     # The callback page, from the mail's link.
     await page.goto(callback)
-    phone = page.locator("a[href^='tel:']")
+    phone = page.locator("p.phone a[href^='tel:']")
     assert await phone.is_visible()
     assert (await phone.get_attribute("href") or "") == "tel:+31612345678"
-    await fully_in_view_horizontally(page, "form.outcomes button")
     assert await page.locator("form.outcomes button").count() == 4
+    # "We talked" erases the data: a first tap only opens the confirmation, no JS needed.
+    assert not await page.locator("form.outcomes button[value='reached']").is_visible()
+    await fully_in_view_horizontally(page, "form.outcomes > button, form.outcomes summary")
     await no_sideways_scroll(page)
     await page.screenshot(path=str(ARTIFACTS / "callback-page-360.png"), full_page=True)
+    await page.click("form.outcomes summary:has-text('Gesproken')")
+    assert "gewist" in await page.inner_text("details[open]")
+    await fully_in_view_horizontally(page, "form.outcomes button[value='reached']")
+    await page.screenshot(path=str(ARTIFACTS / "callback-confirm-360.png"), full_page=True)
     await page.click("form.outcomes button[value='reached']")
     await page.wait_for_load_state()
     assert errors == [], errors

@@ -13,7 +13,7 @@ import httpx
 from opendeur import links
 from opendeur.keys import pseudonym
 from opendeur.settings import Settings
-from tests.support import ADMIN, SECRET, System, question
+from tests.support import ADMIN, LINK, SECRET, System, question
 
 ANNA = "anna.rouw@example.org"
 OVERVIEW = re.compile(r"(http://127\.0\.0\.1:\d+/contact/[A-Za-z0-9_.\-]+)")
@@ -243,3 +243,59 @@ async def test_an_english_contact_sees_their_pages_in_english_and_can_switch(
         finally:
             body["language"] = "nl"
             assert (await client.put(contact, json=body, headers=staff)).status_code == 200
+
+
+async def test_leaving_the_network_asks_first_and_says_how_to_come_back(
+    system: System, tmp_path
+) -> None:
+    # A group of its own, so leaving changes nothing for the other tests.
+    vera = "vera.vertrek@example.org"
+    csv = tmp_path / "groups.csv"
+    csv.write_text(
+        "group_name,topics,municipalities,online,contact_name,contact_email,max_open\n"
+        f"Vertrekgroep Test,kanker,,yes,Vera Vertrek,{vera},2\n"
+    )
+    assert system.opendeur("groups", "import", str(csv)).returncode == 0
+    cid = pseudonym(settings(), "contact", vera)
+    token = links.sign(settings(), "group", {"g": "vertrekgroep-test", "c": cid})
+    page = system.url("routing") + f"/groups/self/{token}"
+    async with httpx.AsyncClient() as c:
+        first = await c.get(page)
+        assert first.status_code == 200 and "Uit het netwerk gaan" in first.text
+        # The leave button only opens a second step; it changes nothing by itself.
+        assert 'name="confirm" value="leave"' in first.text
+        assert 'name="action" value="leave"' not in first.text
+        # A POST without the confirmation (one tap, a replayed form) asks first, leaves nothing.
+        r = await c.post(page, data={"action": "leave"})
+        assert r.status_code == 303 and r.headers["location"].endswith("&confirm=leave")
+        assert "actief" in (await c.get(page)).text
+        ask_page = await c.get(system.url("routing") + r.headers["location"])
+        assert "Wil je met je groep uit het netwerk gaan?" in ask_page.text
+        assert "Pauzeren" in ask_page.text and "netwerkteam" in ask_page.text
+        assert 'name="confirm" value="yes"' in ask_page.text and 'id="cancel"' in ask_page.text
+        r = await c.post(page, data={"action": "leave", "confirm": "yes"})
+        assert r.status_code == 303
+        left = await c.get(page)
+        assert "uit het netwerk" in left.text and "weer meedoen" in left.text
+        assert "<button" not in left.text.split("<main", 1)[1]  # nothing left to press
+        en = await c.get(page + "?lang=en")
+        assert "left the network" in en.text and "join again" in en.text
+
+
+async def test_erasing_outcomes_ask_for_confirmation_on_the_callback_page(system: System) -> None:
+    async with httpx.AsyncClient() as client:
+        q = await ask(client, system, topic="angst", postcode=None)
+        mail = await system.wait_mail(lambda m: q["reference"] in m.subject)
+        html = (await client.get(LINK.search(mail.text).group(1))).text
+    # "We talked" and "Referred" erase the data: each sits behind a second step (no JS needed).
+    for code in ("reached", "referred_professional"):
+        block = re.search(
+            r'<details class="confirm"><summary>[^<]+</summary><p>([^<]+)</p>'
+            rf'<button type="submit" name="outcome" value="{code}">',
+            html,
+        )
+        assert block and "gewist" in block.group(1), code
+    # "Not reached" is one tap and says truthfully what follows.
+    assert re.search(r'<button type="submit" name="outcome" value="unreachable">', html)
+    assert "De vraag blijft van jou" in html or "blijft van jou" in html
+    assert "Na 3 keer" in html

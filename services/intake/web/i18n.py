@@ -271,6 +271,17 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "They decide: whether to come, when, and what to share.",
     ),
     "cb_outcome_title": ("Hoe ging het?", "How did it go?"),
+    "cb_final_confirm": (
+        "Zeker weten? Het nummer en het verhaal worden daarna gewist; dat kan niet terug.",
+        "Are you sure? The number and the story are erased afterwards; this cannot be undone.",
+    ),
+    "cb_final_yes": ("Ja: {outcome}", "Yes: {outcome}"),
+    "cb_unreachable_hint": (
+        "Niet bereikt? De vraag blijft van jou en je kunt het later opnieuw proberen. Na 3 keer "
+        "neemt het netwerkteam het over.",
+        "Could not reach them? The question stays yours and you can try again later. After 3 "
+        "tries the network team takes over.",
+    ),
     "cb_erase_note": (
         "Na 'Gesproken' of 'Doorverwezen' worden het nummer en het verhaal gewist.",
         "After 'We talked' or 'Referred' the number and the story are erased.",
@@ -304,13 +315,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "cb_expired": ("Deze link is verlopen.", "This link has expired."),
     "cb_try_again": ("Genoteerd: niet bereikt.", "Noted: could not reach them."),
     "cb_try_again_body": (
-        "Probeer het later nog eens; deze link blijft werken tot de vraag verder gaat.",
-        "Please try again later; this link keeps working until the question moves on.",
-    ),
-    "cb_try_again": ("Genoteerd: niet bereikt.", "Noted: could not reach them."),
-    "cb_try_again_body": (
-        "Probeer het later nog eens; deze link blijft werken tot de vraag verder gaat.",
-        "Please try again later; this link keeps working until the question moves on.",
+        "De vraag blijft van jou: probeer het later nog eens, deze link blijft werken. Lukt het "
+        "3 keer niet, dan neemt het netwerkteam de vraag over.",
+        "The question stays yours: please try again later, this link keeps working. If it does "
+        "not work 3 times, the network team takes the question over.",
     ),
     "cb_pending": (
         "Deze vraag wordt nog klaargezet. Probeer het over een minuut opnieuw.",

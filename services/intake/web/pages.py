@@ -56,6 +56,7 @@ def render(
         other="nl" if lang == "en" else "en",
         t=lambda k, **kw: t(k, lang, **kw),
         tl=lambda k, in_lang, **kw: t(k, in_lang, **kw),  # text read aloud in the caller's language
+        final_outcomes=domain.FINAL_OUTCOMES,  # these erase the data: the page asks first
         network_phone=NETWORK_PHONE,
         exit_url=None if name in STAFF_TEMPLATES else get_settings().quick_exit_url,
         **ctx,

@@ -155,6 +155,32 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
     "group_pause": {"nl": "Pauzeren", "en": "Pause"},
     "group_resume": {"nl": "Weer vragen ontvangen", "en": "Receive questions again"},
     "group_leave": {"nl": "Uit het netwerk gaan", "en": "Leave the network"},
+    "leave_title": {
+        "nl": "Wil je met je groep uit het netwerk gaan?",
+        "en": "Do you want your group to leave the network?",
+    },
+    "leave_body": {
+        "nl": "Je groep krijgt dan geen vragen meer en staat niet meer in de lijst van groepen. "
+        "Wie nu op je telefoontje wacht, wordt door het netwerkteam verder geholpen. Wil je "
+        "alleen even geen vragen? Kies dan liever Pauzeren.",
+        "en": "Your group then receives no more questions and is no longer listed. Anyone "
+        "waiting for your call now is helped further by the network team. Only want a break "
+        "from questions? Then choose Pause instead.",
+    },
+    "leave_confirm": {"nl": "Ja, uit het netwerk gaan", "en": "Yes, leave the network"},
+    "leave_cancel": {"nl": "Nee, terug", "en": "No, go back"},
+    "left_come_back": {
+        "nl": "Wil je later weer meedoen? Neem dan contact op met het netwerkteam; zij zetten je "
+        "groep weer aan.",
+        "en": "Want to join again later? Please contact the network team; they switch your "
+        "group back on.",
+    },
+    "left_come_back_email": {
+        "nl": "Wil je later weer meedoen? Mail het netwerkteam ({email}); zij zetten je groep "
+        "weer aan.",
+        "en": "Want to join again later? Email the network team ({email}); they switch your "
+        "group back on.",
+    },
     "personal_link": {
         "nl": "Deze link is persoonlijk; stuur hem niet door.",
         "en": "This link is personal; do not forward it.",

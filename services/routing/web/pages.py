@@ -280,12 +280,19 @@ def make_router(rt: Runtime) -> APIRouter:
         if isinstance(got, Response):
             return got
         group, lang = got
+        actions = allowed(group["status"])
+        t = i18n.translator(lang)
+        email = rt.settings.network_email
         return render(
             "group_self.html",
             lang=lang,
             group=group,
-            actions=allowed(group["status"]),
+            actions=actions,
+            # Leaving is a second step: this page asks first (no JavaScript needed).
+            confirm_leave=request.query_params.get("confirm") == "leave" and "leave" in actions,
+            come_back=t("left_come_back_email", email=email) if email else t("left_come_back"),
             action_url=f"/groups/self/{token}?lang={lang}",
+            page_url=f"/groups/self/{token}",
             switch=switch_url(f"/groups/self/{token}", lang),
         )
 
@@ -295,9 +302,14 @@ def make_router(rt: Runtime) -> APIRouter:
         if isinstance(got, Response):
             return got
         group, lang = got
-        action = str((await request.form()).get("action", ""))
+        form = await request.form()
+        action = str(form.get("action", ""))
         if action not in allowed(group["status"]):
             raise ApiError(422, "invalid_value", "This change is not possible now.", "action")
+        if action == "leave" and form.get("confirm") != "yes":  # not confirmed: ask first
+            return RedirectResponse(
+                f"/groups/self/{token}?lang={lang}&confirm=leave", status_code=303
+            )
         async with rt.sessions() as session, session.begin():
             await groups.change_status(
                 session, group["group_id"], SELF_ACTIONS[action][1], "contact"
