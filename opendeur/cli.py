@@ -20,7 +20,24 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _settings() -> Settings:
+    """An operator command's settings: the environment first, then what `opendeur up` left in
+    the data dir (its root secret and admin token; the embedded database's and broker's
+    addresses), so `groups import`, `users add`, `keys`, ... need no hand-built URL. Never for
+    `serve`: a service gets only what it is given."""
+    data_dir = Path(os.environ.get("OPENDEUR_DATA_DIR") or ".opendeur")
+    found: dict[str, str] = {}
+    for name in ("secrets.json", UP_STATE):
+        path = data_dir / name
+        if path.is_file():
+            with contextlib.suppress(OSError, ValueError):
+                found.update(json.loads(path.read_text()))
+    for key, value in found.items():
+        if key not in os.environ and f"{key}_FILE" not in os.environ:
+            os.environ[key] = value
     return Settings()
+
+
+UP_STATE = "up.json"  # the embedded parts' addresses, written by `opendeur up` (0600)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -28,7 +45,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from opendeur import logging as olog
 
-    settings = _settings()
+    settings = Settings()  # only what this service was given (never the data dir's secrets)
     olog.configure(args.service, fmt=settings.log_format, level=settings.log_level)
     uvicorn.run(
         f"services.{args.service}.app:app",
@@ -294,6 +311,24 @@ def cmd_audit_tail(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys_export(args: argparse.Namespace) -> int:
+    """From the root secret (OPENDEUR_SECRET_KEY, or the data dir's): one directory per service
+    with only that service's secrets, for deploy/compose.yaml and deploy/k8s."""
+    from opendeur.keys import export_service_secrets
+
+    settings = _settings()
+    if settings.secret_key is None or not settings.database_url:
+        print(
+            "set OPENDEUR_SECRET_KEY and OPENDEUR_DATABASE_URL (the owner's URL: each role's "
+            "URL is made from it), or OPENDEUR_DATA_DIR of an `opendeur up`",
+            file=sys.stderr,
+        )
+        return 2
+    paths = export_service_secrets(settings, Path(args.dir))
+    print(f"wrote {len(paths)} files under {args.dir} (each readable by its owner only)")
+    return 0
+
+
 def cmd_keys(args: argparse.Namespace) -> int:
     from opendeur import rotation
 
@@ -533,6 +568,10 @@ def cmd_up(args: argparse.Namespace) -> int:
             )
         os.environ.update(env)
         settings = Settings()
+        state = {k: env[k] for k in ("OPENDEUR_DATABASE_URL", "OPENDEUR_NATS_URL") if k in env}
+        if env.get("OPENDEUR_NATS_AUTH") == "derived":
+            state["OPENDEUR_NATS_AUTH"] = "derived"
+        write_secret(data_dir / UP_STATE, json.dumps(state))
         asyncio.run(_migrate(settings))
         if args.demo:
             counts = asyncio.run(
@@ -699,6 +738,11 @@ def main(argv: list[str] | None = None) -> int:
     p = k.add_parser("new", help="print a fresh OPENDEUR_MASTER_KEYS entry")
     p.add_argument("--id", help="its key id (default: k<YYYYMMDD>)")
     p.set_defaults(fn=cmd_keys)
+    p = k.add_parser(
+        "export", help="write each service's own secrets as files (compose, Kubernetes)"
+    )
+    p.add_argument("dir", help="DIR/<service>/<setting>, and DIR/nats.env for the broker")
+    p.set_defaults(fn=cmd_keys_export)
     p = sub.add_parser("bench", help="benchmark the whole system (needs the bench extra)")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(fn=lambda a: __import__("opendeur.bench", fromlist=["main"]).main(a.rest))

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from alembic import command
 from alembic.config import Config
@@ -57,6 +57,17 @@ def service_url(settings: Settings, service: str) -> str:
     return with_credentials(
         settings.database_url, role_name(service), role_password(settings, service)
     )
+
+
+def provisioned_password(settings: Settings, service: str) -> str:
+    """The password `provision` gives a service's role: the one in its explicit URL (a deployment
+    that chose its own), else the one derived from the root secret (what `opendeur up` hands out)."""
+    explicit = settings.service_database_url(service)
+    if explicit:
+        password = urlsplit(explicit).password
+        if password:
+            return unquote(password)
+    return role_password(settings, service)
 
 
 # A pooled connection idle longer than this is pinged before use (the server may have restarted).
@@ -132,7 +143,8 @@ async def provision(settings: Settings) -> None:
             await conn.execute(text("revoke create on schema public from public"))
             db = (await conn.execute(text("select current_database()"))).scalar_one()
             for service in SERVICES:
-                role, pw = role_name(service), role_password(settings, service).replace("'", "''")
+                role = role_name(service)
+                pw = provisioned_password(settings, service).replace("'", "''")
                 exists = (
                     await conn.execute(
                         text("select 1 from pg_roles where rolname = :r"), {"r": role}

@@ -10,6 +10,7 @@ import hmac
 import os
 import re
 import secrets
+from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -363,3 +364,40 @@ def own_settings(settings: Settings, service: str, *, nats_accounts: bool) -> di
     if service in ADMIN_TOKEN_HOLDERS and settings.admin_token is not None:
         env["OPENDEUR_ADMIN_TOKEN"] = settings.admin_token.get_secret_value()
     return env
+
+
+_NOT_FILES = ("OPENDEUR_NATS_AUTH", "OPENDEUR_NATS_USER", "OPENDEUR_SMTP_URL")
+
+
+def secret_file_names(service: str) -> list[str]:
+    """The settings a deployment gives one service as files (OPENDEUR_<NAME>_FILE, the file
+    named <name>); deploy/ mounts exactly these (tests/unit/test_deploy.py)."""
+    placeholder = new_secret()  # only the names are used
+    sample = Settings(
+        secret_key=placeholder, admin_token=placeholder, database_url="postgresql://o@db/o"
+    )
+    names = own_settings(sample, service, nats_accounts=True)
+    return [n.removeprefix("OPENDEUR_").lower() for n in names if n not in _NOT_FILES]
+
+
+def export_service_secrets(settings: Settings, directory: Path) -> list[Path]:
+    """Write each service's own secrets, one file each (0600), into DIRECTORY/<service>/, and
+    the broker's account passwords into DIRECTORY/nats.env (for the nats-server config)."""
+    from opendeur.natsauth import ADMIN_USER, password
+    from opendeur.settings import SERVICES, write_secret
+
+    written = []
+    for service in SERVICES:
+        target = directory / service
+        target.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for name, value in own_settings(settings, service, nats_accounts=True).items():
+            if name not in _NOT_FILES:
+                path = target / name.removeprefix("OPENDEUR_").lower()
+                write_secret(path, value + "\n")
+                written.append(path)
+    env = "".join(
+        f"OPENDEUR_NATS_{user.upper().replace('-', '_')}_PASSWORD={password(settings, user)}\n"
+        for user in (ADMIN_USER, *SERVICES)
+    )
+    write_secret(directory / "nats.env", env)
+    return [*written, directory / "nats.env"]

@@ -12,6 +12,8 @@ import contextlib
 import html
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
@@ -27,6 +29,7 @@ from opendeur.keys import Envelope, KeyringError, role_password, service_keyring
 from opendeur.settings import SERVICES, Settings
 from tests.security.conftest import UpSystem, environ
 from tests.support import LINK, SECRET, question
+from tests.support import ROOT as ROOT_DIR
 
 ROOT = Settings(secret_key=SECRET)
 PHONE = "06 24681357"
@@ -270,3 +273,33 @@ async def test_the_contacts_overview_still_opens_her_callback(
         token[2] = UUID(int=UUID(hex=token[2]).int ^ 1).hex
         other = await c.get(f"{up_system.url('intake')}/c/{'.'.join(token)}")
         assert other.status_code >= 400 and PHONE not in other.text
+
+
+def test_operator_commands_find_what_they_need_in_the_data_dir(up_system: UpSystem) -> None:
+    """Run in the operator's shell with the root secret `up` was given and OPENDEUR_DATA_DIR
+    (DESIGN §6), no URL: the CLI reads the embedded parts' addresses that `up` left there (a
+    secret `up` generated itself it finds there too)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDEUR_")}
+    env["OPENDEUR_DATA_DIR"] = str(up_system.data_dir)
+    env["OPENDEUR_SECRET_KEY"] = SECRET
+    csv = up_system.data_dir / "groups.csv"
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "opendeur", *args],
+            env=env,
+            cwd=ROOT_DIR,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    imported = run("groups", "import", str(csv))
+    assert imported.returncode == 0, imported.stderr
+    assert "groups:" in imported.stdout
+    listed = run("deadletters", "list")
+    assert listed.returncode == 0, listed.stderr
+    exported = run("keys", "export", str(up_system.data_dir / "export"))
+    assert exported.returncode == 0, exported.stderr
+    files = {p.name for p in (up_system.data_dir / "export" / "audit").iterdir()}
+    assert files == {"audit_database_url", "nats_password", "admin_token"}
