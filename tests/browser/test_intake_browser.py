@@ -120,7 +120,16 @@ async def test_phone_console_by_keyboard(system: System, browser: Browser) -> No
     await ctx.close()
 
 
-AXE_PAGES = ["/", "/?lang=en", "/verwijzen", "/verwijzen?lang=en", "/phone/login"]
+AXE_PAGES = [
+    "/",
+    "/?lang=en",
+    "/voor-iemand-anders",
+    "/voor-iemand-anders?lang=en",
+    "/bedankt",
+    "/bedankt?lang=en",
+    "/intrekken/00000000-0000-0000-0000-000000000000?token=x",
+    "/phone/login",
+]
 
 
 async def test_axe_finds_no_serious_problems(

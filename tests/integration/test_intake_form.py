@@ -270,6 +270,7 @@ async def test_reload_and_resubmit_add_no_second_question(system: System) -> Non
         r = await c.post("/", data=data)
         # Post/Redirect/Get: the answer to the POST is a redirect to an address with nothing in it.
         assert r.status_code == 303 and r.headers["location"] == "/bedankt?lang=nl"
+        assert r.headers["cache-control"] == "no-store"
         cookie = r.headers["set-cookie"]
         assert "httponly" in cookie.lower() and "path=/bedankt" in cookie.lower()
         assert "samesite=strict" in cookie.lower() and digits not in cookie

@@ -142,7 +142,10 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
     async def post_form(request: Request) -> HTMLResponse:
         lang = lang_of(request)
         values = forms.field_values(await request.form())
-        thanks = RedirectResponse(f"/bedankt?lang={lang}", status_code=303)
+        # no-store: the redirect may carry the one-time cookie with the withdraw token.
+        thanks = RedirectResponse(
+            f"/bedankt?lang={lang}", status_code=303, headers={"Cache-Control": "no-store"}
+        )
         if values.get("website"):  # honeypot: people never see this field
             return thanks
         sid = values.get("submission", "")[:64]
