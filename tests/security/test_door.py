@@ -21,11 +21,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from opendeur.db import make_engine, sessionmaker
 from opendeur.embedded import free_port
 from services.intake import users
-from tests.support import ROOT, System, csrf, login, new_volunteer, question
+from tests.support import ADMIN, LINK, ROOT, System, csrf, login, new_volunteer, question
 
 FRONTEND_KEY = "phoneline-" + uuid.uuid4().hex
 METRICS_TOKEN = "metrics-" + uuid.uuid4().hex
-NO_STORE = ("no-store", "no-cache")
+# A topic no group of the shared system takes: these questions go to the team's queue and
+# fill no group's capacity that other tests rely on.
+QUIET_TOPIC = "chronische-pijn"
+
+
+def quiet(**overrides: object) -> dict:
+    return question(**{"topic": QUIET_TOPIC, "postcode": None, **overrides})
 
 
 @dataclass
@@ -122,7 +128,7 @@ def test_a_spoofed_forwarded_for_does_not_buy_a_fresh_bucket(direct: Intake) -> 
         codes = [
             c.post(
                 "/api/v1/questions",
-                json=question(),
+                json=quiet(),
                 headers={"X-Forwarded-For": f"203.0.113.{i + 1}"},
             ).status_code
             for i in range(5)
@@ -137,7 +143,7 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_bucket(proxied: Intake) 
 
         def post(addr: str) -> int:
             headers = {"X-Forwarded-For": addr}
-            return c.post("/api/v1/questions", json=question(), headers=headers).status_code
+            return c.post("/api/v1/questions", json=quiet(), headers=headers).status_code
 
         assert [post(ip), post(ip), post(ip)] == [202, 202, 429]
         # Another client behind the same proxy is not in that bucket.
@@ -151,16 +157,16 @@ def test_a_trusted_frontend_has_its_own_key_and_limit(proxied: Intake) -> None:
     with httpx.Client(base_url=proxied.url, timeout=20) as c:
         headers = {"X-Forwarded-For": ip}
         for _ in range(2):
-            assert c.post("/api/v1/questions", json=question(), headers=headers).status_code == 202
-        assert c.post("/api/v1/questions", json=question(), headers=headers).status_code == 429
+            assert c.post("/api/v1/questions", json=quiet(), headers=headers).status_code == 202
+        assert c.post("/api/v1/questions", json=quiet(), headers=headers).status_code == 429
         # The phone line's frontend posts from the same address with its key: its own bucket.
         keyed = {**headers, "X-Frontend-Key": FRONTEND_KEY}
         for _ in range(4):
-            r = c.post("/api/v1/questions", json=question(), headers=keyed)
+            r = c.post("/api/v1/questions", json=quiet(), headers=keyed)
             assert r.status_code == 202, r.text
         # A guessed key is refused outright, not counted as an anonymous client.
         wrong = {**headers, "X-Frontend-Key": FRONTEND_KEY[:-1] + "x"}
-        r = c.post("/api/v1/questions", json=question(), headers=wrong)
+        r = c.post("/api/v1/questions", json=quiet(), headers=wrong)
         assert r.status_code == 401 and r.json()["error"] == "invalid_frontend_key"
 
 
@@ -201,7 +207,7 @@ def test_a_padded_phone_and_postcode_in_the_web_form_are_accepted(system: System
     with form_client(system) as c:
         form = {
             "for_self": "yes",
-            "topic": "rouw",
+            "topic": QUIET_TOPIC,
             "phone": padded,
             "postcode": "  5611" + " " * 400 + "ab ",
             "share_with_contact": "yes",
@@ -239,7 +245,7 @@ def test_a_padded_wrong_value_gets_the_forms_own_error_and_keeps_the_input(
 def test_phone_numbers_as_people_paste_them_through_the_api(system: System, typed: str) -> None:
     r = httpx.post(
         system.url("intake") + "/api/v1/questions",
-        json=question(phone=typed, postcode=" 5611" + " " * 200 + "AB"),
+        json=quiet(phone=typed, postcode=" 5611" + " " * 200 + "AB"),
         timeout=20,
     )
     assert r.status_code == 202, r.text
@@ -257,7 +263,7 @@ async def test_a_padded_phone_in_the_phone_console_is_accepted(
             "language": "nl",
             "consent_read": "yes",
             "for_self": "yes",
-            "topic": "rouw",
+            "topic": QUIET_TOPIC,
             "phone": padded,
             "postcode": "5611" + " " * 300 + "AB",
             "share_with_contact": "yes",
@@ -313,7 +319,7 @@ async def test_padded_canaries_never_reach_a_log(
 
 def test_tokens_and_personal_data_are_never_cached(system: System) -> None:
     with httpx.Client(base_url=system.url("intake"), timeout=20) as c:
-        accepted = c.post("/api/v1/questions", json=question())
+        accepted = c.post("/api/v1/questions", json=quiet())
         assert accepted.status_code == 202
         assert_no_store(accepted)
         body = accepted.json()
@@ -327,6 +333,53 @@ def test_tokens_and_personal_data_are_never_cached(system: System) -> None:
             assert_no_store(c.get(path))
         page = c.get(f"/intrekken/{body['question_id']}", params={"token": "x"})
         assert_no_store(page)
+
+
+async def test_the_callback_page_and_staff_sign_in_are_never_cached(system: System) -> None:
+    with httpx.Client(timeout=20) as c:
+        accepted = c.post(
+            system.url("intake") + "/api/v1/questions", json=question(topic="angst", postcode=None)
+        )
+        assert accepted.status_code == 202, accepted.text
+        ref = accepted.json()["reference"]
+        mail = await system.wait_mail(lambda m: ref in m.subject)
+        link = LINK.search(mail.text)
+        assert link, mail.text
+        page = c.get(link.group(1))
+        assert page.status_code == 200
+        assert_no_store(page)  # the phone number and the story are on it
+        signed_in = c.post(
+            system.url("audit") + "/login", data={"token": ADMIN}, follow_redirects=False
+        )
+        assert signed_in.status_code == 303 and "od_admin" in signed_in.headers["set-cookie"]
+        assert_no_store(signed_in)  # its cookie is the staff token
+
+
+# --- topics come from the fixed catalogue, also while routing is down ---------------------------
+
+
+@pytest.fixture(scope="module")
+def cut_off(system: System, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Intake]:
+    """Intake whose routing cannot be reached (nothing listens on its port)."""
+    intake = start_intake(
+        system,
+        tmp_path_factory.mktemp("cut-off"),
+        OPENDEUR_ROUTING_PORT=str(free_port()),
+        OPENDEUR_INTAKE_RATE="off",
+    )
+    yield intake
+    stop_intake(intake)
+
+
+def test_with_routing_down_only_catalogue_topics_are_taken(cut_off: Intake) -> None:
+    with httpx.Client(base_url=cut_off.url, timeout=20) as c:
+        free_text = "mijn-buurman-jan-de-vries-5611ab"  # code-shaped, kept for ever if taken
+        r = c.post("/api/v1/questions", json=quiet(topic=free_text))
+        assert r.status_code == 422, r.text
+        assert r.json()["error"] == "unknown_topic" and free_text not in r.text
+        assert c.post("/api/v1/questions", json=quiet()).status_code == 202
+        form = c.get("/")
+        assert form.status_code == 200 and 'value="chronische-pijn"' in form.text
 
 
 # --- the phone console's login cannot be used to lock a volunteer out ---------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from contracts.events import BY_SUBJECT
 from contracts.streams import DEADLETTER_STREAM
 from opendeur import messaging
-from opendeur.runtime import ApiError, Runtime
+from opendeur.runtime import ApiError, Runtime, same_secret
 from services.audit import charts, deadletters, queries
 
 TEMPLATES = Environment(
@@ -23,6 +22,7 @@ TEMPLATES = Environment(
     autoescape=select_autoescape(["html"]),
 )
 COOKIE = "od_admin"
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 LATEST = 50
 MAX_OPEN = 100
 MAX_DEAD = 50
@@ -35,7 +35,7 @@ HISTOGRAM_BINS = (0, 1, 2, 4, 8, 12, 24, 48)
 def render(name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
     ctx.setdefault("month", datetime.now(UTC).strftime("%Y-%m"))
     html = TEMPLATES.get_template(name).render(**ctx)
-    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(html, status_code=status, headers=NO_STORE)
 
 
 def local(iso: str | None) -> str:
@@ -98,11 +98,10 @@ def make_router(rt: Runtime) -> APIRouter:
     @router.post("/login")
     async def login(request: Request, token: Annotated[str, Form(max_length=512)] = "") -> Response:
         expected = rt.settings.admin_token
-        if expected is None or not hmac.compare_digest(
-            token.encode(), expected.get_secret_value().encode()
-        ):
+        if expected is None or not same_secret(token, expected.get_secret_value()):
             return render("login.html", status=401, error="That token is not valid.")
-        response = RedirectResponse("/", status_code=303)
+        # The cookie carries the staff token: no cache may keep this response.
+        response = RedirectResponse("/", status_code=303, headers=NO_STORE)
         response.set_cookie(
             COOKIE,
             token,
@@ -120,7 +119,7 @@ def make_router(rt: Runtime) -> APIRouter:
         # another origin is refused (the cookie is SameSite=strict as well).
         if cross_site(request):
             raise ApiError(403, "csrf_failed", "Sign out from the console itself.")
-        response = RedirectResponse("/login", status_code=303)
+        response = RedirectResponse("/login", status_code=303, headers=NO_STORE)
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
         return response
 
