@@ -317,10 +317,10 @@ def cmd_keys_export(args: argparse.Namespace) -> int:
     from opendeur.keys import export_service_secrets
 
     settings = _settings()
-    if settings.secret_key is None or not settings.database_url:
+    if settings.secret_key is None or settings.admin_token is None or not settings.database_url:
         print(
-            "set OPENDEUR_SECRET_KEY and OPENDEUR_DATABASE_URL (the owner's URL: each role's "
-            "URL is made from it), or OPENDEUR_DATA_DIR of an `opendeur up`",
+            "set OPENDEUR_SECRET_KEY, OPENDEUR_ADMIN_TOKEN and OPENDEUR_DATABASE_URL (the owner's "
+            "URL: each role's URL is made from it), or OPENDEUR_DATA_DIR of an `opendeur up`",
             file=sys.stderr,
         )
         return 2

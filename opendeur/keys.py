@@ -381,8 +381,9 @@ def secret_file_names(service: str) -> list[str]:
 
 
 def export_service_secrets(settings: Settings, directory: Path) -> list[Path]:
-    """Write each service's own secrets, one file each (0600), into DIRECTORY/<service>/, and
-    the broker's account passwords into DIRECTORY/nats.env (for the nats-server config)."""
+    """Write each service's own secrets, one file each (0600), into DIRECTORY/<service>/, the
+    migrations' into DIRECTORY/migrate/, and the broker's account passwords into
+    DIRECTORY/nats.env (for the nats-server config)."""
     from opendeur.natsauth import ADMIN_USER, password
     from opendeur.settings import SERVICES, write_secret
 
@@ -395,6 +396,20 @@ def export_service_secrets(settings: Settings, directory: Path) -> list[Path]:
                 path = target / name.removeprefix("OPENDEUR_").lower()
                 write_secret(path, value + "\n")
                 written.append(path)
+    # The migrations: the owner's URL, each role's URL (provisioning sets the role passwords from
+    # them, so no deployment needs the root secret) and the broker's admin account.
+    migrate = directory / "migrate"
+    migrate.mkdir(mode=0o700, parents=True, exist_ok=True)
+    from opendeur.db import service_url
+
+    values = {
+        "database_url": settings.database_url or "",
+        "nats_password": password(settings, ADMIN_USER),
+    }
+    values |= {f"{s}_database_url": service_url(settings, s) for s in SERVICES}
+    for name, value in values.items():
+        write_secret(migrate / name, value + "\n")
+        written.append(migrate / name)
     env = "".join(
         f"OPENDEUR_NATS_{user.upper().replace('-', '_')}_PASSWORD={password(settings, user)}\n"
         for user in (ADMIN_USER, *SERVICES)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from opendeur import natsauth
+from opendeur import keys, natsauth
 from opendeur.embedded import NatsCluster
 from opendeur.settings import Settings
 
@@ -44,7 +44,40 @@ def test_each_service_deployment_probes_healthz_and_runs_unprivileged() -> None:
         assert spec["securityContext"]["runAsNonRoot"] is True
         assert container["securityContext"]["allowPrivilegeEscalation"] is False
         env = {e["name"] for e in container["env"]}
-        assert "OPENDEUR_SECRET_KEY_FILE" in env and "OPENDEUR_SECRET_KEY" not in env
+        assert not {"OPENDEUR_SECRET_KEY", "OPENDEUR_SECRET_KEY_FILE"} & env  # no root secret
+        assert not {"OPENDEUR_DATABASE_URL", "OPENDEUR_DATABASE_URL_FILE"} & env  # nor the owner
+
+
+def test_each_deployment_mounts_only_its_own_secret_readable_by_its_group() -> None:
+    """The files the code says a service gets (keys.secret_file_names), from a Secret of its own,
+    mounted as the kubelet makes them for fsGroup: root:10001 0440 (the secret-file rule's case)."""
+    docs = k8s_docs()
+    deployments = {d["metadata"]["name"]: d for d in docs if d.get("kind") == "Deployment"}
+    examples = {
+        d["metadata"]["name"]: set(d["stringData"]) for d in docs if d.get("kind") == "Secret"
+    }
+    for name, d in deployments.items():
+        spec = d["spec"]["template"]["spec"]
+        assert spec["securityContext"]["fsGroup"] == spec["securityContext"]["runAsUser"] == 10001
+        [volume] = spec["volumes"]
+        assert volume["secret"] == {"secretName": f"opendeur-{name}", "defaultMode": 0o440}
+        [mount] = spec["containers"][0]["volumeMounts"]
+        files = {
+            e["name"]: e["value"]
+            for e in spec["containers"][0]["env"]
+            if e["name"].endswith("_FILE")
+        }
+        own = keys.secret_file_names(name)
+        assert files == {f"OPENDEUR_{n.upper()}_FILE": f"{mount['mountPath']}/{n}" for n in own}
+        assert examples[f"opendeur-{name}"] == set(own), name
+        for other in (s for s in SERVICES if s != name):
+            assert not any(other in f for f in files), (name, other)
+    job = next(d for d in docs if d.get("kind") == "Job")
+    env = {e["name"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert "OPENDEUR_DATABASE_URL_FILE" in env and "OPENDEUR_SECRET_KEY_FILE" not in env
+    assert (
+        job["spec"]["template"]["spec"]["volumes"][0]["secret"]["secretName"] == "opendeur-migrate"
+    )
 
 
 def test_only_intake_is_open_to_everyone() -> None:
@@ -69,6 +102,23 @@ def test_compose_services_have_health_checks_and_restart_policies() -> None:
     for name in SERVICES:
         assert services[name]["command"] == ["serve", name]
         assert services[name]["environment"]["OPENDEUR_NATS_USER"] == name
+
+
+def test_compose_gives_each_service_only_its_own_secret_files() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    services, secrets = compose["services"], compose["secrets"]
+    assert "secret_key" not in str(compose).lower()
+    for name in SERVICES:
+        own = keys.secret_file_names(name)
+        mounted = services[name]["secrets"]
+        assert [m["target"] for m in mounted] == own
+        for m in mounted:
+            assert m["source"].startswith(f"{name}_")
+            assert secrets[m["source"]]["file"] == f"./secrets/{name}/{m['target']}"
+        env = services[name]["environment"]
+        files = {k: v for k, v in env.items() if k.endswith("_FILE")}
+        assert files == {f"OPENDEUR_{n.upper()}_FILE": f"/run/secrets/{n}" for n in own}
+    assert "OPENDEUR_DATABASE_URL_FILE" in services["migrate"]["environment"]
 
 
 def test_nats_cluster_is_three_nodes_with_fsync_always() -> None:
