@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from opendeur import timefmt
 from services.intake.topics import TopicCatalogue
-from services.intake.web import forms
-from services.intake.web.i18n import CATALOGUE, NETWORK_PHONE
+from services.intake.web import forms, pages
+from services.intake.web.i18n import CATALOGUE, NETWORK_PHONE, tel_links
+from services.intake.web.pages import STAFF_TEMPLATES, Submissions, render
 from services.intake.web.phone import PhoneSession, SessionCodec
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "services/intake/web/templates"
@@ -91,3 +94,87 @@ def test_session_cookie_is_signed_and_csrf_is_bound_to_it() -> None:
     assert codec.csrf_ok(s, token)
     assert not codec.csrf_ok(PhoneSession("sid-2", "anna"), token)
     assert not codec.csrf_ok(None, token)
+
+
+@pytest.mark.parametrize(
+    "utc,nl,en",
+    [
+        # Winter (UTC+1) and summer (UTC+2), on the hour and not, noon and midnight.
+        (
+            (2026, 12, 3, 14, 0),
+            "uiterlijk donderdag 3 december, 15.00 uur",
+            "by Thursday 3 December, 3 pm",
+        ),
+        (
+            (2026, 12, 3, 2, 1),
+            "uiterlijk donderdag 3 december, 3.01 uur",
+            "by Thursday 3 December, 3:01 am",
+        ),
+        (
+            (2026, 7, 1, 10, 0),
+            "uiterlijk woensdag 1 juli, 12.00 uur",
+            "by Wednesday 1 July, 12 noon",
+        ),
+        (
+            (2026, 3, 28, 23, 0),
+            "uiterlijk zondag 29 maart, 0.00 uur",
+            "by Sunday 29 March, midnight",
+        ),
+        (
+            (2026, 3, 29, 1, 30),
+            "uiterlijk zondag 29 maart, 3.30 uur",
+            "by Sunday 29 March, 3:30 am",
+        ),
+    ],
+)
+def test_deadline_in_words_in_amsterdam_time(utc: tuple, nl: str, en: str) -> None:
+    when = datetime(*utc, tzinfo=UTC)
+    assert timefmt.deadline(when, "nl") == nl
+    assert timefmt.deadline(when, "en") == en
+
+
+def test_crisis_numbers_become_tap_to_call_links_and_the_rest_is_escaped() -> None:
+    html = str(tel_links('<b>"Bel 113 of 0800-0113; 113.nl; gevaar: 112. 1120 niet.'))
+    assert "<b>" not in html and "&lt;b&gt;" in html and "&#34;" in html
+    assert re.findall(r'href="tel:([0-9]+)"', html) == ["113", "08000113", "112"]
+    assert "113.nl" in html and ">1120" not in html
+
+
+def test_someone_else_page_shows_the_networks_details_only_when_configured() -> None:
+    bare = render(
+        "referral.html", "nl", form_url="https://x.test/", net_name="", net_phone="", net_email=""
+    ).body.decode()
+    assert 'id="contact-title"' not in bare and "tel:0" not in bare.split("<main", 1)[1]
+    full = render(
+        "referral.html",
+        "en",
+        form_url="https://x.test/",
+        net_name="Zelfhulp Netwerk Eindhoven",
+        net_phone="040 123 45 67",
+        net_email="info@zelfhulp.test",
+    ).body.decode()
+    assert 'href="tel:0401234567">040 123 45 67</a>' in full
+    assert 'href="mailto:info@zelfhulp.test"' in full and "Zelfhulp Netwerk Eindhoven" in full
+
+
+def test_a_submission_id_is_taken_once_released_on_failure_and_the_memory_is_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    subs = Submissions()
+    assert subs.claim("a") and not subs.claim("a")
+    subs.release("a")
+    assert subs.claim("a")
+    monkeypatch.setattr(pages, "SUBMISSIONS_MAX", 100)
+    for i in range(1000):  # a flood of made-up ids
+        subs.claim(f"flood-{i}")
+    assert len(subs._seen) <= 100
+
+
+def test_staff_pages_have_no_quick_exit_and_help_seekers_pages_do() -> None:
+    seeker = render("message.html", "nl", heading="x").body.decode()
+    assert 'id="quick-exit"' in seeker and 'src="/static/exit.js"' in seeker
+    assert "phone_done.html" in STAFF_TEMPLATES and "callback.html" in STAFF_TEMPLATES
+    volunteer = render(
+        "phone_done.html", "nl", heading="x", person_lang="nl", user="anna", csrf="c"
+    ).body.decode()
+    assert 'id="quick-exit"' not in volunteer and "exit.js" not in volunteer
