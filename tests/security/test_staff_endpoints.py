@@ -160,3 +160,30 @@ def test_the_console_signs_out_by_post_only(system: System) -> None:
     assert cross.status_code == 403
     own = httpx.post(base + "/logout", headers={"Origin": base}, follow_redirects=False)
     assert own.status_code == 303 and own.headers["location"] == "/login"
+
+
+PHONE = [
+    r
+    for r in ROUTES
+    if r["service"] == "intake"
+    and r["path"].startswith("/phone")
+    and r["path"] not in ("/phone/login", "/phone/logout")
+]
+
+
+@pytest.mark.parametrize("route", PHONE, ids=route_id)
+def test_the_phone_console_sends_a_stranger_to_its_login_first(system: System, route: dict) -> None:
+    """The volunteers' console: without a live session every page and form post goes to the
+    login page before anything sent is read, whatever cookie or fields come with it."""
+    assert PHONE, "no phone-console routes found"
+    for cookie in (None, "garbage", "eyJzaWQiOiJ4IiwidSI6ImFubmEifQ.forged.sig"):
+        r = httpx.request(
+            route["method"],
+            system.url("intake") + route["path"],
+            data={"csrf": "\x00" * 64, "phone": "06" + " " * 5000, "topic": "x" * 10_000},
+            cookies={"od_phone": cookie} if cookie else None,
+            timeout=20,
+            follow_redirects=False,
+        )
+        assert r.status_code == 303, (r.status_code, r.text[:300])
+        assert r.headers["location"].startswith("/phone/login")
