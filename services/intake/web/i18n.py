@@ -25,7 +25,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Iemand van een zelfhulpgroep belt je terug, meestal binnen 24 uur. Dat is iemand die "
         "zelf ervaring heeft, geen hulpverlener.",
         "Someone from a self-help group calls you back, usually within 24 hours. That is "
-        "someone with experience of their own, not a professional.",
+        "someone with experience of their own, not a professional. Our groups speak Dutch, so "
+        "the call will probably be in Dutch.",
     ),
     "for_self": ("Is deze vraag voor jezelf?", "Is this question for yourself?"),
     "for_self_hint": (
