@@ -18,9 +18,8 @@ import pytest
 
 from contracts.events import QuestionReceived
 from opendeur.embedded import Postgres
+from opendeur.messaging import TRANSIENT_MAX_DELAY_S, Backoff
 from tests.support import System, question, received_event, start_system, stop_system
-
-pytestmark = pytest.mark.slow
 
 OUTAGE_S = float(os.environ.get("OPENDEUR_TEST_OUTAGE_S", "100"))
 SETTLE_S = 10.0  # the first seconds after the database went (connections breaking) not counted
@@ -74,6 +73,25 @@ async def publish_backlog(s: System, n: int) -> None:
         await nc.close()
 
 
+async def test_the_backoff_is_shared_by_a_batch_doubles_to_its_cap_and_resets() -> None:
+    """The pause a consumer takes after a failure of the infrastructure: 100 handlers of one
+    fetched batch failing together wait once (not 100 doublings); each later round doubles it,
+    up to the cap; a success starts again from the first step."""
+    backoff = Backoff(first=0.05, cap=0.2)
+    started = time.monotonic()
+    await asyncio.gather(*(backoff.pause() for _ in range(100)))
+    assert time.monotonic() - started < 0.15 and backoff.delay == 0.05
+    rounds = []
+    for _ in range(4):
+        await backoff.pause()
+        rounds.append(backoff.delay)
+    assert rounds == [0.1, 0.2, 0.2, 0.2]
+    backoff.succeeded()
+    assert backoff.failed() == pytest.approx(0.05, abs=0.01)
+    assert Backoff().cap == TRANSIENT_MAX_DELAY_S
+
+
+@pytest.mark.slow
 async def test_a_service_without_its_database_stays_small_and_quiet(
     outage_system: tuple[System, Postgres],
 ) -> None:
