@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from contracts.events import QuestionErased
 from opendeur import outbox
 from opendeur.keystore import open_keystore
+from opendeur.logging import get_logger
 from opendeur.runtime import Runtime
 from opendeur.settings import parse_duration
 from services.intake import api, handlers, store
@@ -21,6 +22,7 @@ from services.intake.web import pages, phone
 
 SWEEP_INTERVAL = float(os.environ.get("OPENDEUR_SWEEP_INTERVAL") or 30.0)
 
+log = get_logger(component="intake")
 rt = Runtime("intake")
 store.configure(open_keystore(rt.settings))  # a key store that cannot be opened stops the start
 topics = TopicCatalogue(rt.settings.base_url("routing"))
@@ -59,3 +61,8 @@ async def erasure_sweep() -> None:
     before = now - parse_duration(rt.settings.erased_retention)
     async with rt.sessions() as session, session.begin():
         await store.delete_erased_before(session, before)
+        missing = await store.keys_missing(session)
+    if missing > 1:
+        log.warning(
+            "keystore_missing_keys", sampled_missing=missing, keystore=str(store.keystore())
+        )

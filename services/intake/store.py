@@ -318,3 +318,19 @@ async def adopt_legacy_keys(session: AsyncSession, limit: int = 200) -> int:
             {"ids": [r[0] for r in rows]},
         )
     return len(rows)
+
+
+async def keys_missing(session: AsyncSession, sample: int = 20) -> int:
+    """How many of the newest live questions (a sample) have no key in the key store: after a
+    crash between a key's destruction and its rows this is one; many means the store is not the
+    one these rows were written with (OPENDEUR_INTAKE_KEYSTORE). Nothing is erased for it."""
+    rows = await session.execute(
+        text(
+            "select p.question_id from question_pii p join questions q using (question_id) "
+            "where p.wrapped_key is null and q.erased_at is null "
+            "order by q.received_at desc limit :n"
+        ),
+        {"n": sample},
+    )
+    keys = keystore()
+    return sum([await keys.get(r[0]) is None for r in rows])

@@ -6,13 +6,24 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
+from opendeur.db import ROOT, make_engine, provision, service_url, sessionmaker
 from opendeur.embedded import Postgres
-from tests.support import LINK, System, question, start_system, stop_system
+from opendeur.keys import Envelope
+from opendeur.keystore import FileKeyStore
+from opendeur.settings import Settings
+from services.intake import store
+from tests.support import LINK, SECRET, System, question, start_system, stop_system
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +140,79 @@ async def test_floods_get_429_with_the_error_shape_and_a_friendly_page(fast: Sys
     async with httpx.AsyncClient(headers={"X-Forwarded-For": "198.18.0.3"}) as other:
         r = await other.post(url + "/api/v1/questions", json=question(phone="1"))
         assert r.status_code == 422
+
+
+def upgrade_intake_to(conn: Connection, target: str) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ROOT / "services" / "intake" / "migrations"))
+    cfg.attributes["connection"] = conn
+    cfg.attributes["schema"] = "intake"
+    command.upgrade(cfg, target)
+
+
+async def test_keys_of_questions_from_before_the_key_store_move_into_it(
+    pg: Postgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An installation upgrading: a row written by the old code keeps its wrapped key in the row;
+    it opens before and after the sweep moves the key, and erasure then destroys it."""
+    database = f"od_keys_{uuid.uuid4().hex[:8]}"
+    pg.ensure_database(database)
+    settings = Settings(_env_file=None, database_url=pg.url(database), secret_key=SECRET)
+    await provision(settings)
+    envelope = Envelope.for_service(settings, "intake")
+    keys = FileKeyStore(tmp_path / "intake-keys")
+    monkeypatch.setattr(store, "_keystore", keys)
+    qid, now = uuid.uuid4(), datetime.now(UTC)
+    key, wrapped = envelope.new_data_key()
+    engine = make_engine(service_url(settings, "intake"), pool_size=1, schema="intake")
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(upgrade_intake_to, "0002")
+            await conn.execute(
+                text(
+                    "insert into questions (question_id, reference, withdraw_token_hash, channel,"
+                    " topic, pc4, language, consent_version, consent_at, consent_share,"
+                    " consent_statistics, professional_help_advised, wants_to_start_group,"
+                    " received_at, respond_before, status) values (:q, 'OD-ABCD-EFGH', :t, 'web',"
+                    " 'rouw', '5611', 'nl', 'v1', :now, true, false, false, false, :now, :now,"
+                    " 'routed')"
+                ),
+                {"q": qid, "t": b"x" * 32, "now": now},
+            )
+            await conn.execute(
+                text(
+                    "insert into question_pii (question_id, wrapped_key, phone, story) "
+                    "values (:q, :w, :p, :s)"
+                ),
+                {
+                    "q": qid,
+                    "w": wrapped,
+                    "p": Envelope.seal(key, "+31612345678", f"{qid}:phone"),
+                    "s": Envelope.seal(key, "oud verhaal", f"{qid}:story"),
+                },
+            )
+            await conn.run_sync(upgrade_intake_to, "head")
+        sessions = sessionmaker(engine)
+        async with sessions() as session:
+            before = await store.read_personal(session, envelope, qid)
+        assert before is not None and before.story == "oud verhaal"
+        async with sessions() as session, session.begin():
+            assert await store.adopt_legacy_keys(session) == 1
+        async with sessions() as session, session.begin():
+            assert await store.adopt_legacy_keys(session) == 0  # idempotent
+        assert keys.get_sync(qid) == wrapped
+        async with engine.connect() as conn:
+            left = await conn.scalar(
+                text("select count(*) from question_pii where wrapped_key is not null")
+            )
+        assert left == 0
+        async with sessions() as session:
+            after = await store.read_personal(session, envelope, qid)
+        assert after == before
+        async with sessions() as session, session.begin():
+            assert await store.erase(session, qid, "withdrawn", datetime.now(UTC))
+        assert keys.get_sync(qid) is None and list(keys.ids()) == []
+        async with sessions() as session:
+            assert await store.read_personal(session, envelope, qid) is None
+    finally:
+        await engine.dispose()
