@@ -85,6 +85,12 @@ async def import_groups(
 ) -> dict[str, int]:
     """Idempotent: importing the same rows twice changes nothing and emits nothing."""
     counts = {"joined": 0, "updated": 0, "unchanged": 0}
+    listed: dict[str, set[str]] = {}
+    for row, contact_id in zip(rows, contact_ids, strict=True):
+        listed.setdefault(row.group_id, set()).add(contact_id)
+    # A contact person no longer listed for their group gets no new questions; their open
+    # callbacks keep their assignment until an outcome or the deadline.
+    replaced: set[str] = set()
     for row, contact_id in zip(rows, contact_ids, strict=True):
         change = await store.upsert_group(
             session,
@@ -102,6 +108,11 @@ async def import_groups(
         )
         if change is None and contact_changed:
             change = "updated"
+        if row.group_id not in replaced:
+            replaced.add(row.group_id)
+            keep = frozenset(listed[row.group_id])
+            if await store.deactivate_contacts(session, row.group_id, keep) and change is None:
+                change = "updated"
         counts[change or "unchanged"] += 1
         if change:
             status = (await store.set_group_status(session, row.group_id, "active")) or "active"

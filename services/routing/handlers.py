@@ -22,11 +22,12 @@ from opendeur import metrics, outbox
 from opendeur.logging import get_logger
 from opendeur.runtime import Runtime
 from services.routing import clock, regions, store
-from services.routing.matching import Need, Routed, least_loaded, match
+from services.routing.cache import GROUPS
+from services.routing.matching import Group, Need, Routed, Unmatched, by_load, ranking
 
 log = get_logger(component="routing")
 MAX_UNREACHABLE = 3
-ROUTING_LOCK = 7301  # serialises routing decisions so capacity is never exceeded
+RELOADS = 3  # groups changing faster than this per decision: decide on the last copy read
 
 
 def municipality_slug(pc4: str | None) -> str | None:
@@ -36,8 +37,7 @@ def municipality_slug(pc4: str | None) -> str | None:
 
 async def route(session: AsyncSession, qid: UUID, now: datetime) -> Event | None:
     """Decide for one question (already stored) and stage the resulting event."""
-    await session.execute(text("select pg_advisory_xact_lock(:k)"), {"k": ROUTING_LOCK})
-    q = await store.get_question(session, qid)
+    q = await store.get_question(session, qid)  # its row lock: one decision per question at once
     if q is None or q["state"] in ("done", "closed", "erased"):
         return None
     need = Need(
@@ -47,7 +47,7 @@ async def route(session: AsyncSession, qid: UUID, now: datetime) -> Event | None
         professional_help_advised=q["priority"],
         exclude_groups=frozenset(q["tried_groups"]),
     )
-    result = match(need, await store.load_groups(session), now)
+    result = await decide(session, need, now)
     event: Event
     if isinstance(result, Routed):
         event = await _routed(session, q, result, now)
@@ -61,6 +61,61 @@ async def route(session: AsyncSession, qid: UUID, now: datetime) -> Event | None
         reason=getattr(result, "reason", None),
     )
     return event
+
+
+async def decide(session: AsyncSession, need: Need, now: datetime) -> Routed | Unmatched:
+    """The matcher's best contact whose capacity could be taken, tier by tier.
+
+    Only the groups that could take this question are read (from the cache, their contacts
+    fresh from the database), so a decision costs the same with 10 or 5,000 groups. Capacity
+    is taken by a conditional update on the contact; when another router took the last place,
+    the next contact in the ranking is tried. Tier is the ranking's first key, so trying the
+    tiers in order gives the same order as ranking every candidate at once.
+    """
+    early = ranking(need, (), now)
+    if isinstance(early, Unmatched) and early.reason != "no_group":
+        return early
+    for attempt in range(RELOADS + 1):
+        if GROUPS.version is None:
+            await GROUPS.reload(session)
+        last = attempt == RELOADS
+        candidates = checked = stale = False
+        for tier in GROUPS.tiers(need):
+            if not tier and checked:
+                continue
+            version, contacts = await store.contacts_of(session, [g.group_id for g in tier])
+            checked = True
+            if version != GROUPS.version and not last:
+                stale = True
+                break
+            ranked = ranking(
+                need,
+                [
+                    Group(
+                        g.group_id,
+                        g.topics,
+                        g.municipalities,
+                        g.online,
+                        g.languages,
+                        "active",
+                        tuple(contacts.get(g.group_id, ())),
+                    )
+                    for g in tier
+                ],
+                now,
+            )
+            if isinstance(ranked, Unmatched):
+                candidates = candidates or ranked.reason == "all_full"
+                continue
+            candidates = True
+            for choice in ranked:
+                if await store.hold_capacity(session, choice.contact_id):
+                    return choice
+        if stale:
+            await GROUPS.reload(session)
+            continue
+        return Unmatched("all_full" if candidates else "no_group")
+    raise AssertionError("unreachable: the last attempt always decides")
 
 
 async def _to_team(session: AsyncSession, q: dict, reason: str, now: datetime) -> QuestionUnmatched:
@@ -113,18 +168,21 @@ class AssignRefused(Exception):
 
 async def assign(session: AsyncSession, qid: UUID, group_id: str, now: datetime) -> QuestionRouted:
     """The team routes a queued question by hand to a group's least-loaded contact with room."""
-    await session.execute(text("select pg_advisory_xact_lock(:k)"), {"k": ROUTING_LOCK})
     q = await store.get_question(session, qid)
     if q is None:
         raise AssignRefused(404, "not_found", "There is no such question.", "question_id")
     if q["state"] != "unmatched":
         raise AssignRefused(409, "not_in_queue", "This question is not in the queue.", None)
-    group = next((g for g in await store.load_groups(session) if g.group_id == group_id), None)
+    group = await store.group_with_contacts(session, group_id)
     if group is None:
         raise AssignRefused(422, "unknown_group", "There is no group with this id.", "group_id")
     if group.status != "active":
         raise AssignRefused(422, "group_not_active", "This group is paused or left.", "group_id")
-    contact = least_loaded(group)
+    contact = None
+    for candidate in by_load(group):  # another router may take a place between read and update
+        if await store.hold_capacity(session, candidate.contact_id):
+            contact = candidate
+            break
     if contact is None:
         raise AssignRefused(
             422, "group_full", "No contact person of this group has room.", "group_id"

@@ -131,8 +131,8 @@ def _tier(group: Group, need: Need) -> int | None:
     return None
 
 
-def match(need: Need, groups: Iterable[Group], now: datetime) -> Routed | Unmatched:
-    """Choose the group and contact person who should call this person back.
+def ranking(need: Need, groups: Iterable[Group], now: datetime) -> list[Routed] | Unmatched:
+    """Every contact with room who could call this person back, the best first.
 
     Order of preference: nearest region tier, then a contact in call hours now, then
     the contact whose hours start soonest, then the least loaded, then by ids.
@@ -177,18 +177,32 @@ def match(need: Need, groups: Iterable[Group], now: datetime) -> Routed | Unmatc
             ranked.append((key, group, c))
     if not ranked:
         return Unmatched("all_full")
+    ranked.sort(key=lambda item: item[0])
+    return [
+        Routed(
+            group.group_id,
+            contact.contact_id,
+            _TIER_REASONS[key[0]] + ("+after_hours" if key[1] else ""),
+        )
+        for key, group, contact in ranked
+    ]
 
-    key, group, contact = min(ranked, key=lambda item: item[0])
-    tier, after_hours = key[0], key[1]
-    reason = _TIER_REASONS[tier] + ("+after_hours" if after_hours else "")
-    return Routed(group.group_id, contact.contact_id, reason)
+
+def match(need: Need, groups: Iterable[Group], now: datetime) -> Routed | Unmatched:
+    """Choose the group and contact person who should call this person back (`ranking`'s first)."""
+    ranked = ranking(need, groups, now)
+    return ranked[0] if isinstance(ranked, list) else ranked
+
+
+def by_load(group: Group) -> list[Contact]:
+    """The team's hand assignment: contacts with room, the lowest load first, ties by id."""
+    return sorted(
+        (c for c in group.contacts if c.open_count < c.max_open),
+        key=lambda c: (Fraction(c.open_count, c.max_open), c.open_count, c.contact_id),
+    )
 
 
 def least_loaded(group: Group) -> Contact | None:
     """The team's hand assignment: the contact with room and the lowest load, ties by id."""
-    with_room = [c for c in group.contacts if c.open_count < c.max_open]
-    if not with_room:
-        return None
-    return min(
-        with_room, key=lambda c: (Fraction(c.open_count, c.max_open), c.open_count, c.contact_id)
-    )
+    ordered = by_load(group)
+    return ordered[0] if ordered else None

@@ -26,47 +26,107 @@ def _hours(raw: list[dict]) -> tuple[CallWindow, ...]:
     )
 
 
-async def load_groups(session: AsyncSession) -> list[Group]:
-    """Every group with its contacts and their current load (open callbacks)."""
-    rows = (
-        (
-            await session.execute(
-                text(
-                    """
-                select g.group_id, g.status, g.topics, g.municipalities, g.online, g.languages,
-                       c.contact_id, c.max_open, c.hours,
-                       (select count(*) from questions q
-                         where q.contact_id = c.contact_id and q.state = 'routed') as open_count
-                from groups g left join contacts c on c.group_id = g.group_id and c.active
-                order by g.group_id, c.contact_id
-                """
-                )
-            )
-        )
-        .mappings()
-        .all()
+async def contacts_of(
+    session: AsyncSession, group_ids: list[str]
+) -> tuple[int, dict[str, list[Contact]]]:
+    """The groups version now, and the active contacts of those groups that are active.
+
+    Read fresh for every decision: status, pause, hours and load never wait for the cache.
+    """
+    rows = await session.execute(
+        text(
+            """
+            select v.version, c.group_id, c.contact_id, c.max_open, c.open_count, c.hours
+            from groups_version v
+            left join (contacts c join groups g on g.group_id = c.group_id and g.status = 'active')
+              on c.group_id = any(cast(:gids as text[])) and c.active
+            order by c.group_id, c.contact_id
+            """
+        ),
+        {"gids": group_ids},
     )
-    groups: dict[str, dict] = {}
-    for r in rows:
-        g = groups.setdefault(r["group_id"], {"row": r, "contacts": []})
+    version = 0
+    contacts: dict[str, list[Contact]] = {}
+    for r in rows.mappings():
+        version = int(r["version"])
         if r["contact_id"] is not None:
-            g["contacts"].append(
+            contacts.setdefault(r["group_id"], []).append(
                 Contact(
                     r["contact_id"], int(r["max_open"]), int(r["open_count"]), _hours(r["hours"])
                 )
             )
-    return [
-        Group(
-            group_id=gid,
-            topics=frozenset(g["row"]["topics"]),
-            municipalities=frozenset(g["row"]["municipalities"]),
-            online=bool(g["row"]["online"]),
-            languages=frozenset(g["row"]["languages"]),
-            status=g["row"]["status"],
-            contacts=tuple(g["contacts"]),
+    return version, contacts
+
+
+async def hold_capacity(session: AsyncSession, contact_id: str) -> bool:
+    """Take one open callback of this contact's capacity; False when full or no longer active.
+
+    The row lock it takes lasts until commit, so two routers cannot both take the last place;
+    the release is the questions trigger (migration 0002).
+    """
+    result = await session.execute(
+        text(
+            "update contacts set open_count = open_count + 1 "
+            "where contact_id = :c and active and open_count < max_open returning 1"
+        ),
+        {"c": contact_id},
+    )
+    return result.first() is not None
+
+
+async def group_with_contacts(session: AsyncSession, group_id: str) -> Group | None:
+    """One group with its active contacts and their load, for the team's hand assignment."""
+    g = (
+        (
+            await session.execute(
+                text(
+                    "select group_id, status, topics, municipalities, online, languages "
+                    "from groups where group_id = :g"
+                ),
+                {"g": group_id},
+            )
         )
-        for gid, g in groups.items()
-    ]
+        .mappings()
+        .first()
+    )
+    if g is None:
+        return None
+    rows = await session.execute(
+        text(
+            "select contact_id, max_open, open_count, hours from contacts "
+            "where group_id = :g and active order by contact_id"
+        ),
+        {"g": group_id},
+    )
+    return Group(
+        group_id=g["group_id"],
+        topics=frozenset(g["topics"]),
+        municipalities=frozenset(g["municipalities"]),
+        online=bool(g["online"]),
+        languages=frozenset(g["languages"]),
+        status=g["status"],
+        contacts=tuple(
+            Contact(r["contact_id"], int(r["max_open"]), int(r["open_count"]), _hours(r["hours"]))
+            for r in rows.mappings()
+        ),
+    )
+
+
+async def deactivate_contacts(
+    session: AsyncSession, group_id: str, keep: frozenset[str] = frozenset()
+) -> int:
+    """Stop routing to a group's contacts not in `keep` (replaced in an import, or the group left).
+
+    Their open callbacks keep their assignment until an outcome or the deadline.
+    """
+    result = await session.execute(
+        text(
+            "update contacts set active = false "
+            "where group_id = :g and active and not (contact_id = any(cast(:keep as text[])))"
+        ),
+        {"g": group_id, "keep": sorted(keep)},
+    )
+    return result.rowcount
 
 
 async def claim_and_insert_question(

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.routing.cache import GroupCache, GroupInfo
 from services.routing.matching import (
     CallWindow,
     Contact,
@@ -18,6 +19,7 @@ from services.routing.matching import (
     in_hours,
     match,
     next_window_start,
+    ranking,
 )
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -429,3 +431,68 @@ def test_next_window_start_is_soon_and_inside_a_window(hours, now):
     assert start.astimezone(UTC) >= now.astimezone(UTC)
     assert start.astimezone(UTC) - now.astimezone(UTC) <= timedelta(days=8, hours=1)
     assert in_hours(hours, start)
+
+
+@given(needs, group_lists, moments)
+def test_ranking_starts_with_the_match_and_lists_each_contact_with_room_once(need_, groups, now):
+    ranked = ranking(need_, groups, now)
+    if isinstance(ranked, Unmatched):
+        assert match(need_, groups, now) == ranked
+        return
+    assert ranked[0] == match(need_, groups, now)
+    assert len({r.contact_id for r in ranked}) == len(ranked)
+    for r in ranked:
+        assert _chosen(r, groups)[1].open_count < _chosen(r, groups)[1].max_open
+
+
+@given(needs, group_lists, moments)
+def test_falling_through_to_the_next_ranked_is_matching_again_with_the_first_full(
+    need_, groups, now
+):
+    # What a router does when another router took the first choice's last place.
+    ranked = ranking(need_, groups, now)
+    if isinstance(ranked, Unmatched):
+        return
+    first = ranked[0]
+    filled = [
+        replace(
+            g,
+            contacts=tuple(
+                replace(c, open_count=c.max_open) if c.contact_id == first.contact_id else c
+                for c in g.contacts
+            ),
+        )
+        if g.group_id == first.group_id
+        else g
+        for g in groups
+    ]
+    again = match(need_, filled, now)
+    assert again == (ranked[1] if len(ranked) > 1 else Unmatched("all_full"))
+
+
+@given(needs, group_lists, moments)
+def test_ranking_tier_by_tier_from_the_cache_is_ranking_all_groups(need_, groups, now):
+    # routing.handlers.decide ranks only the cache's candidates of one tier at a time.
+    cache = GroupCache()
+    cache.fill(
+        1,
+        (GroupInfo(g.group_id, g.topics, g.municipalities, g.online, g.languages) for g in groups),
+    )
+    by_id = {g.group_id: g for g in groups}
+    whole = ranking(need_, groups, now)
+    if need_.professional_help_advised or need_.topic is None:
+        assert isinstance(whole, Unmatched)
+        return
+    pieces: list[Routed] = []
+    candidates = False
+    for tier in cache.tiers(need_):
+        part = ranking(need_, [by_id[g.group_id] for g in tier], now)
+        if isinstance(part, list):
+            pieces.extend(part)
+            candidates = True
+        else:
+            candidates = candidates or part.reason == "all_full"
+    if pieces:
+        assert pieces == whole
+    else:
+        assert whole == Unmatched("all_full" if candidates else "no_group")
