@@ -394,6 +394,10 @@ class StopSignals:
             self._raise()
 
 
+QUICK_EXIT_S = 10.0  # a child that exits by itself sooner after its start is failing to start
+RESTART_MAX_S = 30.0
+
+
 class Supervisor:
     """Runs each service as its own process and restarts one that dies. The children stay in
     `up`'s process group and get SIGTERM if `up` dies, even by SIGKILL (die_with_parent)."""
@@ -420,6 +424,8 @@ class Supervisor:
         log = open(self.log_dir / f"{name}.log", "ab")
         self.envs = getattr(self, "envs", {})
         self.envs[name] = env if env is not None else self.envs.get(name, self.env)
+        self.started = getattr(self, "started", {})
+        self.started[name] = time.monotonic()
         with self.signals.held():
             self.children[name] = subprocess.Popen(
                 [sys.executable, "-m", "opendeur", *argv],
@@ -433,11 +439,29 @@ class Supervisor:
         self.argv[name] = argv
 
     def watch(self) -> None:
+        """Restart a child that died: at once after a kill (a signal); after an exit of its own
+        within QUICK_EXIT_S of its start, 0.5 s doubling up to RESTART_MAX_S (a child that
+        cannot start is not started twice a second for ever)."""
+        quick_exits: dict[str, int] = {}
+        restart_at: dict[str, float] = {}
         while not self.stopping:
             for name, proc in list(self.children.items()):
-                if proc.poll() is not None and not self.stopping:
-                    print(f"opendeur: {name} exited ({proc.returncode}); restarting", flush=True)
-                    time.sleep(0.5)
+                if proc.poll() is None or self.stopping:
+                    continue
+                now = time.monotonic()
+                if name not in restart_at:
+                    ran = now - self.started.get(name, now)
+                    quick = proc.returncode > 0 and ran < QUICK_EXIT_S
+                    quick_exits[name] = quick_exits.get(name, 0) + 1 if quick else 0
+                    delay = min(0.5 * 2 ** max(quick_exits[name] - 1, 0), RESTART_MAX_S)
+                    restart_at[name] = now + delay
+                    print(
+                        f"opendeur: {name} exited ({proc.returncode}); restarting"
+                        + (f" in {delay:.0f} s" if delay >= 1 else ""),
+                        flush=True,
+                    )
+                elif now >= restart_at[name]:
+                    del restart_at[name]
                     self.spawn(name, self.argv[name])
             for node in self.nats_nodes:
                 if not node.running and not self.stopping:

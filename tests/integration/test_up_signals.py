@@ -243,3 +243,27 @@ def test_the_session_end_check_finds_what_a_run_left_behind(tmp_path: Path) -> N
         stray.kill()
         stray.wait()
     assert left_behind(run_id) == []
+
+
+def test_a_child_that_keeps_failing_at_start_is_restarted_ever_more_slowly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A service that exits at once (a broken configuration) must not be started twice a second
+    for ever: each quick exit doubles the wait before the next start (a kill, as `make chaos`
+    does, is restarted at once as before)."""
+    from opendeur.cli import Supervisor
+
+    sup = Supervisor(dict(os.environ), tmp_path)
+    sup.spawn("broken", ["no-such-command"])  # argparse refuses it: exit 2 at once
+    watcher = threading.Thread(target=sup.watch, daemon=True)
+    watcher.start()
+    try:
+        time.sleep(12)
+    finally:
+        sup.stopping = True
+        watcher.join(10)
+        sup.stop()
+    starts = capsys.readouterr().out.count("broken exited")
+    # About once a second without a back-off (10-11 exits in 12 s measured on 2 busy cores);
+    # 0.5, 1, 2, 4, 8 s with it.
+    assert 2 <= starts <= 6, starts
