@@ -250,8 +250,10 @@ async def read_personal(session: AsyncSession, envelope: Envelope, qid: UUID) ->
 
 async def erase(session: AsyncSession, qid: UUID, reason: str, now: datetime) -> bool:
     """Destroy the data key (synced) first, then the encrypted rows; what stays of the question
-    is a stripped row (reference, times, status) until the sweep deletes it. If the process dies
-    between the two, the missing key reads as erased and the sweep finishes the rows."""
+    is a stripped row (reference, channel, language, times, status, outcome) for support's "was
+    it erased?" until the sweep deletes it (OPENDEUR_ERASED_RETENTION); topic, postcode, contact,
+    group, the crisis flag and the withdraw token go at once. If the process dies between the
+    key and the rows, the missing key reads as erased and the sweep finishes the rows."""
     await keystore().destroy(qid)
     deleted = await session.execute(delete(question_pii).where(question_pii.c.question_id == qid))
     await session.execute(
@@ -266,6 +268,8 @@ async def erase(session: AsyncSession, qid: UUID, reason: str, now: datetime) ->
             pc4=None,
             contact_id=None,
             group_id=None,
+            professional_help_advised=False,  # a crisis flag is health data: not kept
+            wants_to_start_group=False,
             erase_after=None,
             part_closed_at=now,
         )

@@ -88,9 +88,15 @@ async def intake_row(system: System, qid: str) -> dict | None:
 
 async def test_an_erased_question_is_stripped_at_once_and_its_row_goes_later(fast: System) -> None:
     async with httpx.AsyncClient(headers={"X-Forwarded-For": "198.18.0.4"}) as c:
-        r = await c.post(fast.url("intake") + "/api/v1/questions", json=question(topic="angst"))
+        r = await c.post(
+            fast.url("intake") + "/api/v1/questions",
+            json=question(topic="angst", story="Ik wil niet meer leven."),
+        )
         assert r.status_code == 202, r.text
         body = r.json()
+        assert body["advice"]["professional_help"] is True
+        row = await intake_row(fast, body["question_id"])
+        assert row["topic"] == "angst" and row["pc4"] == "5611" and row["professional_help_advised"]
         gone = await c.delete(
             fast.url("intake") + f"/api/v1/questions/{body['question_id']}",
             headers={"X-Withdraw-Token": body["withdraw_token"]},
@@ -99,7 +105,7 @@ async def test_an_erased_question_is_stripped_at_once_and_its_row_goes_later(fas
     row = await intake_row(fast, body["question_id"])
     assert row is not None and row["status"] == "erased"
     assert (row["topic"], row["pc4"], row["contact_id"], row["group_id"]) == (None,) * 4
-    assert row["withdraw_token_hash"] == b""
+    assert row["withdraw_token_hash"] == b"" and row["professional_help_advised"] is False
     assert await pii_rows(fast, body["question_id"]) == 0
     for _ in range(100):  # OPENDEUR_ERASED_RETENTION=3s, swept every 0.5 s
         if await intake_row(fast, body["question_id"]) is None:
