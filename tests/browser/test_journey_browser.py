@@ -69,6 +69,15 @@ async def fill_form(page: Page, phone: str, story: str = "") -> None:
     await page.check("#consent")
 
 
+async def send(page: Page, lang: str) -> None:
+    """Press send; the browser lands on the thank-you page (or the test says what it saw)."""
+    await page.click("#send")
+    try:
+        await page.wait_for_url(f"**/bedankt?lang={lang}", timeout=60_000)
+    except Exception as exc:
+        raise AssertionError(f"not sent: {page.url} {await page.inner_text('main')}") from exc
+
+
 async def test_web_nl_sent_then_reloaded_and_back(
     system: System, browser: Browser, axe_source: str
 ) -> None:
@@ -81,8 +90,7 @@ async def test_web_nl_sent_then_reloaded_and_back(
     before = await question_count(system)
     phone = phone_number()
     await fill_form(page, phone)
-    await page.click("#send")
-    await page.wait_for_url("**/bedankt?lang=nl")
+    await send(page, "nl")
     main = await check_page(page, axe_source, "thanks-nl")
     ref = await page.inner_text(".ref")
     assert re.fullmatch(r"OD-[A-Z0-9]{4}-[A-Z0-9]{4}", ref)
@@ -118,8 +126,7 @@ async def test_web_en_says_the_call_may_be_in_dutch(
     await page.goto(system.url("intake") + "/?lang=en")
     await check_page(page, axe_source, "form-en")
     await fill_form(page, phone_number())
-    await page.click("#send")
-    await page.wait_for_url("**/bedankt?lang=en")
+    await send(page, "en")
     main = await check_page(page, axe_source, "thanks-en")
     assert "Your question has arrived" in main
     assert "probably call you in Dutch" in main
@@ -135,8 +142,7 @@ async def test_crisis_thanks_page_says_what_really_happens(
     page = await ctx.new_page()
     await page.goto(system.url("intake") + "/")
     await fill_form(page, phone_number(), story="Ik zie het niet meer zitten, ik wil dood.")
-    await page.click("#send")
-    await page.wait_for_url("**/bedankt?lang=nl")
+    await send(page, "nl")
     main = await check_page(page, axe_source, "thanks-crisis-nl")
     assert main.index("Lees dit eerst") < main.index("Je vraag is ontvangen")
     assert "netwerkteam kijkt vandaag nog" in main
@@ -219,4 +225,28 @@ async def test_quick_exit_leaves_no_way_back(system: System, browser: Browser) -
     await p2.goto(system.url("intake") + "/bedankt")
     assert await p2.get_attribute("#quick-exit", "href") == NEUTRAL
     await nojs.close()
+    await ctx.close()
+
+
+async def test_withdraw_from_the_thank_you_page(
+    system: System, browser: Browser, axe_source: str
+) -> None:
+    ctx = await narrow(browser)
+    page = await ctx.new_page()
+    await page.goto(system.url("intake") + "/")
+    await fill_form(page, phone_number())
+    await send(page, "nl")
+    before = await question_count(system)
+    await page.click("main a[href*='/intrekken/']")
+    await page.wait_for_url("**/intrekken/**")
+    await page.wait_for_selector("main form button")
+    main = await check_page(page, axe_source, "withdraw-nl")
+    assert "wissen we je telefoonnummer en je verhaal meteen" in main
+    assert "Bewaar deze link" not in main
+    await page.click("main form button")
+    await page.wait_for_load_state()
+    main = await check_page(page, axe_source, "withdrawn-nl")
+    assert "Je vraag is ingetrokken en je gegevens zijn gewist." in main
+    assert await page.locator("#quick-exit").is_visible()
+    assert await question_count(system) == before  # erased, not a new one
     await ctx.close()

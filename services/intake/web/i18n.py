@@ -136,6 +136,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Want to withdraw your question? Keep this link; it erases your data at once:",
     ),
     "withdraw": ("Vraag intrekken", "Withdraw my question"),
+    "withdraw_confirm": (
+        "Trek je je vraag in, dan wissen we je telefoonnummer en je verhaal meteen. Niemand belt "
+        "je dan terug. Je kunt later altijd een nieuwe vraag stellen.",
+        "If you withdraw your question, we erase your phone number and your story at once. "
+        "Nobody will call you back then. You can always ask a new question later.",
+    ),
     "withdrawn": (
         "Je vraag is ingetrokken en je gegevens zijn gewist.",
         "Your question was withdrawn and your data erased.",

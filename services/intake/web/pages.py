@@ -250,7 +250,7 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
             "message.html",
             lang,
             heading=t("withdraw", lang),
-            body=t("withdraw_hint", lang),
+            body=t("withdraw_confirm", lang),
             form_action=f"/intrekken/{question_id}?token={token}&lang={lang}",
             button=t("withdraw", lang),
         )
