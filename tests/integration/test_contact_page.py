@@ -204,9 +204,15 @@ async def test_an_english_contact_sees_their_pages_in_english_and_can_switch(
             html = page.text
             assert '<html lang="en">' in html
             assert "<h1>My overview</h1>" in html and "People waiting for your call" in html
-            assert q["reference"] in html and "Call before:" in html
+            assert q["reference"] in html and "Call back: by " in html
             assert "Monday" in html and "Number (0 to 20)" in html
-            for dutch in ("Mijn overzicht", "Bel vóór", "maandag", "Aantal opslaan"):
+            for dutch in (
+                "Mijn overzicht",
+                "Terugbellen",
+                "uiterlijk",
+                "maandag",
+                "Aantal opslaan",
+            ):
                 assert dutch not in html
             # The switch to Dutch, and back.
             switch = re.search(r'<a href="([^"]+)" lang="nl" hreflang="nl" id="lang-switch">', html)
@@ -299,3 +305,16 @@ async def test_erasing_outcomes_ask_for_confirmation_on_the_callback_page(system
     assert re.search(r'<button type="submit" name="outcome" value="unreachable">', html)
     assert "De vraag blijft van jou" in html or "blijft van jou" in html
     assert "Na 3 keer" in html
+
+
+async def test_the_overview_gives_the_deadline_in_words(system: System) -> None:
+    async with httpx.AsyncClient() as client:
+        q = await ask(client, system, topic="angst", postcode=None)
+        await system.wait_mail(lambda m: q["reference"] in m.subject)
+        cid = pseudonym(settings(), "contact", "bram.angst@example.org")
+        page = system.url("routing") + "/contact/" + links.sign(settings(), "contact", {"c": cid})
+        html = (await client.get(page + "?lang=nl")).text
+    item = html.split(q["reference"], 1)[1].split("</li>", 1)[0]
+    assert re.search(r"Terugbellen: uiterlijk [a-z]+dag \d{1,2} [a-z]+, \d{1,2}\.\d\d uur", item)
+    assert re.search(r"Binnengekomen: [a-z]+dag \d{1,2} [a-z]+, \d{1,2}\.\d\d uur", item)
+    assert not re.search(r"\d\d-\d\d-\d{4}", item)

@@ -32,7 +32,7 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
     },
     "priority": {"nl": "(voorrang)", "en": "(priority)"},
     "received": {"nl": "Binnengekomen:", "en": "Received:"},
-    "due": {"nl": "Bel vóór:", "en": "Call before:"},
+    "due": {"nl": "Terugbellen:", "en": "Call back:"},
     "late": {
         "nl": "— te laat, bel zo snel mogelijk",
         "en": "— late, please call as soon as you can",

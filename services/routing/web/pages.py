@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel
 
 from contracts.events import QuestionClosed
-from opendeur import links, outbox
+from opendeur import links, outbox, timefmt
 from opendeur.keys import purpose_key
 from opendeur.runtime import ApiError, Runtime
 from opendeur.settings import Settings, parse_duration
@@ -367,8 +367,8 @@ def make_router(rt: Runtime) -> APIRouter:
                 "reference": q["reference"],
                 "topic_label": taxonomy.label(q["topic"], lang) if q["topic"] else t("no_topic"),
                 "priority": q["priority"],
-                "received": local(q["received_at"]),
-                "due": local(q["respond_before"]),
+                "received": timefmt.moment(q["received_at"], lang),
+                "due": timefmt.deadline(q["respond_before"], lang),
                 "late": q["respond_before"] < now,
                 "link": intake
                 + "/c/"
