@@ -55,6 +55,8 @@ async def test_form_at_320px(system: System, browser: Browser, lang: str) -> Non
     await page.click(f"text={TEXT[lang]['send']}")
     await page.wait_for_selector("#errors")
     assert TEXT[lang]["check"] in await page.inner_text("#errors")
+    # Focus moves to the error summary, so a screen reader reads it first.
+    await page.wait_for_function("document.activeElement && document.activeElement.id === 'errors'")
     shown = await page.eval_on_selector_all(".field-error", "els => els.map(e => e.id)")
     assert shown == ["phone-error", "postcode-error", "consent-error"]
     assert await page.get_attribute("#phone", "aria-invalid") == "true"
