@@ -23,7 +23,9 @@ from tests.support import System, question, received_event, start_system, stop_s
 
 OUTAGE_S = float(os.environ.get("OPENDEUR_TEST_OUTAGE_S", "100"))
 SETTLE_S = 10.0  # the first seconds after the database went (connections breaking) not counted
-BACKLOG = 200  # events published while the database is away, for every consumer to fail on
+BACKLOG = int(
+    os.environ.get("OPENDEUR_TEST_OUTAGE_BACKLOG", "200")
+)  # events published while the database is away, for every consumer to fail on
 CPU_MAX = 5.0  # % of one core, average over the outage, per service
 RSS_GROWTH_MAX = 30 * 1024 * 1024
 
