@@ -318,3 +318,9 @@ async def test_the_overview_gives_the_deadline_in_words(system: System) -> None:
     assert re.search(r"Terugbellen: uiterlijk [a-z]+dag \d{1,2} [a-z]+, \d{1,2}\.\d\d uur", item)
     assert re.search(r"Binnengekomen: [a-z]+dag \d{1,2} [a-z]+, \d{1,2}\.\d\d uur", item)
     assert not re.search(r"\d\d-\d\d-\d{4}", item)
+    # The callback link from the overview opens intake's page in the contact's language as well.
+    link = callback_link(html, q["reference"])
+    assert link.endswith("?lang=nl")
+    async with httpx.AsyncClient() as client:
+        en = await client.get(link[: -len("nl")] + "en")
+    assert en.status_code == 200 and '<html lang="en">' in en.text

@@ -374,7 +374,8 @@ def make_router(rt: Runtime) -> APIRouter:
                 + "/c/"
                 # Routing holds no callback key: the link is the contact's own overview link
                 # plus the question (opendeur/links.py), which intake checks as any other.
-                + links.delegate(token, q["question_id"], link_end(q)),
+                + links.delegate(token, q["question_id"], link_end(q))
+                + f"?lang={lang}",  # the callback page in the contact's language too
             }
             for q in rows
         ]
