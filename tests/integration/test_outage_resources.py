@@ -75,6 +75,32 @@ async def publish_backlog(s: System, n: int) -> None:
         await nc.close()
 
 
+async def assert_quiet(procs: dict[str, psutil.Process], seconds: float, what: str) -> None:
+    """Each process's average CPU over `seconds` and the growth of its RSS stay bounded."""
+    start_cpu = {n: sum(p.cpu_times()[:2]) for n, p in procs.items()}
+    start_rss = {n: p.memory_info().rss for n, p in procs.items()}
+    started = time.monotonic()
+    peak_rss = dict(start_rss)
+    while time.monotonic() - started < seconds:
+        await asyncio.sleep(5)
+        for n, p in procs.items():
+            peak_rss[n] = max(peak_rss[n], p.memory_info().rss)
+    wall = time.monotonic() - started
+    cpu = {n: 100 * (sum(p.cpu_times()[:2]) - start_cpu[n]) / wall for n, p in procs.items()}
+    growth = {n: peak_rss[n] - start_rss[n] for n in procs}
+    print(
+        f"\n{what}, {wall:.0f} s (after {SETTLE_S:.0f} s): "
+        + ", ".join(
+            f"{n} {cpu[n]:.1f} % CPU, RSS {start_rss[n] / 2**20:.0f} -> "
+            f"{peak_rss[n] / 2**20:.0f} MB"
+            for n in sorted(procs)
+        )
+    )
+    assert all(p.is_running() for p in procs.values()), f"a service died ({what})"
+    assert {n: c for n, c in cpu.items() if c >= CPU_MAX} == {}, cpu
+    assert {n: g for n, g in growth.items() if g >= RSS_GROWTH_MAX} == {}, growth
+
+
 async def test_the_backoff_is_shared_by_a_batch_doubles_to_its_cap_and_resets() -> None:
     """The pause a consumer takes after a failure of the infrastructure: 100 handlers of one
     fetched batch failing together wait once (not 100 doublings); each later round doubles it,
@@ -108,28 +134,7 @@ async def test_a_service_without_its_database_stays_small_and_quiet(
     await asyncio.to_thread(pg.stop)
     await publish_backlog(s, BACKLOG)
     await asyncio.sleep(SETTLE_S)
-    start_cpu = {n: sum(p.cpu_times()[:2]) for n, p in procs.items()}
-    start_rss = {n: p.memory_info().rss for n, p in procs.items()}
-    started = time.monotonic()
-    peak_rss = dict(start_rss)
-    while time.monotonic() - started < OUTAGE_S:
-        await asyncio.sleep(5)
-        for n, p in procs.items():
-            peak_rss[n] = max(peak_rss[n], p.memory_info().rss)
-    wall = time.monotonic() - started
-    cpu = {n: 100 * (sum(p.cpu_times()[:2]) - start_cpu[n]) / wall for n, p in procs.items()}
-    growth = {n: peak_rss[n] - start_rss[n] for n in procs}
-    print(
-        f"\ndatabase away {wall:.0f} s (after {SETTLE_S:.0f} s), {BACKLOG} events waiting: "
-        + ", ".join(
-            f"{n} {cpu[n]:.1f} % CPU, RSS {start_rss[n] / 2**20:.0f} -> "
-            f"{peak_rss[n] / 2**20:.0f} MB"
-            for n in sorted(procs)
-        )
-    )
-    assert all(p.is_running() for p in procs.values()), "a service died without its database"
-    assert {n: c for n, c in cpu.items() if c >= CPU_MAX} == {}, cpu
-    assert {n: g for n, g in growth.items() if g >= RSS_GROWTH_MAX} == {}, growth
+    await assert_quiet(procs, OUTAGE_S, f"database away, {BACKLOG} events waiting")
 
     # The database comes back: the waiting events are stored, a new question flows.
     await asyncio.to_thread(pg.start)
@@ -142,5 +147,27 @@ async def test_a_service_without_its_database_stays_small_and_quiet(
                 break
             assert time.monotonic() < deadline, r.text
             await asyncio.sleep(1)
+    ref = r.json()["reference"]
+    await s.wait_mail(lambda m: ref in m.subject, timeout=90)
+
+
+@pytest.mark.slow
+async def test_a_service_without_its_broker_stays_small_and_quiet(
+    outage_system: tuple[System, Postgres],
+) -> None:
+    s, _ = outage_system
+    procs = services(s)
+    await asyncio.to_thread(s.nats.stop)
+    try:
+        async with httpx.AsyncClient(timeout=10) as c:  # questions still come in (outbox)
+            for _ in range(20):
+                r = await c.post(
+                    s.url("intake") + "/api/v1/questions", json=question(topic="angst")
+                )
+                assert r.status_code == 202, r.text
+        await asyncio.sleep(SETTLE_S)
+        await assert_quiet(procs, OUTAGE_S / 2, "broker away, 20 questions in the outbox")
+    finally:
+        await asyncio.to_thread(s.nats.start)
     ref = r.json()["reference"]
     await s.wait_mail(lambda m: ref in m.subject, timeout=90)
