@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from opendeur.settings import SERVICES, Settings, write_secret
+from opendeur.staff import ROLES as STAFF_ROLES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -184,7 +185,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     async def run() -> str:
         engine = make_engine(service_url(settings, "intake"), pool_size=1, schema="intake")
         try:
-            return await add_user(sessionmaker(engine), args.name, args.role)
+            return await add_user(sessionmaker(engine), args.name, args.role or ["phone"])
         finally:
             await engine.dispose()
 
@@ -193,7 +194,10 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"user {args.name} added; one-time password (change it at first login): {password}")
+    print(
+        f"user {args.name} added; one-time password (change it at first login at "
+        f"{settings.base_url('intake')}/staff/login): {password}"
+    )
     return 0
 
 
@@ -724,9 +728,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("email", help="the contact person's e-mail address")
     p.set_defaults(fn=cmd_contacts_forget)
     u = sub.add_parser("users").add_subparsers(dest="sub", required=True)
-    p = u.add_parser("add", help="add a phone-line volunteer (prints a one-time password)")
+    p = u.add_parser(
+        "add",
+        help="add a staff account (prints a one-time password)",
+        description="Roles: telefoonvrijwilliger (phone console), teamlid (triage), coordinator "
+        "(groups, contact persons' addresses, accounts), beheerder (console, trail, dead "
+        "letters), rapportage (the funder report only). Without --role: telefoonvrijwilliger.",
+    )
     p.add_argument("name")
-    p.add_argument("--role", default="phone", choices=["phone"])
+    p.add_argument(
+        "--role",
+        action="append",
+        choices=[*STAFF_ROLES, "phone"],
+        help="a role (repeatable; 'phone' is the old name of telefoonvrijwilliger)",
+    )
     p.set_defaults(fn=cmd_users_add)
     for verb, text in (
         ("disable", "end a volunteer's sessions now and refuse their logins"),

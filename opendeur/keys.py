@@ -363,10 +363,25 @@ def own_settings(settings: Settings, service: str, *, nats_accounts: bool) -> di
         env[f"OPENDEUR_LINK_VERIFY_{key.upper()}"] = links.key_settings(settings, key)[1]
     if service in ADMIN_TOKEN_HOLDERS and settings.admin_token is not None:
         env["OPENDEUR_ADMIN_TOKEN"] = settings.admin_token.get_secret_value()
+    # Staff sign-in (opendeur/staff.py): intake signs with a key derived from its own session
+    # key unless one is given; the services with staff pages get only the public half.
+    if service == "intake" and settings.staff_signing_key is not None:
+        env["OPENDEUR_STAFF_SIGNING_KEY"] = settings.staff_signing_key.get_secret_value()
+    if service in STAFF_VERIFIERS:
+        from opendeur.staff import verify_key_setting
+
+        env["OPENDEUR_STAFF_VERIFY_KEY"] = verify_key_setting(settings)
     return env
 
 
-_NOT_FILES = ("OPENDEUR_NATS_AUTH", "OPENDEUR_NATS_USER", "OPENDEUR_SMTP_URL")
+STAFF_VERIFIERS = ("routing", "notify", "audit")
+# Not secrets, or not files: the staff verify key is a public key, given as a plain variable.
+_NOT_FILES = (
+    "OPENDEUR_NATS_AUTH",
+    "OPENDEUR_NATS_USER",
+    "OPENDEUR_SMTP_URL",
+    "OPENDEUR_STAFF_VERIFY_KEY",
+)
 
 
 def secret_file_names(service: str) -> list[str]:

@@ -29,6 +29,7 @@ from opendeur import messaging, metrics, outbox
 from opendeur.db import make_engine, service_url, sessionmaker
 from opendeur.keys import KeyringError
 from opendeur.settings import Settings, get_settings
+from opendeur.staff import Staff, StaffGate
 
 log = olog.get_logger(component="runtime")
 
@@ -83,7 +84,9 @@ class Runtime:
         self.sessions = sessionmaker(self.engine)
         self.broker_ready = asyncio.Event()
         self.background: list[Callable[[], Awaitable[None]]] = []
-        self.route_class = staff_route_class(self.check_admin)
+        # Set by a service with staff pages (opendeur/staff.py): its sign-in cookie's checker.
+        self.staff: StaffGate | None = None
+        self.route_class = staff_route_class(self.check_first)
 
     def handles(self, event_type: type[Event]) -> Callable:
         """Register `fn(event)` as this service's handler of one event type."""
@@ -147,16 +150,56 @@ class Runtime:
                 db_ok = True
         return {"database": db_ok, "broker": messaging.is_connected(self.broker)}
 
-    def check_admin(self, request: Request) -> None:
-        expected = self.settings.admin_token
+    def machine_scopes(self, request: Request) -> frozenset[str] | None:
+        """None without a bearer token; else the scopes it carries (empty: not a valid token).
+        OPENDEUR_ADMIN_TOKEN reads the audit API and reports (DESIGN §6); OPENDEUR_MACHINE_TOKENS
+        lists further tokens by the SHA-256 of each, with their scopes."""
         given = request.headers.get("authorization", "")
-        token = (
-            given[7:]
-            if given.lower().startswith("bearer ")
-            else request.cookies.get("od_admin", "")
-        )
-        if expected is None or not same_secret(token, expected.get_secret_value()):
-            raise ApiError(401, "unauthorized", "A valid staff token is needed for this page.")
+        if not given.lower().startswith("bearer "):
+            return None
+        token = given[7:]
+        scopes: set[str] = set()
+        admin = self.settings.admin_token
+        if admin is not None and same_secret(token, admin.get_secret_value()):
+            scopes.add("audit-read")
+        digest = hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
+        for _name, granted, expected in machine_tokens(self.settings.machine_tokens):
+            if hmac.compare_digest(digest, expected):
+                scopes |= granted
+        return frozenset(scopes)
+
+    def require(self, request: Request, scope: str | None, *roles: str) -> Staff | None:
+        """An API's check: a bearer machine token with `scope` (None: no machine client may),
+        or a staff session with one of `roles` (the person, None for a machine). 401 without a
+        valid credential, 403 with one that lacks the scope or role."""
+        scopes = self.machine_scopes(request)
+        if scopes is not None:
+            if not scopes:
+                raise ApiError(401, "unauthorized", "This token is not valid.")
+            if scope is None or scope not in scopes:
+                raise ApiError(403, "forbidden", "This token may not do this.")
+            return None
+        staff = self.staff.current(request) if self.staff is not None else None
+        if staff is None:
+            raise ApiError(401, "unauthorized", "Sign in, or send a machine token.")
+        if not staff.has(*roles):
+            raise ApiError(403, "forbidden", "Your account does not have the role for this.")
+        return staff
+
+    def check_admin(self, request: Request) -> None:
+        """Read access to the audit API and reports: the machine token only (no cookie)."""
+        self.require(request, "audit-read")
+
+    def check_first(self, request: Request) -> None:
+        """Before any parameter is read: some valid credential (its scope or role is checked by
+        the endpoint). A cookie holding a token is no credential: people sign in at intake."""
+        scopes = self.machine_scopes(request)
+        if scopes is not None:
+            if not scopes:
+                raise ApiError(401, "unauthorized", "This token is not valid.")
+            return
+        if self.staff is None or self.staff.current(request) is None:
+            raise ApiError(401, "unauthorized", "A valid staff sign-in is needed for this page.")
 
     def app(self, *, title: str, description: str) -> FastAPI:
         app = FastAPI(
@@ -191,6 +234,19 @@ ERROR_SCHEMA: dict[str, Any] = {
     },
 }
 STAFF_TAGS = frozenset({"staff", "audit", "reports"})
+
+
+def machine_tokens(text: str) -> list[tuple[str, frozenset[str], str]]:
+    """OPENDEUR_MACHINE_TOKENS, `name:scope[+scope]:sha256hex,...`, as (name, scopes, hash);
+    malformed entries are left out (and grant nothing)."""
+    out = []
+    for entry in text.split(","):
+        name, _, rest = entry.strip().partition(":")
+        scopes, _, digest = rest.partition(":")
+        digest = digest.strip().lower()
+        if name and scopes and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest):
+            out.append((name, frozenset(s for s in scopes.split("+") if s), digest))
+    return out
 
 
 def same_secret(given: str, expected: str) -> bool:
@@ -258,13 +314,15 @@ SECURITY_SCHEMES: dict[str, Any] = {
     "staffToken": {
         "type": "http",
         "scheme": "bearer",
-        "description": "The machine token (OPENDEUR_ADMIN_TOKEN) as `Authorization: Bearer`.",
+        "description": "A machine token as `Authorization: Bearer`: OPENDEUR_ADMIN_TOKEN (audit "
+        "API and reports, read only) or one of OPENDEUR_MACHINE_TOKENS with the needed scope.",
     },
     "staffSession": {
         "type": "apiKey",
         "in": "cookie",
-        "name": "od_admin",
-        "description": "The staff session cookie set by the service's /login page.",
+        "name": "od_staff_<service>",
+        "description": "A person's short staff session, set by /staff/accept after signing in "
+        "at intake's /staff/login; its roles decide what it may do.",
     },
 }
 

@@ -77,6 +77,7 @@ SECRET_FIELDS = (
     "link_key_contact",
     "link_verify_callback",
     "link_verify_contact",
+    "staff_signing_key",
 )
 
 
@@ -111,6 +112,12 @@ class Settings(BaseSettings):
     link_verify_callback: str | None = None  # Ed25519 public keys: intake and routing verify
     link_verify_contact: str | None = None
     admin_token: SecretStr | None = None
+    # Staff sign-in (opendeur/staff.py): intake signs assertions (Ed25519 seed; unset, derived
+    # from intake's session key), routing, audit and notify verify them with the public key.
+    staff_signing_key: SecretStr | None = None
+    staff_verify_key: str | None = None
+    # Scoped machine tokens, stored hashed: `name:scope[+scope]:sha256hex,...` (runtime.py).
+    machine_tokens: str = ""
     public_base_url: str | None = None
     response_deadline: str = "24h"
     pii_retention: str = "48h"
@@ -130,6 +137,11 @@ class Settings(BaseSettings):
     contact_grace: str = "7d"
     audit_retention: str = "730d"
     team_email: str = "team@zelfhulpnetwerk.invalid"
+    # More distinct questions than this opened through one contact within an hour raises an
+    # alert to the team and holds that contact's further views until the team clears it
+    # (docs/threat-model.md: a forged callback link). A contact has at most 20 open callbacks
+    # and a call takes a quarter of an hour or more; 10 a hour is above any real pattern.
+    contact_view_alert: int = Field(default=10, ge=1, le=1000)
     # The network's own contact details for help-seekers; unset means the pages say nothing.
     network_name: str | None = None
     network_phone: str | None = None

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import email
 import email.policy
+import hashlib
 import os
 import re
 import signal
@@ -27,6 +28,11 @@ from opendeur.embedded import NatsServer, Postgres, free_port
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "test-secret-key-not-for-production-0123456789"
 ADMIN = "test-admin-token"
+# The test systems also grant the admin token the write scopes older tests use it for (machine
+# clients' scoped tokens, OPENDEUR_MACHINE_TOKENS); a test of the admin token alone sets this "".
+TEST_MACHINE_TOKENS = (
+    "tests:contacts-write+groups-write+triage-read:" + hashlib.sha256(ADMIN.encode()).hexdigest()
+)
 # Set by tests/conftest.py for the whole run and inherited by every process the suite starts (not
 # an OPENDEUR_ name: the tests drop those from the environments they build); the session-end
 # check finds what outlived the run by it.
@@ -184,6 +190,7 @@ class System:
                 "OPENDEUR_ADMIN_TOKEN": ADMIN,
                 "OPENDEUR_DATA_DIR": str(self.data_dir),
                 "OPENDEUR_LOG_FORMAT": "json",
+                "OPENDEUR_MACHINE_TOKENS": TEST_MACHINE_TOKENS,
                 "OPENDEUR_INTAKE_RATE": "off",  # many tests post from one address; the limit has its own tests
                 "OPENDEUR_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.ports['intake']}",
                 **{f"OPENDEUR_{s.upper()}_PORT": str(p) for s, p in self.ports.items()},
@@ -389,3 +396,42 @@ async def new_volunteer(
     )
     assert r.status_code == 303 and r.headers["location"].startswith("/phone")
     return name, new
+
+
+# Staff accounts with roles (intake's one sign-in, opendeur/staff.py).
+def add_staff(system: System, *roles: str) -> tuple[str, str]:
+    """A new account with these roles through `opendeur users add`; (name, one-time password)."""
+    name = f"staf-{uuid.uuid4().hex[:8]}"
+    args = [a for r in roles for a in ("--role", r)]
+    result = system.opendeur("users", "add", name, *args)
+    assert result.returncode == 0, result.stderr
+    return name, result.stdout.strip().rsplit(" ", 1)[-1]
+
+
+async def staff_sign_in(c: httpx.AsyncClient, intake: str, name: str, password: str) -> str:
+    """Sign in at intake's /staff/login (choosing a new password when asked); returns it."""
+    page = await c.get(intake + "/staff/login")
+    r = await c.post(
+        intake + "/staff/login",
+        data={"csrf": csrf(page.text), "name": name, "password": password},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, (r.status_code, r.text[:300])
+    if r.headers["location"].startswith("/staff/password"):
+        page = await c.get(intake + "/staff/password")
+        password = f"lang-genoeg-{uuid.uuid4().hex[:8]}"
+        r = await c.post(
+            intake + "/staff/password",
+            data={"csrf": csrf(page.text), "password": password, "password2": password},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303, (r.status_code, r.text[:300])
+    return password
+
+
+async def staff_client(system: System, *roles: str) -> httpx.AsyncClient:
+    """A browser-like client (cookies, follows redirects) signed in with a new account."""
+    c = httpx.AsyncClient(follow_redirects=True, timeout=30)
+    name, once = add_staff(system, *roles)
+    await staff_sign_in(c, system.url("intake"), name, once)
+    return c

@@ -17,6 +17,7 @@ from fastapi.responses import Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import StringConstraints
 
+from opendeur import staff
 from opendeur.runtime import ApiError, Runtime
 from services.audit import handlers, jobs, queries, reports, store, tailing
 from services.audit.web import console
@@ -38,21 +39,21 @@ async def audit_events(
     after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
 ) -> list[dict]:
-    rt.check_admin(request)
+    rt.require(request, "audit-read", "beheerder")
     async with rt.sessions() as session:
         return await store.events_for(session, question_id, after, type, limit)
 
 
 @app.get("/api/v1/audit/verify", tags=["audit"])
 async def audit_verify(request: Request) -> dict:
-    rt.check_admin(request)
+    rt.require(request, "audit-read", "beheerder")
     async with rt.sessions() as session:
         return await store.verify_trail(session)
 
 
 @app.get("/api/v1/audit/consent/{question_id}", tags=["audit"])
 async def consent_register(request: Request, question_id: UUID) -> dict:
-    rt.check_admin(request)
+    rt.require(request, "audit-read", "beheerder")
     async with rt.sessions() as session:
         found = await queries.consent_register(session, question_id)
     if found is None:
@@ -73,7 +74,7 @@ def month_range(month: str) -> tuple[int, int, datetime, datetime]:
 
 @app.get("/api/v1/audit/timings", tags=["audit"])
 async def audit_timings(request: Request, month: str) -> dict:
-    rt.check_admin(request)
+    rt.require(request, "audit-read", "beheerder")
     _, _, start, end = month_range(month)
     async with rt.sessions() as session:
         out = await queries.timings(session, start, end)
@@ -106,7 +107,7 @@ async def audit_stream(
     ] = None,
 ) -> StreamingResponse:
     """Server-sent events in stored order; resumable with Last-Event-ID (or ?after=)."""
-    rt.check_admin(request)
+    rt.require(request, "audit-read", "beheerder")
     try:
         resume = int(last_event_id) if last_event_id else (after or 0)
     except ValueError:
@@ -148,18 +149,22 @@ async def audit_stream(
     )
 
 
+async def build_report(month: str) -> dict:
+    year, mon, start, end = month_range(month)
+    async with rt.sessions() as session:
+        counts = await store.monthly_counts(session, start, end)
+        stats = (await queries.timings(session, start, end, questions=False))["by_topic"]
+    return reports.build(month, calendar.monthrange(year, mon)[1], counts, stats)
+
+
 @app.get("/api/v1/reports/monthly", tags=["reports"], response_model=None)
 async def monthly_report(
     request: Request,
     month: str,
     format: Literal["json", "csv", "html"] = "json",
 ) -> dict | Response:
-    rt.check_admin(request)
-    year, mon, start, end = month_range(month)
-    async with rt.sessions() as session:
-        counts = await store.monthly_counts(session, start, end)
-        stats = (await queries.timings(session, start, end, questions=False))["by_topic"]
-    report = reports.build(month, calendar.monthrange(year, mon)[1], counts, stats)
+    rt.require(request, "audit-read", "rapportage", "beheerder")
+    report = await build_report(month)
     if format == "csv":
         return Response(
             reports.to_csv(report),
@@ -173,11 +178,10 @@ async def monthly_report(
         sections: dict[str, list[tuple[str, str]]] = {}
         for table, key, value in reports.rows(report):
             sections.setdefault(table, []).append((key, value))
-        return console.render(
-            "report.html", signed_in=True, report=report, sections=list(sections.items())
-        )
+        return console.render("report.html", report=report, sections=list(sections.items()))
     return report
 
 
-app.include_router(console.make_router(rt))
+staff.install(rt, app)
+app.include_router(console.make_router(rt, build_report))
 app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")

@@ -18,7 +18,7 @@ from services.intake import api, handlers, store
 from services.intake.guard import FrontDoorGuard
 from services.intake.ratelimit import Limiter, rate_from_env
 from services.intake.topics import TopicCatalogue
-from services.intake.web import pages, phone
+from services.intake.web import pages, phone, staff
 
 SWEEP_INTERVAL = float(os.environ.get("OPENDEUR_SWEEP_INTERVAL") or 30.0)
 
@@ -32,6 +32,7 @@ app = rt.app(title="intake", description="The front door: questions, consent, ca
 app.include_router(api.make_router(rt, topics))
 app.include_router(pages.make_router(rt, topics))
 app.include_router(phone.make_router(rt, topics))
+app.include_router(staff.make_router(rt))
 app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
 app.add_middleware(FrontDoorGuard, limiter=Limiter(rate_from_env()))
 

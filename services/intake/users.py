@@ -1,5 +1,6 @@
-"""Volunteers' accounts for the phone console: argon2 password hashes, one-time first passwords,
-server-side sessions (only a hash of the session id is stored) and disabling an account."""
+"""Staff accounts (phone volunteers, team, coordinators, operators, report viewers): roles,
+argon2 password hashes, one-time first passwords and sign-in links, server-side sessions (only a
+hash of the session id is stored), a pseudonymous staff id for the audit trail, disabling."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import asyncio
 import hashlib
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import (
+    ARRAY,
     Boolean,
     Column,
     DateTime,
@@ -30,7 +33,11 @@ from sqlalchemy import insert as sa_insert
 from sqlalchemy import update as sa_update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-ROLES = frozenset({"phone"})
+from opendeur.staff import ROLES as STAFF_ROLES
+
+ROLES = frozenset(STAFF_ROLES)
+# The name the phone console's accounts had before there were other roles.
+ALIASES = {"phone": "telefoonvrijwilliger"}
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
 PASSWORD_MIN = 12
 
@@ -43,7 +50,9 @@ users = Table(
     "users",
     metadata,
     Column("name", String, nullable=False, unique=True),
-    Column("role", Text, nullable=False),
+    Column("role", Text),  # before 0005; roles says what an account may do
+    Column("roles", ARRAY(Text), nullable=False),
+    Column("staff_id", String, nullable=False, unique=True),
     Column("password_hash", Text, nullable=False),
     Column("must_change", Boolean, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -58,6 +67,13 @@ phone_sessions = Table(
     Column("last_seen", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
+signin_links = Table(
+    "signin_links",
+    metadata,
+    Column("id_hash", LargeBinary, primary_key=True),
+    Column("user_name", String, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
 # last_seen is written at most this often, not on every page.
 TOUCH_EVERY = timedelta(seconds=30)
 
@@ -69,10 +85,14 @@ class UserError(ValueError):
 @dataclass(frozen=True)
 class User:
     name: str
-    role: str
+    roles: tuple[str, ...]
     must_change: bool
     password_hash: str
     disabled: bool = False
+    staff_id: str = ""
+
+    def has(self, *roles: str) -> bool:
+        return bool(set(self.roles) & set(roles))
 
 
 def check_name(name: str) -> str:
@@ -82,11 +102,31 @@ def check_name(name: str) -> str:
     return name
 
 
-async def add_user(sessions: async_sessionmaker[AsyncSession], name: str, role: str) -> str:
-    """Create a user and return a one-time password, to be changed at the first login."""
+def check_roles(roles: str | Iterable[str]) -> list[str]:
+    given = [roles] if isinstance(roles, str) else list(roles)
+    out = []
+    for role in given:
+        role = ALIASES.get(role, role)
+        if role not in ROLES:
+            raise UserError(f"unknown role {role!r}; roles: {', '.join(STAFF_ROLES)}")
+        if role not in out:
+            out.append(role)
+    if not out:
+        raise UserError(f"give at least one role: {', '.join(STAFF_ROLES)}")
+    return out
+
+
+def new_staff_id() -> str:
+    return "st-" + secrets.token_hex(8)
+
+
+async def add_user(
+    sessions: async_sessionmaker[AsyncSession], name: str, roles: str | Iterable[str]
+) -> str:
+    """Create a user with these roles and return a one-time password, to be changed at the
+    first login."""
     name = check_name(name)
-    if role not in ROLES:
-        raise UserError(f"unknown role {role!r}; roles: {', '.join(sorted(ROLES))}")
+    roles = check_roles(roles)
     password = secrets.token_urlsafe(12)
     hashed = await asyncio.to_thread(_hasher.hash, password)
     async with sessions() as session, session.begin():
@@ -94,7 +134,13 @@ async def add_user(sessions: async_sessionmaker[AsyncSession], name: str, role: 
         if exists:
             raise UserError(f"user {name!r} already exists")
         await session.execute(
-            sa_insert(users).values(name=name, role=role, password_hash=hashed, must_change=True)
+            sa_insert(users).values(
+                name=name,
+                roles=roles,
+                staff_id=new_staff_id(),
+                password_hash=hashed,
+                must_change=True,
+            )
         )
     return password
 
@@ -112,7 +158,12 @@ async def get_user(session: AsyncSession, name: str) -> User | None:
 
 def _user(r: RowMapping) -> User:
     return User(
-        r["name"], r["role"], r["must_change"], r["password_hash"], r["disabled_at"] is not None
+        r["name"],
+        tuple(r["roles"] or ()),
+        r["must_change"],
+        r["password_hash"],
+        r["disabled_at"] is not None,
+        r["staff_id"],
     )
 
 
@@ -231,3 +282,54 @@ async def set_disabled(
             raise UserError(f"there is no user {name!r}")
         if disabled:
             await end_sessions_of(session, name)
+
+
+async def any_with_role(sessions: async_sessionmaker[AsyncSession], role: str) -> bool:
+    async with sessions() as session:
+        found = await session.scalar(
+            select(users.c.name).where(users.c.roles.any(role), users.c.disabled_at.is_(None))
+        )
+    return found is not None
+
+
+async def signin_link(
+    sessions: async_sessionmaker[AsyncSession], name: str, now: datetime, lifetime: timedelta
+) -> str:
+    """A one-time sign-in token for `name` (the first coordinator's); only its hash is kept.
+    Signing in with it forces a new password."""
+    token = secrets.token_urlsafe(32)
+    async with sessions() as session, session.begin():
+        await session.execute(sa_delete(signin_links).where(signin_links.c.expires_at < now))
+        await session.execute(
+            sa_insert(signin_links).values(
+                id_hash=_id_hash(token), user_name=name, expires_at=now + lifetime
+            )
+        )
+    return token
+
+
+async def use_signin_link(
+    sessions: async_sessionmaker[AsyncSession], token: str, now: datetime
+) -> User | None:
+    """The enabled user a live sign-in link names; the link is spent whatever the outcome."""
+    async with sessions() as session, session.begin():
+        row = (
+            (
+                await session.execute(
+                    sa_delete(signin_links)
+                    .where(signin_links.c.id_hash == _id_hash(token))
+                    .returning(signin_links.c.user_name, signin_links.c.expires_at)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None or row["expires_at"] <= now:
+            return None
+        user = await get_user(session, row["user_name"])
+        if user is None or user.disabled:
+            return None
+        await session.execute(
+            sa_update(users).where(users.c.name == user.name).values(must_change=True)
+        )
+        return user

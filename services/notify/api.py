@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from contracts.events import CODE_PATTERN
+from opendeur import staff
 from opendeur.keys import Envelope
 from opendeur.runtime import ApiError, Runtime
 from services.notify import store
@@ -72,10 +73,13 @@ def _check_id(contact_id: str) -> None:
 
 def install(app: FastAPI, rt: Runtime) -> None:
     envelope = Envelope.for_service(rt.settings, "notify")
+    # Addresses are a coordinator's (signed in at intake, opendeur/staff.py) or a machine
+    # client's with the contacts-write scope; the read-only admin token changes nothing here.
+    staff.install(rt, app)
 
     @app.put("/api/v1/contacts/{contact_id}", response_model=ContactOut, tags=["staff"])
     async def put_contact(contact_id: str, body: ContactIn, request: Request) -> ContactOut:
-        rt.check_admin(request)
+        rt.require(request, "contacts-write", "coordinator")
         _check_id(contact_id)
         if body.channel == "email" and not body.email:
             raise ApiError(422, "missing_field", "E-mail is the chosen channel.", "email")
@@ -96,7 +100,7 @@ def install(app: FastAPI, rt: Runtime) -> None:
 
     @app.get("/api/v1/contacts/{contact_id}", response_model=ContactOut, tags=["staff"])
     async def get_contact(contact_id: str, request: Request) -> ContactOut:
-        rt.check_admin(request)
+        rt.require(request, "contacts-write", "coordinator")
         _check_id(contact_id)
         async with rt.sessions() as session:
             address = await store.get_contact(session, envelope, contact_id)

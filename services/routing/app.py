@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
-from opendeur import outbox
+from opendeur import outbox, staff
 from opendeur.runtime import ApiError, Runtime
 from services.routing import api, groups, handlers, store, taxonomy
 from services.routing.web import pages
@@ -18,6 +18,7 @@ from services.routing.web import pages
 rt = Runtime("routing")
 handlers.register(rt)
 app = rt.app(title="routing", description="Groups, topics, matching and the 24-hour clock.")
+staff.install(rt, app)
 app.include_router(pages.make_router(rt))
 app.include_router(api.make_router(rt))
 app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
@@ -44,7 +45,7 @@ async def set_status(
     body: StatusIn,
     request: Request,
 ) -> None:
-    rt.check_admin(request)
+    rt.require(request, "groups-write", "coordinator")
     async with rt.sessions() as session, session.begin():
         if not await groups.change_status(session, group_id, body.status, "team"):
             raise ApiError(404, "not_found", "There is no group with this id.")
@@ -53,6 +54,6 @@ async def set_status(
 
 @app.get("/api/v1/triage", tags=["staff"])
 async def triage(request: Request) -> list[dict]:
-    rt.check_admin(request)
+    rt.require(request, "triage-read", "teamlid")
     async with rt.sessions() as session:
         return await store.triage_queue(session)

@@ -1,27 +1,29 @@
-"""The operators' console: sign in with the staff token, queues, charts and the live trail."""
+"""The operators' console (role beheerder): queues, charts and the live trail; and the funder
+report's page (rapportage). People sign in at intake (opendeur/staff.py), never with a token."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from contracts.events import BY_SUBJECT
 from contracts.streams import DEADLETTER_STREAM
 from opendeur import messaging
-from opendeur.runtime import ApiError, Runtime, same_secret
-from services.audit import charts, deadletters, queries
+from opendeur.runtime import ApiError, Runtime
+from opendeur.staff import StaffGate
+from services.audit import charts, deadletters, queries, reports
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
 )
-COOKIE = "od_admin"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 LATEST = 50
 MAX_OPEN = 100
@@ -57,22 +59,6 @@ def details(event: dict[str, Any]) -> str:
     )
 
 
-def cross_site(request: Request) -> bool:
-    """True when the browser says the request comes from another site or origin."""
-    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
-        return True
-    origin = request.headers.get("origin")
-    return origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}"
-
-
-def is_admin(rt: Runtime, request: Request) -> bool:
-    try:
-        rt.check_admin(request)
-    except ApiError:
-        return False
-    return True
-
-
 async def deadletter_view(rt: Runtime) -> tuple[int | None, list[dict[str, Any]]]:
     """(how many dead letters, the newest of them), or (None, []) while the broker is away."""
     if not messaging.is_connected(rt.broker):
@@ -88,45 +74,45 @@ async def deadletter_view(rt: Runtime) -> tuple[int | None, list[dict[str, Any]]
     return int(info.state.messages), rows
 
 
-def make_router(rt: Runtime) -> APIRouter:
+def make_router(rt: Runtime, build_report: Callable[[str], Awaitable[dict[str, Any]]]) -> APIRouter:
     router = APIRouter(include_in_schema=False, route_class=rt.route_class)
 
+    def gate() -> StaffGate:
+        assert rt.staff is not None  # staff.install in app.py
+        return rt.staff
+
     @router.get("/login")
-    async def login_form(request: Request) -> Response:
-        return render("login.html", signed_in=is_admin(rt, request))
+    async def login_moved() -> Response:
+        """People sign in at intake now; an old bookmark goes there."""
+        url = rt.settings.base_url("intake") + "/staff/login?to=audit&next=/"
+        return RedirectResponse(url, status_code=303, headers=NO_STORE)
 
-    @router.post("/login")
-    async def login(request: Request, token: Annotated[str, Form(max_length=512)] = "") -> Response:
-        expected = rt.settings.admin_token
-        if expected is None or not same_secret(token, expected.get_secret_value()):
-            return render("login.html", status=401, error="That token is not valid.")
-        # The cookie carries the staff token: no cache may keep this response.
-        response = RedirectResponse("/", status_code=303, headers=NO_STORE)
-        response.set_cookie(
-            COOKIE,
-            token,
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-            path="/",
-            max_age=12 * 3600,
+    @router.get("/report")
+    async def report_page(request: Request, month: str | None = None) -> Response:
+        staff = gate().page(request, "rapportage", "beheerder")
+        if isinstance(staff, Response):
+            return staff
+        month = month or datetime.now(UTC).strftime("%Y-%m")
+        try:
+            report = await build_report(month)
+        except ApiError as err:
+            return render("message.html", status=err.status, heading=err.message, staff=staff)
+        sections: dict[str, list[tuple[str, str]]] = {}
+        for table, key, value in reports.rows(report):
+            sections.setdefault(table, []).append((key, value))
+        return render(
+            "report.html",
+            staff=staff,
+            csrf=gate().csrf(staff),
+            report=report,
+            sections=list(sections.items()),
         )
-        return response
-
-    @router.post("/logout")
-    async def logout(request: Request) -> Response:
-        # POST only (a GET, an <img src> on another site, must not sign anyone out); a post from
-        # another origin is refused (the cookie is SameSite=strict as well).
-        if cross_site(request):
-            raise ApiError(403, "csrf_failed", "Sign out from the console itself.")
-        response = RedirectResponse("/login", status_code=303, headers=NO_STORE)
-        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
-        return response
 
     @router.get("/")
     async def console(request: Request) -> Response:
-        if not is_admin(rt, request):
-            return RedirectResponse("/login", status_code=303)
+        staff = gate().page(request, "beheerder")
+        if isinstance(staff, Response):
+            return staff
         now = datetime.now(UTC)
         recent, weeks = now - timedelta(days=30), now - timedelta(weeks=12)
         # Unanswered questions are erased after 30 days, so 60 days covers every open one.
@@ -145,7 +131,8 @@ def make_router(rt: Runtime) -> APIRouter:
             e["details"] = details(e)
         return render(
             "console.html",
-            signed_in=True,
+            staff=staff,
+            csrf=gate().csrf(staff),
             events=events,
             after=events[0]["seq"] if events else 0,
             limit=LATEST,

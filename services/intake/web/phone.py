@@ -30,6 +30,8 @@ from services.intake.web.pages import lang_of, local, render
 log = get_logger(component="intake.phone")
 
 COOKIE = "od_phone"
+STAFF = "od_staff_in"  # the one staff sign-in's cookie (web/staff.py)
+ROLE = "telefoonvrijwilliger"
 
 
 @dataclass(frozen=True)
@@ -105,11 +107,12 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
         return PhoneSession(sid, name)
 
     async def current(request: Request) -> tuple[PhoneSession, users.User] | None:
-        s = codec.load(request.cookies.get(COOKIE))
+        # The console's own sign-in, or the one staff sign-in (web/staff.py: same codec).
+        s = codec.load(request.cookies.get(COOKIE)) or codec.load(request.cookies.get(STAFF))
         if s is None or s.user is None:
             return None
         user = await users.session_user(rt.sessions, s.sid, datetime.now(UTC), idle)
-        if user is None or user.name != s.user:
+        if user is None or user.name != s.user or not user.has(ROLE):
             return None
         return s, user
 
@@ -138,7 +141,7 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
             log.warning("phone_login_limited")
             return login_page(lang, s, t("ph_login_slow", lang), status=429)
         user = await users.authenticate(rt.sessions, name, values.get("password", ""))
-        if user is None:
+        if user is None or not user.has(ROLE):  # same answer: no hint which accounts exist
             log.info("phone_login_failed")
             return login_page(lang, s, t("ph_login_failed", lang), status=401)
         log.info("phone_login")

@@ -28,7 +28,6 @@ TEMPLATES = Environment(
     autoescape=select_autoescape(["html"]),
 )
 AMS = ZoneInfo("Europe/Amsterdam")
-COOKIE = "od_admin"
 CLOSE_REASONS = {
     "handled_by_team": "Afgehandeld door het team",
     "referred_professional": "Doorverwezen naar professionele hulp",
@@ -103,13 +102,8 @@ def render(name: str, status: int = 200, lang: i18n.Lang = "nl", **ctx: object) 
 
 
 def csrf_token(settings: Settings, credential: str) -> str:
-    """Bound to the staff credential (cookie or bearer), so a forged cross-site form cannot know it."""
+    """Bound to the contact person's link, so a forged cross-site form cannot know it."""
     return hmac.new(purpose_key(settings, "csrf"), credential.encode(), "sha256").hexdigest()
-
-
-def credential(request: Request) -> str:
-    given = request.headers.get("authorization", "")
-    return given[7:] if given.lower().startswith("bearer ") else request.cookies.get(COOKIE, "")
 
 
 def age(received_at: datetime, now: datetime) -> str:
@@ -148,11 +142,11 @@ def make_router(rt: Runtime) -> APIRouter:
     router = APIRouter(route_class=rt.route_class)  # staff routes: credential first
 
     async def staff_post(request: Request) -> dict:
-        """Admin check plus the CSRF token on every state-changing form post."""
-        rt.check_admin(request)
+        """A team member (opendeur/staff.py) plus the CSRF token on every form post."""
+        staff = rt.require(request, None, "teamlid")
+        assert staff is not None and rt.staff is not None  # no machine client posts these forms
         form = dict(await request.form())
-        given = str(form.get("csrf", ""))
-        if not hmac.compare_digest(given, csrf_token(rt.settings, credential(request))):
+        if not rt.staff.csrf_ok(staff, str(form.get("csrf", ""))):
             raise ApiError(403, "csrf_failed", "The form is out of date; reload the page.", "csrf")
         return form
 
@@ -164,35 +158,18 @@ def make_router(rt: Runtime) -> APIRouter:
                 422, "invalid_value", "This is not a question id.", "question_id"
             ) from None
 
-    @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
-    async def login_form() -> HTMLResponse:
-        return render("login.html")
-
-    @router.post("/login", include_in_schema=False, response_model=None)
-    async def login(request: Request) -> Response:
-        token = str((await request.form()).get("token", ""))
-        expected = rt.settings.admin_token
-        if expected is None or not hmac.compare_digest(
-            token.encode(), expected.get_secret_value().encode()
-        ):
-            return render("login.html", status=401, error=True)
-        response = RedirectResponse("/triage", status_code=303)
-        response.set_cookie(
-            COOKIE,
-            token,
-            httponly=True,
-            samesite="strict",
-            secure=rt.settings.base_url("routing").startswith("https://"),
-            path="/",
-        )
-        return response
+    @router.get("/login", include_in_schema=False)
+    async def login_moved() -> Response:
+        """People sign in at intake now; an old bookmark goes there."""
+        url = rt.settings.base_url("intake") + "/staff/login?to=routing&next=/triage"
+        return RedirectResponse(url, status_code=303)
 
     @router.get("/triage", response_class=HTMLResponse, tags=["staff"], response_model=None)
     async def triage_page(request: Request) -> Response:
-        try:
-            rt.check_admin(request)
-        except ApiError:
-            return RedirectResponse("/login", status_code=303)
+        assert rt.staff is not None
+        staff = rt.staff.page(request, "teamlid")
+        if isinstance(staff, Response):
+            return staff
         now = datetime.now(UTC)
         async with rt.sessions() as session:
             queue = await store.triage_queue(session)
@@ -216,7 +193,8 @@ def make_router(rt: Runtime) -> APIRouter:
             ],
             groups=choices,
             reasons=CLOSE_REASONS,
-            csrf=csrf_token(rt.settings, credential(request)),
+            csrf=rt.staff.csrf(staff),
+            intake=rt.settings.base_url("intake"),
         )
 
     @router.post("/triage/{qid}/assign", tags=["staff"], response_model=None)
@@ -254,7 +232,7 @@ def make_router(rt: Runtime) -> APIRouter:
 
     @router.get("/api/v1/buddy-signals", response_model=list[BuddySignal], tags=["staff"])
     async def buddy_signals(request: Request) -> list[BuddySignal]:
-        rt.check_admin(request)
+        rt.require(request, "triage-read", "teamlid")
         async with rt.sessions() as session:
             return [BuddySignal(**s) for s in await store.buddy_signals(session)]
 

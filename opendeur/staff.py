@@ -1,0 +1,289 @@
+"""Staff sign-in across services: intake signs short assertions (Ed25519), the others verify them.
+
+A person signs in once at intake (services/intake/web/staff.py). A staff page on routing, audit or
+notify without a valid staff cookie of its own answers 303 to intake's /staff/handoff, which checks
+its server-side session and sends the browser back to <service>/staff/accept with an assertion:
+who (a pseudonymous staff id), which roles, for which service, valid 60 s and accepted once. The
+service holds only the public key, so it can check an assertion but never make one. It then sets
+its own short session cookie (10 minutes, signed with a key that lives only in that process), and
+hands off again when it runs out: an intake logout or `opendeur users disable` ends access
+everywhere within minutes. Machine clients use bearer tokens with a scope instead (runtime.py)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import quote, urlencode
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from opendeur.keys import MissingSecret, decode_key, encode_key, purpose_key
+from opendeur.settings import Settings
+
+if TYPE_CHECKING:
+    from opendeur.runtime import Runtime
+
+ROLES = ("telefoonvrijwilliger", "teamlid", "coordinator", "beheerder", "rapportage")
+ROLE_LABELS = {
+    "telefoonvrijwilliger": "Telefoonvrijwilliger",
+    "teamlid": "Teamlid",
+    "coordinator": "Coördinator",
+    "beheerder": "Beheerder",
+    "rapportage": "Rapportage",
+}
+AUDIENCES = ("routing", "audit", "notify")
+ASSERTION_TTL = 60
+SESSION_TTL = 600
+# Per service: cookies do not keep ports apart, and each service signs its own.
+COOKIE = "od_staff_{service}"
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_DOMAIN = b"opendeur-staff/v1:"
+
+
+class AssertionInvalid(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Staff:
+    """A signed-in person as a service sees them: a pseudonymous id and roles, never a name."""
+
+    staff_id: str
+    roles: frozenset[str]
+    nonce: str = ""
+
+    def has(self, *roles: str) -> bool:
+        return bool(self.roles & set(roles))
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def signing_key(settings: Settings) -> Ed25519PrivateKey:
+    """Intake's: OPENDEUR_STAFF_SIGNING_KEY, else derived from intake's own session key (which
+    only intake holds), so no other service can compute it."""
+    given = settings.staff_signing_key
+    if given is not None:
+        seed = decode_key(given.get_secret_value(), "OPENDEUR_STAFF_SIGNING_KEY")
+    else:
+        base = purpose_key(settings, "intake-session")
+        seed = hmac.new(base, b"opendeur staff assertion signing", hashlib.sha256).digest()
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def verify_key(settings: Settings) -> Ed25519PublicKey | None:
+    """A service's: OPENDEUR_STAFF_VERIFY_KEY; without it, none (staff pages then refuse)."""
+    if settings.staff_verify_key:
+        return Ed25519PublicKey.from_public_bytes(
+            decode_key(settings.staff_verify_key, "OPENDEUR_STAFF_VERIFY_KEY")
+        )
+    try:
+        return signing_key(settings).public_key()
+    except MissingSecret:
+        return None
+
+
+def verify_key_setting(settings: Settings) -> str:
+    """The public key as OPENDEUR_STAFF_VERIFY_KEY's value (for `opendeur up`, deployments)."""
+    raw = signing_key(settings).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return encode_key(raw)
+
+
+def issue(
+    key: Ed25519PrivateKey, staff_id: str, roles: list[str], audience: str, now: float
+) -> str:
+    claims = {
+        "sub": staff_id,
+        "roles": sorted(roles),
+        "aud": audience,
+        "exp": int(now) + ASSERTION_TTL,
+        "jti": secrets.token_urlsafe(12),
+    }
+    body = _b64(json.dumps(claims, separators=(",", ":")).encode())
+    return f"{body}.{_b64(key.sign(_DOMAIN + body.encode()))}"
+
+
+def verify(key: Ed25519PublicKey, token: str, audience: str, now: float) -> dict:
+    body, _, signature = token.partition(".")
+    try:
+        key.verify(_unb64(signature), _DOMAIN + body.encode())
+        claims = json.loads(_unb64(body))
+    except (InvalidSignature, ValueError, TypeError, binascii.Error):
+        raise AssertionInvalid("invalid") from None
+    if not isinstance(claims, dict) or claims.get("aud") != audience:
+        raise AssertionInvalid("audience")
+    if not isinstance(claims.get("exp"), int) or claims["exp"] < now:
+        raise AssertionInvalid("expired")
+    roles = claims.get("roles")
+    if not isinstance(claims.get("sub"), str) or not isinstance(roles, list):
+        raise AssertionInvalid("invalid")
+    if not isinstance(claims.get("jti"), str):
+        raise AssertionInvalid("invalid")
+    return claims
+
+
+def local_path(next_: str | None, default: str) -> str:
+    """`next` only as a path on the same service: no scheme, no host, no `//` or backslash."""
+    if (
+        not next_
+        or not next_.startswith("/")
+        or next_.startswith("//")
+        or "\\" in next_
+        or any(ord(c) < 0x20 for c in next_)
+        or len(next_) > 500
+    ):
+        return default
+    return next_
+
+
+class StaffGate:
+    """One service's side of the staff sign-in: the accept route, its cookie, role checks, CSRF."""
+
+    def __init__(self, settings: Settings, service: str) -> None:
+        self.service = service
+        self.settings = settings
+        self.intake = settings.base_url("intake")
+        self.secure = settings.base_url(service).startswith("https://")
+        self.public = verify_key(settings)
+        # Lives only in this process: a restart means one more hand-off, nothing else.
+        self._key = secrets.token_bytes(32)
+        self._signer = URLSafeTimedSerializer(self._key.hex(), salt=f"opendeur:staff:{service}")
+        self._used: dict[str, float] = {}
+        self.cookie = COOKIE.format(service=service)
+
+    def current(self, request: Request) -> Staff | None:
+        raw = request.cookies.get(self.cookie)
+        if not raw:
+            return None
+        try:
+            data = self._signer.loads(raw, max_age=SESSION_TTL)
+        except BadSignature:
+            return None
+        if not isinstance(data, dict) or not isinstance(data.get("s"), str):
+            return None
+        return Staff(data["s"], frozenset(data.get("r") or ()), str(data.get("n", "")))
+
+    def handoff(self, request: Request) -> RedirectResponse:
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        query = urlencode({"to": self.service, "next": local_path(path, "/")})
+        return RedirectResponse(f"{self.intake}/staff/handoff?{query}", 303, headers=NO_STORE)
+
+    def refused(self, staff: Staff) -> HTMLResponse:
+        """403 for a signed-in person without the role: says so, names no other page's data."""
+        html = (
+            '<!doctype html><html lang="nl"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            "<title>Geen toegang</title></head><body><main><h1>Geen toegang</h1>"
+            "<p>Uw account heeft niet de rol die voor deze pagina nodig is.</p>"
+            f'<p><a href="{self.intake}/staff">Naar uw overzicht</a></p></main></body></html>'
+        )
+        return HTMLResponse(html, status_code=403, headers=NO_STORE)
+
+    def page(self, request: Request, *roles: str) -> Staff | Response:
+        """For a page: the signed-in person with one of `roles`, or the response to send."""
+        staff = self.current(request)
+        if staff is None:
+            return self.handoff(request)
+        if not staff.has(*roles):
+            return self.refused(staff)
+        return staff
+
+    def csrf(self, staff: Staff) -> str:
+        return hmac.new(self._key, b"csrf:" + staff.nonce.encode(), hashlib.sha256).hexdigest()
+
+    def csrf_ok(self, staff: Staff, given: str) -> bool:
+        return hmac.compare_digest(
+            self.csrf(staff).encode(), given.encode("utf-8", "surrogateescape")
+        )
+
+    def accept(self, request: Request) -> Response:
+        """GET /staff/accept?assertion=...&next=...: a fresh session cookie for this service."""
+        token = request.query_params.get("assertion", "")[:2000]
+        nxt = local_path(request.query_params.get("next"), "/")
+        now = time.time()
+        self._used = {j: exp for j, exp in self._used.items() if exp >= now}
+        try:
+            if self.public is None:
+                raise AssertionInvalid("no key")
+            claims = verify(self.public, token, self.service, now)
+        except AssertionInvalid:
+            return HTMLResponse(
+                '<!doctype html><html lang="nl"><head><meta charset="utf-8"><title>Aanmelden '
+                "mislukt</title></head><body><main><h1>Aanmelden mislukt</h1><p>Deze "
+                f'aanmelding is verlopen of ongeldig. <a href="{self.intake}/staff/login">'
+                "Meld u opnieuw aan</a>.</p></main></body></html>",
+                status_code=403,
+                headers=NO_STORE,
+            )
+        if claims["jti"] in self._used:  # one use: a copied URL is worth nothing
+            return self.handoff_to(nxt)
+        self._used[claims["jti"]] = claims["exp"]
+        roles = [r for r in claims["roles"] if r in ROLES]
+        value = self._signer.dumps({"s": claims["sub"], "r": roles, "n": secrets.token_hex(8)})
+        response = RedirectResponse(nxt, 303, headers=NO_STORE)
+        response.set_cookie(
+            self.cookie,
+            value,
+            max_age=SESSION_TTL,
+            httponly=True,
+            secure=self.secure,
+            # Lax, not Strict: the cookie must come with the redirect chain from intake's
+            # sign-in (another site when the services have their own domains); every staff
+            # form post carries a CSRF token besides.
+            samesite="lax",
+            path="/",
+        )
+        return response
+
+    def handoff_to(self, nxt: str) -> RedirectResponse:
+        query = f"to={self.service}&next={quote(nxt, safe='')}"
+        return RedirectResponse(f"{self.intake}/staff/handoff?{query}", 303, headers=NO_STORE)
+
+    def sign_out(self) -> Response:
+        response = RedirectResponse(f"{self.intake}/staff", 303, headers=NO_STORE)
+        response.delete_cookie(self.cookie, path="/", httponly=True, samesite="lax")
+        return response
+
+
+def make_router(gate: StaffGate) -> APIRouter:
+    """A service's /staff/accept (the hand-off's return) and /staff/signout."""
+    router = APIRouter(prefix="/staff", include_in_schema=False)
+
+    @router.get("/accept")
+    async def accept(request: Request) -> Response:
+        return gate.accept(request)
+
+    @router.post("/signout")
+    async def signout(request: Request) -> Response:
+        staff = gate.current(request)
+        form = await request.form()
+        if staff is not None and not gate.csrf_ok(staff, str(form.get("csrf", ""))):
+            return HTMLResponse("Het formulier was verlopen.", status_code=403, headers=NO_STORE)
+        return gate.sign_out()
+
+    return router
+
+
+def install(rt: Runtime, app: FastAPI) -> StaffGate:
+    """Give a service (routing, audit, notify) the staff sign-in: its gate and its routes."""
+    gate = StaffGate(rt.settings, rt.service)
+    rt.staff = gate
+    app.include_router(make_router(gate))
+    return gate

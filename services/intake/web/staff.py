@@ -1,0 +1,233 @@
+"""The one staff sign-in (intake): personal accounts with roles, server-side sessions, and the
+hand-off that lets routing, audit and notify know who is signed in (opendeur/staff.py)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from opendeur import staff as shared
+from opendeur.keys import purpose_key
+from opendeur.logging import get_logger
+from opendeur.runtime import Runtime
+from opendeur.settings import parse_duration
+from services.intake import api, users
+from services.intake.ratelimit import Limiter, rate_from_env
+from services.intake.web import forms
+from services.intake.web.pages import TEMPLATES
+from services.intake.web.phone import PhoneSession, SessionCodec
+
+log = get_logger(component="intake.staff")
+
+COOKIE = "od_staff_in"  # intake's own: the server-side session id (phone.py reads it too)
+
+
+def render(name: str, status: int = 200, **ctx: object) -> HTMLResponse:
+    ctx.setdefault("network", "Zelfhulp Netwerk")
+    html = TEMPLATES.get_template(name).render(**ctx)
+    return HTMLResponse(html, status_code=status, headers=shared.NO_STORE)
+
+
+def make_router(rt: Runtime) -> APIRouter:
+    router = APIRouter(prefix="/staff", include_in_schema=False)
+    settings = rt.settings
+    lifetime = parse_duration(settings.phone_session_max)
+    idle = parse_duration(settings.phone_session_idle)
+    # The phone console's codec and key: one session serves the console and every staff page.
+    codec = SessionCodec(purpose_key(settings, "intake-session"), int(lifetime.total_seconds()))
+    key = shared.signing_key(settings)
+    by_name = Limiter(rate_from_env("OPENDEUR_INTAKE_LOGIN_RATE", "5/min"))
+    by_address = Limiter(rate_from_env("OPENDEUR_INTAKE_LOGIN_ADDRESS_RATE", "60/min"))
+    secure = settings.base_url("intake").startswith("https://")
+    network = settings.network_name or "Zelfhulp Netwerk"
+
+    def page(name: str, status: int = 200, **ctx: object) -> HTMLResponse:
+        return render(name, status, network=network, **ctx)
+
+    def set_cookie(response: Response, s: PhoneSession) -> Response:
+        response.headers.update(api.NO_STORE)
+        response.set_cookie(
+            COOKIE,
+            codec.dump(s),
+            max_age=codec.max_age,
+            httponly=True,
+            samesite="lax",  # it must come along when routing or audit sends the browser here
+            secure=secure,
+            path="/",
+        )
+        return response
+
+    def target(values: dict) -> tuple[str, str]:
+        to = values.get("to", "")
+        return (to if to in shared.AUDIENCES else ""), shared.local_path(values.get("next"), "/")
+
+    def onward(to: str, nxt: str) -> str:
+        return f"/staff/handoff?{urlencode({'to': to, 'next': nxt})}" if to else "/staff"
+
+    async def current(request: Request) -> tuple[PhoneSession, users.User] | None:
+        s = codec.load(request.cookies.get(COOKIE))
+        if s is None or s.user is None:
+            return None
+        user = await users.session_user(rt.sessions, s.sid, datetime.now(UTC), idle)
+        if user is None or user.name != s.user:
+            return None
+        return s, user
+
+    def login_page(s: PhoneSession, to: str, nxt: str, error: str = "", status: int = 200):
+        html = page("staff_login.html", status, csrf=codec.csrf(s), to=to, next=nxt, error=error)
+        return set_cookie(html, s)
+
+    def fresh() -> PhoneSession:
+        return PhoneSession(secrets.token_urlsafe(18), None)
+
+    @router.get("/login", response_class=HTMLResponse)
+    async def get_login(request: Request) -> Response:
+        to, nxt = target(dict(request.query_params))
+        return login_page(codec.load(request.cookies.get(COOKIE)) or fresh(), to, nxt)
+
+    @router.post("/login", response_class=HTMLResponse)
+    async def post_login(request: Request) -> Response:
+        s = codec.load(request.cookies.get(COOKIE))
+        values = forms.field_values(await request.form())
+        to, nxt = target(values)
+        if s is None or not codec.csrf_ok(s, values.get("csrf", "")):
+            return login_page(
+                fresh(), to, nxt, "Het formulier was verlopen. Probeer het nog eens.", 403
+            )
+        name = values.get("name", "").strip().lower()[:64]
+        client = request.client.host if request.client else "unknown"
+        if by_address.take(client) or by_name.take(f"{name}@{client}"):
+            log.warning("staff_login_limited")
+            return login_page(s, to, nxt, "Te veel pogingen. Wacht een minuut.", 429)
+        user = await users.authenticate(rt.sessions, name, values.get("password", ""))
+        if user is None:
+            log.info("staff_login_failed")
+            return login_page(s, to, nxt, "Naam of wachtwoord klopt niet.", 401)
+        log.info("staff_login", staff_id=user.staff_id)
+        sid = await users.open_session(rt.sessions, user.name, datetime.now(UTC), lifetime)
+        query = urlencode({"to": to, "next": nxt})
+        where = f"/staff/password?{query}" if user.must_change else onward(to, nxt)
+        return set_cookie(RedirectResponse(where, 303), PhoneSession(sid, user.name))
+
+    @router.get("/first/{token}", response_class=HTMLResponse)
+    async def first_signin(token: str) -> Response:
+        """A one-time sign-in link (the first coordinator's, printed by `opendeur up`)."""
+        user = await users.use_signin_link(rt.sessions, token[:200], datetime.now(UTC))
+        if user is None:
+            return page(
+                "staff_message.html",
+                410,
+                heading="Deze link werkt niet meer",
+                body="Een inloglink werkt één keer en verloopt na een dag.",
+            )
+        log.info("staff_first_signin", staff_id=user.staff_id)
+        sid = await users.open_session(rt.sessions, user.name, datetime.now(UTC), lifetime)
+        response = RedirectResponse("/staff/password", 303)
+        return set_cookie(response, PhoneSession(sid, user.name))
+
+    def password_page(s: PhoneSession, user: str, to: str, nxt: str, error: str = "", status=200):
+        return page(
+            "staff_password.html",
+            status,
+            csrf=codec.csrf(s),
+            user=user,
+            to=to,
+            next=nxt,
+            error=error,
+            min=users.PASSWORD_MIN,
+        )
+
+    @router.get("/password", response_class=HTMLResponse)
+    async def get_password(request: Request) -> Response:
+        found = await current(request)
+        if found is None:
+            return RedirectResponse("/staff/login", 303)
+        to, nxt = target(dict(request.query_params))
+        return password_page(found[0], found[1].name, to, nxt)
+
+    @router.post("/password", response_class=HTMLResponse)
+    async def post_password(request: Request) -> Response:
+        found = await current(request)
+        if found is None:
+            return RedirectResponse("/staff/login", 303)
+        s, user = found
+        values = forms.field_values(await request.form())
+        to, nxt = target(values)
+        if not codec.csrf_ok(s, values.get("csrf", "")):
+            return password_page(s, user.name, to, nxt, "Het formulier was verlopen.", 403)
+        password = values.get("password", "")
+        if len(password) < users.PASSWORD_MIN or len(password) > 1024:
+            error = f"Kies minstens {users.PASSWORD_MIN} tekens."
+            return password_page(s, user.name, to, nxt, error, 422)
+        if password != values.get("password2", ""):
+            return password_page(s, user.name, to, nxt, "De twee wachtwoorden verschillen.", 422)
+        await users.set_password(rt.sessions, user.name, password)  # ends every session
+        sid = await users.open_session(rt.sessions, user.name, datetime.now(UTC), lifetime)
+        return set_cookie(RedirectResponse(onward(to, nxt), 303), PhoneSession(sid, user.name))
+
+    def pages_for(user: users.User) -> list[tuple[str, str]]:
+        routing, audit = settings.base_url("routing"), settings.base_url("audit")
+        month = datetime.now(UTC).strftime("%Y-%m")
+        out = []
+        if user.has("telefoonvrijwilliger"):
+            out.append(("Telefoonconsole", "/phone"))
+        if user.has("teamlid"):
+            out.append(("Triage: vragen zonder groep", f"{routing}/triage"))
+        if user.has("beheerder"):
+            out.append(("Beheerconsole", f"{audit}/"))
+        if user.has("rapportage", "beheerder"):
+            out.append(("Maandrapport", f"{audit}/report?month={month}"))
+        return out
+
+    @router.get("", response_class=HTMLResponse)
+    async def home(request: Request) -> Response:
+        found = await current(request)
+        if found is None:
+            return RedirectResponse("/staff/login", 303)
+        s, user = found
+        if user.must_change:
+            return RedirectResponse("/staff/password", 303)
+        labels = [shared.ROLE_LABELS[r] for r in user.roles if r in shared.ROLE_LABELS]
+        return page(
+            "staff_home.html",
+            csrf=codec.csrf(s),
+            user=user.name,
+            roles=labels,
+            pages=pages_for(user),
+        )
+
+    @router.post("/logout")
+    async def logout(request: Request) -> Response:
+        s = codec.load(request.cookies.get(COOKIE))
+        values = forms.field_values(await request.form())
+        if s is None or not codec.csrf_ok(s, values.get("csrf", "")):
+            return page("staff_message.html", 403, heading="Het formulier was verlopen.")
+        await users.end_session(rt.sessions, s.sid)  # routing and audit follow within minutes
+        response = RedirectResponse("/staff/login", 303, headers=api.NO_STORE)
+        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
+        return response
+
+    @router.get("/handoff")
+    async def handoff(request: Request) -> Response:
+        """Send a signed-in person back to a service's /staff/accept with a 60-s assertion."""
+        to, nxt = target(dict(request.query_params))
+        if not to:
+            return page("staff_message.html", 400, heading="Onbekende bestemming.")
+        found = await current(request)
+        query = urlencode({"to": to, "next": nxt})
+        if found is None:
+            return RedirectResponse(f"/staff/login?{query}", 303, headers=api.NO_STORE)
+        if found[1].must_change:
+            return RedirectResponse(f"/staff/password?{query}", 303, headers=api.NO_STORE)
+        user = found[1]
+        assertion = shared.issue(key, user.staff_id, list(user.roles), to, time.time())
+        back = urlencode({"assertion": assertion, "next": nxt})
+        url = f"{settings.base_url(to)}/staff/accept?{back}"
+        return RedirectResponse(url, 303, headers=api.NO_STORE)
+
+    return router

@@ -1,0 +1,132 @@
+"""One staff sign-in at intake for every staff page: the hand-off to routing and audit, roles,
+`next` kept local, and an intake logout or a disabled account ending access elsewhere."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from opendeur.embedded import Postgres
+from tests.support import (
+    System,
+    add_staff,
+    csrf,
+    staff_client,
+    staff_sign_in,
+    start_system,
+    stop_system,
+)
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+async def staffed(tmp_path_factory: pytest.TempPathFactory, pg: Postgres) -> AsyncIterator[System]:
+    s = start_system(tmp_path_factory.mktemp("staff"), pg)
+    yield s
+    stop_system(s)
+
+
+async def test_a_team_member_signs_in_at_intake_and_reaches_triage(staffed: System) -> None:
+    routing, intake = staffed.url("routing"), staffed.url("intake")
+    async with httpx.AsyncClient(timeout=30) as c:
+        # Not signed in: triage sends the browser to intake's hand-off, which asks to sign in.
+        r = await c.get(routing + "/triage")
+        assert r.status_code == 303
+        assert r.headers["location"].startswith(intake + "/staff/handoff?")
+        r = await c.get(r.headers["location"])
+        assert r.status_code == 303 and r.headers["location"].startswith("/staff/login?")
+        name, once = add_staff(staffed, "teamlid")
+        await staff_sign_in(c, intake, name, once)
+        # Signed in: the same hand-off now comes back with an assertion for routing only.
+        r = await c.get(routing + "/triage")
+        r = await c.get(r.headers["location"])
+        assert r.status_code == 303
+        back = urlsplit(r.headers["location"])
+        assert f"{back.scheme}://{back.netloc}" == routing and back.path == "/staff/accept"
+        assertion = parse_qs(back.query)["assertion"][0]
+        r = await c.get(r.headers["location"])
+        assert r.status_code == 303 and r.headers["location"] == "/triage"
+        cookie = r.headers["set-cookie"].lower()
+        assert cookie.startswith("od_staff_routing=") and "httponly" in cookie
+        page = await c.get(routing + "/triage")
+        assert page.status_code == 200 and "Wachtrij van het netwerkteam" in page.text
+        # The assertion works once, and only for the service it names.
+        async with httpx.AsyncClient(timeout=30) as other:
+            again = await other.get(
+                routing + "/staff/accept", params={"assertion": assertion, "next": "/triage"}
+            )
+            assert "set-cookie" not in again.headers
+            audit = await other.get(
+                staffed.url("audit") + "/staff/accept", params={"assertion": assertion}
+            )
+            assert audit.status_code == 403 and "set-cookie" not in audit.headers
+
+
+async def test_roles_decide_which_pages_open(staffed: System) -> None:
+    routing, audit = staffed.url("routing"), staffed.url("audit")
+    operator = await staff_client(staffed, "beheerder")
+    viewer = await staff_client(staffed, "rapportage")
+    team = await staff_client(staffed, "teamlid")
+    try:
+        r = await operator.get(audit + "/")
+        assert r.status_code == 200 and "Maandrapport" in r.text
+        assert (await operator.get(routing + "/triage")).status_code == 403
+        assert (await operator.get(audit + "/report")).status_code == 200
+        r = await viewer.get(audit + "/report")
+        assert r.status_code == 200 and "Maand" in r.text
+        assert (await viewer.get(audit + "/")).status_code == 403
+        assert (await viewer.get(routing + "/triage")).status_code == 403
+        # The report viewer's session opens aggregates, not the trail.
+        r = await viewer.get(audit + "/api/v1/audit/events")
+        assert r.status_code == 403
+        r = await viewer.get(audit + "/api/v1/reports/monthly", params={"month": "2026-11"})
+        assert r.status_code == 200 and r.json()["month"] == "2026-11"
+        assert (await team.get(audit + "/")).status_code == 403
+        assert (await team.get(routing + "/triage")).status_code == 200
+    finally:
+        for c in (operator, viewer, team):
+            await c.aclose()
+
+
+async def test_next_is_only_a_local_path(staffed: System) -> None:
+    intake = staffed.url("intake")
+    async with httpx.AsyncClient(timeout=30) as c:
+        name, once = add_staff(staffed, "teamlid")
+        await staff_sign_in(c, intake, name, once)
+        for evil in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "http:x"):
+            r = await c.get(intake + "/staff/handoff", params={"to": "routing", "next": evil})
+            assert r.status_code == 303
+            target = parse_qs(urlsplit(r.headers["location"]).query)["next"][0]
+            assert target == "/", evil
+        r = await c.get(intake + "/staff/handoff", params={"to": "evil.example", "next": "/"})
+        assert r.status_code == 400
+
+
+async def test_logout_and_disable_end_access_everywhere(staffed: System) -> None:
+    intake, routing = staffed.url("intake"), staffed.url("routing")
+    async with httpx.AsyncClient(timeout=30, follow_redirects=True) as c:
+        name, once = add_staff(staffed, "teamlid")
+        await staff_sign_in(c, intake, name, once)
+        assert (await c.get(routing + "/triage")).url.path == "/triage"
+        home = await c.get(intake + "/staff")
+        assert "Triage" in home.text
+        r = await c.post(intake + "/staff/logout", data={"csrf": csrf(home.text)})
+        assert r.url.path == "/staff/login"
+        # Routing's own short session still runs; when it is gone (here: dropped, as after its
+        # ten minutes) the hand-off finds no intake session and asks to sign in again.
+        c.cookies.delete("od_staff_routing")
+        r = await c.get(routing + "/triage")
+        assert r.url.path == "/staff/login"
+    async with httpx.AsyncClient(timeout=30, follow_redirects=True) as c:
+        name, once = add_staff(staffed, "teamlid")
+        await staff_sign_in(c, intake, name, once)
+        assert (await c.get(routing + "/triage")).url.path == "/triage"
+        result = staffed.opendeur("users", "disable", name)
+        assert result.returncode == 0, result.stderr
+        c.cookies.delete("od_staff_routing")
+        r = await c.get(routing + "/triage")
+        assert r.url.path == "/staff/login"
