@@ -1,4 +1,5 @@
-"""The network team's queue (login, CSRF, assign, close), buddy signals, self-pause, HSDS."""
+"""The network team's queue (sign-in with the teamlid role, CSRF, assign, close), buddy signals,
+self-pause, HSDS."""
 
 from __future__ import annotations
 
@@ -21,7 +22,17 @@ from opendeur.keys import pseudonym
 from opendeur.settings import Settings
 from services.routing import directory as directory_module
 from tests.integration.test_routing_clock import audit_of_type, poll
-from tests.support import ADMIN, ROOT, SECRET, System, question, start_system, stop_system
+from tests.support import (
+    ADMIN,
+    ROOT,
+    SECRET,
+    System,
+    add_staff,
+    question,
+    staff_sign_in,
+    start_system,
+    stop_system,
+)
 
 GROUPS = """group_name,topics,municipalities,online,contact_name,contact_email,max_open
 Rouwgroep Eindhoven,rouw,Eindhoven;Veldhoven,no,Anna Rouw,anna.rouw@example.org,3
@@ -48,31 +59,45 @@ async def ask(s: System, **overrides) -> tuple[str, str]:
 
 
 @asynccontextmanager
-async def staff(s: System) -> AsyncIterator[httpx.AsyncClient]:
-    """A browser-like client logged in through the /login form (cookie)."""
-    async with httpx.AsyncClient(base_url=s.url("routing")) as client:
-        r = await client.post("/login", data={"token": ADMIN})
-        assert r.status_code == 303 and r.headers["location"] == "/triage"
-        cookie = r.headers["set-cookie"].lower()
-        assert "od_admin=" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+async def staff(s: System, *roles: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser-like client of a team member, signed in at intake and handed off to routing."""
+    async with httpx.AsyncClient(base_url=s.url("routing"), timeout=30) as client:
+        name, once = add_staff(s, *(roles or ("teamlid",)))
+        await staff_sign_in(client, s.url("intake"), name, once)
+        r = await client.get("/triage", follow_redirects=True)
+        assert r.url.path == "/triage", r.url
+        cookie = client.cookies.get("od_staff_routing")
+        assert cookie and ADMIN not in cookie
         yield client
 
 
-async def test_triage_page_needs_the_staff_login(team: System) -> None:
+async def test_triage_page_needs_a_team_members_sign_in(team: System) -> None:
+    intake = team.url("intake")
     async with httpx.AsyncClient(base_url=team.url("routing")) as anon:
         r = await anon.get("/triage")
-        assert r.status_code == 303 and r.headers["location"] == "/login"
-        assert (await anon.get("/login")).status_code == 200
-        r = await anon.post("/login", data={"token": "wrong"})
-        assert r.status_code == 401 and "od_admin" not in r.headers.get("set-cookie", "")
+        assert r.status_code == 303 and r.headers["location"].startswith(
+            intake + "/staff/handoff?to=routing&next=%2Ftriage"
+        )
+        r = await anon.get("/login")  # an old bookmark: to the one sign-in
+        assert r.status_code == 303 and r.headers["location"].startswith(intake + "/staff/login")
+        r = await anon.post("/login", data={"token": ADMIN})
+        assert r.status_code == 405 and "set-cookie" not in r.headers
         r = await anon.post("/triage/" + str(uuid.uuid4()) + "/close", data={"reason": "duplicate"})
         assert r.status_code == 401
     async with staff(team) as client:
         r = await client.get("/triage")
         assert r.status_code == 200 and "Wachtrij" in r.text
         assert "<script" not in r.text and "style=" not in r.text
+    # A machine token is for APIs: it opens no page for a person.
     async with httpx.AsyncClient(base_url=team.url("routing"), headers=BEARER) as api:
-        assert (await api.get("/triage")).status_code == 200
+        r = await api.get("/triage")
+        assert r.status_code == 303 and "/staff/handoff" in r.headers["location"]
+    # Signed in without the role: refused, and the form posts too.
+    async with httpx.AsyncClient(base_url=team.url("routing"), timeout=30) as other:
+        name, once = add_staff(team, "rapportage")
+        await staff_sign_in(other, intake, name, once)
+        r = await other.get("/triage", follow_redirects=True)
+        assert r.status_code == 403 and "Geen toegang" in r.text
 
 
 async def test_assign_by_hand_routes_to_the_group_and_mails_its_contact(team: System) -> None:
@@ -81,7 +106,7 @@ async def test_assign_by_hand_routes_to_the_group_and_mails_its_contact(team: Sy
     assert next(e for e in events if e["type"] == "question.unmatched.v1")["reason"] == "no_group"
     async with staff(team) as client:
         page = await client.get("/triage")
-        assert ref in page.text
+        assert ref in page.text and "Kies een groep" in page.text
         csrf = CSRF.search(page.text).group(1)
         url = f"/triage/{qid}/assign"
         r = await client.post(url, data={"group_id": "mantelzorg-helmond"})
@@ -149,7 +174,8 @@ async def test_buddy_signals_count_who_would_start_a_group_per_topic_and_municip
         assert r.status_code == 200
         signals = [x for x in r.json() if x["topic"] == "eetstoornis"]
         assert [(x["municipality"], x["waiting"]) for x in signals] == [("helmond", 2)]
-        page = (await api.get("/triage")).text
+    async with staff(team) as client:
+        page = (await client.get("/triage")).text
     assert "Samen een groep starten" in page and "helmond" in page
 
 
