@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from tests.support import ADMIN, LINK, System, question
+from tests.support import ADMIN, LINK, System, add_staff, question, staff_sign_in
 
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 SLOW = 90  # seconds; other systems may share the machine
@@ -131,7 +131,9 @@ async def test_funder_report_never_shows_a_count_of_one_to_four(system: System) 
         assert print_css.status_code == 200 and "@page" in print_css.text
 
 
-async def test_console_needs_the_token_and_shows_queues_charts_and_events(system: System) -> None:
+async def test_console_needs_an_operators_sign_in_and_shows_queues_charts_and_events(
+    system: System,
+) -> None:
     base = system.url("audit")
     async with httpx.AsyncClient(timeout=30) as client:
         done = await answered(client, system)
@@ -139,15 +141,19 @@ async def test_console_needs_the_token_and_shows_queues_charts_and_events(system
 
     async with httpx.AsyncClient(base_url=base, timeout=30) as browser:
         r = await browser.get("/")
-        assert r.status_code == 303 and r.headers["location"] == "/login"
-        assert (await browser.get("/login")).status_code == 200
-        r = await browser.post("/login", data={"token": "not-the-token"})
-        assert r.status_code == 401 and "od_admin" not in r.headers.get("set-cookie", "")
-
+        assert r.status_code == 303
+        assert r.headers["location"].startswith(system.url("intake") + "/staff/handoff?to=audit")
+        r = await browser.get("/login")  # an old bookmark: to the one sign-in at intake
+        assert r.status_code == 303 and "/staff/login" in r.headers["location"]
         r = await browser.post("/login", data={"token": ADMIN})
-        assert r.status_code == 303 and r.headers["location"] == "/"
-        cookie = r.headers["set-cookie"].lower()
-        assert "od_admin=" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+        assert r.status_code == 405 and "set-cookie" not in r.headers
+
+        name, once = add_staff(system, "beheerder")
+        await staff_sign_in(browser, system.url("intake"), name, once)
+        r = await browser.get("/", follow_redirects=True)
+        assert r.url.path == "/"
+        cookie = browser.cookies.get("od_staff_audit")
+        assert cookie and ADMIN not in cookie
 
         r = await browser.get("/")
         assert r.status_code == 200, r.text
@@ -169,7 +175,7 @@ async def test_console_needs_the_token_and_shows_queues_charts_and_events(system
         js = await browser.get("/static/console.js")
         assert js.status_code == 200 and "EventSource" in js.text
 
-        # The console's live feed: the stream answers to the same cookie.
+        # The console's live feed: the stream answers to the operator's session.
         seq = int(re.search(r"<tr><td>(\d+)</td>", page).group(1))
         async with browser.stream("GET", f"/api/v1/audit/stream?after={seq - 1}") as stream:
             assert stream.status_code == 200
@@ -185,13 +191,17 @@ async def test_console_needs_the_token_and_shows_queues_charts_and_events(system
             await asyncio.wait_for(first_event(), 30)
         assert f"id: {seq}\n" in seen
 
-        r = await browser.post("/logout")
-        assert r.status_code == 303 and r.headers["location"] == "/login"
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
+        r = await browser.post("/staff/signout", data={"csrf": "0" * 64})
+        assert r.status_code == 403
+        r = await browser.post("/staff/signout", data={"csrf": csrf})
+        assert r.status_code == 303 and r.headers["location"] == system.url("intake") + "/staff"
         r = await browser.get("/")
-        assert r.status_code == 303
+        assert r.status_code == 303 and "/staff/handoff" in r.headers["location"]
 
+    # The machine token reads the API; it opens no page for a person.
     r = httpx.get(base + "/", headers=AUTH)
-    assert r.status_code == 200 and "<svg" in r.text
+    assert r.status_code == 303 and "/staff/handoff" in r.headers["location"]
     paths = httpx.get(base + "/openapi.json").json()["paths"]
     assert {"/api/v1/audit/timings", "/api/v1/audit/consent/{question_id}"} <= set(paths)
     assert "/login" not in paths
