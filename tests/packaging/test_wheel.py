@@ -18,11 +18,11 @@ from tests.support import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
-# Pages rendered from templates without a database (a login, the question form, the referral).
+# Pages rendered from templates without a database (the question form, the referral, the
+# sign-ins). Routing's and audit's own pages need a signed-in person and their database (their
+# /login sends people to intake's): every template is also read and parsed from the install.
 PAGES = {
-    "intake": ["/", "/voor-iemand-anders", "/verwijzen", "/phone/login"],
-    "routing": ["/login"],
-    "audit": ["/login"],
+    "intake": ["/", "/voor-iemand-anders", "/verwijzen", "/phone/login", "/staff/login"],
 }
 SERVICES = ("intake", "routing", "notify", "audit")
 # Files besides the code that the package reads at run time.
@@ -42,6 +42,7 @@ PROBE = r"""
 import importlib, json, sys
 from pathlib import Path
 from fastapi.testclient import TestClient
+from jinja2 import Environment, FileSystemLoader
 pages = json.loads(sys.argv[1])
 out = {"files": {}}
 for svc in ("intake", "routing", "notify", "audit"):
@@ -52,6 +53,15 @@ for svc in ("intake", "routing", "notify", "audit"):
     for f in sorted(p for p in static.rglob("*") if p.is_file()) if static.is_dir() else []:
         r = client.get("/static/" + f.relative_to(static).as_posix())
         out[f"{svc} /static/{f.relative_to(static).as_posix()}"] = [r.status_code, r.content.hex()]
+    templates = Path(module.__file__).parent / "web" / "templates"
+    env = Environment(loader=FileSystemLoader(templates)) if templates.is_dir() else None
+    for t in sorted(p for p in templates.rglob("*") if p.is_file()) if env else []:
+        name = t.relative_to(templates).as_posix()
+        try:  # parsed, not compiled: each service registers its own filters
+            env.parse(env.loader.get_source(env, name)[0])
+            out[f"{svc} template {name}"] = "parsed"
+        except Exception as exc:
+            out[f"{svc} template {name}"] = repr(exc)
     for path in pages.get(svc, []):
         r = client.get(path, follow_redirects=False)
         out[f"{svc} {path}"] = [r.status_code, r.headers.get("content-type", ""), r.text]
@@ -156,6 +166,12 @@ def test_the_installed_wheel_serves_every_page_and_static_file(
             status, body = got[key]
             assert status == 200, key
             assert bytes.fromhex(body) == f.read_bytes(), key
+        templates = ROOT / "services" / svc / "web" / "templates"
+        for t in (
+            sorted(p for p in templates.rglob("*") if p.is_file()) if templates.is_dir() else []
+        ):
+            key = f"{svc} template {t.relative_to(templates).as_posix()}"
+            assert got.get(key) == "parsed", (key, got.get(key))
     for svc, paths in PAGES.items():
         for path in paths:
             status, ctype, text = got[f"{svc} {path}"]
