@@ -214,6 +214,23 @@ class PiiAccessed(Event):
     purpose: Literal["callback_page"] = "callback_page"
 
 
+StaffAction = Literal["assign", "close", "group_status", "address_change"]
+
+
+class StaffActed(Event):
+    """A staff member acted on a question, a group or a contact's address: who by pseudonymous
+    staff id (never a name), what, and on which question (envelope), group or contact. Staged in
+    the same transaction as the action. Published by the service where it happened."""
+
+    subject: ClassVar[str] = "staff.acted.v1"
+    type: Literal["staff.acted.v1"] = "staff.acted.v1"
+    source: Literal["routing", "notify"]
+    staff_id: Code
+    action: StaffAction
+    group_id: Code | None = None
+    contact_id: Code | None = None
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     QuestionReceived,
     QuestionRouted,
@@ -228,6 +245,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ReferralNoted,
     GroupChanged,
     PiiAccessed,
+    StaffActed,
 )
 BY_SUBJECT: dict[str, type[Event]] = {cls.subject: cls for cls in EVENT_TYPES}
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import get_args
 
-from contracts.events import EVENT_TYPES
+from contracts.events import EVENT_TYPES, Event
 from contracts.streams import DEADLETTER_STREAM, EVENTS_STREAM, STREAMS, consumers_of
 from opendeur.keys import derive
 from opendeur.settings import SERVICES, Settings
@@ -14,8 +15,14 @@ ADMIN_USER = "opendeur-admin"
 
 
 def owned_subjects(service: str) -> list[str]:
-    """The event subjects a service publishes: those whose contract names it as source."""
-    return [cls.subject for cls in EVENT_TYPES if cls.model_fields["source"].default == service]
+    """The event subjects a service publishes: those whose contract names it as source (one
+    by default, or several as the field's type, e.g. staff.acted.v1)."""
+    return [cls.subject for cls in EVENT_TYPES if service in sources(cls)]
+
+
+def sources(cls: type[Event]) -> tuple[str, ...]:
+    field = cls.model_fields["source"]
+    return (field.default,) if isinstance(field.default, str) else get_args(field.annotation)
 
 
 def inbox_prefix(service: str) -> str:

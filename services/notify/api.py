@@ -8,8 +8,8 @@ from typing import Literal
 from fastapi import FastAPI, Request
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from contracts.events import CODE_PATTERN
-from opendeur import staff
+from contracts.events import CODE_PATTERN, StaffActed
+from opendeur import outbox, staff
 from opendeur.keys import Envelope
 from opendeur.runtime import ApiError, Runtime
 from services.notify import store
@@ -79,7 +79,7 @@ def install(app: FastAPI, rt: Runtime) -> None:
 
     @app.put("/api/v1/contacts/{contact_id}", response_model=ContactOut, tags=["staff"])
     async def put_contact(contact_id: str, body: ContactIn, request: Request) -> ContactOut:
-        rt.require(request, "contacts-write", "coordinator")
+        person = rt.require(request, "contacts-write", "coordinator")
         _check_id(contact_id)
         if body.channel == "email" and not body.email:
             raise ApiError(422, "missing_field", "E-mail is the chosen channel.", "email")
@@ -96,6 +96,18 @@ def install(app: FastAPI, rt: Runtime) -> None:
                 language=body.language,
             )
             await store.upsert_contact(session, envelope, address)
+            if person is not None:  # who changed it, never to what
+                await outbox.add(
+                    session,
+                    StaffActed(
+                        source="notify",
+                        staff_id=person.staff_id,
+                        action="address_change",
+                        contact_id=contact_id,
+                    ),
+                )
+        if person is not None:
+            outbox.wake_relay()
         return _out(address)
 
     @app.get("/api/v1/contacts/{contact_id}", response_model=ContactOut, tags=["staff"])

@@ -45,10 +45,12 @@ async def set_status(
     body: StatusIn,
     request: Request,
 ) -> None:
-    rt.require(request, "groups-write", "coordinator")
+    person = rt.require(request, "groups-write", "coordinator")
     async with rt.sessions() as session, session.begin():
         if not await groups.change_status(session, group_id, body.status, "team"):
             raise ApiError(404, "not_found", "There is no group with this id.")
+        if person is not None:  # attributed (a machine client is its token's business)
+            await outbox.add(session, pages.acted(person, "group_status", group_id=group_id))
     outbox.wake_relay()
 
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,6 +16,7 @@ from tests.support import (
     System,
     add_staff,
     csrf,
+    question,
     staff_client,
     staff_sign_in,
     start_system,
@@ -21,6 +24,7 @@ from tests.support import (
 )
 
 pytestmark = pytest.mark.timeout(300)
+STAFF_ID = re.compile(r'<code id="staff-id">(st-[0-9a-f]+)</code>')
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +134,82 @@ async def test_logout_and_disable_end_access_everywhere(staffed: System) -> None
         c.cookies.delete("od_staff_routing")
         r = await c.get(routing + "/triage")
         assert r.url.path == "/staff/login"
+
+
+async def test_a_team_members_actions_are_in_the_trail_under_their_staff_id(
+    staffed: System,
+) -> None:
+    """Assign and close on triage, a coordinator's group pause and address change: each an
+    event with the person's pseudonymous id (never their name), shown in the console's trail."""
+    intake, routing = staffed.url("intake"), staffed.url("routing")
+    async with httpx.AsyncClient(timeout=30) as c:
+        first = await c.post(intake + "/api/v1/questions", json=question(topic="depressie"))
+        second = await c.post(intake + "/api/v1/questions", json=question(topic="autisme"))
+    q1, q2 = first.json()["question_id"], second.json()["question_id"]
+    for qid in (q1, q2):
+        await staffed.wait_audit(qid, ["question.unmatched.v1"])
+
+    async with httpx.AsyncClient(timeout=30, follow_redirects=True) as team:
+        name, once = add_staff(staffed, "teamlid")
+        await staff_sign_in(team, intake, name, once)
+        staff_id = STAFF_ID.search((await team.get(intake + "/staff")).text).group(1)
+        page = await team.get(routing + "/triage")
+        token = csrf(page.text)
+        r = await team.post(
+            routing + f"/triage/{q1}/assign",
+            data={"csrf": token, "group_id": "rouwgroep-eindhoven"},
+        )
+        assert r.status_code == 200 and r.url.path == "/triage"
+        r = await team.post(
+            routing + f"/triage/{q2}/close", data={"csrf": token, "reason": "duplicate"}
+        )
+        assert r.status_code == 200
+    for qid, action in ((q1, "assign"), (q2, "close")):
+        events = await staffed.wait_audit(qid, ["staff.acted.v1"])
+        acted = [e for e in events if e["type"] == "staff.acted.v1"]
+        assert len(acted) == 1 and acted[0]["action"] == action, acted
+        assert acted[0]["staff_id"] == staff_id and acted[0]["source"] == "routing"
+        assert name not in str(events)
+    assigned = next(e for e in await staffed.audit_events(q1) if e["type"] == "staff.acted.v1")
+    assert assigned["group_id"] == "rouwgroep-eindhoven"
+
+    async with httpx.AsyncClient(timeout=30, follow_redirects=True) as coord:
+        name, once = add_staff(staffed, "coordinator")
+        await staff_sign_in(coord, intake, name, once)
+        coord_id = STAFF_ID.search((await coord.get(intake + "/staff")).text).group(1)
+        for service in ("routing", "notify"):
+            await coord.get(intake + "/staff/handoff", params={"to": service, "next": "/healthz"})
+        r = await coord.post(
+            routing + "/api/v1/groups/online-angst/status", json={"status": "paused"}
+        )
+        assert r.status_code == 204, r.text
+        r = await coord.put(
+            staffed.url("notify") + "/api/v1/contacts/c-attributed",
+            json={"email": "nieuw.adres@example.org", "channel": "email", "language": "nl"},
+        )
+        assert r.status_code == 200, r.text
+        r = await coord.post(
+            routing + "/api/v1/groups/online-angst/status", json={"status": "active"}
+        )
+        assert r.status_code == 204
+
+    async with httpx.AsyncClient(timeout=30, follow_redirects=True) as operator:
+        name, once = add_staff(staffed, "beheerder")
+        await staff_sign_in(operator, intake, name, once)
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            page = (await operator.get(staffed.url("audit") + "/")).text
+            if all(
+                s in page
+                for s in (
+                    f"staff_id={staff_id}",
+                    "action=assign",
+                    "action=group_status",
+                    "action=address_change",
+                    f"staff_id={coord_id}",
+                )
+            ):
+                break
+            assert asyncio.get_running_loop().time() < deadline, "not in the console's trail"
+            await asyncio.sleep(0.5)
+        assert "nieuw.adres" not in page and "example.org" not in page

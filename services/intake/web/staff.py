@@ -197,6 +197,7 @@ def make_router(rt: Runtime) -> APIRouter:
             "staff_home.html",
             csrf=codec.csrf(s),
             user=user.name,
+            staff_id=user.staff_id,
             roles=labels,
             pages=pages_for(user),
         )

@@ -15,11 +15,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel
 
-from contracts.events import QuestionClosed
+from contracts.events import QuestionClosed, StaffActed, StaffAction
 from opendeur import links, outbox, timefmt
 from opendeur.keys import purpose_key
 from opendeur.runtime import ApiError, Runtime
 from opendeur.settings import Settings, parse_duration
+from opendeur.staff import Staff
 from services.routing import groups, handlers, store, taxonomy
 from services.routing.web import i18n
 
@@ -141,14 +142,14 @@ class BuddySignal(BaseModel):
 def make_router(rt: Runtime) -> APIRouter:
     router = APIRouter(route_class=rt.route_class)  # staff routes: credential first
 
-    async def staff_post(request: Request) -> dict:
+    async def staff_post(request: Request) -> tuple[dict, Staff]:
         """A team member (opendeur/staff.py) plus the CSRF token on every form post."""
         staff = rt.require(request, None, "teamlid")
         assert staff is not None and rt.staff is not None  # no machine client posts these forms
         form = dict(await request.form())
         if not rt.staff.csrf_ok(staff, str(form.get("csrf", ""))):
             raise ApiError(403, "csrf_failed", "The form is out of date; reload the page.", "csrf")
-        return form
+        return form, staff
 
     def question_id(raw: str) -> UUID:
         try:
@@ -199,7 +200,7 @@ def make_router(rt: Runtime) -> APIRouter:
 
     @router.post("/triage/{qid}/assign", tags=["staff"], response_model=None)
     async def assign(qid: str, request: Request) -> Response:
-        form = await staff_post(request)
+        form, staff = await staff_post(request)
         group_id = str(form.get("group_id", "")).strip()
         if not group_id:
             raise ApiError(422, "missing_field", "Choose a group.", "group_id")
@@ -208,12 +209,13 @@ def make_router(rt: Runtime) -> APIRouter:
                 await handlers.assign(session, question_id(qid), group_id, datetime.now(UTC))
             except handlers.AssignRefused as exc:
                 raise ApiError(exc.status, exc.code, exc.message, exc.field) from None
+            await outbox.add(session, acted(staff, "assign", question_id(qid), group_id))
         outbox.wake_relay()
         return RedirectResponse("/triage", status_code=303)
 
     @router.post("/triage/{qid}/close", tags=["staff"], response_model=None)
     async def close(qid: str, request: Request) -> Response:
-        form = await staff_post(request)
+        form, staff = await staff_post(request)
         reason = str(form.get("reason", ""))
         if reason not in CLOSE_REASONS:
             raise ApiError(422, "invalid_value", "Choose one of the reasons.", "reason")
@@ -221,7 +223,9 @@ def make_router(rt: Runtime) -> APIRouter:
             prev = await store.close_question(session, question_id(qid), reason, datetime.now(UTC))
             if prev == "unmatched":
                 await outbox.add(
-                    session, QuestionClosed(question_id=question_id(qid), reason=reason)
+                    session,
+                    QuestionClosed(question_id=question_id(qid), reason=reason),
+                    acted(staff, "close", question_id(qid)),
                 )
         if prev is None:
             raise ApiError(404, "not_found", "There is no such question.", "question_id")
@@ -458,6 +462,19 @@ def make_router(rt: Runtime) -> APIRouter:
         )
 
     return router
+
+
+def acted(
+    staff: Staff, action: StaffAction, qid: UUID | None = None, group_id: str | None = None
+) -> StaffActed:
+    """The attribution of a team member's action, for the outbox in the action's transaction."""
+    return StaffActed(
+        source="routing",
+        staff_id=staff.staff_id,
+        action=action,
+        question_id=qid,
+        group_id=group_id,
+    )
 
 
 def allowed(status: str) -> list[Literal["pause", "resume", "leave"]]:
