@@ -75,7 +75,8 @@ async def send(page: Page, lang: str) -> None:
     try:
         await page.wait_for_url(f"**/bedankt?lang={lang}", timeout=60_000)
     except Exception as exc:
-        raise AssertionError(f"not sent: {page.url} {await page.inner_text('main')}") from exc
+        shown = await page.locator("#errors, h1").all_inner_texts()
+        raise AssertionError(f"not sent: {page.url} {shown}") from exc
 
 
 async def test_web_nl_sent_then_reloaded_and_back(
