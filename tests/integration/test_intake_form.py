@@ -325,20 +325,3 @@ async def test_callback_page_is_in_the_contacts_language_not_the_askers(system: 
         done = await c.post(link.group(0), data={"outcome": "reached"})
         assert '<html lang="en">' in done.text
 
-
-async def test_switching_language_keeps_what_was_typed_and_sends_nothing(system: System) -> None:
-    async with client(system) as c:
-        page = await c.get("/")
-        assert (
-            'name="switch_lang" value="en"' in page.text and 'formaction="/?lang=en"' in page.text
-        )
-        before = await question_count(system)
-        r = await c.post(
-            "/?lang=en",
-            data=form(story="Mijn verhaal tot nu toe", phone="06 1234", switch_lang="en"),
-        )
-        assert r.status_code == 200 and '<html lang="en">' in r.text
-        assert "Ask a self-help group your question" in r.text
-        assert "Mijn verhaal tot nu toe" in r.text and 'value="06 1234"' in r.text
-        assert 'id="errors"' not in r.text  # nothing was checked yet: no error summary
-        assert await question_count(system) == before

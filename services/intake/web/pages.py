@@ -148,8 +148,6 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
         )
         if values.get("website"):  # honeypot: people never see this field
             return thanks
-        if values.get("switch_lang"):  # the language switch keeps what was typed
-            return await form(request, lang, values, {})
         sid = values.get("submission", "")[:64]
         if sid and not submissions.claim(sid):
             return thanks  # this very form was sent before: no second question
