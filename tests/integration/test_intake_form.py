@@ -324,4 +324,3 @@ async def test_callback_page_is_in_the_contacts_language_not_the_askers(system: 
         assert "Bel deze persoon terug" not in page.text
         done = await c.post(link.group(0), data={"outcome": "reached"})
         assert '<html lang="en">' in done.text
-
