@@ -214,6 +214,19 @@ class PiiAccessed(Event):
     purpose: Literal["callback_page"] = "callback_page"
 
 
+class PiiAccessAlerted(Event):
+    """More distinct questions were opened through one contact within an hour than any real
+    contact person opens (OPENDEUR_CONTACT_VIEW_ALERT): perhaps forged links. Intake holds
+    further views through that contact until the team clears it."""
+
+    subject: ClassVar[str] = "pii.alerted.v1"
+    type: Literal["pii.alerted.v1"] = "pii.alerted.v1"
+    source: Literal["intake"] = "intake"
+    contact_id: Code
+    window_start: AwareDatetime
+    distinct_questions: int = Field(ge=0)
+
+
 StaffAction = Literal["assign", "close", "group_status", "address_change"]
 
 
@@ -245,6 +258,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ReferralNoted,
     GroupChanged,
     PiiAccessed,
+    PiiAccessAlerted,
     StaffActed,
 )
 BY_SUBJECT: dict[str, type[Event]] = {cls.subject: cls for cls in EVENT_TYPES}

@@ -90,6 +90,8 @@ CONSUMERS: tuple[ConsumerSpec, ...] = (
     ConsumerSpec("notify", "question.escalated.v1"),
     # A group that leaves takes its contact persons' addresses with it (after a grace period).
     ConsumerSpec("notify", "group.changed.v1"),
+    # The team is mailed when intake sees one contact open unusually many questions.
+    ConsumerSpec("notify", "pii.alerted.v1"),
     ConsumerSpec("intake", "question.routed.v1"),
     ConsumerSpec("intake", "question.unmatched.v1"),
     # 2,000: 11.6-12.3k events/s at ingest vs 10.4k at 1,000 and 9.6k at 500 (make bench-audit);

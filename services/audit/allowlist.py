@@ -48,6 +48,7 @@ KEEP: dict[str, tuple[str, ...]] = {
     "referral.noted.v1": ("referrer_kind", "topic", "channel"),
     "group.changed.v1": ("group_id", "change", "status", "by"),
     "pii.accessed.v1": ("contact_id", "purpose"),
+    "pii.alerted.v1": ("contact_id", "window_start", "distinct_questions"),
     "staff.acted.v1": ("staff_id", "action", "group_id", "contact_id"),
 }
 

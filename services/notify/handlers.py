@@ -7,7 +7,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy import text
 
-from contracts.events import GroupChanged, NotificationFailed, QuestionEscalated, QuestionRouted
+from contracts.events import (
+    GroupChanged,
+    NotificationFailed,
+    PiiAccessAlerted,
+    QuestionEscalated,
+    QuestionRouted,
+)
 from opendeur import metrics, outbox
 from opendeur.db import autocommit
 from opendeur.logging import get_logger
@@ -98,6 +104,20 @@ def register(rt: Runtime, config: NotifyConfig | None = None) -> Dispatcher:
             )
         if changed:
             log.info("contacts_group_changed", group_id=event.group_id, status=event.status)
+
+    @rt.handles(PiiAccessAlerted)
+    async def on_access_alerted(event: PiiAccessAlerted) -> None:
+        """Straight to the team (a failed send is retried by redelivery; the Message-ID is the
+        event's, so a repeat is recognisable as the same alert)."""
+        rendered = messages.access_alert(
+            contact_id=event.contact_id,
+            window_start=event.window_start,
+            distinct_questions=event.distinct_questions,
+        )
+        await dispatcher.email().send(
+            rt.settings.team_email, rendered, idempotency_key=f"access-alert.{event.event_id}"
+        )
+        log.warning("pii_access_alert_mailed", contact_id=event.contact_id)
 
     @rt.every(min(60.0, config.in_flight_seconds / 4))
     async def sweep_uncertain() -> None:

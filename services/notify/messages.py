@@ -223,6 +223,25 @@ def team_message(*, reference: str, question_id: str, respond_before: datetime) 
     )
 
 
+def access_alert(*, contact_id: str, window_start: datetime, distinct_questions: int) -> Rendered:
+    """To the network team: one contact's links opened more questions in an hour than anyone
+    calls back (a forged link?). Ids and counts only."""
+    subject = f"opendeur: ongewoon veel vragen geopend via contactpersoon {contact_id}"
+    return render(
+        subject,
+        [
+            f"Via de terugbellinks van contactpersoon {contact_id} zijn sinds "
+            f"{local_time(window_start)} {distinct_questions} verschillende vragen geopend: "
+            "meer dan iemand in een uur terugbelt.",
+            "Intake opent via deze contactpersoon geen nieuwe vraag meer tot jullie het vrijgeven.",
+            "Bel de contactpersoon na. Waren zij het niet, dan zijn de links mogelijk nagemaakt "
+            "met de sleutel van notify: vervang die sleutel (docs/threat-model.md).",
+            f"Vrijgeven: opendeur contacts clear-alert {contact_id}",
+            SIGNATURE,
+        ],
+    )
+
+
 @dataclass(frozen=True)
 class Breach:
     reference: str

@@ -337,6 +337,59 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "This link no longer opens the question's details. There is nothing you need to do; if "
         "you have a question, please contact the network's team.",
     ),
+    # A contact person's optional PIN (services/intake/pins.py).
+    "pin_enter_title": ("Je pincode", "Your PIN"),
+    "pin_enter_text": (
+        "Je hebt een pincode ingesteld. Vul die in om het telefoonnummer en het verhaal te zien.",
+        "You have set a PIN. Enter it to see the phone number and the story.",
+    ),
+    "pin_label": ("Pincode (4 tot 8 cijfers)", "PIN (4 to 8 digits)"),
+    "pin_repeat": ("Pincode nog een keer", "PIN once more"),
+    "pin_current": ("Je huidige pincode", "Your current PIN"),
+    "pin_submit": ("Verder", "Continue"),
+    "pin_set_title": ("Pincode voor je terugbelpagina's", "A PIN for your callback pages"),
+    "pin_set_text": (
+        "Met een pincode opent een terugbellink alleen nog na je pincode. Wie een link te pakken "
+        "krijgt, ziet dan niets. De pincode wordt alleen versleuteld bewaard en staat nooit in "
+        "een mail.",
+        "With a PIN, a callback link opens only after your PIN. Whoever gets hold of a link "
+        "then sees nothing. The PIN is only kept hashed and is never in a mail.",
+    ),
+    "pin_set_has": (
+        "Je hebt al een pincode. Vul je huidige pincode in om hem te wijzigen. Kwijt? Het team "
+        "van het netwerk kan hem wissen.",
+        "You already have a PIN. Enter your current PIN to change it. Lost it? The network's "
+        "team can clear it.",
+    ),
+    "pin_set_save": ("Pincode opslaan", "Save PIN"),
+    "pin_saved": ("Je pincode is opgeslagen.", "Your PIN has been saved."),
+    "pin_saved_body": (
+        "Terugbelpagina's vragen er voortaan om, eens per half uur.",
+        "Callback pages ask for it from now on, once every half hour.",
+    ),
+    "pin_format": ("Een pincode is 4 tot 8 cijfers.", "A PIN is 4 to 8 digits."),
+    "pin_mismatch": (
+        "De twee pincodes zijn niet gelijk.",
+        "The two PINs are not the same.",
+    ),
+    "pin_wrong": (
+        "Die pincode klopt niet. Na 5 foute pogingen gaat de pincode op slot.",
+        "That PIN is not right. After 5 wrong tries the PIN is locked.",
+    ),
+    "pin_locked": ("Je pincode is op slot.", "Your PIN is locked."),
+    "pin_locked_body": (
+        "Er is te vaak een foute pincode ingevuld. Neem contact op met het team van het netwerk: "
+        "zij kunnen de pincode wissen.",
+        "A wrong PIN was entered too often. Please contact the network's team: they can clear "
+        "the PIN.",
+    ),
+    "cb_held": ("Deze pagina is even niet beschikbaar.", "This page is not available for now."),
+    "cb_held_body": (
+        "Via jouw links zijn ongewoon veel vragen geopend. Het team van het netwerk is gewaarschuwd "
+        "en neemt contact met je op; tot dan opent geen nieuwe vraag.",
+        "Unusually many questions were opened through your links. The network's team has been "
+        "told and will contact you; until then no new question opens.",
+    ),
     # Phone console for volunteers.
     "ph_title": ("Telefoonlijn", "Phone line"),
     "ph_login": ("Inloggen", "Log in"),

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -21,7 +21,7 @@ from opendeur import links, messaging, outbox, timefmt
 from opendeur.keys import purpose_key
 from opendeur.runtime import ApiError, Runtime
 from opendeur.settings import Settings, get_settings, parse_duration
-from services.intake import api, domain, store
+from services.intake import api, domain, pins, store
 from services.intake.consent import consent_text
 from services.intake.topics import TopicCatalogue
 from services.intake.web import forms
@@ -35,7 +35,7 @@ TEMPLATES.filters["tel_links"] = tel_links
 AMS = ZoneInfo("Europe/Amsterdam")
 # Pages for volunteers and contact persons carry no quick-exit button.
 STAFF_TEMPLATES = ("phone.html", "phone_done.html", "phone_login.html", "phone_password.html")
-STAFF_TEMPLATES += ("callback.html",)
+STAFF_TEMPLATES += ("callback.html", "pin_enter.html", "pin_set.html")
 # The thank-you page's one-time cookie: only on /bedankt, gone after its first display.
 THANKS_COOKIE = "od_thanks"
 THANKS_TTL = 600
@@ -299,18 +299,69 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
     def callback_refusal(state: str, request: Request) -> HTMLResponse:
         """A calm page in the contact's own language (not the question's), nothing personal."""
         lang = contact_lang(request)
-        status = {"done": 200, "pending": 503}.get(state, 410)
+        status = {"done": 200, "pending": 503, "held": 403}.get(state, 410)
+        body = {"done": "cb_done_body", "held": "cb_held_body"}.get(state, "cb_gone_body")
         return render(
             "message.html",
             lang,
             status=status,
             headers={"Retry-After": "30"} if state == "pending" else None,
             heading=t(f"cb_{state}", lang),
-            body=t("cb_done_body" if state == "done" else "cb_gone_body", lang),
+            body=t(body, lang),
+        )
+
+    def link_contact(token: str, purpose: str = "callback") -> str | None:
+        try:
+            return str(links.verify(rt.settings, purpose, token)["c"])
+        except (links.LinkInvalid, KeyError):
+            return None
+
+    def pin_form(request: Request, token: str, error: str | None) -> HTMLResponse:
+        lang = contact_lang(request)
+        if error == "pin_locked":
+            return render(
+                "message.html",
+                lang,
+                status=403,
+                heading=t("pin_locked", lang),
+                body=t("pin_locked_body", lang),
+            )
+        return render(
+            "pin_enter.html",
+            lang,
+            status=422 if error == "pin_format" else 401,
+            action=f"/c/{token}/pin?lang={lang}",
+            error=error,
+        )
+
+    async def pin_asked(request: Request, token: str) -> HTMLResponse | None:
+        """With a PIN set for the link's contact: the PIN form (nothing of the question, not
+        even whether it is still theirs) until the PIN was entered on this device."""
+        contact_id = link_contact(token)
+        if contact_id is None:
+            return None  # open_callback refuses it
+        async with rt.sessions() as session:
+            guard = await pins.guard(session, contact_id)
+        cookie = request.cookies.get(pins.COOKIE)
+        if not guard.has_pin or pins.cookie_valid(rt.settings, cookie, contact_id, guard):
+            return None
+        return pin_form(request, token, "pin_locked" if guard.locked else None)
+
+    def pin_cookie(response: Response, contact_id: str, guard: pins.Guard) -> None:
+        response.set_cookie(
+            pins.COOKIE,
+            pins.cookie_value(rt.settings, contact_id, guard),
+            max_age=pins.COOKIE_TTL,
+            path="/c/",
+            httponly=True,
+            samesite="lax",  # the links are opened from mail: a top-level navigation
+            secure=secure_cookie,
         )
 
     @router.get("/c/{token}", response_class=HTMLResponse)
     async def callback_page(request: Request, token: str) -> HTMLResponse:
+        if (asked := await pin_asked(request, token)) is not None:
+            return asked
         ids, q, state = await open_callback(token)
         if state != "ok" or q is None:
             return callback_refusal(state, request)
@@ -319,10 +370,25 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
             personal = await store.read_personal(session, api.envelope(rt), ids["question_id"])
             if personal is None:
                 return callback_refusal("erased", request)
-            await outbox.add(
-                session, PiiAccessed(question_id=ids["question_id"], contact_id=ids["contact_id"])
+            # A forged link (notify signs them) shows itself as one contact opening more
+            # questions than anyone calls back: past the limit nothing more opens through them.
+            admitted = await pins.admit_view(
+                session,
+                ids["contact_id"],
+                ids["question_id"],
+                datetime.now(UTC),
+                rt.settings.contact_view_alert,
             )
+            if admitted == "ok":
+                await outbox.add(
+                    session,
+                    PiiAccessed(question_id=ids["question_id"], contact_id=ids["contact_id"]),
+                )
         outbox.wake_relay()
+        if admitted != "ok":
+            if admitted == "alerted":
+                pins.ALERTS.inc()
+            return callback_refusal("held", request)
         parsed = phonenumbers.parse(personal.phone)
         fmt = (
             phonenumbers.PhoneNumberFormat.NATIONAL
@@ -345,6 +411,8 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
 
     @router.post("/c/{token}", response_class=HTMLResponse)
     async def callback_outcome(request: Request, token: str) -> HTMLResponse:
+        if (asked := await pin_asked(request, token)) is not None:
+            return asked
         ids, q, state = await open_callback(token)
         if state != "ok" or q is None:
             return callback_refusal(state, request)
@@ -382,5 +450,84 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
                 body=t("cb_try_again_body", lang),
             )
         return callback_refusal("done", request)
+
+    @router.post("/c/{token}/pin", response_class=HTMLResponse)
+    async def callback_pin(request: Request, token: str) -> Response:
+        contact_id = link_contact(token)
+        if contact_id is None:
+            return callback_refusal("invalid", request)
+        pin = str((await request.form()).get("pin", "")).strip()
+        error = None
+        async with rt.sessions() as session, session.begin():  # a wrong try is kept
+            try:
+                guard = await pins.check_pin(session, contact_id, pin, datetime.now(UTC))
+            except pins.PinError as exc:
+                error = exc.code
+        if error is not None:
+            return pin_form(request, token, error)
+        lang = contact_lang(request)
+        response = RedirectResponse(
+            f"/c/{token}?lang={lang}", status_code=303, headers=dict(api.NO_STORE)
+        )
+        if guard.has_pin:
+            pin_cookie(response, contact_id, guard)
+        return response
+
+    # Setting the PIN: from the contact's overview page (routing), with the contact's own
+    # overview link as the credential; changing it needs the current PIN.
+    def pin_set_page(
+        request: Request, token: str, has_pin: bool, error: str | None = None
+    ) -> HTMLResponse:
+        lang = contact_lang(request)
+        if error == "pin_locked":
+            return pin_form(request, token, error)
+        status = {None: 200, "pin_wrong": 401}.get(error, 422)
+        return render(
+            "pin_set.html",
+            lang,
+            status=status,
+            action=f"/pin/{token}?lang={lang}",
+            has_pin=has_pin,
+            error=error,
+        )
+
+    @router.get("/pin/{token}", response_class=HTMLResponse)
+    async def pin_set_form(request: Request, token: str) -> HTMLResponse:
+        contact_id = link_contact(token, "contact")
+        if contact_id is None:
+            return callback_refusal("invalid", request)
+        async with rt.sessions() as session:
+            guard = await pins.guard(session, contact_id)
+        return pin_set_page(request, token, guard.has_pin, "pin_locked" if guard.locked else None)
+
+    @router.post("/pin/{token}", response_class=HTMLResponse)
+    async def pin_set(request: Request, token: str) -> Response:
+        contact_id = link_contact(token, "contact")
+        if contact_id is None:
+            return callback_refusal("invalid", request)
+        form = await request.form()
+        field = {k: str(form.get(k, "")).strip() for k in ("pin", "repeat", "current")}
+        error = None
+        async with rt.sessions() as session, session.begin():  # a wrong current PIN is kept
+            had = await pins.guard(session, contact_id)
+            try:
+                guard = await pins.set_pin(
+                    session,
+                    contact_id,
+                    field["pin"],
+                    field["repeat"],
+                    field["current"],
+                    datetime.now(UTC),
+                )
+            except pins.PinError as exc:
+                error = exc.code
+        if error is not None:
+            return pin_set_page(request, token, had.has_pin, error)
+        lang = contact_lang(request)
+        response = render(
+            "message.html", lang, heading=t("pin_saved", lang), body=t("pin_saved_body", lang)
+        )
+        pin_cookie(response, contact_id, guard)
+        return response
 
     return router
