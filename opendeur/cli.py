@@ -176,31 +176,6 @@ def cmd_contacts_forget(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_contacts_guard(args: argparse.Namespace) -> int:
-    """The team's answer for a contact person: clear their PIN (forgotten, or locked after 5
-    wrong tries) or, after a view alert was looked into, let their links open questions again."""
-    from opendeur.db import make_engine, service_url, sessionmaker
-    from services.intake import pins
-
-    settings = _settings()
-    contact_id = args.contact_id.strip()
-
-    async def run() -> bool:
-        engine = make_engine(service_url(settings, "intake"), pool_size=1, schema="intake")
-        try:
-            async with sessionmaker(engine)() as session, session.begin():
-                if args.sub == "reset-pin":
-                    return await pins.reset(session, contact_id)
-                return await pins.clear_hold(session, contact_id)
-        finally:
-            await engine.dispose()
-
-    done = asyncio.run(run())
-    what = "PIN cleared" if args.sub == "reset-pin" else "view hold cleared"
-    print(f"{contact_id}: {what}" if done else f"{contact_id}: nothing to clear")
-    return 0
-
-
 def cmd_users_add(args: argparse.Namespace) -> int:
     from opendeur.db import make_engine, service_url, sessionmaker
     from services.intake.users import UserError, add_user
@@ -224,6 +199,39 @@ def cmd_users_add(args: argparse.Namespace) -> int:
         f"{settings.base_url('intake')}/staff/login): {password}"
     )
     return 0
+
+
+async def _first_coordinator(settings: Settings) -> str | None:
+    """A one-time sign-in (24 h) for the first coordinator while no coordinator has chosen a
+    password yet; the account `coordinator` is made on the first start."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from opendeur.db import make_engine, service_url, sessionmaker
+    from services.intake import users
+
+    engine = make_engine(service_url(settings, "intake"), pool_size=1, schema="intake")
+    try:
+        sessions = sessionmaker(engine)
+        if not await users.any_with_role(sessions, "coordinator"):
+            with contextlib.suppress(users.UserError):  # a `coordinator` without the role
+                await users.add_user(sessions, "coordinator", ["coordinator"])
+        async with sessions() as session:
+            rows = (
+                await session.execute(
+                    select(users.users.c.name, users.users.c.must_change).where(
+                        users.users.c.roles.any("coordinator"),
+                        users.users.c.disabled_at.is_(None),
+                    )
+                )
+            ).all()
+        if not rows or any(not must_change for _name, must_change in rows):
+            return None
+        now = datetime.now(UTC)
+        return await users.signin_link(sessions, rows[0][0], now, timedelta(hours=24))
+    finally:
+        await engine.dispose()
 
 
 def cmd_users_disable(args: argparse.Namespace) -> int:
@@ -642,6 +650,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                 import_groups(settings, ROOT / "opendeur" / "data" / "demo_groups.csv")
             )
             print("demo groups:", counts, flush=True)
+        first = asyncio.run(_first_coordinator(settings))
         for service in SERVICES:
             sup.spawn(service, ["serve", service], env=_child_env(env, settings, service))
         for service in SERVICES:
@@ -649,8 +658,13 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(
             "\nopendeur is up — de deur staat open.\n"
             f"  question form     {settings.base_url('intake')}/\n"
+            f"  phone console     {settings.base_url('intake')}/phone\n"
+            f"  staff sign-in     {settings.base_url('intake')}/staff/login\n"
+            f"  triage            {settings.base_url('routing')}/triage\n"
+            f"  console           {settings.base_url('audit')}/\n"
+            f"  report            {settings.base_url('audit')}/report\n"
             f"  topics/directory  {settings.base_url('routing')}/api/v1/directory\n"
-            f"  audit             {settings.base_url('audit')}/api/v1/audit/events\n"
+            f"  audit API         {settings.base_url('audit')}/api/v1/audit/events\n"
             + (
                 f"  mailbox           http://127.0.0.1:{mailbox_port}/\n"
                 if "mailbox" in sup.children
@@ -666,7 +680,15 @@ def cmd_up(args: argparse.Namespace) -> int:
                 for n in nats_nodes
                 if n.http_port
             )
-            + f"  admin token       {settings.admin_token.get_secret_value() if settings.admin_token else '-'}\n"
+            + (
+                f"  first coordinator {settings.base_url('intake')}/staff/first/{first}\n"
+                "                    (signs in once within 24 h; choose a password, then add "
+                "staff with `opendeur users add`)\n"
+                if first
+                else ""
+            )
+            + f"  admin token       {settings.admin_token.get_secret_value() if settings.admin_token else '-'}"
+            " (machines only: audit API and reports)\n"
             f"  data              {data_dir}\n"
             "Ctrl-C stops everything.",
             flush=True,
@@ -733,7 +755,10 @@ def cmd_mailbox(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="opendeur", description="De deur naar zelfhulp staat altijd open."
+        prog="opendeur",
+        description="De deur naar zelfhulp staat altijd open. `opendeur up` runs everything; "
+        "the other commands find what `up` left in OPENDEUR_DATA_DIR (default .opendeur).",
+        epilog="`opendeur COMMAND --help` describes a command and its subcommands.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("up", help="run everything (embedded where no URL is given)")
@@ -751,7 +776,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="create roles and schemas, run migrations").set_defaults(
         fn=cmd_migrate
     )
-    g = sub.add_parser("groups").add_subparsers(dest="sub", required=True)
+    g = sub.add_parser(
+        "groups", help="import the network's groups from CSV, export the public directory"
+    ).add_subparsers(dest="sub", required=True)
     p = g.add_parser("import", help="import groups from a CSV file")
     p.add_argument("file")
     p.add_argument("--prune", action="store_true", help="groups not in the file leave the network")
@@ -759,17 +786,15 @@ def main(argv: list[str] | None = None) -> int:
     p = g.add_parser("export", help="export the public directory")
     p.add_argument("--hsds", required=True, metavar="FILE", help="write HSDS 3.0 JSON here")
     p.set_defaults(fn=cmd_groups_export)
-    c = sub.add_parser("contacts").add_subparsers(dest="sub", required=True)
+    c = sub.add_parser(
+        "contacts", help="contact persons: forget their addresses (GDPR), PINs and alerts"
+    ).add_subparsers(dest="sub", required=True)
     p = c.add_parser("forget", help="delete a contact person's addresses now (GDPR art. 17)")
     p.add_argument("email", help="the contact person's e-mail address")
     p.set_defaults(fn=cmd_contacts_forget)
-    p = c.add_parser("reset-pin", help="clear a contact person's PIN and its lock-out")
-    p.add_argument("contact_id")
-    p.set_defaults(fn=cmd_contacts_guard)
-    p = c.add_parser("clear-alert", help="after a view alert: a contact's links open again")
-    p.add_argument("contact_id")
-    p.set_defaults(fn=cmd_contacts_guard)
-    u = sub.add_parser("users").add_subparsers(dest="sub", required=True)
+    u = sub.add_parser(
+        "users", help="staff accounts with roles: add, disable, enable (one sign-in at intake)"
+    ).add_subparsers(dest="sub", required=True)
     p = u.add_parser(
         "add",
         help="add a staff account (prints a one-time password)",
@@ -792,14 +817,18 @@ def main(argv: list[str] | None = None) -> int:
         p = u.add_parser(verb, help=text)
         p.add_argument("name")
         p.set_defaults(fn=cmd_users_disable, disable=verb == "disable")
-    d = sub.add_parser("deadletters").add_subparsers(dest="sub", required=True)
+    d = sub.add_parser(
+        "deadletters", help="messages a service could not handle: list, replay"
+    ).add_subparsers(dest="sub", required=True)
     p = d.add_parser("list", help="messages a consumer could not handle")
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(fn=cmd_deadletters)
     p = d.add_parser("replay", help="publish a dead letter again to its original subject")
     p.add_argument("seq", type=int, help="its sequence number in OPENDEUR_DEADLETTER")
     p.set_defaults(fn=cmd_deadletters)
-    a = sub.add_parser("audit").add_subparsers(dest="sub", required=True)
+    a = sub.add_parser(
+        "audit", help="the audit trail: follow it live, check its hash chain"
+    ).add_subparsers(dest="sub", required=True)
     p = a.add_parser("tail", help="follow the audit stream")
     p.add_argument("--type", action="append", help="only this event type (repeatable)")
     p.add_argument(
@@ -827,7 +856,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("bench", help="benchmark the whole system (needs the bench extra)")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(fn=lambda a: __import__("opendeur.bench", fromlist=["main"]).main(a.rest))
-    p = sub.add_parser("mailbox", help=argparse.SUPPRESS)
+    p = sub.add_parser("mailbox", help="the local mailbox `up` starts (SMTP in, web page out)")
     p.add_argument("--smtp-port", type=int, default=2525)
     p.add_argument("--http-port", type=int, default=8025)
     p.set_defaults(fn=cmd_mailbox)

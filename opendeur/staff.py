@@ -257,7 +257,17 @@ class StaffGate:
         return RedirectResponse(f"{self.intake}/staff/handoff?{query}", 303, headers=NO_STORE)
 
     def sign_out(self) -> Response:
-        response = RedirectResponse(f"{self.intake}/staff", 303, headers=NO_STORE)
+        """Ends this service's session; the page says how to end the sign-in at intake too (a
+        redirect there would be held by this page's form-action 'self')."""
+        html = (
+            '<!doctype html><html lang="nl"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            "<title>Afgemeld</title></head><body><main><h1>Afgemeld</h1>"
+            "<p>U bent hier afgemeld. Uw inlog bij de medewerkerspagina's loopt nog: "
+            f'<a href="{self.intake}/staff">log daar uit</a> om overal af te melden.</p>'
+            "</main></body></html>"
+        )
+        response = HTMLResponse(html, headers=NO_STORE)
         response.delete_cookie(self.cookie, path="/", httponly=True, samesite="lax")
         return response
 

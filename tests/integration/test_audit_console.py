@@ -195,7 +195,7 @@ async def test_console_needs_an_operators_sign_in_and_shows_queues_charts_and_ev
         r = await browser.post("/staff/signout", data={"csrf": "0" * 64})
         assert r.status_code == 403
         r = await browser.post("/staff/signout", data={"csrf": csrf})
-        assert r.status_code == 303 and r.headers["location"] == system.url("intake") + "/staff"
+        assert r.status_code == 200 and system.url("intake") + "/staff" in r.text
         r = await browser.get("/")
         assert r.status_code == 303 and "/staff/handoff" in r.headers["location"]
 

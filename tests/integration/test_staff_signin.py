@@ -213,3 +213,39 @@ async def test_a_team_members_actions_are_in_the_trail_under_their_staff_id(
             assert asyncio.get_running_loop().time() < deadline, "not in the console's trail"
             await asyncio.sleep(0.5)
         assert "nieuw.adres" not in page and "example.org" not in page
+
+
+async def test_up_prints_every_page_and_a_one_time_sign_in_for_the_first_coordinator(
+    staffed: System,
+) -> None:
+    banner = (staffed.data_dir / "up.log").read_text()
+    intake = staffed.url("intake")
+    for line in (
+        f"question form     {intake}/",
+        f"phone console     {intake}/phone",
+        f"staff sign-in     {intake}/staff/login",
+        f"triage            {staffed.url('routing')}/triage",
+        f"console           {staffed.url('audit')}/",
+        f"report            {staffed.url('audit')}/report",
+    ):
+        assert line in banner, line
+    link = re.search(r"first coordinator (http://\S+/staff/first/\S+)", banner).group(1)
+    async with httpx.AsyncClient(timeout=30) as c:
+        r = await c.get(link)
+        assert r.status_code == 303 and r.headers["location"] == "/staff/password"
+        # Until a password is chosen, nothing else opens.
+        r = await c.get(intake + "/staff")
+        assert r.status_code == 303 and r.headers["location"] == "/staff/password"
+        page = await c.get(intake + "/staff/password")
+        password = "een-lang-wachtwoord-voor-de-coordinator"
+        r = await c.post(
+            intake + "/staff/password",
+            data={"csrf": csrf(page.text), "password": password, "password2": password},
+        )
+        assert r.status_code == 303
+        home = await c.get(intake + "/staff")
+        assert home.status_code == 200 and "Coördinator" in home.text
+    async with httpx.AsyncClient(timeout=30) as later:
+        r = await later.get(link)  # used once: worth nothing now
+        assert r.status_code == 410 and "set-cookie" not in r.headers
+        await staff_sign_in(later, intake, "coordinator", password)
