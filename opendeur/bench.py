@@ -28,6 +28,26 @@ Bench Depressie,depressie,Helmond,yes,Bench C,bench.c@example.org,1000000
 TOPICS = ("rouw", "angst", "depressie")
 
 
+def synthetic_groups(total: int) -> str:
+    """CSV rows for groups beyond the three above, up to `total`: other topics, every municipality.
+
+    They never take the bench's questions (other topics), so a run measures what the number
+    of groups in the network costs a decision, not how many groups compete for it.
+    """
+    from services.routing.regions import municipalities
+    from services.routing.taxonomy import topic_codes
+
+    topics = sorted(set(topic_codes()) - set(TOPICS))
+    places = municipalities()
+    rows = []
+    for i in range(max(0, total - 3)):
+        picked = ";".join(sorted({topics[i % len(topics)], topics[(i * 7 + 3) % len(topics)]}))
+        where = ";".join(sorted({places[i % len(places)], places[(i * 5 + 1) % len(places)]}))
+        online = "yes" if i % 10 == 0 else "no"
+        rows.append(f"Synth {i:05d},{picked},{where},{online},Synth {i},synth.{i}@example.org,5\n")
+    return "".join(rows)
+
+
 @dataclass
 class Timings:
     sent: dict[str, float] = field(default_factory=dict)
@@ -229,7 +249,7 @@ async def run(args: argparse.Namespace) -> dict:
             "OPENDEUR_INTAKE_RATE": "100000000/min",
         }
     )
-    (data / "groups.csv").write_text(BENCH_GROUPS)
+    (data / "groups.csv").write_text(BENCH_GROUPS + synthetic_groups(args.groups))
     up = subprocess.Popen(
         [sys.executable, "-m", "opendeur", "up", "--data-dir", str(data)],
         env=env,
@@ -544,6 +564,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(ROOT / "bench" / "results"))
     p.add_argument("--audit-events", type=int, default=100_000)
     p.add_argument("--idle-seconds", type=float, default=5.0)
+    p.add_argument(
+        "--groups", type=int, default=3, help="groups in the network (3 bench groups + synthetic)"
+    )
     p.add_argument("--no-audit", action="store_true", help="skip the audit ingest part")
     p.add_argument(
         "--profile",
