@@ -1,4 +1,5 @@
-"""The operators' console in real Chromium: sign in, the live trail, the charts, 1280 and 360 px."""
+"""The operators' console in real Chromium: an operator's sign-in at intake, the live trail, the
+charts, 1280 and 360 px."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page
 
 from tests.browser.conftest import ARTIFACTS
+from tests.browser.test_staff_browser import sign_in_at
 from tests.support import ADMIN, System, question
 
 pytestmark = pytest.mark.browser
@@ -21,29 +23,28 @@ LIVE_WITHIN_S = 2.0
 async def signed_in(
     browser: Browser, system: System, width: int
 ) -> tuple[BrowserContext, Page, list[str]]:
-    ctx = await browser.new_context(viewport={"width": width, "height": 900})
-    page = await ctx.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    await page.goto(system.url("audit") + "/")
-    assert page.url.endswith("/login"), "the console must ask for the token first"
-    await page.fill("#token", ADMIN)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(system.url("audit") + "/")
+    """An operator (role beheerder), signed in at intake's one sign-in, on the console."""
+    ctx, page, errors = await sign_in_at(
+        browser, system, system.url("audit") + "/", "beheerder", width=width
+    )
     await page.wait_for_selector("h1:has-text('Console')")
     return ctx, page, errors
 
 
-async def test_wrong_token_is_refused(system: System, browser: Browser) -> None:
+async def test_the_console_asks_for_a_personal_sign_in_not_a_token(
+    system: System, browser: Browser
+) -> None:
     ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await ctx.new_page()
-    await page.goto(system.url("audit") + "/login")
-    await page.fill("#token", "not-the-token")
+    await page.goto(system.url("audit") + "/login")  # an old bookmark
+    assert page.url.startswith(system.url("intake") + "/staff/login")
+    assert await page.locator("#token").count() == 0
+    await page.fill("#name", "beheerder")
+    await page.fill("#password", ADMIN)  # the old shared token is nobody's password
     await page.click("button[type=submit]")
-    assert "not valid" in await page.inner_text("[role=alert]")
+    assert "klopt niet" in await page.inner_text("[role=alert]")
     await page.goto(system.url("audit") + "/")
-    assert page.url.endswith("/login")
+    assert page.url.startswith(system.url("intake") + "/staff/login")
     await ctx.close()
 
 
