@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Iterator
 
+import asyncpg
 import httpx
 import psutil
 import pytest
@@ -93,6 +94,22 @@ def forge(stolen: Settings, s: System, q: Asked) -> str:
         stolen, "callback", {"q": q.qid, "c": q.contact_id, "e": int(time.time()) + 3600}
     )
     return f"{s.url('intake')}/c/{token}"
+
+
+async def notify_dump(s: System) -> str:
+    """Every row of every table in notify's schema, as text (read with the owner's login)."""
+    conn = await asyncpg.connect(s.pg.url(s.database))
+    try:
+        await conn.execute(
+            "create function pg_temp.dump(s text) returns setof text language plpgsql as $$ "
+            "declare t text; begin for t in select table_name from information_schema.tables "
+            "where table_schema = s and table_type = 'BASE TABLE' loop "
+            "return query execute format('select x::text from %I.%I x', s, t); end loop; end $$"
+        )
+        dumps = await conn.fetch("select r from pg_temp.dump('notify') as r")
+    finally:
+        await conn.close()
+    return "\n".join(d["r"] for d in dumps)
 
 
 async def alerts_metric(s: System) -> float:
@@ -214,6 +231,18 @@ async def test_with_a_pin_a_forged_link_shows_nothing(system: System) -> None:
             assert PIN.encode() not in m.raw
         events = await system.audit_events(q.qid)
         assert PIN not in str(events)
+        dump = await notify_dump(system)
+        assert q.reference in dump  # the dump holds notify's rows (the job for this question)...
+        assert PIN not in dump  # ...and no PIN
+        # Intake keeps only an argon2 hash of it.
+        conn = await asyncpg.connect(system.pg.url(system.database))
+        try:
+            stored = await conn.fetchval(
+                "select pin_hash from intake.contact_guards where contact_id = $1", q.contact_id
+            )
+        finally:
+            await conn.close()
+        assert stored.startswith("$argon2") and PIN not in stored
 
         # The team resets it: the contact's links open without a PIN again.
         done = system.opendeur("contacts", "reset-pin", q.contact_id)
