@@ -196,6 +196,18 @@ async def admit_view(
     await session.execute(
         text("delete from contact_views where viewed_at < :since"), {"since": now - WINDOW}
     )
+    # Kept no longer than needed: a contact without PIN, hold or failed tries and without a
+    # view in the window has no row (locked rows are another decision's: skipped).
+    await session.execute(
+        text(
+            "delete from contact_guards where contact_id in (select g.contact_id "
+            "from contact_guards g where g.contact_id <> :c and g.pin_hash is null "
+            "and g.held_at is null and g.pin_failures = 0 and not exists "
+            "(select 1 from contact_views v where v.contact_id = g.contact_id) "
+            "for update skip locked)"
+        ),
+        {"c": contact_id},
+    )
     seen = (
         await session.execute(
             text(
