@@ -139,9 +139,11 @@ class Settings(BaseSettings):
     team_email: str = "team@zelfhulpnetwerk.invalid"
     # More distinct questions than this opened through one contact within an hour raises an
     # alert to the team and holds that contact's further views until the team clears it
-    # (docs/threat-model.md: a forged callback link). A contact has at most 20 open callbacks
-    # and a call takes a quarter of an hour or more; 10 a hour is above any real pattern.
-    contact_view_alert: int = Field(default=10, ge=1, le=1000)
+    # (docs/threat-model.md: a forged callback link). A link opens only while the question is
+    # the contact's, and a contact has at most 20 open callbacks (routing's MAX_CAPACITY): going
+    # past 20 in an hour means calls finished and new questions received meanwhile, at a
+    # quarter of an hour or more per call. Lower it where contacts take fewer questions.
+    contact_view_alert: int = Field(default=20, ge=1, le=1000)
     # The network's own contact details for help-seekers; unset means the pages say nothing.
     network_name: str | None = None
     network_phone: str | None = None
