@@ -176,6 +176,31 @@ def cmd_contacts_forget(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_contacts_guard(args: argparse.Namespace) -> int:
+    """The team's answer for a contact person: clear their PIN (forgotten, or locked after 5
+    wrong tries) or, after a view alert was looked into, let their links open questions again."""
+    from opendeur.db import make_engine, service_url, sessionmaker
+    from services.intake import pins
+
+    settings = _settings()
+    contact_id = args.contact_id.strip()
+
+    async def run() -> bool:
+        engine = make_engine(service_url(settings, "intake"), pool_size=1, schema="intake")
+        try:
+            async with sessionmaker(engine)() as session, session.begin():
+                if args.sub == "reset-pin":
+                    return await pins.reset(session, contact_id)
+                return await pins.clear_hold(session, contact_id)
+        finally:
+            await engine.dispose()
+
+    done = asyncio.run(run())
+    what = "PIN cleared" if args.sub == "reset-pin" else "view hold cleared"
+    print(f"{contact_id}: {what}" if done else f"{contact_id}: nothing to clear")
+    return 0
+
+
 def cmd_users_add(args: argparse.Namespace) -> int:
     from opendeur.db import make_engine, service_url, sessionmaker
     from services.intake.users import UserError, add_user
@@ -792,6 +817,12 @@ def main(argv: list[str] | None = None) -> int:
     p = c.add_parser("forget", help="delete a contact person's addresses now (GDPR art. 17)")
     p.add_argument("email", help="the contact person's e-mail address")
     p.set_defaults(fn=cmd_contacts_forget)
+    p = c.add_parser("reset-pin", help="clear a contact person's PIN and its lock-out")
+    p.add_argument("contact_id")
+    p.set_defaults(fn=cmd_contacts_guard)
+    p = c.add_parser("clear-alert", help="after a view alert: a contact's links open again")
+    p.add_argument("contact_id")
+    p.set_defaults(fn=cmd_contacts_guard)
     u = sub.add_parser(
         "users", help="staff accounts with roles: add, disable, enable (one sign-in at intake)"
     ).add_subparsers(dest="sub", required=True)
