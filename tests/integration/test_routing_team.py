@@ -107,6 +107,9 @@ async def test_assign_by_hand_routes_to_the_group_and_mails_its_contact(team: Sy
     async with staff(team) as client:
         page = await client.get("/triage")
         assert ref in page.text and "Kies een groep" in page.text
+        # Plain Dutch: why it waits, where, and closing asks first.
+        assert "Geen groep voor dit onderwerp in de buurt" in page.text
+        assert "no_group" not in page.text and "Ja, sluiten" in page.text
         csrf = CSRF.search(page.text).group(1)
         url = f"/triage/{qid}/assign"
         r = await client.post(url, data={"group_id": "mantelzorg-helmond"})
@@ -176,7 +179,7 @@ async def test_buddy_signals_count_who_would_start_a_group_per_topic_and_municip
         assert [(x["municipality"], x["waiting"]) for x in signals] == [("helmond", 2)]
     async with staff(team) as client:
         page = (await client.get("/triage")).text
-    assert "Samen een groep starten" in page and "helmond" in page
+    assert "Samen een groep starten" in page and "Helmond</span>" in page
 
 
 async def test_contact_pauses_own_group_by_link_and_it_gets_no_questions(team: System) -> None:

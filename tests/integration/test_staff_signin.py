@@ -249,3 +249,26 @@ async def test_up_prints_every_page_and_a_one_time_sign_in_for_the_first_coordin
         r = await later.get(link)  # used once: worth nothing now
         assert r.status_code == 410 and "set-cookie" not in r.headers
         await staff_sign_in(later, intake, "coordinator", password)
+
+
+async def test_the_phone_console_opens_with_the_one_sign_in_and_only_for_its_role(
+    staffed: System,
+) -> None:
+    intake = staffed.url("intake")
+    async with httpx.AsyncClient(base_url=intake, timeout=30) as volunteer:
+        name, once = add_staff(staffed)  # no --role: a phone volunteer, as before
+        await staff_sign_in(volunteer, intake, name, once)
+        home = await volunteer.get("/staff")
+        assert '<a href="/phone">Telefoonconsole</a>' in home.text
+        console = await volunteer.get("/phone")
+        assert console.status_code == 200 and name in console.text
+        r = await volunteer.post("/phone/logout", data={"csrf": csrf(console.text)})
+        assert r.status_code == 303
+        # Logged out there is logged out everywhere: the server-side session is gone.
+        assert (await volunteer.get("/phone")).status_code == 303
+        assert (await volunteer.get("/staff")).headers["location"] == "/staff/login"
+    async with httpx.AsyncClient(base_url=intake, timeout=30) as team:
+        name, once = add_staff(staffed, "teamlid")
+        await staff_sign_in(team, intake, name, once)
+        r = await team.get("/phone")
+        assert r.status_code == 303 and r.headers["location"].startswith("/phone/login")

@@ -153,7 +153,7 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
     @router.post("/logout")
     async def logout(request: Request) -> Response:
         lang = lang_of(request)
-        s = codec.load(request.cookies.get(COOKIE))
+        s = codec.load(request.cookies.get(COOKIE)) or codec.load(request.cookies.get(STAFF))
         values = forms.field_values(await request.form())
         if not codec.csrf_ok(s, values.get("csrf", "")):
             return render("message.html", lang, status=403, heading=t("ph_csrf", lang))
@@ -162,6 +162,7 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
         response = to_login(lang)
         response.headers.update(api.NO_STORE)
         response.delete_cookie(COOKIE, path="/phone", httponly=True, samesite="strict")
+        response.delete_cookie(STAFF, path="/", httponly=True, samesite="lax")
         return response
 
     def password_page(

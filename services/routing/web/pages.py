@@ -21,7 +21,7 @@ from opendeur.keys import purpose_key
 from opendeur.runtime import ApiError, Runtime
 from opendeur.settings import Settings, parse_duration
 from opendeur.staff import Staff
-from services.routing import groups, handlers, store, taxonomy
+from services.routing import groups, handlers, regions, store, taxonomy
 from services.routing.web import i18n
 
 TEMPLATES = Environment(
@@ -35,6 +35,13 @@ CLOSE_REASONS = {
     "no_callback_wanted": "Wil niet meer teruggebeld worden",
     "duplicate": "Dubbele vraag",
     "unreachable": "Niet bereikbaar",
+}
+# Why a question is in the team's queue (matching.Unmatched.reason), for people.
+QUEUE_REASONS = {
+    "professional_help_advised": "Professionele hulp aangeraden: voorrang",
+    "no_topic": "Geen onderwerp gekozen",
+    "no_group": "Geen groep voor dit onderwerp in de buurt",
+    "all_full": "Alle passende groepen zitten vol",
 }
 # What a contact person may do with their own group, from which status, to which status.
 SELF_ACTIONS = {
@@ -180,8 +187,10 @@ def make_router(rt: Runtime) -> APIRouter:
             {
                 **q,
                 "age": age(q["received_at"], now),
-                "due": local(q["respond_before"]),
+                "due": timefmt.deadline(q["respond_before"], "nl"),
                 "topic_label": taxonomy.label(q["topic"], "nl") if q["topic"] else "—",
+                "place": place(q["municipality"]),
+                "reason_label": QUEUE_REASONS.get(q["reason"] or "", q["reason"] or "—"),
             }
             for q in queue
         ]
@@ -189,7 +198,11 @@ def make_router(rt: Runtime) -> APIRouter:
             "triage.html",
             rows=rows,
             signals=[
-                {**s, "topic_label": taxonomy.label(s["topic"], "nl") if s["topic"] else "—"}
+                {
+                    **s,
+                    "topic_label": taxonomy.label(s["topic"], "nl") if s["topic"] else "—",
+                    "place": place(s["municipality"]),
+                }
                 for s in signals
             ],
             groups=choices,
@@ -462,6 +475,14 @@ def make_router(rt: Runtime) -> APIRouter:
         )
 
     return router
+
+
+def place(municipality: str | None) -> str:
+    """A municipality as people write it ("Son en Breugel"), not its code (store.slug)."""
+    if not municipality:
+        return "onbekende gemeente"
+    names = {store.slug(m): m for m in regions.municipalities()}
+    return names.get(municipality, municipality)
 
 
 def acted(
