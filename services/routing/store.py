@@ -421,7 +421,9 @@ async def open_callbacks(session: AsyncSession, contact_id: str) -> list[dict]:
     """The questions this contact person still has to call back, the most urgent first."""
     rows = await session.execute(
         text(
-            "select question_id, reference, topic, priority, received_at, respond_before "
+            "select question_id, reference, topic, priority, received_at, respond_before, "
+            # the routing time: a link minted on the overview ends a deadline after it at the latest
+            "updated_at as routed_at "
             "from questions where contact_id = :c and state = 'routed' "
             "order by respond_before, reference"
         ),

@@ -395,6 +395,7 @@ def make_router(rt: Runtime) -> APIRouter:
             saved=t(f"saved_{saved}") if saved in SAVED else None,
             csrf=csrf_token(rt.settings, token),
             token=token,
+            intake=intake,  # the PIN page (services/intake/pins.py) lives on intake
         )
 
     async def contact_post(token: str, request: Request) -> tuple[str, dict, i18n.Lang] | Response:
