@@ -172,7 +172,16 @@ def make_router(rt: Runtime) -> APIRouter:
         url = rt.settings.base_url("intake") + "/staff/login?to=routing&next=/triage"
         return RedirectResponse(url, status_code=303)
 
-    @router.get("/triage", response_class=HTMLResponse, tags=["staff"], response_model=None)
+    @router.get(
+        "/triage",
+        response_class=HTMLResponse,
+        tags=["staff"],
+        response_model=None,
+        responses={
+            303: {"description": "No team member's session here: to intake's staff sign-in"},
+            403: {"description": "Signed in without the teamlid role"},
+        },
+    )
     async def triage_page(request: Request) -> Response:
         assert rt.staff is not None
         staff = rt.staff.page(request, "teamlid")
