@@ -31,13 +31,20 @@ from tests.support import (
 
 pytestmark = pytest.mark.timeout(300)
 CONTACT = "c-0123456789abcdef"
+CI_TOKEN = "ci-job-token-0123456789"
 ADDRESS = {"email": "elders@evil.example", "channel": "email", "language": "nl"}
 
 
 @pytest.fixture(scope="module")
 async def plain(tmp_path_factory: pytest.TempPathFactory, pg: Postgres) -> AsyncIterator[System]:
-    """A system whose admin token has only its DESIGN §6 meaning (no extra machine scopes)."""
-    s = start_system(tmp_path_factory.mktemp("roles"), pg, OPENDEUR_MACHINE_TOKENS="")
+    """A system whose admin token has only its DESIGN §6 meaning, and one scoped machine token."""
+    s = start_system(
+        tmp_path_factory.mktemp("roles"),
+        pg,
+        # One scoped machine token (a CI job's group import), stored as its hash; the admin
+        # token gets no extra scope here.
+        OPENDEUR_MACHINE_TOKENS=f"ci:groups-write:{hashlib.sha256(CI_TOKEN.encode()).hexdigest()}",
+    )
     yield s
     stop_system(s)
 
@@ -177,3 +184,61 @@ def test_what_routing_and_audit_are_given_cannot_sign_anyone_in(plain: System) -
     )
     r = httpx.get(plain.url("audit") + "/staff/accept", params={"assertion": body + "."})
     assert r.status_code == 403 and "set-cookie" not in r.headers
+
+
+async def test_a_scoped_machine_token_does_its_one_job(plain: System) -> None:
+    ci = {"Authorization": f"Bearer {CI_TOKEN}"}
+    async with httpx.AsyncClient(headers=ci, timeout=30) as c:
+        url = plain.url("routing") + "/api/v1/groups/rouwgroep-eindhoven/status"
+        assert (await c.post(url, json={"status": "paused"})).status_code == 204
+        assert (await c.post(url, json={"status": "active"})).status_code == 204
+        r = await c.get(plain.url("audit") + "/api/v1/audit/events")
+        assert r.status_code == 403
+        r = await c.put(plain.url("notify") + f"/api/v1/contacts/{CONTACT}", json=ADDRESS)
+        assert r.status_code == 403
+        # A machine token opens no page, and the hash in the setting is no token.
+        r = await c.get(plain.url("routing") + "/triage")
+        assert r.status_code == 303 and "/staff/handoff" in r.headers["location"]
+    digest = hashlib.sha256(CI_TOKEN.encode()).hexdigest()
+    r = httpx.post(
+        plain.url("routing") + "/api/v1/groups/rouwgroep-eindhoven/status",
+        json={"status": "left"},
+        headers={"Authorization": f"Bearer {digest}"},
+    )
+    assert r.status_code == 401
+
+
+def test_assertions_are_refused_when_altered_expired_or_for_another_service() -> None:
+    key = Ed25519PrivateKey.generate()
+    public = key.public_key()
+    now = time.time()
+    good = staff_mod.issue(key, "st-1", ["teamlid"], "routing", now)
+    assert staff_mod.verify(public, good, "routing", now)["roles"] == ["teamlid"]
+    with pytest.raises(staff_mod.AssertionInvalid):
+        staff_mod.verify(public, good, "audit", now)  # another audience
+    with pytest.raises(staff_mod.AssertionInvalid):
+        staff_mod.verify(public, good, "routing", now + staff_mod.ASSERTION_TTL + 1)
+    body, _, signature = good.partition(".")
+    claims = json.loads(staff_mod._unb64(body))
+    claims["roles"] = ["beheerder"]  # a raised role, the signature kept
+    raised = staff_mod._b64(json.dumps(claims, separators=(",", ":")).encode())
+    with pytest.raises(staff_mod.AssertionInvalid):
+        staff_mod.verify(public, f"{raised}.{signature}", "routing", now)
+    for junk in ("", ".", "a.b", "x" * 3000, good + "x"):
+        with pytest.raises(staff_mod.AssertionInvalid):
+            staff_mod.verify(public, junk, "routing", now)
+
+
+def test_next_is_a_local_path_or_the_default() -> None:
+    for evil in ("https://evil.example/", "//evil.example", "/\\evil", "javascript:x", "\t/x"):
+        assert staff_mod.local_path(evil, "/") == "/", evil
+    assert staff_mod.local_path("/triage?x=1", "/") == "/triage?x=1"
+    assert staff_mod.local_path("/a\nSet-Cookie: x", "/") == "/"
+
+
+def test_machine_token_entries_that_are_not_well_formed_grant_nothing() -> None:
+    from opendeur.runtime import machine_tokens
+
+    good = "a" * 64
+    parsed = machine_tokens(f"ci:groups-write+audit-read:{good}, bad::{good},x:y:short,:s:{good}")
+    assert parsed == [("ci", frozenset({"groups-write", "audit-read"}), good)]
