@@ -48,7 +48,7 @@ COMPOSE=(podman-compose --podman-args="--runtime runc" -p opendeur -f deploy/com
 export OPENDEUR_IMAGE=localhost/opendeur:check OPENDEUR_NATS_IMAGE=localhost/opendeur-nats:check \
   OPENDEUR_POSTGRES_IMAGE=localhost/opendeur-postgres:check \
   OPENDEUR_SMTP_URL=smtp://smtp:2525 OPENDEUR_PUBLIC_BASE_URL=http://intake:8080 \
-  OPENDEUR_CHECK_MAIL=$RUN/mail
+  OPENDEUR_CHECK_MAIL=$RUN/mail OPENDEUR_NATS_TLS=$RUN/tls
 remove_stack() {
   (cd "$ROOT" && "${COMPOSE[@]}" down -v >/dev/null 2>&1) || true
   local left
@@ -85,6 +85,7 @@ install -d -o 10001 -g 10001 -m 0700 deploy/secrets
   localhost/opendeur:check keys export /out
 printf '%s' "$PGPW" > deploy/secrets/postgres_password && chmod 600 deploy/secrets/postgres_password
 set -a && . deploy/secrets/nats.env && set +a
+deploy/nats/make-tls.sh "$RUN/tls" >/dev/null  # the broker's CA and certificate for nats-1..3
 
 # Boot in stages (podman-compose 1.0 does not wait for depends_on conditions).
 U0=$(date +%s)
@@ -115,6 +116,11 @@ say "groups imported; walking a question through the containers"
   -v "$RUN/mail:/mail:ro" -v "$ROOT/deploy/check/journey.py:/journey.py:ro" \
   --entrypoint python localhost/opendeur:check /journey.py
 say "healthy and through in $(( $(date +%s) - U0 ))s from the first container"
+say "the broker, tried from inside the network:"
+"${P[@]}" run --rm --network opendeur_default -e CA_FILE=/tls/ca.crt \
+  -e INTAKE_NATS_PASSWORD="$(cat deploy/secrets/intake/nats_password)" \
+  -v "$RUN/tls/ca.crt:/tls/ca.crt:ro" -v "$ROOT/deploy/check/broker.py:/broker.py:ro" \
+  --entrypoint python localhost/opendeur:check /broker.py
 for s in intake routing notify audit; do
   printf '  %-8s %s\n' "$s" "$("${P[@]}" inspect "opendeur_${s}_1" --format '{{.State.Status}} restarts={{.RestartCount}} read-only-root={{.HostConfig.ReadonlyRootfs}}')"
 done

@@ -130,7 +130,7 @@ def test_compose_gives_each_service_only_its_own_secret_files() -> None:
             assert m["source"].startswith(f"{name}_")
             assert secrets[m["source"]]["file"] == f"./secrets/{name}/{m['target']}"
         env = services[name]["environment"]
-        files = {k: v for k, v in env.items() if k.endswith("_FILE")}
+        files = {k: v for k, v in env.items() if k.endswith("_FILE") and k != "SSL_CERT_FILE"}
         assert files == {f"OPENDEUR_{n.upper()}_FILE": f"/run/secrets/{n}" for n in own}
     assert "OPENDEUR_DATABASE_URL_FILE" in services["migrate"]["environment"]
 
@@ -142,6 +142,30 @@ def test_nats_cluster_is_three_nodes_with_fsync_always() -> None:
         text = conf.read_text()
         assert "sync_interval: always" in text and "include ./authorization.conf" in text
         assert text.count("nats://nats-") == 3
+
+
+def test_compose_broker_speaks_tls_and_keeps_monitoring_to_itself() -> None:
+    """Clients and routes over TLS (routes verifying each other), monitoring on loopback only,
+    and every service connecting with tls:// and trusting the CA that make-tls.sh writes."""
+    for conf in sorted((DEPLOY / "nats").glob("nats-*.conf")):
+        text = conf.read_text()
+        assert re.search(r"^http: 127\.0\.0\.1:8222$", text, re.M), conf.name
+        client = re.search(r"^tls \{(.*?)^\}", text, re.M | re.S)
+        cluster = re.search(r"^cluster \{.*?^  tls \{(.*?)^  \}", text, re.M | re.S)
+        assert client and cluster, conf.name
+        for block in (client.group(1), cluster.group(1)):
+            assert {"cert_file", "key_file", "ca_file"} <= set(re.findall(r"(\w+):", block))
+        assert "verify: true" in cluster.group(1)
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    for name in (*SERVICES, "migrate"):
+        env = compose["services"][name]["environment"]
+        assert all(u.startswith("tls://") for u in env["OPENDEUR_NATS_URL"].split(",")), name
+        assert any(
+            v.endswith(f"/ca-bundle.crt:{env['SSL_CERT_FILE']}:ro")
+            for v in compose["services"][name]["volumes"]
+        ), name
+    for node in ("nats-1", "nats-2", "nats-3"):
+        assert not compose["services"][node].get("ports"), node  # nothing published
 
 
 def _nats_facts(conf: str, includes: Path | None = None) -> dict:
@@ -258,7 +282,10 @@ def test_compose_keeps_intakes_key_store_on_a_volume_and_the_root_read_only() ->
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     intake = compose["services"]["intake"]
     path = intake["environment"]["OPENDEUR_INTAKE_KEYSTORE"].removeprefix("file:")
-    mounts = dict(v.split(":")[1::-1] for v in intake["volumes"])
+    mounts = {}  # target -> source, from "SOURCE:TARGET[:ro]"
+    for v in intake["volumes"]:
+        source, target = v.removesuffix(":ro").rsplit(":", 1)
+        mounts[target] = source
     assert path in mounts and mounts[path] in compose["volumes"]
     for name in (*SERVICES, "migrate"):
         assert compose["services"][name]["read_only"] is True, name
