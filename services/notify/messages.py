@@ -183,6 +183,10 @@ def new_question(
     return render(subject, parts)
 
 
+# Four concatenated GSM-7 segments (4 x 153 characters): two signed links (Ed25519) and a line.
+SMS_MAX_CHARS = 612
+
+
 def sms_text(
     *,
     lang: str,
@@ -205,7 +209,11 @@ def sms_text(
         body = f"{head} ({topic_label or 'geen onderwerp'}). Bel terug, {when}: {link}"
         mine = "Je overzicht"
     if overview_link:
-        body += f"\n{mine}: {with_lang(overview_link, lang)}"
+        with_overview = body + f"\n{mine}: {with_lang(overview_link, lang)}"
+        # Signed links are long (Ed25519): the overview (also in every mail) only while the
+        # SMS stays within four segments; the callback link always goes.
+        if len(with_overview) <= SMS_MAX_CHARS:
+            body = with_overview
     return Rendered(subject=head, text=body)
 
 
