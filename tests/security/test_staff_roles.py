@@ -131,6 +131,8 @@ async def test_a_report_viewer_sees_only_the_report(plain: System) -> None:
     try:
         r = await viewer.get("/report")
         assert r.status_code == 200 and "Maandrapport" in r.text
+        r = await viewer.get("/report", params={"month": "<script>alert(1)</script>"})
+        assert r.status_code == 422 and "Kies een maand" in r.text and "<script>" not in r.text
         assert (await viewer.get("/")).status_code == 403
         for api in ("/api/v1/audit/events", "/api/v1/audit/verify", "/api/v1/audit/stream"):
             r = await viewer.get(api)

@@ -96,7 +96,13 @@ def make_router(rt: Runtime, build_report: Callable[[str], Awaitable[dict[str, A
         try:
             report = await build_report(month)
         except ApiError as err:
-            return render("message.html", status=err.status, heading=err.message, staff=staff)
+            return render(
+                "message.html",
+                status=err.status,
+                heading="Kies een maand als 2026-11.",
+                staff=staff,
+                csrf=gate().csrf(staff),
+            )
         sections: dict[str, list[tuple[str, str]]] = {}
         for table, key, value in reports.rows(report):
             sections.setdefault(table, []).append((key, value))
