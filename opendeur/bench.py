@@ -702,6 +702,15 @@ def git_head() -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The bench; an interruption is reported in a line (its processes are stopped by then)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("\nbench: interrupted; everything it started is stopped", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     p = argparse.ArgumentParser(prog="opendeur bench")
     p.add_argument("--questions", type=int, default=5000)
     p.add_argument("--concurrency", type=int, default=64)
@@ -735,8 +744,10 @@ def main(argv: list[str] | None = None) -> int:
         "--audit-only", action="store_true", help="only the audit ingest, batched vs one by one"
     )
     args = p.parse_args(argv)
-    # SIGTERM unwinds like Ctrl-C, so every process the bench started is stopped on the way out.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # SIGINT and SIGTERM unwind (even where SIGINT was inherited ignored, as in a background
+    # job), so every process the bench started is stopped on the way out.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.default_int_handler)
     audit_profile = args.out if args.profile in ("all", "audit") else None
     if args.audit_only:
         results = {
