@@ -16,8 +16,10 @@ $(VENV)/.bench: $(VENV)/.installed
 	$(PY) -m pip install -q -c constraints.txt -e '.[test,embedded,bench]'
 	touch $@
 
+# The reference pipeline (../shared/perf/reference.py) and opendeur, one after the other, with
+# their ratio; e.g. make bench BENCH_ARGS="--questions 1500 --rate 20 --duration 15 --no-audit"
 bench: $(VENV)/.bench
-	$(PY) -m opendeur.bench
+	$(PY) -m opendeur.bench $(BENCH_ARGS)
 
 bench-audit: $(VENV)/.bench
 	$(PY) -m opendeur.bench --audit-only
