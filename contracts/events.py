@@ -233,11 +233,12 @@ StaffAction = Literal["assign", "close", "group_status", "address_change"]
 class StaffActed(Event):
     """A staff member acted on a question, a group or a contact's address: who by pseudonymous
     staff id (never a name), what, and on which question (envelope), group or contact. Staged in
-    the same transaction as the action. Published by the service where it happened."""
+    the same transaction as the action. Published by the service where it happened (routing,
+    or notify for an address; the default only names the channel's owner in the AsyncAPI)."""
 
     subject: ClassVar[str] = "staff.acted.v1"
     type: Literal["staff.acted.v1"] = "staff.acted.v1"
-    source: Literal["routing", "notify"]
+    source: Literal["routing", "notify"] = "routing"
     staff_id: Code
     action: StaffAction
     group_id: Code | None = None

@@ -15,14 +15,13 @@ ADMIN_USER = "opendeur-admin"
 
 
 def owned_subjects(service: str) -> list[str]:
-    """The event subjects a service publishes: those whose contract names it as source (one
-    by default, or several as the field's type, e.g. staff.acted.v1)."""
-    return [cls.subject for cls in EVENT_TYPES if service in sources(cls)]
+    """The event subjects a service publishes: those whose contract names it as a source (the
+    field's type lists them: one for most events, routing and notify for staff.acted.v1)."""
+    return [cls.subject for cls in EVENT_TYPES if service in get_args(sources(cls))]
 
 
-def sources(cls: type[Event]) -> tuple[str, ...]:
-    field = cls.model_fields["source"]
-    return (field.default,) if isinstance(field.default, str) else get_args(field.annotation)
+def sources(cls: type[Event]) -> object:
+    return cls.model_fields["source"].annotation
 
 
 def inbox_prefix(service: str) -> str:
