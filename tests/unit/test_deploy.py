@@ -292,7 +292,7 @@ def test_compose_keeps_intakes_key_store_on_a_volume_and_the_root_read_only() ->
         assert compose["services"][name]["tmpfs"] == ["/tmp"], name
 
 
-# The keys the official chart (nats-io/k8s helm/charts/nats, values.yaml of 1.x/2.14) reads; any
+# The keys the official chart (nats-io/k8s helm/charts/nats, values.yaml of chart 2.14.2) reads; any
 # other key is silently ignored by Helm, as `config.include` was.
 CHART_TOP = {
     "global", "nameOverride", "fullnameOverride", "namespaceOverride", "tlsCA", "config",
