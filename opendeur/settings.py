@@ -119,6 +119,10 @@ class Settings(BaseSettings):
     # Scoped machine tokens, stored hashed: `name:scope[+scope]:sha256hex,...` (runtime.py).
     machine_tokens: str = ""
     public_base_url: str | None = None
+    # Where people reach routing's pages (contact overview, triage) and audit's (console, report)
+    # when the services listen on another address than the one in a link (0.0.0.0 in containers).
+    routing_public_url: str | None = None
+    audit_public_url: str | None = None
     response_deadline: str = "24h"
     pii_retention: str = "48h"
     unanswered_retention: str = "30d"
@@ -225,8 +229,13 @@ class Settings(BaseSettings):
         return int(getattr(self, f"{service}_port"))
 
     def base_url(self, service: str) -> str:
-        if service == "intake" and self.public_base_url:
-            return self.public_base_url.rstrip("/")
+        public = {
+            "intake": self.public_base_url,
+            "routing": self.routing_public_url,
+            "audit": self.audit_public_url,
+        }.get(service)
+        if public:
+            return public.rstrip("/")
         return f"http://{self.host}:{self.port(service)}"
 
     def proxies(self) -> list[str]:
