@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, get_args
 
 from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.specification import AsyncAPI
@@ -18,7 +18,19 @@ from contracts.streams import (
     deadletter_subject,
 )
 
-OWNER = {cls.subject: cls.model_fields["source"].default for cls in EVENT_TYPES}
+
+def publishers(cls: type[Event]) -> tuple[str, ...]:
+    """The services that publish an event: its source field's type lists them (the same rule
+    opendeur/natsauth.py grants NATS publish permissions by), the default first."""
+    allowed = get_args(cls.model_fields["source"].annotation)
+    default = cls.model_fields["source"].default
+    return (default, *(s for s in allowed if s != default))
+
+
+PUBLISHERS = {cls.subject: publishers(cls) for cls in EVENT_TYPES}
+# A channel is named after its publishers: 'routing.question.routed.v1', and for an event more
+# than one service publishes 'routing-notify.staff.acted.v1' (AsyncAPI keys have no '+' or ',').
+CHANNEL = {subject: f"{'-'.join(who)}.{subject}" for subject, who in PUBLISHERS.items()}
 # AsyncAPI 3.0: keys of channels, operations and components match this (no ':').
 KEY = re.compile(r"^[\w\d\.\-_]+$")
 NATS_BINDING = "0.1.0"
@@ -84,7 +96,7 @@ def _faststream_document() -> dict[str, Any]:
             cls.subject,
             stream=stream,
             schema=cls,
-            title=f"{OWNER[cls.subject]}.{cls.subject}",
+            title=CHANNEL[cls.subject],
             description=(cls.__doc__ or "").strip(),
         )
     for spec in CONSUMERS:
@@ -163,8 +175,26 @@ def build() -> dict[str, Any]:
         if op["action"] == "receive" and channel_id in durable:
             # The instances of a service share the durable pull consumer: each event reaches one.
             op["bindings"]["nats"]["queue"] = channel_id
+    _one_send_per_publisher(doc)
     _add_dead_letters(doc)
     return doc
+
+
+def _one_send_per_publisher(doc: dict[str, Any]) -> None:
+    """Each publishing service gets its own send operation '<service>.<subject>' on the
+    subject's channel, so an event two services publish lists both."""
+    operations = doc["operations"]
+    for subject, who in PUBLISHERS.items():
+        channel = CHANNEL[subject]
+        op = operations.pop(channel)
+        assert op["action"] == "send", channel
+        doc["channels"][channel]["description"] += f"\n\nPublished by {' and '.join(who)}."
+        for service in who:
+            operations[f"{service}.{subject}"] = {
+                **op,
+                "summary": f"{service} publishes {subject}",
+                "bindings": {"nats": {"bindingVersion": NATS_BINDING}},
+            }
 
 
 def _add_dead_letters(doc: dict[str, Any]) -> None:

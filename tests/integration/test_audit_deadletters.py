@@ -13,11 +13,15 @@ import pytest
 
 from contracts.streams import DEADLETTER_STREAM, deadletter_subject
 from services.audit.deadletters import ReplayRefused, list_dead, replay
-from tests.support import ADMIN, System, received_event
+from tests.support import ADMIN, System, received_event, staff_client
 
 POISON = b'{"not": "an event"}'
 CONSUMER = "routing-question-received-v1"
 SLOW = 60
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 async def wait_dead(js, stream_seq: int) -> dict:
@@ -49,14 +53,29 @@ async def test_poison_message_is_listed_on_the_console_without_its_payload(
     assert row["time"] is not None and datetime.fromisoformat(row["time"]).tzinfo is not None
     assert set(row) == {"seq", "time", "consumer", "reason", "subject", "stream_seq"}
 
+    url = system.url("audit") + "/"
     async with httpx.AsyncClient(timeout=30) as client:
-        url = system.url("audit") + "/"
         anonymous = await client.get(url)
-        assert anonymous.status_code == 303 and anonymous.headers["location"] == "/login"
-    async with httpx.AsyncClient(timeout=30, cookies={"od_admin": ADMIN}) as client:
-        r = await client.get(url)
-        assert r.status_code == 200, r.text
+        assert anonymous.status_code == 303
+        assert anonymous.headers["location"].startswith(system.url("intake") + "/staff/handoff?")
+        # The shared token opens no page for people, in its old cookie or as a bearer.
+    for old in ({"cookies": {"od_admin": ADMIN}}, {"headers": bearer(ADMIN)}):
+        async with httpx.AsyncClient(timeout=30, **old) as client:
+            r = await client.get(url)
+            assert r.status_code == 303 and "opendeur deadletters" not in r.text, old
+    other = await staff_client(system, "teamlid", "rapportage")
+    try:
+        refused = await other.get(url)
+        assert refused.status_code == 403 and CONSUMER not in refused.text
+    finally:
+        await other.aclose()
+    operator = await staff_client(system, "beheerder")
+    try:
+        r = await operator.get(url)
+        assert r.status_code == 200 and str(r.url) == url, (r.status_code, r.url)
         page = r.text
+    finally:
+        await operator.aclose()
     assert f"opendeur deadletters replay {row['seq']}</code>" in page
     assert CONSUMER in page and "invalid:validationerror" in page
     assert "an event" not in page, "the console must never show a dead letter's payload"

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -21,7 +22,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from opendeur.db import make_engine, sessionmaker
 from opendeur.embedded import free_port
 from services.intake import users
-from tests.support import ADMIN, LINK, ROOT, System, csrf, login, new_volunteer, question
+from tests.support import (
+    ADMIN,
+    LINK,
+    ROOT,
+    System,
+    add_staff,
+    csrf,
+    login,
+    new_volunteer,
+    question,
+    staff_sign_in,
+)
 
 FRONTEND_KEY = "phoneline-" + uuid.uuid4().hex
 METRICS_TOKEN = "metrics-" + uuid.uuid4().hex
@@ -348,11 +360,43 @@ async def test_the_callback_page_and_staff_sign_in_are_never_cached(system: Syst
         page = c.get(link.group(1))
         assert page.status_code == 200
         assert_no_store(page)  # the phone number and the story are on it
-        signed_in = c.post(
+        # The old sign-in with the shared token is gone: it sets no cookie at all.
+        posted = c.post(
             system.url("audit") + "/login", data={"token": ADMIN}, follow_redirects=False
         )
-        assert signed_in.status_code == 303 and "od_admin" in signed_in.headers["set-cookie"]
-        assert_no_store(signed_in)  # its cookie is the staff token
+        assert posted.status_code == 405 and "set-cookie" not in posted.headers
+        moved = c.get(system.url("audit") + "/login", follow_redirects=False)
+        assert moved.status_code == 303 and "set-cookie" not in moved.headers
+        assert moved.headers["location"].startswith(system.url("intake") + "/staff/login")
+        assert_no_store(moved)
+    # The one staff sign-in: every response that sets or ends a session is never cached, and
+    # no cookie ever holds a token (only the services' own signed session values).
+    async with httpx.AsyncClient(timeout=30) as person:
+        name, once = add_staff(system, "beheerder")
+        hops: list[httpx.Response] = []
+
+        async def keep(r: httpx.Response) -> None:
+            hops.append(r)
+
+        person.event_hooks["response"] = [keep]
+        page = await person.get(system.url("intake") + "/staff/login")
+        assert_no_store(page)
+        await staff_sign_in(person, system.url("intake"), name, once)
+        console = await person.get(system.url("audit") + "/", follow_redirects=True)
+        assert console.status_code == 200 and str(console.url) == system.url("audit") + "/"
+        out = await person.post(
+            system.url("audit") + "/staff/signout",
+            data={"csrf": csrf(console.text)},
+            follow_redirects=False,
+        )
+        assert out.status_code == 200
+        setting = [r for r in hops if r.headers.get_list("set-cookie")]
+        assert {urlsplit(str(r.url)).path for r in setting} >= {"/staff/login", "/staff/accept"}
+        assert out in setting  # the sign-out ends audit's session
+        for r in setting:
+            assert_no_store(r)
+            for header in r.headers.get_list("set-cookie"):
+                assert ADMIN not in header and "od_admin" not in header, header
 
 
 # --- topics come from the fixed catalogue, also while routing is down ---------------------------

@@ -1,6 +1,7 @@
-"""Every staff route of every service, as an attacker without the token probes it (401 before any
-parameter is read) and as staff with odd input (a 4xx, never a 500). The routes are read from the
-apps themselves, so a staff route added later is covered without touching this file."""
+"""Every staff route of every service, as an attacker without a sign-in probes it (401 before any
+parameter is read, a page hands off to intake's sign-in) and as staff with odd input (a 4xx,
+never a 500). The routes are read from the apps themselves, so a staff route added later is
+covered without touching this file."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from tests.support import ADMIN, ROOT, System
+from opendeur.staff import ROLES
+from tests.support import ADMIN, ROOT, System, csrf, staff_client
 
 STAFF_TAGS = {"staff", "audit", "reports"}
 LISTER = """
@@ -108,7 +112,14 @@ def url_for(system: System, r: dict, fill: str) -> str:
 def test_without_a_credential_a_staff_route_answers_401_first(system: System, route: dict) -> None:
     url = url_for(system, route, "%00" + "x" * 600)
     query = {k: GARBAGE_QUERY.get(k, "\x00") for k in route["query"]}
-    attempts = [{}, {"Authorization": "Bearer wrong"}, {"Cookie": "od_admin=wrong"}]
+    attempts = [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Cookie": "od_admin=wrong"},
+        # The old shared token in its old cookie, and a made-up session cookie of the service.
+        {"Cookie": f"od_admin={ADMIN}"},
+        {"Cookie": f"od_staff_{route['service']}=eyJzIjoiYWRtaW4iLCJyIjpbImJlaGVlcmRlciJdfQ.x.y"},
+    ]
     for headers in attempts:
         r = httpx.request(
             route["method"],
@@ -120,16 +131,44 @@ def test_without_a_credential_a_staff_route_answers_401_first(system: System, ro
             follow_redirects=False,
         )
         if route["method"] == "GET" and not route["path"].startswith("/api/"):
-            # A staff page sends a person to the sign-in page instead.
-            assert r.status_code == 303 and r.headers["location"] == "/login", r.status_code
+            # A staff page sends a person to intake's sign-in (by its hand-off) instead.
+            assert r.status_code == 303, (r.status_code, r.text[:300])
+            location = urlsplit(r.headers["location"])
+            intake = urlsplit(system.url("intake"))
+            assert (location.netloc, location.path) == (intake.netloc, "/staff/handoff")
+            back = parse_qs(location.query)
+            assert back["to"] == [route["service"]], back
+            assert back["next"][0].startswith("/") and not back["next"][0].startswith("//")
+            assert "set-cookie" not in r.headers
         else:
             assert r.status_code == 401, (r.status_code, r.text[:300])
             assert r.json()["error"] == "unauthorized"
 
 
+@pytest.fixture(scope="module")
+async def every_role(system: System) -> AsyncIterator[httpx.Cookies]:
+    """The cookies of a person with every role, handed off to routing, notify and audit."""
+    c = await staff_client(system, *ROLES)
+    try:
+        for service in ("routing", "notify", "audit"):
+            r = await c.get(
+                system.url("intake") + "/staff/handoff", params={"to": service, "next": "/"}
+            )
+            assert f"od_staff_{service}" in c.cookies, (service, r.status_code, r.url)
+        yield c.cookies
+    finally:
+        await c.aclose()
+
+
 @pytest.mark.parametrize("route", STAFF, ids=route_id)
-def test_with_a_credential_odd_input_is_a_4xx_never_a_500(system: System, route: dict) -> None:
-    auth = {"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"}
+def test_with_a_credential_odd_input_is_a_4xx_never_a_500(
+    system: System, route: dict, every_role: httpx.Cookies
+) -> None:
+    # The audit API and reports take the machine token (DESIGN section 6); the other staff
+    # routes a signed-in person with every role, so odd input reaches the parameters.
+    auth = {"Content-Type": "application/json"}
+    if route["service"] == "audit":
+        auth["Authorization"] = f"Bearer {ADMIN}"
     requests: list[tuple[str, dict, bytes | None]] = []
     for fill in ODD_PATH if "{" in route["path"] else ["-"]:
         requests.append((url_for(system, route, fill), {}, None))
@@ -139,7 +178,8 @@ def test_with_a_credential_odd_input_is_a_4xx_never_a_500(system: System, route:
             requests.append((base, query, None))
     if route["method"] != "GET":
         requests += [(base, {}, body) for body in ODD_BODIES]
-    with httpx.Client(timeout=20, headers=auth) as c:
+    cookies = None if route["service"] == "audit" else every_role
+    with httpx.Client(timeout=20, headers=auth, cookies=cookies) as c:
         for url, query, body in requests:
             with c.stream(route["method"], url, params=query, content=body) as r:
                 assert r.status_code < 500, (url[:120], query, body, r.status_code, r.read()[:300])
@@ -148,18 +188,42 @@ def test_with_a_credential_odd_input_is_a_4xx_never_a_500(system: System, route:
                     assert isinstance(payload.get("error"), str), payload
 
 
-def test_the_console_signs_out_by_post_only(system: System) -> None:
+async def test_the_console_signs_out_by_post_with_its_csrf_token_only(system: System) -> None:
+    """Audit's sign-out is POST /staff/signout: a link (GET) cannot sign anyone out, nor can a
+    cross-site form that carries the person's cookie but not the page's CSRF token."""
     base = system.url("audit")
-    r = httpx.get(base + "/logout", follow_redirects=False)
-    assert r.status_code == 405
-    cross = httpx.post(
-        base + "/logout",
-        headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
-        follow_redirects=False,
-    )
-    assert cross.status_code == 403
-    own = httpx.post(base + "/logout", headers={"Origin": base}, follow_redirects=False)
-    assert own.status_code == 303 and own.headers["location"] == "/login"
+    person = await staff_client(system, "beheerder")
+    try:
+        console = await person.get(base + "/")
+        assert console.status_code == 200 and str(console.url) == base + "/", console.url
+        token = csrf(console.text)
+        assert (await person.get(base + "/staff/signout")).status_code == 405
+        assert (await person.get(base + "/logout")).status_code in (404, 405)
+        cross = await person.post(
+            base + "/staff/signout",
+            data={"csrf": "0" * 64},
+            headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+            follow_redirects=False,
+        )
+        assert cross.status_code == 403, (cross.status_code, cross.text[:300])
+        assert "od_staff_audit" not in cross.headers.get("set-cookie", "")
+        still = await person.get(base + "/", follow_redirects=False)
+        assert still.status_code == 200, "a forged sign-out ended the session"
+
+        own = await person.post(
+            base + "/staff/signout",
+            data={"csrf": token},
+            headers={"Origin": base},
+            follow_redirects=False,
+        )
+        assert own.status_code == 200, (own.status_code, own.text[:300])
+        assert own.headers["cache-control"] == "no-store"
+        assert "od_staff_audit" not in person.cookies
+        gone = await person.get(base + "/", follow_redirects=False)
+        assert gone.status_code == 303
+        assert gone.headers["location"].startswith(system.url("intake") + "/staff/handoff?")
+    finally:
+        await person.aclose()
 
 
 PHONE = [
