@@ -21,7 +21,16 @@ from opendeur.keys import pseudonym
 from opendeur.settings import Settings
 from tests.browser.conftest import CHROMIUM, LAUNCH_ARGS
 from tests.hostile.conftest import IMG, RTL, XSS
-from tests.support import ADMIN, LINK, SECRET, System, csrf, new_volunteer, question
+from tests.support import (
+    ADMIN,
+    LINK,
+    SECRET,
+    System,
+    csrf,
+    new_volunteer,
+    question,
+    staff_client,
+)
 
 HOSTILE = f"Help {XSS} {IMG} 'enkel' \"dubbel\" {RTL} </textarea><b>vet</b> {{{{7*7}}}}"
 EVE = "eve.xss@example.org"
@@ -134,28 +143,51 @@ async def test_phone_console_confirmation_and_errors(
 
 
 async def test_staff_pages_triage_and_audit_console(hostile: System) -> None:
-    auth = {"Authorization": f"Bearer {ADMIN}"}
-    async with httpx.AsyncClient(timeout=30, headers=auth) as c:
+    """Staff pages opened the way staff open them: a team member's session for triage, an
+    operator's for the console and the report page (each checked to be that page, not the
+    sign-in it would fall back to)."""
+    triage_url = hostile.url("routing") + "/triage"
+    console_url = hostile.url("audit") + "/"
+    async with httpx.AsyncClient(timeout=30) as c:
         # A question no group takes lands in triage; the hostile group is one of the choices.
         q = await ask(c, hostile, topic="verslaving", postcode="9999", story=HOSTILE)
+    team = await staff_client(hostile, "teamlid")
+    try:
         deadline = time.monotonic() + 30
         while True:
-            triage = await c.get(hostile.url("routing") + "/triage")
-            assert triage.status_code == 200
+            triage = await team.get(triage_url)
+            assert triage.status_code == 200 and str(triage.url) == triage_url, triage.url
             assert_inert(triage.text, "triage page")
-            if q["question_id"] in triage.text:
+            if q["reference"] in triage.text:
                 break
             assert time.monotonic() < deadline, "the unmatched question never reached triage"
             await asyncio.sleep(0.3)
         assert "&lt;script&gt;" in triage.text, "the hostile group is not listed in triage"
-        console = await c.get(hostile.url("audit") + "/")
-        assert console.status_code == 200
+        for params in ({"q": XSS}, {"next": XSS}, {"reason": IMG}):
+            r = await team.get(triage_url, params=params)
+            assert r.status_code < 500
+            assert_inert(r.text, f"triage {params}")
+    finally:
+        await team.aclose()
+    operator = await staff_client(hostile, "beheerder")
+    try:
+        console = await operator.get(console_url)
+        assert console.status_code == 200 and str(console.url) == console_url, console.url
         assert_inert(console.text, "audit console")
         for params in ({"q": XSS}, {"month": XSS}, {"type": IMG}):
-            for path in ("/", "/login"):
-                r = await c.get(hostile.url("audit") + path, params=params)
+            for path in ("/", "/report", "/login"):
+                r = await operator.get(hostile.url("audit") + path, params=params)
                 assert r.status_code < 500
                 assert_inert(r.text, f"audit {path} {params}")
+        report_page = await operator.get(hostile.url("audit") + "/report", params={"month": XSS})
+        assert report_page.status_code == 422 and str(report_page.url).startswith(
+            hostile.url("audit") + "/report"
+        )
+        assert "alert(1)" not in report_page.text  # not even as text: nothing is reflected
+    finally:
+        await operator.aclose()
+    auth = {"Authorization": f"Bearer {ADMIN}"}
+    async with httpx.AsyncClient(timeout=30, headers=auth) as c:
         report = await c.get(
             hostile.url("audit") + "/api/v1/reports/monthly", params={"month": XSS}
         )
@@ -178,13 +210,23 @@ async def test_no_dialog_fires_in_chromium(hostile: System) -> None:
         hostile.url("routing") + "/triage",
         hostile.url("audit") + "/",
     ]
+    # The browser carries a staff sign-in (teamlid for triage, beheerder for the console) and
+    # makes the hand-off to routing and audit itself.
+    person = await staff_client(hostile, "teamlid", "beheerder")
+    try:
+        cookies = [
+            {"name": k.name, "value": k.value or "", "domain": k.domain, "path": k.path}
+            for k in person.cookies.jar
+        ]
+    finally:
+        await person.aclose()
+    assert cookies, "the staff sign-in set no cookie"
     dialogs: list[str] = []
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         try:
-            context = await browser.new_context(
-                extra_http_headers={"Authorization": f"Bearer {ADMIN}"}
-            )
+            context = await browser.new_context()
+            await context.add_cookies(cookies)
             page = await context.new_page()
             page.on(
                 "dialog", lambda d: (dialogs.append(d.message), asyncio.ensure_future(d.dismiss()))
@@ -192,6 +234,7 @@ async def test_no_dialog_fires_in_chromium(hostile: System) -> None:
             for url in pages:
                 response = await page.goto(url)
                 assert response is not None and response.status == 200, url
+                assert page.url == url, (url, page.url)  # that page, not a sign-in instead
                 await page.wait_for_timeout(300)
             # The web form re-rendered with the hostile values (a real form post).
             await page.goto(hostile.url("intake") + "/")
