@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,6 +76,10 @@ class Sink:
         return "250 OK"
 
 
+class Restarted(RuntimeError):
+    """A process of the pipeline died before the measurement (a port taken, a crash)."""
+
+
 @dataclass
 class Target:
     """A running pipeline: where the client POSTs, which 202 field names a question as its mail
@@ -82,7 +87,7 @@ class Target:
 
     url: str
     key: str
-    procs: dict[str, psutil.Process]
+    procs: Callable[[], dict[str, psutil.Process]]  # asked after the warm-up
     timings: Timings
 
 
@@ -286,9 +291,26 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def quiet_port() -> int:
+    """A free port below Linux's ephemeral range (32768-60999): one the kernel gave out may be
+    taken by some client's connection on this shared machine before the service binds it."""
+    import random
+    import socket
+
+    for _ in range(200):
+        port = random.randint(20_000, 32_000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 32000")
+
+
 async def measure(target: Target, args: argparse.Namespace) -> dict:
     """Warm-up, idle background, saturated throughput, latency at a fixed rate, memory."""
-    timings, procs = target.timings, target.procs
+    timings = target.timings
     results: dict = {"load_average_before": load_average()}
     warm = Timings()
     await post_questions(target, 50, 8, warm, None, "warm-up  ")
@@ -296,6 +318,7 @@ async def measure(target: Target, args: argparse.Namespace) -> dict:
     if warm.errors or any(r not in timings.mailed for r in warm.accepted):
         raise RuntimeError(f"warm-up failed: {warm.errors or 'mails missing'}")
     await asyncio.sleep(1.0)
+    procs = target.procs()
 
     # Idle CPU (timers, pull requests, polls): reported, and subtracted for a net figure.
     idle0, t_idle = cpu_seconds(procs), time.perf_counter()
@@ -366,14 +389,14 @@ async def run_opendeur(args: argparse.Namespace) -> dict:
     """opendeur as `opendeur up` runs it: its own fresh nats-server and PostgreSQL, a sink."""
     from aiosmtpd.controller import Controller
 
-    from opendeur.embedded import free_port, wait_port
+    from opendeur.embedded import wait_port
 
     data = Path(tempfile.mkdtemp(prefix="opendeur-bench-"))
     timings = Timings()
-    smtp_port = free_port()
+    smtp_port = quiet_port()
     sink = Controller(Sink(timings), hostname="127.0.0.1", port=smtp_port)
     sink.start()
-    ports = {s: free_port() for s in ("intake", "routing", "notify", "audit", "mailbox")}
+    ports = {s: quiet_port() for s in ("intake", "routing", "notify", "audit", "mailbox")}
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDEUR_")}
     env.update({f"OPENDEUR_{s.upper()}_PORT": str(p) for s, p in ports.items()})
     env.update(
@@ -403,11 +426,18 @@ async def run_opendeur(args: argparse.Namespace) -> dict:
             capture_output=True,
             timeout=300,
         )
+
+        def procs() -> dict[str, psutil.Process]:
+            found = service_processes(psutil.Process(up.pid))
+            restarts = [
+                line for line in (data / "up.log").read_text().splitlines() if " exited (" in line
+            ]
+            if restarts or not {"intake", "routing", "notify", "audit"} <= found.keys():
+                raise Restarted(f"a service restarted or is missing: {restarts or sorted(found)}")
+            return found
+
         target = Target(
-            f"http://127.0.0.1:{ports['intake']}/api/v1/questions",
-            "reference",
-            service_processes(psutil.Process(up.pid)),
-            timings,
+            f"http://127.0.0.1:{ports['intake']}/api/v1/questions", "reference", procs, timings
         )
         return await measure(target, args)
     finally:
@@ -420,14 +450,14 @@ async def run_reference(args: argparse.Namespace) -> dict:
     role) on a fresh nats-server (sync_interval: always), a fresh PostgreSQL and its own sink."""
     from aiosmtpd.controller import Controller
 
-    from opendeur.embedded import NatsServer, Postgres, free_port, wait_port
+    from opendeur.embedded import NatsServer, Postgres, wait_port
 
     script = Path(args.reference).resolve()
     if not script.is_file():
         raise SystemExit(f"bench: no reference pipeline at {script} (--reference PATH)")
     data = Path(tempfile.mkdtemp(prefix="opendeur-bench-ref-"))
     timings = Timings()
-    smtp_port, port = free_port(), free_port()
+    smtp_port, port = quiet_port(), quiet_port()
     sink = Controller(Sink(timings, SUBJECT), hostname="127.0.0.1", port=smtp_port)
     nats_server = pg = None
     roles: dict[str, subprocess.Popen] = {}
@@ -456,7 +486,12 @@ async def run_reference(args: argparse.Namespace) -> dict:
         procs = {k: psutil.Process(p.pid) for k, p in roles.items()}
         procs["postgres"] = psutil.Process(pg.proc.pid)
         procs["nats"] = psutil.Process(nats_server.proc.pid)
-        target = Target(f"http://127.0.0.1:{port}/api/v1/questions", "question_id", procs, timings)
+        for name, p in roles.items():
+            if p.poll() is not None:
+                raise Restarted(f"reference {name} exited ({p.returncode}), see {data}")
+        target = Target(
+            f"http://127.0.0.1:{port}/api/v1/questions", "question_id", lambda: procs, timings
+        )
         return await measure(target, args)
     finally:
         for p in roles.values():
@@ -521,14 +556,14 @@ async def audit_ingest(events: int, batch: int, profile: str | None = None) -> d
 
     from contracts.events import ContactNotified, QuestionReceived
     from opendeur.db import migrate, provision
-    from opendeur.embedded import NatsServer, Postgres, free_port, wait_port
+    from opendeur.embedded import NatsServer, Postgres, wait_port
     from opendeur.messaging import provision_broker
     from opendeur.settings import Settings
 
     data = Path(tempfile.mkdtemp(prefix="opendeur-bench-audit-"))
     nats_server = NatsServer(data / "nats").start()
     pg = Postgres(data / "pg").start()
-    port = free_port()
+    port = quiet_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDEUR_")}
     env.update(
         {
@@ -701,6 +736,15 @@ def git_head() -> str | None:
     return out.stdout.strip() or None
 
 
+def measured(run: Callable, args: argparse.Namespace) -> dict:
+    """One pipeline's run, started afresh once if one of its processes died before measuring."""
+    try:
+        return asyncio.run(run(args))
+    except Restarted as exc:
+        print(f"bench: {exc}; starting it again on fresh infrastructure", flush=True)
+        return asyncio.run(run(args))
+
+
 def main(argv: list[str] | None = None) -> int:
     """The bench; an interruption is reported in a line (its processes are stopped by then)."""
     try:
@@ -777,10 +821,10 @@ def _main(argv: list[str] | None) -> int:
     }
     if not args.no_reference:
         print("== reference pipeline", flush=True)
-        results["reference"] = asyncio.run(run_reference(args))
+        results["reference"] = measured(run_reference, args)
     if not args.reference_only:
         print("== opendeur", flush=True)
-        results["opendeur"] = asyncio.run(run_opendeur(args))
+        results["opendeur"] = measured(run_opendeur, args)
     if "reference" in results and "opendeur" in results:
         results["ratio"] = ratios(results["reference"], results["opendeur"])
     if not args.no_audit and not args.reference_only:
