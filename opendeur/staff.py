@@ -284,7 +284,12 @@ def make_router(gate: StaffGate) -> APIRouter:
     async def signout(request: Request) -> Response:
         staff = gate.current(request)
         form = await request.form()
-        if staff is not None and not gate.csrf_ok(staff, str(form.get("csrf", ""))):
+        # Without a session there is no CSRF token to check: refuse what another site sends
+        # (a SameSite=Lax cookie is not sent cross-site, so that post would arrive sessionless).
+        cross_site = request.headers.get("sec-fetch-site") == "cross-site"
+        if (staff is None and cross_site) or (
+            staff is not None and not gate.csrf_ok(staff, str(form.get("csrf", "")))
+        ):
             return HTMLResponse("Het formulier was verlopen.", status_code=403, headers=NO_STORE)
         return gate.sign_out()
 

@@ -209,6 +209,13 @@ async def test_the_console_signs_out_by_post_with_its_csrf_token_only(system: Sy
         assert "od_staff_audit" not in cross.headers.get("set-cookie", "")
         still = await person.get(base + "/", follow_redirects=False)
         assert still.status_code == 200, "a forged sign-out ended the session"
+        async with httpx.AsyncClient() as stranger:  # a cross-site post arrives without the cookie
+            bare = await stranger.post(
+                base + "/staff/signout",
+                headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+            )
+        assert bare.status_code == 403, (bare.status_code, bare.text[:300])
+        assert "od_staff_audit" not in bare.headers.get("set-cookie", "")
 
         own = await person.post(
             base + "/staff/signout",
