@@ -234,7 +234,7 @@ class StaffActed(Event):
     """A staff member acted on a question, a group or a contact's address: who by pseudonymous
     staff id (never a name), what, and on which question (envelope), group or contact. Staged in
     the same transaction as the action. Published by the service where it happened (routing,
-    or notify for an address; the default only names the channel's owner in the AsyncAPI)."""
+    or notify for an address; the AsyncAPI channel lists both)."""
 
     subject: ClassVar[str] = "staff.acted.v1"
     type: Literal["staff.acted.v1"] = "staff.acted.v1"
