@@ -226,7 +226,7 @@ class Runtime:
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "Error",
     "type": "object",
-    "required": ["error", "message"],
+    "required": ["error", "message", "field"],
     "properties": {
         "error": {"type": "string", "description": "a code, e.g. not_found"},
         "message": {"type": "string", "description": "what a person can read"},
@@ -285,9 +285,12 @@ def staff_route_class(check: Callable[[Request], None]) -> type[APIRoute]:
 def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
     """Add the refusals every service gives through the handlers below to its OpenAPI document,
     where an operation does not document them itself: 404 where the path names something by id,
-    401 on staff APIs (bearer token), 403 on staff pages' form posts (CSRF), all as {error,
-    message, field}. Checked by schemathesis in tests/hostile/test_schemathesis.py."""
-    schema.setdefault("components", {}).setdefault("schemas", {}).setdefault("Error", ERROR_SCHEMA)
+    401 and 403 on staff APIs (token or session, then its scope or role), 403 on staff pages'
+    form posts (CSRF). Every 4xx and 5xx is described as the one {error, message, field} body
+    the handlers send, in place of FastAPI's HTTPValidationError (never sent). Checked by
+    schemathesis in tests/hostile/test_schemathesis.py and tests/*/test_openapi_responses.py."""
+    schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = ERROR_SCHEMA
 
     def refusal(description: str) -> dict[str, Any]:
         return {
@@ -305,8 +308,20 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
             if STAFF_TAGS & set(op.get("tags", ())):
                 if path.startswith("/api/"):
                     responses.setdefault("401", refusal("The staff token is missing or not valid"))
+                    responses.setdefault("403", refusal("The token's scope or the role is wrong"))
                 elif method != "get":  # a staff page's form post
                     responses.setdefault("403", refusal("The form's CSRF token is not valid"))
+            for code, response in responses.items():
+                if not code.startswith(("4", "5")):
+                    continue
+                content = response.get("content", {}).get("application/json", {})
+                if not content or "HTTPValidationError" in str(content.get("schema")):
+                    if code == "422" and response.get("description") == "Validation Error":
+                        response["description"] = "A value is missing or not valid"
+                    response["content"] = refusal("")["content"]
+    for unused in ("HTTPValidationError", "ValidationError"):
+        if f"#/components/schemas/{unused}" not in str(schema.get("paths")):
+            schemas.pop(unused, None)
     return schema
 
 

@@ -19,7 +19,7 @@ from pydantic import StringConstraints
 
 from opendeur import staff
 from opendeur.runtime import ApiError, Runtime
-from services.audit import handlers, jobs, queries, reports, store, tailing
+from services.audit import handlers, jobs, queries, reports, schemas, store, tailing
 from services.audit.web import console
 
 rt = Runtime("audit")
@@ -31,7 +31,12 @@ MAX_SEQ = 2**63 - 1
 EventType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.]{0,63}$")]
 
 
-@app.get("/api/v1/audit/events", tags=["audit"])
+@app.get(
+    "/api/v1/audit/events",
+    tags=["audit"],
+    response_model=None,
+    responses={200: {"model": list[schemas.AuditEvent]}},
+)
 async def audit_events(
     request: Request,
     question_id: UUID | None = None,
@@ -44,14 +49,24 @@ async def audit_events(
         return await store.events_for(session, question_id, after, type, limit)
 
 
-@app.get("/api/v1/audit/verify", tags=["audit"])
+@app.get(
+    "/api/v1/audit/verify",
+    tags=["audit"],
+    response_model=None,
+    responses={200: {"model": schemas.Verification}},
+)
 async def audit_verify(request: Request) -> dict:
     rt.require(request, "audit-read", "beheerder")
     async with rt.sessions() as session:
         return await store.verify_trail(session)
 
 
-@app.get("/api/v1/audit/consent/{question_id}", tags=["audit"])
+@app.get(
+    "/api/v1/audit/consent/{question_id}",
+    tags=["audit"],
+    response_model=None,
+    responses={200: {"model": schemas.ConsentRegister}},
+)
 async def consent_register(request: Request, question_id: UUID) -> dict:
     rt.require(request, "audit-read", "beheerder")
     async with rt.sessions() as session:
@@ -72,7 +87,12 @@ def month_range(month: str) -> tuple[int, int, datetime, datetime]:
     return year, mon, start, end
 
 
-@app.get("/api/v1/audit/timings", tags=["audit"])
+@app.get(
+    "/api/v1/audit/timings",
+    tags=["audit"],
+    response_model=None,
+    responses={200: {"model": schemas.Timings}},
+)
 async def audit_timings(request: Request, month: str) -> dict:
     rt.require(request, "audit-read", "beheerder")
     _, _, start, end = month_range(month)
@@ -157,7 +177,21 @@ async def build_report(month: str) -> dict:
     return reports.build(month, calendar.monthrange(year, mon)[1], counts, stats)
 
 
-@app.get("/api/v1/reports/monthly", tags=["reports"], response_model=None)
+@app.get(
+    "/api/v1/reports/monthly",
+    tags=["reports"],
+    response_model=None,
+    responses={
+        200: {
+            "model": schemas.MonthlyReport,
+            "description": "The report as JSON, or with ?format= as CSV or a page",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "text/html": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 async def monthly_report(
     request: Request,
     month: str,

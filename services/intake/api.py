@@ -221,7 +221,13 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
         "/questions",
         status_code=202,
         response_model=Accepted,
-        responses={422: {"description": "Refused; nothing personal was stored."}},
+        responses={
+            401: {"description": "The X-Frontend-Key header names no known frontend."},
+            413: {"description": "The body is larger than allowed."},
+            422: {"description": "Refused; nothing personal was stored."},
+            429: {"description": "Too many questions from this address; see Retry-After."},
+            503: {"description": "The database or broker is away for a moment; see Retry-After."},
+        },
     )
     async def post_question(q: QuestionIn, response: Response) -> Accepted:
         response.headers.update(NO_STORE)  # the withdraw token is a credential

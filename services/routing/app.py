@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from opendeur import outbox, staff
 from opendeur.runtime import ApiError, Runtime
 from services.routing import api, groups, handlers, store, taxonomy
+from services.routing.schemas import TriageItem
 from services.routing.web import pages
 
 rt = Runtime("routing")
@@ -54,7 +55,12 @@ async def set_status(
     outbox.wake_relay()
 
 
-@app.get("/api/v1/triage", tags=["staff"])
+@app.get(
+    "/api/v1/triage",
+    tags=["staff"],
+    response_model=None,
+    responses={200: {"model": list[TriageItem]}},
+)
 async def triage(request: Request) -> list[dict]:
     rt.require(request, "triage-read", "teamlid")
     async with rt.sessions() as session:
