@@ -341,10 +341,15 @@ async def raw_only(_message: object) -> None:
     return None
 
 
-Handler = Callable[[Event], Awaitable[None]]
+# Applies a batch of decoded events in one transaction (the runtime's inbox, handlers, outbox
+# and commit); raises if any of them fails, and then nothing of the batch is applied.
+BatchHandler = Callable[[list[Event]], Awaitable[None]]
 # All consumers of one process together hold at most this many database connections, so a
 # backlog of events can never take the pool from the HTTP requests (the door stays open).
 HANDLER_CONCURRENCY = 8
+# How long a batch waits for the rest of its fetch to reach it: FastStream hands each fetched
+# message to its own task, and they arrive within a few turns of the event loop.
+GATHER_S = 0.003
 _slots: asyncio.Semaphore | None = None
 
 
@@ -355,12 +360,159 @@ def _handler_slots() -> asyncio.Semaphore:
     return _slots
 
 
+class Batcher:
+    """Gathers the messages of one fetch (up to the spec's batch size) and settles them together:
+    one transaction for all, then one ack each. When the batch fails, each message is retried on
+    its own, so only the culprit is nak'ed or dead-lettered; an infrastructure failure naks them
+    all with a delay and holds the consumer back (Backoff), never dead-letters."""
+
+    def __init__(
+        self, spec: ConsumerSpec, broker_ref: Callable[[], NatsBroker], apply: BatchHandler
+    ) -> None:
+        self.spec = spec
+        self.broker_ref = broker_ref
+        self.apply = apply
+        self.backoff = Backoff()
+        self.waiting: list[tuple[Any, asyncio.Future[None]]] = []
+        self.flusher: asyncio.Task[None] | None = None
+        # Batches settle one after another, in the order they were gathered (order per question).
+        self.turn = asyncio.Lock()
+
+    async def submit(self, raw: Any) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiting.append((raw, done))
+        if self.flusher is None:
+            self.flusher = asyncio.create_task(self._flush_soon())
+        # Shielded: FastStream cancelling one message's task at shutdown does not cut the
+        # batch short; its message is settled with the others.
+        await asyncio.shield(done)
+
+    async def _flush_soon(self) -> None:
+        deadline = time.monotonic() + GATHER_S
+        seen = -1
+        while len(self.waiting) < self.spec.batch_size and time.monotonic() < deadline:
+            if len(self.waiting) == seen:
+                break
+            seen = len(self.waiting)
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+        taken = self.waiting[: self.spec.batch_size]
+        self.waiting = self.waiting[self.spec.batch_size :]
+        self.flusher = asyncio.create_task(self._flush_soon()) if self.waiting else None
+        try:
+            async with self.turn:
+                await self.settle([raw for raw, _ in taken])
+        finally:
+            for _, done in taken:
+                if not done.done():
+                    done.set_result(None)
+
+    async def settle(self, raws: list[Any]) -> None:
+        spec = self.spec
+        js = jetstream(self.broker_ref())
+        raws = sorted(raws, key=lambda r: r.metadata.sequence.stream)  # the stream's order
+        good: list[tuple[Any, Event]] = []
+        for raw in raws:
+            try:
+                good.append((raw, decode(raw.subject, raw.data)))
+            except (ValidationError, LookupError, ValueError) as exc:
+                await dead_letter(js, spec, raw, "invalid:" + type(exc).__name__.lower())
+                await raw.term()
+        if not good:
+            return
+        for raw, _ in good:
+            if raw.metadata.num_delivered > 1:
+                metrics.REDELIVERIES.labels(consumer=spec.durable).inc()
+        started = time.perf_counter()
+        try:
+            async with _handler_slots():
+                await self.apply([event for _, event in good])
+        except Exception as exc:
+            if transient(exc) or len(good) == 1:
+                await self.failed(good, exc)
+                return
+            log.warning(
+                "batch_failed_retrying_one_by_one",
+                consumer=spec.durable,
+                size=len(good),
+                error=type(exc).__name__,
+            )
+            await self.one_by_one(good)
+            return
+        await self.succeeded(good, started)
+
+    async def one_by_one(self, good: list[tuple[Any, Event]]) -> None:
+        for i, (raw, event) in enumerate(good):
+            started = time.perf_counter()
+            try:
+                async with _handler_slots():
+                    await self.apply([event])
+            except Exception as exc:
+                if transient(exc):  # the infrastructure went away meanwhile: all of the rest wait
+                    await self.failed(good[i:], exc)
+                    return
+                await self.failed([(raw, event)], exc)
+                continue
+            await self.succeeded([(raw, event)], started)
+
+    async def succeeded(self, good: list[tuple[Any, Event]], started: float) -> None:
+        spec = self.spec
+        self.backoff.succeeded()
+        crash_point(f"after-commit:{spec.durable}")
+        for raw, _ in good:
+            await raw.ack()
+        metrics.CONSUMED.labels(consumer=spec.durable).inc(len(good))
+        elapsed = time.perf_counter() - started
+        for _ in good:
+            metrics.HANDLER_SECONDS.labels(consumer=spec.durable).observe(elapsed / len(good))
+
+    async def failed(self, good: list[tuple[Any, Event]], exc: Exception) -> None:
+        spec = self.spec
+        js = jetstream(self.broker_ref())
+        is_transient = transient(exc)
+        for raw, _ in good:
+            delivered = raw.metadata.num_delivered
+            metrics.HANDLER_ERRORS.labels(consumer=spec.durable).inc()
+            delays = spec.nak_delays_s
+            delay = delays[min(delivered - 1, len(delays) - 1)]
+            if is_transient:
+                # The database or broker is away: try again, however long it takes, soon after.
+                await raw.nak(delay=min(delay, TRANSIENT_MAX_DELAY_S))
+            elif delivered >= spec.max_deliver:
+                await dead_letter(js, spec, raw, "max_deliveries")
+                await raw.term()
+            else:
+                await raw.nak(delay=delay)
+        if is_transient:
+            # One line, no traceback: an outage fails every message the same way.
+            log.warning(
+                "handler_unavailable",
+                consumer=spec.durable,
+                error=type(exc).__name__,
+                size=len(good),
+            )
+            # ... and hold this consumer's next fetch back (bounded CPU while it is away).
+            await self.backoff.pause()
+        else:
+            log.error(
+                "handler_failed",
+                consumer=spec.durable,
+                event_id=str(good[0][1].event_id),
+                delivered=good[0][0].metadata.num_delivered,
+                exc_info=exc,
+            )
+
+
 def subscribe(
-    router: NatsRouter, broker_ref: Callable[[], NatsBroker], spec: ConsumerSpec, handler: Handler
-) -> None:
-    """One durable pull consumer; ack after the handler committed, nak with a delay on failure,
-    dead-letter a message that cannot be decoded or keeps failing."""
-    backoff = Backoff()
+    router: NatsRouter,
+    broker_ref: Callable[[], NatsBroker],
+    spec: ConsumerSpec,
+    apply: BatchHandler,
+) -> Batcher:
+    """One durable pull consumer whose fetched messages are applied as one batch (`Batcher`);
+    acks after the batch committed, nak with a delay on failure, dead-letter a message that
+    cannot be decoded or keeps failing."""
+    batcher = Batcher(spec, broker_ref, apply)
 
     @router.subscriber(
         spec.subject,
@@ -374,56 +526,9 @@ def subscribe(
         title=spec.durable,
     )
     async def _consume(msg: Any = MessageContext("message")) -> None:  # a NatsMessage
-        raw = msg.raw_message
-        js = jetstream(broker_ref())
-        try:
-            event = decode(raw.subject, raw.data)
-        except (ValidationError, LookupError, ValueError) as exc:
-            await dead_letter(js, spec, raw, "invalid:" + type(exc).__name__.lower())
-            await raw.term()
-            return
-        started = time.perf_counter()
-        if raw.metadata.num_delivered > 1:
-            metrics.REDELIVERIES.labels(consumer=spec.durable).inc()
-        try:
-            async with _handler_slots():
-                await handler(event)
-        except Exception as exc:
-            delivered = raw.metadata.num_delivered
-            metrics.HANDLER_ERRORS.labels(consumer=spec.durable).inc()
-            delays = spec.nak_delays_s
-            delay = delays[min(delivered - 1, len(delays) - 1)]
-            if transient(exc):
-                # One line, no traceback: an outage fails every message the same way.
-                log.warning(
-                    "handler_unavailable",
-                    consumer=spec.durable,
-                    error=type(exc).__name__,
-                    delivered=delivered,
-                )
-            else:
-                log.exception(
-                    "handler_failed",
-                    consumer=spec.durable,
-                    event_id=str(event.event_id),
-                    delivered=delivered,
-                )
-            if transient(exc):
-                # The database or broker is away: try again, however long it takes, soon after.
-                await raw.nak(delay=min(delay, TRANSIENT_MAX_DELAY_S))
-                # ... and hold this consumer's next fetch back (bounded CPU while it is away).
-                await backoff.pause()
-            elif delivered >= spec.max_deliver:
-                await dead_letter(js, spec, raw, "max_deliveries")
-                await raw.term()
-            else:
-                await raw.nak(delay=delay)
-            return
-        backoff.succeeded()
-        crash_point(f"after-commit:{spec.durable}")
-        await raw.ack()
-        metrics.CONSUMED.labels(consumer=spec.durable).inc()
-        metrics.HANDLER_SECONDS.labels(consumer=spec.durable).observe(time.perf_counter() - started)
+        await batcher.submit(msg.raw_message)
+
+    return batcher
 
 
 async def start_broker_when_possible(

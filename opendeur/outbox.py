@@ -83,8 +83,18 @@ async def add(session: AsyncSession, *events: Event) -> None:
     """Stage events in the caller's transaction; they are published after it commits."""
     if len(events) == 1:  # the common case: one plain execute, not an executemany
         await session.execute(text(INSERT_SQL), params(events[0]))
-    elif events:
-        await session.execute(text(INSERT_SQL), [params(e) for e in events])
+    elif events:  # one multi-row insert
+        await session.execute(
+            text(
+                "insert into outbox (event_id, subject, payload) select * from unnest("
+                "cast(:ids as uuid[]), cast(:subjects as text[]), cast(:payloads as bytea[]))"
+            ),
+            {
+                "ids": [e.event_id for e in events],
+                "subjects": [e.subject for e in events],
+                "payloads": [e.to_bytes() for e in events],
+            },
+        )
 
 
 def wake_relay() -> None:
@@ -103,6 +113,18 @@ async def claim(session: AsyncSession, consumer: str, event_id: UUID) -> bool:
     return result.first() is not None
 
 
+async def claim_all(session: AsyncSession, consumer: str, event_ids: list[UUID]) -> set[UUID]:
+    """Claim a batch's events for this consumer in one statement; the ids not applied before."""
+    result = await session.execute(
+        text(
+            "insert into inbox (consumer, event_id) select :c, unnest(cast(:ids as uuid[])) "
+            "on conflict do nothing returning event_id"
+        ),
+        {"c": consumer, "ids": list(dict.fromkeys(event_ids))},
+    )
+    return set(result.scalars())
+
+
 class Relay:
     """Publishes committed outbox rows with Nats-Msg-Id = event_id, then deletes them."""
 
@@ -112,35 +134,46 @@ class Relay:
         self.batch = batch
 
     async def flush_once(self) -> int:
-        # Rows are deleted as they are taken; a failed publish rolls the delete back. A Core
-        # connection, not an ORM session: nothing here needs the unit of work.
+        """Publish up to `batch` committed rows with pipelined acks (all sent, then the acks
+        awaited together); delete the acked ones in one statement and leave the rest, locked
+        for this round only, to the next. Raises the first publish error after the commit."""
+        # A Core connection, not an ORM session: nothing here needs the unit of work. The rows
+        # stay locked (skip locked) while their publishes are in flight, so a second relay of
+        # the same service never publishes them at the same time.
         async with self.engine.begin() as conn:
-            taken = (
-                select(outbox.c.id)
-                .order_by(outbox.c.id)
-                .limit(self.batch)
-                .with_for_update(skip_locked=True)
-                .scalar_subquery()
-            )
             rows = (
                 await conn.execute(
-                    delete(outbox)
-                    .where(outbox.c.id.in_(taken))
-                    .returning(outbox.c.id, outbox.c.event_id, outbox.c.subject, outbox.c.payload)
+                    select(outbox.c.id, outbox.c.event_id, outbox.c.subject, outbox.c.payload)
+                    .order_by(outbox.c.id)
+                    .limit(self.batch)
+                    .with_for_update(skip_locked=True)
                 )
             ).all()
             if not rows:
                 return 0
-            rows.sort(key=lambda r: r.id)
-            acks = [
-                self.js.publish(
-                    r.subject, r.payload, timeout=5.0, headers={"Nats-Msg-Id": str(r.event_id)}
-                )
-                for r in rows
+            results = await asyncio.gather(
+                *(
+                    self.js.publish(
+                        r.subject, r.payload, timeout=5.0, headers={"Nats-Msg-Id": str(r.event_id)}
+                    )
+                    for r in rows
+                ),
+                return_exceptions=True,
+            )
+            acked = [
+                r
+                for r, res in zip(rows, results, strict=True)
+                if not isinstance(res, BaseException)
             ]
-            await asyncio.gather(*acks)
-        for r in rows:
+            if acked:
+                await conn.execute(delete(outbox).where(outbox.c.id.in_([r.id for r in acked])))
+        for r in acked:
             metrics.PUBLISHED.labels(subject=r.subject).inc()
+        if len(acked) < len(rows):
+            # Not acked: stays in the outbox; its Nats-Msg-Id de-duplicates a publish that did
+            # reach the stream although its ack was lost.
+            error = next(res for res in results if isinstance(res, BaseException))
+            raise error if isinstance(error, Exception) else RuntimeError("publish cancelled")
         if len(rows) < self.batch:
             metrics.OUTBOX_BACKLOG.set(0)  # drained (rows committed meanwhile wake us again)
         else:

@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 from faststream.nats import NatsRouter
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,6 +33,8 @@ from opendeur.settings import Settings, get_settings
 from opendeur.staff import Staff, StaffGate
 
 log = olog.get_logger(component="runtime")
+# A service's handler of one event type: the event and the open session of its batch.
+Handler = Callable[[Any, AsyncSession], Awaitable[Event | list[Event] | None]]
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -88,12 +91,40 @@ class Runtime:
         self.staff: StaffGate | None = None
         self.route_class = staff_route_class(self.check_first)
 
-    def handles(self, event_type: type[Event]) -> Callable:
-        """Register `fn(event)` as this service's handler of one event type."""
+    def handles(
+        self, event_type: type[Event], after_commit: Callable[[], None] | None = None
+    ) -> Callable:
+        """Register `async def fn(event, db) -> Event | list[Event] | None` as this service's
+        handler of one event type. The runtime owns the transaction: for each fetched batch it
+        claims the inbox under the consumer's durable name (an event applied before is acked
+        without calling `fn`), calls `fn` for each new event in order with the open session,
+        stages what it returns in the outbox (one multi-row insert), commits once, wakes the
+        relay and `after_commit`, then acks. Handlers never commit, claim or stage themselves."""
         spec = next(c for c in consumers_of(self.service) if c.subject == event_type.subject)
 
-        def deco(fn: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
-            messaging.subscribe(self.router, lambda: self.broker, spec, fn)
+        def deco(fn: Handler) -> Handler:
+            async def apply(events: list[Event]) -> None:
+                staged: list[Event] = []
+                async with self.sessions() as session, session.begin():
+                    fresh = await outbox.claim_all(
+                        session, spec.durable, [e.event_id for e in events]
+                    )
+                    for event in events:
+                        if event.event_id not in fresh:
+                            continue
+                        fresh.discard(event.event_id)  # twice in one batch: applied once
+                        got = await fn(event, session)
+                        if isinstance(got, Event):
+                            staged.append(got)
+                        elif got:
+                            staged.extend(got)
+                    await outbox.add(session, *staged)
+                if staged:
+                    outbox.wake_relay()
+                if after_commit is not None:
+                    after_commit()
+
+            messaging.subscribe(self.router, lambda: self.broker, spec, apply)
             return fn
 
         return deco

@@ -145,10 +145,8 @@ async def accept(conn: Any, envelope: Envelope, row: dict, personal: Personal, e
         raise
 
 
-async def claim_and_assign(
+async def assign(
     conn: Any,
-    consumer: str,
-    event_id: UUID,
     qid: UUID,
     *,
     status: str,
@@ -158,29 +156,21 @@ async def claim_and_assign(
     link_until: datetime | None = None,
     closed_at: datetime | None = None,
 ) -> None:
-    """The inbox claim and the question's assignment in one statement (nothing happens on a
-    redelivery); a question erased or done keeps its state. A routing opens the new contact's
-    part (until `link_until`); becoming unmatched closes it (`closed_at`). `at` is the event's
-    time: an older routing decision arriving late (the consumers of routed and unmatched are
-    separate) changes nothing."""
+    """The question's assignment; a question erased or done keeps its state. A routing opens
+    the new contact's part (until `link_until`); becoming unmatched closes it (`closed_at`).
+    `at` is the event's time: an older routing decision arriving late (the consumers of routed
+    and unmatched are separate) changes nothing."""
     await conn.execute(
         text(
             """
-            with claimed as (
-                insert into inbox (consumer, event_id) values (:consumer, :event_id)
-                on conflict do nothing returning 1
-            )
             update questions set status = :status, contact_id = :contact_id,
                    group_id = :group_id, link_until = :link_until, part_closed_at = :closed,
                    assigned_at = :at
             where question_id = :q and erased_at is null and status not in ('done')
               and (assigned_at is null or assigned_at < :at)
-              and exists (select 1 from claimed)
             """
         ),
         {
-            "consumer": consumer,
-            "event_id": event_id,
             "q": qid,
             "status": status,
             "contact_id": contact_id,

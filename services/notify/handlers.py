@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import (
     GroupChanged,
@@ -15,7 +16,6 @@ from contracts.events import (
     QuestionRouted,
 )
 from opendeur import metrics, outbox
-from opendeur.db import autocommit
 from opendeur.logging import get_logger
 from opendeur.runtime import Runtime
 from services.notify import messages, store
@@ -30,17 +30,14 @@ def register(rt: Runtime, config: NotifyConfig | None = None) -> Dispatcher:
     dispatcher = Dispatcher(rt, config)
     rt.background.append(dispatcher.run)
 
-    async def enqueue(qid, contact_id: str, purpose: str, kind: str, payload: dict) -> None:
-        async with autocommit(rt.engine) as conn:  # one statement, atomic on its own
-            queued = await store.enqueue(conn, qid, contact_id, purpose, kind, payload)
-        if queued:
-            dispatcher.wake.set()
+    # Handlers only queue, in the batch's transaction; the dispatcher sends after the commit.
+    wake = dispatcher.wake.set
 
-    @rt.handles(QuestionRouted)
-    async def on_routed(event: QuestionRouted) -> None:
-        async with autocommit(rt.engine) as conn:  # still (or again) this group's contact
-            await store.contact_routed(conn, event.contact_id, event.group_id)
-        await enqueue(
+    @rt.handles(QuestionRouted, after_commit=wake)
+    async def on_routed(event: QuestionRouted, db: AsyncSession) -> None:
+        await store.contact_routed(db, event.contact_id, event.group_id)  # this group's contact
+        await store.enqueue(
+            db,
             event.question_id,
             event.contact_id,
             f"new_question.{event.attempt}",
@@ -56,20 +53,19 @@ def register(rt: Runtime, config: NotifyConfig | None = None) -> Dispatcher:
             },
         )
 
-    @rt.handles(QuestionEscalated)
-    async def on_escalated(event: QuestionEscalated) -> None:
+    @rt.handles(QuestionEscalated, after_commit=wake)
+    async def on_escalated(event: QuestionEscalated, db: AsyncSession) -> None:
         if event.level == "reminder" and event.contact_id:
-            async with rt.sessions() as session:
-                first = (
-                    await session.execute(
-                        text(
-                            "select payload from notifications where question_id = :q "
-                            "and contact_id = :c and kind = 'new_question' "
-                            "order by claimed_at desc limit 1"
-                        ),
-                        {"q": event.question_id, "c": event.contact_id},
-                    )
-                ).scalar()
+            first = (
+                await db.execute(
+                    text(
+                        "select payload from notifications where question_id = :q "
+                        "and contact_id = :c and kind = 'new_question' "
+                        "order by claimed_at desc limit 1"
+                    ),
+                    {"q": event.question_id, "c": event.contact_id},
+                )
+            ).scalar()
             if isinstance(first, str):
                 first = json.loads(first)
             payload = {
@@ -78,9 +74,12 @@ def register(rt: Runtime, config: NotifyConfig | None = None) -> Dispatcher:
                 "respond_before": event.respond_before.isoformat(),
                 "group_id": event.group_id or (first or {}).get("group_id"),
             }
-            await enqueue(event.question_id, event.contact_id, "reminder", "reminder", payload)
+            await store.enqueue(
+                db, event.question_id, event.contact_id, "reminder", "reminder", payload
+            )
         elif event.level == "team":
-            await enqueue(
+            await store.enqueue(
+                db,
                 event.question_id,
                 TEAM,
                 "team_escalation",
@@ -91,24 +90,21 @@ def register(rt: Runtime, config: NotifyConfig | None = None) -> Dispatcher:
                 },
             )
         elif event.level == "breach":
-            async with rt.sessions() as session, session.begin():
-                await store.record_breach(
-                    session, event.question_id, event.reference, event.respond_before
-                )
+            await store.record_breach(db, event.question_id, event.reference, event.respond_before)
 
     @rt.handles(GroupChanged)
-    async def on_group_changed(event: GroupChanged) -> None:
-        async with autocommit(rt.engine) as conn:
-            changed = await store.group_changed(
-                conn, event.group_id, event.change, event.status, event.occurred_at
-            )
+    async def on_group_changed(event: GroupChanged, db: AsyncSession) -> None:
+        changed = await store.group_changed(
+            db, event.group_id, event.change, event.status, event.occurred_at
+        )
         if changed:
             log.info("contacts_group_changed", group_id=event.group_id, status=event.status)
 
     @rt.handles(PiiAccessAlerted)
-    async def on_access_alerted(event: PiiAccessAlerted) -> None:
+    async def on_access_alerted(event: PiiAccessAlerted, db: AsyncSession) -> None:
         """Straight to the team (a failed send is retried by redelivery; the Message-ID is the
-        event's, so a repeat is recognisable as the same alert)."""
+        event's, so a repeat is recognisable as the same alert). Sent inside the batch's
+        transaction: the inbox claim is only kept once the mail went."""
         rendered = messages.access_alert(
             contact_id=event.contact_id,
             window_start=event.window_start,

@@ -36,7 +36,7 @@ def municipality_slug(pc4: str | None) -> str | None:
 
 
 async def route(session: AsyncSession, qid: UUID, now: datetime) -> Event | None:
-    """Decide for one question (already stored) and stage the resulting event."""
+    """Decide for one question (already stored) and return the resulting event to stage."""
     q = await store.get_question(session, qid)  # its row lock: one decision per question at once
     if q is None or q["state"] in ("done", "closed", "erased"):
         return None
@@ -53,7 +53,6 @@ async def route(session: AsyncSession, qid: UUID, now: datetime) -> Event | None
         event = await _routed(session, q, result, now)
     else:
         event = await _to_team(session, q, result.reason, now)
-    await outbox.add(session, event)
     log.info(
         "routed",
         question_id=str(qid),
@@ -193,83 +192,72 @@ async def assign(session: AsyncSession, qid: UUID, group_id: str, now: datetime)
     return event
 
 
+async def on_received(event: QuestionReceived, db: AsyncSession) -> Event | None:
+    await store.insert_question(
+        db,
+        {
+            "question_id": event.question_id,
+            "reference": event.reference,
+            "channel": event.channel,
+            "topic": event.topic,
+            "pc4": event.pc4,
+            "municipality": municipality_slug(event.pc4),
+            "language": event.language,
+            "priority": event.professional_help_advised,
+            "wants_to_start_group": event.wants_to_start_group,
+            "received_at": event.received_at,
+            "respond_before": event.respond_before,
+        },
+    )
+    return await route(db, event.question_id, datetime.now(UTC))
+
+
+async def on_callback(event: CallbackDone, db: AsyncSession) -> Event | None:
+    now = datetime.now(UTC)
+    q = await store.get_question(db, event.question_id)
+    if q is None or q["state"] != "routed" or q["contact_id"] != event.contact_id:
+        return None
+    if event.outcome in ("reached", "referred_professional"):
+        await store.set_state(db, event.question_id, "done", event.outcome)
+        await store.stop_timers(db, event.question_id, now)
+    elif event.outcome == "wrong_group":
+        return await route(db, event.question_id, now)
+    elif event.outcome == "unreachable":
+        count = (
+            await db.execute(
+                text(
+                    "update questions set unreachable_count = unreachable_count + 1 "
+                    "where question_id = :q returning unreachable_count"
+                ),
+                {"q": event.question_id},
+            )
+        ).scalar_one()
+        if count >= MAX_UNREACHABLE:
+            return await _to_team(db, q, "unreachable", now)
+    return None
+
+
+async def on_notification_failed(event: NotificationFailed, db: AsyncSession) -> Event | None:
+    if event.question_id is None:
+        return None
+    q = await store.get_question(db, event.question_id)
+    if q is None or q["state"] != "routed" or q["contact_id"] != event.contact_id:
+        return None
+    return await _to_team(db, q, "notification_failed", datetime.now(UTC))
+
+
+async def on_erased(event: QuestionErased, db: AsyncSession) -> None:
+    q = await store.get_question(db, event.question_id)
+    if q is not None and q["state"] not in ("done",):
+        await store.set_state(db, event.question_id, "erased", event.reason)
+    await store.stop_timers(db, event.question_id, datetime.now(UTC))
+
+
 def register(rt: Runtime) -> None:
-    @rt.handles(QuestionReceived)
-    async def on_received(event: QuestionReceived) -> None:
-        async with rt.sessions() as session, session.begin():
-            if not await store.claim_and_insert_question(
-                session,
-                "routing-question-received-v1",
-                event.event_id,
-                {
-                    "question_id": event.question_id,
-                    "reference": event.reference,
-                    "channel": event.channel,
-                    "topic": event.topic,
-                    "pc4": event.pc4,
-                    "municipality": municipality_slug(event.pc4),
-                    "language": event.language,
-                    "priority": event.professional_help_advised,
-                    "wants_to_start_group": event.wants_to_start_group,
-                    "received_at": event.received_at,
-                    "respond_before": event.respond_before,
-                },
-            ):
-                return
-            await route(session, event.question_id, datetime.now(UTC))
-        outbox.wake_relay()
-
-    @rt.handles(CallbackDone)
-    async def on_callback(event: CallbackDone) -> None:
-        now = datetime.now(UTC)
-        async with rt.sessions() as session, session.begin():
-            if not await outbox.claim(session, "routing-callback-done-v1", event.event_id):
-                return
-            q = await store.get_question(session, event.question_id)
-            if q is None or q["state"] != "routed" or q["contact_id"] != event.contact_id:
-                return
-            if event.outcome in ("reached", "referred_professional"):
-                await store.set_state(session, event.question_id, "done", event.outcome)
-                await store.stop_timers(session, event.question_id, now)
-            elif event.outcome == "wrong_group":
-                await route(session, event.question_id, now)
-            elif event.outcome == "unreachable":
-                count = (
-                    await session.execute(
-                        text(
-                            "update questions set unreachable_count = unreachable_count + 1 "
-                            "where question_id = :q returning unreachable_count"
-                        ),
-                        {"q": event.question_id},
-                    )
-                ).scalar_one()
-                if count >= MAX_UNREACHABLE:
-                    await outbox.add(session, await _to_team(session, q, "unreachable", now))
-        outbox.wake_relay()
-
-    @rt.handles(NotificationFailed)
-    async def on_notification_failed(event: NotificationFailed) -> None:
-        if event.question_id is None:
-            return
-        async with rt.sessions() as session, session.begin():
-            if not await outbox.claim(session, "routing-notification-failed-v1", event.event_id):
-                return
-            q = await store.get_question(session, event.question_id)
-            if q is None or q["state"] != "routed" or q["contact_id"] != event.contact_id:
-                return
-            team = await _to_team(session, q, "notification_failed", datetime.now(UTC))
-            await outbox.add(session, team)
-        outbox.wake_relay()
-
-    @rt.handles(QuestionErased)
-    async def on_erased(event: QuestionErased) -> None:
-        async with rt.sessions() as session, session.begin():
-            if not await outbox.claim(session, "routing-question-erased-v1", event.event_id):
-                return
-            q = await store.get_question(session, event.question_id)
-            if q is not None and q["state"] not in ("done",):
-                await store.set_state(session, event.question_id, "erased", event.reason)
-            await store.stop_timers(session, event.question_id, datetime.now(UTC))
+    rt.handles(QuestionReceived)(on_received)
+    rt.handles(CallbackDone)(on_callback)
+    rt.handles(NotificationFailed)(on_notification_failed)
+    rt.handles(QuestionErased)(on_erased)
 
     @rt.every(1.0)
     async def fire_timers() -> None:

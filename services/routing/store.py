@@ -129,31 +129,21 @@ async def deactivate_contacts(
     return result.rowcount
 
 
-async def claim_and_insert_question(
-    session: AsyncSession, consumer: str, event_id: UUID, values: dict
-) -> bool:
-    """The inbox claim and the insert in one statement; False when the event was applied before."""
-    result = await session.execute(
+async def insert_question(session: AsyncSession, values: dict) -> None:
+    """Store a received question (once: a second copy of it changes nothing)."""
+    await session.execute(
         text(
             """
-            with claimed as (
-                insert into inbox (consumer, event_id) values (:consumer, :event_id)
-                on conflict do nothing returning 1
-            ), q as (
-                insert into questions (question_id, reference, channel, topic, pc4, municipality,
-                                       language, priority, wants_to_start_group, received_at,
-                                       respond_before, state)
-                select :question_id, :reference, :channel, :topic, :pc4, :municipality, :language,
-                       :priority, :wants_to_start_group, :received_at, :respond_before, 'new'
-                from claimed
-                on conflict (question_id) do nothing
-            )
-            select count(*) from claimed
+            insert into questions (question_id, reference, channel, topic, pc4, municipality,
+                                   language, priority, wants_to_start_group, received_at,
+                                   respond_before, state)
+            values (:question_id, :reference, :channel, :topic, :pc4, :municipality, :language,
+                    :priority, :wants_to_start_group, :received_at, :respond_before, 'new')
+            on conflict (question_id) do nothing
             """
         ),
-        {"consumer": consumer, "event_id": event_id, **values},
+        values,
     )
-    return result.scalar_one() > 0
 
 
 async def get_question(session: AsyncSession, qid: UUID) -> dict | None:

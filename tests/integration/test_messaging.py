@@ -25,10 +25,20 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[NatsS
     server.stop()
 
 
-async def run_consumer(server: NatsServer, spec: ConsumerSpec, handler) -> messaging.NatsBroker:
+async def run_consumer(
+    server: NatsServer, spec: ConsumerSpec, handler, batches: list[int] | None = None
+) -> messaging.NatsBroker:
+    """`handler(event)` per event of each batch, in order; `batches` records each batch's size."""
     broker = messaging.make_broker(Settings(nats_url=server.url), "test")
     router = NatsRouter()
-    messaging.subscribe(router, lambda: broker, spec, handler)
+
+    async def apply(events) -> None:
+        if batches is not None:
+            batches.append(len(events))
+        for event in events:
+            await handler(event)
+
+    messaging.subscribe(router, lambda: broker, spec, apply)
     broker.include_router(router)
     await broker.connect()
     js = messaging.jetstream(broker)
@@ -255,3 +265,145 @@ async def test_a_consumer_handles_its_messages_without_a_worker_thread(
     await broker.stop()
     assert sorted(seen) == sorted(str(e.event_id) for e in events)
     assert hops == 0
+
+
+async def test_a_poison_message_in_a_batch_fails_only_itself(nats_server: NatsServer) -> None:
+    """Forty events fetched together are applied as batches (one transaction each); one event
+    that always fails makes its batch fail, its neighbours are then applied one by one at once
+    (each exactly once, no nak delay) and only the culprit is dead-lettered."""
+    spec = ConsumerSpec(
+        "test",
+        "referral.noted.v1",
+        max_deliver=2,
+        nak_delays_s=(0.3,),
+        batch_size=64,
+        name="t-batch-poison",
+    )
+    events = [ReferralNoted(referrer_kind="family", topic="rouw", channel="web") for _ in range(40)]
+    poison = events[17].event_id
+    ours = {e.event_id for e in events}
+    applied: list = []  # what committed: a batch's effects count only if all of it succeeded
+    batches: list[int] = []
+    attempts: dict = {}
+
+    async def handle(event: ReferralNoted) -> None:
+        if event.event_id not in ours:
+            return  # the earlier tests' events on this module's stream
+        attempts[event.event_id] = attempts.get(event.event_id, 0) + 1
+        if event.event_id == poison:
+            raise RuntimeError("this message cannot be applied")
+        pending.append(event.event_id)
+
+    pending: list = []
+
+    async def transactional(event: ReferralNoted) -> None:
+        await handle(event)
+
+    broker = messaging.make_broker(Settings(nats_url=nats_server.url), "test")
+    router = NatsRouter()
+
+    async def apply(batch) -> None:
+        batches.append(len(batch))
+        pending.clear()
+        for event in batch:
+            await transactional(event)
+        applied.extend(pending)  # the commit
+
+    messaging.subscribe(router, lambda: broker, spec, apply)
+    broker.include_router(router)
+    await broker.connect()
+    js = messaging.jetstream(broker)
+    await messaging.ensure_streams(js, manage=True)
+    # Published before the consumer starts, so its first fetch holds them all.
+    for event in events:
+        await js.publish(
+            event.subject, event.to_bytes(), headers={"Nats-Msg-Id": str(event.event_id)}
+        )
+    await js.add_consumer(EVENTS_STREAM, messaging.consumer_config(spec))
+    await broker.start()
+    started = time.monotonic()
+
+    async def neighbours_done() -> bool:
+        return len(set(applied) & ours) >= 39
+
+    await wait_for(neighbours_done)
+    neighbours_took = time.monotonic() - started
+
+    async def culprit_dead() -> bool:
+        info = await js.consumer_info(EVENTS_STREAM, spec.durable)
+        return info.num_ack_pending == 0 and info.num_pending == 0
+
+    await wait_for(culprit_dead)
+    mine = [e for e in applied if e in ours]
+    assert sorted(mine) == sorted(e.event_id for e in events if e.event_id != poison)
+    assert len(mine) == len(set(mine)) == 39  # each neighbour applied once
+    assert mine == [e.event_id for e in events if e.event_id != poison]  # in stream order
+    assert max(batches) > 1  # they were applied in batches
+    # Delivered max_deliver (2) times, then dead-lettered: tried in its batch, alone, alone.
+    assert attempts[poison] == 3
+    # The neighbours did not wait for the culprit's nak delay.
+    assert neighbours_took < 0.3 + 2.0
+    info = await js.stream_info(DEADLETTER_STREAM)
+    reasons = []
+    for seq in range(max(info.state.first_seq, 1), info.state.last_seq + 1):
+        msg = await js.get_msg(DEADLETTER_STREAM, seq)
+        if msg.data and ReferralNoted.from_bytes(msg.data).event_id in ours:
+            reasons.append(
+                (ReferralNoted.from_bytes(msg.data).event_id, msg.headers["Opendeur-Reason"])
+            )
+    assert reasons == [(poison, "max_deliveries")]
+    await broker.stop()
+
+
+async def test_the_relay_deletes_what_was_acked_and_keeps_the_rest(
+    nats_server: NatsServer, pg
+) -> None:
+    """A batch of outbox rows is published with pipelined acks; a row whose publish fails (here:
+    a subject no stream takes) stays for the next round, the acked ones are gone and are not
+    published again. (The old relay rolled the whole batch back on one failure.)"""
+    import nats
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+    from opendeur import outbox
+
+    schema = f"t_relay_{uuid4().hex[:8]}"
+    admin = create_async_engine(pg.url().replace("postgresql://", "postgresql+asyncpg://"))
+    async with admin.begin() as conn:
+        await conn.execute(text(f"create schema {schema}"))
+        await conn.execute(text(f"set local search_path to {schema}"))
+        for statement in outbox.TABLES_SQL.split(";"):
+            if statement.strip():
+                await conn.execute(text(statement))
+    await admin.dispose()
+    engine = create_async_engine(
+        pg.url().replace("postgresql://", "postgresql+asyncpg://"),
+        connect_args={"server_settings": {"search_path": schema}},
+    )
+    nc = await nats.connect(nats_server.url)
+    js = nc.jetstream()
+    await messaging.ensure_streams(js, manage=True)
+    try:
+        good = [PiiAccessed(question_id=uuid4(), contact_id="c-relay") for _ in range(5)]
+        async with AsyncSession(engine) as session, session.begin():
+            await outbox.add(session, *good)
+            await session.execute(
+                text(
+                    "insert into outbox (event_id, subject, payload) values (:i, 'nowhere.v1', '')"
+                ),
+                {"i": uuid4()},
+            )
+        before = (await js.stream_info(EVENTS_STREAM)).state.messages
+        relay = outbox.Relay(engine, js)
+        with pytest.raises(Exception):  # noqa: B017 (whatever nats-py raises for no stream)
+            await relay.flush_once()
+        async with engine.connect() as conn:
+            left = (await conn.execute(text("select subject from outbox"))).scalars().all()
+        assert left == ["nowhere.v1"]
+        assert (await js.stream_info(EVENTS_STREAM)).state.messages == before + 5
+        with pytest.raises(Exception):  # noqa: B017
+            await relay.flush_once()
+        assert (await js.stream_info(EVENTS_STREAM)).state.messages == before + 5
+    finally:
+        await nc.close()
+        await engine.dispose()
