@@ -342,6 +342,8 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
                     responses.setdefault("403", refusal("The token's scope or the role is wrong"))
                 elif method != "get":  # a staff page's form post
                     responses.setdefault("403", refusal("The form's CSRF token is not valid"))
+            if is_page(responses):  # a staff page refuses with a page, not JSON
+                continue
             for code, response in responses.items():
                 if not code.startswith(("4", "5")):
                     continue
@@ -354,6 +356,12 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
         if f"#/components/schemas/{unused}" not in str(schema.get("paths")):
             schemas.pop(unused, None)
     return schema
+
+
+def is_page(responses: dict[str, Any]) -> bool:
+    """An operation whose success is HTML only (a staff page)."""
+    media = {m for c, r in responses.items() if c[0] in "23" for m in r.get("content", {})}
+    return media == {"text/html"}
 
 
 SECURITY_SCHEMES: dict[str, Any] = {
