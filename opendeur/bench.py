@@ -9,6 +9,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -74,6 +75,15 @@ class Sink:
         if m:
             self.timings.mailed.setdefault(m.group(1), time.perf_counter())
         return "250 OK"
+
+
+def tidy(data: Path, kept: bool) -> None:
+    """Remove a run's data directory (a PostgreSQL cluster, JetStream files, logs) once its
+    processes are stopped; a run that failed keeps it for its logs."""
+    if kept:
+        print(f"bench: logs and data kept in {data}", file=sys.stderr, flush=True)
+    else:
+        shutil.rmtree(data, ignore_errors=True)
 
 
 class Restarted(RuntimeError):
@@ -439,10 +449,12 @@ async def run_opendeur(args: argparse.Namespace) -> dict:
         target = Target(
             f"http://127.0.0.1:{ports['intake']}/api/v1/questions", "reference", procs, timings
         )
-        return await measure(target, args)
+        results = await measure(target, args)
     finally:
         stop_child(up)
         sink.stop()
+        tidy(data, kept="results" not in locals())
+    return results
 
 
 async def run_reference(args: argparse.Namespace) -> dict:
@@ -492,7 +504,7 @@ async def run_reference(args: argparse.Namespace) -> dict:
         target = Target(
             f"http://127.0.0.1:{port}/api/v1/questions", "question_id", lambda: procs, timings
         )
-        return await measure(target, args)
+        results = await measure(target, args)
     finally:
         for p in roles.values():
             stop_child(p)
@@ -501,6 +513,8 @@ async def run_reference(args: argparse.Namespace) -> dict:
         if nats_server:
             nats_server.stop()
         sink.stop()
+        tidy(data, kept="results" not in locals())
+    return results
 
 
 def ratios(reference: dict, opendeur: dict) -> dict:
