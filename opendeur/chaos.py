@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import email
 import email.policy
+import hashlib
 import json
 import os
 import random
@@ -161,6 +162,9 @@ class ChaosSystem:
                 "OPENDEUR_SMTP_URL": self.smtp.url,
                 "OPENDEUR_SECRET_KEY": SECRET,
                 "OPENDEUR_ADMIN_TOKEN": ADMIN,
+                # The admin token reads audit only; the chaos checks also read the team's queue.
+                "OPENDEUR_MACHINE_TOKENS": "chaos:triage-read:"
+                + hashlib.sha256(ADMIN.encode()).hexdigest(),
                 "OPENDEUR_DATA_DIR": str(self.data_dir),
                 "OPENDEUR_LOG_FORMAT": "json",
                 "OPENDEUR_INTAKE_RATE": "off",  # one client address posts everything
