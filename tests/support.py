@@ -23,7 +23,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts.events import QuestionReceived, QuestionRouted
-from opendeur.embedded import NatsServer, Postgres, free_port
+from opendeur.embedded import NatsServer, Postgres, die_with_parent, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "test-secret-key-not-for-production-0123456789"
@@ -46,11 +46,21 @@ def run_up(
     """`opendeur up ARGS` as the leader of a process group of its own (its children stay in it),
     so that stop_up can end everything it started, as a process manager does."""
     env = {**env, RUN_MARKER: os.environ.get(RUN_MARKER, "")}
+    tie, own = die_with_parent(), popen.pop("preexec_fn", None)
+
+    def preexec() -> None:  # tied to this run first, then what the test asks for
+        for fn in (tie, own):
+            if fn is not None:
+                fn()  # type: ignore[operator]
+
     return subprocess.Popen(
         [sys.executable, "-m", "opendeur", "up", *args],
         env=env,
         cwd=ROOT,
         start_new_session=True,
+        # A test run that is itself killed (SIGTERM to pytest skips every finaliser) takes `up`
+        # with it, and `up`'s children die with `up`.
+        preexec_fn=preexec,
         **popen,  # type: ignore[arg-type]
     )
 
