@@ -220,7 +220,14 @@ def make_router(rt: Runtime) -> APIRouter:
             intake=rt.settings.base_url("intake"),
         )
 
-    @router.post("/triage/{qid}/assign", tags=["staff"], response_model=None)
+    @router.post(
+        "/triage/{qid}/assign",
+        tags=["staff"],
+        response_model=None,
+        response_class=RedirectResponse,
+        status_code=303,
+        responses={303: {"description": "Done: back to the queue (/triage)"}},
+    )
     async def assign(qid: str, request: Request) -> Response:
         form, staff = await staff_post(request)
         group_id = str(form.get("group_id", "")).strip()
@@ -235,7 +242,14 @@ def make_router(rt: Runtime) -> APIRouter:
         outbox.wake_relay()
         return RedirectResponse("/triage", status_code=303)
 
-    @router.post("/triage/{qid}/close", tags=["staff"], response_model=None)
+    @router.post(
+        "/triage/{qid}/close",
+        tags=["staff"],
+        response_model=None,
+        response_class=RedirectResponse,
+        status_code=303,
+        responses={303: {"description": "Done: back to the queue (/triage)"}},
+    )
     async def close(qid: str, request: Request) -> Response:
         form, staff = await staff_post(request)
         reason = str(form.get("reason", ""))
