@@ -325,8 +325,9 @@ _NOT_INHERITED = frozenset(
         *(f"OPENDEUR_{f.upper()}" for f in SECRET_FIELDS),
     }
 )
-# The services with staff pages or APIs behind OPENDEUR_ADMIN_TOKEN (Runtime.check_admin).
-ADMIN_TOKEN_HOLDERS = ("routing", "notify", "audit")
+# The services that check OPENDEUR_ADMIN_TOKEN: it reads audit's API and reports only, so a
+# compromised routing or notify must not hold it (Runtime.check_admin).
+ADMIN_TOKEN_HOLDERS = ("audit",)
 LINK_VERIFIERS = {"intake": ("callback", "contact"), "routing": ("contact",)}
 
 

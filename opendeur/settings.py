@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     # when the services listen on another address than the one in a link (0.0.0.0 in containers).
     routing_public_url: str | None = None
     audit_public_url: str | None = None
+    notify_public_url: str | None = (
+        None  # staff hand-offs to notify (a coordinator's address change)
+    )
     response_deadline: str = "24h"
     pii_retention: str = "48h"
     unanswered_retention: str = "30d"
@@ -233,6 +236,7 @@ class Settings(BaseSettings):
             "intake": self.public_base_url,
             "routing": self.routing_public_url,
             "audit": self.audit_public_url,
+            "notify": self.notify_public_url,
         }.get(service)
         if public:
             return public.rstrip("/")

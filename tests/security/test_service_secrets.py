@@ -105,6 +105,8 @@ def test_no_child_gets_the_root_secret_or_the_owner_url(
         assert not others & set(env), (name, others & set(env))
         assert env.get(f"OPENDEUR_{name.upper()}_DATABASE_URL"), name
         assert env.get("OPENDEUR_NATS_USER") == name, name
+        # The admin token reads audit's whole trail: only audit, which checks it, holds it.
+        assert ("OPENDEUR_ADMIN_TOKEN" in env) == (name == "audit"), name
 
 
 async def can_login(up_system: UpSystem, role: str, password: str) -> bool:
