@@ -105,10 +105,12 @@ def verify(settings: Settings, purpose: str, token: str) -> dict[str, Any]:
     if purpose == "callback" and len(parts) in (3, 4):
         # A callback link from the contact's overview page (`delegate`): the contact's own
         # overview link, signed by notify, plus one question id. Intake still checks that the
-        # question is this contact's, now, as for any callback link.
-        data = _verify(settings, "contact", ".".join(parts[:2]))
+        # question is this contact's, now, as for any callback link, and opens it only with
+        # her PIN ("o": the overview link it came from, which anyone holding it could use).
+        overview = ".".join(parts[:2])
+        data = _verify(settings, "contact", overview)
         try:
-            out: dict[str, Any] = {"q": str(UUID(hex=parts[2])), "c": data["c"]}
+            out: dict[str, Any] = {"q": str(UUID(hex=parts[2])), "c": data["c"], "o": overview}
         except (ValueError, KeyError):
             raise LinkInvalid("invalid") from None
         if len(parts) == 4:

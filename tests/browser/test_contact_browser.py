@@ -63,6 +63,8 @@ async def test_contact_overview_and_callback_page_at_360px(
     listed = page.locator("li.callback", has_text=q["reference"])
     assert await listed.count() == 1
     assert await listed.locator("a.ref").get_attribute("href") is not None
+    # The overview says its links open only with a PIN, and what to use without one.
+    assert "link in de mail" in await page.inner_text("#callbacks-pin")
     await no_sideways_scroll(page)
     await page.screenshot(path=str(ARTIFACTS / "contact-overview.png"), full_page=True)
 
@@ -169,6 +171,8 @@ async def test_an_english_contact_reads_the_overview_in_english_and_switches_to_
     await ctx.close()
     async with httpx.AsyncClient(timeout=10) as client:
         html = (await client.get(overview.group(1))).text
-        link = re.search(r'<a href="([^"]+/c/[^"]+)" class="ref">' + q["reference"], html)
-        assert link
+        assert re.search(r'<a href="([^"]+/c/[^"]+)" class="ref">' + q["reference"], html)
+        # Closed with the mail's own link: the overview's opens only with a PIN (none set).
+        link = LINK.search(mail.text)
+        assert link, mail.text
         assert (await client.post(link.group(1), data={"outcome": "reached"})).status_code < 400

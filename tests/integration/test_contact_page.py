@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import re
 import time
+from collections.abc import AsyncIterator
 
 import httpx
 
@@ -18,6 +20,7 @@ from tests.support import ADMIN, LINK, SECRET, System, question
 ANNA = "anna.rouw@example.org"
 OVERVIEW = re.compile(r"(http://127\.0\.0\.1:\d+/contact/[A-Za-z0-9_.\-]+)")
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
+PIN = "605318"
 
 
 def settings() -> Settings:
@@ -39,6 +42,24 @@ async def post(client: httpx.AsyncClient, page: str, what: str, data: dict) -> h
     csrf = CSRF.search((await client.get(page)).text)
     assert csrf, "the page has no CSRF token"
     return await client.post(f"{page}/{what}", data={"csrf": csrf.group(1), **data})
+
+
+@contextlib.asynccontextmanager
+async def pin_set(client: httpx.AsyncClient, system: System, contact: str) -> AsyncIterator[None]:
+    """The contact sets a PIN on intake's PIN page (the overview links there); this client keeps
+    the PIN cookie, so the overview's callback links open. The team resets it afterwards: the
+    other tests see the contact without one."""
+    cid = pseudonym(settings(), "contact", contact)
+    token = links.sign(settings(), "contact", {"c": cid})
+    r = await client.post(
+        f"{system.url('intake')}/pin/{token}", data={"pin": PIN, "repeat": PIN, "current": PIN}
+    )
+    assert r.status_code == 200, r.text[:300]
+    try:
+        yield
+    finally:
+        done = system.opendeur("contacts", "reset-pin", cid)
+        assert done.returncode == 0, done.stderr
 
 
 def callback_link(html: str, reference: str) -> str:
@@ -66,9 +87,14 @@ async def test_the_mail_links_to_an_overview_that_lists_the_open_callback(system
         assert page.headers["cache-control"] == "no-store"
         link = callback_link(page.text, q["reference"])
         assert link.startswith(system.url("intake") + "/c/")
-        callback = await client.get(link)
-        assert callback.status_code == 200 and q["reference"] in callback.text
-        assert (await client.post(link, data={"outcome": "reached"})).status_code < 400
+        # Without a PIN the overview's link opens nothing: it says to use the mail's link.
+        refused = await client.get(link)
+        assert refused.status_code == 403 and q["reference"] not in refused.text
+        assert "link in de mail" in refused.text and "/pin/" in refused.text
+        async with pin_set(client, system, ANNA):
+            callback = await client.get(link)
+            assert callback.status_code == 200 and q["reference"] in callback.text
+            assert (await client.post(link, data={"outcome": "reached"})).status_code < 400
         deadline = time.monotonic() + 30
         while q["reference"] in (await client.get(found.group(1))).text:
             assert time.monotonic() < deadline, "a finished callback stays on the overview"
@@ -96,7 +122,8 @@ async def test_lowering_capacity_to_the_open_count_stops_new_questions(system: S
             assert "question.routed.v1" not in [e["type"] for e in events]
         finally:
             await post(client, page, "capacity", {"max_open": "3"})
-        await client.post(link, data={"outcome": "reached"})
+        async with pin_set(client, system, ANNA):
+            assert (await client.post(link, data={"outcome": "reached"})).status_code < 400
 
 
 async def test_capacity_outside_0_to_20_is_refused_with_a_readable_message(
@@ -245,7 +272,9 @@ async def test_an_english_contact_sees_their_pages_in_english_and_can_switch(
             assert group.status_code == 200 and '<html lang="en">' in group.text
             assert "This link is personal" in group.text and ">Pause</button>" in group.text
             callback = callback_link(html, q["reference"])
-            assert (await client.post(callback, data={"outcome": "reached"})).status_code < 400
+            async with pin_set(client, system, BRAM):
+                done = await client.post(callback, data={"outcome": "reached"})
+                assert done.status_code < 400
         finally:
             body["language"] = "nl"
             assert (await client.put(contact, json=body, headers=staff)).status_code == 200
@@ -322,5 +351,10 @@ async def test_the_overview_gives_the_deadline_in_words(system: System) -> None:
     link = callback_link(html, q["reference"])
     assert link.endswith("?lang=nl")
     async with httpx.AsyncClient() as client:
+        # Without her PIN it says so, in English too; with it, the page opens in English.
         en = await client.get(link[: -len("nl")] + "en")
+        assert en.status_code == 403 and '<html lang="en">' in en.text
+        assert "Use the link in the mail about this question" in en.text
+        async with pin_set(client, system, BRAM):
+            en = await client.get(link[: -len("nl")] + "en")
     assert en.status_code == 200 and '<html lang="en">' in en.text

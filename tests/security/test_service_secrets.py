@@ -255,9 +255,12 @@ async def test_the_contacts_overview_still_opens_her_callback(
     up_system: UpSystem, assigned: dict
 ) -> None:
     """Routing, holding no callback key, builds the overview's link from the contact's own
-    overview link; intake accepts it, and only for a question that is hers."""
+    overview link; intake accepts it once she has set and entered her PIN, and only for a
+    question that is hers."""
+    from opendeur.keys import pseudonym
+
     mail = await up_system.wait_mail(lambda m: assigned["reference"] in m.subject)
-    overview = re.search(r"(http://127\.0\.0\.1:\d+/contact/[A-Za-z0-9_.\-]+)", mail.text)
+    overview = re.search(r"(http://127\.0\.0\.1:\d+/contact/([A-Za-z0-9_.\-]+))", mail.text)
     assert overview, "the mail has no overview link"
     async with httpx.AsyncClient(timeout=10) as c:
         page = await c.get(overview.group(1))
@@ -268,13 +271,23 @@ async def test_the_contacts_overview_still_opens_her_callback(
         assert found, "the overview does not list the open callback"
         link = html.unescape(found.group(1))
         assert link.startswith(up_system.url("intake") + "/c/")
-        opened = await c.get(link)
-        assert opened.status_code == 200 and PHONE in opened.text
-        # The same overview link with another question id opens nothing.
-        token = link.rsplit("/", 1)[1].split("?")[0].split(".")
-        token[2] = UUID(int=UUID(hex=token[2]).int ^ 1).hex
-        other = await c.get(f"{up_system.url('intake')}/c/{'.'.join(token)}")
-        assert other.status_code >= 400 and PHONE not in other.text
+        refused = await c.get(link)  # no PIN set: the overview's link opens nothing
+        assert refused.status_code == 403 and PHONE not in refused.text
+        pin = f"{up_system.url('intake')}/pin/{overview.group(2).split('?')[0]}"
+        try:
+            r = await c.post(pin, data={"pin": "270461", "repeat": "270461"})
+            assert r.status_code == 200, r.text[:300]
+            opened = await c.get(link)
+            assert opened.status_code == 200 and PHONE in opened.text
+            # The same overview link with another question id opens nothing, PIN or not.
+            token = link.rsplit("/", 1)[1].split("?")[0].split(".")
+            token[2] = UUID(int=UUID(hex=token[2]).int ^ 1).hex
+            other = await c.get(f"{up_system.url('intake')}/c/{'.'.join(token)}")
+            assert other.status_code >= 400 and PHONE not in other.text
+        finally:
+            cid = pseudonym(ROOT, "contact", "anna.rouw@example.org")
+            done = up_system.opendeur("contacts", "reset-pin", cid)
+            assert done.returncode == 0, done.stderr
 
 
 def test_operator_commands_find_what_they_need_in_the_data_dir(up_system: UpSystem) -> None:

@@ -383,6 +383,21 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "A wrong PIN was entered too often. Please contact the network's team: they can clear "
         "the PIN.",
     ),
+    "cb_overview_pin": (
+        "Open deze vraag met de link in de mail.",
+        "Open this question with the link in the mail.",
+    ),
+    "cb_overview_pin_body": (
+        "Een link op je overzichtspagina opent een vraag alleen als je een pincode hebt "
+        "ingesteld: je overzichtslink staat in elke mail, en wie die doorgestuurd krijgt, mag "
+        "de telefoonnummers niet zien. Gebruik de link in de mail over deze vraag, of stel een "
+        "pincode in om vragen vanaf je overzicht te openen.",
+        "A link on your overview page opens a question only once you have set a PIN: your "
+        "overview link is in every mail, and whoever gets one forwarded must not see the phone "
+        "numbers. Use the link in the mail about this question, or set a PIN to open questions "
+        "from your overview.",
+    ),
+    "cb_overview_pin_link": ("Pincode instellen", "Set a PIN"),
     "cb_held": ("Deze pagina is even niet beschikbaar.", "This page is not available for now."),
     "cb_held_body": (
         "Via jouw links zijn ongewoon veel vragen geopend. Het team van het netwerk is gewaarschuwd "

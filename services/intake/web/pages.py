@@ -334,14 +334,34 @@ def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
             error=error,
         )
 
+    def overview_needs_pin(request: Request, overview: str) -> HTMLResponse:
+        """A link from the overview page while no PIN is set: the overview link travels in
+        every mail, so on its own it opens nothing personal."""
+        lang = contact_lang(request)
+        return render(
+            "message.html",
+            lang,
+            status=403,
+            heading=t("cb_overview_pin", lang),
+            body=t("cb_overview_pin_body", lang),
+            link=f"/pin/{overview}?lang={lang}",
+            link_text=t("cb_overview_pin_link", lang),
+        )
+
     async def pin_asked(request: Request, token: str) -> HTMLResponse | None:
         """With a PIN set for the link's contact: the PIN form (nothing of the question, not
-        even whether it is still theirs) until the PIN was entered on this device."""
-        contact_id = link_contact(token)
-        if contact_id is None:
+        even whether it is still theirs) until the PIN was entered on this device. A link from
+        the overview page (`links.delegate`) opens only with a PIN set and entered."""
+        try:
+            data = links.verify(rt.settings, "callback", token)
+            contact_id = str(data["c"])
+        except (links.LinkInvalid, KeyError):
             return None  # open_callback refuses it
+        overview = data.get("o")
         async with rt.sessions() as session:
             guard = await pins.guard(session, contact_id)
+        if overview is not None and not guard.has_pin:
+            return overview_needs_pin(request, str(overview))
         cookie = request.cookies.get(pins.COOKIE)
         if not guard.has_pin or pins.cookie_valid(rt.settings, cookie, contact_id, guard):
             return None

@@ -43,6 +43,12 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "en": "Click a reference to see the phone number and to record how it went. "
         "Times are Dutch time.",
     },
+    "callbacks_pin_hint": {
+        "nl": "Een nummer hier opent de vraag alleen als je een pincode hebt ingesteld (zie "
+        "onderaan). Zonder pincode: gebruik de link in de mail over die vraag.",
+        "en": "A reference here opens the question only once you have set a PIN (see below). "
+        "Without a PIN: use the link in the mail about that question.",
+    },
     "nobody_waiting": {
         "nl": "Er wacht nu niemand op je telefoontje.",
         "en": "Nobody is waiting for your call right now.",
