@@ -60,6 +60,7 @@ async def pin_set(client: httpx.AsyncClient, system: System, contact: str) -> As
     finally:
         done = system.opendeur("contacts", "reset-pin", cid)
         assert done.returncode == 0, done.stderr
+        assert "PIN cleared" in done.stdout, done.stdout
 
 
 def callback_link(html: str, reference: str) -> str:

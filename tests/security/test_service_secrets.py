@@ -288,6 +288,7 @@ async def test_the_contacts_overview_still_opens_her_callback(
             cid = pseudonym(ROOT, "contact", "anna.rouw@example.org")
             done = up_system.opendeur("contacts", "reset-pin", cid)
             assert done.returncode == 0, done.stderr
+            assert "PIN cleared" in done.stdout, done.stdout
 
 
 def test_operator_commands_find_what_they_need_in_the_data_dir(up_system: UpSystem) -> None:
