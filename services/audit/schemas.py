@@ -12,10 +12,17 @@ class AuditEvent(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     type: str = Field(description="the event type, e.g. question.received.v1")
-    occurred_at: str = Field(description="ISO-8601, when it happened")
+    occurred_at: str | None = Field(
+        None, description="ISO-8601, when it happened (absent on an event kept as invalid)"
+    )
     seq: int = Field(description="its place in the hash chain")
     recorded_at: str = Field(description="ISO-8601, when the audit service stored it")
     question_id: str | None = None
+    event_id: str | None = None
+    invalid: bool | None = Field(
+        None,
+        description="true when the message did not validate: only event_id and type are kept",
+    )
 
 
 class BrokenLink(BaseModel):
