@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -75,16 +75,48 @@ class SessionCodec:
         )
 
 
-def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
-    router = APIRouter(prefix="/phone", include_in_schema=False)
-    lifetime = parse_duration(rt.settings.phone_session_max)
-    idle = parse_duration(rt.settings.phone_session_idle)
-    codec = SessionCodec(purpose_key(rt.settings, "intake-session"), int(lifetime.total_seconds()))
+@dataclass(frozen=True)
+class SignIn:
+    """What the phone console's login and the staff sign-in (web/staff.py) share: one session
+    codec and key, one set of login limits (a name gets its tries once, not once per door), the
+    session's lifetimes."""
+
+    lifetime: timedelta
+    idle: timedelta
+    codec: SessionCodec
     # Tries per name from one address, and per address: a stranger who floods a volunteer's
     # name from elsewhere fills only their own bucket, never locks the volunteer out.
-    by_name = Limiter(rate_from_env("OPENDEUR_INTAKE_LOGIN_RATE", "5/min"))
-    by_address = Limiter(rate_from_env("OPENDEUR_INTAKE_LOGIN_ADDRESS_RATE", "60/min"))
-    secure = (rt.settings.public_base_url or "").startswith("https://")
+    by_name: Limiter
+    by_address: Limiter
+    secure: bool
+
+
+_sign_ins: dict[int, SignIn] = {}
+
+
+def sign_in(rt: Runtime) -> SignIn:
+    """The one SignIn of this runtime (both routers ask for it)."""
+    got = _sign_ins.get(id(rt))
+    if got is None:
+        lifetime = parse_duration(rt.settings.phone_session_max)
+        got = _sign_ins[id(rt)] = SignIn(
+            lifetime=lifetime,
+            idle=parse_duration(rt.settings.phone_session_idle),
+            codec=SessionCodec(
+                purpose_key(rt.settings, "intake-session"), int(lifetime.total_seconds())
+            ),
+            by_name=Limiter(rate_from_env("OPENDEUR_INTAKE_LOGIN_RATE", "5/min")),
+            by_address=Limiter(rate_from_env("OPENDEUR_INTAKE_LOGIN_ADDRESS_RATE", "60/min")),
+            secure=rt.settings.base_url("intake").startswith("https://"),
+        )
+    return got
+
+
+def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
+    router = APIRouter(prefix="/phone", include_in_schema=False)
+    si = sign_in(rt)
+    lifetime, idle, codec, secure = si.lifetime, si.idle, si.codec, si.secure
+    by_name, by_address = si.by_name, si.by_address
 
     def set_cookie(response: Response, s: PhoneSession) -> Response:
         response.headers.update(api.NO_STORE)

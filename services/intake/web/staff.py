@@ -12,15 +12,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from opendeur import staff as shared
-from opendeur.keys import purpose_key
 from opendeur.logging import get_logger
 from opendeur.runtime import SECURITY_HEADERS, Runtime
-from opendeur.settings import parse_duration
 from services.intake import api, users
-from services.intake.ratelimit import Limiter, rate_from_env
 from services.intake.web import forms
 from services.intake.web.pages import TEMPLATES
-from services.intake.web.phone import PhoneSession, SessionCodec
+from services.intake.web.phone import PhoneSession, sign_in
 
 log = get_logger(component="intake.staff")
 
@@ -36,14 +33,12 @@ def render(name: str, status: int = 200, **ctx: object) -> HTMLResponse:
 def make_router(rt: Runtime) -> APIRouter:
     router = APIRouter(prefix="/staff", include_in_schema=False)
     settings = rt.settings
-    lifetime = parse_duration(settings.phone_session_max)
-    idle = parse_duration(settings.phone_session_idle)
-    # The phone console's codec and key: one session serves the console and every staff page.
-    codec = SessionCodec(purpose_key(settings, "intake-session"), int(lifetime.total_seconds()))
+    # The phone console's codec, key and login limits: one session serves the console and every
+    # staff page, and a name has one set of tries for both doors.
+    si = sign_in(rt)
+    lifetime, idle, codec, secure = si.lifetime, si.idle, si.codec, si.secure
+    by_name, by_address = si.by_name, si.by_address
     key = shared.signing_key(settings)
-    by_name = Limiter(rate_from_env("OPENDEUR_INTAKE_LOGIN_RATE", "5/min"))
-    by_address = Limiter(rate_from_env("OPENDEUR_INTAKE_LOGIN_ADDRESS_RATE", "60/min"))
-    secure = settings.base_url("intake").startswith("https://")
     network = settings.network_name or "Zelfhulp Netwerk"
 
     # A form posted here ends, through the hand-off, on routing, audit or notify: Chromium holds
