@@ -150,14 +150,17 @@ class NotificationFailed(Event):
 
 
 class CallbackDone(Event):
-    """A contact person recorded the outcome of a callback."""
+    """The outcome of a callback: recorded by the contact person (`by` contact, her contact_id),
+    or for a crisis question by a team member (`by` team, the staff member's pseudonymous id)."""
 
     subject: ClassVar[str] = "callback.done.v1"
     type: Literal["callback.done.v1"] = "callback.done.v1"
     source: Literal["intake"] = "intake"
     question_id: UUID
-    contact_id: Code
+    contact_id: Code | None = None
     outcome: Outcome
+    by: Literal["contact", "team"] = "contact"
+    staff_id: Code | None = None
 
 
 class ConsentWithdrawn(Event):
@@ -204,14 +207,17 @@ class GroupChanged(Event):
 
 
 class PiiAccessed(Event):
-    """A contact person opened the callback page of a question (who and when, never what)."""
+    """Someone saw a question's personal data (who and when, never what): a contact person on
+    her callback page (contact_id), or a team member calling back a crisis question (staff_id,
+    purpose team_callback)."""
 
     subject: ClassVar[str] = "pii.accessed.v1"
     type: Literal["pii.accessed.v1"] = "pii.accessed.v1"
     source: Literal["intake"] = "intake"
     question_id: UUID
-    contact_id: Code
-    purpose: Literal["callback_page"] = "callback_page"
+    contact_id: Code | None = None
+    purpose: Literal["callback_page", "team_callback"] = "callback_page"
+    staff_id: Code | None = None
 
 
 class PiiAccessAlerted(Event):
@@ -227,18 +233,28 @@ class PiiAccessAlerted(Event):
     distinct_questions: int = Field(ge=0)
 
 
-StaffAction = Literal["assign", "close", "group_status", "address_change"]
+StaffAction = Literal[
+    "assign",
+    "close",
+    "group_status",
+    "address_change",
+    "address_confirmed",
+    "account_change",
+    "deadletter_replay",
+    "crisis_outcome",
+]
 
 
 class StaffActed(Event):
-    """A staff member acted on a question, a group or a contact's address: who by pseudonymous
-    staff id (never a name), what, and on which question (envelope), group or contact. Staged in
-    the same transaction as the action. Published by the service where it happened (routing,
-    or notify for an address; the AsyncAPI channel lists both)."""
+    """A staff member acted on a question, a group, a contact's address or a staff account: who
+    by pseudonymous staff id (never a name), what, and on which question (envelope), group or
+    contact. Staged in the same transaction as the action. Published by the service where it
+    happened (intake: accounts and crisis outcomes; routing; notify: addresses). Audit publishes
+    nothing: it writes a dead-letter replay into its own trail."""
 
     subject: ClassVar[str] = "staff.acted.v1"
     type: Literal["staff.acted.v1"] = "staff.acted.v1"
-    source: Literal["routing", "notify"] = "routing"
+    source: Literal["intake", "routing", "notify"] = "routing"
     staff_id: Code
     action: StaffAction
     group_id: Code | None = None
