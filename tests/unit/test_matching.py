@@ -365,7 +365,23 @@ groups_st = st.builds(
     status=st.sampled_from(["active", "active", "paused", "left"]),
     contacts=st.lists(contacts, max_size=4, unique_by=lambda c: c.contact_id).map(tuple),
 )
-group_lists = st.lists(groups_st, max_size=6, unique_by=lambda g: g.group_id)
+
+
+def _own_contacts(groups: list[Group]) -> list[Group]:
+    # A contact person belongs to one group (contacts.contact_id is the primary key, with one
+    # group_id): ids drawn per group are made unique across the list, as in the database.
+    return [
+        replace(
+            g,
+            contacts=tuple(
+                replace(c, contact_id=f"{g.group_id}-{c.contact_id}") for c in g.contacts
+            ),
+        )
+        for g in groups
+    ]
+
+
+group_lists = st.lists(groups_st, max_size=6, unique_by=lambda g: g.group_id).map(_own_contacts)
 needs = st.builds(
     Need,
     topic=st.sampled_from((*TOPICS, None)),
