@@ -422,6 +422,16 @@ async def open_callbacks(session: AsyncSession, contact_id: str) -> list[dict]:
     return [dict(r) for r in rows.mappings()]
 
 
+async def contact_language(session: AsyncSession, contact_id: str) -> str:
+    """The language a contact person reads in (the first she calls in); Dutch when unknown."""
+    first = (
+        await session.execute(
+            text("select languages[1] from contacts where contact_id = :c"), {"c": contact_id}
+        )
+    ).scalar()
+    return first or "nl"
+
+
 async def set_capacity(session: AsyncSession, contact_id: str, max_open: int) -> None:
     await session.execute(
         text("update contacts set max_open = :m where contact_id = :c"),
