@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID, uuid4
@@ -27,10 +28,38 @@ def utcnow() -> datetime:
 
 
 class Event(BaseModel):
-    """Envelope shared by every event."""
+    """Envelope shared by every event.
+
+    A subclass names its subject once, in its class statement::
+
+        class QuestionClosed(Event, subject="question.closed.v1", source="routing"):
+            question_id: UUID
+
+    which makes `QuestionClosed.subject` the subject, adds the field
+    `type: Literal["question.closed.v1"] = "question.closed.v1"` (so the JSON and the schema
+    carry it, as before) and, when `source` is given, `source: Literal["routing"] = "routing"`:
+    the services that may publish the event (`opendeur.natsauth` grants NATS publish rights from
+    that type). An event several services publish declares its `source` field itself."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     subject: ClassVar[str]
+
+    def __init_subclass__(
+        cls, *, subject: str | None = None, source: str | None = None, **kwargs: object
+    ) -> None:
+        # Runs before pydantic collects the fields (ModelMetaclass.__new__ calls type.__new__
+        # first), so the fields added here are ordinary fields: `type` first among the class's
+        # own, in the same place as when they were typed by hand.
+        if subject is not None:
+            own = inspect.get_annotations(cls)
+            added: dict[str, object] = {"type": Literal[subject]}  # type: ignore[valid-type]
+            cls.type = subject  # type: ignore[attr-defined]
+            if source is not None:
+                added["source"] = Literal[source]  # type: ignore[valid-type]
+                cls.source = source  # type: ignore[attr-defined]
+            cls.__annotations__ = {**added, **own}
+            cls.subject = subject
+        super().__init_subclass__(**kwargs)
 
     event_id: UUID = Field(default_factory=uuid4)
     occurred_at: AwareDatetime = Field(default_factory=utcnow)
@@ -45,12 +74,9 @@ class Event(BaseModel):
         return cls.model_validate_json(data)
 
 
-class QuestionReceived(Event):
+class QuestionReceived(Event, subject="question.received.v1", source="intake"):
     """A help-seeker's question was accepted by intake (with recorded consent)."""
 
-    subject: ClassVar[str] = "question.received.v1"
-    type: Literal["question.received.v1"] = "question.received.v1"
-    source: Literal["intake"] = "intake"
     question_id: UUID
     reference: Reference
     channel: Channel
@@ -66,12 +92,9 @@ class QuestionReceived(Event):
     respond_before: AwareDatetime
 
 
-class QuestionRouted(Event):
+class QuestionRouted(Event, subject="question.routed.v1", source="routing"):
     """Routing chose a group and one of its contact persons for a question."""
 
-    subject: ClassVar[str] = "question.routed.v1"
-    type: Literal["question.routed.v1"] = "question.routed.v1"
-    source: Literal["routing"] = "routing"
     question_id: UUID
     reference: Reference
     group_id: Code
@@ -86,12 +109,9 @@ class QuestionRouted(Event):
     respond_before: AwareDatetime
 
 
-class QuestionUnmatched(Event):
+class QuestionUnmatched(Event, subject="question.unmatched.v1", source="routing"):
     """No group could take the question; it is in the network team's triage queue."""
 
-    subject: ClassVar[str] = "question.unmatched.v1"
-    type: Literal["question.unmatched.v1"] = "question.unmatched.v1"
-    source: Literal["routing"] = "routing"
     question_id: UUID
     reason: Code
     topic: Code | None
@@ -99,12 +119,9 @@ class QuestionUnmatched(Event):
     priority: bool
 
 
-class QuestionEscalated(Event):
+class QuestionEscalated(Event, subject="question.escalated.v1", source="routing"):
     """A question's clock passed a threshold: reminder (50%), team (80%) or breach (100%)."""
 
-    subject: ClassVar[str] = "question.escalated.v1"
-    type: Literal["question.escalated.v1"] = "question.escalated.v1"
-    source: Literal["routing"] = "routing"
     question_id: UUID
     level: Literal["reminder", "team", "breach"]
     reference: Reference
@@ -113,35 +130,26 @@ class QuestionEscalated(Event):
     respond_before: AwareDatetime
 
 
-class QuestionClosed(Event):
+class QuestionClosed(Event, subject="question.closed.v1", source="routing"):
     """The network team closed a question from its triage queue, with a reason code."""
 
-    subject: ClassVar[str] = "question.closed.v1"
-    type: Literal["question.closed.v1"] = "question.closed.v1"
-    source: Literal["routing"] = "routing"
     question_id: UUID
     reason: Code
     by: Literal["team"] = "team"
 
 
-class ContactNotified(Event):
+class ContactNotified(Event, subject="contact.notified.v1", source="notify"):
     """A contact person was sent a notification (without personal data) for a question."""
 
-    subject: ClassVar[str] = "contact.notified.v1"
-    type: Literal["contact.notified.v1"] = "contact.notified.v1"
-    source: Literal["notify"] = "notify"
     question_id: UUID | None
     contact_id: Code | None
     purpose: Code
     channel: Literal["email", "sms"]
 
 
-class NotificationFailed(Event):
+class NotificationFailed(Event, subject="notification.failed.v1", source="notify"):
     """A notification could not be delivered; the question goes to the team's queue."""
 
-    subject: ClassVar[str] = "notification.failed.v1"
-    type: Literal["notification.failed.v1"] = "notification.failed.v1"
-    source: Literal["notify"] = "notify"
     question_id: UUID | None
     contact_id: Code | None
     purpose: Code
@@ -149,13 +157,10 @@ class NotificationFailed(Event):
     error_code: Code
 
 
-class CallbackDone(Event):
+class CallbackDone(Event, subject="callback.done.v1", source="intake"):
     """The outcome of a callback: recorded by the contact person (`by` contact, her contact_id),
     or for a crisis question by a team member (`by` team, the staff member's pseudonymous id)."""
 
-    subject: ClassVar[str] = "callback.done.v1"
-    type: Literal["callback.done.v1"] = "callback.done.v1"
-    source: Literal["intake"] = "intake"
     question_id: UUID
     contact_id: Code | None = None
     outcome: Outcome
@@ -163,71 +168,53 @@ class CallbackDone(Event):
     staff_id: Code | None = None
 
 
-class ConsentWithdrawn(Event):
+class ConsentWithdrawn(Event, subject="consent.withdrawn.v1", source="intake"):
     """The help-seeker withdrew consent; intake erases the data at once."""
 
-    subject: ClassVar[str] = "consent.withdrawn.v1"
-    type: Literal["consent.withdrawn.v1"] = "consent.withdrawn.v1"
-    source: Literal["intake"] = "intake"
     question_id: UUID
     consent_version: Code
 
 
-class QuestionErased(Event):
+class QuestionErased(Event, subject="question.erased.v1", source="intake"):
     """Intake destroyed a question's personal data (key and rows)."""
 
-    subject: ClassVar[str] = "question.erased.v1"
-    type: Literal["question.erased.v1"] = "question.erased.v1"
-    source: Literal["intake"] = "intake"
     question_id: UUID
     reason: Literal["withdrawn", "retention", "unanswered"]
 
 
-class ReferralNoted(Event):
+class ReferralNoted(Event, subject="referral.noted.v1", source="intake"):
     """Someone tried to register another person; only an anonymous count is kept."""
 
-    subject: ClassVar[str] = "referral.noted.v1"
-    type: Literal["referral.noted.v1"] = "referral.noted.v1"
-    source: Literal["intake"] = "intake"
     referrer_kind: Literal["professional", "family", "other", "unknown"]
     topic: Code | None
     channel: Channel
 
 
-class GroupChanged(Event):
+class GroupChanged(Event, subject="group.changed.v1", source="routing"):
     """A group joined, changed, paused, resumed or left the network."""
 
-    subject: ClassVar[str] = "group.changed.v1"
-    type: Literal["group.changed.v1"] = "group.changed.v1"
-    source: Literal["routing"] = "routing"
     group_id: Code
     change: Literal["joined", "updated", "paused", "resumed", "left"]
     status: Literal["active", "paused", "left"]
     by: Literal["team", "contact", "import"]
 
 
-class PiiAccessed(Event):
+class PiiAccessed(Event, subject="pii.accessed.v1", source="intake"):
     """Someone saw a question's personal data (who and when, never what): a contact person on
     her callback page (contact_id), or a team member calling back a crisis question (staff_id,
     purpose team_callback)."""
 
-    subject: ClassVar[str] = "pii.accessed.v1"
-    type: Literal["pii.accessed.v1"] = "pii.accessed.v1"
-    source: Literal["intake"] = "intake"
     question_id: UUID
     contact_id: Code | None = None
     purpose: Literal["callback_page", "team_callback"] = "callback_page"
     staff_id: Code | None = None
 
 
-class PiiAccessAlerted(Event):
+class PiiAccessAlerted(Event, subject="pii.alerted.v1", source="intake"):
     """More distinct questions were opened through one contact within an hour than any real
     contact person opens (OPENDEUR_CONTACT_VIEW_ALERT): perhaps forged links. Intake holds
     further views through that contact until the team clears it."""
 
-    subject: ClassVar[str] = "pii.alerted.v1"
-    type: Literal["pii.alerted.v1"] = "pii.alerted.v1"
-    source: Literal["intake"] = "intake"
     contact_id: Code
     window_start: AwareDatetime
     distinct_questions: int = Field(ge=0)
@@ -245,15 +232,13 @@ StaffAction = Literal[
 ]
 
 
-class StaffActed(Event):
+class StaffActed(Event, subject="staff.acted.v1"):
     """A staff member acted on a question, a group, a contact's address or a staff account: who
     by pseudonymous staff id (never a name), what, and on which question (envelope), group or
     contact. Staged in the same transaction as the action. Published by the service where it
     happened (intake: accounts and crisis outcomes; routing; notify: addresses). Audit publishes
     nothing: it writes a dead-letter replay into its own trail."""
 
-    subject: ClassVar[str] = "staff.acted.v1"
-    type: Literal["staff.acted.v1"] = "staff.acted.v1"
     source: Literal["intake", "routing", "notify"] = "routing"
     staff_id: Code
     action: StaffAction
