@@ -127,6 +127,10 @@ class Settings(BaseSettings):
         None  # staff hand-offs to notify (a coordinator's address change)
     )
     response_deadline: str = "24h"
+    # A crisis question's clock (opendeur/deadlines.py): the team's opening hours (Amsterdam
+    # time, `ma-vr 09:00-17:00`; several windows with `;`) and how soon within them.
+    team_hours: str = "ma-vr 09:00-17:00"
+    crisis_respond_within: str = "4h"
     pii_retention: str = "48h"
     unanswered_retention: str = "30d"
     link_ttl: str = "7d"
@@ -175,6 +179,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "response_deadline",
+        "crisis_respond_within",
         "pii_retention",
         "unanswered_retention",
         "link_ttl",
@@ -203,6 +208,14 @@ class Settings(BaseSettings):
                 if value:
                     plain = name.endswith("database_url") or name.startswith("link_verify")
                     object.__setattr__(self, name, value if plain else SecretStr(value))
+
+    @field_validator("team_hours")
+    @classmethod
+    def _team_hours(cls, v: str) -> str:
+        from opendeur.deadlines import parse_hours  # it imports this module
+
+        parse_hours(v)
+        return v
 
     @field_validator("events_max_age", "deadletter_max_age")
     @classmethod
