@@ -28,6 +28,7 @@ from contracts.streams import consumers_of
 from opendeur import logging as olog
 from opendeur import messaging, metrics, outbox
 from opendeur.db import make_engine, service_url, sessionmaker
+from opendeur.errors import Refused
 from opendeur.keys import KeyringError
 from opendeur.settings import Settings, get_settings
 from opendeur.staff import Staff, StaffGate
@@ -63,12 +64,34 @@ class Health(BaseModel):
 HEALTH_503 = {"model": Health, "description": "The broker or the database cannot be reached"}
 
 
-class ApiError(Exception):
-    """A refusal a person can read: 4xx with a code, a message and the field concerned."""
+# The HTTP status of each kind of refusal (opendeur.errors.Refused), in the one handler below.
+REFUSAL_STATUS: dict[str, int] = {
+    "invalid": 422,
+    "conflict": 409,
+    "gone": 410,
+    "not_found": 404,
+    "forbidden": 403,
+    "unauthorized": 401,
+}
+_KIND_OF_STATUS = {status: kind for kind, status in REFUSAL_STATUS.items()}
+
+
+class ApiError(Refused):
+    """Deprecated: raise `opendeur.errors.Refused(code, message, field, kind=...)` instead.
+
+    Kept until every service has moved: `ApiError(status, code, message, field)` is a Refused
+    whose kind follows its status (any other 4xx keeps its own status), so `except Refused`
+    catches both and the one handler answers both."""
 
     def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(code)
-        self.status, self.code, self.message, self.field = status, code, message, field
+        super().__init__(code, message, field, _KIND_OF_STATUS.get(status, "invalid"))
+        self.status = status
+
+
+def refusal_status(exc: Refused) -> int:
+    """The HTTP status that answers a refusal: its kind's (an ApiError: its own status)."""
+    status = getattr(exc, "status", None)
+    return status if isinstance(status, int) else REFUSAL_STATUS[exc.kind]
 
 
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
@@ -428,9 +451,9 @@ class Basics:
 def install_basics(app: FastAPI, rt: Runtime) -> None:
     app.add_middleware(Basics)
 
-    @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status)
+    @app.exception_handler(Refused)
+    async def _refused(_request: Request, exc: Refused) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, exc.field), refusal_status(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
