@@ -12,7 +12,7 @@ from fastapi import APIRouter, Header, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
 
 from contracts.events import ConsentWithdrawn, QuestionErased, QuestionReceived, ReferralNoted
-from opendeur import outbox
+from opendeur import deadlines, outbox
 from opendeur.db import autocommit
 from opendeur.keys import Envelope, token_hash
 from opendeur.logging import get_logger
@@ -132,7 +132,7 @@ async def accept_question(rt: Runtime, topics: TopicCatalogue, q: QuestionIn) ->
     qid = uuid4()
     reference = domain.new_reference()
     withdraw_token = secrets.token_urlsafe(24)
-    before = domain.respond_before(now, rt.settings.deadline)
+    before = deadlines.respond_before(now, flagged, **deadlines.from_settings(rt.settings))
     row = {
         "question_id": qid,
         "reference": reference,

@@ -1,4 +1,4 @@
-"""Intake's pure rules: references, deadlines, when personal data must be erased, who may call."""
+"""Intake's pure rules: references, when personal data must be erased, who may call back."""
 
 from __future__ import annotations
 
@@ -18,10 +18,6 @@ OUTCOMES = ("reached", "unreachable", "wrong_group", "referred_professional")
 def new_reference() -> str:
     part = lambda: "".join(secrets.choice(_ALPHABET) for _ in range(4))  # noqa: E731
     return f"OD-{part()}-{part()}"
-
-
-def respond_before(received_at: datetime, deadline: timedelta) -> datetime:
-    return received_at + deadline
 
 
 def erase_after_outcome(outcome: str, now: datetime, retention: timedelta) -> datetime | None:
