@@ -26,12 +26,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from contracts.events import Event
 from contracts.streams import consumers_of
 from opendeur import logging as olog
-from opendeur import messaging, metrics, outbox
+from opendeur import messaging, metrics, outbox, web
 from opendeur.db import make_engine, service_url, sessionmaker
 from opendeur.errors import Refused
 from opendeur.keys import KeyringError
 from opendeur.settings import Settings, get_settings
-from opendeur.staff import Staff, StaffGate
+from opendeur.staff import Gate, Staff
 
 log = olog.get_logger(component="runtime")
 # A service's handler of one event type: the event and the open session of its batch.
@@ -111,7 +111,7 @@ class Runtime:
         self.broker_ready = asyncio.Event()
         self.background: list[Callable[[], Awaitable[None]]] = []
         # Set by a service with staff pages (opendeur/staff.py): its sign-in cookie's checker.
-        self.staff: StaffGate | None = None
+        self.staff: Gate | None = None
         self.route_class = staff_route_class(self.check_first)
 
     def handles(
@@ -449,7 +449,12 @@ class Basics:
 
 
 def install_basics(app: FastAPI, rt: Runtime) -> None:
+    """The runtime on `app.state.runtime` (opendeur.web's dependencies find it there), the
+    middleware, the error handlers (Refused, PageAnswer, validation, the unexpected) and the
+    operations endpoints /livez, /healthz and /metrics."""
+    app.state.runtime = rt
     app.add_middleware(Basics)
+    app.add_exception_handler(web.PageAnswer, web.answer_page)
 
     @app.exception_handler(Refused)
     async def _refused(_request: Request, exc: Refused) -> JSONResponse:

@@ -18,8 +18,9 @@ import hmac
 import json
 import secrets
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote, urlencode
 
 from cryptography.exceptions import InvalidSignature
@@ -48,6 +49,8 @@ ASSERTION_TTL = 60
 SESSION_TTL = 600
 # Per service: cookies do not keep ports apart, and each service signs its own.
 COOKIE = "od_staff_{service}"
+# Intake's own: the id of the one server-side staff session (sign-in, phone console, hand-off).
+INTAKE_COOKIE = "od_staff_in"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _DOMAIN = b"opendeur-staff/v1:"
 
@@ -66,6 +69,34 @@ class Staff:
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles & set(roles))
+
+
+def csrf_token(key: bytes, session_id: str) -> str:
+    """The one CSRF scheme of every staff session: an HMAC of the session's id (or nonce) under a
+    key only the serving process holds, so a token is worth nothing in another session."""
+    return hmac.new(key, b"csrf:" + session_id.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_matches(key: bytes, session_id: str, given: str) -> bool:
+    """Whether a form's `csrf` field is this session's token (constant time)."""
+    expected = csrf_token(key, session_id).encode()
+    return hmac.compare_digest(expected, given.encode("utf-8", "surrogateescape"))
+
+
+class Gate(Protocol):
+    """What the web kit (opendeur.web) asks of a service's staff sign-in: StaffGate below on
+    routing, audit and notify; intake's own server-side session may answer the same way
+    (`current` may then be a coroutine: the kit awaits it)."""
+
+    def current(self, request: Request) -> Staff | Awaitable[Staff | None] | None: ...
+
+    def handoff(self, request: Request) -> Response: ...
+
+    def refused(self, staff: Staff) -> Response: ...
+
+    def csrf(self, staff: Staff) -> str: ...
+
+    def csrf_ok(self, staff: Staff, given: str) -> bool: ...
 
 
 def _b64(data: bytes) -> str:
@@ -206,12 +237,10 @@ class StaffGate:
         return staff
 
     def csrf(self, staff: Staff) -> str:
-        return hmac.new(self._key, b"csrf:" + staff.nonce.encode(), hashlib.sha256).hexdigest()
+        return csrf_token(self._key, staff.nonce)
 
     def csrf_ok(self, staff: Staff, given: str) -> bool:
-        return hmac.compare_digest(
-            self.csrf(staff).encode(), given.encode("utf-8", "surrogateescape")
-        )
+        return csrf_matches(self._key, staff.nonce, given)
 
     def accept(self, request: Request) -> Response:
         """GET /staff/accept?assertion=...&next=...: a fresh session cookie for this service."""

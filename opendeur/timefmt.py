@@ -1,4 +1,6 @@
-"""Readable deadlines in Amsterdam time: "uiterlijk woensdag 3 december, 15.00 uur" / "by Wednesday 3 December, 3 pm"."""
+"""Times as people read them, in Amsterdam time: "uiterlijk woensdag 3 december, 15.00 uur" /
+"by Wednesday 3 December, 3 pm", and "2026-12-03 15:00" in tables. `AMS` is the project's one
+ZoneInfo("Europe/Amsterdam"): import it, do not make another."""
 
 from __future__ import annotations
 
@@ -37,3 +39,13 @@ def moment(dt: datetime, lang: str) -> str:
 def deadline(dt: datetime, lang: str) -> str:
     """A deadline a person reads at a glance: "uiterlijk woensdag 3 december, 15.00 uur"."""
     return f"{'by' if lang == 'en' else 'uiterlijk'} {moment(dt, lang)}"
+
+
+def stamp(dt: datetime | str | None, lang: str = "nl") -> str:
+    """A compact moment for tables and consoles, Amsterdam time: "2026-12-03 15:00" (an ISO
+    string is read first; nothing gives ""). The same in both languages."""
+    if dt is None or dt == "":
+        return ""
+    if isinstance(dt, str):
+        dt = datetime.fromisoformat(dt)
+    return dt.astimezone(AMS).strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,304 @@
+"""The web kit (opendeur/web.py): module-level routes get the runtime, the page's language, the
+one template environment, staff sign-in with its CSRF and signed links as dependencies, and a
+refusal reaches the person as a status and a readable answer."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import jinja2
+import pytest
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+
+from opendeur import links, staff, web
+from opendeur.errors import Refused
+from opendeur.runtime import Runtime
+from opendeur.settings import Settings
+from tests.support import SECRET
+
+
+def settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": "postgresql://nobody:none@127.0.0.1:1/none",  # never connected here
+        "nats_url": "nats://127.0.0.1:1",
+        "secret_key": SECRET,
+        "network_name": "Zelfhulp Eindhoven",
+        "network_phone": "040 123 4567",
+    }
+    return Settings(**{**values, **overrides})
+
+
+@pytest.fixture
+def template_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "when.html").write_text(
+        "{{ at|deadline(lang) }}|{{ at|moment(lang) }}|{{ at|day(lang) }}|{{ at|clock(lang) }}"
+        "|{{ at|stamp }}|{{ network.name }}|{{ network.phone }}|{{ note }}"
+    )
+    (folder / "form.html").write_text(
+        "<h1>{{ title }}</h1>{% if problem %}<p id=err-{{ problem.field }}>{{ problem.message }}"
+        "</p>{% endif %}{% if error %}never{% endif %}"
+    )
+    (folder / "typo.html").write_text("<p>{{ titel }}</p>")
+    return tmp_path / "pages.py"
+
+
+ROUTER = APIRouter(route_class=web.StaffFirstRoute)
+
+
+@ROUTER.get("/lang", response_class=PlainTextResponse)
+async def show_lang(lang: web.Lang, settings: web.SettingsDep) -> str:
+    return f"{lang} {settings.network_name}"
+
+
+@ROUTER.get("/team", response_class=PlainTextResponse)
+async def team_api(who: Annotated[staff.Staff, Depends(web.staff_user("teamlid"))]) -> str:
+    return who.staff_id
+
+
+@ROUTER.get("/api/v1/team/{item}", tags=["staff"], response_class=PlainTextResponse)
+async def team_item(
+    item: int, who: Annotated[staff.Staff, Depends(web.staff_user("teamlid"))]
+) -> str:
+    return f"{who.staff_id} {item}"
+
+
+@ROUTER.get("/triage", response_class=HTMLResponse)
+async def triage(
+    request: Request, who: Annotated[staff.Staff, Depends(web.staff_page("teamlid"))]
+) -> str:
+    return f'<form><input name="csrf" value="{web.csrf_token(request, who)}"></form>'
+
+
+@ROUTER.post("/triage/close", tags=["staff"])
+async def close(post: Annotated[web.StaffForm, Depends(web.staff_form("teamlid"))]) -> Response:
+    if post.form.get("reason") == "":
+        raise Refused("missing_field", "Choose one of the reasons.", "reason")
+    return RedirectResponse("/triage", 303)
+
+
+@ROUTER.get("/c/{token}", response_class=PlainTextResponse)
+async def contact(link: Annotated[dict, Depends(web.SignedLink("contact", "c"))]) -> str:
+    return link["c"]
+
+
+def dead_page(_request: Request, lang: str, reason: str) -> Response:
+    return HTMLResponse(f"<p>{lang} {reason}</p>", status_code=410 if reason == "expired" else 403)
+
+
+@ROUTER.get("/g/{token}", response_class=PlainTextResponse)
+async def group(
+    link: Annotated[dict, Depends(web.SignedLink("group", "g", "c", dead=dead_page))],
+) -> str:
+    return f"{link['g']} {link['c']}"
+
+
+def make_app(**overrides: Any) -> tuple[FastAPI, Runtime]:
+    rt = Runtime("routing", settings(**overrides))
+    app = rt.app(title="kit", description="the web kit under test")
+    staff.install(rt, app)
+    app.include_router(ROUTER)
+    return app, rt
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    app, _rt = make_app()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8081") as c:
+        yield c
+
+
+async def sign_in(c: httpx.AsyncClient, *roles: str, who: str = "st-1") -> None:
+    key = staff.signing_key(settings())
+    assertion = staff.issue(key, who, list(roles), "routing", time.time())
+    got = await c.get("/staff/accept", params={"assertion": assertion, "next": "/triage"})
+    assert got.status_code == 303 and "od_staff_routing" in got.cookies
+
+
+def test_the_runtime_is_on_the_app_for_module_level_routes() -> None:
+    app, rt = make_app()
+    assert app.state.runtime is rt
+
+
+@pytest.mark.parametrize(
+    "query,accept,expected",
+    [
+        ("en", "nl-NL,nl;q=0.9", "en"),
+        ("nl", "en-GB", "nl"),
+        (None, "en-GB,en;q=0.9,nl;q=0.8", "en"),
+        (None, "fr-FR,fr;q=0.9,en;q=0.5,nl;q=0.4", "en"),
+        (None, "nl;q=0.5,en;q=0.9", "en"),
+        (None, "de-DE", "nl"),
+        (None, None, "nl"),
+        ("xx", "en", "en"),
+        (None, "en;q=abc", "nl"),
+    ],
+)
+def test_the_page_language_is_the_query_then_the_browser_then_dutch(
+    query: str | None, accept: str | None, expected: str
+) -> None:
+    assert web.pick_lang(query, accept) == expected
+
+
+async def test_lang_and_settings_are_dependencies(client: httpx.AsyncClient) -> None:
+    got = await client.get("/lang", headers={"accept-language": "en-US"})
+    assert got.text == "en Zelfhulp Eindhoven"
+    got = await client.get("/lang?lang=nl", headers={"accept-language": "en-US"})
+    assert got.text == "nl Zelfhulp Eindhoven"
+
+
+def test_one_template_environment_with_amsterdam_time_and_the_network(
+    template_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = web.templates(str(template_dir))
+    assert env is web.templates(str(template_dir))  # one per directory
+    winter = datetime(2026, 12, 2, 14, 0, tzinfo=UTC)  # 15.00 in Amsterdam
+    monkeypatch.setenv("OPENDEUR_NETWORK_NAME", "Netwerk Helmond")
+    monkeypatch.delenv("OPENDEUR_NETWORK_PHONE", raising=False)
+    from opendeur.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        nl = env.get_template("when.html").render(at=winter, lang="nl", note="<b>")
+        en = env.get_template("when.html").render(at=winter, lang="en", note="x")
+    finally:
+        get_settings.cache_clear()
+    assert nl == (
+        "uiterlijk woensdag 2 december, 15.00 uur|woensdag 2 december, 15.00 uur|"
+        "woensdag 2 december|15.00 uur|2026-12-02 15:00|Netwerk Helmond|None|&lt;b&gt;"
+    )
+    assert en.startswith("by Wednesday 2 December, 3 pm|Wednesday 2 December, 3 pm|")
+    # a render may name the runtime's own network instead of the environment's settings
+    html = env.get_template("when.html").render(
+        at=winter, lang="nl", note="", network=web.network(settings())
+    )
+    assert html.endswith("|Zelfhulp Eindhoven|040 123 4567|")
+
+
+def test_a_missing_variable_fails_when_printed_but_may_be_tested(template_dir: Path) -> None:
+    env = web.templates(str(template_dir))
+    assert env.get_template("form.html").render(title="Vraag") == "<h1>Vraag</h1>"
+    with pytest.raises(jinja2.UndefinedError):
+        env.get_template("typo.html").render(title="Vraag")
+    lenient = web.templates(str(template_dir), strict=False)
+    assert lenient.get_template("typo.html").render() == "<p></p>"
+
+
+def test_a_refused_form_is_shown_again_with_its_message_and_status(template_dir: Path) -> None:
+    env = web.templates(str(template_dir))
+    refused = Refused("too_long", "Houd het onder 2.000 tekens.", "story")
+    got = web.refused_page(env, "form.html", refused, title="Uw vraag")
+    assert got.status_code == 422
+    assert got.headers["cache-control"] == "no-store"
+    assert got.body.decode() == "<h1>Uw vraag</h1><p id=err-story>Houd het onder 2.000 tekens.</p>"
+    gone = Refused("gone", "Deze vraag is al gesloten.", kind="conflict")
+    assert web.refused_page(env, "form.html", gone, title="x").status_code == 409
+
+
+async def test_a_staff_api_answers_401_then_403_then_the_person(
+    client: httpx.AsyncClient,
+) -> None:
+    nobody = await client.get("/team")
+    assert nobody.status_code == 401 and nobody.json()["error"] == "unauthorized"
+    await sign_in(client, "coordinator")
+    wrong = await client.get("/team")
+    assert wrong.status_code == 403 and wrong.json()["error"] == "forbidden"
+    client.cookies.clear()
+    await sign_in(client, "teamlid", who="st-42")
+    ok = await client.get("/team")
+    assert (ok.status_code, ok.text) == (200, "st-42")
+
+
+async def test_a_staff_route_answers_401_before_reading_any_parameter(
+    client: httpx.AsyncClient,
+) -> None:
+    got = await client.get("/api/v1/team/not-a-number")
+    assert got.status_code == 401  # not 422: the parameter was never read
+    assert got.json()["error"] == "unauthorized"
+    bad_token = await client.get(
+        "/api/v1/team/not-a-number", headers={"authorization": "Bearer nope"}
+    )
+    assert bad_token.status_code == 401
+    await sign_in(client, "teamlid")
+    assert (await client.get("/api/v1/team/not-a-number")).status_code == 422
+    assert (await client.get("/api/v1/team/7")).text == "st-1 7"
+
+
+async def test_a_staff_page_hands_off_to_the_sign_in_or_says_no_access(
+    client: httpx.AsyncClient,
+) -> None:
+    handoff = await client.get("/triage?x=1")
+    assert handoff.status_code == 303
+    assert handoff.headers["location"].startswith("http://127.0.0.1:8080/staff/handoff?")
+    assert "to=routing" in handoff.headers["location"]
+    await sign_in(client, "rapportage")
+    refused = await client.get("/triage")
+    assert refused.status_code == 403 and "Geen toegang" in refused.text
+
+
+async def test_a_staff_form_post_needs_its_csrf_token_and_refuses_readably(
+    client: httpx.AsyncClient,
+) -> None:
+    assert (await client.post("/triage/close", data={"reason": "spam"})).status_code == 401
+    await sign_in(client, "teamlid")
+    page = await client.get("/triage")
+    token = page.text.split('value="')[1].split('"')[0]
+    forged = await client.post("/triage/close", data={"reason": "spam", "csrf": "0" * 64})
+    assert forged.status_code == 403 and forged.json()["error"] == "csrf_failed"
+    empty = await client.post("/triage/close", data={"reason": "", "csrf": token})
+    assert empty.status_code == 422
+    assert empty.json() == {
+        "error": "missing_field",
+        "message": "Choose one of the reasons.",
+        "field": "reason",
+    }
+    done = await client.post("/triage/close", data={"reason": "spam", "csrf": token})
+    assert (done.status_code, done.headers["location"]) == (303, "/triage")
+
+
+async def test_a_signed_link_gives_its_data_or_a_readable_refusal(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = settings()
+    good = links.sign(s, "contact", {"c": "contact-7"})
+    assert (await client.get(f"/c/{good}")).text == "contact-7"
+    forged = await client.get(f"/c/{good[:-4]}AAAA")
+    assert forged.status_code == 403 and forged.json()["error"] == "link_invalid"
+    other_purpose = links.sign(s, "group", {"g": "g1", "c": "contact-7"})
+    assert (await client.get(f"/c/{other_purpose}")).status_code == 403
+    group_link = (await client.get(f"/g/{other_purpose}", headers={"accept-language": "en"})).text
+    assert group_link == "g1 contact-7"
+    dead = await client.get(f"/g/{good}", headers={"accept-language": "en"})
+    assert (dead.status_code, dead.text) == (403, "<p>en invalid</p>")
+    issued = time.time()
+    monkeypatch.setattr(links.time, "time", lambda: issued + 8 * 24 * 3600)
+    expired = await client.get(f"/c/{good}")
+    assert expired.status_code == 410 and expired.json()["error"] == "link_expired"
+    expired_page = await client.get(f"/g/{other_purpose}")
+    assert (expired_page.status_code, expired_page.text) == (410, "<p>nl expired</p>")
+    assert "contact-7" not in expired.text
+
+
+async def test_a_page_answer_from_a_dependency_is_sent_as_it_is() -> None:
+    app, _rt = make_app()
+
+    def closed(_request: Request) -> None:
+        raise web.PageAnswer(HTMLResponse("<p>Gesloten</p>", status_code=410))
+
+    @app.get("/closed", dependencies=[Depends(closed)])
+    async def never() -> str:
+        raise AssertionError("the route ran")
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        got = await c.get("/closed")
+    assert (got.status_code, got.text) == (410, "<p>Gesloten</p>")
+    assert got.headers["x-frame-options"] == "DENY"  # the basics still apply
