@@ -19,10 +19,10 @@ $(VENV)/.bench: $(VENV)/.installed
 # The reference pipeline (../shared/perf/reference.py) and opendeur, one after the other, with
 # their ratio; e.g. make bench BENCH_ARGS="--questions 1500 --rate 20 --duration 15 --no-audit"
 bench: $(VENV)/.bench
-	$(PY) -m opendeur.bench $(BENCH_ARGS)
+	$(PY) -m opendeur.devtools.bench $(BENCH_ARGS)
 
 bench-audit: $(VENV)/.bench
-	$(PY) -m opendeur.bench --audit-only
+	$(PY) -m opendeur.devtools.bench --audit-only
 install: $(VENV)/.installed
 
 run: $(VENV)/.installed
@@ -44,9 +44,9 @@ asyncapi: $(VENV)/.installed
 	$(PY) -m contracts.asyncapi > contracts/asyncapi.json
 
 # Faults under load (issue #7): 500 questions while services, nats-server and PostgreSQL die.
-# More options: make chaos CHAOS_ARGS='--seed 42 --keep' (python -m opendeur.chaos --help).
+# More options: make chaos CHAOS_ARGS='--seed 42 --keep' (python -m opendeur.devtools.chaos --help).
 chaos: $(VENV)/.installed
-	$(PY) -m opendeur.chaos --questions 500 $(CHAOS_ARGS)
+	$(PY) -m opendeur.devtools.chaos --questions 500 $(CHAOS_ARGS)
 
 # The production image booted for real (issue #18): podman + deploy/compose.yaml, one question
 # through every container, then torn down. Needs root and minutes; not part of .ci/run.

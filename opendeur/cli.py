@@ -886,7 +886,9 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=cmd_keys_export)
     p = sub.add_parser("bench", help="benchmark the whole system (needs the bench extra)")
     p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(fn=lambda a: __import__("opendeur.bench", fromlist=["main"]).main(a.rest))
+    p.set_defaults(
+        fn=lambda a: __import__("opendeur.devtools.bench", fromlist=["main"]).main(a.rest)
+    )
     p = sub.add_parser("mailbox", help="the local mailbox `up` starts (SMTP in, web page out)")
     p.add_argument("--smtp-port", type=int, default=2525)
     p.add_argument("--http-port", type=int, default=8025)

@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import email
 import email.policy
 import hashlib
 import os
 import re
-import signal
 import subprocess
-import sys
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from aiosmtpd.controller import Controller
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts.events import QuestionReceived, QuestionRouted
-from opendeur.embedded import NatsServer, Postgres, die_with_parent, free_port
+from opendeur.devtools import harness
+from opendeur.devtools.harness import SmtpSink, clean_env
+from opendeur.embedded import NatsServer, Postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "test-secret-key-not-for-production-0123456789"
@@ -37,49 +35,23 @@ TEST_MACHINE_TOKENS = (
 # an OPENDEUR_ name: the tests drop those from the environments they build); the session-end
 # check finds what outlived the run by it.
 RUN_MARKER = "PYTEST_OPENDEUR_RUN"
-STOP_TIMEOUT = 20.0  # seconds `up` has to stop on SIGTERM before its whole group is killed
+STOP_TIMEOUT = harness.STOP_GRACE  # seconds `up` has to stop on SIGTERM before its group is killed
 
 
 def run_up(
     args: list[str], env: dict[str, str], **popen: object
 ) -> subprocess.Popen:  # the caller ends it with stop_up
     """`opendeur up ARGS` as the leader of a process group of its own (its children stay in it),
-    so that stop_up can end everything it started, as a process manager does."""
+    tied to this run (it dies with it, even when pytest is killed before its finalisers), so
+    that stop_up can end everything it started, as a process manager does."""
     env = {**env, RUN_MARKER: os.environ.get(RUN_MARKER, "")}
-    tie, own = die_with_parent(), popen.pop("preexec_fn", None)
-
-    def preexec() -> None:  # tied to this run first, then what the test asks for
-        for fn in (tie, own):
-            if fn is not None:
-                fn()  # type: ignore[operator]
-
-    return subprocess.Popen(
-        [sys.executable, "-m", "opendeur", "up", *args],
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-        # A test run that is itself killed (SIGTERM to pytest skips every finaliser) takes `up`
-        # with it, and `up`'s children die with `up`.
-        preexec_fn=preexec,
-        **popen,  # type: ignore[arg-type]
-    )
+    return harness.spawn(harness.opendeur_argv("up", *args), env, **popen)  # type: ignore[arg-type]
 
 
 def stop_up(proc: subprocess.Popen, timeout: float = STOP_TIMEOUT) -> bool:
     """SIGTERM, up to `timeout` seconds for `up` to stop everything, then SIGKILL to its whole
     process group (whatever is left of it). True if `up` stopped on SIGTERM in time."""
-    stopped = proc.poll() is not None
-    if not stopped:
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-            stopped = True
-        except subprocess.TimeoutExpired:
-            pass
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    return stopped
+    return harness.stop(proc, timeout)
 
 
 def received_event(**overrides: object) -> QuestionReceived:
@@ -136,16 +108,15 @@ class Mail:
     raw: bytes
 
 
-class MailSink:
+class MailSink(SmtpSink):
     """A real SMTP server (aiosmtpd) that keeps what it receives."""
 
     def __init__(self) -> None:
-        self.port = free_port()
+        super().__init__()
         self.mails: list[Mail] = []
         self.reply_codes: list[
             str
         ] = []  # queued replies for the next DATA commands, e.g. "451 ..."
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
     async def handle_DATA(self, _server, _session, envelope) -> str:
         if self.reply_codes:
@@ -163,105 +134,26 @@ class MailSink:
         )
         return "250 OK"
 
-    @property
-    def url(self) -> str:
-        return f"smtp://127.0.0.1:{self.port}"
-
-    def start(self) -> MailSink:
-        self.controller.start()
-        return self
-
-    def stop(self) -> None:
-        self.controller.stop()
-
 
 @dataclass
-class System:
-    """Four real service processes (started by `opendeur up`) on real infrastructure."""
-
-    data_dir: Path
-    nats: NatsServer
-    pg: Postgres
-    database: str
-    smtp: MailSink
-    ports: dict[str, int] = field(default_factory=dict)
-    proc: subprocess.Popen | None = None
-    extra_env: dict[str, str] = field(default_factory=dict)  # more OPENDEUR_* for every process
+class System(harness.System):
+    """Four real service processes (started by `opendeur up`) on real infrastructure, with the
+    test suite's settings (opendeur/devtools/harness.py starts and stops them)."""
 
     @property
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDEUR_")}
-        env.update(
-            {
-                "OPENDEUR_NATS_URL": self.nats.url,
-                "OPENDEUR_DATABASE_URL": self.pg.url(self.database),
-                "OPENDEUR_SMTP_URL": self.smtp.url,
-                "OPENDEUR_SECRET_KEY": SECRET,
-                "OPENDEUR_ADMIN_TOKEN": ADMIN,
-                "OPENDEUR_DATA_DIR": str(self.data_dir),
-                "OPENDEUR_LOG_FORMAT": "json",
-                "OPENDEUR_MACHINE_TOKENS": TEST_MACHINE_TOKENS,
-                # Many tests' questions go to the same demo contacts within an hour; the hold
-                # after too many views has its own test (tests/security/test_forged_links.py).
-                "OPENDEUR_CONTACT_VIEW_ALERT": "1000",
-                "OPENDEUR_INTAKE_RATE": "off",  # many tests post from one address; the limit has its own tests
-                "OPENDEUR_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.ports['intake']}",
-                **{f"OPENDEUR_{s.upper()}_PORT": str(p) for s, p in self.ports.items()},
-                **self.extra_env,
-            }
-        )
-        return env
-
-    def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.ports[service]}"
-
-    def start(self) -> System:
-        self.ports = {s: free_port() for s in ("intake", "routing", "notify", "audit")}
-        self.pg.ensure_database(self.database)
-        log = open(self.data_dir / "up.log", "ab")
-        self.proc = run_up([], self.env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            self.wait_healthy()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def wait_healthy(self, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        pending = set(self.ports)
-        while pending:
-            if self.proc and self.proc.poll() is not None:
-                raise RuntimeError("opendeur up exited:\n" + self.logs())
-            for s in list(pending):
-                try:
-                    if httpx.get(self.url(s) + "/healthz", timeout=1).status_code == 200:
-                        pending.discard(s)
-                except httpx.HTTPError:
-                    pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"not healthy: {pending}\n" + self.logs())
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        if self.proc:
-            stop_up(self.proc)
-
-    def logs(self) -> str:
-        parts = []
-        for p in sorted(self.data_dir.rglob("*.log")):
-            parts.append(p.read_text(errors="replace"))
-        return "\n".join(parts)
-
-    def opendeur(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "opendeur", *args],
-            env=self.env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return {
+            **clean_env(),
+            **self.wiring(),
+            "OPENDEUR_SECRET_KEY": SECRET,
+            "OPENDEUR_ADMIN_TOKEN": ADMIN,
+            "OPENDEUR_MACHINE_TOKENS": TEST_MACHINE_TOKENS,
+            # Many tests' questions go to the same demo contacts within an hour; the hold
+            # after too many views has its own test (tests/security/test_forged_links.py).
+            "OPENDEUR_CONTACT_VIEW_ALERT": "1000",
+            "OPENDEUR_INTAKE_RATE": "off",  # many tests post from one address; the limit has its own tests
+            **self.extra_env,
+        }
 
     async def wait_mail(self, predicate, timeout: float = 30) -> Mail:
         deadline = time.monotonic() + timeout

@@ -1,10 +1,11 @@
-"""`opendeur bench` / `make bench`: the whole system on the real embedded parts, driven over HTTP."""
+"""`make bench` / `python -m opendeur.devtools.bench`: the whole system on real parts, driven over
+HTTP, side by side with the hand-written reference pipeline (../shared/perf/)."""
 
+# ruff: noqa: ASYNC109, ASYNC110, ASYNC240  (a load driver: it polls and blocks on purpose)
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import platform
@@ -21,7 +22,10 @@ from pathlib import Path
 
 import psutil
 
-ROOT = Path(__file__).resolve().parent.parent
+from opendeur.devtools import harness
+from opendeur.devtools.harness import quiet_port, spawn, stop
+
+ROOT = harness.ROOT
 REF = re.compile(r"\((OD-[A-Z0-9]{4}-[A-Z0-9]{4})\)")
 BENCH_GROUPS = """group_name,topics,municipalities,online,contact_name,contact_email,max_open
 Bench Rouw,rouw,Eindhoven,no,Bench A,bench.a@example.org,1000000
@@ -62,10 +66,11 @@ class Timings:
     errors: dict[str, int] = field(default_factory=dict)
 
 
-class Sink:
+class Sink(harness.SmtpSink):
     """A real SMTP server (aiosmtpd) noting when the mail naming each question arrives."""
 
     def __init__(self, timings: Timings, pattern: re.Pattern[str] = REF) -> None:
+        super().__init__(quiet_port())
         self.timings = timings
         self.pattern = pattern
 
@@ -95,38 +100,10 @@ class Target:
     """A running pipeline: where the client POSTs, which 202 field names a question as its mail
     does, and the processes whose CPU and memory are measured (PostgreSQL with its backends)."""
 
-    url: str
+    urls: list[str]  # POSTs go round-robin over these (every intake instance)
     key: str
     procs: Callable[[], dict[str, psutil.Process]]  # asked after the warm-up
     timings: Timings
-
-
-def start_child(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    """A child leading a process group of its own that gets SIGTERM if the bench dies (even by
-    SIGKILL); stop_child ends the whole group, as `opendeur up` and the test suite do."""
-    from opendeur.embedded import die_with_parent
-
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            argv,
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=die_with_parent(signal.SIGTERM),
-        )
-
-
-def stop_child(proc: subprocess.Popen, grace: float = 20.0) -> None:
-    """SIGTERM, `grace` seconds to stop, then SIGKILL to whatever is left of its group."""
-    if proc.poll() is None:
-        proc.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(grace)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
 
 
 def hist_summary(values_s: list[float]) -> dict[str, float]:
@@ -192,7 +169,8 @@ async def post_questions(
             async with sem:
                 t0 = time.perf_counter()
                 try:
-                    async with session.post(target.url, json=body) as r:
+                    url = target.urls[i % len(target.urls)]
+                    async with session.post(url, json=body) as r:
                         data = await r.json(content_type=None)
                         t1 = time.perf_counter()
                     if r.status == 202:
@@ -301,23 +279,6 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def quiet_port() -> int:
-    """A free port below Linux's ephemeral range (32768-60999): one the kernel gave out may be
-    taken by some client's connection on this shared machine before the service binds it."""
-    import random
-    import socket
-
-    for _ in range(200):
-        port = random.randint(20_000, 32_000)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port between 20000 and 32000")
-
-
 async def measure(target: Target, args: argparse.Namespace) -> dict:
     """Warm-up, idle background, saturated throughput, latency at a fixed rate, memory."""
     timings = target.timings
@@ -395,64 +356,77 @@ async def measure(target: Target, args: argparse.Namespace) -> dict:
     return results
 
 
+SECRET = "bench-secret-" + "x" * 32
+
+
+def instances(spec: str) -> dict[str, int]:
+    """`--instances routing=2,notify=2`: how many processes of each service (default one)."""
+    counts = {s: 1 for s in harness.SERVICES}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        name, _, n = part.partition("=")
+        if name not in counts or not n.isdigit() or int(n) < 1:
+            raise SystemExit(f"bench: --instances takes SERVICE=N, not {part!r}")
+        counts[name] = int(n)
+    return counts
+
+
 async def run_opendeur(args: argparse.Namespace) -> dict:
-    """opendeur as `opendeur up` runs it: its own fresh nats-server and PostgreSQL, a sink."""
-    from aiosmtpd.controller import Controller
-
-    from opendeur.embedded import wait_port
-
+    """opendeur on the harness: a fresh nats-server, PostgreSQL and sink, `opendeur up`, and with
+    --instances more `opendeur serve` processes of a service (intake's extra ones also take
+    POSTs: the client spreads them over every intake)."""
     data = Path(tempfile.mkdtemp(prefix="opendeur-bench-"))
     timings = Timings()
-    smtp_port = quiet_port()
-    sink = Controller(Sink(timings), hostname="127.0.0.1", port=smtp_port)
-    sink.start()
-    ports = {s: quiet_port() for s in ("intake", "routing", "notify", "audit", "mailbox")}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDEUR_")}
-    env.update({f"OPENDEUR_{s.upper()}_PORT": str(p) for s, p in ports.items()})
-    env.update(
-        {
-            "OPENDEUR_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
-            "OPENDEUR_LOG_LEVEL": "WARNING",
-            "OPENDEUR_INTAKE_RATE": "100000000/min",
-        }
-    )
-    (data / "groups.csv").write_text(BENCH_GROUPS + synthetic_groups(args.groups))
-    up = start_child(
-        [sys.executable, "-m", "opendeur", "up", "--data-dir", str(data)], env, data / "up.log"
-    )
+    sink = Sink(timings).start()
+    system = None
+    nats_server = pg = None
     try:
-        for s in ("intake", "routing", "notify", "audit"):
-            wait_port("127.0.0.1", ports[s], timeout=120, proc=up)
-        secrets = json.loads((data / "secrets.json").read_text())
-        imp_env = {**env, **secrets, "OPENDEUR_DATA_DIR": str(data)}
-        imp_env["OPENDEUR_DATABASE_URL"] = "postgresql://postgres:{}@127.0.0.1:{}/opendeur".format(
-            (data / "postgres" / "pg-superuser-password").read_text().strip(), _pg_port(data)
+        nats_server, pg = harness.start_parts(data)
+        system = harness.System(
+            data_dir=data,
+            nats=nats_server,
+            pg=pg,
+            database="opendeur",
+            smtp=sink,
+            extra_env={
+                "OPENDEUR_SECRET_KEY": SECRET,
+                "OPENDEUR_LOG_LEVEL": "WARNING",
+                "OPENDEUR_INTAKE_RATE": "off",
+            },
         )
-        subprocess.run(
-            [sys.executable, "-m", "opendeur", "groups", "import", str(data / "groups.csv")],
-            env=imp_env,
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+        system.start(timeout=120, port=quiet_port)
+        system.import_groups(BENCH_GROUPS + synthetic_groups(args.groups))
+        extra: dict[str, psutil.Process] = {}
+        intakes = [system.url("intake")]
+        for service, n in instances(args.instances).items():
+            for i in range(2, n + 1):
+                proc, port = system.serve(service)
+                extra[f"{service}-{i}"] = psutil.Process(proc.pid)
+                if service == "intake":
+                    intakes.append(f"http://127.0.0.1:{port}")
 
         def procs() -> dict[str, psutil.Process]:
-            found = service_processes(psutil.Process(up.pid))
+            assert system and system.proc and pg and nats_server
+            found = service_processes(psutil.Process(system.proc.pid))
             restarts = [
                 line for line in (data / "up.log").read_text().splitlines() if " exited (" in line
             ]
-            if restarts or not {"intake", "routing", "notify", "audit"} <= found.keys():
+            if restarts or not set(harness.SERVICES) <= found.keys():
                 raise Restarted(f"a service restarted or is missing: {restarts or sorted(found)}")
+            found.update(extra)
+            found["postgres"] = psutil.Process(pg.proc.pid)
+            found["nats"] = psutil.Process(nats_server.proc.pid)
             return found
 
-        target = Target(
-            f"http://127.0.0.1:{ports['intake']}/api/v1/questions", "reference", procs, timings
-        )
+        target = Target([f"{u}/api/v1/questions" for u in intakes], "reference", procs, timings)
         results = await measure(target, args)
     finally:
-        stop_child(up)
+        if system:
+            system.stop()
         sink.stop()
+        if nats_server:
+            nats_server.stop()
+        if pg:
+            pg.stop()
         tidy(data, kept="results" not in locals())
     return results
 
@@ -460,40 +434,37 @@ async def run_opendeur(args: argparse.Namespace) -> dict:
 async def run_reference(args: argparse.Namespace) -> dict:
     """The hand-written reference (../shared/perf/reference.py, run as it is, one process per
     role) on a fresh nats-server (sync_interval: always), a fresh PostgreSQL and its own sink."""
-    from aiosmtpd.controller import Controller
-
-    from opendeur.embedded import NatsServer, Postgres, wait_port
+    from opendeur.embedded import wait_port
 
     script = Path(args.reference).resolve()
     if not script.is_file():
         raise SystemExit(f"bench: no reference pipeline at {script} (--reference PATH)")
     data = Path(tempfile.mkdtemp(prefix="opendeur-bench-ref-"))
     timings = Timings()
-    smtp_port, port = quiet_port(), quiet_port()
-    sink = Controller(Sink(timings, SUBJECT), hostname="127.0.0.1", port=smtp_port)
+    port = quiet_port()
+    sink = Sink(timings, SUBJECT)
     nats_server = pg = None
     roles: dict[str, subprocess.Popen] = {}
     try:
         sink.start()
-        nats_server = NatsServer(data / "nats").start()
-        pg = Postgres(data / "pg").start()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDEUR_")}
+        nats_server, pg = harness.start_parts(data)
+        env = harness.clean_env()
         common = [
             *("--nats", nats_server.url, "--db", pg.url()),
-            *("--port", str(port), "--smtp-port", str(smtp_port)),
+            *("--port", str(port), "--smtp-port", str(sink.port)),
         ]
 
         def role(name: str) -> list[str]:
             return [sys.executable, str(script), "--role", name, *common]
 
-        prepare = start_child(role("prepare"), env, data / "prepare.log")
+        prepare = spawn(role("prepare"), env, log=data / "prepare.log")
         try:
             if prepare.wait(120) != 0:
                 raise RuntimeError(f"reference prepare failed, see {data / 'prepare.log'}")
         finally:
-            stop_child(prepare)
+            stop(prepare)
         for name in ("audit", "routing", "notify", "intake"):
-            roles[name] = start_child(role(name), env, data / f"{name}.log")
+            roles[name] = spawn(role(name), env, log=data / f"{name}.log")
         wait_port("127.0.0.1", port, timeout=60, proc=roles["intake"])
         procs = {k: psutil.Process(p.pid) for k, p in roles.items()}
         procs["postgres"] = psutil.Process(pg.proc.pid)
@@ -502,12 +473,12 @@ async def run_reference(args: argparse.Namespace) -> dict:
             if p.poll() is not None:
                 raise Restarted(f"reference {name} exited ({p.returncode}), see {data}")
         target = Target(
-            f"http://127.0.0.1:{port}/api/v1/questions", "question_id", lambda: procs, timings
+            [f"http://127.0.0.1:{port}/api/v1/questions"], "question_id", lambda: procs, timings
         )
         results = await measure(target, args)
     finally:
         for p in roles.values():
-            stop_child(p)
+            stop(p)
         if pg:
             pg.stop()
         if nats_server:
@@ -570,15 +541,14 @@ async def audit_ingest(events: int, batch: int, profile: str | None = None) -> d
 
     from contracts.events import ContactNotified, QuestionReceived
     from opendeur.db import migrate, provision
-    from opendeur.embedded import NatsServer, Postgres, wait_port
+    from opendeur.embedded import wait_port
     from opendeur.messaging import provision_broker
     from opendeur.settings import Settings
 
     data = Path(tempfile.mkdtemp(prefix="opendeur-bench-audit-"))
-    nats_server = NatsServer(data / "nats").start()
-    pg = Postgres(data / "pg").start()
+    nats_server, pg = harness.start_parts(data)
     port = quiet_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDEUR_")}
+    env = harness.clean_env()
     env.update(
         {
             "OPENDEUR_NATS_URL": nats_server.url,
@@ -637,9 +607,7 @@ async def audit_ingest(events: int, batch: int, profile: str | None = None) -> d
         await js.publish_async_completed()
         publish_s = time.perf_counter() - t_pub
         await nc.close()
-        proc = start_child(
-            [sys.executable, "-m", "opendeur", "serve", "audit"], env, data / "audit.log"
-        )
+        proc = spawn(harness.opendeur_argv("serve", "audit"), env, log=data / "audit.log")
         watched = {
             "audit": psutil.Process(proc.pid),
             "postgres": psutil.Process(pg.proc.pid),
@@ -679,14 +647,9 @@ async def audit_ingest(events: int, batch: int, profile: str | None = None) -> d
         return result
     finally:
         if proc:
-            stop_child(proc)
+            stop(proc)
         pg.stop()
         nats_server.stop()
-
-
-def _pg_port(data: Path) -> int:
-    pid_file = data / "postgres" / "pgdata" / "postmaster.pid"
-    return int(pid_file.read_text().splitlines()[3])
 
 
 def _pipeline_rows(r: dict) -> dict[str, str]:
@@ -769,7 +732,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    p = argparse.ArgumentParser(prog="opendeur bench")
+    p = argparse.ArgumentParser(prog="python -m opendeur.devtools.bench")
     p.add_argument("--questions", type=int, default=5000)
     p.add_argument("--concurrency", type=int, default=64)
     p.add_argument("--rate", type=float, default=100.0)
@@ -779,6 +742,11 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument("--idle-seconds", type=float, default=5.0)
     p.add_argument(
         "--groups", type=int, default=3, help="groups in the network (3 bench groups + synthetic)"
+    )
+    p.add_argument(
+        "--instances",
+        default="",
+        help="processes per service for opendeur, e.g. routing=2,notify=2 (default 1 each)",
     )
     p.add_argument("--no-audit", action="store_true", help="skip the audit ingest part")
     p.add_argument(

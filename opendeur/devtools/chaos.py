@@ -1,4 +1,5 @@
-"""`make chaos` / `python -m opendeur.chaos`: the whole system under faults, then the promises checked.
+"""`make chaos` / `python -m opendeur.devtools.chaos`: the whole system under faults, then the
+promises checked.
 
 The system runs on real parts: a nats-server and a PostgreSQL of this driver's own (so it can stop
 and start them on the same port and store), a real SMTP sink (aiosmtpd) that keeps every mail, and
@@ -33,7 +34,6 @@ import re
 import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -46,10 +46,10 @@ from typing import Any
 
 import httpx
 
-from opendeur.embedded import NatsServer, Postgres, free_port
+from opendeur.devtools import harness
+from opendeur.devtools.harness import SERVICES
 
-ROOT = Path(__file__).resolve().parent.parent
-SERVICES = ("intake", "routing", "notify", "audit")
+ROOT = harness.ROOT
 FAULT_KINDS = (
     "kill_intake",
     "kill_routing",
@@ -97,16 +97,13 @@ class Mail:
     message_id: str
 
 
-class MailSink:
+class MailSink(harness.SmtpSink):
     """A real SMTP server (aiosmtpd) that notes every mail: when, to whom, which reference."""
 
     def __init__(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        self.port = free_port()
+        super().__init__()
         self.mails: list[Mail] = []
         self.lock = threading.Lock()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
     async def handle_DATA(self, _server, _session, envelope) -> str:
         raw = envelope.original_content or envelope.content
@@ -127,10 +124,6 @@ class MailSink:
             )
         return "250 OK"
 
-    @property
-    def url(self) -> str:
-        return f"smtp://127.0.0.1:{self.port}"
-
     def snapshot(self) -> list[Mail]:
         with self.lock:
             return list(self.mails)
@@ -140,107 +133,41 @@ class MailSink:
 
 
 @dataclass
-class ChaosSystem:
-    """Broker, database and SMTP sink owned by the driver; the services under `opendeur up`."""
+class ChaosSystem(harness.System):
+    """Broker, database and SMTP sink owned by the driver (it stops and starts them on the same
+    port and store); the services under `opendeur up` (opendeur/devtools/harness.py)."""
 
-    data_dir: Path
-    extra_env: dict[str, str] = field(default_factory=dict)
-    nats: NatsServer | None = None
-    pg: Postgres | None = None
-    smtp: MailSink | None = None
-    ports: dict[str, int] = field(default_factory=dict)
-    proc: subprocess.Popen | None = None
-    database: str = "opendeur_chaos"
+    smtp: MailSink  # type: ignore[assignment]
 
+    @classmethod
+    def launch(cls, data_dir: Path, extra_env: dict[str, str]) -> ChaosSystem:
+        """Fresh parts, `opendeur up` (once more if it gave up on a starved machine), the
+        groups imported; what was started is stopped if that fails."""
+        nats, pg = harness.start_parts(data_dir)
+        system = cls(data_dir, nats, pg, "opendeur_chaos", MailSink().start(), extra_env=extra_env)
+        try:
+            system.start(timeout=180, attempts=2)
+            system.import_groups(GROUPS_CSV)
+        except BaseException:
+            system.stop()
+            raise
+        return system
+
+    @property
     def env(self) -> dict[str, str]:
-        assert self.nats and self.pg and self.smtp
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDEUR_")}
-        env.update(
-            {
-                "OPENDEUR_NATS_URL": self.nats.url,
-                "OPENDEUR_DATABASE_URL": self.pg.url(self.database),
-                "OPENDEUR_SMTP_URL": self.smtp.url,
-                "OPENDEUR_SECRET_KEY": SECRET,
-                "OPENDEUR_ADMIN_TOKEN": ADMIN,
-                # The admin token reads audit only; the chaos checks also read the team's queue.
-                "OPENDEUR_MACHINE_TOKENS": "chaos:triage-read:"
-                + hashlib.sha256(ADMIN.encode()).hexdigest(),
-                "OPENDEUR_DATA_DIR": str(self.data_dir),
-                "OPENDEUR_LOG_FORMAT": "json",
-                "OPENDEUR_INTAKE_RATE": "off",  # one client address posts everything
-                "OPENDEUR_TEAM_EMAIL": TEAM_EMAIL,
-                "OPENDEUR_NOTIFY_DIGEST_HOUR": "off",  # the daily digest is not a notification
-                "OPENDEUR_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.ports['intake']}",
-                **{f"OPENDEUR_{s.upper()}_PORT": str(p) for s, p in self.ports.items()},
-                **self.extra_env,
-            }
-        )
-        return env
-
-    def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.ports[service]}"
-
-    def start(self) -> ChaosSystem:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.nats = NatsServer(self.data_dir / "nats").start()
-        self.pg = Postgres(self.data_dir / "pg").start()
-        self.pg.ensure_database(self.database)
-        self.smtp = MailSink()
-        self.smtp.controller.start()
-        for attempt in (1, 2):  # on a starved machine `opendeur up` may give up on a slow child
-            self.ports = {s: free_port() for s in SERVICES}
-            log = open(self.data_dir / "up.log", "ab")
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "opendeur", "up"],
-                env=self.env(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-            )
-            try:
-                self.wait_healthy(180)
-                break
-            except RuntimeError:
-                if attempt == 2:
-                    raise
-                print("chaos: `opendeur up` gave up while starting; once more", flush=True)
-        csv = self.data_dir / "groups.csv"
-        csv.write_text(GROUPS_CSV)
-        r = self.opendeur("groups", "import", str(csv))
-        if r.returncode != 0:
-            raise RuntimeError("groups import failed: " + r.stderr)
-        return self
-
-    def opendeur(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "opendeur", *args],
-            env=self.env(),
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-
-    def healthy(self) -> set[str]:
-        up = set()
-        for s in SERVICES:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url(s) + "/healthz", timeout=1).status_code == 200:
-                    up.add(s)
-        return up
-
-    def wait_healthy(self, timeout: float = 90) -> None:
-        t0 = time.monotonic()
-        while True:
-            if self.proc and self.proc.poll() is not None:
-                raise RuntimeError("opendeur up exited; see " + str(self.data_dir / "up.log"))
-            if self.healthy() == set(SERVICES):
-                return
-            if time.monotonic() - t0 > timeout:
-                raise TimeoutError(
-                    f"not healthy after {timeout}s: {set(SERVICES) - self.healthy()}"
-                )
-            time.sleep(0.2)
+        return {
+            **harness.clean_env(),
+            **self.wiring(),
+            "OPENDEUR_SECRET_KEY": SECRET,
+            "OPENDEUR_ADMIN_TOKEN": ADMIN,
+            # The admin token reads audit only; the chaos checks also read the team's queue.
+            "OPENDEUR_MACHINE_TOKENS": "chaos:triage-read:"
+            + hashlib.sha256(ADMIN.encode()).hexdigest(),
+            "OPENDEUR_INTAKE_RATE": "off",  # one client address posts everything
+            "OPENDEUR_TEAM_EMAIL": TEAM_EMAIL,
+            "OPENDEUR_NOTIFY_DIGEST_HOUR": "off",  # the daily digest is not a notification
+            **self.extra_env,
+        }
 
     async def healthy_async(self, client: httpx.AsyncClient) -> set[str]:
         async def one(s: str) -> str | None:
@@ -278,20 +205,11 @@ class ChaosSystem:
         return found
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.smtp:
-            with contextlib.suppress(Exception):
-                self.smtp.controller.stop()
-        if self.nats:
-            self.nats.stop()
-        if self.pg:
-            self.pg.stop()
+        """`up` with its services (SIGTERM, then its process group killed), then the parts."""
+        super().stop()
+        self.smtp.stop()
+        self.nats.stop()
+        self.pg.stop()
 
 
 # ------------------------------------------------------------------------------------- faults
@@ -697,21 +615,14 @@ class Options:
 async def run(opts: Options) -> dict[str, Any]:
     rng = random.Random(opts.seed)
     data_dir = opts.data_dir or Path(tempfile.mkdtemp(prefix="opendeur-chaos-"))
-    system = ChaosSystem(
-        data_dir,
-        extra_env={
-            "OPENDEUR_NOTIFY_STUCK_AFTER": str(opts.stuck_after),
-            "OPENDEUR_NOTIFY_SEND_TIMEOUT": str(min(10.0, opts.stuck_after / 2)),
-            "OPENDEUR_NOTIFY_RETRY_BASE": "0.5",
-        },
-    )
+    extra_env = {
+        "OPENDEUR_NOTIFY_STUCK_AFTER": str(opts.stuck_after),
+        "OPENDEUR_NOTIFY_SEND_TIMEOUT": str(min(10.0, opts.stuck_after / 2)),
+        "OPENDEUR_NOTIFY_RETRY_BASE": "0.5",
+    }
     t_wall = time.monotonic()
     print(f"chaos: starting the system in {data_dir}", flush=True)
-    try:
-        await asyncio.to_thread(system.start)
-    except BaseException:
-        await asyncio.to_thread(system.stop)
-        raise
+    system = await asyncio.to_thread(ChaosSystem.launch, data_dir, extra_env)
     posts: list[Post] = []
     faults: list[Fault] = []
     recoveries: list[asyncio.Task] = []
@@ -936,7 +847,7 @@ def write_results(r: dict[str, Any], results_dir: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m opendeur.chaos", description=__doc__.splitlines()[0]
+        prog="python -m opendeur.devtools.chaos", description=__doc__.splitlines()[0]
     )
     p.add_argument("--questions", type=int, default=500)
     p.add_argument("--seed", type=int, default=int(time.time()) % 100_000)

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from opendeur.chaos import FAULT_KINDS, Options, run, table, write_results
+from opendeur.devtools.chaos import FAULT_KINDS, Options, run, table, write_results
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]
 

@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from contracts.streams import CONSUMERS, EVENTS_STREAM, STREAMS
-from opendeur.chaos import audit_all
+from opendeur.devtools.chaos import audit_all
 from opendeur.embedded import NatsCluster, Postgres, free_port
 from opendeur.messaging import admin_connection
 from opendeur.natsauth import authorization_conf
