@@ -1,22 +1,47 @@
-"""Staff API for contact persons' delivery addresses: write in full, read back only masked."""
+"""Staff API for contact persons' delivery addresses: write in full, read back only masked.
+
+A change of address waits for the new address to confirm it (services/notify/addresses.py):
+PUT then answers 202 with `pending: true` and the addresses still in effect; a first address,
+or a change between addresses already stored, answers 200 as before."""
 
 from __future__ import annotations
 
 import re
 from typing import Literal
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from contracts.events import CODE_PATTERN, StaffActed
-from opendeur import outbox, staff
-from opendeur.keys import Envelope
-from opendeur.runtime import ApiError, Runtime
-from services.notify import store
+from contracts.events import CODE_PATTERN
+from opendeur import outbox
+from opendeur.errors import Refused
+from services.notify import address_mail, changes, pending, store
+from services.notify.addresses import Wanted
+from services.notify.deps import Db, Envelope, Runtime, route_class
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 MOBILE = re.compile(r"^\+?[0-9]{8,15}$")
 CONTACT_ID = re.compile(CODE_PATTERN)
+
+router = APIRouter(route_class=route_class, tags=["staff"])
+
+
+def clean_email(v: str | None) -> str | None:
+    if v is None or not v.strip():
+        return None
+    v = v.strip()
+    if len(v) > 254 or not EMAIL.match(v):
+        raise ValueError("not an e-mail address")
+    return v
+
+
+def clean_mobile(v: str | None) -> str | None:
+    if v is None or not v.strip():
+        return None
+    digits = re.sub(r"[\s().-]", "", v)
+    if not MOBILE.match(digits):
+        raise ValueError("not a mobile number")
+    return digits
 
 
 class ContactIn(BaseModel):
@@ -30,22 +55,15 @@ class ContactIn(BaseModel):
     @field_validator("email")
     @classmethod
     def _email(cls, v: str | None) -> str | None:
-        if v is None or not v.strip():
-            return None
-        v = v.strip()
-        if len(v) > 254 or not EMAIL.match(v):
-            raise ValueError("not an e-mail address")
-        return v
+        return clean_email(v)
 
     @field_validator("mobile")
     @classmethod
     def _mobile(cls, v: str | None) -> str | None:
-        if v is None or not v.strip():
-            return None
-        digits = re.sub(r"[\s().-]", "", v)
-        if not MOBILE.match(digits):
-            raise ValueError("not a mobile number")
-        return digits
+        return clean_mobile(v)
+
+    def wanted(self) -> Wanted:
+        return Wanted(self.email, self.mobile, self.channel, self.language)
 
 
 class ContactOut(BaseModel):
@@ -54,68 +72,82 @@ class ContactOut(BaseModel):
     language: str
     email: str | None
     mobile: str | None
+    # A change waiting for the new address to confirm it; until then the above stay in effect.
+    pending: bool = False
+    pending_email: str | None = None
+    pending_mobile: str | None = None
 
 
-def _out(a: store.Address) -> ContactOut:
+def out(a: store.Address, waiting: Wanted | None) -> ContactOut:
     return ContactOut(
         contact_id=a.contact_id,
         channel=a.channel,
         language=a.language,
         email=store.mask_email(a.email),
         mobile=store.mask_mobile(a.mobile),
+        pending=waiting is not None,
+        pending_email=store.mask_email(waiting.email) if waiting else None,
+        pending_mobile=store.mask_mobile(waiting.mobile) if waiting else None,
     )
 
 
-def _check_id(contact_id: str) -> None:
+def check_id(contact_id: str) -> None:
     if not CONTACT_ID.match(contact_id):
-        raise ApiError(422, "invalid_value", "This is not a contact id.", "contact_id")
+        raise Refused("invalid_value", "This is not a contact id.", "contact_id")
 
 
-def install(app: FastAPI, rt: Runtime) -> None:
-    envelope = Envelope.for_service(rt.settings, "notify")
-    # Addresses are a coordinator's (signed in at intake, opendeur/staff.py) or a machine
-    # client's with the contacts-write scope; the read-only admin token changes nothing here.
-    staff.install(rt, app)
+def check_complete(wanted: Wanted) -> None:
+    field = changes.missing(wanted)
+    if field == "email":
+        raise Refused("missing_field", "E-mail is the chosen channel.", "email")
+    if field == "mobile":
+        raise Refused("missing_field", "SMS is the chosen channel.", "mobile")
 
-    @app.put("/api/v1/contacts/{contact_id}", response_model=ContactOut, tags=["staff"])
-    async def put_contact(contact_id: str, body: ContactIn, request: Request) -> ContactOut:
-        person = rt.require(request, "contacts-write", "coordinator")
-        _check_id(contact_id)
-        if body.channel == "email" and not body.email:
-            raise ApiError(422, "missing_field", "E-mail is the chosen channel.", "email")
-        if body.channel == "sms" and not body.mobile:
-            raise ApiError(422, "missing_field", "SMS is the chosen channel.", "mobile")
-        async with rt.sessions() as session, session.begin():
-            existing = await store.get_contact(session, envelope, contact_id)
-            address = store.Address(
-                contact_id=contact_id,
-                email=body.email,
-                mobile=body.mobile,
-                name=existing.name if existing else None,
-                channel=body.channel,
-                language=body.language,
-            )
-            await store.upsert_contact(session, envelope, address)
-            if person is not None:  # who changed it, never to what
-                await outbox.add(
-                    session,
-                    StaffActed(
-                        source="notify",
-                        staff_id=person.staff_id,
-                        action="address_change",
-                        contact_id=contact_id,
-                    ),
-                )
-        if person is not None:
-            outbox.wake_relay()
-        return _out(address)
 
-    @app.get("/api/v1/contacts/{contact_id}", response_model=ContactOut, tags=["staff"])
-    async def get_contact(contact_id: str, request: Request) -> ContactOut:
-        rt.require(request, "contacts-write", "coordinator")
-        _check_id(contact_id)
-        async with rt.sessions() as session:
-            address = await store.get_contact(session, envelope, contact_id)
-        if address is None:
-            raise ApiError(404, "not_found", "There is no contact with this id.")
-        return _out(address)
+@router.put(
+    "/api/v1/contacts/{contact_id}",
+    response_model=ContactOut,
+    responses={
+        202: {
+            "model": ContactOut,
+            "description": "A new address: stored as pending until it confirms the change; "
+            "notifications go to the addresses shown until then",
+        }
+    },
+)
+async def put_contact(
+    contact_id: str,
+    body: ContactIn,
+    request: Request,
+    response: Response,
+    rt: Runtime,
+    envelope: Envelope,
+    db: Db,
+) -> ContactOut:
+    """Coordinators (signed in) and machine clients with contacts-write only."""
+    person = rt.require(request, "contacts-write", "coordinator")
+    check_id(contact_id)
+    wanted = body.wanted()
+    check_complete(wanted)
+    result = await changes.change(
+        db, envelope, rt.settings, contact_id, wanted, person.staff_id if person else None
+    )
+    await db.commit()
+    outbox.wake_relay()
+    if result.waiting is not None:
+        address_mail.wake()
+        response.status_code = 202
+    return out(result.current, result.waiting)
+
+
+@router.get("/api/v1/contacts/{contact_id}", response_model=ContactOut)
+async def get_contact(
+    contact_id: str, request: Request, rt: Runtime, envelope: Envelope, db: Db
+) -> ContactOut:
+    rt.require(request, "contacts-write", "coordinator")
+    check_id(contact_id)
+    address = await store.get_contact(db, envelope, contact_id)
+    if address is None:
+        raise Refused("not_found", "There is no contact with this id.", kind="not_found")
+    waiting = await pending.get(db, envelope, contact_id)
+    return out(address, waiting.wanted if waiting else None)

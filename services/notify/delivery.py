@@ -228,7 +228,7 @@ class Dispatcher:
         key = f"{job.question_id}.{job.purpose}"
         if job.contact_id == TEAM:
             rendered = self.render_team(job)
-            await self._one("email", self.rt.settings.team_email, rendered, key)
+            await self.deliver("email", self.rt.settings.team_email, rendered, key)
             return "email"
         if job.contact_row is not None:  # read with the claim
             contact = store.address(self.envelope, job.contact_id, job.contact_row)
@@ -250,7 +250,7 @@ class Dispatcher:
                     await store.set_channel(conn, job, name)
             rendered = await self.render(job, contact.language, name)
             try:
-                await self._one(name, addresses[name] or "", rendered, key)
+                await self.deliver(name, addresses[name] or "", rendered, key)
                 return name
             except DeliveryError as exc:
                 if exc.temporary:
@@ -265,7 +265,7 @@ class Dispatcher:
         assert last is not None
         raise last
 
-    async def _one(self, name: ChannelName, to: str, rendered: Rendered, key: str) -> None:
+    async def deliver(self, name: ChannelName, to: str, rendered: Rendered, key: str) -> None:
         try:
             channel = self.email() if name == "email" else self.sms()
             await channel.send(to, rendered, idempotency_key=key)

@@ -270,3 +270,77 @@ def digest(*, day: str, breaches: Sequence[Breach], now: datetime) -> Rendered:
         )
     parts += ["", "Bekijk de wachtrij van het netwerkteam.", SIGNATURE]
     return render(subject, parts)
+
+
+def _reach_network(lang: str, phone: str | None, email: str | None) -> str:
+    """How to reach the network team, from configuration (no placeholder number)."""
+    ways = [w for w in (phone, email) if w]
+    if lang == "en":
+        return (
+            "call or mail the network team: " + " or ".join(ways)
+            if ways
+            else ("contact the network team")
+        )
+    return (
+        "bel of mail het netwerkteam: " + " of ".join(ways)
+        if ways
+        else ("neem contact op met het netwerkteam")
+    )
+
+
+def address_confirm(*, lang: str, link: str, until: datetime, channel: str) -> Rendered:
+    """To the NEW address: one button that makes it the address for notifications."""
+    until_text = timefmt.deadline(until, lang)
+    if lang == "en":
+        subject = "Please confirm your new address for the self-help network"
+        intro = (
+            "The network team set this address as where you receive questions from people "
+            "who would like a callback from your group."
+        )
+        ask = f"Nothing changes until you confirm it, {until_text}:"
+        label = "Confirm this address"
+        unknown = "Not expecting this? Then do nothing: your address stays as it was."
+        if channel == "sms":
+            return Rendered(subject, f"{intro} {ask} {link}\n{unknown}")
+    else:
+        subject = "Bevestig je nieuwe adres voor het zelfhulpnetwerk"
+        intro = (
+            "Het netwerkteam heeft dit adres ingesteld voor de vragen van mensen die door "
+            "je groep teruggebeld willen worden."
+        )
+        ask = f"Er verandert niets tot je het bevestigt, {until_text}:"
+        label = "Dit adres bevestigen"
+        unknown = "Verwacht je dit niet? Doe dan niets: je adres blijft zoals het was."
+        if channel == "sms":
+            return Rendered(subject, f"{intro} {ask} {link}\n{unknown}")
+    hello = "Hello," if lang == "en" else "Hallo,"
+    return render(
+        subject, [hello, "", intro, ask, Link(link, label, button=True), "", unknown, SIGNATURE]
+    )
+
+
+def address_notice(
+    *, lang: str, channel: str, phone: str | None = None, email: str | None = None
+) -> Rendered:
+    """To the OLD address: a change was asked for; who to call if that was not you."""
+    reach = _reach_network(lang, phone, email)
+    if lang == "en":
+        subject = "Your address for the self-help network is being changed"
+        lines = [
+            "The network team is changing the address where you receive questions from people "
+            "who would like a callback.",
+            "Until the new address is confirmed, questions still come here.",
+            f"Not you, or not what you want? Please {reach}.",
+        ]
+    else:
+        subject = "Je adres voor het zelfhulpnetwerk wordt gewijzigd"
+        lines = [
+            "Het netwerkteam wijzigt het adres waarop je vragen krijgt van mensen die "
+            "teruggebeld willen worden.",
+            "Tot het nieuwe adres bevestigd is, komen de vragen nog hier binnen.",
+            f"Heb je hier niet om gevraagd, of klopt het niet? {reach[0].upper()}{reach[1:]}.",
+        ]
+    if channel == "sms":
+        return Rendered(subject, " ".join(lines))
+    hello = "Hello," if lang == "en" else "Hallo,"
+    return render(subject, [hello, "", *lines, "", SIGNATURE])

@@ -119,6 +119,13 @@ async def delete_departed(session: Any, grace_s: float) -> int:
         ),
         {"s": grace_s},
     )
+    if result.rowcount:
+        await session.execute(
+            text(
+                "delete from address_changes a where not exists "
+                "(select 1 from contacts c where c.contact_id = a.contact_id)"
+            )
+        )
     return result.rowcount
 
 
@@ -136,6 +143,21 @@ async def prune_log(session: Any, keep_s: float) -> int:
         text(
             "delete from breaches where digest_day is not null "
             "and recorded_at < now() - make_interval(secs => :s)"
+        ),
+        {"s": keep_s},
+    )
+    # Address-change mails and confirmed changes: dates and who asked, nothing personal left.
+    await session.execute(
+        text(
+            "delete from address_mails where status in ('sent', 'failed') "
+            "and created_at < now() - make_interval(secs => :s)"
+        ),
+        {"s": keep_s},
+    )
+    await session.execute(
+        text(
+            "delete from address_changes where (status = 'pending' and expires_at < now()) "
+            "or (status = 'confirmed' and requested_at < now() - make_interval(secs => :s))"
         ),
         {"s": keep_s},
     )
@@ -173,6 +195,13 @@ async def forget(
             ids.add(row["contact_id"])
     deleted = await session.execute(
         text("delete from contacts where contact_id = any(:ids)"), {"ids": list(ids)}
+    )
+    # A pending change and its mails go too.
+    await session.execute(
+        text("delete from address_changes where contact_id = any(:ids)"), {"ids": list(ids)}
+    )
+    await session.execute(
+        text("delete from address_mails where contact_id = any(:ids)"), {"ids": list(ids)}
     )
     entries = 0
     for cid in ids:
@@ -215,6 +244,43 @@ def address(envelope: Envelope, contact_id: str, row: Any) -> Address:
         row["channel"],
         row["language"],
     )
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A contact as the coordinator's page lists it (addresses decrypted only to be masked)."""
+
+    contact_id: str
+    email: str | None
+    mobile: str | None
+    channel: str
+    language: str
+    group_id: str | None
+    left: bool
+
+
+async def all_contacts(session: AsyncSession, envelope: Envelope) -> list[Listed]:
+    rows = (
+        await session.execute(
+            text(
+                "select contact_id, wrapped_key, email, mobile, null as name, channel, language, "
+                "group_id, left_at is not null as left from contacts "
+                "order by left_at is not null, group_id nulls last, contact_id"
+            )
+        )
+    ).mappings()
+    out = []
+    for row in rows:
+        try:
+            a = address(envelope, row["contact_id"], row)
+        except (KeyringError, InvalidTag):  # under a retired key: listed without addresses
+            a = Address(row["contact_id"], None, None, None, row["channel"], row["language"])
+        out.append(
+            Listed(
+                a.contact_id, a.email, a.mobile, a.channel, a.language, row["group_id"], row["left"]
+            )
+        )
+    return out
 
 
 def mask_email(email: str | None) -> str | None:
