@@ -107,6 +107,10 @@ class QuestionRouted(Event, subject="question.routed.v1", source="routing"):
     channel: Channel
     received_at: AwareDatetime
     respond_before: AwareDatetime
+    # The asker's language, and whether the contact speaks it (false: she calls in Dutch, so
+    # her pages and mails say the asker prefers that language). Defaults: events of before.
+    language: Language = "nl"
+    language_matched: bool = True
 
 
 class QuestionUnmatched(Event, subject="question.unmatched.v1", source="routing"):

@@ -36,6 +36,8 @@ KEEP: dict[str, tuple[str, ...]] = {
         "channel",
         "received_at",
         "respond_before",
+        "language",
+        "language_matched",
     ),
     "question.unmatched.v1": ("reason", "topic", "municipality", "priority"),
     "question.escalated.v1": ("level", "group_id", "contact_id", "respond_before"),

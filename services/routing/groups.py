@@ -21,6 +21,10 @@ CSV_HEADER = [
     "contact_email",
     "max_open",
 ]
+# Optional last column (files without it still import): the languages the contact person can
+# call in, e.g. "nl;en", her first the one she reads in; Dutch when left out or empty.
+LANGUAGES_COLUMN = "languages"
+LANGUAGES = ("nl", "en")
 
 
 class ImportError_(ValueError):
@@ -37,12 +41,17 @@ class GroupRow:
     contact_email: str
     contact_name: str
     max_open: int
+    languages: tuple[str, ...] = ("nl",)
 
 
 def parse_csv(content: str) -> list[GroupRow]:
     reader = csv.DictReader(io.StringIO(content))
-    if [h.strip() for h in (reader.fieldnames or [])] != CSV_HEADER:
-        raise ImportError_(f"the header must be: {','.join(CSV_HEADER)}")
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    if header not in (CSV_HEADER, [*CSV_HEADER, LANGUAGES_COLUMN]):
+        raise ImportError_(
+            f"the header must be: {','.join(CSV_HEADER)} (then optionally {LANGUAGES_COLUMN})"
+        )
+    reader.fieldnames = header
     known = taxonomy.topic_codes()
     rows = []
     for line, raw in enumerate(reader, start=2):
@@ -59,6 +68,18 @@ def parse_csv(content: str) -> list[GroupRow]:
                 raise ValueError
         except (TypeError, ValueError):
             raise ImportError_(f"line {line}: max_open must be a whole number, 0 or more") from None
+        languages = tuple(
+            dict.fromkeys(
+                code.strip().lower()
+                for code in (raw.get(LANGUAGES_COLUMN) or "").split(";")
+                if code.strip()
+            )
+        ) or ("nl",)
+        wrong = [code for code in languages if code not in LANGUAGES]
+        if wrong:
+            raise ImportError_(
+                f"line {line}: languages must be codes from {', '.join(LANGUAGES)}, separated by ;"
+            )
         name = (raw["group_name"] or "").strip()
         email = (raw["contact_email"] or "").strip()
         if not name or "@" not in email:
@@ -75,6 +96,7 @@ def parse_csv(content: str) -> list[GroupRow]:
                 contact_email=email,
                 contact_name=(raw["contact_name"] or "").strip(),
                 max_open=max_open,
+                languages=languages,
             )
         )
     return rows
@@ -86,8 +108,10 @@ async def import_groups(
     """Idempotent: importing the same rows twice changes nothing and emits nothing."""
     counts = {"joined": 0, "updated": 0, "unchanged": 0}
     listed: dict[str, set[str]] = {}
+    spoken: dict[str, dict[str, None]] = {}  # a group calls in what its contact persons speak
     for row, contact_id in zip(rows, contact_ids, strict=True):
         listed.setdefault(row.group_id, set()).add(contact_id)
+        spoken.setdefault(row.group_id, {}).update(dict.fromkeys(row.languages))
     # A contact person no longer listed for their group gets no new questions; their open
     # callbacks keep their assignment until an outcome or the deadline.
     replaced: set[str] = set()
@@ -100,11 +124,11 @@ async def import_groups(
                 "topics": row.topics,
                 "municipalities": row.municipalities,
                 "online": row.online,
-                "languages": ["nl"],
+                "languages": list(spoken[row.group_id]),
             },
         )
         contact_changed = await store.upsert_contact(
-            session, contact_id, row.group_id, row.max_open
+            session, contact_id, row.group_id, row.max_open, list(row.languages)
         )
         if change is None and contact_changed:
             change = "updated"

@@ -23,7 +23,15 @@ from opendeur.logging import get_logger
 from opendeur.runtime import Runtime
 from services.routing import clock, regions, store
 from services.routing.cache import GROUPS
-from services.routing.matching import Group, Need, Routed, Unmatched, by_load, ranking
+from services.routing.matching import (
+    NETWORK_LANGUAGE,
+    Group,
+    Need,
+    Routed,
+    Unmatched,
+    by_load,
+    ranking,
+)
 
 log = get_logger(component="routing")
 MAX_UNREACHABLE = 3
@@ -79,7 +87,11 @@ async def decide(session: AsyncSession, need: Need, now: datetime) -> Routed | U
             await GROUPS.reload(session)
         last = attempt == RELOADS
         candidates = checked = stale = False
-        for tier in GROUPS.tiers(need):
+        tiers = GROUPS.tiers(need)
+        if need.language != NETWORK_LANGUAGE:
+            # The asker's language goes before the tier: rank every tier's contacts at once.
+            tiers = [[g for tier in tiers for g in tier]]
+        for tier in tiers:
             if not tier and checked:
                 continue
             version, contacts = await store.contacts_of(session, [g.group_id for g in tier])
@@ -154,6 +166,8 @@ async def _routed(session: AsyncSession, q: dict, result: Routed, now: datetime)
         channel=q["channel"],
         received_at=q["received_at"],
         respond_before=q["respond_before"],
+        language=q["language"],
+        language_matched=result.language_matched,
     )
 
 
@@ -178,7 +192,9 @@ async def assign(session: AsyncSession, qid: UUID, group_id: str, now: datetime)
     if group.status != "active":
         raise AssignRefused(422, "group_not_active", "This group is paused or left.", "group_id")
     contact = None
-    for candidate in by_load(group):  # another router may take a place between read and update
+    for candidate in by_load(
+        group, q["language"]
+    ):  # another router may take a place between read and update
         if await store.hold_capacity(session, candidate.contact_id):
             contact = candidate
             break
@@ -186,7 +202,17 @@ async def assign(session: AsyncSession, qid: UUID, group_id: str, now: datetime)
         raise AssignRefused(
             422, "group_full", "No contact person of this group has room.", "group_id"
         )
-    event = await _routed(session, q, Routed(group.group_id, contact.contact_id, "manual"), now)
+    event = await _routed(
+        session,
+        q,
+        Routed(
+            group.group_id,
+            contact.contact_id,
+            "manual",
+            language_matched=q["language"] in contact.languages,
+        ),
+        now,
+    )
     await outbox.add(session, event)
     log.info("assigned", question_id=str(qid), group_id=group.group_id)
     return event

@@ -11,6 +11,9 @@ from services.routing.regions import region_of
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 _TIER_REASONS = ("topic+municipality", "topic+region", "topic+online")
+# The network's own language: every question may be called back in it when no contact with
+# room speaks the asker's language.
+NETWORK_LANGUAGE = "nl"
 
 
 @dataclass(frozen=True)
@@ -36,10 +39,13 @@ class Contact:
     max_open: int  # capacity: open callbacks this contact accepts
     open_count: int  # open callbacks now
     hours: tuple[CallWindow, ...] = ()  # empty = any time
+    languages: frozenset[str] = frozenset({NETWORK_LANGUAGE})  # she can call in these
 
     def __post_init__(self) -> None:
         if self.max_open < 0 or self.open_count < 0:
             raise ValueError("max_open and open_count cannot be negative")
+        if not self.languages:
+            raise ValueError("a contact calls in at least one language")
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,7 @@ class Group:
     topics: frozenset[str]
     municipalities: frozenset[str]
     online: bool
-    languages: frozenset[str] = frozenset({"nl"})
+    languages: frozenset[str] = frozenset({NETWORK_LANGUAGE})  # what the directory lists
     status: str = "active"  # active | paused | left
     contacts: tuple[Contact, ...] = ()
 
@@ -57,7 +63,7 @@ class Group:
 class Need:
     topic: str | None
     municipality: str | None
-    language: str = "nl"
+    language: str = NETWORK_LANGUAGE
     professional_help_advised: bool = False
     exclude_groups: frozenset[str] = frozenset()  # groups tried before (wrong_group re-routing)
 
@@ -66,7 +72,10 @@ class Need:
 class Routed:
     group_id: str
     contact_id: str
-    reason: str  # "topic+municipality" | "topic+region" | "topic+online", maybe "+after_hours"
+    # "topic+municipality" | "topic+region" | "topic+online", maybe "+after_hours", then for a
+    # question not in Dutch "+in_<its language>" or "+in_nl_not_<its language>"
+    reason: str
+    language_matched: bool = True  # she speaks the asker's language (else: Dutch)
 
 
 @dataclass(frozen=True)
@@ -131,12 +140,19 @@ def _tier(group: Group, need: Need) -> int | None:
     return None
 
 
+def can_call(contact: Contact, language: str) -> bool:
+    """She speaks the asker's language, or the network's own that every question may fall back to."""
+    return language in contact.languages or NETWORK_LANGUAGE in contact.languages
+
+
 def ranking(need: Need, groups: Iterable[Group], now: datetime) -> list[Routed] | Unmatched:
     """Every contact with room who could call this person back, the best first.
 
-    Order of preference: nearest region tier, then a contact in call hours now, then
-    the contact whose hours start soonest, then the least loaded, then by ids.
-    A group without any contact person is treated as not being a candidate.
+    Order of preference: a contact who speaks the asker's language (else one who speaks
+    Dutch: a question is never left waiting only for its language), then the nearest region
+    tier, then a contact in call hours now, then the contact whose hours start soonest, then
+    the least loaded, then by ids. A group without any contact person who could call is
+    treated as not being a candidate.
     """
     if need.professional_help_advised:
         return Unmatched("professional_help_advised")
@@ -148,9 +164,8 @@ def ranking(need: Need, groups: Iterable[Group], now: datetime) -> list[Routed] 
         for g in groups
         if g.status == "active"
         and need.topic in g.topics
-        and need.language in g.languages
         and g.group_id not in need.exclude_groups
-        and g.contacts
+        and any(can_call(c, need.language) for c in g.contacts)
     ]
     tiered = [(tier, g) for g in candidates if (tier := _tier(g, need)) is not None]
     if not tiered:
@@ -159,13 +174,14 @@ def ranking(need: Need, groups: Iterable[Group], now: datetime) -> list[Routed] 
     ranked = []
     for tier, group in tiered:
         for c in group.contacts:
-            if c.open_count >= c.max_open:
+            if c.open_count >= c.max_open or not can_call(c, need.language):
                 continue
             next_start = next_window_start(c.hours, now)
             callable_at = now_utc if next_start is None else max(_utc(next_start), now_utc)
             available_now = callable_at == now_utc
             load = Fraction(c.open_count, c.max_open)
             key = (
+                need.language not in c.languages,
                 tier,
                 not available_now,
                 callable_at,
@@ -182,10 +198,18 @@ def ranking(need: Need, groups: Iterable[Group], now: datetime) -> list[Routed] 
         Routed(
             group.group_id,
             contact.contact_id,
-            _TIER_REASONS[key[0]] + ("+after_hours" if key[1] else ""),
+            _reason(key[1], key[2], need.language, matched=not key[0]),
+            language_matched=not key[0],
         )
         for key, group, contact in ranked
     ]
+
+
+def _reason(tier: int, after_hours: bool, language: str, *, matched: bool) -> str:
+    reason = _TIER_REASONS[tier] + ("+after_hours" if after_hours else "")
+    if language == NETWORK_LANGUAGE:
+        return reason
+    return reason + (f"+in_{language}" if matched else f"+in_{NETWORK_LANGUAGE}_not_{language}")
 
 
 def match(need: Need, groups: Iterable[Group], now: datetime) -> Routed | Unmatched:
@@ -194,15 +218,21 @@ def match(need: Need, groups: Iterable[Group], now: datetime) -> Routed | Unmatc
     return ranked[0] if isinstance(ranked, list) else ranked
 
 
-def by_load(group: Group) -> list[Contact]:
-    """The team's hand assignment: contacts with room, the lowest load first, ties by id."""
+def by_load(group: Group, language: str = NETWORK_LANGUAGE) -> list[Contact]:
+    """The team's hand assignment: contacts with room, who speak `language` first, then the
+    lowest load first, ties by id."""
     return sorted(
         (c for c in group.contacts if c.open_count < c.max_open),
-        key=lambda c: (Fraction(c.open_count, c.max_open), c.open_count, c.contact_id),
+        key=lambda c: (
+            language not in c.languages,
+            Fraction(c.open_count, c.max_open),
+            c.open_count,
+            c.contact_id,
+        ),
     )
 
 
-def least_loaded(group: Group) -> Contact | None:
+def least_loaded(group: Group, language: str = NETWORK_LANGUAGE) -> Contact | None:
     """The team's hand assignment: the contact with room and the lowest load, ties by id."""
-    ordered = by_load(group)
+    ordered = by_load(group, language)
     return ordered[0] if ordered else None

@@ -36,7 +36,8 @@ async def contacts_of(
     rows = await session.execute(
         text(
             """
-            select v.version, c.group_id, c.contact_id, c.max_open, c.open_count, c.hours
+            select v.version, c.group_id, c.contact_id, c.max_open, c.open_count, c.hours,
+                   c.languages
             from groups_version v
             left join (contacts c join groups g on g.group_id = c.group_id and g.status = 'active')
               on c.group_id = any(cast(:gids as text[])) and c.active
@@ -52,7 +53,11 @@ async def contacts_of(
         if r["contact_id"] is not None:
             contacts.setdefault(r["group_id"], []).append(
                 Contact(
-                    r["contact_id"], int(r["max_open"]), int(r["open_count"]), _hours(r["hours"])
+                    r["contact_id"],
+                    int(r["max_open"]),
+                    int(r["open_count"]),
+                    _hours(r["hours"]),
+                    frozenset(r["languages"]),
                 )
             )
     return version, contacts
@@ -93,7 +98,7 @@ async def group_with_contacts(session: AsyncSession, group_id: str) -> Group | N
         return None
     rows = await session.execute(
         text(
-            "select contact_id, max_open, open_count, hours from contacts "
+            "select contact_id, max_open, open_count, hours, languages from contacts "
             "where group_id = :g and active order by contact_id"
         ),
         {"g": group_id},
@@ -106,7 +111,13 @@ async def group_with_contacts(session: AsyncSession, group_id: str) -> Group | N
         languages=frozenset(g["languages"]),
         status=g["status"],
         contacts=tuple(
-            Contact(r["contact_id"], int(r["max_open"]), int(r["open_count"]), _hours(r["hours"]))
+            Contact(
+                r["contact_id"],
+                int(r["max_open"]),
+                int(r["open_count"]),
+                _hours(r["hours"]),
+                frozenset(r["languages"]),
+            )
             for r in rows.mappings()
         ),
     )
@@ -278,19 +289,25 @@ async def upsert_group(session: AsyncSession, g: dict) -> str | None:
 
 
 async def upsert_contact(
-    session: AsyncSession, contact_id: str, group_id: str, max_open: int
+    session: AsyncSession,
+    contact_id: str,
+    group_id: str,
+    max_open: int,
+    languages: list[str] | None = None,
 ) -> bool:
     result = await session.execute(
         text(
             """
-            insert into contacts (contact_id, group_id, max_open) values (:c, :g, :m)
+            insert into contacts (contact_id, group_id, max_open, languages)
+            values (:c, :g, :m, :l)
             on conflict (contact_id) do update set group_id = excluded.group_id,
-                max_open = excluded.max_open, active = true
+                max_open = excluded.max_open, languages = excluded.languages, active = true
             where contacts.group_id is distinct from excluded.group_id
-               or contacts.max_open is distinct from excluded.max_open or not contacts.active
+               or contacts.max_open is distinct from excluded.max_open
+               or contacts.languages is distinct from excluded.languages or not contacts.active
             """
         ),
-        {"c": contact_id, "g": group_id, "m": max_open},
+        {"c": contact_id, "g": group_id, "m": max_open, "l": languages or ["nl"]},
     )
     return result.rowcount > 0
 

@@ -16,6 +16,8 @@ from services.routing.matching import (
     Need,
     Routed,
     Unmatched,
+    _tier,
+    can_call,
     in_hours,
     match,
     next_window_start,
@@ -31,8 +33,10 @@ THU_NIGHT = datetime(2026, 11, 26, 2, 0, tzinfo=AMS)
 WEEKDAYS_9_TO_17 = tuple(CallWindow(d, time(9), time(17)) for d in range(5))
 
 
-def contact(cid="c1", max_open=3, open_count=0, hours=()):
-    return Contact(contact_id=cid, max_open=max_open, open_count=open_count, hours=hours)
+def contact(cid="c1", max_open=3, open_count=0, hours=(), languages=frozenset({"nl"})):
+    return Contact(
+        contact_id=cid, max_open=max_open, open_count=open_count, hours=hours, languages=languages
+    )
 
 
 def group(gid, *, municipalities=(), online=False, topics=("rouw",), contacts=None, **kw):
@@ -154,12 +158,74 @@ def test_excluded_group_is_skipped_on_rerouting():
     assert match(need(exclude_groups=both), groups, WED_AFTERNOON) == Unmatched("no_group")
 
 
-def test_language_must_be_spoken_by_the_group():
-    dutch_only = group("g-ehv", municipalities={"Eindhoven"})
-    assert match(need(language="en"), [dutch_only], WED_AFTERNOON) == Unmatched("no_group")
-    bilingual = group("g-online", online=True, languages=frozenset({"nl", "en"}))
-    assert match(need(language="en"), [dutch_only, bilingual], WED_AFTERNOON) == Routed(
-        "g-online", "c1", "topic+online"
+EN = frozenset({"en"})
+NL_EN = frozenset({"nl", "en"})
+
+
+def test_english_question_goes_to_a_contact_who_speaks_english_with_room():
+    groups = [
+        group("g-ehv", municipalities={"Eindhoven"}, contacts=[contact("dutch")]),
+        group("g-online", online=True, contacts=[contact("english", languages=NL_EN)]),
+    ]
+    # Language goes before place: an English conversation online over a Dutch one nearby.
+    assert match(need(language="en"), groups, WED_AFTERNOON) == Routed(
+        "g-online", "english", "topic+online+in_en", language_matched=True
+    )
+
+
+def test_english_question_without_an_english_speaker_with_room_goes_to_a_dutch_one():
+    groups = [
+        group("g-ehv", municipalities={"Eindhoven"}, contacts=[contact("dutch")]),
+        group(
+            "g-online",
+            online=True,
+            contacts=[contact("english-full", languages=EN, max_open=1, open_count=1)],
+        ),
+    ]
+    assert match(need(language="en"), groups, WED_AFTERNOON) == Routed(
+        "g-ehv", "dutch", "topic+municipality+in_nl_not_en", language_matched=False
+    )
+
+
+def test_english_question_is_never_left_unmatched_for_its_language():
+    dutch_only = [group("g-ehv", municipalities={"Eindhoven"})]
+    result = match(need(language="en"), dutch_only, WED_AFTERNOON)
+    assert isinstance(result, Routed) and not result.language_matched
+
+
+def test_dutch_questions_reasons_are_as_before_and_matched():
+    groups = [group("g-ehv", municipalities={"Eindhoven"}, contacts=[contact(languages=NL_EN)])]
+    assert match(need(), groups, WED_AFTERNOON) == Routed(
+        "g-ehv", "c1", "topic+municipality", language_matched=True
+    )
+
+
+def test_a_contact_who_speaks_neither_the_askers_language_nor_dutch_is_no_candidate():
+    english_only = group("g-ehv", municipalities={"Eindhoven"}, contacts=[contact(languages=EN)])
+    assert match(need(), [english_only], WED_AFTERNOON) == Unmatched("no_group")
+    both = group(
+        "g-helmond",
+        municipalities={"Helmond"},
+        contacts=[contact("anglo", languages=EN), contact("dutch")],
+    )
+    assert match(need(), [english_only, both], WED_AFTERNOON) == Routed(
+        "g-helmond", "dutch", "topic+region"
+    )
+
+
+def test_english_speaker_after_hours_still_goes_before_a_dutch_one_in_hours():
+    groups = [
+        group(
+            "g-ehv",
+            municipalities={"Eindhoven"},
+            contacts=[
+                contact("dutch-now"),
+                contact("english-tomorrow", languages=NL_EN, hours=WEEKDAYS_9_TO_17),
+            ],
+        )
+    ]
+    assert match(need(language="en"), groups, THU_NIGHT) == Routed(
+        "g-ehv", "english-tomorrow", "topic+municipality+after_hours+in_en"
     )
 
 
@@ -354,6 +420,7 @@ contacts = st.builds(
     max_open=st.integers(0, 4),
     open_count=st.integers(0, 5),
     hours=st.lists(windows, max_size=3).map(tuple),
+    languages=st.sampled_from([frozenset({"nl"}), frozenset({"nl", "en"}), frozenset({"en"})]),
 )
 groups_st = st.builds(
     Group,
@@ -412,7 +479,19 @@ def test_chosen_contact_always_has_room_and_group_fits(need_, groups, now):
         assert c.open_count < c.max_open
         assert g.status == "active"
         assert need_.topic in g.topics
-        assert need_.language in g.languages
+        assert can_call(c, need_.language)
+        # A contact who speaks the asker's language is chosen whenever one with room could be.
+        could = [
+            x
+            for x in groups
+            if x.status == "active"
+            and need_.topic in x.topics
+            and x.group_id not in need_.exclude_groups
+            and _tier(x, need_) is not None
+            for y in x.contacts
+            if need_.language in y.languages and y.open_count < y.max_open
+        ]
+        assert result.language_matched == (need_.language in c.languages) == bool(could)
         assert g.group_id not in need_.exclude_groups
         assert not need_.professional_help_advised
 
@@ -501,7 +580,10 @@ def test_ranking_tier_by_tier_from_the_cache_is_ranking_all_groups(need_, groups
         return
     pieces: list[Routed] = []
     candidates = False
-    for tier in cache.tiers(need_):
+    tiers = cache.tiers(need_)
+    if need_.language != "nl":  # the language goes before the tier: one ranking of them all
+        tiers = [[g for tier in tiers for g in tier]]
+    for tier in tiers:
         part = ranking(need_, [by_id[g.group_id] for g in tier], now)
         if isinstance(part, list):
             pieces.extend(part)
