@@ -105,7 +105,7 @@ async def import_groups(settings: Settings, path: Path, prune: bool = False) -> 
                         mobile=None,
                         name=r.contact_name or None,
                         channel="email",
-                        language="nl",
+                        language=r.languages[0],  # the first she calls in: her mails
                         group_id=r.group_id,
                     ),
                 )
