@@ -1,6 +1,6 @@
 """Read benchmark of the console and report queries on a synthetic trail (default 1,000,000 events).
 
-    python -m services.audit.perf [--events N] [--runs 5] [--keep DIR]
+    python -m opendeur.devtools.audit_perf [--events N] [--runs 5] [--keep DIR]
 
 Starts an embedded PostgreSQL in a temporary directory, creates the audit schema with audit's own
 migrations, fills it in SQL (generate_series) and times the very functions the console and the
@@ -227,7 +227,9 @@ def report(out: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.audit.perf", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m opendeur.devtools.audit_perf", description=__doc__
+    )
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")

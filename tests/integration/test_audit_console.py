@@ -235,7 +235,8 @@ async def test_question_times_kept_by_the_trigger_match_the_events_in_any_order(
 
     from sqlalchemy import text
 
-    from services.audit import perf, queries
+    from opendeur.devtools import audit_perf as perf
+    from services.audit import queries
 
     engine = audit_engine
     now = datetime.now(UTC)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from services.audit.perf import plan_summary
+from opendeur.devtools.audit_perf import plan_summary
 
 ROOT = Path(__file__).resolve().parents[2]
 QUERIES = {
@@ -22,7 +22,16 @@ QUERIES = {
 
 def run(*args: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "services.audit.perf", "--events", "2000", "--runs", "2", *args],
+        [
+            sys.executable,
+            "-m",
+            "opendeur.devtools.audit_perf",
+            "--events",
+            "2000",
+            "--runs",
+            "2",
+            *args,
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
