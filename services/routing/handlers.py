@@ -148,7 +148,7 @@ async def _routed(session: AsyncSession, q: dict, result: Routed, now: datetime)
     attempt = await store.set_routed(
         session, qid, result.group_id, result.contact_id, result.reason
     )
-    schedule = clock.escalation_schedule(q["received_at"], q["respond_before"] - q["received_at"])
+    schedule = clock.escalation_schedule(q["received_at"], q["respond_before"])
     # A re-routed question keeps its deadline; levels already past are not replayed.
     await store.restart_timers(
         session, qid, [(lvl, due) for lvl, due in schedule if due > now or lvl == "breach"]
