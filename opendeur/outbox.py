@@ -16,14 +16,12 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
-    delete,
     func,
     select,
-    text,
 )
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from contracts.events import Event
 from opendeur import metrics
@@ -79,21 +77,47 @@ def params(event: Event) -> dict:
     return {"ob_id": event.event_id, "ob_subject": event.subject, "ob_payload": event.to_bytes()}
 
 
-async def add(session: AsyncSession, *events: Event) -> None:
+# The runtime's own statements on every batch and relay round go to the driver as they are
+# (`exec_driver_sql`, asyncpg's $n parameters): no statement object built, no cache key, no
+# compile lookup, no bind processing per call; 25-35 % less client CPU per statement than
+# `session.execute(text(...))` (docs/performance.md). Still through the session's connection,
+# so inside its transaction.
+ADD_ONE_SQL = "insert into outbox (event_id, subject, payload) values ($1, $2, $3)"
+ADD_MANY_SQL = (
+    "insert into outbox (event_id, subject, payload) "
+    "select * from unnest($1::uuid[], $2::text[], $3::bytea[])"
+)
+CLAIM_ALL_SQL = (
+    "insert into inbox (consumer, event_id) select $1, unnest($2::uuid[]) "
+    "on conflict do nothing returning event_id"
+)
+TAKE_SQL = (
+    "select id, event_id, subject, payload from outbox order by id limit $1 for update skip locked"
+)
+DROP_SQL = "delete from outbox where id = any($1::bigint[])"
+
+
+async def _connection(db: AsyncSession | AsyncConnection) -> AsyncConnection:
+    """The connection (with its transaction) under a session, or the connection itself."""
+    return db if isinstance(db, AsyncConnection) else await db.connection()
+
+
+async def add(session: AsyncSession | AsyncConnection, *events: Event) -> None:
     """Stage events in the caller's transaction; they are published after it commits."""
+    if not events:
+        return
+    conn = await _connection(session)
     if len(events) == 1:  # the common case: one plain execute, not an executemany
-        await session.execute(text(INSERT_SQL), params(events[0]))
-    elif events:  # one multi-row insert
-        await session.execute(
-            text(
-                "insert into outbox (event_id, subject, payload) select * from unnest("
-                "cast(:ids as uuid[]), cast(:subjects as text[]), cast(:payloads as bytea[]))"
+        e = events[0]
+        await conn.exec_driver_sql(ADD_ONE_SQL, (e.event_id, e.subject, e.to_bytes()))
+    else:  # one multi-row insert
+        await conn.exec_driver_sql(
+            ADD_MANY_SQL,
+            (
+                [e.event_id for e in events],
+                [e.subject for e in events],
+                [e.to_bytes() for e in events],
             ),
-            {
-                "ids": [e.event_id for e in events],
-                "subjects": [e.subject for e in events],
-                "payloads": [e.to_bytes() for e in events],
-            },
         )
 
 
@@ -115,14 +139,9 @@ async def claim(session: AsyncSession, consumer: str, event_id: UUID) -> bool:
 
 async def claim_all(session: AsyncSession, consumer: str, event_ids: list[UUID]) -> set[UUID]:
     """Claim a batch's events for this consumer in one statement; the ids not applied before."""
-    result = await session.execute(
-        text(
-            "insert into inbox (consumer, event_id) select :c, unnest(cast(:ids as uuid[])) "
-            "on conflict do nothing returning event_id"
-        ),
-        {"c": consumer, "ids": list(dict.fromkeys(event_ids))},
-    )
-    return set(result.scalars())
+    conn = await _connection(session)
+    result = await conn.exec_driver_sql(CLAIM_ALL_SQL, (consumer, list(dict.fromkeys(event_ids))))
+    return {row[0] for row in result}
 
 
 class Relay:
@@ -141,14 +160,7 @@ class Relay:
         # stay locked (skip locked) while their publishes are in flight, so a second relay of
         # the same service never publishes them at the same time.
         async with self.engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    select(outbox.c.id, outbox.c.event_id, outbox.c.subject, outbox.c.payload)
-                    .order_by(outbox.c.id)
-                    .limit(self.batch)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            rows = (await conn.exec_driver_sql(TAKE_SQL, (self.batch,))).all()
             if not rows:
                 return 0
             results = await asyncio.gather(
@@ -166,7 +178,7 @@ class Relay:
                 if not isinstance(res, BaseException)
             ]
             if acked:
-                await conn.execute(delete(outbox).where(outbox.c.id.in_([r.id for r in acked])))
+                await conn.exec_driver_sql(DROP_SQL, ([r.id for r in acked],))
         for r in acked:
             metrics.PUBLISHED.labels(subject=r.subject).inc()
         if len(acked) < len(rows):
