@@ -7,23 +7,26 @@ or a change between addresses already stored, answers 200 as before."""
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Response
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from contracts.events import CODE_PATTERN
-from opendeur import outbox
+from opendeur import web
 from opendeur.errors import Refused
+from opendeur.staff import Staff
 from services.notify import address_mail, changes, pending, store
 from services.notify.addresses import Wanted
-from services.notify.deps import Db, Envelope, Runtime, route_class
+from services.notify.deps import Envelope
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 MOBILE = re.compile(r"^\+?[0-9]{8,15}$")
 CONTACT_ID = re.compile(CODE_PATTERN)
 
-router = APIRouter(route_class=route_class, tags=["staff"])
+router = APIRouter(route_class=web.StaffFirstRoute, tags=["staff"])
+# Coordinators (signed in at intake) and machine clients with the contacts-write scope only.
+Writer = Annotated[Staff | None, Depends(web.staff_or_token("contacts-write", "coordinator"))]
 
 
 def clean_email(v: str | None) -> str | None:
@@ -118,33 +121,29 @@ def check_complete(wanted: Wanted) -> None:
 async def put_contact(
     contact_id: str,
     body: ContactIn,
-    request: Request,
+    person: Writer,
     response: Response,
-    rt: Runtime,
+    background: BackgroundTasks,
     envelope: Envelope,
-    db: Db,
+    settings: web.SettingsDep,
+    db: web.Db,
 ) -> ContactOut:
-    """Coordinators (signed in) and machine clients with contacts-write only."""
-    person = rt.require(request, "contacts-write", "coordinator")
     check_id(contact_id)
     wanted = body.wanted()
     check_complete(wanted)
     result = await changes.change(
-        db, envelope, rt.settings, contact_id, wanted, person.staff_id if person else None
+        db, envelope, settings, contact_id, wanted, person.staff_id if person else None
     )
-    await db.commit()
-    outbox.wake_relay()
     if result.waiting is not None:
-        address_mail.wake()
+        background.add_task(address_mail.wake)  # after the commit: the mails are queued then
         response.status_code = 202
     return out(result.current, result.waiting)
 
 
 @router.get("/api/v1/contacts/{contact_id}", response_model=ContactOut)
 async def get_contact(
-    contact_id: str, request: Request, rt: Runtime, envelope: Envelope, db: Db
+    contact_id: str, _person: Writer, envelope: Envelope, db: web.Db
 ) -> ContactOut:
-    rt.require(request, "contacts-write", "coordinator")
     check_id(contact_id)
     address = await store.get_contact(db, envelope, contact_id)
     if address is None:

@@ -305,6 +305,9 @@ class Dispatcher:
         respond_before = datetime.fromisoformat(p["respond_before"])
         label = await self.labels.label(p.get("topic"), lang)
         reminder = job.kind == "reminder"
+        # Said only when it differs from the contact's own (routing found nobody who speaks it).
+        asker = p.get("asker_language")
+        asker = asker if asker and asker != lang else None
         if channel == "sms":
             return messages.sms_text(
                 lang=lang,
@@ -314,6 +317,7 @@ class Dispatcher:
                 link=self.callback_link(job),
                 overview_link=self.overview_link(job.contact_id),
                 reminder=reminder,
+                asker_language=asker,
             )
         return messages.new_question(
             lang=lang,
@@ -328,6 +332,7 @@ class Dispatcher:
             pause_link=self.pause_link(p.get("group_id"), job.contact_id),
             overview_link=self.overview_link(job.contact_id),
             reminder=reminder,
+            asker_language=asker,
         )
 
     def render_team(self, job: store.Job) -> Rendered:

@@ -6,12 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
-from zoneinfo import ZoneInfo
 
 from opendeur import timefmt
+from opendeur.timefmt import AMS
 from services.notify.channels import Rendered
 
-AMS = ZoneInfo("Europe/Amsterdam")
 SIGNATURE = "— Zelfhulp Netwerk"
 
 
@@ -28,6 +27,17 @@ Part = str | Link
 def with_lang(url: str, lang: str) -> str:
     """The contact's language on a link to their pages (routing's and intake's callback page)."""
     return f"{url}{'&' if '?' in url else '?'}lang={'en' if lang == 'en' else 'nl'}"
+
+
+LANGUAGE_NAMES = {
+    "en": {"nl": "Engels", "en": "English"},
+    "nl": {"nl": "Nederlands", "en": "Dutch"},
+}
+
+
+def language_name(code: str, lang: str) -> str:
+    """A language's name in the reader's language ("Engels"), the code when unknown."""
+    return LANGUAGE_NAMES.get(code, {}).get("en" if lang == "en" else "nl", code)
 
 
 def local_time(dt: datetime) -> str:
@@ -99,6 +109,7 @@ def new_question(
     pause_link: str | None = None,
     overview_link: str | None = None,
     reminder: bool = False,
+    asker_language: str | None = None,
 ) -> Rendered:
     """The mail to a contact person: a new question for their group, or a reminder of one.
     One main action (open the question); the deadline in words; every link in their language."""
@@ -118,13 +129,17 @@ def new_question(
         if reminder:
             parts.append(
                 f"Reminder: question {reference} has not been called back yet; please call "
-                f"{deadline} ({local_time(respond_before)})."
+                f"{deadline}."
             )
         parts += [
             f"Someone asked the self-help network a question about: {topic}.",
             f"Asked via {'the website' if channel == 'web' else 'the phone line'}, {when}.",
             f"Please call back {deadline} (Dutch time).",
         ]
+        if asker_language:
+            parts.append(
+                f"The person asking would rather speak {language_name(asker_language, 'en')}."
+            )
         if priority:
             parts.append("PRIORITY: the network team advised professional help as well.")
         parts += [
@@ -153,14 +168,15 @@ def new_question(
         parts = ["Hallo,", ""]
         if reminder:
             parts.append(
-                f"Herinnering: vraag {reference} is nog niet teruggebeld; bel graag {deadline} "
-                f"({local_time(respond_before)})."
+                f"Herinnering: vraag {reference} is nog niet teruggebeld; bel graag {deadline}."
             )
         parts += [
             f"Iemand stelde het zelfhulpnetwerk een vraag over: {topic}.",
             f"Gesteld via {'de website' if channel == 'web' else 'de telefoonlijn'}, {when}.",
             f"Bel graag terug, {deadline}.",
         ]
+        if asker_language:
+            parts.append(f"De vrager spreekt liever {language_name(asker_language, 'nl')}.")
         if priority:
             parts.append("VOORRANG: het netwerkteam adviseerde ook professionele hulp.")
         parts += [
@@ -196,6 +212,7 @@ def sms_text(
     link: str,
     overview_link: str | None = None,
     reminder: bool = False,
+    asker_language: str | None = None,
 ) -> Rendered:
     """A short SMS: topic, deadline, the callback link, and the link to the contact's overview."""
     when = timefmt.deadline(respond_before, lang)
@@ -203,10 +220,14 @@ def sms_text(
     if lang == "en":
         head = f"Reminder {reference}" if reminder else "New question"
         body = f"{head} ({topic_label or 'no topic'}). Call back {when}: {link}"
+        if asker_language:
+            body += f"\nThe person asking would rather speak {language_name(asker_language, 'en')}."
         mine = "Your overview"
     else:
         head = f"Herinnering {reference}" if reminder else "Nieuwe vraag"
         body = f"{head} ({topic_label or 'geen onderwerp'}). Bel terug, {when}: {link}"
+        if asker_language:
+            body += f"\nDe vrager spreekt liever {language_name(asker_language, 'nl')}."
         mine = "Je overzicht"
     if overview_link:
         with_overview = body + f"\n{mine}: {with_lang(overview_link, lang)}"

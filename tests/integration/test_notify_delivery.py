@@ -119,6 +119,9 @@ async def test_staff_api_sets_addresses_and_shows_them_only_masked(system: Syste
             "language": "en",
             "email": "n***@example.org",
             "mobile": "***78",
+            "pending": False,  # a first address needs no confirmation
+            "pending_email": None,
+            "pending_mobile": None,
         }
         assert "new.person" not in r.text and "12345678" not in r.text
 

@@ -3,46 +3,33 @@ changes waiting for confirmation) and the page behind the confirmation link of a
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 
-from opendeur import outbox, timefmt
+from opendeur import timefmt, web
+from opendeur.settings import Settings
 from opendeur.staff import NO_STORE, Staff
 from services.notify import address_mail, addresses, changes, pending, store
 from services.notify.api import CONTACT_ID, ContactIn
-from services.notify.deps import Db, Envelope, Runtime, route_class
+from services.notify.deps import Envelope
 from services.notify.web import i18n
 
-TEMPLATES = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(["html"]),
-)
-TEMPLATES.filters["moment"] = timefmt.moment
-router = APIRouter(route_class=route_class, include_in_schema=False)
+TEMPLATES = web.templates(__file__)
+router = APIRouter(route_class=web.StaffFirstRoute, include_in_schema=False)
+Coordinator = Annotated[Staff, Depends(web.staff_page("coordinator"))]
+CoordinatorForm = Annotated[web.StaffForm, Depends(web.staff_form("coordinator"))]
 
 
-def page_lang(request: Request) -> i18n.Lang:
-    return i18n.pick(
-        request.query_params.get("lang"),
-        i18n.from_accept_language(request.headers.get("accept-language")),
-    )
+def render(name: str, lang: str, status: int = 200, **ctx: object) -> HTMLResponse:
+    lang = i18n.pick(lang)
+    return web.page(TEMPLATES, name, status, lang=lang, t=i18n.translator(lang), **ctx)
 
 
-Lang = Annotated[i18n.Lang, Depends(page_lang)]
-
-
-def render(name: str, lang: i18n.Lang, status: int = 200, **ctx: object) -> HTMLResponse:
-    html = TEMPLATES.get_template(name).render(lang=lang, t=i18n.translator(lang), **ctx)
-    return HTMLResponse(html, status_code=status, headers=NO_STORE)
-
-
-def with_lang(path: str, lang: i18n.Lang, **params: str) -> str:
+def with_lang(path: str, lang: str, **params: str) -> str:
     query = {**params, "lang": lang} if lang != "nl" else params
     return f"{path}?{urlencode(query)}" if query else path
 
@@ -50,29 +37,21 @@ def with_lang(path: str, lang: i18n.Lang, **params: str) -> str:
 # --- the coordinator's page ------------------------------------------------------------------
 
 
-def coordinator(request: Request, rt: Runtime) -> Staff | Response:
-    assert rt.staff is not None
-    return rt.staff.page(request, "coordinator")
-
-
 @router.get("/contacts", tags=["staff"])
 async def contacts_page(
-    request: Request, rt: Runtime, envelope: Envelope, db: Db, lang: Lang
+    request: Request, staff: Coordinator, envelope: Envelope, db: web.Db, lang: web.Lang
 ) -> Response:
-    staff = coordinator(request, rt)
-    if isinstance(staff, Response):
-        return staff
     done = request.query_params.get("done")
     return await contacts_view(
-        rt, envelope, db, lang, staff, done=done if done in ("applied", "pending") else None
+        request, envelope, db, lang, staff, done=done if done in ("applied", "pending") else None
     )
 
 
 async def contacts_view(
-    rt: Runtime,
+    request: Request,
     envelope: Envelope,
-    db: Db,
-    lang: i18n.Lang,
+    db: web.Db,
+    lang: str,
     staff: Staff,
     *,
     done: str | None = None,
@@ -80,7 +59,7 @@ async def contacts_view(
     editing: str | None = None,
     values: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    t = i18n.translator(lang)
+    t = i18n.translator(i18n.pick(lang))
     rows = await store.all_contacts(db, envelope)
     waiting = await pending.all_pending(db, envelope)
     cards = []
@@ -114,7 +93,6 @@ async def contacts_view(
                 ),
             }
         )
-    assert rt.staff is not None
     return render(
         "contacts.html",
         lang,
@@ -124,8 +102,8 @@ async def contacts_view(
         errors=errors or {},
         editing=editing,
         values=values or {},
-        csrf=rt.staff.csrf(staff),
-        intake=rt.settings.base_url("intake"),
+        csrf=web.csrf_token(request, staff),
+        intake=web.runtime(request).settings.base_url("intake"),
         switch=with_lang("/contacts", "en" if lang == "nl" else "nl"),
         lang_query="" if lang == "nl" else "?lang=en",
     )
@@ -135,42 +113,45 @@ async def contacts_view(
 async def change_contact(
     contact_id: str,
     request: Request,
-    rt: Runtime,
+    post: CoordinatorForm,
+    background: BackgroundTasks,
     envelope: Envelope,
-    db: Db,
-    lang: Lang,
-    csrf: Annotated[str, Form()] = "",
-    email: Annotated[str, Form()] = "",
-    mobile: Annotated[str, Form()] = "",
-    channel: Annotated[str, Form()] = "email",
-    language: Annotated[str, Form()] = "nl",
+    settings: web.SettingsDep,
+    db: web.Db,
+    lang: web.Lang,
 ) -> Response:
     """The change form: the same flow as PUT /api/v1/contacts/{id}; 303 back to /contacts."""
-    staff = rt.require(request, None, "coordinator")
-    assert staff is not None and rt.staff is not None
-    values = {"email": email, "mobile": mobile, "channel": channel, "language": language}
-    if not rt.staff.csrf_ok(staff, csrf):
-        return await contacts_view(
-            rt, envelope, db, lang, staff, errors={"form": "err_form"}, editing=None
-        )
+    values = {
+        k: str(post.form.get(k, d))
+        for k, d in (("email", ""), ("mobile", ""), ("channel", "email"), ("language", "nl"))
+    }
     if (
         not CONTACT_ID.match(contact_id)
         or await store.get_contact(db, envelope, contact_id) is None
     ):
-        return await contacts_view(rt, envelope, db, lang, staff, errors={"form": "err_unknown"})
+        return await contacts_view(
+            request, envelope, db, lang, post.staff, errors={"form": "err_unknown"}
+        )
     errors = form_errors(values)
     if errors:
         return await contacts_view(
-            rt, envelope, db, lang, staff, errors=errors, editing=contact_id, values=values
+            request,
+            envelope,
+            db,
+            lang,
+            post.staff,
+            errors=errors,
+            editing=contact_id,
+            values=values,
         )
-    body = ContactIn.model_validate({**values, "email": email or None, "mobile": mobile or None})
-    result = await changes.change(
-        db, envelope, rt.settings, contact_id, body.wanted(), staff.staff_id
+    body = ContactIn.model_validate(
+        {**values, "email": values["email"] or None, "mobile": values["mobile"] or None}
     )
-    await db.commit()
-    outbox.wake_relay()
+    result = await changes.change(
+        db, envelope, settings, contact_id, body.wanted(), post.staff.staff_id
+    )
     if result.waiting is not None:
-        address_mail.wake()
+        background.add_task(address_mail.wake)  # after the commit
     done = "pending" if result.waiting is not None else "applied"
     return RedirectResponse(with_lang("/contacts", lang, done=done), 303, headers=NO_STORE)
 
@@ -200,28 +181,25 @@ def form_errors(values: dict[str, str]) -> dict[str, str]:
 # --- the contact person's confirmation ------------------------------------------------------
 
 
-def link_state(rt: Runtime, token: str) -> tuple[str, str] | str:
+def link_state(settings: Settings, token: str) -> tuple[str, str] | str:
     try:
-        return addresses.verify(rt.settings, token)
+        return addresses.verify(settings, token)
     except addresses.LinkRefused as exc:
         return exc.reason
 
 
 @router.get("/contacts/confirm/{token}")
 async def confirm_page(
-    token: str, request: Request, rt: Runtime, envelope: Envelope, db: Db
+    token: str, request: Request, settings: web.SettingsDep, db: web.Db, lang: web.Lang
 ) -> Response:
     """One button; a GET changes nothing (mail scanners open links)."""
-    got = link_state(rt, token)
+    got = link_state(settings, token)
     if isinstance(got, str):
-        return render("confirm.html", page_lang(request), status=404, state=got)
+        return render("confirm.html", lang, status=404, state=got)
     contact_id, nonce = got
     state, language = await pending.state(db, contact_id, nonce)
-    lang = i18n.pick(
-        request.query_params.get("lang"),
-        language,
-        i18n.from_accept_language(request.headers.get("accept-language")),
-    )
+    if "lang" not in request.query_params and language:
+        lang = language  # the new address's language, as the mail was
     shown = {"confirmed": "ask", "already": "done"}.get(state, "expired")
     status = 200 if shown in ("ask", "done") else 410
     return render("confirm.html", lang, status=status, state=shown)
@@ -229,16 +207,18 @@ async def confirm_page(
 
 @router.post("/contacts/confirm/{token}")
 async def confirm(
-    token: str, request: Request, rt: Runtime, envelope: Envelope, db: Db
+    token: str,
+    request: Request,
+    settings: web.SettingsDep,
+    envelope: Envelope,
+    db: web.Db,
+    lang: web.Lang,
 ) -> Response:
     """The link is the credential (as for a callback link); PRG back to the same page."""
-    got = link_state(rt, token)
+    got = link_state(settings, token)
     if isinstance(got, str):
-        return render("confirm.html", page_lang(request), status=404, state=got)
+        return render("confirm.html", lang, status=404, state=got)
     contact_id, nonce = got
-    outcome = await changes.confirm(db, envelope, contact_id, nonce)
-    await db.commit()
-    if outcome == "confirmed":
-        outbox.wake_relay()
+    await changes.confirm(db, envelope, contact_id, nonce)
     query = f"?{request.url.query}" if request.url.query else ""
     return RedirectResponse(f"/contacts/confirm/{token}{query}", 303, headers=NO_STORE)
