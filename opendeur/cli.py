@@ -82,41 +82,31 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
 
 
 async def import_groups(settings: Settings, path: Path, prune: bool = False) -> dict[str, int]:
-    from opendeur.db import make_engine, service_url, sessionmaker
-    from opendeur.keys import Envelope, pseudonym
+    """The file is checked whole first (a bad line changes nothing); then each service stores its
+    own part in its own transaction: notify the delivery addresses, routing the groups and the
+    contact persons' pseudonymous ids."""
+    from opendeur.keys import pseudonym
+    from services.notify import admin as notify_admin
     from services.notify import store as notify_store
+    from services.routing import admin as routing_admin
     from services.routing import groups
 
     rows = groups.parse_csv(path.read_text(encoding="utf-8-sig"))  # noqa: ASYNC240 (a one-off CLI read)
     contact_ids = [pseudonym(settings, "contact", r.contact_email) for r in rows]
-    # Delivery addresses go only to notify; routing gets the pseudonymous id.
-    notify = make_engine(service_url(settings, "notify"), pool_size=1, schema="notify")
-    routing = make_engine(service_url(settings, "routing"), pool_size=1, schema="routing")
-    try:
-        envelope = Envelope.for_service(settings, "notify")
-        async with sessionmaker(notify)() as session, session.begin():
-            for r, cid in zip(rows, contact_ids, strict=True):
-                await notify_store.upsert_contact(
-                    session,
-                    envelope,
-                    notify_store.Address(
-                        contact_id=cid,
-                        email=r.contact_email,
-                        mobile=None,
-                        name=r.contact_name or None,
-                        channel="email",
-                        language=r.languages[0],  # the first she calls in: her mails
-                        group_id=r.group_id,
-                    ),
-                )
-        async with sessionmaker(routing)() as session, session.begin():
-            counts = await groups.import_groups(session, rows, contact_ids)
-            if prune:
-                counts["left"] = await groups.prune(session, {r.group_id for r in rows})
-    finally:
-        await notify.dispose()
-        await routing.dispose()
-    return counts
+    addresses = [
+        notify_store.Address(
+            contact_id=cid,
+            email=r.contact_email,
+            mobile=None,
+            name=r.contact_name or None,
+            channel="email",
+            language=r.languages[0],  # the first she calls in: her mails
+            group_id=r.group_id,
+        )
+        for r, cid in zip(rows, contact_ids, strict=True)
+    ]
+    await notify_admin.import_addresses(settings, addresses)
+    return await routing_admin.import_groups(settings, rows, contact_ids, prune)
 
 
 def cmd_groups_import(args: argparse.Namespace) -> int:
@@ -144,30 +134,14 @@ def cmd_groups_export(args: argparse.Namespace) -> int:
 
 def cmd_contacts_forget(args: argparse.Namespace) -> int:
     """Art. 17: a contact person's addresses, and their id in notify's log, gone at once."""
-    from opendeur.db import make_engine, service_url, sessionmaker
-    from opendeur.keys import Envelope, pseudonym
-    from services.notify import store as notify_store
+    from services.notify import admin as notify_admin
 
     settings = _settings()
     email = args.email.strip()
     if "@" not in email:
         print("error: give the contact person's e-mail address", file=sys.stderr)
         return 2
-
-    async def run() -> notify_store.Forgotten:
-        engine = make_engine(service_url(settings, "notify"), pool_size=1, schema="notify")
-        try:
-            async with sessionmaker(engine)() as session, session.begin():
-                return await notify_store.forget(
-                    session,
-                    Envelope.for_service(settings, "notify"),
-                    email,
-                    pseudonym(settings, "contact", email),
-                )
-        finally:
-            await engine.dispose()
-
-    done = asyncio.run(run())
+    done = asyncio.run(notify_admin.forget_contact(settings, email))
     # What was done, never whose: the address is not printed back (terminal logs, CI logs).
     print(
         f"contact forgotten in notify: {done.addresses} address record(s) deleted, "
@@ -179,23 +153,12 @@ def cmd_contacts_forget(args: argparse.Namespace) -> int:
 def cmd_contacts_guard(args: argparse.Namespace) -> int:
     """The team's answer for a contact person: clear their PIN (forgotten, or locked after 5
     wrong tries) or, after a view alert was looked into, let their links open questions again."""
-    from opendeur.db import make_engine, service_url, sessionmaker
-    from services.intake import pins
+    from services.intake import admin as intake_admin
 
     settings = _settings()
     contact_id = args.contact_id.strip()
-
-    async def run() -> bool:
-        engine = make_engine(service_url(settings, "intake"), pool_size=1, schema="intake")
-        try:
-            async with sessionmaker(engine)() as session, session.begin():
-                if args.sub == "reset-pin":
-                    return await pins.reset(session, contact_id)
-                return await pins.clear_hold(session, contact_id)
-        finally:
-            await engine.dispose()
-
-    done = asyncio.run(run())
+    clear = intake_admin.reset_pin if args.sub == "reset-pin" else intake_admin.clear_view_hold
+    done = asyncio.run(clear(settings, contact_id))
     what = "PIN cleared" if args.sub == "reset-pin" else "view hold cleared"
     print(f"{contact_id}: {what}" if done else f"{contact_id}: nothing to clear")
     return 0
@@ -203,14 +166,16 @@ def cmd_contacts_guard(args: argparse.Namespace) -> int:
 
 def cmd_users_add(args: argparse.Namespace) -> int:
     from opendeur.db import make_engine, service_url, sessionmaker
-    from services.intake.users import UserError, add_user
+    from services.intake.users import CLI_ACTOR, UserError, add_user
 
     settings = _settings()
 
     async def run() -> str:
         engine = make_engine(service_url(settings, "intake"), pool_size=1, schema="intake")
         try:
-            return await add_user(sessionmaker(engine), args.name, args.role or ["phone"])
+            # staff.acted (account_change) by "cli": no person is signed in at a terminal.
+            roles = args.role or ["phone"]
+            return await add_user(sessionmaker(engine), args.name, roles, acted_by=CLI_ACTOR)
         finally:
             await engine.dispose()
 
@@ -226,51 +191,19 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _first_coordinator(settings: Settings) -> str | None:
-    """A one-time sign-in (24 h) for the first coordinator while no coordinator has chosen a
-    password yet; the account `coordinator` is made on the first start."""
-    from datetime import UTC, datetime, timedelta
-
-    from sqlalchemy import select
-
-    from opendeur.db import make_engine, service_url, sessionmaker
-    from services.intake import users
-
-    engine = make_engine(service_url(settings, "intake"), pool_size=1, schema="intake")
-    try:
-        sessions = sessionmaker(engine)
-        if not await users.any_with_role(sessions, "coordinator"):
-            with contextlib.suppress(users.UserError):  # a `coordinator` without the role
-                await users.add_user(sessions, "coordinator", ["coordinator"])
-        async with sessions() as session:
-            rows = (
-                await session.execute(
-                    select(users.users.c.name, users.users.c.must_change).where(
-                        users.users.c.roles.any("coordinator"),
-                        users.users.c.disabled_at.is_(None),
-                    )
-                )
-            ).all()
-        if not rows or any(not must_change for _name, must_change in rows):
-            return None
-        now = datetime.now(UTC)
-        return await users.signin_link(sessions, rows[0][0], now, timedelta(hours=24))
-    finally:
-        await engine.dispose()
-
-
 def cmd_users_disable(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from opendeur.db import make_engine, service_url, sessionmaker
-    from services.intake.users import UserError, set_disabled
+    from services.intake.users import CLI_ACTOR, UserError, set_disabled
 
     settings = _settings()
 
     async def run() -> None:
         engine = make_engine(service_url(settings, "intake"), pool_size=1, schema="intake")
         try:
-            await set_disabled(sessionmaker(engine), args.name, args.disable, datetime.now(UTC))
+            now, name = datetime.now(UTC), args.name
+            await set_disabled(sessionmaker(engine), name, args.disable, now, CLI_ACTOR)
         finally:
             await engine.dispose()
 
@@ -614,6 +547,7 @@ def _start_nats(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -
 
 def cmd_up(args: argparse.Namespace) -> int:
     from opendeur.embedded import Postgres, missing_embedded, wait_port
+    from services.intake import admin as intake_admin
 
     data_dir = Path(args.data_dir or os.environ.get("OPENDEUR_DATA_DIR") or ".opendeur").resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -675,7 +609,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                 import_groups(settings, ROOT / "opendeur" / "data" / "demo_groups.csv")
             )
             print("demo groups:", counts, flush=True)
-        first = asyncio.run(_first_coordinator(settings))
+        first = asyncio.run(intake_admin.first_coordinator_link(settings))
         for service in SERVICES:
             sup.spawn(service, ["serve", service], env=_child_env(env, settings, service))
         for service in SERVICES:

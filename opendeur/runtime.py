@@ -98,6 +98,19 @@ def error_body(code: str, message: str, field: str | None = None) -> dict[str, A
     return {"error": code, "message": message, "field": field}
 
 
+@asynccontextmanager
+async def operator_transaction(settings: Settings, service: str) -> AsyncIterator[AsyncSession]:
+    """For an operator command (the CLI through `services/<svc>/admin.py`): one session on the
+    service's own database role and schema, in one transaction, committed when the block ends
+    and rolled back when it raises; the connection is closed afterwards."""
+    engine = make_engine(service_url(settings, service), pool_size=1, schema=service)
+    try:
+        async with sessionmaker(engine)() as session, session.begin():
+            yield session
+    finally:
+        await engine.dispose()
+
+
 class Runtime:
     """Everything one service process shares: created at import, connected in the lifespan."""
 
