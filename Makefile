@@ -31,9 +31,12 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest
 
+# The direction of imports (contracts <- runtime <- services <- CLI) twice: import-linter's
+# contracts in pyproject.toml, and test_layering.py (which also reads import_module strings).
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit/test_layering.py
 
 format: $(VENV)/.installed
