@@ -24,6 +24,14 @@ Coordinator = Annotated[Staff, Depends(web.staff_page("coordinator"))]
 CoordinatorForm = Annotated[web.StaffForm, Depends(web.staff_form("coordinator"))]
 
 
+def staff_lang(request: Request) -> str:
+    """Staff pages are Dutch unless English is chosen (`?lang=en`, the switch on the page)."""
+    return "en" if request.query_params.get("lang") == "en" else "nl"
+
+
+StaffLang = Annotated[str, Depends(staff_lang)]
+
+
 def render(name: str, lang: str, status: int = 200, **ctx: object) -> HTMLResponse:
     lang = i18n.pick(lang)
     return web.page(TEMPLATES, name, status, lang=lang, t=i18n.translator(lang), **ctx)
@@ -39,7 +47,7 @@ def with_lang(path: str, lang: str, **params: str) -> str:
 
 @router.get("/contacts", tags=["staff"])
 async def contacts_page(
-    request: Request, staff: Coordinator, envelope: Envelope, db: web.Db, lang: web.Lang
+    request: Request, staff: Coordinator, envelope: Envelope, db: web.Db, lang: StaffLang
 ) -> Response:
     done = request.query_params.get("done")
     return await contacts_view(
@@ -118,7 +126,7 @@ async def change_contact(
     envelope: Envelope,
     settings: web.SettingsDep,
     db: web.Db,
-    lang: web.Lang,
+    lang: StaffLang,
 ) -> Response:
     """The change form: the same flow as PUT /api/v1/contacts/{id}; 303 back to /contacts."""
     values = {
