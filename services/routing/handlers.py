@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 from datetime import UTC, datetime
+from typing import get_type_hints
 from uuid import UUID
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import (
@@ -13,18 +14,19 @@ from contracts.events import (
     Event,
     NotificationFailed,
     QuestionErased,
-    QuestionEscalated,
     QuestionReceived,
     QuestionRouted,
     QuestionUnmatched,
 )
-from opendeur import metrics, outbox
+from opendeur import outbox
+from opendeur.errors import Refused
 from opendeur.logging import get_logger
-from opendeur.runtime import Runtime
-from services.routing import clock, regions, store
-from services.routing.cache import GROUPS
+from opendeur.runtime import REFUSAL_STATUS, Handler, Runtime
+from services.routing import clock, jobs, regions, store
+from services.routing.cache import GROUPS, GroupInfo
 from services.routing.matching import (
     NETWORK_LANGUAGE,
+    Contact,
     Group,
     Need,
     Routed,
@@ -76,8 +78,9 @@ async def decide(session: AsyncSession, need: Need, now: datetime) -> Routed | U
     Only the groups that could take this question are read (from the cache, their contacts
     fresh from the database), so a decision costs the same with 10 or 5,000 groups. Capacity
     is taken by a conditional update on the contact; when another router took the last place,
-    the next contact in the ranking is tried. Tier is the ranking's first key, so trying the
-    tiers in order gives the same order as ranking every candidate at once.
+    the next contact in the ranking is tried. Tier is the ranking's first key for a Dutch
+    question, so trying the tiers in order gives the same order as ranking every candidate at
+    once; for another language the language comes first, so all tiers are ranked together.
     """
     early = ranking(need, (), now)
     if isinstance(early, Unmatched) and early.reason != "no_group":
@@ -85,48 +88,49 @@ async def decide(session: AsyncSession, need: Need, now: datetime) -> Routed | U
     for attempt in range(RELOADS + 1):
         if GROUPS.version is None:
             await GROUPS.reload(session)
-        last = attempt == RELOADS
-        candidates = checked = stale = False
-        tiers = GROUPS.tiers(need)
-        if need.language != NETWORK_LANGUAGE:
-            # The asker's language goes before the tier: rank every tier's contacts at once.
-            tiers = [[g for tier in tiers for g in tier]]
-        for tier in tiers:
-            if not tier and checked:
-                continue
-            version, contacts = await store.contacts_of(session, [g.group_id for g in tier])
-            checked = True
-            if version != GROUPS.version and not last:
-                stale = True
-                break
-            ranked = ranking(
-                need,
-                [
-                    Group(
-                        g.group_id,
-                        g.topics,
-                        g.municipalities,
-                        g.online,
-                        g.languages,
-                        "active",
-                        tuple(contacts.get(g.group_id, ())),
-                    )
-                    for g in tier
-                ],
-                now,
-            )
-            if isinstance(ranked, Unmatched):
-                candidates = candidates or ranked.reason == "all_full"
-                continue
-            candidates = True
-            for choice in ranked:
-                if await store.hold_capacity(session, choice.contact_id):
-                    return choice
-        if stale:
-            await GROUPS.reload(session)
-            continue
-        return Unmatched("all_full" if candidates else "no_group")
+        decided = await _decide_on_cache(session, need, now, last=attempt == RELOADS)
+        if decided is not None:
+            return decided
+        await GROUPS.reload(session)  # the groups changed since the cache was read
     raise AssertionError("unreachable: the last attempt always decides")
+
+
+async def _decide_on_cache(
+    session: AsyncSession, need: Need, now: datetime, *, last: bool
+) -> Routed | Unmatched | None:
+    """One decision on the cached groups; None when they are stale (never on the `last` try)."""
+    candidates = checked = False
+    tiers = GROUPS.tiers(need)
+    if need.language != NETWORK_LANGUAGE:
+        tiers = [[g for tier in tiers for g in tier]]
+    for tier in tiers:
+        if not tier and checked:
+            continue
+        version, contacts = await store.contacts_of(session, [g.group_id for g in tier])
+        checked = True
+        if version != GROUPS.version and not last:
+            return None
+        ranked = ranking(need, [_with_contacts(g, contacts) for g in tier], now)
+        if isinstance(ranked, Unmatched):
+            candidates = candidates or ranked.reason == "all_full"
+            continue
+        candidates = True
+        for choice in ranked:
+            if await store.hold_capacity(session, choice.contact_id):
+                return choice
+    return Unmatched("all_full" if candidates else "no_group")
+
+
+def _with_contacts(g: GroupInfo, contacts: dict[str, list[Contact]]) -> Group:
+    return Group(
+        g.group_id,
+        g.topics,
+        g.municipalities,
+        g.online,
+        g.languages,
+        "active",
+        tuple(contacts.get(g.group_id, ())),
+    )
 
 
 async def _to_team(session: AsyncSession, q: dict, reason: str, now: datetime) -> QuestionUnmatched:
@@ -171,26 +175,27 @@ async def _routed(session: AsyncSession, q: dict, result: Routed, now: datetime)
     )
 
 
-class AssignRefused(Exception):
-    """The team's hand assignment cannot be done; `field` and `code` say why."""
+class AssignRefused(Refused):
+    """The team's hand assignment cannot be done (a domain refusal: code, message, field, kind)."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None) -> None:
-        super().__init__(code)
-        self.status, self.code, self.message, self.field = status, code, message, field
+    @property
+    def status(self) -> int:
+        """Deprecated: the HTTP status of its kind, for callers that still re-raise ApiError."""
+        return REFUSAL_STATUS[self.kind]
 
 
 async def assign(session: AsyncSession, qid: UUID, group_id: str, now: datetime) -> QuestionRouted:
     """The team routes a queued question by hand to a group's least-loaded contact with room."""
     q = await store.get_question(session, qid)
     if q is None:
-        raise AssignRefused(404, "not_found", "There is no such question.", "question_id")
+        raise AssignRefused("not_found", "There is no such question.", "question_id", "not_found")
     if q["state"] != "unmatched":
-        raise AssignRefused(409, "not_in_queue", "This question is not in the queue.", None)
+        raise AssignRefused("not_in_queue", "This question is not in the queue.", kind="conflict")
     group = await store.group_with_contacts(session, group_id)
     if group is None:
-        raise AssignRefused(422, "unknown_group", "There is no group with this id.", "group_id")
+        raise AssignRefused("unknown_group", "There is no group with this id.", "group_id")
     if group.status != "active":
-        raise AssignRefused(422, "group_not_active", "This group is paused or left.", "group_id")
+        raise AssignRefused("group_not_active", "This group is paused or left.", "group_id")
     contact = None
     for candidate in by_load(
         group, q["language"]
@@ -199,9 +204,7 @@ async def assign(session: AsyncSession, qid: UUID, group_id: str, now: datetime)
             contact = candidate
             break
     if contact is None:
-        raise AssignRefused(
-            422, "group_full", "No contact person of this group has room.", "group_id"
-        )
+        raise AssignRefused("group_full", "No contact person of this group has room.", "group_id")
     event = await _routed(
         session,
         q,
@@ -218,7 +221,7 @@ async def assign(session: AsyncSession, qid: UUID, group_id: str, now: datetime)
     return event
 
 
-async def on_received(event: QuestionReceived, db: AsyncSession) -> Event | None:
+async def on_question_received(event: QuestionReceived, db: AsyncSession) -> Event | None:
     await store.insert_question(
         db,
         {
@@ -238,10 +241,14 @@ async def on_received(event: QuestionReceived, db: AsyncSession) -> Event | None
     return await route(db, event.question_id, datetime.now(UTC))
 
 
-async def on_callback(event: CallbackDone, db: AsyncSession) -> Event | None:
+async def on_callback_done(event: CallbackDone, db: AsyncSession) -> Event | None:
+    """A contact's outcome for her own question, or (`by` team) a team member's callback of a
+    question in the team's hands, such as a crisis question: reached or referred closes it
+    (out of triage), unreachable counts an attempt; only a contact's third one hands it to
+    the team."""
     now = datetime.now(UTC)
     q = await store.get_question(db, event.question_id)
-    if q is None or q["state"] != "routed" or q["contact_id"] != event.contact_id:
+    if q is None or not _recorded_by_its_caller(q, event):
         return None
     if event.outcome in ("reached", "referred_professional"):
         await store.set_state(db, event.question_id, "done", event.outcome)
@@ -249,18 +256,18 @@ async def on_callback(event: CallbackDone, db: AsyncSession) -> Event | None:
     elif event.outcome == "wrong_group":
         return await route(db, event.question_id, now)
     elif event.outcome == "unreachable":
-        count = (
-            await db.execute(
-                text(
-                    "update questions set unreachable_count = unreachable_count + 1 "
-                    "where question_id = :q returning unreachable_count"
-                ),
-                {"q": event.question_id},
-            )
-        ).scalar_one()
-        if count >= MAX_UNREACHABLE:
+        count = await store.count_unreachable(db, event.question_id)
+        if event.by == "contact" and count >= MAX_UNREACHABLE:
             return await _to_team(db, q, "unreachable", now)
     return None
+
+
+def _recorded_by_its_caller(q: dict, event: CallbackDone) -> bool:
+    """The contact a question is routed to records its outcome; the team records the outcome of
+    a question in its queue (or one it called back itself), never re-routes it."""
+    if event.by == "team":
+        return q["state"] in ("unmatched", "routed") and event.outcome != "wrong_group"
+    return q["state"] == "routed" and q["contact_id"] == event.contact_id
 
 
 async def on_notification_failed(event: NotificationFailed, db: AsyncSession) -> Event | None:
@@ -272,42 +279,26 @@ async def on_notification_failed(event: NotificationFailed, db: AsyncSession) ->
     return await _to_team(db, q, "notification_failed", datetime.now(UTC))
 
 
-async def on_erased(event: QuestionErased, db: AsyncSession) -> None:
+async def on_question_erased(event: QuestionErased, db: AsyncSession) -> None:
     q = await store.get_question(db, event.question_id)
     if q is not None and q["state"] not in ("done",):
         await store.set_state(db, event.question_id, "erased", event.reason)
     await store.stop_timers(db, event.question_id, datetime.now(UTC))
 
 
-def register(rt: Runtime) -> None:
-    rt.handles(QuestionReceived)(on_received)
-    rt.handles(CallbackDone)(on_callback)
-    rt.handles(NotificationFailed)(on_notification_failed)
-    rt.handles(QuestionErased)(on_erased)
+# One handler per routing consumer in contracts/streams.py; the event type is each handler's
+# annotation, the consumer and its durable name are the spec's (tests/unit/test_routing_handlers).
+HANDLERS = (on_question_received, on_callback_done, on_notification_failed, on_question_erased)
 
-    @rt.every(1.0)
-    async def fire_timers() -> None:
-        now = datetime.now(UTC)
-        raised: list[QuestionEscalated] = []
-        async with rt.sessions() as session, session.begin():
-            due = await store.due_timers(session, now)
-            for t in due:
-                await store.mark_fired(session, t["question_id"], t["level"], now)
-                if t["state"] == "routed":
-                    raised.append(
-                        QuestionEscalated(
-                            question_id=t["question_id"],
-                            level=t["level"],
-                            reference=t["reference"],
-                            group_id=t["group_id"],
-                            contact_id=t["contact_id"],
-                            respond_before=t["respond_before"],
-                        )
-                    )
-            await outbox.add(session, *raised)
-        if due:
-            outbox.wake_relay()
-        for event in raised:  # counted once committed
-            metrics.ESCALATIONS.labels(level=event.level).inc()
-            if event.level == "breach":
-                metrics.DEADLINE_BREACHES.inc()
+
+def event_type_of(handler: Handler) -> type[Event]:
+    """The event a handler takes: the annotation of its first parameter."""
+    first = next(iter(inspect.signature(handler).parameters))
+    return get_type_hints(handler)[first]
+
+
+def register(rt: Runtime) -> None:
+    """Subscribe routing's handlers (and, until app.py calls it itself, start its timers)."""
+    for handler in HANDLERS:
+        rt.handles(event_type_of(handler))(handler)
+    jobs.register(rt)

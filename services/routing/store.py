@@ -230,6 +230,19 @@ async def stop_timers(session: AsyncSession, qid: UUID, now: datetime) -> None:
     )
 
 
+async def count_unreachable(session: AsyncSession, qid: UUID) -> int:
+    """One more callback attempt that did not reach the person; the attempts so far."""
+    return (
+        await session.execute(
+            text(
+                "update questions set unreachable_count = unreachable_count + 1 "
+                "where question_id = :q returning unreachable_count"
+            ),
+            {"q": qid},
+        )
+    ).scalar_one()
+
+
 async def due_timers(session: AsyncSession, now: datetime, limit: int = 200) -> list[dict]:
     """Claim due timers; SKIP LOCKED lets two routing instances share the work, each timer once."""
     rows = await session.execute(
@@ -248,10 +261,19 @@ async def due_timers(session: AsyncSession, now: datetime, limit: int = 200) -> 
     return [dict(r) for r in rows.mappings()]
 
 
-async def mark_fired(session: AsyncSession, qid: UUID, level: str, now: datetime) -> None:
+async def mark_fired(session: AsyncSession, timers: list[tuple[UUID, str]], now: datetime) -> None:
+    """Mark these (question, level) timers fired, in one statement."""
+    if not timers:
+        return
     await session.execute(
-        text("update timers set fired_at = :n where question_id = :q and level = :l"),
-        {"q": qid, "l": level, "n": now},
+        text(
+            """
+            update timers t set fired_at = :n
+            from unnest(cast(:qs as uuid[]), cast(:ls as text[])) as f(q, l)
+            where t.question_id = f.q and t.level = f.l
+            """
+        ),
+        {"qs": [q for q, _ in timers], "ls": [lvl for _, lvl in timers], "n": now},
     )
 
 
