@@ -166,14 +166,16 @@ def cmd_contacts_guard(args: argparse.Namespace) -> int:
 
 def cmd_users_add(args: argparse.Namespace) -> int:
     from opendeur.db import make_engine, service_url, sessionmaker
-    from services.intake.users import UserError, add_user
+    from services.intake.users import CLI_ACTOR, UserError, add_user
 
     settings = _settings()
 
     async def run() -> str:
         engine = make_engine(service_url(settings, "intake"), pool_size=1, schema="intake")
         try:
-            return await add_user(sessionmaker(engine), args.name, args.role or ["phone"])
+            # staff.acted (account_change) by "cli": no person is signed in at a terminal.
+            roles = args.role or ["phone"]
+            return await add_user(sessionmaker(engine), args.name, roles, acted_by=CLI_ACTOR)
         finally:
             await engine.dispose()
 
@@ -193,14 +195,15 @@ def cmd_users_disable(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from opendeur.db import make_engine, service_url, sessionmaker
-    from services.intake.users import UserError, set_disabled
+    from services.intake.users import CLI_ACTOR, UserError, set_disabled
 
     settings = _settings()
 
     async def run() -> None:
         engine = make_engine(service_url(settings, "intake"), pool_size=1, schema="intake")
         try:
-            await set_disabled(sessionmaker(engine), args.name, args.disable, datetime.now(UTC))
+            now, name = datetime.now(UTC), args.name
+            await set_disabled(sessionmaker(engine), name, args.disable, now, CLI_ACTOR)
         finally:
             await engine.dispose()
 

@@ -56,3 +56,22 @@ def callback_state(q: dict | None, contact_id: str, now: datetime) -> str:
     if q["link_until"] is not None and now > q["link_until"]:
         return "expired"
     return "ok"
+
+
+# What a team member records after calling a crisis question: no wrong_group (the team routes
+# from triage), and "unreachable" keeps it with the team however often.
+TEAM_OUTCOMES = ("reached", "unreachable", "referred_professional")
+
+
+def crisis_state(q: dict | None) -> str:
+    """open (the team calls it back), erased, done, with_contact (assigned to a group's contact
+    person from triage), or not_crisis."""
+    if q is None or q["erased_at"] is not None:
+        return "erased"
+    if q["status"] == "done":
+        return "done"
+    if not q["professional_help_advised"]:
+        return "not_crisis"
+    if q["status"] not in ("received", "unmatched"):
+        return "with_contact"
+    return "open"

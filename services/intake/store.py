@@ -328,3 +328,89 @@ async def keys_missing(session: AsyncSession, sample: int = 20) -> int:
     )
     keys = keystore()
     return sum([await keys.get(r[0]) is None for r in rows])
+
+
+# The crisis callback by the team (web/crisis.py): its tries, nothing personal (migration 0007).
+crisis_attempts = Table(
+    "crisis_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("question_id", PgUUID(as_uuid=True), ForeignKey("questions.question_id")),
+    Column("staff_id", Text, nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+
+async def open_crisis_questions(session: AsyncSession, limit: int = 200) -> list[dict]:
+    """The crisis questions the team must still call back (domain.crisis_state open), oldest
+    deadline first, each with its tries so far (`attempts`) and the last one's time."""
+    rows = await session.execute(
+        text(
+            """
+            select q.question_id, q.reference, q.received_at, q.respond_before, q.channel,
+                   q.language, count(a.id) as attempts, max(a.at) as last_attempt
+            from questions q left join crisis_attempts a using (question_id)
+            where q.professional_help_advised and q.erased_at is null
+              and q.status in ('received', 'unmatched')
+            group by q.question_id
+            order by q.respond_before, q.received_at
+            limit :limit
+            """
+        ),
+        {"limit": limit},
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+async def question_by_reference(
+    session: AsyncSession, reference: str, *, lock: bool = False
+) -> dict | None:
+    stmt = select(questions).where(questions.c.reference == reference)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = (await session.execute(stmt)).mappings().first()
+    return dict(row) if row else None
+
+
+async def attempts_of(session: AsyncSession, qid: UUID) -> list[dict]:
+    rows = await session.execute(
+        select(crisis_attempts.c.staff_id, crisis_attempts.c.outcome, crisis_attempts.c.at)
+        .where(crisis_attempts.c.question_id == qid)
+        .order_by(crisis_attempts.c.at)
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+async def record_team_outcome(
+    session: AsyncSession,
+    qid: UUID,
+    staff_id: str,
+    outcome: str,
+    now: datetime,
+    erase_after: datetime | None,
+) -> str | None:
+    """A team member's try on a crisis question, in the caller's transaction, only while the
+    team still has it (row locked). A final outcome ends it (done; the data goes at
+    `erase_after`, as after a contact's callback); "unreachable" keeps it open. "open" or
+    "closed", None when it was no longer the team's to call."""
+    q = await get_question(session, qid, lock=True)
+    if q is None or domain.crisis_state(q) != "open":
+        return None
+    await session.execute(
+        crisis_attempts.insert().values(question_id=qid, staff_id=staff_id, outcome=outcome, at=now)
+    )
+    if outcome not in domain.FINAL_OUTCOMES:
+        return "open"
+    await session.execute(
+        update(questions)
+        .where(questions.c.question_id == qid)
+        .values(
+            status="done",
+            outcome=outcome,
+            outcome_at=now,
+            part_closed_at=now,
+            erase_after=erase_after,
+        )
+    )
+    return "closed"

@@ -1,6 +1,8 @@
 """Staff accounts (phone volunteers, team, coordinators, operators, report viewers): roles,
 argon2 password hashes, one-time first passwords and sign-in links, server-side sessions (only a
-hash of the session id is stored), a pseudonymous staff id for the audit trail, disabling."""
+hash of the session id is stored), a pseudonymous staff id for the audit trail, disabling. Every
+change made by someone (`acted_by`: a staff id, or `cli` for the `opendeur users` command) stages
+staff.acted (account_change) in the same transaction."""
 
 from __future__ import annotations
 
@@ -33,6 +35,8 @@ from sqlalchemy import insert as sa_insert
 from sqlalchemy import update as sa_update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from contracts.events import StaffActed
+from opendeur import outbox
 from opendeur.staff import ROLES as STAFF_ROLES
 
 ROLES = frozenset(STAFF_ROLES)
@@ -57,6 +61,7 @@ users = Table(
     Column("must_change", Boolean, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("disabled_at", DateTime(timezone=True)),
+    Column("last_signin_at", DateTime(timezone=True)),  # migration 0007
 )
 phone_sessions = Table(
     "phone_sessions",
@@ -74,12 +79,19 @@ signin_links = Table(
     Column("user_name", String, nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
+# The staff id of changes made with the `opendeur users` command (no person signed in).
+CLI_ACTOR = "cli"
 # last_seen is written at most this often, not on every page.
 TOUCH_EVERY = timedelta(seconds=30)
 
 
 class UserError(ValueError):
-    pass
+    """A refused account change: `code` for pages (name, exists, role, no_role, unknown,
+    last_coordinator), the message for the command line."""
+
+    def __init__(self, message: str, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -98,7 +110,7 @@ class User:
 def check_name(name: str) -> str:
     name = name.strip().lower()
     if not NAME.fullmatch(name):
-        raise UserError("a user name is 2-40 characters: a-z, 0-9, dot, dash, underscore")
+        raise UserError("a user name is 2-40 characters: a-z, 0-9, dot, dash, underscore", "name")
     return name
 
 
@@ -108,11 +120,11 @@ def check_roles(roles: str | Iterable[str]) -> list[str]:
     for role in given:
         role = ALIASES.get(role, role)
         if role not in ROLES:
-            raise UserError(f"unknown role {role!r}; roles: {', '.join(STAFF_ROLES)}")
+            raise UserError(f"unknown role {role!r}; roles: {', '.join(STAFF_ROLES)}", "role")
         if role not in out:
             out.append(role)
     if not out:
-        raise UserError(f"give at least one role: {', '.join(STAFF_ROLES)}")
+        raise UserError(f"give at least one role: {', '.join(STAFF_ROLES)}", "no_role")
     return out
 
 
@@ -121,7 +133,10 @@ def new_staff_id() -> str:
 
 
 async def add_user(
-    sessions: async_sessionmaker[AsyncSession], name: str, roles: str | Iterable[str]
+    sessions: async_sessionmaker[AsyncSession],
+    name: str,
+    roles: str | Iterable[str],
+    acted_by: str | None = None,
 ) -> str:
     """Create a user with these roles and return a one-time password, to be changed at the
     first login."""
@@ -132,7 +147,7 @@ async def add_user(
     async with sessions() as session, session.begin():
         exists = await session.scalar(select(users.c.name).where(users.c.name == name))
         if exists:
-            raise UserError(f"user {name!r} already exists")
+            raise UserError(f"user {name!r} already exists", "exists")
         await session.execute(
             sa_insert(users).values(
                 name=name,
@@ -142,7 +157,15 @@ async def add_user(
                 must_change=True,
             )
         )
+        await _acted(session, acted_by)
     return password
+
+
+async def _acted(session: AsyncSession, acted_by: str | None) -> None:
+    if acted_by is not None:
+        await outbox.add(
+            session, StaffActed(source="intake", action="account_change", staff_id=acted_by)
+        )
 
 
 async def get_user(session: AsyncSession, name: str) -> User | None:
@@ -218,6 +241,9 @@ async def open_session(
                 expires_at=now + lifetime,
             )
         )
+        await session.execute(
+            sa_update(users).where(users.c.name == name).values(last_signin_at=now)
+        )
     return sid
 
 
@@ -268,7 +294,11 @@ async def end_sessions_of(session: AsyncSession, name: str) -> None:
 
 
 async def set_disabled(
-    sessions: async_sessionmaker[AsyncSession], name: str, disabled: bool, now: datetime
+    sessions: async_sessionmaker[AsyncSession],
+    name: str,
+    disabled: bool,
+    now: datetime,
+    acted_by: str | None = None,
 ) -> None:
     """Disable (every open session ends at once, logins are refused) or enable a volunteer."""
     name = check_name(name)
@@ -279,9 +309,73 @@ async def set_disabled(
             .values(disabled_at=now if disabled else None)
         )
         if done.rowcount == 0:
-            raise UserError(f"there is no user {name!r}")
+            raise UserError(f"there is no user {name!r}", "unknown")
         if disabled:
+            await _keep_a_coordinator(session)
             await end_sessions_of(session, name)
+        await _acted(session, acted_by)
+
+
+async def set_roles(
+    sessions: async_sessionmaker[AsyncSession],
+    name: str,
+    roles: Iterable[str],
+    acted_by: str | None = None,
+) -> None:
+    """Give an account exactly these roles; its open sessions end, so every page (and the
+    other services, within minutes) sees the new roles at the next sign-in."""
+    name, roles = check_name(name), check_roles(roles)
+    async with sessions() as session, session.begin():
+        done = await session.execute(
+            sa_update(users).where(users.c.name == name).values(roles=roles)
+        )
+        if done.rowcount == 0:
+            raise UserError(f"there is no user {name!r}", "unknown")
+        await _keep_a_coordinator(session)
+        await end_sessions_of(session, name)
+        await _acted(session, acted_by)
+
+
+async def _keep_a_coordinator(session: AsyncSession) -> None:
+    """Refuse a change (rolled back with the transaction) that leaves no enabled coordinator:
+    nobody could then manage the accounts."""
+    left = await session.scalar(
+        select(func.count())
+        .select_from(users)
+        .where(users.c.roles.any("coordinator"), users.c.disabled_at.is_(None))
+    )
+    if not left:
+        raise UserError("this would leave no enabled coordinator", "last_coordinator")
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account as the coordinator's page lists it (no password hash)."""
+
+    name: str
+    roles: tuple[str, ...]
+    staff_id: str
+    disabled: bool
+    must_change: bool
+    created_at: datetime
+    last_signin_at: datetime | None
+
+
+async def list_accounts(sessions: async_sessionmaker[AsyncSession]) -> list[Account]:
+    async with sessions() as session:
+        rows = (await session.execute(select(users).order_by(users.c.name))).mappings().all()
+    return [
+        Account(
+            r["name"],
+            tuple(r["roles"] or ()),
+            r["staff_id"],
+            r["disabled_at"] is not None,
+            r["must_change"],
+            r["created_at"],
+            r["last_signin_at"],
+        )
+        for r in rows
+    ]
 
 
 async def any_with_role(sessions: async_sessionmaker[AsyncSession], role: str) -> bool:
@@ -293,12 +387,21 @@ async def any_with_role(sessions: async_sessionmaker[AsyncSession], role: str) -
 
 
 async def signin_link(
-    sessions: async_sessionmaker[AsyncSession], name: str, now: datetime, lifetime: timedelta
+    sessions: async_sessionmaker[AsyncSession],
+    name: str,
+    now: datetime,
+    lifetime: timedelta,
+    acted_by: str | None = None,
 ) -> str:
-    """A one-time sign-in token for `name` (the first coordinator's); only its hash is kept.
-    Signing in with it forces a new password."""
+    """A one-time sign-in token for `name` (the first coordinator's, a new account's, or a new
+    one after a forgotten password); only its hash is kept. Signing in with it forces a new
+    password."""
+    name = check_name(name)
     token = secrets.token_urlsafe(32)
     async with sessions() as session, session.begin():
+        if await get_user(session, name) is None:
+            raise UserError(f"there is no user {name!r}", "unknown")
+        await _acted(session, acted_by)
         await session.execute(sa_delete(signin_links).where(signin_links.c.expires_at < now))
         await session.execute(
             sa_insert(signin_links).values(

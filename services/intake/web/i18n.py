@@ -537,6 +537,229 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "en": ("Engels", "English"),
 }
 
+# Staff pages at intake (web/crisis.py, web/accounts.py, web/staff.py): the team's crisis
+# callback and the coordinator's accounts page.
+CATALOGUE.update(
+    {
+        "st_refused": ("Geen toegang", "No access"),
+        "st_refused_body": (
+            "Uw account heeft niet de rol die voor deze pagina nodig is. Vraag de coördinator "
+            "als u denkt dat dit niet klopt.",
+            "Your account does not have the role this page needs. Ask the coordinator if you "
+            "think this is wrong.",
+        ),
+        "st_home": ("Naar uw overzicht", "To your overview"),
+        "st_expired": (
+            "Het formulier was verlopen. Probeer het nog eens.",
+            "The form had expired. Please try again.",
+        ),
+        "cr_list_title": ("Crisisvragen terugbellen", "Call back crisis questions"),
+        "cr_list_intro": (
+            "Deze mensen schreven iets waar we ons zorgen over maken. Het team belt ze vandaag "
+            "terug, binnen de openingstijden. Open een vraag om het nummer te zien; dat komt in "
+            "het logboek, met uw medewerkerscode.",
+            "These people wrote something we are worried about. The team calls them back today, "
+            "within opening hours. Open a question to see the number; that is logged, with your "
+            "staff code.",
+        ),
+        "cr_none": (
+            "Er zijn nu geen crisisvragen om terug te bellen.",
+            "There are no crisis questions to call back right now.",
+        ),
+        "cr_received": ("Binnengekomen", "Received"),
+        "cr_call": ("Bellen", "Call"),
+        "cr_late": ("Te laat", "Overdue"),
+        "cr_channel_web": ("via het formulier", "through the form"),
+        "cr_channel_phone": ("via de telefoonlijn", "through the phone line"),
+        "cr_no_tries": ("Nog niet gebeld", "Not called yet"),
+        "cr_tries": (
+            "{n} keer niet bereikt, laatst {last}",
+            "Not reached {n} times, last {last}",
+        ),
+        "cr_open": ("Openen en bellen", "Open and call"),
+        "cr_title": ("Bel {reference} terug", "Call back {reference}"),
+        "cr_reference": ("Kenmerk", "Reference"),
+        "cr_phone": ("Telefoonnummer", "Phone number"),
+        "cr_tap": ("Tik op het nummer om te bellen.", "Tap the number to call."),
+        "cr_in_english": (
+            "Deze persoon schreef in het Engels; bel zo mogelijk in het Engels.",
+            "This person wrote in English; call in English if you can.",
+        ),
+        "cr_no_consent": (
+            "Deze persoon gaf geen toestemming om het verhaal te delen.",
+            "This person did not agree to share their story.",
+        ),
+        "cr_guide_title": ("Zo voert u het gesprek", "How to have the call"),
+        "cr_guide": (
+            "Stel u voor: uw voornaam, en dat u van het netwerkteam van {network} belt over de "
+            "vraag die hij of zij stuurde.|"
+            "Vraag rustig hoe het nu gaat. Luister, laat stiltes toe en oordeel niet.|"
+            "Vraag gewoon of de ander aan zelfdoding denkt. Ernaar vragen maakt het niet erger.|"
+            "Direct gevaar? Bel 112, of laat de ander bellen, en blijf aan de lijn.|"
+            "Gedachten aan zelfdoding? Noem 113 Zelfmoordpreventie: 0800-0113 of 113.nl, gratis "
+            "en dag en nacht. Bied aan om samen te bellen.|"
+            "Zorgen, maar geen direct gevaar? Raad de huisarts aan; buiten kantoortijd de "
+            "huisartsenpost.|"
+            "Spreek af wat er nu gebeurt. Noteer daarna hieronder hoe het ging.",
+            "Introduce yourself: your first name, and that you call from the network team of "
+            "{network} about the question they sent.|"
+            "Calmly ask how they are doing now. Listen, allow silences and do not judge.|"
+            "Simply ask whether they are thinking about suicide. Asking does not make it worse.|"
+            "Immediate danger? Call 112, or have them call, and stay on the line.|"
+            "Thoughts of suicide? Mention 113 Suicide Prevention: 0800-0113 or 113.nl, free, day "
+            "and night. Offer to call together.|"
+            "Worried, but no immediate danger? Suggest their GP (huisarts); out of hours the GP "
+            "service (huisartsenpost).|"
+            "Agree on what happens next. Then record below how it went.",
+        ),
+        "cr_tries_title": ("Eerdere pogingen", "Earlier tries"),
+        "cr_try": ("{at}: {outcome} (medewerker {staff})", "{at}: {outcome} (staff {staff})"),
+        "cr_outcome_title": ("Hoe ging het?", "How did it go?"),
+        "cr_unreachable_hint": (
+            "Niet bereikt? De vraag blijft op de lijst, met deze poging erbij. Probeer het later "
+            "nog eens. Spreek alleen in dat het netwerk terugbelt, niet waarover.",
+            "Could not reach them? The question stays on the list, with this try added. Try "
+            "again later. On voicemail only say that the network will call back, not what about.",
+        ),
+        "cr_erase_note": (
+            "Na 'Bereikt' of 'Doorverwezen' is de vraag klaar en worden het nummer en het "
+            "verhaal gewist.",
+            "After 'Reached' or 'Referred' the question is done and the number and the story "
+            "are erased.",
+        ),
+        "cr_outcome_reached": ("Bereikt", "Reached"),
+        "cr_outcome_unreachable": ("Niet bereikt: later opnieuw", "Not reached: try again later"),
+        "cr_outcome_referred_professional": (
+            "Doorverwezen naar professionele hulp",
+            "Referred to professional help",
+        ),
+        "cr_tried_unreachable": ("niet bereikt", "not reached"),
+        "cr_tried_reached": ("bereikt", "reached"),
+        "cr_tried_referred_professional": ("doorverwezen", "referred"),
+        "cr_final_confirm": (
+            "Zeker weten? De vraag is dan klaar. Het nummer en het verhaal worden gewist; dat "
+            "kan niet terug.",
+            "Are you sure? The question is then done. The number and the story are erased; "
+            "this cannot be undone.",
+        ),
+        "cr_final_yes": ("Ja: {outcome}", "Yes: {outcome}"),
+        "cr_saved_unreachable": (
+            "Genoteerd: niet bereikt. De vraag blijft op de lijst; probeer het later opnieuw.",
+            "Noted: not reached. The question stays on the list; try again later.",
+        ),
+        "cr_saved_final": (
+            "Genoteerd voor {reference}: {outcome}. Het nummer en het verhaal worden gewist.",
+            "Noted for {reference}: {outcome}. The number and the story are erased.",
+        ),
+        "cr_choose": ("Kies hoe het ging.", "Choose how it went."),
+        "cr_gone": ("Deze vraag is er niet (meer)", "This question is not (or no longer) here"),
+        "cr_gone_body": (
+            "Het kenmerk klopt niet, of de gegevens zijn al gewist.",
+            "The reference is wrong, or the data has already been erased.",
+        ),
+        "cr_done": ("Deze vraag is al afgehandeld", "This question has been handled"),
+        "cr_done_body": (
+            "Iemand van het team heeft al genoteerd hoe het ging. Er hoeft niemand meer te bellen.",
+            "Someone on the team has already recorded how it went. Nobody needs to call.",
+        ),
+        "cr_with_contact": (
+            "Deze vraag is aan een contactpersoon gegeven",
+            "This question was given to a contact person",
+        ),
+        "cr_with_contact_body": (
+            "Een contactpersoon van een groep belt terug. Het team hoeft niet meer te bellen.",
+            "A contact person of a group calls back. The team need not call any more.",
+        ),
+        "cr_back": ("Terug naar de lijst", "Back to the list"),
+        "ac_title": ("Medewerkers en rollen", "Staff and roles"),
+        "ac_intro": (
+            "Hier maakt u accounts, geeft u rollen en zet u accounts uit. Elke wijziging komt in "
+            "het logboek, met uw medewerkerscode.",
+            "Here you add accounts, give roles and disable accounts. Every change is logged, "
+            "with your staff code.",
+        ),
+        "ac_add": ("Account toevoegen", "Add an account"),
+        "ac_name": ("Gebruikersnaam", "User name"),
+        "ac_name_hint": (
+            "2 tot 40 tekens: kleine letters, cijfers, punt, streepje. Bijvoorbeeld: anna.jansen",
+            "2 to 40 characters: lowercase letters, digits, dot, dash. For example: anna.jansen",
+        ),
+        "ac_roles": ("Rollen", "Roles"),
+        "ac_add_button": ("Account maken", "Create account"),
+        "ac_link_shown": (
+            "Account {name} is klaar. Geef deze inloglink persoonlijk door, niet in een "
+            "groepsbericht. Hij werkt één keer en verloopt na 24 uur. U ziet hem alleen nu.",
+            "Account {name} is ready. Pass on this sign-in link in person, not in a group "
+            "message. It works once and expires after 24 hours. You only see it now.",
+        ),
+        "ac_link_label": ("Inloglink voor {name}", "Sign-in link for {name}"),
+        "ac_saved": ("Opgeslagen: {what}.", "Saved: {what}."),
+        "ac_what_roles": ("rollen van {name}", "roles of {name}"),
+        "ac_what_disable": ("{name} is uitgezet", "{name} is disabled"),
+        "ac_what_enable": ("{name} kan weer inloggen", "{name} can sign in again"),
+        "ac_list": ("Alle accounts", "All accounts"),
+        "ac_status": ("Status", "Status"),
+        "ac_active": ("Actief", "Active"),
+        "ac_disabled": ("Uitgezet", "Disabled"),
+        "ac_must_change": ("Moet nog een wachtwoord kiezen", "Still has to choose a password"),
+        "ac_last": ("Laatst ingelogd", "Last signed in"),
+        "ac_never": ("nog nooit", "never"),
+        "ac_code": ("Medewerkerscode", "Staff code"),
+        "ac_save_roles": ("Rollen opslaan", "Save roles"),
+        "ac_roles_note": (
+            "Na een wijziging van rollen of het uitzetten moet de persoon opnieuw inloggen.",
+            "After a change of roles, or disabling, the person has to sign in again.",
+        ),
+        "ac_disable": ("Account uitzetten", "Disable account"),
+        "ac_disable_confirm": (
+            "Zeker weten? {name} kan dan niet meer inloggen en wordt overal uitgelogd. U kunt "
+            "het account later weer aanzetten.",
+            "Are you sure? {name} can then no longer sign in and is signed out everywhere. You "
+            "can enable the account again later.",
+        ),
+        "ac_disable_yes": ("Ja, zet {name} uit", "Yes, disable {name}"),
+        "ac_enable": ("Weer aanzetten", "Enable again"),
+        "ac_new_link": ("Nieuwe inloglink", "New sign-in link"),
+        "ac_new_link_hint": (
+            "Wachtwoord vergeten? Een nieuwe inloglink laat de persoon een nieuw wachtwoord kiezen.",
+            "Forgot the password? A new sign-in link lets the person choose a new password.",
+        ),
+        "ac_you": ("(u)", "(you)"),
+        "ac_err_name": (
+            "Kies een gebruikersnaam van 2 tot 40 tekens: kleine letters, cijfers, punt, streepje.",
+            "Choose a user name of 2 to 40 characters: lowercase letters, digits, dot, dash.",
+        ),
+        "ac_err_exists": ("Deze gebruikersnaam bestaat al.", "This user name already exists."),
+        "ac_err_role": ("Kies een rol uit de lijst.", "Choose a role from the list."),
+        "ac_err_no_role": ("Kies minstens één rol.", "Choose at least one role."),
+        "ac_err_unknown": ("Dit account bestaat niet.", "This account does not exist."),
+        "ac_err_last_coordinator": (
+            "Dan is er geen coördinator meer die accounts kan beheren. Geef eerst iemand anders "
+            "de rol coördinator.",
+            "Then no coordinator is left to manage accounts. First give someone else the "
+            "coordinator role.",
+        ),
+        "ac_err_self": (
+            "U kunt uw eigen account niet uitzetten.",
+            "You cannot disable your own account.",
+        ),
+        "ac_err_invalid": ("Dit kon niet worden opgeslagen.", "This could not be saved."),
+        "role_telefoonvrijwilliger": ("Telefoonvrijwilliger", "Phone volunteer"),
+        "role_teamlid": ("Teamlid", "Team member"),
+        "role_coordinator": ("Coördinator", "Coordinator"),
+        "role_beheerder": ("Beheerder", "Operator"),
+        "role_rapportage": ("Rapportage", "Reports"),
+        "role_telefoonvrijwilliger_hint": ("telefoonconsole", "phone console"),
+        "role_teamlid_hint": ("triage, crisisvragen terugbellen", "triage, crisis callbacks"),
+        "role_coordinator_hint": (
+            "groepen, adressen, accounts",
+            "groups, addresses, accounts",
+        ),
+        "role_beheerder_hint": ("console, logboek, dead letters", "console, trail, dead letters"),
+        "role_rapportage_hint": ("alleen het maandrapport", "the monthly report only"),
+    }
+)
+
 
 def t(key: str, lang: str, **kw: object) -> str:
     text = CATALOGUE[key][1 if lang == "en" else 0]

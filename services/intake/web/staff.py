@@ -3,35 +3,147 @@ hand-off that lets routing, audit and notify know who is signed in (opendeur/sta
 
 from __future__ import annotations
 
+import hmac
 import secrets
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from opendeur import staff as shared
+from opendeur import timefmt
 from opendeur.logging import get_logger
 from opendeur.runtime import SECURITY_HEADERS, Runtime
+from opendeur.web import PageAnswer
 from services.intake import api, users
 from services.intake.web import forms
-from services.intake.web.pages import TEMPLATES
+from services.intake.web.i18n import t, tel_links
 from services.intake.web.phone import PhoneSession, sign_in
 
 log = get_logger(component="intake.staff")
 
 COOKIE = "od_staff_in"  # intake's own: the server-side session id (phone.py reads it too)
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+TEMPLATES.filters["tel_links"] = tel_links
+for _name in ("moment", "deadline", "day", "clock"):
+    TEMPLATES.filters[_name] = getattr(timefmt, _name)
+_rt: Runtime | None = None  # set by make_router; routes ask for it with `runtime(request)`
 
 
-def render(name: str, status: int = 200, **ctx: object) -> HTMLResponse:
+def runtime(request: Request) -> Runtime:
+    """The runtime (app.state's once app.py puts it there)."""
+    found = getattr(request.app.state, "runtime", None) or _rt
+    assert found is not None, "staff.make_router(rt) was not called"
+    return found
+
+
+def lang_of(request: Request) -> str:
+    return "en" if request.query_params.get("lang") == "en" else "nl"
+
+
+def render(name: str, status: int = 200, lang: str = "nl", **ctx: object) -> HTMLResponse:
     ctx.setdefault("network", "Zelfhulp Netwerk")
-    html = TEMPLATES.get_template(name).render(**ctx)
+    html = TEMPLATES.get_template(name).render(lang=lang, t=lambda k, **kw: t(k, lang, **kw), **ctx)
     return HTMLResponse(html, status_code=status, headers=shared.NO_STORE)
 
 
+def page(request: Request, name: str, status: int = 200, **ctx: object) -> HTMLResponse:
+    """A staff page in the request's language (?lang=en), the network's name, this door's CSP."""
+    settings = runtime(request).settings
+    response = render(
+        name,
+        status,
+        lang_of(request),
+        network=settings.network_name or "Zelfhulp Netwerk",
+        **ctx,
+    )
+    response.headers["Content-Security-Policy"] = _csp(settings)
+    return response
+
+
+def _csp(settings) -> str:
+    # A form posted here ends, through the hand-off, on routing, audit or notify: Chromium holds
+    # every redirect after a form post to the page's form-action, so those origins are listed.
+    origins = " ".join(settings.base_url(s) for s in shared.AUDIENCES)
+    return SECURITY_HEADERS["Content-Security-Policy"].replace(
+        "form-action 'self'", f"form-action 'self' {origins}"
+    )
+
+
+@dataclass(frozen=True)
+class Signed:
+    """A signed-in staff member as a page sees them, with the CSRF token for its forms."""
+
+    user: users.User
+    csrf: str
+    sid: str
+
+    def csrf_ok(self, given: str) -> bool:
+        return hmac.compare_digest(self.csrf.encode(), given.encode("utf-8", "surrogateescape"))
+
+
+async def signed_in(request: Request) -> tuple[PhoneSession, users.User] | None:
+    """The live server-side session of this browser and its enabled user, or None."""
+    rt = runtime(request)
+    si = sign_in(rt)
+    s = si.codec.load(request.cookies.get(COOKIE))
+    if s is None or s.user is None:
+        return None
+    user = await users.session_user(rt.sessions, s.sid, datetime.now(UTC), si.idle)
+    if user is None or user.name != s.user:
+        return None
+    return s, user
+
+
+def staff_member(*roles: str) -> Callable[[Request], Awaitable[Signed]]:
+    """A dependency (shaped as opendeur.web.staff_page, for intake's own server-side session):
+    the signed-in person with one of `roles`. Not signed in: 303 to the sign-in, which brings
+    them back here; without the role: a 403 page naming nothing of the page."""
+
+    async def dependency(request: Request) -> Signed:
+        found = await signed_in(request)
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        back = urlencode({"next": shared.local_path(here, "/staff")})
+        if found is None:
+            raise PageAnswer(RedirectResponse(f"/staff/login?{back}", 303, headers=api.NO_STORE))
+        s, user = found
+        if user.must_change:
+            raise PageAnswer(RedirectResponse(f"/staff/password?{back}", 303, headers=api.NO_STORE))
+        if roles and not user.has(*roles):
+            log.info("staff_refused", staff_id=user.staff_id, path=request.url.path)
+            lang = lang_of(request)
+            raise PageAnswer(
+                page(
+                    request,
+                    "staff_message.html",
+                    403,
+                    heading=t("st_refused", lang),
+                    body=t("st_refused_body", lang),
+                    home=True,
+                )
+            )
+        return Signed(user, sign_in(runtime(request)).codec.csrf(s), s.sid)
+
+    return dependency
+
+
 def make_router(rt: Runtime) -> APIRouter:
+    global _rt
+    _rt = rt
+    from services.intake.web import accounts, crisis  # they use this module's helpers
+
     router = APIRouter(prefix="/staff", include_in_schema=False)
+    router.include_router(crisis.router)
+    router.include_router(accounts.router)
     settings = rt.settings
     # The phone console's codec, key and login limits: one session serves the console and every
     # staff page, and a name has one set of tries for both doors.
@@ -41,12 +153,7 @@ def make_router(rt: Runtime) -> APIRouter:
     key = shared.signing_key(settings)
     network = settings.network_name or "Zelfhulp Netwerk"
 
-    # A form posted here ends, through the hand-off, on routing, audit or notify: Chromium holds
-    # every redirect after a form post to the page's form-action, so those origins are listed.
-    origins = " ".join(settings.base_url(s) for s in shared.AUDIENCES)
-    csp = SECURITY_HEADERS["Content-Security-Policy"].replace(
-        "form-action 'self'", f"form-action 'self' {origins}"
-    )
+    csp = _csp(settings)
 
     def page(name: str, status: int = 200, **ctx: object) -> HTMLResponse:
         response = render(name, status, network=network, **ctx)
@@ -71,7 +178,9 @@ def make_router(rt: Runtime) -> APIRouter:
         return (to if to in shared.AUDIENCES else ""), shared.local_path(values.get("next"), "/")
 
     def onward(to: str, nxt: str) -> str:
-        return f"/staff/handoff?{urlencode({'to': to, 'next': nxt})}" if to else "/staff"
+        if to:
+            return f"/staff/handoff?{urlencode({'to': to, 'next': nxt})}"
+        return nxt if nxt.startswith("/staff/") else "/staff"  # a staff page of intake's own
 
     async def current(request: Request) -> tuple[PhoneSession, users.User] | None:
         s = codec.load(request.cookies.get(COOKIE))
@@ -180,8 +289,12 @@ def make_router(rt: Runtime) -> APIRouter:
         out = []
         if user.has("telefoonvrijwilliger"):
             out.append(("Telefoonconsole", "/phone"))
+        if user.has("teamlid", "coordinator"):
+            out.append(("Crisisvragen terugbellen", "/staff/crisis"))
         if user.has("teamlid"):
             out.append(("Triage: vragen zonder groep", f"{routing}/triage"))
+        if user.has("coordinator"):
+            out.append(("Medewerkers en rollen", "/staff/accounts"))
         if user.has("beheerder"):
             out.append(("Beheerconsole", f"{audit}/"))
         if user.has("rapportage", "beheerder"):
