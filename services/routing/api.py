@@ -1,19 +1,27 @@
-"""The public group directory over HTTP: /api/v1/directory, and the same data in HSDS 3.0's own
-API shape (/api/v1/services paged, /services/{id}, /organizations, /organizations/{id})."""
+"""Routing's JSON API: topics, the public group directory (/api/v1/directory, and the same data in
+HSDS 3.0's own API shape: /api/v1/services paged, /services/{id}, /organizations, /organizations/{id}),
+and the team's endpoints (a group's status, the queue, buddy signals)."""
 
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
+from fastapi import Path as PathParam
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from opendeur import outbox
 from opendeur.runtime import ApiError
 from opendeur.settings import Settings
-from services.routing import directory, store
+from opendeur.staff import Staff
+from services.routing import directory, groups, store, taxonomy
+from services.routing.schemas import TriageItem
+from services.routing.web.deps import Db, StaffFirstRoute, staff_or_token
+from services.routing.web.triage import acted
 
 # HSDS says nothing of a largest page; ours keeps one answer small.
 MAX_PER_PAGE = 200
@@ -199,3 +207,58 @@ def make_router(rt: _Runtime) -> APIRouter:
         return {**doc["organization"], "services": [summary(s) for s in doc["services"]]}
 
     return router
+
+
+router = APIRouter(route_class=StaffFirstRoute)  # staff APIs: a credential before any input
+GroupsWriter = Annotated[Staff | None, Depends(staff_or_token("groups-write", "coordinator"))]
+TriageReader = Annotated[Staff | None, Depends(staff_or_token("triage-read", "teamlid"))]
+
+
+class TopicOut(BaseModel):
+    code: str
+    nl: str
+    en: str
+
+
+class StatusIn(BaseModel):
+    status: Literal["active", "paused", "left"]
+
+
+class BuddySignal(BaseModel):
+    topic: str | None
+    municipality: str | None
+    waiting: int
+    since: datetime
+
+
+@router.get("/api/v1/topics", response_model=list[TopicOut], tags=["public"])
+async def list_topics() -> list[TopicOut]:
+    return [TopicOut(code=t.code, nl=t.nl, en=t.en) for t in taxonomy.topics()]
+
+
+@router.post("/api/v1/groups/{group_id}/status", tags=["staff"], status_code=204)
+async def set_status(
+    group_id: Annotated[str, PathParam(max_length=200, pattern=r"^[^\x00-\x1f]+$")],
+    body: StatusIn,
+    db: Db,
+    person: GroupsWriter,
+) -> None:
+    if not await groups.change_status(db, group_id, body.status, "team"):
+        raise ApiError(404, "not_found", "There is no group with this id.")
+    if person is not None:  # attributed (a machine client is its token's business)
+        await outbox.add(db, acted(person, "group_status", group_id=group_id))
+
+
+@router.get(
+    "/api/v1/triage",
+    tags=["staff"],
+    response_model=None,
+    responses={200: {"model": list[TriageItem]}},
+)
+async def triage(db: Db, _reader: TriageReader) -> list[dict]:
+    return await store.triage_queue(db)
+
+
+@router.get("/api/v1/buddy-signals", response_model=list[BuddySignal], tags=["staff"])
+async def buddy_signals(db: Db, _reader: TriageReader) -> list[BuddySignal]:
+    return [BuddySignal(**s) for s in await store.buddy_signals(db)]

@@ -187,6 +187,33 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "en": "Want to join again later? Email the network team ({email}); they switch your "
         "group back on.",
     },
+    "left_come_back_via": {
+        "nl": "Wil je later weer meedoen? Neem contact op met het netwerkteam: {via}. Zij zetten "
+        "je groep weer aan.",
+        "en": "Want to join again later? Contact the network team: {via}. They switch your group "
+        "back on.",
+    },
+    "or": {"nl": " of ", "en": " or "},
+    "leave_heading": {"nl": "Stoppen met het netwerk", "en": "Stopping with the network"},
+    "leave_intro": {
+        "nl": "Wil je met je groep helemaal stoppen? Dat kan. We vragen het je eerst nog een keer.",
+        "en": "Do you want your group to stop altogether? You can. We will ask you once more "
+        "first.",
+    },
+    "group_leave_start": {"nl": "Uit het netwerk gaan…", "en": "Leave the network…"},
+    "link_expired": {"nl": "Deze link is verlopen.", "en": "This link has expired."},
+    # a question the contact did not reach yet
+    "attempts": {
+        "nl": "Niet bereikt: {n} van de {max} keer.",
+        "en": "Not reached: {n} of {max} times.",
+    },
+    "attempts_when": {"nl": "Geprobeerd:", "en": "Tried:"},
+    "try_again": {
+        "nl": "Probeer het nog eens. Lukt het de {max}e keer niet, dan neemt het netwerkteam het "
+        "over.",
+        "en": "Please try again. If the {nth} try does not work either, the network team takes "
+        "over.",
+    },
     "personal_link": {
         "nl": "Deze link is persoonlijk; stuur hem niet door.",
         "en": "This link is personal; do not forward it.",
