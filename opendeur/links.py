@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from opendeur.keys import MissingSecret, decode_key, derive, encode_key
-from opendeur.settings import Settings, parse_duration
+from opendeur.settings import Settings
 
 # The key that signs each purpose. Callback links open a help-seeker's phone number (intake);
 # contact and group links open a contact person's own pages (routing). With a key pair per
@@ -95,7 +95,7 @@ def _verify(settings: Settings, purpose: str, token: str) -> dict[str, Any]:
         raise LinkInvalid("invalid") from None
     if kind != purpose or not isinstance(data, dict) or not isinstance(issued, int):
         raise LinkInvalid("invalid")
-    if time.time() - issued > parse_duration(settings.link_ttl).total_seconds():
+    if time.time() - issued > settings.link_ttl.total_seconds():
         raise LinkInvalid("expired")
     return data
 

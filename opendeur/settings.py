@@ -7,8 +7,9 @@ import re
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES = ("intake", "routing", "notify", "audit")
@@ -17,14 +18,47 @@ SERVICES = ("intake", "routing", "notify", "audit")
 AUDIT_RETENTION_FLOOR_DAYS = 90
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_SECONDS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*$")
+# A rate limit as intake reads it (services/intake/ratelimit.py parses it): 20/min, 5/s, off.
+RATE_PATTERN = r"^\s*((off|none|0)|\d+\s*/\s*(s|sec|second|m|min|minute|h|hour))\s*$"
 
 
-def parse_duration(text: str) -> timedelta:
-    """'90s', '30m', '24h', '7d' -> timedelta; anything else is a ValueError."""
+def parse_duration(text: str | timedelta, *, bare_seconds: bool = False) -> timedelta:
+    """The one duration parser: '90s', '30m', '24h', '7d' -> timedelta (a timedelta is taken as
+    it is, so `parse_duration(settings.link_ttl)` keeps working now that the field is one); with
+    `bare_seconds`, also a plain number of seconds ('300', '0.5'), the form the settings that
+    always took seconds keep accepting. Anything else, or nothing, is a ValueError."""
+    if isinstance(text, timedelta):
+        if text <= timedelta(0):
+            raise ValueError("a duration must be longer than nothing")
+        return text
     m = _DURATION.match(text)
-    if not m or int(m.group(1)) <= 0:
-        raise ValueError(f"not a duration like 90s, 30m, 24h or 7d: {text!r}")
-    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    if m and int(m.group(1)) > 0:
+        return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    m = _SECONDS.match(text) if bare_seconds else None
+    if m and float(m.group(1)) > 0:
+        return timedelta(seconds=float(m.group(1)))
+    raise ValueError(f"not a duration like 90s, 30m, 24h or 7d: {text!r}")
+
+
+def _duration(value: object) -> timedelta:
+    if not isinstance(value, str | timedelta):
+        raise ValueError("a duration is written like 90s, 30m, 24h or 7d")
+    return parse_duration(value)
+
+
+def _seconds(value: object) -> timedelta:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str | timedelta):
+        raise ValueError("a duration is written like 0.5, 300 (seconds), 90s or 30m")
+    return parse_duration(value, bare_seconds=True)
+
+
+# Settings fields that are durations: OPENDEUR_LINK_TTL=7d is `timedelta(days=7)` in code.
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+# The same, also taking a plain number of seconds (`0.5`): settings that were always seconds.
+Seconds = Annotated[timedelta, BeforeValidator(_seconds)]
 
 
 def write_secret(path: Path, text: str) -> None:
@@ -78,6 +112,7 @@ SECRET_FIELDS = (
     "link_verify_callback",
     "link_verify_contact",
     "staff_signing_key",
+    "sms_auth_header",
 )
 
 
@@ -126,27 +161,27 @@ class Settings(BaseSettings):
     notify_public_url: str | None = (
         None  # staff hand-offs to notify (a coordinator's address change)
     )
-    response_deadline: str = "24h"
+    response_deadline: Duration = timedelta(hours=24)
     # A crisis question's clock (opendeur/deadlines.py): the team's opening hours (Amsterdam
     # time, `ma-vr 09:00-17:00`; several windows with `;`) and how soon within them.
     team_hours: str = "ma-vr 09:00-17:00"
-    crisis_respond_within: str = "4h"
-    pii_retention: str = "48h"
-    unanswered_retention: str = "30d"
-    link_ttl: str = "7d"
+    crisis_respond_within: Duration = timedelta(hours=4)
+    pii_retention: Duration = timedelta(hours=48)
+    unanswered_retention: Duration = timedelta(days=30)
+    link_ttl: Duration = timedelta(days=7)
     # Intake's key store (opendeur/keystore.py): file:PATH; unset is DATA_DIR/intake-keys.
     intake_keystore: str | None = None
     # A callback link lives until the question's deadline plus this grace, never longer.
-    link_grace: str = "24h"
+    link_grace: Duration = timedelta(hours=24)
     # An erased question's stripped row (reference, times, status) goes after this.
-    erased_retention: str = "7d"
+    erased_retention: Duration = timedelta(days=7)
     # Retention (README, "What is kept, and for how long"): the events stream and dead letters
     # (unset: the contract's 14d and 30d), notify's addresses of contact persons who left, the
     # audit trail (whole months older than this are pruned; monthly aggregates stay).
-    events_max_age: str | None = None
-    deadletter_max_age: str | None = None
-    contact_grace: str = "7d"
-    audit_retention: str = "730d"
+    events_max_age: Duration | None = None
+    deadletter_max_age: Duration | None = None
+    contact_grace: Duration = timedelta(days=7)
+    audit_retention: Duration = timedelta(days=730)
     team_email: str = "team@zelfhulpnetwerk.invalid"
     # More distinct questions than this opened through one contact within an hour raises an
     # alert to the team and holds that contact's further views until the team clears it
@@ -166,8 +201,8 @@ class Settings(BaseSettings):
     # Bearer token for GET /metrics from anywhere but loopback (compared as a hash).
     metrics_token: SecretStr | None = None
     # Phone-console sessions: idle timeout and absolute lifetime.
-    phone_session_idle: str = "30m"
-    phone_session_max: str = "12h"
+    phone_session_idle: Duration = timedelta(minutes=30)
+    phone_session_max: Duration = timedelta(hours=12)
     host: str = "127.0.0.1"
     intake_port: int = 8080
     routing_port: int = 8081
@@ -176,22 +211,34 @@ class Settings(BaseSettings):
     mailbox_port: int = 8025
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
     log_level: str = "INFO"
-
-    @field_validator(
-        "response_deadline",
-        "crisis_respond_within",
-        "pii_retention",
-        "unanswered_retention",
-        "link_ttl",
-        "link_grace",
-        "erased_retention",
-        "phone_session_idle",
-        "phone_session_max",
-    )
-    @classmethod
-    def _duration(cls, v: str) -> str:
-        parse_duration(v)
-        return v
+    # Intake's front door and sign-in (services/intake/ratelimit.py): questions per address,
+    # sign-in tries per name from one address and per address; `off` for none. Trusted
+    # frontends that may speak for many people: `name:<sha256 hex of its key>:100/min,...`.
+    intake_rate: str = Field(default="20/min", pattern=RATE_PATTERN)
+    intake_login_rate: str = Field(default="5/min", pattern=RATE_PATTERN)
+    intake_login_address_rate: str = Field(default="60/min", pattern=RATE_PATTERN)
+    intake_frontend_keys: str = ""
+    # How often intake's erasure sweep runs (seconds, or 30s, 5m).
+    sweep_interval: Seconds = timedelta(seconds=30)
+    # Notify's delivery (seconds, or 90s, 5m): the retry back-off's base (full jitter, 5
+    # attempts), parallel sends, one send's time-out, how long a send may stay unrecorded before
+    # the team is asked to check it by hand (longer than the time-out), the local hour of the
+    # team's daily breach digest (`off`: none).
+    notify_retry_base: Seconds = timedelta(seconds=2)
+    notify_concurrency: int = Field(default=16, ge=1, le=256)
+    notify_send_timeout: Seconds = timedelta(seconds=10)
+    notify_stuck_after: Seconds = timedelta(seconds=300)
+    notify_digest_hour: int | None = Field(default=8, ge=0, le=23)
+    # A generic HTTP SMS gateway: its URL, an auth header `Name: value`, a JSON body template
+    # with {to} and {text}. Without a URL, notify sends no SMS.
+    sms_url: str | None = None
+    sms_auth_header: SecretStr | None = None
+    sms_body_template: str | None = None
+    # Audit's ingest batch (messages at once); unset: the contract's (contracts/streams.py).
+    audit_batch: int | None = Field(default=None, ge=1, le=100_000)
+    # Fault injection for the recovery tests (opendeur.messaging.crash_point): the process
+    # dies at the named point once per data directory. Never set in production.
+    failpoint: str | None = None
 
     def model_post_init(self, _ctx: object) -> None:
         for name in (
@@ -219,27 +266,34 @@ class Settings(BaseSettings):
 
     @field_validator("events_max_age", "deadletter_max_age")
     @classmethod
-    def _stream_age(cls, v: str | None) -> str | None:
-        if v is not None and parse_duration(v) < timedelta(days=1):
+    def _stream_age(cls, v: timedelta | None) -> timedelta | None:
+        if v is not None and v < timedelta(days=1):
             raise ValueError("a stream keeps messages at least 1d (redelivery, replay)")
-        return v
-
-    @field_validator("contact_grace")
-    @classmethod
-    def _grace(cls, v: str) -> str:
-        parse_duration(v)
         return v
 
     @field_validator("audit_retention")
     @classmethod
-    def _audit_retention(cls, v: str) -> str:
-        if parse_duration(v) < timedelta(days=AUDIT_RETENTION_FLOOR_DAYS):
+    def _audit_retention(cls, v: timedelta) -> timedelta:
+        if v < timedelta(days=AUDIT_RETENTION_FLOOR_DAYS):
             raise ValueError(f"the audit trail is kept at least {AUDIT_RETENTION_FLOOR_DAYS}d")
         return v
 
+    @field_validator("notify_digest_hour", mode="before")
+    @classmethod
+    def _digest_hour(cls, v: object) -> object:
+        if isinstance(v, str) and v.strip().lower() in ("", "off", "none"):
+            return None
+        return v
+
+    @model_validator(mode="after")
+    def _stuck_after_send(self) -> Settings:
+        if self.notify_stuck_after <= self.notify_send_timeout:
+            raise ValueError("OPENDEUR_NOTIFY_STUCK_AFTER must be longer than the send timeout")
+        return self
+
     @property
     def deadline(self) -> timedelta:
-        return parse_duration(self.response_deadline)
+        return self.response_deadline
 
     def port(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))
