@@ -17,6 +17,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
+    AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
@@ -124,6 +125,15 @@ async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     (data-modifying CTEs included), one round trip instead of three."""
     async with engine.connect() as conn:
         yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
+async def driver_sql(db: AsyncSession | AsyncConnection, sql: str, *params: Any) -> Any:
+    """One statement as it is, asyncpg's `$1, $2` parameters, on the session's connection (so
+    inside its transaction): for a hot path, no statement object, cache key, compile lookup or
+    bind processing per call (`text()` costs 25-35 % more client CPU per statement). Results come
+    untyped, as the driver gives them (a uuid column as asyncpg's UUID, equal to uuid.UUID)."""
+    conn = db if isinstance(db, AsyncConnection) else await db.connection()
+    return await conn.exec_driver_sql(sql, params)
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker:

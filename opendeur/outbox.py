@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from contracts.events import Event
 from opendeur import metrics
+from opendeur.db import driver_sql
 from opendeur.logging import get_logger
 
 log = get_logger(component="outbox")
@@ -78,10 +79,8 @@ def params(event: Event) -> dict:
 
 
 # The runtime's own statements on every batch and relay round go to the driver as they are
-# (`exec_driver_sql`, asyncpg's $n parameters): no statement object built, no cache key, no
-# compile lookup, no bind processing per call; 25-35 % less client CPU per statement than
-# `session.execute(text(...))` (docs/performance.md). Still through the session's connection,
-# so inside its transaction.
+# (`db.driver_sql`, asyncpg's $n parameters): 25-35 % less client CPU per statement than
+# `session.execute(text(...))` (docs/performance.md), still inside the session's transaction.
 ADD_ONE_SQL = "insert into outbox (event_id, subject, payload) values ($1, $2, $3)"
 ADD_MANY_SQL = (
     "insert into outbox (event_id, subject, payload) "
@@ -97,27 +96,18 @@ TAKE_SQL = (
 DROP_SQL = "delete from outbox where id = any($1::bigint[])"
 
 
-async def _connection(db: AsyncSession | AsyncConnection) -> AsyncConnection:
-    """The connection (with its transaction) under a session, or the connection itself."""
-    return db if isinstance(db, AsyncConnection) else await db.connection()
-
-
 async def add(session: AsyncSession | AsyncConnection, *events: Event) -> None:
     """Stage events in the caller's transaction; they are published after it commits."""
-    if not events:
-        return
-    conn = await _connection(session)
     if len(events) == 1:  # the common case: one plain execute, not an executemany
         e = events[0]
-        await conn.exec_driver_sql(ADD_ONE_SQL, (e.event_id, e.subject, e.to_bytes()))
-    else:  # one multi-row insert
-        await conn.exec_driver_sql(
+        await driver_sql(session, ADD_ONE_SQL, e.event_id, e.subject, e.to_bytes())
+    elif events:  # one multi-row insert
+        await driver_sql(
+            session,
             ADD_MANY_SQL,
-            (
-                [e.event_id for e in events],
-                [e.subject for e in events],
-                [e.to_bytes() for e in events],
-            ),
+            [e.event_id for e in events],
+            [e.subject for e in events],
+            [e.to_bytes() for e in events],
         )
 
 
@@ -139,8 +129,7 @@ async def claim(session: AsyncSession, consumer: str, event_id: UUID) -> bool:
 
 async def claim_all(session: AsyncSession, consumer: str, event_ids: list[UUID]) -> set[UUID]:
     """Claim a batch's events for this consumer in one statement; the ids not applied before."""
-    conn = await _connection(session)
-    result = await conn.exec_driver_sql(CLAIM_ALL_SQL, (consumer, list(dict.fromkeys(event_ids))))
+    result = await driver_sql(session, CLAIM_ALL_SQL, consumer, list(dict.fromkeys(event_ids)))
     return {row[0] for row in result}
 
 
@@ -160,7 +149,7 @@ class Relay:
         # stay locked (skip locked) while their publishes are in flight, so a second relay of
         # the same service never publishes them at the same time.
         async with self.engine.begin() as conn:
-            rows = (await conn.exec_driver_sql(TAKE_SQL, (self.batch,))).all()
+            rows = (await driver_sql(conn, TAKE_SQL, self.batch)).all()
             if not rows:
                 return 0
             results = await asyncio.gather(
@@ -178,7 +167,7 @@ class Relay:
                 if not isinstance(res, BaseException)
             ]
             if acked:
-                await conn.exec_driver_sql(DROP_SQL, ([r.id for r in acked],))
+                await driver_sql(conn, DROP_SQL, [r.id for r in acked])
         for r in acked:
             metrics.PUBLISHED.labels(subject=r.subject).inc()
         if len(acked) < len(rows):
