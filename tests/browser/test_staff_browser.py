@@ -92,7 +92,7 @@ async def test_a_team_member_signs_in_at_intake_and_reaches_triage(
     # The one sign-in's overview lists only what the role opens.
     await page.goto(system.url("intake") + "/staff")
     links = await page.locator(".staff-pages a").all_inner_texts()
-    assert links == ["Triage: vragen zonder groep"], links
+    assert links == ["Crisisvragen terugbellen", "Triage: vragen zonder groep"], links
     assert await serious_axe_violations(page, axe_source) == []
     await no_sideways_scroll(page)
     await page.screenshot(path=str(ARTIFACTS / "staff-home-360.png"), full_page=True)
