@@ -223,3 +223,30 @@ def test_crisis_at_the_end_of_a_long_story_is_found_quickly() -> None:
 def test_detect_crisis_never_raises_and_returns_a_bool(text: str) -> None:
     assert isinstance(detect_crisis(text), bool)
     assert crisis_categories(text) <= CRISIS_CATEGORIES
+
+
+# Who may call a crisis question back (services/intake/domain.py, web/crisis.py).
+def _q(**kw: object) -> dict:
+    base = {"erased_at": None, "status": "unmatched", "professional_help_advised": True}
+    return {**base, **kw}
+
+
+def test_the_team_calls_an_open_crisis_question() -> None:
+    from services.intake import domain
+
+    assert domain.crisis_state(_q()) == "open"
+    assert domain.crisis_state(_q(status="received")) == "open"  # before routing answered
+
+
+def test_the_team_does_not_call_what_is_not_theirs() -> None:
+    from datetime import UTC, datetime
+
+    from services.intake import domain
+
+    assert domain.crisis_state(None) == "erased"
+    assert domain.crisis_state(_q(erased_at=datetime.now(UTC))) == "erased"
+    assert domain.crisis_state(_q(status="done")) == "done"
+    assert domain.crisis_state(_q(status="routed")) == "with_contact"
+    assert domain.crisis_state(_q(professional_help_advised=False)) == "not_crisis"
+    assert "wrong_group" not in domain.TEAM_OUTCOMES
+    assert set(domain.TEAM_OUTCOMES) - {"unreachable"} == domain.FINAL_OUTCOMES
