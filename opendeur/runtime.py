@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.routing import APIRoute
@@ -349,6 +349,39 @@ def staff_route_class(check: Callable[[Request], None]) -> type[APIRoute]:
     return StaffFirstRoute
 
 
+def _refusal(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _add_refusals(path: str, method: str, op: dict[str, Any]) -> None:
+    """The refusals an operation gives without documenting them itself."""
+    responses = op["responses"]
+    if "{" in path:
+        responses.setdefault("404", _refusal("Nothing with that id"))
+    if not STAFF_TAGS & set(op.get("tags", ())):
+        return
+    if path.startswith("/api/"):
+        responses.setdefault("401", _refusal("The staff token is missing or not valid"))
+        responses.setdefault("403", _refusal("The token's scope or the role is wrong"))
+    elif method != "get":  # a staff page's form post
+        responses.setdefault("403", _refusal("The form's CSRF token is not valid"))
+
+
+def _error_bodies(responses: dict[str, Any]) -> None:
+    """Every 4xx and 5xx as the one Error body, in place of FastAPI's HTTPValidationError."""
+    for code, response in responses.items():
+        if not code.startswith(("4", "5")):
+            continue
+        content = response.get("content", {}).get("application/json", {})
+        if not content or "HTTPValidationError" in str(content.get("schema")):
+            if code == "422" and response.get("description") == "Validation Error":
+                response["description"] = "A value is missing or not valid"
+            response["content"] = _refusal("")["content"]
+
+
 def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
     """Add the refusals every service gives through the handlers below to its OpenAPI document,
     where an operation does not document them itself: 404 where the path names something by id,
@@ -358,36 +391,13 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
     schemathesis in tests/hostile/test_schemathesis.py and tests/*/test_openapi_responses.py."""
     schemas = schema.setdefault("components", {}).setdefault("schemas", {})
     schemas["Error"] = ERROR_SCHEMA
-
-    def refusal(description: str) -> dict[str, Any]:
-        return {
-            "description": description,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-        }
-
     for path, operations in schema.get("paths", {}).items():
         for method, op in operations.items():
             if not isinstance(op, dict) or "responses" not in op:
                 continue
-            responses = op["responses"]
-            if "{" in path:
-                responses.setdefault("404", refusal("Nothing with that id"))
-            if STAFF_TAGS & set(op.get("tags", ())):
-                if path.startswith("/api/"):
-                    responses.setdefault("401", refusal("The staff token is missing or not valid"))
-                    responses.setdefault("403", refusal("The token's scope or the role is wrong"))
-                elif method != "get":  # a staff page's form post
-                    responses.setdefault("403", refusal("The form's CSRF token is not valid"))
-            if is_page(responses):  # a staff page refuses with a page, not JSON
-                continue
-            for code, response in responses.items():
-                if not code.startswith(("4", "5")):
-                    continue
-                content = response.get("content", {}).get("application/json", {})
-                if not content or "HTTPValidationError" in str(content.get("schema")):
-                    if code == "422" and response.get("description") == "Validation Error":
-                        response["description"] = "A value is missing or not valid"
-                    response["content"] = refusal("")["content"]
+            _add_refusals(path, method, op)
+            if not is_page(op["responses"]):  # a staff page refuses with a page, not JSON
+                _error_bodies(op["responses"])
     for unused in ("HTTPValidationError", "ValidationError"):
         if f"#/components/schemas/{unused}" not in str(schema.get("paths")):
             schemas.pop(unused, None)
@@ -461,6 +471,82 @@ class Basics:
             ).inc()
 
 
+async def _refused(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Refused)
+    return JSONResponse(error_body(exc.code, exc.message, exc.field), refusal_status(exc))
+
+
+async def _validation(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse(validation_error_body(exc.errors()), status_code=422)
+
+
+async def _model(_request: Request, exc: Exception) -> JSONResponse:
+    # A model built inside a route refused a value: a 422 here, not a 500 whose traceback
+    # would carry pydantic's input_value (what the person typed) into the log.
+    assert isinstance(exc, ValidationError)
+    return JSONResponse(validation_error_body(exc.errors(include_input=False)), status_code=422)
+
+
+async def _http(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    if messaging.transient(exc):  # the database is away for a moment: say so, not 500
+        log.warning("unavailable", error=type(exc).__name__)
+        return JSONResponse(
+            error_body("unavailable", "We cannot take this in right now; try again shortly."),
+            status_code=503,
+            headers={"Retry-After": "30"},
+        )
+    if isinstance(exc, KeyringError):  # its message names key ids only: the operator's clue
+        log.error("unexpected_error", error=type(exc).__name__, detail=str(exc))
+    else:
+        log.error("unexpected_error", error=type(exc).__name__)
+    return JSONResponse(
+        error_body("internal_error", "Something went wrong on our side. Please try again."),
+        status_code=500,
+    )
+
+
+OPERATIONS = APIRouter(tags=["operations"])
+
+
+@OPERATIONS.get("/livez", response_model=Liveness)
+async def livez(request: Request) -> Liveness:
+    """Liveness: the process answers. Never touches the database or the broker, so an outage
+    of either makes pods unready (/healthz), not restarted in a loop."""
+    return Liveness(service=web.runtime(request).service)
+
+
+@OPERATIONS.get(
+    "/healthz", response_model=None, responses={200: {"model": Health}, 503: HEALTH_503}
+)
+async def healthz(request: Request) -> JSONResponse:
+    rt = web.runtime(request)
+    checks = await rt.healthy()
+    return JSONResponse(
+        {"service": rt.service, **checks}, status_code=200 if all(checks.values()) else 503
+    )
+
+
+@OPERATIONS.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={401: {"description": "Neither the metrics token nor a loopback peer"}},
+)
+async def prometheus(request: Request) -> Response:
+    if not metrics_allowed(web.runtime(request).settings, request):
+        raise Refused(
+            "unauthorized", "GET /metrics needs the metrics bearer token.", kind="unauthorized"
+        )
+    body, ctype = metrics.render()
+    return Response(body, media_type=ctype)
+
+
 def install_basics(app: FastAPI, rt: Runtime) -> None:
     """The runtime on `app.state.runtime` (opendeur.web's dependencies find it there), the
     middleware, the error handlers (Refused, PageAnswer, validation, the unexpected) and the
@@ -468,73 +554,12 @@ def install_basics(app: FastAPI, rt: Runtime) -> None:
     app.state.runtime = rt
     app.add_middleware(Basics)
     app.add_exception_handler(web.PageAnswer, web.answer_page)
-
-    @app.exception_handler(Refused)
-    async def _refused(_request: Request, exc: Refused) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.field), refusal_status(exc))
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(validation_error_body(exc.errors()), status_code=422)
-
-    @app.exception_handler(ValidationError)
-    async def _model(_request: Request, exc: ValidationError) -> JSONResponse:
-        # A model built inside a route refused a value: a 422 here, not a 500 whose traceback
-        # would carry pydantic's input_value (what the person typed) into the log.
-        return JSONResponse(validation_error_body(exc.errors(include_input=False)), status_code=422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        if messaging.transient(exc):  # the database is away for a moment: say so, not 500
-            log.warning("unavailable", error=type(exc).__name__)
-            return JSONResponse(
-                error_body("unavailable", "We cannot take this in right now; try again shortly."),
-                status_code=503,
-                headers={"Retry-After": "30"},
-            )
-        if isinstance(exc, KeyringError):  # its message names key ids only: the operator's clue
-            log.error("unexpected_error", error=type(exc).__name__, detail=str(exc))
-        else:
-            log.error("unexpected_error", error=type(exc).__name__)
-        return JSONResponse(
-            error_body("internal_error", "Something went wrong on our side. Please try again."),
-            status_code=500,
-        )
-
-    @app.get("/livez", tags=["operations"], response_model=Liveness)
-    async def livez() -> Liveness:
-        """Liveness: the process answers. Never touches the database or the broker, so an outage
-        of either makes pods unready (/healthz), not restarted in a loop."""
-        return Liveness(service=rt.service)
-
-    @app.get(
-        "/healthz",
-        tags=["operations"],
-        response_model=None,
-        responses={200: {"model": Health}, 503: HEALTH_503},
-    )
-    async def healthz() -> JSONResponse:
-        checks = await rt.healthy()
-        return JSONResponse(
-            {"service": rt.service, **checks}, status_code=200 if all(checks.values()) else 503
-        )
-
-    @app.get(
-        "/metrics",
-        tags=["operations"],
-        response_class=PlainTextResponse,
-        responses={401: {"description": "Neither the metrics token nor a loopback peer"}},
-    )
-    async def prometheus(request: Request) -> Response:
-        if not metrics_allowed(rt.settings, request):
-            raise ApiError(401, "unauthorized", "GET /metrics needs the metrics bearer token.")
-        body, ctype = metrics.render()
-        return Response(body, media_type=ctype)
+    app.add_exception_handler(Refused, _refused)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(ValidationError, _model)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)
+    app.include_router(OPERATIONS)
 
 
 def metrics_allowed(settings: Settings, request: Request) -> bool:
