@@ -340,7 +340,6 @@ def own_settings(settings: Settings, service: str, *, nats_accounts: bool) -> di
     """The OPENDEUR_* settings of one service's own secrets, computed from the root secret by
     `opendeur up`: its database role's URL, its broker account, the keys it uses; nothing from
     which another service's secret can be derived."""
-    from opendeur import links
     from opendeur.db import service_url
     from opendeur.natsauth import password
 
@@ -349,12 +348,30 @@ def own_settings(settings: Settings, service: str, *, nats_accounts: bool) -> di
         env["OPENDEUR_NATS_AUTH"] = "password"
         env["OPENDEUR_NATS_USER"] = service
         env["OPENDEUR_NATS_PASSWORD"] = password(settings, service)
-    for purpose, (field, owner) in PURPOSE_SETTINGS.items():
-        if owner == service:
-            env[f"OPENDEUR_{field.upper()}"] = encode_key(purpose_key(settings, purpose))
+    env.update(_own_keys(settings, service))
+    env.update(_own_links(settings, service))
+    env.update(_own_tokens(settings, service))
+    return env
+
+
+def _own_keys(settings: Settings, service: str) -> dict[str, str]:
+    """The purpose keys the service owns, and its master keys (intake and notify)."""
+    env = {
+        f"OPENDEUR_{field.upper()}": encode_key(purpose_key(settings, purpose))
+        for purpose, (field, owner) in PURPOSE_SETTINGS.items()
+        if owner == service
+    }
     if service in ("intake", "notify"):
         ring = service_keys_line(service_keyring(settings, service))
         env[f"OPENDEUR_{service.upper()}_MASTER_KEYS"] = ring
+    return env
+
+
+def _own_links(settings: Settings, service: str) -> dict[str, str]:
+    """Notify signs links (and mails: the SMTP URL); intake and routing verify them."""
+    from opendeur import links
+
+    env: dict[str, str] = {}
     if service == "notify":
         for key in links.KEYS:
             env[f"OPENDEUR_LINK_KEY_{key.upper()}"] = links.key_settings(settings, key)[0]
@@ -362,10 +379,16 @@ def own_settings(settings: Settings, service: str, *, nats_accounts: bool) -> di
             env["OPENDEUR_SMTP_URL"] = settings.smtp_url
     for key in LINK_VERIFIERS.get(service, ()):
         env[f"OPENDEUR_LINK_VERIFY_{key.upper()}"] = links.key_settings(settings, key)[1]
+    return env
+
+
+def _own_tokens(settings: Settings, service: str) -> dict[str, str]:
+    """The admin token (its holders), and the staff sign-in: intake signs with a key derived
+    from its own session key unless one is given (opendeur/staff.py); the services with staff
+    pages get only the public half."""
+    env: dict[str, str] = {}
     if service in ADMIN_TOKEN_HOLDERS and settings.admin_token is not None:
         env["OPENDEUR_ADMIN_TOKEN"] = settings.admin_token.get_secret_value()
-    # Staff sign-in (opendeur/staff.py): intake signs with a key derived from its own session
-    # key unless one is given; the services with staff pages get only the public half.
     if service == "intake" and settings.staff_signing_key is not None:
         env["OPENDEUR_STAFF_SIGNING_KEY"] = settings.staff_signing_key.get_secret_value()
     if service in STAFF_VERIFIERS:
