@@ -193,15 +193,21 @@ class FormUndefined(StrictUndefined):
         return False
 
 
-@cache
 def templates(package_file: str, *, strict: bool = True) -> Environment:
     """The one Jinja environment factory: the `templates/` directory beside `package_file` (pass
     `__file__`), autoescape on for every template, FormUndefined (a misspelt or missing variable
     fails the render when printed instead of printing nothing, while `{% if error %}` on an
-    absent one is false; `strict=False` only for templates not yet checked), the Amsterdam-time filters `moment`, `deadline`, `day`, `clock`, `stamp`
-    (opendeur.timefmt) and the `network` global. One environment per directory (cached)."""
+    absent one is false; `strict=False` only for templates not yet checked), the Amsterdam-time
+    filters `moment`, `deadline`, `day`, `clock`, `stamp` (opendeur.timefmt) and the `network`
+    global. One environment per directory: modules beside each other share it (and the filters
+    one of them adds)."""
+    return _environment(Path(package_file).resolve().parent / "templates", strict)
+
+
+@cache
+def _environment(folder: Path, strict: bool) -> Environment:
     env = Environment(
-        loader=FileSystemLoader(Path(package_file).resolve().parent / "templates"),
+        loader=FileSystemLoader(folder),
         autoescape=True,
         undefined=FormUndefined if strict else Undefined,
         auto_reload=False,

@@ -160,6 +160,7 @@ def test_one_template_environment_with_amsterdam_time_and_the_network(
 ) -> None:
     env = web.templates(str(template_dir))
     assert env is web.templates(str(template_dir))  # one per directory
+    assert env is web.templates(str(template_dir.with_name("forms.py")))  # beside it: the same
     winter = datetime(2026, 12, 2, 14, 0, tzinfo=UTC)  # 15.00 in Amsterdam
     monkeypatch.setenv("OPENDEUR_NETWORK_NAME", "Netwerk Helmond")
     monkeypatch.delenv("OPENDEUR_NETWORK_PHONE", raising=False)
