@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import inspect
 import ipaddress
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -246,12 +247,24 @@ class Runtime:
             if scope is None or scope not in scopes:
                 raise ApiError(403, "forbidden", "This token may not do this.")
             return None
-        staff = self.staff.current(request) if self.staff is not None else None
+        staff = self.staff_now(request)
         if staff is None:
             raise ApiError(401, "unauthorized", "Sign in, or send a machine token.")
         if not staff.has(*roles):
             raise ApiError(403, "forbidden", "Your account does not have the role for this.")
         return staff
+
+    def staff_now(self, request: Request) -> Staff | None:
+        """The signed-in person, for these synchronous checks: a gate whose `current` must look
+        in a database (a coroutine) is asked through opendeur.web's dependencies instead."""
+        if self.staff is None:
+            return None
+        got = self.staff.current(request)
+        if inspect.isawaitable(got):
+            if inspect.iscoroutine(got):
+                got.close()
+            raise TypeError("this staff gate is asynchronous: use opendeur.web's dependencies")
+        return got
 
     def check_admin(self, request: Request) -> None:
         """Read access to the audit API and reports: the machine token only (no cookie)."""
@@ -265,7 +278,7 @@ class Runtime:
             if not scopes:
                 raise ApiError(401, "unauthorized", "This token is not valid.")
             return
-        if self.staff is None or self.staff.current(request) is None:
+        if self.staff_now(request) is None:
             raise ApiError(401, "unauthorized", "A valid staff sign-in is needed for this page.")
 
     def app(self, *, title: str, description: str) -> FastAPI:

@@ -303,3 +303,41 @@ async def test_a_page_answer_from_a_dependency_is_sent_as_it_is() -> None:
         got = await c.get("/closed")
     assert (got.status_code, got.text) == (410, "<p>Gesloten</p>")
     assert got.headers["x-frame-options"] == "DENY"  # the basics still apply
+
+
+class LookedUpGate:
+    """A gate that looks the person up (as intake's server-side session would): async current."""
+
+    def __init__(self, inner: staff.StaffGate) -> None:
+        self.inner = inner
+
+    async def current(self, request: Request) -> staff.Staff | None:
+        return self.inner.current(request)
+
+    def handoff(self, request: Request) -> Response:
+        return self.inner.handoff(request)
+
+    def refused(self, who: staff.Staff) -> Response:
+        return self.inner.refused(who)
+
+    def csrf(self, who: staff.Staff) -> str:
+        return self.inner.csrf(who)
+
+    def csrf_ok(self, who: staff.Staff, given: str) -> bool:
+        return self.inner.csrf_ok(who, given)
+
+
+async def test_a_gate_that_looks_the_person_up_is_awaited() -> None:
+    app, rt = make_app()
+    assert isinstance(rt.staff, staff.StaffGate)
+    rt.staff = LookedUpGate(rt.staff)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8081") as c:
+        assert (await c.get("/api/v1/team/x")).status_code == 401
+        await sign_in(c, "teamlid", who="st-9")
+        assert (await c.get("/team")).text == "st-9"
+        assert (await c.get("/api/v1/team/3")).text == "st-9 3"
+        assert (await c.get("/triage")).status_code == 200
+        with pytest.raises(TypeError, match="asynchronous"):
+            bare = Request({"type": "http", "method": "GET", "path": "/", "headers": []})
+            rt.require(bare, None, "teamlid")
