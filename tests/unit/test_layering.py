@@ -61,26 +61,42 @@ def service_of(module: str) -> str | None:
     return parts[1] if parts[0] == "services" and len(parts) > 1 else None
 
 
-def violations() -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {"service": [], "runtime": [], "contracts": []}
+def service_violations() -> list[str]:
+    found = []
     for path in sources("services"):
         own = path.relative_to(ROOT / "services").parts[0]
         for line, module in imports(path):
             other = service_of(module)
             if other is not None and other != own:
-                found["service"].append(f"{path.relative_to(ROOT)}:{line} imports {module}")
+                found.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
+    return found
+
+
+def runtime_violations() -> list[str]:
+    found = []
     for path in sources("opendeur"):
         rel = path.relative_to(ROOT).as_posix()
         if rel in (CLI, MAIN) or rel.startswith(DEVTOOLS):
             continue
-        for line, module in imports(path):
-            if top(module) == "services":
-                found["runtime"].append(f"{rel}:{line} imports {module}")
-    for path in sources("contracts"):
-        for line, module in imports(path):
-            if top(module) in ("opendeur", "services"):
-                found["contracts"].append(f"{path.relative_to(ROOT)}:{line} imports {module}")
+        found += [f"{rel}:{line} imports {m}" for line, m in imports(path) if top(m) == "services"]
     return found
+
+
+def contracts_violations() -> list[str]:
+    return [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in sources("contracts")
+        for line, module in imports(path)
+        if top(module) in ("opendeur", "services")
+    ]
+
+
+def violations() -> dict[str, list[str]]:
+    return {
+        "service": service_violations(),
+        "runtime": runtime_violations(),
+        "contracts": contracts_violations(),
+    }
 
 
 def test_no_service_imports_another_service() -> None:
