@@ -10,37 +10,25 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Header, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import ConsentWithdrawn, QuestionErased, QuestionReceived, ReferralNoted
-from opendeur import deadlines, outbox
+from opendeur import deadlines, outbox, timefmt
 from opendeur.db import autocommit
+from opendeur.errors import Refused
 from opendeur.keys import Envelope, token_hash
 from opendeur.logging import get_logger
-from opendeur.runtime import ApiError, Runtime
+from opendeur.runtime import Runtime
 from opendeur.settings import parse_duration
 from services.intake import crisis, domain, store, validation
-from services.intake.consent import CONSENT_VERSION
+from services.intake.consent import version_for
 from services.intake.topics import TopicCatalogue
+from services.intake.web.deps import Rt, Topics
+from services.intake.web.i18n import t
 
 log = get_logger(component="intake.api")
 # On every response carrying a token or personal data: no browser or proxy cache keeps it.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-ADVICE = {
-    "nl": (
-        "Je schreef iets waar we ons zorgen over maken. Denk je aan zelfdoding? Bel of chat nu "
-        "gratis en anoniem met 113 Zelfmoordpreventie: 0800-0113 of 113.nl. Is er direct gevaar? "
-        "Bel 112. Je kunt ook je huisarts bellen (buiten kantoortijd de huisartsenpost). "
-        "Een zelfhulpgroep vervangt geen professionele hulp; het netwerkteam kijkt vandaag nog naar je vraag."
-    ),
-    "en": (
-        "You wrote something we are worried about. Are you thinking about suicide? Call or chat "
-        "now, free and anonymous, with 113 Suicide Prevention: 0800-0113 or 113.nl. In immediate "
-        "danger? Call 112. You can also call your GP (out of hours: the GP emergency service). "
-        "A self-help group does not replace professional help; the network team looks at your "
-        "question today."
-    ),
-}
 
 
 class ConsentIn(BaseModel):
@@ -93,16 +81,14 @@ async def accept_question(rt: Runtime, topics: TopicCatalogue, q: QuestionIn) ->
                 ),
             )
         outbox.wake_relay()
-        raise ApiError(
-            422,
+        raise Refused(
             "must_self_contact",
             "We can only help when the person asks for themselves. Give them our referral "
             "card (/verwijzen): they can fill in this form or call the network themselves.",
             "for_self",
         )
     if not q.consent.share_with_contact:
-        raise ApiError(
-            422,
+        raise Refused(
             "consent_required",
             "Without permission to share your phone number with one contact person, nobody can "
             "call you back.",
@@ -117,11 +103,10 @@ async def accept_question(rt: Runtime, topics: TopicCatalogue, q: QuestionIn) ->
         call_times = validation.normalise_story(q.call_times)
     except validation.FieldError as err:
         message = err.message_nl if lang == "nl" else err.message_en
-        raise ApiError(422, err.code, message, err.field) from None
+        raise Refused(err.code, message, err.field) from None
     topic = q.topic or None
     if topic is not None and not await topics.is_known(topic):
-        raise ApiError(
-            422,
+        raise Refused(
             "unknown_topic",
             "This topic is not on our list; choose one from GET /api/v1/topics or leave it empty.",
             "topic",
@@ -141,7 +126,7 @@ async def accept_question(rt: Runtime, topics: TopicCatalogue, q: QuestionIn) ->
         "topic": topic,
         "pc4": pc4,
         "language": lang,
-        "consent_version": CONSENT_VERSION,
+        "consent_version": version_for(q.channel),
         "consent_at": now,
         "consent_share": True,
         "consent_statistics": q.consent.statistics,
@@ -161,7 +146,7 @@ async def accept_question(rt: Runtime, topics: TopicCatalogue, q: QuestionIn) ->
         language=lang,
         professional_help_advised=flagged,
         wants_to_start_group=q.wants_to_start_group,
-        consent_version=CONSENT_VERSION,
+        consent_version=version_for(q.channel),
         consent_share=True,
         consent_statistics=q.consent.statistics,
         received_at=now,
@@ -182,8 +167,13 @@ async def accept_question(rt: Runtime, topics: TopicCatalogue, q: QuestionIn) ->
         reference=reference,
         respond_before=before,
         withdraw_token=withdraw_token,
-        advice=Advice(professional_help=flagged, message=ADVICE[lang] if flagged else ""),
+        advice=Advice(professional_help=flagged, message=advice(lang, before) if flagged else ""),
     )
+
+
+def advice(lang: str, before: datetime) -> str:
+    """What a crisis question's sender reads first: 113, 112, the GP, and who calls by when."""
+    return t("advice", lang) + " " + t("next_crisis", lang, deadline=timefmt.deadline(before, lang))
 
 
 @functools.cache
@@ -195,7 +185,6 @@ def envelope(rt: Runtime) -> Envelope:
 
 async def withdraw(rt: Runtime, qid: UUID, token: str) -> bool:
     """Erase at once; False when the id/token pair does not match a live question."""
-    now = datetime.now(UTC)
     async with rt.sessions() as session, session.begin():
         q = await store.get_question(session, qid, lock=True)
         if (
@@ -204,49 +193,72 @@ async def withdraw(rt: Runtime, qid: UUID, token: str) -> bool:
             or not secrets.compare_digest(q["withdraw_token_hash"], token_hash(token))
         ):
             return False
-        await store.erase(session, qid, "withdrawn", now)
-        await outbox.add(
-            session,
-            ConsentWithdrawn(question_id=qid, consent_version=q["consent_version"]),
-            QuestionErased(question_id=qid, reason="withdrawn"),
-        )
+        await erase_withdrawn(session, q)
     outbox.wake_relay()
     return True
 
 
-def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
-    router = APIRouter(prefix="/api/v1", tags=["questions"])
+async def withdraw_by_reference(rt: Runtime, reference: str, phone: str) -> bool:
+    """A caller's withdrawal on the phone line: the reference they were given and the number
+    (normalised) the question was left with must both match; the same erasure as `withdraw`."""
+    async with rt.sessions() as session, session.begin():
+        for qid in await store.live_by_reference(session, reference):
+            q = await store.get_question(session, qid, lock=True)
+            personal = await store.read_personal(session, envelope(rt), qid)
+            if q is None or q["erased_at"] is not None or personal is None:
+                continue
+            if secrets.compare_digest(personal.phone.encode(), phone.encode()):
+                await erase_withdrawn(session, q)
+                break
+        else:
+            return False
+    outbox.wake_relay()
+    return True
 
-    @router.post(
-        "/questions",
-        status_code=202,
-        response_model=Accepted,
-        responses={
-            401: {"description": "The X-Frontend-Key header names no known frontend."},
-            413: {"description": "The body is larger than allowed."},
-            422: {"description": "Refused; nothing personal was stored."},
-            429: {"description": "Too many questions from this address; see Retry-After."},
-            503: {"description": "The database or broker is away for a moment; see Retry-After."},
-        },
+
+async def erase_withdrawn(session: AsyncSession, q: dict) -> None:
+    """Erase now, with consent.withdrawn and question.erased in the same transaction."""
+    qid = q["question_id"]
+    await store.erase(session, qid, "withdrawn", datetime.now(UTC))
+    await outbox.add(
+        session,
+        ConsentWithdrawn(question_id=qid, consent_version=q["consent_version"]),
+        QuestionErased(question_id=qid, reason="withdrawn"),
     )
-    async def post_question(q: QuestionIn, response: Response) -> Accepted:
-        response.headers.update(NO_STORE)  # the withdraw token is a credential
-        return await accept_question(rt, topics, q)
 
-    @router.delete(
-        "/questions/{question_id}",
-        status_code=204,
-        responses={404: {"description": "No live question with this id and token."}},
-    )
-    async def delete_question(
-        question_id: UUID, x_withdraw_token: Annotated[str, Header(max_length=200)]
-    ) -> Response:
-        if not await withdraw(rt, question_id, x_withdraw_token):
-            raise ApiError(
-                404,
-                "not_found",
-                "There is no question with this id and withdraw token (it may already be erased).",
-            )
-        return Response(status_code=204, headers=NO_STORE)
 
-    return router
+router = APIRouter(prefix="/api/v1", tags=["questions"])
+
+
+@router.post(
+    "/questions",
+    status_code=202,
+    response_model=Accepted,
+    responses={
+        401: {"description": "The X-Frontend-Key header names no known frontend."},
+        413: {"description": "The body is larger than allowed."},
+        422: {"description": "Refused; nothing personal was stored."},
+        429: {"description": "Too many questions from this address; see Retry-After."},
+        503: {"description": "The database or broker is away for a moment; see Retry-After."},
+    },
+)
+async def post_question(q: QuestionIn, response: Response, rt: Rt, topics: Topics) -> Accepted:
+    response.headers.update(NO_STORE)  # the withdraw token is a credential
+    return await accept_question(rt, topics, q)
+
+
+@router.delete(
+    "/questions/{question_id}",
+    status_code=204,
+    responses={404: {"description": "No live question with this id and token."}},
+)
+async def delete_question(
+    question_id: UUID, x_withdraw_token: Annotated[str, Header(max_length=200)], rt: Rt
+) -> Response:
+    if not await withdraw(rt, question_id, x_withdraw_token):
+        raise Refused(
+            "not_found",
+            "There is no question with this id and withdraw token (it may already be erased).",
+            kind="not_found",
+        )
+    return Response(status_code=204, headers=NO_STORE)

@@ -17,7 +17,6 @@ from opendeur.runtime import SECURITY_HEADERS, error_body
 from services.intake.ratelimit import (
     Frontend,
     Limiter,
-    frontends_from_env,
     match_frontend,
     retry_after_header,
 )
@@ -41,7 +40,7 @@ class FrontDoorGuard:
         frontends: list[Frontend] | None = None,
     ) -> None:
         self.app, self.limiter, self.max_body = app, limiter, max_body
-        self.frontends = frontends_from_env() if frontends is None else frontends
+        self.frontends = frontends or []
         self.per_frontend = {f.name: Limiter(f.rate) for f in self.frontends}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -33,10 +32,6 @@ def parse_rate(text: str) -> Rate | None:
         raise ValueError(f"not a rate like 20/min, 5/s or 100/h: {text!r}")
     count = int(m.group(1))
     return Rate(count, count / _PER[m.group(2)])
-
-
-def rate_from_env(var: str = "OPENDEUR_INTAKE_RATE", default: str = "20/min") -> Rate | None:
-    return parse_rate(os.environ.get(var) or default)
 
 
 class Limiter:
@@ -105,10 +100,6 @@ def parse_frontends(text: str) -> list[Frontend]:
     if len({f.name for f in out}) != len(out):
         raise ValueError("each frontend needs its own name")
     return out
-
-
-def frontends_from_env(var: str = "OPENDEUR_INTAKE_FRONTEND_KEYS") -> list[Frontend]:
-    return parse_frontends(os.environ.get(var) or "")
 
 
 def match_frontend(frontends: list[Frontend], key: str) -> Frontend | None:

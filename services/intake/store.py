@@ -216,6 +216,14 @@ async def get_question(session: AsyncSession, qid: UUID, *, lock: bool = False) 
     return dict(row) if row else None
 
 
+async def live_by_reference(session: AsyncSession, reference: str) -> list[UUID]:
+    """The questions not yet erased with this reference (one, or none: references are random)."""
+    stmt = select(questions.c.question_id).where(
+        questions.c.reference == reference, questions.c.erased_at.is_(None)
+    )
+    return list((await session.execute(stmt.limit(5))).scalars())
+
+
 async def read_personal(session: AsyncSession, envelope: Envelope, qid: UUID) -> Personal | None:
     row = (
         (await session.execute(select(question_pii).where(question_pii.c.question_id == qid)))

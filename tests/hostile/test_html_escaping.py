@@ -138,6 +138,8 @@ async def test_phone_console_confirmation_and_errors(
         assert errors.status_code == 422
         assert_shown(errors.text, "phone console with errors")
         done = await c.post("/phone", data={**base, "phone": "0612345678", "postcode": "5611"})
+        assert done.status_code == 303, done.text  # Post/Redirect/Get
+        done = await c.get(done.headers["location"])
         assert done.status_code == 200, done.text
         assert_inert(done.text, "phone console confirmation")
 

@@ -130,8 +130,8 @@ async def test_crisis_words_put_the_advice_first(system: System) -> None:
     for number in ("tel:113", "tel:08000113", "tel:112"):
         assert f'href="{number}"' in main
     assert main.count("<h1") == 1
-    # What really happens: the team looks today; no contact person promised within 24 hours.
-    assert "netwerkteam kijkt vandaag nog" in main
+    # What really happens: the team calls by the crisis deadline; no contact person promised.
+    assert "Iemand van het netwerkteam belt je, uiterlijk" in main
     assert "contactpersoon" not in main.lower() and "24 uur" not in main
 
 

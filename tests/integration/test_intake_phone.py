@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from opendeur.db import make_engine, sessionmaker
-from services.intake import users
+from services.intake import store, users
 from tests.support import System, csrf, login, new_volunteer
 
 
@@ -98,7 +98,8 @@ async def test_volunteer_enters_a_question_with_the_script(
         await new_volunteer(c, sessions)
         page = await c.get("/phone")
         assert page.status_code == 200
-        assert "Ik geef toestemming dat één contactpersoon" in page.text  # the script, read aloud
+        # The script, read aloud in the volunteer's voice.
+        assert "Ik schrijf je telefoonnummer op" in page.text
         assert "autofocus" in page.text
         token = csrf(page.text)
 
@@ -126,10 +127,11 @@ async def test_volunteer_enters_a_question_with_the_script(
                 "postcode": "",
             },
         )
-        assert r.status_code == 200, r.text
-        ref = re.search(r"<strong>(OD-[A-Z0-9-]+)</strong>", r.text).group(1)
-        assert "Lees dit nu voor" not in r.text
-        assert canary not in r.text and digits not in r.text
+        assert r.status_code == 303 and r.headers["location"].startswith("/phone/klaar"), r.text
+        done = await c.get(r.headers["location"])
+        ref = re.search(r"<strong>(OD-[A-Z0-9-]+)</strong>", done.text).group(1)
+        assert "Lees dit nu voor" not in done.text
+        assert canary not in done.text and digits not in done.text
 
         crisis = await c.post(
             "/phone",
@@ -143,7 +145,8 @@ async def test_volunteer_enters_a_question_with_the_script(
                 "phone": "+32 470 12 34 56",
             },
         )
-        assert crisis.status_code == 200
+        assert crisis.status_code == 303
+        crisis = await c.get(crisis.headers["location"])
         main = crisis.text.split('<main id="main">')[1]
         assert main.index("Lees dit nu voor") < main.index("De vraag is ingevoerd")
         assert "0800-0113" in main and 'lang="en"' in main
@@ -152,7 +155,9 @@ async def test_volunteer_enters_a_question_with_the_script(
             "/phone",
             data={"csrf": token, "for_self": "no", "phone": "0" + digits, "story": canary},
         )
-        assert other.status_code == 200 and "Zo beslist die persoon zelf" in other.text
+        assert other.status_code == 303
+        other = await c.get(other.headers["location"])
+        assert "Zo beslist die persoon zelf" in other.text and canary not in other.text
 
         out = await c.post("/phone/logout", data={"csrf": token})
         assert out.status_code == 303
@@ -192,3 +197,66 @@ async def test_opendeur_users_add_prints_a_one_time_password_that_logs_in(system
     async with httpx.AsyncClient(base_url=system.url("intake")) as c:
         r = await login(c, name, once)
         assert r.status_code == 303 and r.headers["location"].startswith("/phone/password")
+
+
+async def test_a_caller_withdraws_by_phone_with_the_reference_and_number(
+    system: System, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    digits = f"6{random.randint(1, 5)}{random.randint(1_000_000, 9_999_999)}"
+    canary = f"kanarie-{uuid.uuid4().hex}"
+    async with client(system) as c:
+        asked = await c.post(
+            "/api/v1/questions",
+            json={
+                "channel": "web",
+                "for_self": True,
+                "topic": "angst",
+                "story": canary,
+                "phone": "0" + digits,
+                "consent": {"share_with_contact": True},
+            },
+        )
+        assert asked.status_code == 202, asked.text
+        qid, ref = asked.json()["question_id"], asked.json()["reference"]
+
+        assert (await c.get("/phone/intrekken")).status_code == 303  # signed in only
+        await new_volunteer(c, sessions)
+        page = await c.get("/phone/intrekken")
+        assert page.status_code == 200 and "Een vraag intrekken" in page.text
+        token = csrf(page.text)
+        forged = await c.post(
+            "/phone/intrekken", data={"csrf": "0" * 64, "reference": ref, "phone": "0" + digits}
+        )
+        assert forged.status_code == 403
+        bad = await c.post("/phone/intrekken", data={"csrf": token, "reference": "x", "phone": ""})
+        assert bad.status_code == 422
+        ids = re.findall(r'<a href="#([a-z_]+)">', bad.text.split('id="errors"')[1])
+        assert ids == ["reference", "phone"]
+        # The right reference with another number erases nothing.
+        wrong = await c.post(
+            "/phone/intrekken", data={"csrf": token, "reference": ref, "phone": "0612345678"}
+        )
+        assert wrong.status_code == 404 and "Geen vraag gevonden" in wrong.text
+        async with sessions() as session:
+            assert (await store.get_question(session, uuid.UUID(qid)))["erased_at"] is None
+
+        spelled = ref.replace("-", " ").lower()  # as a caller spells it
+        r = await c.post(
+            "/phone/intrekken",
+            data={"csrf": token, "reference": spelled, "phone": f"+31 {digits}"},
+        )
+        assert r.status_code == 303 and r.headers["location"].startswith("/phone/ingetrokken")
+        done = await c.get(r.headers["location"])
+        assert "De vraag is ingetrokken en de gegevens zijn gewist." in done.text
+        assert "Niemand belt je hierover terug" in done.text
+        again = await c.post(
+            "/phone/intrekken", data={"csrf": token, "reference": ref, "phone": "0" + digits}
+        )
+        assert again.status_code == 404  # erased already
+
+    events = await system.wait_audit(qid, ["consent.withdrawn.v1", "question.erased.v1"])
+    erased = next(e for e in events if e["type"] == "question.erased.v1")
+    assert erased["reason"] == "withdrawn"
+    dump = system.pg.dump(system.database)
+    assert canary not in dump and digits not in dump
+    assert canary not in system.logs() and digits not in system.logs()

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from opendeur.db import make_engine, sessionmaker
@@ -26,68 +27,81 @@ WEB = {
     ("nl", False): (
         [
             "Dank je wel. Je vraag is ontvangen.",
-            "Een contactpersoon van een zelfhulpgroep belt je",
+            "Een contactpersoon van een zelfhulpgroep belt je, uiterlijk",
             "neemt het netwerkteam je vraag over",
             "Vraag intrekken",
         ],
-        ["Lees dit eerst", "vóór", "Nederlands", "Ctrl+P"],
+        ["Lees dit eerst", "vóór", "Engels", "Ctrl+P", "kijkt vandaag nog"],
     ),
     ("nl", True): (
         [
             "Lees dit eerst",
-            "Het netwerkteam kijkt vandaag nog naar je vraag",
+            "Iemand van het netwerkteam belt je, uiterlijk",
+            "niet van een groep",
             'href="tel:113"',
             'href="tel:08000113"',
             'href="tel:112"',
             "huisarts",
             "Vraag intrekken",
         ],
-        ["contactpersoon", "24 uur", "vóór"],
+        ["contactpersoon", "24 uur", "vóór", "kijkt vandaag nog"],
     ),
     ("en", False): (
         [
             "Your question has arrived",
-            "A contact person of a self-help group will call you",
-            "probably call you in Dutch",
+            "A contact person of a self-help group will call you, by",
+            "We look for a contact person who speaks English",
+            "a Dutch-speaking contact person calls you",
             "Withdraw my question",
         ],
-        ["Please read this first", "before", "within 24 hours"],
+        ["Please read this first", "before", "within 24 hours", "probably call you in Dutch"],
     ),
     ("en", True): (
         [
             "Please read this first",
-            "The network team looks at your question today",
+            "Someone from the network team will call you, by",
+            "not from a group",
+            "The network team knows you prefer English",
             'href="tel:113"',
             'href="tel:112"',
-            "probably call you in Dutch",
             "GP",
         ],
-        ["contact person will call", "24 hours"],
+        ["contact person will call", "24 hours", "looks at your question today"],
     ),
 }
 PHONE = {
     ("nl", False): (
-        ["De vraag is ingevoerd.", "Een contactpersoon van een zelfhulpgroep belt je, uiterlijk"],
-        ["Lees dit nu voor", "link", "Je schreef"],
+        [
+            "De vraag is ingevoerd.",
+            "Een contactpersoon van een zelfhulpgroep belt je, uiterlijk",
+            "Bel ons dan opnieuw en noem je kenmerk",
+        ],
+        ["Lees dit nu voor", "link", "Je schreef", "Engels spreekt"],
     ),
     ("nl", True): (
         [
             "Lees dit nu voor",
             "Je vertelde iets waar ik me zorgen over maak",
             "nul acht honderd, nul één één drie",
-            "Het netwerkteam kijkt vandaag nog",
+            "Niet een groep, maar iemand van het netwerkteam belt je terug, uiterlijk",
+            "Bel ons dan opnieuw en noem je kenmerk",
         ],
-        ["contactpersoon", "link", "Je schreef"],
+        ["contactpersoon", "link", "Je schreef", "kijkt vandaag nog"],
     ),
     ("en", False): (
-        ["A contact person of a self-help group will call you, by", "probably call you in Dutch"],
-        ["Lees dit nu voor", "link", "You wrote"],
+        [
+            "A contact person of a self-help group will call you, by",
+            "We look for a contact person who speaks English",
+            "Call us again and give your reference",
+        ],
+        ["Lees dit nu voor", "link", "You wrote", "probably call you in Dutch"],
     ),
     ("en", True): (
         [
             "Lees dit nu voor",
             "You told me something I am worried about",
-            "The network team looks at your question today",
+            "Not a group, but someone from the network team will call you back, by",
+            "Call us again and give your reference",
         ],
         ["contact person of a self-help group will call", "link", "You wrote"],
     ),
@@ -174,29 +188,52 @@ async def test_phone_console_outcome_is_worded_for_speech(
         console = await c.get("/phone")
         assert console.status_code == 200
         script = main_of(console.text)
-        # During the call: the volunteer's voice, crisis guidance for speech, no link promised.
+        # During the call: the volunteer's voice, crisis guidance for speech, no link promised,
+        # withdrawing by phone with the reference.
         assert "Lees voor aan de beller" in script and "Zeg daarna" in script
-        assert "geen link" in script and "nul acht honderd, nul één één drie" in script
-        r = await c.post(
-            "/phone",
-            data={
-                "csrf": csrf(console.text),
-                "language": person,
-                "consent_read": "yes",
-                "share_with_contact": "yes",
-                "for_self": "yes",
-                "topic": "angst",
-                "story": CRISIS_STORY if crisis else "",
-                "phone": "06 12345678",
-            },
-        )
-        assert r.status_code in (200, 303), r.text
-        page = r if r.status_code == 200 else await c.get(r.headers["location"])
+        assert "Ik schrijf je telefoonnummer op" in script and "Ik geef toestemming" not in script
+        assert "geen link" in script and "noem je kenmerk" in script
+        assert "nul acht honderd, nul één één drie" in script and "huisarts" in script
+        assert re.search("iemand van het netwerkteam belt je terug, " + WEEKDAY["nl"], script)
+        before = await count(sessions)
+        form = {
+            "csrf": csrf(console.text),
+            "submission": re.search(r'name="submission" value="([^"]+)"', console.text).group(1),
+            "language": person,
+            "consent_read": "yes",
+            "share_with_contact": "yes",
+            "for_self": "yes",
+            "topic": "angst",
+            "story": CRISIS_STORY if crisis else "",
+            "phone": "06 12345678",
+        }
+        r = await c.post("/phone", data=form)
+        # Post/Redirect/Get: the POST answers with a redirect to the page read aloud.
+        assert r.status_code == 303 and r.headers["location"].startswith("/phone/klaar"), r.text
+        page = await c.get(r.headers["location"])
+        assert page.status_code == 200
+        ref = re.search(r"OD-[A-Z0-9]{4}-[A-Z0-9]{4}", page.text).group(0)
+        # A reload shows the same reference again (the caller may still be writing it down).
+        assert ref in (await c.get("/phone/klaar")).text
+        # Back and send again, or a double tap: no second question.
+        again = await c.post("/phone", data=form)
+        assert again.status_code == 303 and again.headers["location"].startswith("/phone/klaar")
+        assert await count(sessions) == before + 1
+        # The next call's console clears it: nothing of the last caller is shown any more.
+        await c.get("/phone")
+        gone = main_of((await c.get("/phone/klaar")).text)
+        assert ref not in gone and "Het kenmerk is al getoond" in gone
     main = main_of(page.text)
     must, must_not = PHONE[(person, crisis)]
     check(main, must, must_not, ("phone", person, crisis))
-    assert 'class="ref readout"' in main
+    assert 'class="ref readout"' in main and ref in main
+    assert re.search(WEEKDAY[person], main), main
     assert 'id="quick-exit"' not in page.text  # a volunteer's page
+
+
+async def count(sessions: async_sessionmaker[AsyncSession]) -> int:
+    async with sessions() as session:
+        return int((await session.execute(text("SELECT count(*) FROM intake.questions"))).scalar())
 
 
 async def test_callback_page_deadline_in_words(system: System) -> None:
@@ -219,3 +256,66 @@ async def test_callback_page_deadline_in_words(system: System) -> None:
     main = main_of(page.text)
     assert re.search("bel " + WEEKDAY["nl"], main), main
     assert 'id="quick-exit"' not in page.text
+
+
+async def test_callback_page_is_in_the_contacts_language_and_shows_the_preference(
+    system: System,
+) -> None:
+    async with client(system) as c:
+        r = await c.post(
+            "/api/v1/questions",
+            json={
+                "channel": "web",
+                "for_self": True,
+                "topic": "angst",
+                "phone": "06 12345678",
+                "language": "en",
+                "consent": {"share_with_contact": True},
+            },
+        )
+        assert r.status_code == 202, r.text
+        ref = r.json()["reference"]
+        mail = await system.wait_mail(lambda m: ref in m.subject)
+        link = LINK.search(mail.text).group(1)
+        page = await c.get(link)
+        assert page.status_code == 200, page.text
+        # The contact's language (her mail's link carries it; this contact reads Dutch), not
+        # the help-seeker's English.
+        assert '<html lang="nl">' in page.text
+        main = main_of(page.text)
+        assert "spreekt liever Engels" in main and "Bel deze persoon terug" in main
+        english = await c.get(link + "?lang=en")  # an English-speaking contact's link
+        assert "prefers English" in main_of(english.text)
+        assert "Please call back" in main_of(english.text)
+
+
+async def test_switching_language_keeps_what_was_typed_and_stores_nothing(
+    system: System, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    before = await count(sessions)
+    async with client(system) as c:
+        form = await c.get("/")
+        sid = re.search(r'name="submission" value="([^"]+)"', form.text).group(1)
+        assert 'id="lang-switch"' in form.text and 'data-action="/?lang=en"' in form.text
+        typed = {
+            "submission": sid,
+            "switch": "1",
+            "for_self": "yes",
+            "topic": "rouw",
+            "story": "Mijn moeder is overleden & ik <mis> haar.",
+            "phone": "06 12345678",
+            "call_times": "na vijven",
+            "share_with_contact": "yes",
+        }
+        r = await c.post("/?lang=en", data=typed)
+        assert r.status_code == 200 and '<html lang="en">' in r.text
+        assert r.headers["cache-control"].startswith("no-store")
+        main = main_of(r.text)
+        assert "Ask a self-help group your question" in main and 'id="errors"' not in main
+        assert "Mijn moeder is overleden &amp; ik &lt;mis&gt; haar.</textarea>" in main
+        assert 'value="06 12345678"' in main and 'value="na vijven"' in main
+        assert '<option value="rouw" selected>Grief and loss</option>' in main
+        assert f'name="submission" value="{sid}"' in main  # still the one form
+        assert 'name="switch" id="switch" value=""' in main
+        assert re.search(r'name="share_with_contact"[^>]*checked', main)
+    assert await count(sessions) == before

@@ -21,11 +21,12 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "services/intake/web/templates
 def test_catalogue_has_both_languages_and_every_used_key() -> None:
     for key, (nl, en) in CATALOGUE.items():
         assert nl.strip() and en.strip(), key
-        assert nl != en or key in ("site",), f"{key} is not translated"
+        # One word may be the same in both (Status, E-mail); a sentence is translated.
+        assert nl != en or " " not in nl, f"{key} is not translated"
     used: set[str] = set()
     for path in TEMPLATES.glob("*.html"):
         text = path.read_text()
-        used |= set(re.findall(r"\btl?\('([a-z0-9_]+)'", text))
+        used |= set(re.findall(r"\btl?\('([a-z0-9_]*[a-z0-9])'", text))  # not prefixes (x_ ~ code)
         # No language switches inside templates: every string lives in the catalogue.
         assert "if lang" not in text, path.name
     assert used <= set(CATALOGUE), used - set(CATALOGUE)

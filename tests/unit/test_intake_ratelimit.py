@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 
+from opendeur.settings import Settings
 from services.intake import ratelimit
 from services.intake.ratelimit import Limiter, Rate, parse_rate
 
@@ -20,11 +21,11 @@ def test_parse_rate() -> None:
             parse_rate(bad)
 
 
-def test_rate_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_rate_comes_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENDEUR_INTAKE_RATE", raising=False)
-    assert ratelimit.rate_from_env() == Rate(20, 20 / 60)
+    assert parse_rate(Settings().intake_rate) == Rate(20, 20 / 60)
     monkeypatch.setenv("OPENDEUR_INTAKE_RATE", "3/s")
-    assert ratelimit.rate_from_env() == Rate(3, 3.0)
+    assert parse_rate(Settings().intake_rate) == Rate(3, 3.0)
 
 
 def test_burst_then_refill_per_key() -> None:

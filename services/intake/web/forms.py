@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from pydantic import ValidationError
 
-from opendeur.runtime import ApiError
+from opendeur.errors import Refused
 from services.intake import api, validation
 from services.intake.topics import TopicCatalogue
 from services.intake.web.i18n import t
@@ -70,7 +70,7 @@ def to_question(values: dict[str, str], *, channel: str, language: str) -> api.Q
     except ValidationError as exc:
         loc = exc.errors(include_input=False)[0].get("loc", ()) if exc.error_count() else ()
         field = ".".join(str(p) for p in loc) or None
-        raise ApiError(422, "invalid_value", "This value is not valid.", field) from None
+        raise Refused("invalid_value", "This value is not valid.", field) from None
 
 
 def _to_question(values: dict[str, str], *, channel: str, language: str) -> api.QuestionIn:

@@ -22,11 +22,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "title": ("Stel je vraag aan een zelfhulpgroep", "Ask a self-help group your question"),
     "intro": (
-        "Iemand van een zelfhulpgroep belt je terug, meestal binnen 24 uur. Dat is iemand die "
-        "zelf ervaring heeft, geen hulpverlener.",
-        "Someone from a self-help group calls you back, usually within 24 hours. That is "
-        "someone with experience of their own, not a professional. Our groups speak Dutch, so "
-        "the call will probably be in Dutch.",
+        "Iemand van een zelfhulpgroep belt je terug, meestal binnen {hours} uur. Dat is iemand "
+        "die zelf ervaring heeft, geen hulpverlener.",
+        "Someone from a self-help group calls you back, usually within {hours} hours. That is "
+        "someone with experience of their own, not a professional. We look for someone who "
+        "speaks English; if there is no one, a Dutch-speaking contact person calls you.",
     ),
     "for_self": ("Is deze vraag voor jezelf?", "Is this question for yourself?"),
     "for_self_hint": (
@@ -94,15 +94,22 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "If no group can call you, the network team takes over your question.",
     ),
     "next_language": (
-        "De groepen in ons netwerk spreken Nederlands. De contactpersoon belt je daarom "
-        "waarschijnlijk in het Nederlands.",
-        "The groups in our network speak Dutch. So the contact person will probably call you in "
-        "Dutch. You can ask them to speak slowly, or whether they can speak English.",
+        "Je vroeg in het Engels. We zoeken een contactpersoon die Engels spreekt. Is die er niet, "
+        "dan belt een Nederlandstalige contactpersoon je; die weet dat je liever Engels spreekt.",
+        "You asked in English. We look for a contact person who speaks English. If there is no "
+        "one, a Dutch-speaking contact person calls you; they know you prefer English, and you can "
+        "ask them to speak slowly.",
+    ),
+    "next_language_crisis": (
+        "Je vroeg in het Engels. Het netwerkteam weet dat je liever Engels spreekt.",
+        "You asked in English. The network team knows you prefer English.",
     ),
     "next_crisis": (
-        "Het netwerkteam kijkt vandaag nog naar je vraag en beslist wie je belt. Wacht daar niet "
-        "op als het nu niet gaat: bel 113 (0800-0113), bij direct gevaar 112, of je huisarts.",
-        "The network team looks at your question today and decides who calls you. Do not wait "
+        "Iemand van het netwerkteam belt je, {deadline}. Dat is iemand van het netwerk zelf, "
+        "niet van een groep. Het nummer kan onbekend voor je zijn. Wacht daar niet op als het nu "
+        "niet gaat: bel 113 (0800-0113), bij direct gevaar 112, of je huisarts.",
+        "Someone from the network team will call you, {deadline}. That is someone from the "
+        "network itself, not from a group. The number may be one you do not know. Do not wait "
         "for that if you are not coping now: call 113 (0800-0113), 112 in immediate danger, or "
         "your GP.",
     ),
@@ -222,24 +229,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Stel je eigen vraag over mantelzorg",
         "Ask your own question about caring for someone",
     ),
+    "other_self_link_plain": ("Stel je eigen vraag", "Ask your own question"),
     "other_contact_title": ("Contact met het netwerk", "Contact the network"),
     "other_phone": ("Bel", "Call"),
     "other_email": ("Mail", "Email"),
-    "referral_intro": (
-        "Bij het Zelfhulp Netwerk praat je met mensen die zelf hebben meegemaakt wat jij meemaakt. "
-        "Je zoekt zelf contact: niemand kan je aanmelden, ook je hulpverlener of familie niet.",
-        "At the Self-help Network you talk with people who went through what you are going "
-        "through. You get in touch yourself: nobody can sign you up, not your care worker and not "
-        "your family.",
-    ),
-    "referral_web": ("Stel je vraag op", "Ask your question at"),
-    "referral_phone": ("Of bel het netwerk", "Or call the network"),
-    "referral_after": (
-        "Iemand van een zelfhulpgroep belt je terug, meestal binnen 24 uur. Gratis en zonder "
-        "verwijzing.",
-        "Someone from a self-help group calls you back, usually within 24 hours. Free, no "
-        "referral needed.",
-    ),
     "rate_limited_title": ("Even geduld", "Please wait a moment"),
     "rate_limited": (
         "Er komen nu veel berichten vanaf jouw verbinding. Probeer het over een paar minuten "
@@ -255,6 +248,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "cb_priority": (
         "Er zijn crisiswoorden gevonden: verwijs zo nodig naar 113, 112 of de huisarts.",
         "Crisis words were found: refer to 113, 112 or the GP when needed.",
+    ),
+    "cb_prefers_en": (
+        "Deze persoon stelde de vraag in het Engels en spreekt liever Engels.",
+        "This person asked in English and prefers English.",
     ),
     "cb_call_times": ("Liefst gebeld", "Prefers to be called"),
     "cb_story": ("Het verhaal", "Their story"),
@@ -444,10 +441,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Say: “Before I enter your question, I will read out what you agree to.” Then read:",
     ),
     "ph_script_after": (
-        "Zeg daarna: “Je belt ons, dus je krijgt van ons geen link of bericht. Aan het eind "
-        "geef ik je een kenmerk. Schrijf dat op.” Vraag dan: “Is dat goed?”",
-        "Then say: “You are calling us, so you will not get a link or a message from us. At "
-        "the end I will give you a reference. Please write it down.” Then ask: “Is that all "
+        "Zeg daarna: “Aan het eind geef ik je een kenmerk. Schrijf dat op: wil je je vraag later "
+        "intrekken, bel ons dan en noem je kenmerk.” Vraag dan: “Is dat goed?”",
+        "Then say: “At the end I will give you a reference. Please write it down: if you want to "
+        "withdraw your question later, call us and give your reference.” Then ask: “Is that all "
         "right?”",
     ),
     "ph_crisis_title": (
@@ -457,12 +454,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "ph_crisis_say": (
         "Zeg rustig: “Ik hoor dat het heel zwaar is. Bel nu met 113, dat is gratis en anoniem, "
         "dag en nacht: 0800-0113, nul acht honderd, nul één één drie. Is er direct gevaar? Bel "
-        "dan 112.” Vraag of de beller dat nu gaat doen. Voer de vraag daarna gewoon in: het "
-        "netwerkteam kijkt er vandaag nog naar.",
+        "dan 112. Je kunt ook je huisarts bellen.” Vraag of de beller dat nu gaat doen. Voer de "
+        "vraag daarna gewoon in, met wat de beller vertelde, en zeg: “Niet een groep, maar "
+        "iemand van het netwerkteam belt je terug, {deadline}.”",
         "Say calmly: “I hear that things are very hard. Please call 113 now, free and "
         "anonymous, day and night: 0800-0113, zero eight hundred, zero one one three. In "
-        "immediate danger? Call 112.” Ask whether the caller will do that now. Then enter the "
-        "question as usual: the network team looks at it today.",
+        "immediate danger? Call 112. You can also call your GP.” Ask whether the caller will do "
+        "that now. Then enter the question as usual, with what the caller told you, and say: "
+        "“Not a group, but someone from the network team will call you back, {deadline}.”",
     ),
     "ph_consent_read": (
         "Ik heb de toestemmingstekst voorgelezen.",
@@ -500,10 +499,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "hundred, zero one one three. In immediate danger? Call 112. You can also call your GP.",
     ),
     "ph_say": ("Zeg:", "Say:"),
-    "ph_read_next": (
-        "Zeg: een contactpersoon belt je, {deadline}; het nummer kan onbekend zijn.",
-        "Say: a contact person will call you, {deadline}; the number may be unknown to you.",
-    ),
     "ph_next_speech": (
         "Een contactpersoon van een zelfhulpgroep belt je, {deadline}. Het nummer kan onbekend "
         "voor je zijn. Lukt het niet om een groep te vinden, dan neemt het netwerkteam je vraag "
@@ -513,16 +508,66 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "question.",
     ),
     "ph_next_crisis_speech": (
-        "Het netwerkteam kijkt vandaag nog naar je vraag en beslist wie je belt. Wacht daar niet "
-        "op als het nu niet gaat: bel 113 of 112.",
-        "The network team looks at your question today and decides who calls you. Do not wait "
-        "for that if you are not coping now: call 113 or 112.",
+        "Niet een groep, maar iemand van het netwerkteam belt je terug, {deadline}. Het nummer "
+        "kan onbekend voor je zijn. Wacht daar niet op als het nu niet gaat: bel 113, of bij "
+        "direct gevaar 112.",
+        "Not a group, but someone from the network team will call you back, {deadline}. The "
+        "number may be one you do not know. Do not wait for that if you are not coping now: call "
+        "113, or 112 in immediate danger.",
     ),
     "ph_next_language_speech": (
-        "De groepen in ons netwerk spreken Nederlands; de contactpersoon belt je waarschijnlijk "
-        "in het Nederlands.",
-        "The groups in our network speak Dutch; the contact person will probably call you in "
-        "Dutch.",
+        "We zoeken een contactpersoon die Engels spreekt. Is die er niet, dan belt een "
+        "Nederlandstalige contactpersoon je.",
+        "We look for a contact person who speaks English. If there is no one, a Dutch-speaking "
+        "contact person will call you.",
+    ),
+    "ph_withdraw_speech": (
+        "Wil je je vraag intrekken? Bel ons dan opnieuw en noem je kenmerk. Dan wissen we je "
+        "gegevens meteen.",
+        "Want to withdraw your question? Call us again and give your reference. We then erase "
+        "your data at once.",
+    ),
+    "ph_done_gone": (
+        "Het kenmerk is al getoond. Er is geen nieuwe vraag ingevoerd.",
+        "The reference was shown already. No new question was entered.",
+    ),
+    "ph_withdraw_title": ("Een vraag intrekken", "Withdraw a question"),
+    "ph_withdraw_link": (
+        "Wil een beller een vraag intrekken?",
+        "Does a caller want to withdraw a question?",
+    ),
+    "ph_withdraw_intro": (
+        "Vraag de beller om het kenmerk en het telefoonnummer van de vraag. Klopt het, dan wissen "
+        "we de vraag en alle gegevens meteen. Dat kan niet terug.",
+        "Ask the caller for the reference and the phone number of the question. If they match, "
+        "we erase the question and all its data at once. This cannot be undone.",
+    ),
+    "ph_withdraw_reference": ("Kenmerk", "Reference"),
+    "ph_withdraw_reference_hint": (
+        "Bijvoorbeeld OD-AB3D-7KMN. Laat de beller het spellen.",
+        "For example OD-AB3D-7KMN. Ask the caller to spell it.",
+    ),
+    "ph_withdraw_phone": ("Telefoonnummer van de vraag", "Phone number of the question"),
+    "ph_withdraw_send": ("Intrekken en wissen", "Withdraw and erase"),
+    "ph_withdrawn": (
+        "De vraag is ingetrokken en de gegevens zijn gewist.",
+        "The question was withdrawn and its data erased.",
+    ),
+    "ph_withdrawn_speech": (
+        "Je vraag is ingetrokken en je gegevens zijn gewist. Niemand belt je hierover terug. Je "
+        "kunt later altijd opnieuw bellen.",
+        "Your question has been withdrawn and your data erased. Nobody will call you back about "
+        "it. You can always call again later.",
+    ),
+    "error_reference": (
+        "Vul het kenmerk in zoals het op het briefje staat, bijvoorbeeld OD-AB3D-7KMN.",
+        "Enter the reference as written down, for example OD-AB3D-7KMN.",
+    ),
+    "error_withdraw_not_found": (
+        "Geen vraag gevonden met dit kenmerk en dit nummer. Laat de beller het kenmerk spellen; "
+        "misschien is de vraag al gewist.",
+        "No question found with this reference and this number. Ask the caller to spell the "
+        "reference; the question may be erased already.",
     ),
     "ph_referral": (
         "De beller vraagt voor iemand anders. Zeg: “Die persoon kan zelf deze telefoonlijn bellen "

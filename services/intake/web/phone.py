@@ -1,37 +1,52 @@
-"""The phone-line console: volunteers log in and enter a caller's question, script read aloud.
+"""The phone-line console: volunteers log in, read the script aloud while entering a caller's
+question, and withdraw a question a caller asks to withdraw (by reference and phone number).
 
 A signed-in session lives in the database (users.phone_sessions): logout, an idle timeout, the
-absolute lifetime, a new password and `opendeur users disable` end it at once."""
+absolute lifetime, a new password and `opendeur users disable` end it at once. Every form that
+changes something answers with a redirect (Post/Redirect/Get): a reload or Back never enters a
+question twice."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from contracts.events import REFERENCE_PATTERN
+from opendeur import deadlines
+from opendeur.errors import Refused
 from opendeur.keys import purpose_key
 from opendeur.logging import get_logger
-from opendeur.runtime import ApiError, Runtime
+from opendeur.runtime import Runtime
 from opendeur.settings import parse_duration
-from services.intake import api, users
-from services.intake.consent import consent_text
-from services.intake.ratelimit import Limiter, rate_from_env
-from services.intake.topics import TopicCatalogue
+from services.intake import api, users, validation
+from services.intake.consent import PHONE_CONSENT_VERSION, consent_text
+from services.intake.ratelimit import Limiter, parse_rate
 from services.intake.web import forms
-from services.intake.web.i18n import NETWORK_PHONE, t
-from services.intake.web.pages import lang_of, local, render
+from services.intake.web.deps import Lang, Rt, Topics
+from services.intake.web.i18n import t
+from services.intake.web.pages import SUBMISSIONS, local, render
 
 log = get_logger(component="intake.phone")
 
 COOKIE = "od_phone"
 STAFF = "od_staff_in"  # the one staff sign-in's cookie (web/staff.py)
 ROLE = "telefoonvrijwilliger"
+# What the done page reads aloud travels in a signed cookie bound to the volunteer's session:
+# a reload shows the same reference (the caller may not have written it down yet), the next
+# call's console clears it, and it never is in an address.
+DONE_COOKIE = "od_phone_done"
+DONE_TTL = 900
+REFERENCE = re.compile(REFERENCE_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -95,7 +110,7 @@ _sign_ins: dict[int, SignIn] = {}
 
 
 def sign_in(rt: Runtime) -> SignIn:
-    """The one SignIn of this runtime (both routers ask for it)."""
+    """The one SignIn of this runtime (the console and the staff sign-in ask for it)."""
     got = _sign_ins.get(id(rt))
     if got is None:
         lifetime = parse_duration(rt.settings.phone_session_max)
@@ -105,223 +120,385 @@ def sign_in(rt: Runtime) -> SignIn:
             codec=SessionCodec(
                 purpose_key(rt.settings, "intake-session"), int(lifetime.total_seconds())
             ),
-            by_name=Limiter(rate_from_env("OPENDEUR_INTAKE_LOGIN_RATE", "5/min")),
-            by_address=Limiter(rate_from_env("OPENDEUR_INTAKE_LOGIN_ADDRESS_RATE", "60/min")),
+            by_name=Limiter(parse_rate(rt.settings.intake_login_rate)),
+            by_address=Limiter(parse_rate(rt.settings.intake_login_address_rate)),
             secure=rt.settings.base_url("intake").startswith("https://"),
         )
     return got
 
 
-def make_router(rt: Runtime, topics: TopicCatalogue) -> APIRouter:
-    router = APIRouter(prefix="/phone", include_in_schema=False)
+class GoTo(Exception):
+    """Raised by a dependency: answer with a redirect (app.py installs `go_to` for it)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+
+
+async def go_to(_request: Request, exc: GoTo) -> Response:
+    return RedirectResponse(exc.url, status_code=303, headers=dict(api.NO_STORE))
+
+
+@dataclass(frozen=True)
+class Console:
+    """A signed-in volunteer: the session, the account, and the page's language."""
+
+    session: PhoneSession
+    user: users.User
+    lang: str
+    si: SignIn
+
+    @property
+    def csrf(self) -> str:
+        return self.si.codec.csrf(self.session)
+
+    def stale(self, values: dict[str, str]) -> Response | None:
+        """None for a form of this session; else the page that says to reload."""
+        if self.si.codec.csrf_ok(self.session, values.get("csrf", "")):
+            return None
+        return render("message.html", self.lang, status=403, heading=t("ph_csrf", self.lang))
+
+
+async def signed_in_user(request: Request, rt: Runtime) -> tuple[PhoneSession, users.User] | None:
+    """The console's own sign-in, or the one staff sign-in (web/staff.py: same codec)."""
+    codec = sign_in(rt).codec
+    s = codec.load(request.cookies.get(COOKIE)) or codec.load(request.cookies.get(STAFF))
+    if s is None or s.user is None:
+        return None
+    user = await users.session_user(rt.sessions, s.sid, datetime.now(UTC), sign_in(rt).idle)
+    if user is None or user.name != s.user or not user.has(ROLE):
+        return None
+    return s, user
+
+
+async def any_volunteer(request: Request, rt: Rt, lang: Lang) -> Console:
+    found = await signed_in_user(request, rt)
+    if found is None:
+        raise GoTo(f"/phone/login?lang={lang}")
+    return Console(found[0], found[1], lang, sign_in(rt))
+
+
+async def volunteer(console: Annotated[Console, Depends(any_volunteer)]) -> Console:
+    """A volunteer who may use the console: a one-time password is changed first."""
+    if console.user.must_change:
+        raise GoTo(f"/phone/password?lang={console.lang}")
+    return console
+
+
+Volunteer = Annotated[Console, Depends(volunteer)]
+AnyVolunteer = Annotated[Console, Depends(any_volunteer)]
+
+router = APIRouter(prefix="/phone", include_in_schema=False)
+
+
+def with_session(rt: Runtime, response: Response, s: PhoneSession) -> Response:
     si = sign_in(rt)
-    lifetime, idle, codec, secure = si.lifetime, si.idle, si.codec, si.secure
-    by_name, by_address = si.by_name, si.by_address
+    response.headers.update(api.NO_STORE)
+    response.set_cookie(
+        COOKIE,
+        si.codec.dump(s),
+        max_age=si.codec.max_age,
+        httponly=True,
+        samesite="strict",
+        secure=si.secure,
+        path="/phone",
+    )
+    return response
 
-    def set_cookie(response: Response, s: PhoneSession) -> Response:
-        response.headers.update(api.NO_STORE)
-        response.set_cookie(
-            COOKIE,
-            codec.dump(s),
-            max_age=codec.max_age,
-            httponly=True,
-            samesite="strict",
-            secure=secure,
-            path="/phone",
-        )
-        return response
 
-    def fresh() -> PhoneSession:
-        return PhoneSession(secrets.token_urlsafe(18), None)
+def fresh() -> PhoneSession:
+    return PhoneSession(secrets.token_urlsafe(18), None)
 
-    async def signed_in_as(name: str) -> PhoneSession:
-        sid = await users.open_session(rt.sessions, name, datetime.now(UTC), lifetime)
-        return PhoneSession(sid, name)
 
-    async def current(request: Request) -> tuple[PhoneSession, users.User] | None:
-        # The console's own sign-in, or the one staff sign-in (web/staff.py: same codec).
-        s = codec.load(request.cookies.get(COOKIE)) or codec.load(request.cookies.get(STAFF))
-        if s is None or s.user is None:
-            return None
-        user = await users.session_user(rt.sessions, s.sid, datetime.now(UTC), idle)
-        if user is None or user.name != s.user or not user.has(ROLE):
-            return None
-        return s, user
+def login_page(
+    rt: Runtime, lang: str, s: PhoneSession, error: str = "", status: int = 200
+) -> Response:
+    csrf = sign_in(rt).codec.csrf(s)
+    page = render("phone_login.html", lang, status=status, csrf=csrf, error=error)
+    return with_session(rt, page, s)
 
-    def to_login(lang: str) -> RedirectResponse:
-        return RedirectResponse(f"/phone/login?lang={lang}", status_code=303)
 
-    def login_page(lang: str, s: PhoneSession, error: str = "", status: int = 200) -> Response:
-        page = render("phone_login.html", lang, status=status, csrf=codec.csrf(s), error=error)
-        return set_cookie(page, s)
+@router.get("/login", response_class=HTMLResponse)
+async def get_login(request: Request, rt: Rt, lang: Lang) -> Response:
+    s = sign_in(rt).codec.load(request.cookies.get(COOKIE)) or fresh()
+    return login_page(rt, lang, s)
 
-    @router.get("/login", response_class=HTMLResponse)
-    async def get_login(request: Request) -> Response:
-        s = codec.load(request.cookies.get(COOKIE)) or fresh()
-        return login_page(lang_of(request), s)
 
-    @router.post("/login", response_class=HTMLResponse)
-    async def post_login(request: Request) -> Response:
-        lang = lang_of(request)
-        s = codec.load(request.cookies.get(COOKIE))
-        values = forms.field_values(await request.form())
-        if not codec.csrf_ok(s, values.get("csrf", "")) or s is None:
-            return login_page(lang, fresh(), t("ph_csrf", lang), status=403)
-        name = values.get("name", "").strip().lower()[:64]
-        client = request.client.host if request.client else "unknown"
-        if by_address.take(client) or by_name.take(f"{name}@{client}"):
-            log.warning("phone_login_limited")
-            return login_page(lang, s, t("ph_login_slow", lang), status=429)
-        user = await users.authenticate(rt.sessions, name, values.get("password", ""))
-        if user is None or not user.has(ROLE):  # same answer: no hint which accounts exist
-            log.info("phone_login_failed")
-            return login_page(lang, s, t("ph_login_failed", lang), status=401)
-        log.info("phone_login")
-        # A new session id at login: a session id planted before login is worth nothing.
-        session = await signed_in_as(user.name)
-        target = "/phone/password" if user.must_change else "/phone"
-        return set_cookie(RedirectResponse(f"{target}?lang={lang}", status_code=303), session)
+@router.post("/login", response_class=HTMLResponse)
+async def post_login(request: Request, rt: Rt, lang: Lang) -> Response:
+    si = sign_in(rt)
+    s = si.codec.load(request.cookies.get(COOKIE))
+    values = forms.field_values(await request.form())
+    if not si.codec.csrf_ok(s, values.get("csrf", "")) or s is None:
+        return login_page(rt, lang, fresh(), t("ph_csrf", lang), status=403)
+    name = values.get("name", "").strip().lower()[:64]
+    client = request.client.host if request.client else "unknown"
+    if si.by_address.take(client) or si.by_name.take(f"{name}@{client}"):
+        log.warning("phone_login_limited")
+        return login_page(rt, lang, s, t("ph_login_slow", lang), status=429)
+    user = await users.authenticate(rt.sessions, name, values.get("password", ""))
+    if user is None or not user.has(ROLE):  # same answer: no hint which accounts exist
+        log.info("phone_login_failed")
+        return login_page(rt, lang, s, t("ph_login_failed", lang), status=401)
+    log.info("phone_login")
+    # A new session id at login: a session id planted before login is worth nothing.
+    sid = await users.open_session(rt.sessions, user.name, datetime.now(UTC), si.lifetime)
+    target = "/phone/password" if user.must_change else "/phone"
+    redirect = RedirectResponse(f"{target}?lang={lang}", status_code=303)
+    return with_session(rt, redirect, PhoneSession(sid, user.name))
 
-    @router.post("/logout")
-    async def logout(request: Request) -> Response:
-        lang = lang_of(request)
-        s = codec.load(request.cookies.get(COOKIE)) or codec.load(request.cookies.get(STAFF))
-        values = forms.field_values(await request.form())
-        if not codec.csrf_ok(s, values.get("csrf", "")):
-            return render("message.html", lang, status=403, heading=t("ph_csrf", lang))
-        assert s is not None  # csrf_ok needs a session
-        await users.end_session(rt.sessions, s.sid)  # a copy of the cookie is worth nothing now
-        response = to_login(lang)
-        response.headers.update(api.NO_STORE)
-        response.delete_cookie(COOKIE, path="/phone", httponly=True, samesite="strict")
-        response.delete_cookie(STAFF, path="/", httponly=True, samesite="lax")
-        return response
 
-    def password_page(
-        lang: str, s: PhoneSession, user: str, errors: dict[str, str], status: int = 200
-    ) -> Response:
-        return render(
-            "phone_password.html",
-            lang,
-            status=status,
-            csrf=codec.csrf(s),
-            errors=errors,
-            user=user,
-            min=users.PASSWORD_MIN,
-        )
+@router.post("/logout")
+async def logout(request: Request, rt: Rt, lang: Lang) -> Response:
+    codec = sign_in(rt).codec
+    s = codec.load(request.cookies.get(COOKIE)) or codec.load(request.cookies.get(STAFF))
+    values = forms.field_values(await request.form())
+    if s is None or not codec.csrf_ok(s, values.get("csrf", "")):
+        return render("message.html", lang, status=403, heading=t("ph_csrf", lang))
+    await users.end_session(rt.sessions, s.sid)  # a copy of the cookie is worth nothing now
+    response = RedirectResponse(f"/phone/login?lang={lang}", status_code=303)
+    response.headers.update(api.NO_STORE)
+    response.delete_cookie(COOKIE, path="/phone", httponly=True, samesite="strict")
+    response.delete_cookie(DONE_COOKIE, path="/phone", httponly=True, samesite="strict")
+    response.delete_cookie(STAFF, path="/", httponly=True, samesite="lax")
+    return response
 
-    @router.get("/password", response_class=HTMLResponse)
-    async def get_password(request: Request) -> Response:
-        lang = lang_of(request)
-        found = await current(request)
-        if found is None:
-            return to_login(lang)
-        return password_page(lang, found[0], found[1].name, {})
 
-    @router.post("/password", response_class=HTMLResponse)
-    async def post_password(request: Request) -> Response:
-        lang = lang_of(request)
-        found = await current(request)
-        if found is None:
-            return to_login(lang)
-        s, user = found
-        values = forms.field_values(await request.form())
-        if not codec.csrf_ok(s, values.get("csrf", "")):
-            return render("message.html", lang, status=403, heading=t("ph_csrf", lang))
-        password = values.get("password", "")
-        errors: dict[str, str] = {}
-        if len(password) < users.PASSWORD_MIN or len(password) > 1024:
-            errors["password"] = t("ph_password_short", lang)
-        elif password != values.get("password2", ""):
-            errors["password2"] = t("ph_password_mismatch", lang)
-        if errors:
-            return password_page(lang, s, user.name, errors, status=422)
-        await users.set_password(rt.sessions, user.name, password)  # ends every session
-        session_after = await signed_in_as(user.name)
-        return set_cookie(RedirectResponse(f"/phone?lang={lang}", status_code=303), session_after)
+def password_page(c: Console, errors: dict[str, str], status: int = 200) -> Response:
+    return render(
+        "phone_password.html",
+        c.lang,
+        status=status,
+        csrf=c.csrf,
+        errors=errors,
+        user=c.user.name,
+        min=users.PASSWORD_MIN,
+    )
 
-    async def console(
-        lang: str, s: PhoneSession, user: str, values: dict, errors: dict, status: int = 200
-    ) -> Response:
-        return render(
-            "phone.html",
-            lang,
-            status=status,
-            csrf=codec.csrf(s),
-            user=user,
-            values=values,
-            errors=errors,
-            topics=await topics.all(),
-            consent_nl=consent_text("nl"),
-            consent_en=consent_text("en"),
-        )
 
-    async def signed_in(request: Request, lang: str) -> Response | tuple:
-        """The volunteer's session and user, or where to send them first."""
-        found = await current(request)
-        if found is None:
-            return to_login(lang)
-        if found[1].must_change:
-            return RedirectResponse(f"/phone/password?lang={lang}", status_code=303)
-        return found
+@router.get("/password", response_class=HTMLResponse)
+async def get_password(c: AnyVolunteer) -> Response:
+    return password_page(c, {})
 
-    @router.get("", response_class=HTMLResponse)
-    async def get_console(request: Request) -> Response:
-        lang = lang_of(request)
-        found = await signed_in(request, lang)
-        if isinstance(found, Response):
-            return found
-        s, user = found
-        return await console(lang, s, user.name, {}, {})
 
-    @router.post("", response_class=HTMLResponse)
-    async def post_console(request: Request) -> Response:
-        lang = lang_of(request)
-        found = await signed_in(request, lang)
-        if isinstance(found, Response):
-            return found
-        s, user = found
-        values = forms.field_values(await request.form())
-        if not codec.csrf_ok(s, values.get("csrf", "")):
-            return render("message.html", lang, status=403, heading=t("ph_csrf", lang))
-        person_lang = "en" if values.get("language") == "en" else "nl"
-        common = {"csrf": codec.csrf(s), "user": user.name}
-        if values.get("for_self") == "no":
-            try:
-                await api.accept_question(
-                    rt, topics, forms.to_question(values, channel="phone", language=person_lang)
-                )
-            except ApiError as err:
-                if err.code != "must_self_contact":
-                    errors = {forms.error_field(err.field): err.message}
-                    return await console(lang, s, user.name, values, errors, status=422)
-            url = rt.settings.base_url("intake") + "/"
-            return render(
-                "phone_done.html",
-                lang,
-                heading=t("must_self_contact", lang),
-                body=t("ph_referral", lang, phone=NETWORK_PHONE, url=url),
-                **common,
+@router.post("/password", response_class=HTMLResponse)
+async def post_password(request: Request, rt: Rt, c: AnyVolunteer) -> Response:
+    values = forms.field_values(await request.form())
+    if (stale := c.stale(values)) is not None:
+        return stale
+    password = values.get("password", "")
+    errors: dict[str, str] = {}
+    if len(password) < users.PASSWORD_MIN or len(password) > 1024:
+        errors["password"] = t("ph_password_short", c.lang)
+    elif password != values.get("password2", ""):
+        errors["password2"] = t("ph_password_mismatch", c.lang)
+    if errors:
+        return password_page(c, errors, status=422)
+    await users.set_password(rt.sessions, c.user.name, password)  # ends every session
+    si = sign_in(rt)
+    sid = await users.open_session(rt.sessions, c.user.name, datetime.now(UTC), si.lifetime)
+    redirect = RedirectResponse(f"/phone?lang={c.lang}", status_code=303)
+    return with_session(rt, redirect, PhoneSession(sid, c.user.name))
+
+
+async def console_page(
+    rt: Runtime, topics: Topics, c: Console, values: dict, errors: dict, status: int = 200
+) -> Response:
+    # For the script during the call: by when the team calls back on a crisis question now.
+    crisis_before = deadlines.respond_before(
+        datetime.now(UTC), True, **deadlines.from_settings(rt.settings)
+    )
+    page = render(
+        "phone.html",
+        c.lang,
+        status=status,
+        csrf=c.csrf,
+        user=c.user.name,
+        values=values,
+        errors=errors,
+        topics=await topics.all(),
+        consent_nl=consent_text("nl", PHONE_CONSENT_VERSION),
+        consent_en=consent_text("en", PHONE_CONSENT_VERSION),
+        crisis_deadline=local(crisis_before, c.lang),
+        submission=values.get("submission") or secrets.token_urlsafe(16),
+    )
+    page.delete_cookie(DONE_COOKIE, path="/phone", httponly=True, samesite="strict")
+    return page
+
+
+@router.get("", response_class=HTMLResponse)
+async def get_console(rt: Rt, topics: Topics, c: Volunteer) -> Response:
+    return await console_page(rt, topics, c, {}, {})
+
+
+@functools.cache
+def _done_codec(key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(key, salt="opendeur:phone-done")
+
+
+def done_codec(rt: Runtime) -> URLSafeTimedSerializer:
+    # The console session's key; the salt keeps the two cookies apart.
+    return _done_codec(purpose_key(rt.settings, "intake-session").hex())
+
+
+def session_tag(s: PhoneSession) -> str:
+    return hashlib.sha256(b"done:" + s.sid.encode()).hexdigest()[:24]
+
+
+@router.post("", response_class=HTMLResponse)
+async def post_console(request: Request, rt: Rt, topics: Topics, c: Volunteer) -> Response:
+    values = forms.field_values(await request.form())
+    if (stale := c.stale(values)) is not None:
+        return stale
+    person_lang = "en" if values.get("language") == "en" else "nl"
+    done = RedirectResponse(f"/phone/klaar?lang={c.lang}", status_code=303)
+    done.headers.update(api.NO_STORE)
+    sid = values.get("submission", "")[:64]
+    if sid and not SUBMISSIONS.claim(sid):
+        return done  # this very form was sent before (Back and send, a double tap)
+    errors: dict[str, str] = {}
+    if values.get("for_self") != "no":
+        errors = await forms.check(values, c.lang, topics, phone_console=True)
+    if not errors:
+        try:
+            accepted = await api.accept_question(
+                rt, topics, forms.to_question(values, channel="phone", language=person_lang)
             )
-        errors = await forms.check(values, lang, topics, phone_console=True)
-        if not errors:
-            try:
-                accepted = await api.accept_question(
-                    rt, topics, forms.to_question(values, channel="phone", language=person_lang)
-                )
-            except ApiError as err:
-                errors = {forms.error_field(err.field): err.message}
-        if errors:
-            return await console(lang, s, user.name, values, errors, status=422)
+        except Refused as err:
+            if err.code == "must_self_contact":
+                SUBMISSIONS.release(sid)
+                return RedirectResponse(f"/phone/verwezen?lang={c.lang}", status_code=303)
+            errors = {forms.error_field(err.field): err.message}
+        except BaseException:
+            SUBMISSIONS.release(sid)
+            raise
+    if errors:
+        SUBMISSIONS.release(sid)
+        return await console_page(rt, topics, c, values, errors, status=422)
+    value = done_codec(rt).dumps(
+        {
+            "s": session_tag(c.session),
+            "r": accepted.reference,
+            "b": accepted.respond_before.isoformat(),
+            "p": accepted.advice.professional_help,
+            "l": person_lang,
+        }
+    )
+    done.set_cookie(
+        DONE_COOKIE,
+        value,
+        max_age=DONE_TTL,
+        path="/phone",
+        httponly=True,
+        samesite="strict",
+        secure=c.si.secure,
+    )
+    return done
+
+
+@router.get("/klaar", response_class=HTMLResponse)
+async def done_page(request: Request, rt: Rt, c: Volunteer) -> Response:
+    """What to read aloud now: the reference, who calls back by when, how to withdraw."""
+    data = None
+    try:
+        raw = done_codec(rt).loads(request.cookies.get(DONE_COOKIE, ""), max_age=DONE_TTL)
+        if isinstance(raw, dict) and raw.get("s") == session_tag(c.session):
+            data = raw
+    except BadSignature:
+        data = None
+    common = {"csrf": c.csrf, "user": c.user.name}
+    if data is None:  # the next call's console cleared it, or another volunteer's
         return render(
             "phone_done.html",
-            lang,
-            heading=t("ph_done", lang),
-            reference=accepted.reference,
-            deadline=local(accepted.respond_before, person_lang),  # read aloud to the caller
-            advice=accepted.advice.message if accepted.advice.professional_help else "",
-            person_lang=person_lang,
+            c.lang,
+            heading=t("ph_done", c.lang),
+            body=t("ph_done_gone", c.lang),
             **common,
         )
+    person = "en" if data.get("l") == "en" else "nl"
+    return render(
+        "phone_done.html",
+        c.lang,
+        heading=t("ph_done", c.lang),
+        reference=data["r"],
+        deadline=local(datetime.fromisoformat(str(data["b"])), person),
+        crisis=bool(data["p"]),
+        person_lang=person,
+        **common,
+    )
 
-    return router
+
+@router.get("/verwezen", response_class=HTMLResponse)
+async def referral_page(rt: Rt, c: Volunteer) -> Response:
+    url = rt.settings.base_url("intake") + "/"
+    return render(
+        "phone_done.html",
+        c.lang,
+        heading=t("must_self_contact", c.lang),
+        body=t("ph_referral", c.lang, url=url),
+        csrf=c.csrf,
+        user=c.user.name,
+    )
+
+
+def spelled_reference(raw: str) -> str:
+    """A reference as a caller spells it ("od ab3d 7kmn", "AB3D7KMN") in its written form."""
+    chars = "".join(ch for ch in raw[:40].upper() if ch.isalnum())
+    if len(chars) == 10 and chars.startswith("OD"):
+        chars = chars[2:]
+    return f"OD-{chars[:4]}-{chars[4:]}" if len(chars) == 8 else raw.strip().upper()[:20]
+
+
+def withdraw_page(c: Console, values: dict, errors: dict, status: int = 200) -> Response:
+    return render(
+        "phone_withdraw.html",
+        c.lang,
+        status=status,
+        csrf=c.csrf,
+        user=c.user.name,
+        values=values,
+        errors=errors,
+    )
+
+
+@router.get("/intrekken", response_class=HTMLResponse)
+async def get_withdraw(c: Volunteer) -> Response:
+    return withdraw_page(c, {}, {})
+
+
+@router.post("/intrekken", response_class=HTMLResponse)
+async def post_withdraw(request: Request, rt: Rt, c: Volunteer) -> Response:
+    """A caller withdraws their question by phone: the reference they wrote down and the
+    number it was left with; the same erasure as the web's withdraw link."""
+    values = forms.field_values(await request.form())
+    if (stale := c.stale(values)) is not None:
+        return stale
+    reference = spelled_reference(values.get("reference", ""))
+    errors: dict[str, str] = {}
+    if not REFERENCE.fullmatch(reference):
+        errors["reference"] = t("error_reference", c.lang)
+    try:
+        phone = validation.normalise_phone(values.get("phone", ""))
+    except validation.FieldError:
+        errors["phone"] = t("error_invalid_phone", c.lang)
+    if errors:
+        return withdraw_page(c, values, errors, status=422)
+    if not await api.withdraw_by_reference(rt, reference, phone):
+        errors["reference"] = t("error_withdraw_not_found", c.lang)
+        return withdraw_page(c, values, errors, status=404)
+    log.info("phone_withdrawn")
+    return RedirectResponse(
+        f"/phone/ingetrokken?lang={c.lang}", status_code=303, headers=dict(api.NO_STORE)
+    )
+
+
+@router.get("/ingetrokken", response_class=HTMLResponse)
+async def withdrawn_page(c: Volunteer) -> Response:
+    return render(
+        "phone_done.html",
+        c.lang,
+        heading=t("ph_withdrawn", c.lang),
+        say=t("ph_withdrawn_speech", c.lang),
+        csrf=c.csrf,
+        user=c.user.name,
+    )
