@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import email.policy
 import json
+import re
+import socket
+import ssl
 import time
 from dataclasses import dataclass
 from email.charset import QP, Charset
@@ -13,13 +18,11 @@ from email.message import EmailMessage
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import make_msgid
+from email.utils import make_msgid, parseaddr
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
-import aiosmtplib
 import httpx
-from aiosmtplib.email import flatten_message
 
 
 class TemporaryFailure(Exception):
@@ -76,12 +79,178 @@ class SmtpConfig:
 
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+MAX_REPLY_LINE = 4096
+
+
+class SmtpReply(Exception):
+    """The server answered a command with something other than what was expected."""
+
+    def __init__(self, code: int, text: str = "") -> None:
+        super().__init__(f"{code} {text}")
+        self.code = code
+
+
+class SmtpDropped(Exception):
+    """The connection went away (EOF, reset, a garbled reply)."""
+
+
+class SmtpConnection:
+    """One SMTP session on asyncio streams, kept open across mails.
+
+    With PIPELINING (RFC 2920) advertised, MAIL, RCPT and DATA go out in one write and their
+    three replies are read after it: one round trip less per mail and a third of the wake-ups.
+    Whether any byte of a mail's content went out is tracked (`content_sent`), so a session the
+    server closed while it was idle is replaced only when that cannot deliver the mail twice."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.extensions: dict[str, str] = {}
+        self.content_sent = False
+
+    @classmethod
+    async def open(cls, config: SmtpConfig) -> SmtpConnection:
+        context = ssl.create_default_context() if config.tls or config.starttls else None
+        reader, writer = await asyncio.open_connection(
+            config.host, config.port, ssl=context if config.tls else None
+        )
+        conn = cls(reader, writer)
+        try:
+            await conn.expect(220)
+            await conn.ehlo()
+            if config.starttls:
+                await conn.command(b"STARTTLS", 220)
+                await writer.start_tls(context, server_hostname=config.host)
+                await conn.ehlo()
+            if config.username:
+                await conn.login(config.username, config.password or "")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    @property
+    def pipelining(self) -> bool:
+        return "pipelining" in self.extensions
+
+    def supports(self, extension: str) -> bool:
+        return extension.lower() in self.extensions
+
+    async def reply(self) -> tuple[int, str]:
+        lines = []
+        while True:
+            try:
+                line = await self.reader.readline()
+            except ValueError:  # a line past the stream's limit
+                raise SmtpDropped("reply too long") from None
+            if not line.endswith(b"\n") or len(line) > MAX_REPLY_LINE or not line[:3].isdigit():
+                raise SmtpDropped("no complete reply")
+            lines.append(line[4:].strip().decode("utf-8", "replace"))
+            if line[3:4] != b"-":
+                return int(line[:3]), "\n".join(lines)
+
+    async def expect(self, *codes: int) -> str:
+        code, text = await self.reply()
+        if code not in codes:
+            raise SmtpReply(code, text)
+        return text
+
+    async def command(self, line: bytes, *codes: int) -> str:
+        self.writer.write(line + b"\r\n")
+        return await self.expect(*codes)
+
+    async def ehlo(self) -> None:
+        try:
+            text = await self.command(b"EHLO " + socket.gethostname().encode("idna"), 250)
+        except SmtpReply:
+            await self.command(b"HELO " + socket.gethostname().encode("idna"), 250)
+            self.extensions = {}
+            return
+        self.extensions = {}
+        for line in text.split("\n")[1:]:
+            name, _, params = line.partition(" ")
+            self.extensions[name.lower()] = params
+
+    async def login(self, username: str, password: str) -> None:
+        methods = self.extensions.get("auth", "").upper().split()
+        if "PLAIN" in methods or not methods:
+            token = base64.b64encode(f"\0{username}\0{password}".encode()).decode()
+            await self.command(f"AUTH PLAIN {token}".encode(), 235)
+            return
+        await self.command(b"AUTH LOGIN", 334)
+        await self.command(base64.b64encode(username.encode()), 334)
+        await self.command(base64.b64encode(password.encode()), 235)
+
+    async def mail(self, sender: str, to: str, content: bytes, utf8: bool) -> None:
+        """One transaction: MAIL, RCPT, DATA (pipelined where offered), then the content."""
+        self.content_sent = False
+        encoding = "utf-8" if utf8 else "ascii"
+        options = b" SMTPUTF8" if utf8 else b""
+        if self.supports("8bitmime"):
+            options += b" BODY=8BITMIME"
+        envelope = [
+            b"MAIL FROM:<" + sender.encode(encoding) + b">" + options,
+            b"RCPT TO:<" + to.encode(encoding) + b">",
+            b"DATA",
+        ]
+        if self.pipelining:
+            self.writer.write(b"".join(c + b"\r\n" for c in envelope))
+            replies = [await self.reply() for _ in envelope]
+        else:
+            replies = []
+            for c, ok in zip(envelope, (250, 250, 354), strict=True):
+                self.writer.write(c + b"\r\n")
+                replies.append(await self.reply())
+                if replies[-1][0] not in (ok, 251):
+                    break
+        failed = next(
+            (
+                (code, text)
+                for (code, text), ok in zip(replies, (250, 250, 354), strict=False)
+                if code not in (ok, 251)
+            ),
+            None,
+        )
+        if failed is not None:
+            if len(replies) == 3 and replies[2][0] == 354:  # DATA taken after all: end it empty
+                self.writer.write(b".\r\n")
+                await self.reply()
+            raise SmtpReply(*failed)
+        self.content_sent = True
+        self.writer.write(dot_stuffed(content))
+        await self.expect(250)
+
+    async def noop(self) -> None:
+        await self.command(b"NOOP", 250)
+
+    async def quit(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.command(b"QUIT", 221), 2)
+        self.close()
+
+    def close(self) -> None:
+        self.writer.close()
+
+    @property
+    def is_open(self) -> bool:
+        return not self.writer.is_closing() and not self.reader.at_eof()
+
+
+def dot_stuffed(content: bytes) -> bytes:
+    """CRLF line ends, a leading dot doubled, and the closing line (RFC 5321 4.5.2)."""
+    data = content.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+    data = _LEADING_DOT.sub(b"..", data)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
 
 
 class EmailChannel:
-    """E-mail over a small pool of long-lived SMTP connections (opening one per mail costs a TCP
-    and EHLO round trip and about half of notify's CPU per mail). A connection is reused only
-    while the server keeps it open; one that errs is dropped, never reused mid-transaction."""
+    """E-mail over a small pool of long-lived SMTP sessions (opening one per mail costs a TCP and
+    EHLO round trip and about half of notify's CPU per mail), each reused mail after mail and
+    pipelined where the server offers it. Several sessions, so a slow recipient's server delays
+    only its own mail. A session that errs is dropped, never reused mid-transaction; one the
+    server closed while idle is replaced before any of the mail went out, so never twice."""
 
     name = "email"
     IDLE_CHECK_S = 30.0  # a connection idle longer than this is checked with NOOP before use
@@ -91,10 +260,12 @@ class EmailChannel:
     ) -> None:
         self.config = config
         self.sender = sender
+        self.envelope_sender = parseaddr(sender)[1] or sender
         self.timeout = timeout
         self.pool_size = max(1, pool_size)
-        self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
+        self._idle: list[tuple[SmtpConnection, float]] = []
         self._room: asyncio.Semaphore | None = None
+        self.opened = 0  # sessions opened by this channel (for tests and metrics)
 
     def _build(self, to: str, message: Rendered, idempotency_key: str) -> EmailMessage:
         msg = EmailMessage()
@@ -112,7 +283,8 @@ class EmailChannel:
         the compat32 MIME classes, five times cheaper than EmailMessage's header registry and
         the same on the wire: quoted-printable UTF-8 parts, an RFC 2047 subject when needed."""
         if not (self.sender + to).isascii():
-            return flatten_message(self._build(to, message, idempotency_key), utf8=True), True
+            built = self._build(to, message, idempotency_key)
+            return built.as_bytes(policy=email.policy.SMTPUTF8), True
         if message.html:
             msg: MIMEBase = MIMEMultipart("alternative")
             msg.attach(MIMEText(message.text, "plain", _UTF8_QP))
@@ -126,64 +298,42 @@ class EmailChannel:
         msg["Message-ID"] = make_msgid(idstring=idempotency_key, domain="opendeur.invalid")
         return msg.as_bytes(), False
 
-    async def _connect(self) -> aiosmtplib.SMTP:
-        c = self.config
-        smtp = aiosmtplib.SMTP(
-            hostname=c.host,
-            port=c.port,
-            start_tls=c.starttls,
-            use_tls=c.tls,
-            username=c.username,
-            password=c.password,
-            timeout=self.timeout,
-        )
-        await smtp.connect()
-        return smtp
+    async def _connect(self) -> SmtpConnection:
+        conn = await SmtpConnection.open(self.config)
+        self.opened += 1
+        return conn
 
-    async def _usable_idle(self) -> aiosmtplib.SMTP | None:
-        """An idle connection the server has not closed; stale ones are closed on the way.
-        Nothing of a mail has been sent on them yet, so replacing one can never send twice."""
+    async def _usable_idle(self) -> SmtpConnection | None:
+        """An idle session the server has not closed; stale ones are closed on the way. Nothing
+        of a mail has been sent on them yet, so replacing one can never send twice."""
         while self._idle:
-            smtp, since = self._idle.pop()
-            if smtp.is_connected:
+            conn, since = self._idle.pop()
+            if conn.is_open:
                 if time.monotonic() - since < self.IDLE_CHECK_S:
-                    return smtp
+                    return conn
                 try:
-                    await smtp.noop()
-                    return smtp
-                except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                    await conn.noop()
+                    return conn
+                except (SmtpReply, SmtpDropped, OSError, asyncio.IncompleteReadError):
                     pass
-            smtp.close()
+            conn.close()
         return None
 
     async def _transaction(
-        self, conn: list[aiosmtplib.SMTP], reused: bool, to: str, data: bytes, utf8: bool
+        self, conn: list[SmtpConnection], reused: bool, to: str, data: bytes, utf8: bool
     ) -> None:
-        """MAIL, RCPT, DATA on conn[0] (what aiosmtplib.send_message does), so that a reused
-        connection the server has closed meanwhile is replaced at MAIL, before any part of this
-        mail was sent: replacing it there can never deliver the mail twice."""
-        smtp = conn[0]
-        encoding = "utf-8" if utf8 else "ascii"
-        options = ["SMTPUTF8"] if utf8 else []
+        """The mail on conn[0]; a reused session that turns out closed before any of the mail's
+        content went out is replaced once (the mail cannot have been delivered on it)."""
+        if utf8 and not conn[0].supports("smtputf8"):
+            raise PermanentFailure("smtp_no_smtputf8")
         try:
-            await smtp._ehlo_or_helo_if_needed()
-            if smtp.supports_extension("8BITMIME"):
-                options.append("BODY=8BITMIME")
-            await smtp.mail(self.sender, options=options, encoding=encoding)
-        except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
-            if not reused:
+            await conn[0].mail(self.envelope_sender, to, data, utf8)
+        except (SmtpDropped, ConnectionError, asyncio.IncompleteReadError):
+            if not reused or conn[0].content_sent:
                 raise
-            smtp.close()
+            conn[0].close()
             conn[0] = await self._connect()
-            return await self._transaction(conn, False, to, data, utf8)
-        if utf8 and not smtp.supports_extension("smtputf8"):
-            raise aiosmtplib.SMTPNotSupported("non-ASCII address, no SMTPUTF8")
-        try:
-            await smtp.rcpt(to, encoding=encoding)
-        except aiosmtplib.SMTPRecipientRefused:
-            # As aiosmtplib.send classified it before: SMTPRecipientsRefused, temporary.
-            raise aiosmtplib.SMTPRecipientsRefused([]) from None
-        await smtp.data(data)
+            await self._transaction(conn, False, to, data, utf8)
 
     async def send(self, to: str, message: Rendered, *, idempotency_key: str) -> None:
         data, utf8 = self._bytes(to, message, idempotency_key)
@@ -194,19 +344,24 @@ class EmailChannel:
                 await self._room.acquire()
         except TimeoutError:
             raise TemporaryFailure("smtp_pool_timeout") from None
-        conn: list[aiosmtplib.SMTP] = []
+        conn: list[SmtpConnection] = []
         ok = False
         try:
-            idle = await self._usable_idle()
-            conn.append(idle or await self._connect())
-            await self._transaction(conn, idle is not None, to, data, utf8)
+            async with asyncio.timeout(self.timeout):
+                idle = await self._usable_idle()
+                conn.append(idle or await self._connect())
+                await self._transaction(conn, idle is not None, to, data, utf8)
             ok = True
-        except aiosmtplib.SMTPResponseException as exc:
+        except SmtpReply as exc:
             code = f"smtp_{exc.code}"
             if 400 <= exc.code < 500:
                 raise TemporaryFailure(code) from None
             raise PermanentFailure(code) from None
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        except (SmtpDropped, asyncio.IncompleteReadError, ConnectionError):
+            raise TemporaryFailure("smtp_disconnected") from None
+        except TimeoutError:
+            raise TemporaryFailure("smtp_timeout") from None
+        except (OSError, ssl.SSLError) as exc:
             raise TemporaryFailure("smtp_" + type(exc).__name__.lower()) from None
         finally:
             if conn and ok:
@@ -217,10 +372,8 @@ class EmailChannel:
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
-        for smtp, _since in idle:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(smtp.quit(), 2)
-            smtp.close()
+        for conn, _since in idle:
+            await conn.quit()
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -16,7 +15,7 @@ from opendeur.db import autocommit
 from opendeur.keys import Envelope
 from opendeur.logging import get_logger
 from opendeur.runtime import Runtime
-from opendeur.settings import parse_duration
+from opendeur.settings import Settings, parse_duration
 from services.notify import backoff, messages, store
 from services.notify.channels import (
     EmailChannel,
@@ -38,7 +37,7 @@ ChannelName = Literal["email", "sms"]
 
 @dataclass(frozen=True)
 class NotifyConfig:
-    """Notify's own settings (OPENDEUR_NOTIFY_* and OPENDEUR_SMS_*), read from the environment."""
+    """Notify's delivery settings, taken from Settings (OPENDEUR_NOTIFY_* and OPENDEUR_SMS_*)."""
 
     retry_base: float = backoff.DEFAULT_BASE
     max_attempts: int = backoff.MAX_ATTEMPTS
@@ -50,28 +49,22 @@ class NotifyConfig:
     sms: SmsConfig | None = None
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> NotifyConfig:
-        e = os.environ if env is None else env
-        hour = e.get("OPENDEUR_NOTIFY_DIGEST_HOUR", "8").strip().lower()
-        digest_hour = None if hour in ("", "off", "none") else int(hour)
-        if float(e.get("OPENDEUR_NOTIFY_STUCK_AFTER", "300")) <= float(
-            e.get("OPENDEUR_NOTIFY_SEND_TIMEOUT", "10")
-        ):
-            raise ValueError("OPENDEUR_NOTIFY_STUCK_AFTER must be longer than the send timeout")
-        if digest_hour is not None and not 0 <= digest_hour <= 23:
-            raise ValueError("OPENDEUR_NOTIFY_DIGEST_HOUR must be 0-23 or 'off'")
-        sms_url = e.get("OPENDEUR_SMS_URL")
+    def from_settings(cls, settings: Settings) -> NotifyConfig:
+        """From the one Settings (OPENDEUR_NOTIFY_*, OPENDEUR_SMS_*; validated there)."""
+        header = settings.sms_auth_header
         return cls(
-            retry_base=float(e.get("OPENDEUR_NOTIFY_RETRY_BASE", backoff.DEFAULT_BASE)),
-            concurrency=int(e.get("OPENDEUR_NOTIFY_CONCURRENCY", "16")),
-            send_timeout=float(e.get("OPENDEUR_NOTIFY_SEND_TIMEOUT", "10")),
+            retry_base=settings.notify_retry_base.total_seconds(),
+            concurrency=settings.notify_concurrency,
+            send_timeout=settings.notify_send_timeout.total_seconds(),
             # How long a send may stay unrecorded before the team is asked to check it by hand.
-            in_flight_seconds=float(e.get("OPENDEUR_NOTIFY_STUCK_AFTER", "300")),
-            digest_hour=digest_hour,
+            in_flight_seconds=settings.notify_stuck_after.total_seconds(),
+            digest_hour=settings.notify_digest_hour,
             sms=SmsConfig.from_settings(
-                sms_url, e.get("OPENDEUR_SMS_AUTH_HEADER"), e.get("OPENDEUR_SMS_BODY_TEMPLATE")
+                settings.sms_url,
+                header.get_secret_value() if header else None,
+                settings.sms_body_template,
             )
-            if sms_url
+            if settings.sms_url
             else None,
         )
 

@@ -118,7 +118,7 @@ async def daily_digest(rt: Runtime, config: NotifyConfig) -> None:
 def register(rt: Runtime, config: NotifyConfig | None = None) -> Dispatcher:
     """Start the delivery worker and the timers with the service; returns the worker."""
     global _DISPATCHER
-    config = config or NotifyConfig.from_env()
+    config = config or NotifyConfig.from_settings(rt.settings)
     worker = _DISPATCHER = Dispatcher(rt, config)
     rt.background.append(worker.run)
     rt.background.append(lambda: address_mail.run(worker))

@@ -18,6 +18,7 @@ import nats
 import pytest
 
 from contracts.events import QuestionEscalated
+from opendeur import timefmt
 from opendeur.db import make_engine, service_url, sessionmaker
 from opendeur.embedded import NatsServer, Postgres, free_port
 from opendeur.keys import Envelope, pseudonym
@@ -151,13 +152,13 @@ async def test_a_slow_mail_server_does_not_hold_up_another_contacts_mail(ns: Not
     try:
         slow = await ask(ns, topic="rouw", postcode="5611")
         await asyncio.sleep(0.3)  # the slow one is surely in the SMTP conversation first
-        asked = time.monotonic()
         fast = await ask(ns, topic="angst", postcode=None)
         fast_mail = await ns.wait_mail(lambda m: fast["reference"] in m.subject, timeout=10)
-        took = sink.arrived[fast_mail.subject] - asked
-        assert took < 1.5, f"another contact's mail took {took:.2f}s behind a slow server"
+        # Asked later, delivered first: it did not wait in line behind the slow conversation
+        # (by order, not by a time: the machine may be loaded).
+        assert not any(slow["reference"] in m.subject for m in sink.mails)
         slow_mail = await ns.wait_mail(lambda m: slow["reference"] in m.subject, timeout=20)
-        assert sink.arrived[slow_mail.subject] > sink.arrived[fast_mail.subject] + 3
+        assert sink.arrived[slow_mail.subject] > sink.arrived[fast_mail.subject]
         await asyncio.sleep(1)
         assert sum(slow["reference"] in m.subject for m in sink.mails) == 1
     finally:
@@ -276,7 +277,9 @@ async def test_a_reminder_names_reference_and_deadline_and_team_escalation_mails
     assert reminder.to == first.to == ["bram.angst@example.org"]
     deadline = respond_before.astimezone(ZoneInfo("Europe/Amsterdam")).strftime("%d-%m-%Y %H:%M")
     line = next(x for x in reminder.text.splitlines() if x.startswith("Herinnering"))
-    assert q["reference"] in line and deadline in line
+    # The deadline in words ("uiterlijk woensdag 3 december, 15.00 uur"), no raw timestamp.
+    assert q["reference"] in line and timefmt.deadline(respond_before, "nl") in line
+    assert deadline not in line
     assert "Angst" in reminder.text or "angst" in reminder.text
     assert LINK.search(reminder.text) and "/groups/self/" in reminder.text
     team = await ns.wait_mail(lambda m: TEAM in m.to and q["reference"] in m.subject)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from opendeur.settings import Settings
 from services.notify import messages
 from services.notify.api import ContactIn
 from services.notify.delivery import NotifyConfig
@@ -178,22 +179,20 @@ def test_contact_input_validation() -> None:
         ContactIn(channel="pigeon")
 
 
-def test_config_from_environment() -> None:
-    c = NotifyConfig.from_env(
-        {
-            "OPENDEUR_NOTIFY_RETRY_BASE": "0.5",
-            "OPENDEUR_NOTIFY_DIGEST_HOUR": "off",
-            "OPENDEUR_SMS_URL": "http://sms.test/send",
-            "OPENDEUR_SMS_AUTH_HEADER": "Authorization: Bearer x",
-        }
+def test_config_from_settings() -> None:
+    c = NotifyConfig.from_settings(
+        Settings(
+            notify_retry_base="0.5",
+            notify_digest_hour="off",
+            sms_url="http://sms.test/send",
+            sms_auth_header="Authorization: Bearer x",
+        )
     )
     assert c.retry_base == 0.5 and c.digest_hour is None
     assert c.sms is not None and c.sms.auth_header == ("Authorization", "Bearer x")
-    assert NotifyConfig.from_env({}).retry_base == 2.0
-    assert NotifyConfig.from_env({}).digest_hour == 8
+    assert NotifyConfig.from_settings(Settings()).retry_base == 2.0
+    assert NotifyConfig.from_settings(Settings()).digest_hour == 8
     with pytest.raises(ValueError):
-        NotifyConfig.from_env({"OPENDEUR_NOTIFY_DIGEST_HOUR": "25"})
+        NotifyConfig.from_settings(Settings(notify_digest_hour="25"))
     with pytest.raises(ValueError):
-        NotifyConfig.from_env(
-            {"OPENDEUR_SMS_URL": "http://x", "OPENDEUR_SMS_BODY_TEMPLATE": "{to} not json"}
-        )
+        NotifyConfig.from_settings(Settings(sms_url="http://x", sms_body_template="{to} not json"))
