@@ -6,21 +6,19 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from opendeur import outbox
-from opendeur.runtime import ApiError
-from opendeur.settings import Settings
+from opendeur.errors import Refused
 from opendeur.staff import Staff
+from opendeur.web import Db, StaffFirstRoute, runtime, staff_or_token
 from services.routing import directory, groups, store, taxonomy
 from services.routing.schemas import TriageItem
-from services.routing.web.deps import Db, StaffFirstRoute, staff_or_token
 from services.routing.web.triage import acted
 
 # HSDS says nothing of a largest page; ours keeps one answer small.
@@ -126,11 +124,6 @@ class OrganizationPage(Page):
     contents: list[OrganizationSummary] | list[OrganizationWithServices]
 
 
-class _Runtime(Protocol):
-    settings: Settings
-    sessions: async_sessionmaker[AsyncSession]
-
-
 def _page(items: list[Any], page: int, per_page: int) -> dict[str, Any]:
     total_pages = math.ceil(len(items) / per_page)
     contents = items[(page - 1) * per_page : page * per_page]
@@ -156,60 +149,71 @@ PerPage = Annotated[
 Full = Annotated[bool, Query(description="fully nested entries instead of the list shape")]
 
 
-def make_router(rt: _Runtime) -> APIRouter:
-    router = APIRouter(prefix="/api/v1", tags=["public"])
-
-    async def load() -> dict[str, Any]:
-        async with rt.sessions() as session:
-            rows = await store.public_groups(session)
-        return directory.hsds(rows, rt.settings)
-
-    def summary(service: dict[str, Any]) -> dict[str, Any]:
-        return {k: service[k] for k in SUMMARY_FIELDS}
-
-    @router.get("/directory", response_model=Directory)
-    async def public_directory() -> dict[str, Any]:
-        return await load()
-
-    @router.get("/services", response_model=ServicePage, summary="HSDS 3.0: services, paged")
-    async def services(
-        page: PageNumber = 1, per_page: PerPage = DEFAULT_PER_PAGE, full: Full = False
-    ) -> dict[str, Any]:
-        items = (await load())["services"]
-        return _page(items if full else [summary(s) for s in items], page, per_page)
-
-    @router.get("/services/{id}", response_model=Service, responses=NOT_FOUND)
-    async def service(id: UUID) -> dict[str, Any]:
-        for s in (await load())["services"]:
-            if s["id"] == str(id):
-                return s
-        raise ApiError(404, "not_found", "There is no service with this id.", "id")
-
-    @router.get(
-        "/organizations", response_model=OrganizationPage, summary="HSDS 3.0: organizations"
-    )
-    async def organizations(
-        page: PageNumber = 1, per_page: PerPage = DEFAULT_PER_PAGE, full: Full = False
-    ) -> dict[str, Any]:
-        doc = await load()
-        org = doc["organization"]
-        if full:
-            item = {**org, "services": [summary(s) for s in doc["services"]]}
-        else:
-            item = {k: org[k] for k in OrganizationSummary.model_fields}
-        return _page([item], page, per_page)
-
-    @router.get("/organizations/{id}", response_model=OrganizationWithServices, responses=NOT_FOUND)
-    async def organization(id: UUID) -> dict[str, Any]:
-        doc = await load()
-        if doc["organization"]["id"] != str(id):
-            raise ApiError(404, "not_found", "There is no organization with this id.", "id")
-        return {**doc["organization"], "services": [summary(s) for s in doc["services"]]}
-
-    return router
-
-
 router = APIRouter(route_class=StaffFirstRoute)  # staff APIs: a credential before any input
+hsds = APIRouter(prefix="/api/v1", tags=["public"])  # the public directory, no credential
+
+
+async def load(request: Request) -> dict[str, Any]:
+    """The whole public directory, read in one session (a read: no transaction needed)."""
+    rt = runtime(request)
+    async with rt.sessions() as session:
+        rows = await store.public_groups(session)
+    return directory.hsds(rows, rt.settings)
+
+
+Doc = Annotated[dict[str, Any], Depends(load)]
+
+
+def summary(service: dict[str, Any]) -> dict[str, Any]:
+    return {k: service[k] for k in SUMMARY_FIELDS}
+
+
+@hsds.get("/directory", response_model=Directory)
+async def public_directory(doc: Doc) -> dict[str, Any]:
+    return doc
+
+
+@hsds.get("/services", response_model=ServicePage, summary="HSDS 3.0: services, paged")
+async def services(
+    doc: Doc, page: PageNumber = 1, per_page: PerPage = DEFAULT_PER_PAGE, full: Full = False
+) -> dict[str, Any]:
+    items = doc["services"]
+    return _page(items if full else [summary(s) for s in items], page, per_page)
+
+
+@hsds.get("/services/{id}", response_model=Service, responses=NOT_FOUND)
+async def service(id: UUID, doc: Doc) -> dict[str, Any]:
+    for s in doc["services"]:
+        if s["id"] == str(id):
+            return s
+    raise Refused("not_found", "There is no service with this id.", "id", "not_found")
+
+
+@hsds.get("/organizations", response_model=OrganizationPage, summary="HSDS 3.0: organizations")
+async def organizations(
+    doc: Doc, page: PageNumber = 1, per_page: PerPage = DEFAULT_PER_PAGE, full: Full = False
+) -> dict[str, Any]:
+    org = doc["organization"]
+    if full:
+        item = {**org, "services": [summary(s) for s in doc["services"]]}
+    else:
+        item = {k: org[k] for k in OrganizationSummary.model_fields}
+    return _page([item], page, per_page)
+
+
+@hsds.get("/organizations/{id}", response_model=OrganizationWithServices, responses=NOT_FOUND)
+async def organization(id: UUID, doc: Doc) -> dict[str, Any]:
+    if doc["organization"]["id"] != str(id):
+        raise Refused("not_found", "There is no organization with this id.", "id", "not_found")
+    return {**doc["organization"], "services": [summary(s) for s in doc["services"]]}
+
+
+def make_router(_rt: object = None) -> APIRouter:
+    """Deprecated: the directory's routes are module-level (`hsds`); kept for callers that still
+    build an app from it (tests/unit/test_contract_docs.py)."""
+    return hsds
+
+
 GroupsWriter = Annotated[Staff | None, Depends(staff_or_token("groups-write", "coordinator"))]
 TriageReader = Annotated[Staff | None, Depends(staff_or_token("triage-read", "teamlid"))]
 
@@ -244,7 +248,7 @@ async def set_status(
     person: GroupsWriter,
 ) -> None:
     if not await groups.change_status(db, group_id, body.status, "team"):
-        raise ApiError(404, "not_found", "There is no group with this id.")
+        raise Refused("not_found", "There is no group with this id.", "group_id", "not_found")
     if person is not None:  # attributed (a machine client is its token's business)
         await outbox.add(db, acted(person, "group_status", group_id=group_id))
 

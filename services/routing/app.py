@@ -9,15 +9,14 @@ from fastapi.staticfiles import StaticFiles
 from opendeur import staff
 from opendeur.runtime import Runtime
 from services.routing import api, handlers
-from services.routing.web import deps, pages, triage
+from services.routing.web import pages, triage
 
 rt = Runtime("routing")
-handlers.register(rt)
+handlers.register(rt)  # the subscribers and, through jobs.register, the escalation timers
 app = rt.app(title="routing", description="Groups, topics, matching and the 24-hour clock.")
-deps.install(app, rt)
 staff.install(rt, app)
 app.include_router(triage.router)
 app.include_router(pages.router)
 app.include_router(api.router)
-app.include_router(api.make_router(rt))
+app.include_router(api.hsds)
 app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")

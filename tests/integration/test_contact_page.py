@@ -15,7 +15,7 @@ import httpx
 from opendeur import links
 from opendeur.keys import pseudonym
 from opendeur.settings import Settings
-from tests.support import ADMIN, LINK, SECRET, System, question
+from tests.support import ADMIN, LINK, SECRET, System, question, staff_client
 
 ANNA = "anna.rouw@example.org"
 OVERVIEW = re.compile(r"(http://127\.0\.0\.1:\d+/contact/[A-Za-z0-9_.\-]+)")
@@ -208,8 +208,6 @@ def test_the_catalogue_has_every_text_in_both_languages() -> None:
 
     assert i18n.missing() == {}
     assert i18n.pick("EN") == "en" and i18n.pick("de", None) == "nl"
-    assert i18n.from_accept_language("en-GB,en;q=0.9,nl;q=0.8") == "en"
-    assert i18n.from_accept_language("de-DE, nl;q=0.5, en;q=0.4") == "nl"
 
 
 async def test_an_english_contact_sees_their_pages_in_english_and_can_switch(
@@ -359,3 +357,112 @@ async def test_the_overview_gives_the_deadline_in_words(system: System) -> None:
         async with pin_set(client, system, BRAM):
             en = await client.get(link[: -len("nl")] + "en")
     assert en.status_code == 200 and '<html lang="en">' in en.text
+
+
+async def triage_page(system: System) -> str:
+    """The team's queue as a newly signed-in team member sees it."""
+    team = await staff_client(system, "teamlid")
+    try:
+        return (await team.get(system.url("routing") + "/triage")).text
+    finally:
+        await team.aclose()
+
+
+async def until(check, what: str, timeout: float = 30) -> None:
+    """Wait for what a person would see after an event has gone round (the page is the proof)."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.2)
+
+
+def item(html: str, reference: str) -> str:
+    """The overview's entry for one question (empty when it is not listed)."""
+    if reference not in html:
+        return ""
+    return html.split(reference, 1)[1].split("</li>", 1)[0]
+
+
+async def test_not_reached_stays_on_the_overview_with_the_tries_until_the_team_takes_over(
+    system: System, tmp_path
+) -> None:
+    pim = "pim.poging@example.org"
+    csv = tmp_path / "groups.csv"
+    csv.write_text(
+        "group_name,topics,municipalities,online,contact_name,contact_email,max_open\n"
+        f"Pogingengroep Test,ocd,,yes,Pim Poging,{pim},3\n"
+    )
+    assert system.opendeur("groups", "import", str(csv)).returncode == 0
+    cid = pseudonym(settings(), "contact", pim)
+    overview = system.url("routing") + "/contact/" + links.sign(settings(), "contact", {"c": cid})
+    async with httpx.AsyncClient(timeout=10) as client:
+        q = await ask(client, system, topic="ocd", postcode=None)
+        mail = await system.wait_mail(lambda m: q["reference"] in m.subject)
+        assert mail.to == [pim]
+        callback = LINK.search(mail.text).group(1)
+        before = item((await client.get(overview)).text, q["reference"])
+        assert before and "Niet bereikt" not in before
+        for n in (1, 2):
+            r = await client.post(callback, data={"outcome": "unreachable"})
+            assert r.status_code < 400
+
+            async def tried(n: int = n) -> bool:
+                return f"Niet bereikt: {n} van de 3 keer." in item(
+                    (await client.get(overview)).text, q["reference"]
+                )
+
+            await until(tried, f"try {n} is not on the overview")
+        entry = item((await client.get(overview)).text, q["reference"])
+        # Still hers, with what to do next and what happens after the third try.
+        assert "Probeer het nog eens" in entry and "3e keer" in entry and "netwerkteam" in entry
+        en = item((await client.get(overview + "?lang=en")).text, q["reference"])
+        assert "Not reached: 2 of 3 times." in en and "3rd try" in en
+        assert (await client.post(callback, data={"outcome": "unreachable"})).status_code < 400
+
+        async def handed_over() -> bool:
+            return q["reference"] not in (await client.get(overview)).text
+
+        await until(handed_over, "after the third try the question stays on her overview")
+    page = await triage_page(system)
+    card = page.split(q["reference"], 1)[1].split("</li>", 1)[0]
+    assert "Contactpersoon kreeg de persoon 3 keer niet te pakken" in card
+    visible = re.sub(r"<[^>]+>", " ", card)  # what the team reads; form values aside
+    assert "3 keer door de contactpersoon" in visible and "unreachable" not in visible
+
+
+async def test_the_triage_queue_puts_crisis_first_in_words_with_a_call_back(
+    system: System, tmp_path
+) -> None:
+    csv = tmp_path / "groups.csv"
+    csv.write_text(
+        "group_name,topics,municipalities,online,contact_name,contact_email,max_open\n"
+        "Parkinsongroep Eindhoven,parkinson,Eindhoven,no,Piet Park,piet.park@example.org,3\n"
+    )
+    assert system.opendeur("groups", "import", str(csv)).returncode == 0
+    async with httpx.AsyncClient(timeout=10) as client:
+        crisis = await ask(client, system, story="Ik wil niet meer leven.", topic="parkinson")
+        assert crisis["advice"]["professional_help"] is True
+        plain = await ask(client, system, topic="adhd", postcode="5701")
+        for q in (crisis, plain):
+            await system.wait_audit(q["question_id"], ["question.unmatched.v1"])
+    page = await triage_page(system)
+    cards = page.split('<li class="question')[1:]
+    kinds = [c.startswith(" crisis") for c in cards]
+    assert kinds[0] and kinds == sorted(kinds, reverse=True), "crisis questions come first"
+    card = next(c for c in cards if crisis["reference"] in c)
+    # The team calls a crisis question back itself, at intake.
+    call = f'href="{system.url("intake")}/staff/crisis/{crisis["reference"]}">Bel terug</a>'
+    assert call in card and "Crisis" in card
+    assert "professionele hulp aangeraden" in card and "Eindhoven" in card
+    # The matcher's suggestion with why; the lists start empty: nothing chosen for the team.
+    assert "Voorstel van de matcher" in card
+    assert "<strong>Parkinsongroep Eindhoven</strong>: onderwerp en gemeente passen" in card
+    assert '<option value="" selected disabled>Kies een groep</option>' in card
+    assert '<option value="" selected disabled>Kies een reden</option>' in card
+    assert re.search(r"Terugbellen</dt><dd[^>]*>uiterlijk [a-z]+dag \d{1,2} [a-z]+, \d", card)
+    other = next(c for c in cards if plain["reference"] in c)
+    assert "Bel terug" not in other and "Helmond" in other
+    assert "Geen groep voor dit onderwerp in de buurt" in other
+    assert "geen groep met plek" in other  # no suggestion: said so, not an empty list
+    for code in ("professional_help_advised", "no_group", "all_full", "helmond<", "adhd<"):
+        assert code not in page

@@ -1,7 +1,8 @@
 """The one catalogue of the contact person's pages (overview, group self-service) in Dutch and English.
 
 The language comes from the link: notify adds the contact's language as `?lang=`; the switch link
-on the page sets `?lang=` too; without it, the browser's. Staff pages stay Dutch.
+on the page sets `?lang=` too; without it, the browser's (opendeur.web's `Lang`). Staff pages stay
+Dutch.
 """
 
 from __future__ import annotations
@@ -227,25 +228,6 @@ def pick(*candidates: object) -> Lang:
         if isinstance(c, str) and c.strip().lower()[:2] in LANGS:
             return c.strip().lower()[:2]  # type: ignore[return-value]
     return DEFAULT
-
-
-def from_accept_language(header: str | None) -> str | None:
-    """The browser's first choice among nl and en, if it states one (q-values respected)."""
-    best: tuple[float, str] | None = None
-    for i, part in enumerate((header or "").split(",")):
-        tag, _, params = part.strip().partition(";")
-        code = tag.strip().lower()[:2]
-        if code not in LANGS:
-            continue
-        q = 1.0
-        if params.strip().startswith("q="):
-            try:
-                q = float(params.strip()[2:])
-            except ValueError:
-                q = 0.0
-        if q > 0 and (best is None or q > best[0]):
-            best = (q - i * 1e-6, code)
-    return best[1] if best else None
 
 
 def translator(lang: Lang) -> Callable[..., str]:

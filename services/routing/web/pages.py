@@ -12,26 +12,38 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from opendeur import links
-from opendeur.runtime import ApiError
+from opendeur.errors import Refused
 from opendeur.settings import parse_duration
+from opendeur.web import Db, SettingsDep, SignedLink, runtime
 from services.routing import groups, store, taxonomy
 from services.routing.handlers import MAX_UNREACHABLE
 from services.routing.web import forms, i18n, queries
-from services.routing.web.deps import (
-    Db,
-    Lang,
-    SettingsDep,
-    SignedLink,
-    message,
-    network,
-    render,
-    runtime,
-)
+from services.routing.web.deps import colour, dead_link, message, render
 from services.routing.web.forms import FormError
 
 router = APIRouter(include_in_schema=False)
-ContactLink = Annotated[dict[str, str], Depends(SignedLink("contact", "c"))]
-GroupLink = Annotated[dict[str, str], Depends(SignedLink("group", "g", "c"))]
+ContactLink = Annotated[dict[str, str], Depends(SignedLink("contact", "c", dead=dead_link))]
+GroupLink = Annotated[dict[str, str], Depends(SignedLink("group", "g", "c", dead=dead_link))]
+
+
+async def her_language(request: Request, db: Db, contact_id: str) -> str:
+    """`?lang=` when the link or the switch names one; else the language the contact reads in."""
+    asked = request.query_params.get("lang")
+    if asked in i18n.LANGS:
+        return asked
+    return i18n.pick(await store.contact_language(db, contact_id))
+
+
+async def _contact_lang(request: Request, db: Db, link: ContactLink) -> str:
+    return await her_language(request, db, link["c"])
+
+
+async def _group_lang(request: Request, db: Db, link: GroupLink) -> str:
+    return await her_language(request, db, link["c"])
+
+
+ContactLang = Annotated[str, Depends(_contact_lang)]
+GroupLang = Annotated[str, Depends(_group_lang)]
 SAVED = {"capacity", "hours", "paused", "resumed"}
 
 
@@ -49,12 +61,14 @@ def come_back(request: Request, lang: i18n.Lang) -> str:
     return t("left_come_back_via", via=t("or").join(ways))
 
 
-async def contact_form(token: str, request: Request, lang: Lang, link: ContactLink) -> FormData:
+async def contact_form(
+    token: str, request: Request, lang: ContactLang, link: ContactLink
+) -> FormData:
     """A contact's form post: her link first, then the form's CSRF token (bound to the link)."""
     form = await request.form()
     if not forms.csrf_ok(runtime(request).settings, token, form.get("csrf")):
         t = i18n.translator(lang)
-        raise message(request, lang, 403, t("form_expired"), t("form_expired_body"))
+        raise message(lang, 403, t("form_expired"), t("form_expired_body"))
     return form
 
 
@@ -86,12 +100,16 @@ async def overview(
     t = i18n.translator(lang)
     me = await store.contact_overview(db, contact_id)
     if me is None:
-        return render(request, "message.html", 404, lang, heading=t("contact_not_found"))
+        return render("message.html", 404, lang, heading=t("contact_not_found"))
     settings = runtime(request).settings
     intake = settings.base_url("intake")
     now = datetime.now(UTC)
     deadline = int(settings.deadline.total_seconds())
     grace = int(parse_duration(settings.link_grace).total_seconds())
+
+    def ends(q: dict) -> int:
+        return link_end(q, deadline, grace)
+
     callbacks = [
         {
             **q,
@@ -101,8 +119,7 @@ async def overview(
             "tried_at": q.get("unreachable_at") or [],
             # Routing holds no callback key: the link is the contact's own overview link plus
             # the question (opendeur/links.py), which intake checks as any other; in her language.
-            "link": f"{intake}/c/{links.delegate(token, q['question_id'], link_end(q, deadline, grace))}"
-            f"?lang={lang}",
+            "link": f"{intake}/c/{links.delegate(token, q['question_id'], ends(q))}?lang={lang}",
         }
         for q in await queries.open_callbacks(db, contact_id)
     ]
@@ -115,7 +132,6 @@ async def overview(
     if form is not None and error is not None and error.field == "max_open":
         capacity = form.get("max_open", capacity)
     return render(
-        request,
         "contact.html",
         status,
         lang,
@@ -137,14 +153,19 @@ async def overview(
 
 @router.get("/contact/{token}", response_class=HTMLResponse)
 async def contact_page(
-    token: str, request: Request, db: Db, lang: Lang, link: ContactLink, saved: str | None = None
+    token: str,
+    request: Request,
+    db: Db,
+    lang: ContactLang,
+    link: ContactLink,
+    saved: str | None = None,
 ) -> Response:
     return await overview(request, db, token, link["c"], lang, saved=saved)
 
 
 @router.post("/contact/{token}/capacity")
 async def contact_capacity(
-    token: str, request: Request, db: Db, lang: Lang, link: ContactLink, form: ContactForm
+    token: str, request: Request, db: Db, lang: ContactLang, link: ContactLink, form: ContactForm
 ) -> Response:
     try:
         value = forms.parse_capacity(str(form.get("max_open", "")), lang)
@@ -156,7 +177,7 @@ async def contact_capacity(
 
 @router.post("/contact/{token}/hours")
 async def contact_hours(
-    token: str, request: Request, db: Db, lang: Lang, link: ContactLink, form: ContactForm
+    token: str, request: Request, db: Db, lang: ContactLang, link: ContactLink, form: ContactForm
 ) -> Response:
     try:
         hours = forms.parse_hours(form, lang)
@@ -168,12 +189,12 @@ async def contact_hours(
 
 @router.post("/contact/{token}/group")
 async def contact_group(
-    token: str, request: Request, db: Db, lang: Lang, link: ContactLink, form: ContactForm
+    token: str, request: Request, db: Db, lang: ContactLang, link: ContactLink, form: ContactForm
 ) -> Response:
     t = i18n.translator(lang)
     me = await store.contact_overview(db, link["c"])
     if me is None:
-        return render(request, "message.html", 404, lang, heading=t("contact_not_found"))
+        return render("message.html", 404, lang, heading=t("contact_not_found"))
     action = str(form.get("action", ""))
     if action not in ("pause", "resume") or action not in forms.allowed(me["status"]):
         error = FormError("action", t("action_not_now"))
@@ -183,12 +204,12 @@ async def contact_group(
     return RedirectResponse(f"/contact/{token}?lang={lang}&saved={saved}#group", 303)
 
 
-async def own_group(request: Request, db: Db, lang: Lang, link: GroupLink) -> dict:
+async def own_group(request: Request, db: Db, lang: GroupLang, link: GroupLink) -> dict:
     """The group of a self-service link, if its contact person still belongs to it."""
     group = await store.group_for_contact(db, link["g"], link["c"])
     if group is None:
         t = i18n.translator(lang)
-        raise message(request, lang, 404, t("group_not_found"))
+        raise message(lang, 404, t("group_not_found"))
     return group
 
 
@@ -197,12 +218,11 @@ OwnGroup = Annotated[dict, Depends(own_group)]
 
 @router.get("/groups/self/{token}", response_class=HTMLResponse)
 async def group_page(
-    token: str, request: Request, lang: Lang, group: OwnGroup, confirm: str | None = None
+    token: str, request: Request, lang: GroupLang, group: OwnGroup, confirm: str | None = None
 ) -> Response:
     actions = forms.allowed(group["status"])
     page = f"/groups/self/{token}"
     return render(
-        request,
         "group_self.html",
         lang=lang,
         group=group,
@@ -218,12 +238,12 @@ async def group_page(
 
 @router.post("/groups/self/{token}")
 async def group_change(
-    token: str, db: Db, lang: Lang, group: OwnGroup, request: Request
+    token: str, db: Db, lang: GroupLang, group: OwnGroup, request: Request
 ) -> Response:
     form = await request.form()
     action = str(form.get("action", ""))
     if action not in forms.allowed(group["status"]):
-        raise ApiError(422, "invalid_value", "This change is not possible now.", "action")
+        raise Refused("invalid_value", "This change is not possible now.", "action")
     page = f"/groups/self/{token}?lang={lang}"
     if action == "leave" and form.get("confirm") != "yes":  # not confirmed: ask first
         return RedirectResponse(f"{page}&confirm=leave", 303)
@@ -234,9 +254,8 @@ async def group_change(
 @router.get("/network.css", include_in_schema=False)
 async def network_css(settings: SettingsDep) -> Response:
     """The network's own colour for every page (the CSP allows stylesheets from here only)."""
-    colour = network(settings)["colour"]
     return Response(
-        f":root {{ --brand: {colour}; }}\n",
+        f":root {{ --brand: {colour(settings)}; }}\n",
         media_type="text/css",
         headers={"Cache-Control": "max-age=300"},
     )

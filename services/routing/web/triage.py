@@ -13,21 +13,21 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from contracts.events import QuestionClosed, StaffActed, StaffAction
 from opendeur import outbox
-from opendeur.runtime import ApiError
+from opendeur.errors import Refused
 from opendeur.staff import Staff
-from services.routing import handlers, regions, store, taxonomy
-from services.routing.matching import Group, Need, Routed, ranking
-from services.routing.web import queries
-from services.routing.web.deps import (
+from opendeur.web import (
     Db,
     SettingsDep,
     StaffFirstRoute,
     StaffForm,
-    render,
-    runtime,
+    csrf_token,
     staff_form,
     staff_page,
 )
+from services.routing import handlers, regions, store, taxonomy
+from services.routing.matching import Group, Need, Routed, ranking
+from services.routing.web import queries
+from services.routing.web.deps import render
 
 router = APIRouter(route_class=StaffFirstRoute)  # form posts: a credential before any input
 TeamPage = Annotated[Staff, Depends(staff_page("teamlid"))]
@@ -61,6 +61,10 @@ WHY = {
     "topic+online": "onderwerp past, online groep",
 }
 AFTER_HOURS = "; belt pas binnen de beltijden"
+LANGUAGE_FLAGS = {
+    "in_en": "; belt in het Engels",
+    "in_nl_not_en": "; belt in het Nederlands (de vrager spreekt liever Engels)",
+}
 SUGGESTIONS = 3
 
 
@@ -91,8 +95,10 @@ def reason_label(code: str | None) -> str:
 def why(reason: str) -> str:
     """ "topic+region+after_hours" as a team member reads it."""
     parts = reason.split("+")
-    base = WHY.get("+".join(parts[:2]), "onderwerp past")
-    return base + (AFTER_HOURS if "after_hours" in parts[2:] else "")
+    flags = parts[2:]
+    text = WHY.get("+".join(parts[:2]), "onderwerp past")
+    text += "".join(LANGUAGE_FLAGS[f] for f in flags if f in LANGUAGE_FLAGS)
+    return text + (AFTER_HOURS if "after_hours" in flags else "")
 
 
 def suggestions(q: dict, groups: list[Group], names: dict[str, str], now: datetime) -> list[dict]:
@@ -135,7 +141,7 @@ def question_id(raw: str) -> UUID:
     try:
         return UUID(raw)
     except ValueError:
-        raise ApiError(422, "invalid_value", "This is not a question id.", "question_id") from None
+        raise Refused("invalid_value", "This is not a question id.", "question_id") from None
 
 
 @router.get("/login", include_in_schema=False)
@@ -179,16 +185,13 @@ async def triage_page(request: Request, db: Db, staff: TeamPage, settings: Setti
         }
         for s in await store.buddy_signals(db)
     ]
-    gate = runtime(request).staff
-    assert gate is not None
     return render(
-        request,
         "triage.html",
         rows=rows,
         signals=signals,
         groups=[{"group_id": gid, "name": name} for gid, name in names.items()],
         reasons=CLOSE_REASONS,
-        csrf=gate.csrf(staff),
+        csrf=csrf_token(request, staff),
         intake=intake,
     )
 
@@ -204,12 +207,9 @@ async def triage_page(request: Request, db: Db, staff: TeamPage, settings: Setti
 async def assign(qid: str, db: Db, posted: TeamForm) -> Response:
     group_id = str(posted.form.get("group_id", "")).strip()
     if not group_id:
-        raise ApiError(422, "missing_field", "Choose a group.", "group_id")
+        raise Refused("missing_field", "Choose a group.", "group_id")
     question = question_id(qid)
-    try:
-        await handlers.assign(db, question, group_id, datetime.now(UTC))
-    except handlers.AssignRefused as exc:
-        raise ApiError(exc.status, exc.code, exc.message, exc.field) from None
+    await handlers.assign(db, question, group_id, datetime.now(UTC))  # a Refused rolls back
     await outbox.add(db, acted(posted.staff, "assign", question, group_id))
     return RedirectResponse("/triage", status_code=303)
 
@@ -225,13 +225,13 @@ async def assign(qid: str, db: Db, posted: TeamForm) -> Response:
 async def close(qid: str, db: Db, posted: TeamForm) -> Response:
     reason = str(posted.form.get("reason", ""))
     if reason not in CLOSE_REASONS:
-        raise ApiError(422, "invalid_value", "Choose one of the reasons.", "reason")
+        raise Refused("invalid_value", "Choose one of the reasons.", "reason")
     question = question_id(qid)
     prev = await store.close_question(db, question, reason, datetime.now(UTC))
     if prev is None:
-        raise ApiError(404, "not_found", "There is no such question.", "question_id")
+        raise Refused("not_found", "There is no such question.", "question_id", "not_found")
     if prev != "unmatched":
-        raise ApiError(409, "not_in_queue", "This question is not in the queue.")
+        raise Refused("not_in_queue", "This question is not in the queue.", kind="conflict")
     await outbox.add(
         db,
         QuestionClosed(question_id=question, reason=reason),
