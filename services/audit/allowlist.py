@@ -14,6 +14,7 @@ from contracts.events import BY_SUBJECT
 ENVELOPE = ("event_id", "type", "occurred_at", "source", "question_id")
 KEEP: dict[str, tuple[str, ...]] = {
     "question.received.v1": (
+        "reference",  # the OD reference the person and the contact know: the console shows it
         "channel",
         "topic",
         "language",

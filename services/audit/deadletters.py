@@ -34,18 +34,30 @@ async def list_dead(js: JetStreamContext, limit: int = 50) -> list[dict[str, Any
         except NotFoundError:  # purged or deleted: an interior gap
             seq -= 1
             continue
-        out.append(
-            {
-                "seq": int(msg.seq),
-                "time": msg.time.astimezone(UTC).isoformat() if msg.time else None,
-                "consumer": _header(msg, "Opendeur-Consumer"),
-                "reason": _header(msg, "Opendeur-Reason"),
-                "subject": _header(msg, "Opendeur-Subject"),
-                "stream_seq": _header(msg, "Opendeur-Stream-Seq"),
-            }
-        )
+        out.append(_row(msg))
         seq -= 1
     return out
+
+
+def _row(msg: Any) -> dict[str, Any]:
+    return {
+        "seq": int(msg.seq),
+        "time": msg.time.astimezone(UTC).isoformat() if msg.time else None,
+        "consumer": _header(msg, "Opendeur-Consumer"),
+        "reason": _header(msg, "Opendeur-Reason"),
+        "subject": _header(msg, "Opendeur-Subject"),
+        "stream_seq": _header(msg, "Opendeur-Stream-Seq"),
+    }
+
+
+async def get_dead(js: JetStreamContext, seq: int) -> dict[str, Any] | None:
+    """One dead letter's headers as list_dead gives them, plus `omitted` (kept without its
+    body); None if there is none with this sequence."""
+    try:
+        msg = await js.get_msg(DEADLETTER_STREAM, seq=seq)
+    except NotFoundError:
+        return None
+    return {**_row(msg), "omitted": _header(msg, "Opendeur-Body-Omitted")}
 
 
 async def replay(js: JetStreamContext, seq: int) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any
 
 from faststream import AckPolicy
@@ -93,7 +92,7 @@ async def _settle(raws: list[Any], *, ok: bool) -> None:
 def register(rt: Runtime) -> None:
     spec = consumers_of("audit")[0]
     # OPENDEUR_AUDIT_BATCH=1 gives one transaction per event: `make bench-audit` compares the two.
-    batch_size = int(os.environ.get("OPENDEUR_AUDIT_BATCH", spec.batch_size))
+    batch_size = rt.settings.audit_batch or spec.batch_size
     writer = Writer(rt)
 
     @rt.router.subscriber(

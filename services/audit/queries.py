@@ -10,7 +10,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.audit import store
+from services.audit import reports, store
 
 # One row per question received in [:s, :e): its clock and when each step first happened, from
 # question_times (kept per question by a trigger on events, migration 0004: a range read instead
@@ -134,7 +134,14 @@ async def consent_register(session: AsyncSession, question_id: UUID) -> dict[str
         elif r.type == "question.erased.v1":
             out["erased"] = {"at": at, "reason": rec.get("reason")}
         else:
-            out["accessed"].append({"contact_id": rec.get("contact_id"), "at": at})
+            out["accessed"].append(
+                {
+                    "contact_id": rec.get("contact_id"),
+                    "staff_id": rec.get("staff_id"),
+                    "purpose": rec.get("purpose"),
+                    "at": at,
+                }
+            )
     return out
 
 
@@ -244,6 +251,7 @@ async def questions_per_topic(
 
 
 async def latest_events(session: AsyncSession, limit: int = 50) -> list[dict[str, Any]]:
+    """The newest records, newest first (the benchmark's query; the console uses trail())."""
     rows = await session.execute(
         text("select seq, record, recorded_at from events order by seq desc limit :n"),
         {"n": limit},
@@ -255,3 +263,72 @@ async def latest_events(session: AsyncSession, limit: int = 50) -> list[dict[str
         rec["recorded_at"] = r.recorded_at.isoformat()
         out.append(rec)
     return out
+
+
+def _record(r: Any) -> dict[str, Any]:
+    rec = orjson.loads(r.record) if isinstance(r.record, str) else dict(r.record)
+    rec["seq"] = r.seq
+    rec["recorded_at"] = r.recorded_at.isoformat()
+    return rec
+
+
+# Records attributed to a staff member; migration 0006's partial index has the same predicate.
+STAFF_ONLY = "(type = 'staff.acted.v1' or (record->>'staff_id') is not null)"
+
+
+async def trail(
+    session: AsyncSession, *, after: int = 0, limit: int = 50, staff_only: bool = False
+) -> list[dict[str, Any]]:
+    """The newest `limit` records after sequence `after`, newest first; optionally only those
+    a staff member did (staff.acted, a team member's view of personal data or callback)."""
+    where = "seq > :after" + (f" and {STAFF_ONLY}" if staff_only else "")
+    rows = await session.execute(
+        text(
+            f"select seq, record, recorded_at from events where {where} "  # noqa: S608
+            "order by seq desc limit :n"
+        ),
+        {"after": after, "n": limit},
+    )
+    return [_record(r) for r in rows]
+
+
+async def references(session: AsyncSession, question_ids: list[str]) -> dict[str, str]:
+    """question id -> its OD reference, from the question.received records that kept one."""
+    ids = sorted({q for q in question_ids if q})
+    if not ids:
+        return {}
+    rows = await session.execute(
+        text(
+            "select question_id::text as q, record->>'reference' as ref from events "
+            "where question_id = any(cast(:q as uuid[])) and type = 'question.received.v1' "
+            "and record ? 'reference'"
+        ),
+        {"q": ids},
+    )
+    return {r.q: r.ref for r in rows if r.ref}
+
+
+# The staff predicate as well, so that the partial index events_staff serves it.
+REPLAYS = (
+    "select (record->>'deadletter_seq')::bigint as dl, record->>'staff_id' as staff_id, "  # noqa: S608 (constants only)
+    "occurred_at from events where "
+    + STAFF_ONLY
+    + " and type = 'staff.acted.v1' and record->>'action' = 'deadletter_replay' "
+    "and (record->>'deadletter_seq')::bigint = any(:s) order by seq"
+)
+
+
+async def replay_requests(session: AsyncSession, seqs: list[int]) -> dict[int, dict[str, Any]]:
+    """Dead-letter sequence -> the latest request to offer it again: who and when."""
+    if not seqs:
+        return {}
+    rows = await session.execute(text(REPLAYS), {"s": seqs})
+    return {r.dl: {"staff_id": r.staff_id, "at": r.occurred_at} for r in rows}
+
+
+async def monthly_report(session: AsyncSession, month: str) -> dict[str, Any]:
+    """The funder report of a "YYYY-MM" as published (Refused for a malformed month)."""
+    days, start, end = reports.month_range(month)
+    counts = await store.monthly_counts(session, start, end)
+    stats = (await timings(session, start, end, questions=False))["by_topic"]
+    return reports.build(month, days, counts, stats)

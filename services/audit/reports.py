@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import calendar
 import csv
 import io
+import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
+from opendeur.errors import Refused
 from services.audit import suppression
 
 NOTE = (
@@ -25,6 +29,17 @@ TABLES = (
 
 
 THRESHOLD = 5
+
+
+def month_range(month: str) -> tuple[int, datetime, datetime]:
+    """(days in the month, its first instant, the first instant of the next) of a "YYYY-MM"."""
+    ok = re.fullmatch(r"(20[0-9]{2})-(0[1-9]|1[0-2])", month)
+    if ok is None:
+        raise Refused("invalid_month", "month must look like 2026-11", "month")
+    year, mon = int(ok[1]), int(ok[2])
+    start = datetime(year, mon, 1, tzinfo=UTC)
+    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=UTC)
+    return calendar.monthrange(year, mon)[1], start, end
 
 
 def _seconds(value: float | None, n: int) -> int | None:

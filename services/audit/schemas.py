@@ -105,7 +105,12 @@ class Erased(BaseModel):
 
 
 class Access(BaseModel):
+    """Who opened the personal data: a contact person (contact_id) or, calling back a crisis
+    question, a team member (staff_id, the pseudonymous id; purpose team_callback)."""
+
     contact_id: str | None
+    staff_id: str | None = None
+    purpose: str | None = None
     at: str
 
 

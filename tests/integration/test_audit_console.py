@@ -22,8 +22,8 @@ async def ask(client: httpx.AsyncClient, system: System, **overrides: object) ->
     return r.json()
 
 
-async def answered(client: httpx.AsyncClient, system: System) -> str:
-    """A question that went all the way to a callback; its id."""
+async def answered(client: httpx.AsyncClient, system: System) -> dict:
+    """A question that went all the way to a callback; its id and reference."""
     accepted = await ask(client, system)
     mail = await system.wait_mail(lambda m: accepted["reference"] in m.subject, timeout=SLOW)
     link = LINK.search(mail.text).group(1)
@@ -32,14 +32,14 @@ async def answered(client: httpx.AsyncClient, system: System) -> str:
     await system.wait_audit(
         accepted["question_id"], ["contact.notified.v1", "callback.done.v1"], timeout=SLOW
     )
-    return accepted["question_id"]
+    return accepted
 
 
-async def unmatched(client: httpx.AsyncClient, system: System, topic: str) -> str:
+async def unmatched(client: httpx.AsyncClient, system: System, topic: str) -> dict:
     """A question no group takes (no group for the topic): open, in the triage queue."""
     accepted = await ask(client, system, topic=topic)
     await system.wait_audit(accepted["question_id"], ["question.unmatched.v1"], timeout=SLOW)
-    return accepted["question_id"]
+    return accepted
 
 
 def this_month() -> str:
@@ -48,8 +48,8 @@ def this_month() -> str:
 
 async def test_timings_per_question_per_topic_and_open_questions(system: System) -> None:
     async with httpx.AsyncClient(timeout=30) as client:
-        done = await answered(client, system)
-        waiting = await unmatched(client, system, "mantelzorg")
+        done = (await answered(client, system))["question_id"]
+        waiting = (await unmatched(client, system, "mantelzorg"))["question_id"]
         url = system.url("audit") + "/api/v1/audit/timings"
         assert (await client.get(url, params={"month": this_month()})).status_code == 401
         r = await client.get(url, params={"month": this_month()}, headers=AUTH)
@@ -124,11 +124,20 @@ async def test_funder_report_never_shows_a_count_of_one_to_four(system: System) 
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
         page = r.text
         assert '<link rel="stylesheet" href="/static/print.css" media="print">' in page
-        assert '<th scope="row">eetstoornis</th><td>&lt;5</td>' in page
+        assert '<th scope="row">Eetstoornissen</th><td>&lt;5</td>' in page
+        assert "Maandrapport" in page and "Vragen per onderwerp" in page
         assert not re.search(r"<td>\s*[1-4]\s*</td>", page)
         assert "<script>" not in page and "style=" not in page
         print_css = await client.get(system.url("audit") + "/static/print.css")
         assert print_css.status_code == 200 and "@page" in print_css.text
+
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def visible_text(html: str) -> str:
+    """What a person reads: the page without tags and attribute values."""
+    return re.sub(r"<[^>]*>", " ", html)
 
 
 async def test_console_needs_an_operators_sign_in_and_shows_queues_charts_and_events(
@@ -158,25 +167,35 @@ async def test_console_needs_an_operators_sign_in_and_shows_queues_charts_and_ev
         r = await browser.get("/")
         assert r.status_code == 200, r.text
         page = r.text
+        text = visible_text(page)
+        assert '<html lang="nl">' in page
         assert page.count("<svg") == 3
-        assert "Time to callback" in page and "within the deadline" in page
-        assert "Questions per topic" in page
-        assert done in page and "callback.done.v1" in page
-        assert waiting in page
+        assert "Tijd tot terugbellen" in page and "Op tijd teruggebeld" in page
+        assert "Vragen per onderwerp" in page
+        # Questions by their OD reference, events in words, never an id of a question on screen.
+        assert done["reference"] in text and waiting["reference"] in text
+        assert "Terugbellen vastgelegd: bereikt" in text and "door contactpersoon" in text
+        assert not UUID.search(text), UUID.search(text)
+        assert "callback.done.v1" not in text and "+00:00" not in text
         triage = int(re.search(r'id="triage-count">(\d+)<', page).group(1))
         # Forged routing events for questions never received do not count (see test_audit_trail).
-        assert triage >= 1 and triage == page.count(" · triage</td>")
+        assert triage >= 1 and triage == page.count('<span class="triage">')
         assert re.search(r'id="deadletter-count">(\d+)<', page)
         assert '<script src="/static/console.js" defer></script>' in page
         assert "<script>" not in page and "style=" not in page
-        assert page.count("<tr><td>") <= 50
+        assert 0 < page.count('<li class="line') <= 50
         assert "content-security-policy" in r.headers
+
+        english = await browser.get("/", params={"lang": "en"})
+        assert english.status_code == 200 and '<html lang="en">' in english.text
+        assert "Time to callback" in english.text and "Callback recorded: reached" in english.text
 
         js = await browser.get("/static/console.js")
         assert js.status_code == 200 and "EventSource" in js.text
 
-        # The console's live feed: the stream answers to the operator's session.
-        seq = int(re.search(r"<tr><td>(\d+)</td>", page).group(1))
+        # The console's live feed: the stream answers to the operator's session, and the new
+        # lines come worded by the server.
+        seq = int(re.search(r'data-seq="(\d+)"', page).group(1))
         async with browser.stream("GET", f"/api/v1/audit/stream?after={seq - 1}") as stream:
             assert stream.status_code == 200
             seen = ""
@@ -190,6 +209,9 @@ async def test_console_needs_an_operators_sign_in_and_shows_queues_charts_and_ev
 
             await asyncio.wait_for(first_event(), 30)
         assert f"id: {seq}\n" in seen
+        lines = await browser.get("/trail/lines", params={"after": seq - 1})
+        assert lines.status_code == 200 and lines.text.count('<li class="line') == 1
+        assert f'data-seq="{seq}"' in lines.text and not UUID.search(visible_text(lines.text))
 
         csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
         r = await browser.post("/staff/signout", data={"csrf": "0" * 64})
@@ -198,13 +220,15 @@ async def test_console_needs_an_operators_sign_in_and_shows_queues_charts_and_ev
         assert r.status_code == 200 and system.url("intake") + "/staff" in r.text
         r = await browser.get("/")
         assert r.status_code == 303 and "/staff/handoff" in r.headers["location"]
+        r = await browser.get("/trail/lines")
+        assert r.status_code == 303 and "/staff/handoff" in r.headers["location"]
 
     # The machine token reads the API; it opens no page for a person.
     r = httpx.get(base + "/", headers=AUTH)
     assert r.status_code == 303 and "/staff/handoff" in r.headers["location"]
     paths = httpx.get(base + "/openapi.json").json()["paths"]
     assert {"/api/v1/audit/timings", "/api/v1/audit/consent/{question_id}"} <= set(paths)
-    assert "/login" not in paths
+    assert "/login" not in paths and "/trail/lines" not in paths
 
 
 # The timings as first computed, straight from the events (one lateral scan per question): the

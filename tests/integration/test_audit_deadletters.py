@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from datetime import datetime
@@ -77,7 +78,12 @@ async def test_poison_message_is_listed_on_the_console_without_its_payload(
     finally:
         await operator.aclose()
     assert f"opendeur deadletters replay {row['seq']}</code>" in page
-    assert CONSUMER in page and "invalid:validationerror" in page
+    assert f'action="/deadletters/{row["seq"]}/replay"' in page
+    # The consumer and the reason in words, not as codes.
+    assert "doorsturen (routing): vraag binnengekomen" in page
+    assert "onleesbaar of geen geldig bericht" in page
+    # The code itself only for whoever opens "Code voor de technici".
+    assert "<summary>Code voor de technici</summary><code>invalid:validationerror</code>" in page
     assert "an event" not in page, "the console must never show a dead letter's payload"
 
 
@@ -143,3 +149,95 @@ def test_the_cli_lists_and_refuses_what_it_may_not_replay(system: System) -> Non
     assert listed.returncode == 0, listed.stderr
     refused = system.opendeur("deadletters", "replay", "999999")
     assert refused.returncode == 2 and "refused" in refused.stderr
+
+
+async def forge_dead_letter(js) -> int:
+    """A valid event a consumer gave up on, as messaging.dead_letter records it; its sequence."""
+    event = received_event()
+    forged = await js.publish(
+        deadletter_subject(CONSUMER),
+        event.to_bytes(),
+        headers={
+            "Opendeur-Consumer": CONSUMER,
+            "Opendeur-Reason": "max_deliveries",
+            "Opendeur-Subject": event.subject,
+            "Nats-Msg-Id": str(uuid.uuid4()),
+        },
+    )
+    return forged.seq
+
+
+def replay_records(events: list[dict], seq: int) -> list[dict]:
+    return [
+        e
+        for e in events
+        if e["type"] == "staff.acted.v1"
+        and e.get("action") == "deadletter_replay"
+        and e.get("deadletter_seq") == seq
+    ]
+
+
+async def trail(client: httpx.AsyncClient, system: System) -> list[dict]:
+    r = await client.get(
+        system.url("audit") + "/api/v1/audit/events",
+        params={"type": "staff.acted.v1", "limit": 5000},
+        headers=bearer(ADMIN),
+    )
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def test_an_operators_replay_request_is_in_the_chain_with_their_staff_id(
+    system: System,
+) -> None:
+    nc = await nats.connect(system.nats.url)
+    try:
+        seq = await forge_dead_letter(nc.jetstream())
+    finally:
+        await nc.close()
+    url = system.url("audit")
+    anonymous = httpx.AsyncClient(timeout=30)
+    other = await staff_client(system, "teamlid", "rapportage")
+    operator = await staff_client(system, "beheerder")
+    try:
+        page = (await operator.get(url + "/")).text
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
+        action = f"{url}/deadletters/{seq}/replay"
+        assert action.removeprefix(url) in page
+
+        # Refused before anything is written: nobody signed in, the wrong role, no CSRF token.
+        assert (await anonymous.post(action, data={"csrf": csrf})).status_code == 401
+        await other.get(url + "/")  # a session at audit, without the role
+        assert (await other.post(action, data={"csrf": csrf})).status_code == 403
+        r = await operator.post(action, data={"csrf": "0" * 64}, follow_redirects=False)
+        assert r.status_code == 403
+        async with httpx.AsyncClient(timeout=30) as reader:
+            assert replay_records(await trail(reader, system), seq) == []
+
+        missing = await operator.post(
+            f"{url}/deadletters/{seq + 100000}/replay", data={"csrf": csrf}
+        )
+        assert missing.status_code == 404 and "geen vastgelopen bericht" in missing.text
+
+        r = await operator.post(action, data={"csrf": csrf}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == f"/?replayed={seq}#dead"
+        shown = await operator.get(url + r.headers["location"])
+        assert shown.status_code == 200
+    finally:
+        await anonymous.aclose()
+        await other.aclose()
+        await operator.aclose()
+
+    async with httpx.AsyncClient(timeout=30) as reader:
+        records = replay_records(await trail(reader, system), seq)
+        verified = await reader.get(url + "/api/v1/audit/verify", headers=bearer(ADMIN))
+    assert len(records) == 1, records
+    asked = records[0]
+    assert asked["source"] == "audit" and asked["deadletter_subject"] == "question.received.v1"
+    assert re.fullmatch(r"st-[0-9a-f]{16}", asked["staff_id"])
+    # The chain still holds together with audit's own record in it.
+    assert verified.json()["ok"] is True
+    page = shown.text
+    assert "opnieuw aanbieden is aangevraagd" in page
+    assert f"Aangevraagd door medewerker {asked['staff_id']}" in page
+    assert f"door medewerker {asked['staff_id']}" in page.split('id="events"')[1]

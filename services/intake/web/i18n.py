@@ -586,6 +586,63 @@ CATALOGUE: dict[str, tuple[str, str]] = {
 # callback and the coordinator's accounts page.
 CATALOGUE.update(
     {
+        "st_login_title": ("Inloggen", "Sign in"),
+        "st_login_h1": ("Inloggen voor medewerkers", "Staff sign-in"),
+        "st_login_intro": (
+            "Eén inlog voor de telefoonconsole, triage, de beheerconsole en het rapport. Wat u "
+            "ziet hangt af van uw rollen.",
+            "One sign-in for the phone console, triage, the operator console and the report. "
+            "What you see depends on your roles.",
+        ),
+        "st_name": ("Gebruikersnaam", "User name"),
+        "st_password": ("Wachtwoord", "Password"),
+        "st_login_button": ("Inloggen", "Sign in"),
+        "st_limited": ("Te veel pogingen. Wacht een minuut.", "Too many tries. Wait a minute."),
+        "st_wrong": ("Naam of wachtwoord klopt niet.", "The name or password is not right."),
+        "st_pw_title": ("Nieuw wachtwoord", "New password"),
+        "st_pw_h1": ("Kies een nieuw wachtwoord", "Choose a new password"),
+        "st_pw_hint": (
+            "Minstens {min} tekens. Alleen u kent het.",
+            "At least {min} characters. Only you know it.",
+        ),
+        "st_pw_again": ("Nog een keer", "Once more"),
+        "st_pw_save": ("Opslaan", "Save"),
+        "st_pw_short": ("Kies minstens {min} tekens.", "Choose at least {min} characters."),
+        "st_pw_differ": ("De twee wachtwoorden verschillen.", "The two passwords differ."),
+        "st_pw_expired": ("Het formulier was verlopen.", "The form had expired."),
+        "st_link_dead": ("Deze link werkt niet meer", "This link no longer works"),
+        "st_link_dead_body": (
+            "Een inloglink werkt één keer en verloopt na een dag.",
+            "A sign-in link works once and expires after a day.",
+        ),
+        "st_unknown_target": ("Onbekende bestemming.", "Unknown destination."),
+        "st_to_login": ("Naar de inlogpagina", "To the sign-in page"),
+        "st_welcome": ("Welkom, {name}", "Welcome, {name}"),
+        "st_your_roles": ("Uw rollen: {roles}.", "Your roles: {roles}."),
+        "st_trail_note": (
+            "In het logboek staat wat u doet onder uw medewerkerscode",
+            "The log records what you do under your staff code",
+        ),
+        "st_trail_note_end": (", niet onder uw naam.", ", not under your name."),
+        "st_your_pages": ("Uw pagina's", "Your pages"),
+        "st_no_role": (
+            "Uw account heeft nog geen rol. Vraag de coördinator om er een.",
+            "Your account has no role yet. Ask the coordinator for one.",
+        ),
+        "st_logout": ("Uitloggen", "Sign out"),
+        "st_logout_note": (
+            "Na het uitloggen sluiten ook de andere pagina's binnen tien minuten.",
+            "After signing out, the other pages close within ten minutes too.",
+        ),
+        "st_page_phone": ("Telefoonconsole", "Phone console"),
+        "st_page_crisis": ("Crisisvragen terugbellen", "Call back crisis questions"),
+        "st_page_triage": ("Triage: vragen zonder groep", "Triage: questions without a group"),
+        "st_page_accounts": ("Medewerkers en rollen", "Staff and roles"),
+        "st_page_console": ("Beheerconsole", "Operator console"),
+        "st_page_report": ("Maandrapport", "Monthly report"),
+        "st_skip": ("Naar de inhoud", "Skip to content"),
+        "st_staff": ("medewerkers", "staff"),
+        "st_other_lang": ("In English", "In het Nederlands"),
         "st_refused": ("Geen toegang", "No access"),
         "st_refused_body": (
             "Uw account heeft niet de rol die voor deze pagina nodig is. Vraag de coördinator "

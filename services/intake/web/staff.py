@@ -9,18 +9,17 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import urlencode
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from opendeur import staff as shared
-from opendeur import timefmt
 from opendeur.logging import get_logger
 from opendeur.runtime import SECURITY_HEADERS, Runtime
-from opendeur.web import PageAnswer
+from opendeur.settings import Settings
+from opendeur.web import PageAnswer, runtime, templates
 from services.intake import api, users
 from services.intake.web import forms
 from services.intake.web.i18n import t, tel_links
@@ -29,21 +28,8 @@ from services.intake.web.phone import PhoneSession, sign_in
 log = get_logger(component="intake.staff")
 
 COOKIE = "od_staff_in"  # intake's own: the server-side session id (phone.py reads it too)
-TEMPLATES = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(["html"]),
-)
+TEMPLATES = templates(__file__)  # the kit's one factory (shared with this folder's pages)
 TEMPLATES.filters["tel_links"] = tel_links
-for _name in ("moment", "deadline", "day", "clock"):
-    TEMPLATES.filters[_name] = getattr(timefmt, _name)
-_rt: Runtime | None = None  # set by make_router; routes ask for it with `runtime(request)`
-
-
-def runtime(request: Request) -> Runtime:
-    """The runtime (app.state's once app.py puts it there)."""
-    found = getattr(request.app.state, "runtime", None) or _rt
-    assert found is not None, "staff.make_router(rt) was not called"
-    return found
 
 
 def lang_of(request: Request) -> str:
@@ -57,12 +43,22 @@ def render(name: str, status: int = 200, lang: str = "nl", **ctx: object) -> HTM
 
 
 def page(request: Request, name: str, status: int = 200, **ctx: object) -> HTMLResponse:
-    """A staff page in the request's language (?lang=en), the network's name, this door's CSP."""
+    """A staff page in the request's language (?lang=en), the network's name, this door's CSP,
+    and a link to the same page in the other language."""
     settings = runtime(request).settings
+    lang = lang_of(request)
+    params = {k: v for k, v in request.query_params.items() if k != "lang"}
+    if lang == "nl":
+        params["lang"] = "en"
+    ctx.setdefault("q", "?lang=en" if lang == "en" else "")
+    if request.method == "GET":
+        ctx.setdefault(
+            "other_lang_url", request.url.path + (f"?{urlencode(params)}" if params else "")
+        )
     response = render(
         name,
         status,
-        lang_of(request),
+        lang,
         network=settings.network_name or "Zelfhulp Netwerk",
         **ctx,
     )
@@ -70,7 +66,7 @@ def page(request: Request, name: str, status: int = 200, **ctx: object) -> HTMLR
     return response
 
 
-def _csp(settings) -> str:
+def _csp(settings: Settings) -> str:
     # A form posted here ends, through the hand-off, on routing, audit or notify: Chromium holds
     # every redirect after a form post to the page's form-action, so those origins are listed.
     origins = " ".join(settings.base_url(s) for s in shared.AUDIENCES)
@@ -136,216 +132,259 @@ def staff_member(*roles: str) -> Callable[[Request], Awaitable[Signed]]:
     return dependency
 
 
-def make_router(rt: Runtime) -> APIRouter:
-    global _rt
-    _rt = rt
-    from services.intake.web import accounts, crisis  # they use this module's helpers
+router = APIRouter(prefix="/staff", include_in_schema=False)
 
-    router = APIRouter(prefix="/staff", include_in_schema=False)
+
+def _set_cookie(request: Request, response: Response, s: PhoneSession) -> Response:
+    si = sign_in(runtime(request))
+    response.headers.update(api.NO_STORE)
+    response.set_cookie(
+        COOKIE,
+        si.codec.dump(s),
+        max_age=si.codec.max_age,
+        httponly=True,
+        samesite="lax",  # it must come along when routing or audit sends the browser here
+        secure=si.secure,
+        path="/",
+    )
+    return response
+
+
+def _target(values: dict) -> tuple[str, str]:
+    """Where to after signing in: another service (`to`, through the hand-off) and a path."""
+    to = values.get("to", "")
+    return (to if to in shared.AUDIENCES else ""), shared.local_path(values.get("next"), "/")
+
+
+def _onward(to: str, nxt: str) -> str:
+    if to:
+        return f"/staff/handoff?{urlencode({'to': to, 'next': nxt})}"
+    return nxt if nxt.startswith("/staff/") else "/staff"  # a staff page of intake's own
+
+
+def _fresh() -> PhoneSession:
+    return PhoneSession(secrets.token_urlsafe(18), None)
+
+
+def _login_page(
+    request: Request, s: PhoneSession, to: str, nxt: str, error: str = "", status: int = 200
+) -> Response:
+    csrf = sign_in(runtime(request)).codec.csrf(s)
+    html = page(request, "staff_login.html", status, csrf=csrf, to=to, next=nxt, error=error)
+    return _set_cookie(request, html, s)
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def get_login(request: Request) -> Response:
+    to, nxt = _target(dict(request.query_params))
+    s = sign_in(runtime(request)).codec.load(request.cookies.get(COOKIE))
+    return _login_page(request, s or _fresh(), to, nxt)
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def post_login(request: Request) -> Response:
+    rt = runtime(request)
+    si = sign_in(rt)
+    s = si.codec.load(request.cookies.get(COOKIE))
+    values = forms.field_values(await request.form())
+    to, nxt = _target(values)
+    if s is None or not si.codec.csrf_ok(s, values.get("csrf", "")):
+        error = t("st_expired", lang_of(request))
+        return _login_page(request, _fresh(), to, nxt, error, 403)
+    name = values.get("name", "").strip().lower()[:64]
+    client = request.client.host if request.client else "unknown"
+    # Tries per name from one address, and per address: a stranger who floods a name from
+    # elsewhere fills only their own bucket and never locks that person out.
+    if si.by_address.take(client) or si.by_name.take(f"{name}@{client}"):
+        log.warning("staff_login_limited")
+        return _login_page(request, s, to, nxt, t("st_limited", lang_of(request)), 429)
+    user = await users.authenticate(rt.sessions, name, values.get("password", ""))
+    if user is None:
+        log.info("staff_login_failed")
+        return _login_page(request, s, to, nxt, t("st_wrong", lang_of(request)), 401)
+    log.info("staff_login", staff_id=user.staff_id)
+    sid = await users.open_session(rt.sessions, user.name, datetime.now(UTC), si.lifetime)
+    query = urlencode({"to": to, "next": nxt})
+    where = f"/staff/password?{query}" if user.must_change else _onward(to, nxt)
+    return _set_cookie(request, RedirectResponse(where, 303), PhoneSession(sid, user.name))
+
+
+@router.get("/first/{token}", response_class=HTMLResponse)
+async def first_signin(request: Request, token: str) -> Response:
+    """A one-time sign-in link (the first coordinator's, printed by `opendeur up`, or one a
+    coordinator made on the accounts page)."""
+    rt = runtime(request)
+    user = await users.use_signin_link(rt.sessions, token[:200], datetime.now(UTC))
+    if user is None:
+        return page(
+            request,
+            "staff_message.html",
+            410,
+            heading=t("st_link_dead", lang_of(request)),
+            body=t("st_link_dead_body", lang_of(request)),
+        )
+    log.info("staff_first_signin", staff_id=user.staff_id)
+    lifetime = sign_in(rt).lifetime
+    sid = await users.open_session(rt.sessions, user.name, datetime.now(UTC), lifetime)
+    response = RedirectResponse("/staff/password", 303)
+    return _set_cookie(request, response, PhoneSession(sid, user.name))
+
+
+def _password_page(
+    request: Request,
+    s: PhoneSession,
+    user: str,
+    to: str,
+    nxt: str,
+    error: str = "",
+    status: int = 200,
+) -> Response:
+    return page(
+        request,
+        "staff_password.html",
+        status,
+        csrf=sign_in(runtime(request)).codec.csrf(s),
+        user=user,
+        to=to,
+        next=nxt,
+        error=error,
+        min=users.PASSWORD_MIN,
+    )
+
+
+@router.get("/password", response_class=HTMLResponse)
+async def get_password(request: Request) -> Response:
+    found = await signed_in(request)
+    if found is None:
+        return RedirectResponse("/staff/login", 303)
+    to, nxt = _target(dict(request.query_params))
+    return _password_page(request, found[0], found[1].name, to, nxt)
+
+
+@router.post("/password", response_class=HTMLResponse)
+async def post_password(request: Request) -> Response:
+    rt = runtime(request)
+    si = sign_in(rt)
+    found = await signed_in(request)
+    if found is None:
+        return RedirectResponse("/staff/login", 303)
+    s, user = found
+    values = forms.field_values(await request.form())
+    to, nxt = _target(values)
+    if not si.codec.csrf_ok(s, values.get("csrf", "")):
+        error = t("st_pw_expired", lang_of(request))
+        return _password_page(request, s, user.name, to, nxt, error, 403)
+    password = values.get("password", "")
+    if len(password) < users.PASSWORD_MIN or len(password) > 1024:
+        error = t("st_pw_short", lang_of(request), min=users.PASSWORD_MIN)
+        return _password_page(request, s, user.name, to, nxt, error, 422)
+    if password != values.get("password2", ""):
+        error = t("st_pw_differ", lang_of(request))
+        return _password_page(request, s, user.name, to, nxt, error, 422)
+    await users.set_password(rt.sessions, user.name, password)  # ends every session
+    sid = await users.open_session(rt.sessions, user.name, datetime.now(UTC), si.lifetime)
+    response = RedirectResponse(_onward(to, nxt), 303)
+    return _set_cookie(request, response, PhoneSession(sid, user.name))
+
+
+def _pages_for(settings: Settings, user: users.User, lang: str) -> list[tuple[str, str]]:
+    """The pages this person's roles open, in the order of a working day."""
+    routing, audit = settings.base_url("routing"), settings.base_url("audit")
+    month = datetime.now(UTC).strftime("%Y-%m")
+    q = "?lang=en" if lang == "en" else ""
+    pages = (
+        (("telefoonvrijwilliger",), "st_page_phone", "/phone"),
+        (("teamlid", "coordinator"), "st_page_crisis", f"/staff/crisis{q}"),
+        (("teamlid",), "st_page_triage", f"{routing}/triage"),
+        (("coordinator",), "st_page_accounts", f"/staff/accounts{q}"),
+        (("beheerder",), "st_page_console", f"{audit}/"),
+        (("rapportage", "beheerder"), "st_page_report", f"{audit}/report?month={month}"),
+    )
+    return [(t(key, lang), url) for roles, key, url in pages if user.has(*roles)]
+
+
+@router.get("", response_class=HTMLResponse)
+async def home(request: Request) -> Response:
+    found = await signed_in(request)
+    if found is None:
+        return RedirectResponse("/staff/login", 303)
+    s, user = found
+    if user.must_change:
+        return RedirectResponse("/staff/password", 303)
+    lang = lang_of(request)
+    labels = [t(f"role_{r}", lang) for r in user.roles if r in shared.ROLES]
+    return page(
+        request,
+        "staff_home.html",
+        csrf=sign_in(runtime(request)).codec.csrf(s),
+        user=user.name,
+        staff_id=user.staff_id,
+        roles=labels,
+        pages=_pages_for(runtime(request).settings, user, lang),
+    )
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    rt = runtime(request)
+    codec = sign_in(rt).codec
+    s = codec.load(request.cookies.get(COOKIE))
+    values = forms.field_values(await request.form())
+    if s is None or not codec.csrf_ok(s, values.get("csrf", "")):
+        return page(
+            request, "staff_message.html", 403, heading=t("st_pw_expired", lang_of(request))
+        )
+    await users.end_session(rt.sessions, s.sid)  # routing and audit follow within minutes
+    response = RedirectResponse("/staff/login", 303, headers=api.NO_STORE)
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
+    return response
+
+
+@router.get("/handoff")
+async def handoff(request: Request) -> Response:
+    """Send a signed-in person back to a service's /staff/accept with a 60-s assertion."""
+    settings = runtime(request).settings
+    to, nxt = _target(dict(request.query_params))
+    if not to:
+        heading = t("st_unknown_target", lang_of(request))
+        return page(request, "staff_message.html", 400, heading=heading)
+    found = await signed_in(request)
+    query = urlencode({"to": to, "next": nxt})
+    if found is None:
+        return RedirectResponse(f"/staff/login?{query}", 303, headers=api.NO_STORE)
+    if found[1].must_change:
+        return RedirectResponse(f"/staff/password?{query}", 303, headers=api.NO_STORE)
+    user = found[1]
+    assertion = shared.issue(
+        _signing_key(settings), user.staff_id, list(user.roles), to, time.time()
+    )
+    back = urlencode({"assertion": assertion, "next": nxt})
+    url = f"{settings.base_url(to)}/staff/accept?{back}"
+    return RedirectResponse(url, 303, headers=api.NO_STORE)
+
+
+_keys: dict[int, Ed25519PrivateKey] = {}
+
+
+def _signing_key(settings: Settings) -> Ed25519PrivateKey:
+    """Intake's assertion key, derived once per settings object."""
+    key = _keys.get(id(settings))
+    if key is None:
+        key = _keys[id(settings)] = shared.signing_key(settings)
+    return key
+
+
+def _include_pages() -> None:
+    from services.intake.web import accounts, crisis  # they import this module's helpers
+
     router.include_router(crisis.router)
     router.include_router(accounts.router)
-    settings = rt.settings
-    # The phone console's codec, key and login limits: one session serves the console and every
-    # staff page, and a name has one set of tries for both doors.
-    si = sign_in(rt)
-    lifetime, idle, codec, secure = si.lifetime, si.idle, si.codec, si.secure
-    by_name, by_address = si.by_name, si.by_address
-    key = shared.signing_key(settings)
-    network = settings.network_name or "Zelfhulp Netwerk"
 
-    csp = _csp(settings)
 
-    def page(name: str, status: int = 200, **ctx: object) -> HTMLResponse:
-        response = render(name, status, network=network, **ctx)
-        response.headers["Content-Security-Policy"] = csp
-        return response
+_include_pages()
 
-    def set_cookie(response: Response, s: PhoneSession) -> Response:
-        response.headers.update(api.NO_STORE)
-        response.set_cookie(
-            COOKIE,
-            codec.dump(s),
-            max_age=codec.max_age,
-            httponly=True,
-            samesite="lax",  # it must come along when routing or audit sends the browser here
-            secure=secure,
-            path="/",
-        )
-        return response
 
-    def target(values: dict) -> tuple[str, str]:
-        to = values.get("to", "")
-        return (to if to in shared.AUDIENCES else ""), shared.local_path(values.get("next"), "/")
-
-    def onward(to: str, nxt: str) -> str:
-        if to:
-            return f"/staff/handoff?{urlencode({'to': to, 'next': nxt})}"
-        return nxt if nxt.startswith("/staff/") else "/staff"  # a staff page of intake's own
-
-    async def current(request: Request) -> tuple[PhoneSession, users.User] | None:
-        s = codec.load(request.cookies.get(COOKIE))
-        if s is None or s.user is None:
-            return None
-        user = await users.session_user(rt.sessions, s.sid, datetime.now(UTC), idle)
-        if user is None or user.name != s.user:
-            return None
-        return s, user
-
-    def login_page(s: PhoneSession, to: str, nxt: str, error: str = "", status: int = 200):
-        html = page("staff_login.html", status, csrf=codec.csrf(s), to=to, next=nxt, error=error)
-        return set_cookie(html, s)
-
-    def fresh() -> PhoneSession:
-        return PhoneSession(secrets.token_urlsafe(18), None)
-
-    @router.get("/login", response_class=HTMLResponse)
-    async def get_login(request: Request) -> Response:
-        to, nxt = target(dict(request.query_params))
-        return login_page(codec.load(request.cookies.get(COOKIE)) or fresh(), to, nxt)
-
-    @router.post("/login", response_class=HTMLResponse)
-    async def post_login(request: Request) -> Response:
-        s = codec.load(request.cookies.get(COOKIE))
-        values = forms.field_values(await request.form())
-        to, nxt = target(values)
-        if s is None or not codec.csrf_ok(s, values.get("csrf", "")):
-            return login_page(
-                fresh(), to, nxt, "Het formulier was verlopen. Probeer het nog eens.", 403
-            )
-        name = values.get("name", "").strip().lower()[:64]
-        client = request.client.host if request.client else "unknown"
-        if by_address.take(client) or by_name.take(f"{name}@{client}"):
-            log.warning("staff_login_limited")
-            return login_page(s, to, nxt, "Te veel pogingen. Wacht een minuut.", 429)
-        user = await users.authenticate(rt.sessions, name, values.get("password", ""))
-        if user is None:
-            log.info("staff_login_failed")
-            return login_page(s, to, nxt, "Naam of wachtwoord klopt niet.", 401)
-        log.info("staff_login", staff_id=user.staff_id)
-        sid = await users.open_session(rt.sessions, user.name, datetime.now(UTC), lifetime)
-        query = urlencode({"to": to, "next": nxt})
-        where = f"/staff/password?{query}" if user.must_change else onward(to, nxt)
-        return set_cookie(RedirectResponse(where, 303), PhoneSession(sid, user.name))
-
-    @router.get("/first/{token}", response_class=HTMLResponse)
-    async def first_signin(token: str) -> Response:
-        """A one-time sign-in link (the first coordinator's, printed by `opendeur up`)."""
-        user = await users.use_signin_link(rt.sessions, token[:200], datetime.now(UTC))
-        if user is None:
-            return page(
-                "staff_message.html",
-                410,
-                heading="Deze link werkt niet meer",
-                body="Een inloglink werkt één keer en verloopt na een dag.",
-            )
-        log.info("staff_first_signin", staff_id=user.staff_id)
-        sid = await users.open_session(rt.sessions, user.name, datetime.now(UTC), lifetime)
-        response = RedirectResponse("/staff/password", 303)
-        return set_cookie(response, PhoneSession(sid, user.name))
-
-    def password_page(s: PhoneSession, user: str, to: str, nxt: str, error: str = "", status=200):
-        return page(
-            "staff_password.html",
-            status,
-            csrf=codec.csrf(s),
-            user=user,
-            to=to,
-            next=nxt,
-            error=error,
-            min=users.PASSWORD_MIN,
-        )
-
-    @router.get("/password", response_class=HTMLResponse)
-    async def get_password(request: Request) -> Response:
-        found = await current(request)
-        if found is None:
-            return RedirectResponse("/staff/login", 303)
-        to, nxt = target(dict(request.query_params))
-        return password_page(found[0], found[1].name, to, nxt)
-
-    @router.post("/password", response_class=HTMLResponse)
-    async def post_password(request: Request) -> Response:
-        found = await current(request)
-        if found is None:
-            return RedirectResponse("/staff/login", 303)
-        s, user = found
-        values = forms.field_values(await request.form())
-        to, nxt = target(values)
-        if not codec.csrf_ok(s, values.get("csrf", "")):
-            return password_page(s, user.name, to, nxt, "Het formulier was verlopen.", 403)
-        password = values.get("password", "")
-        if len(password) < users.PASSWORD_MIN or len(password) > 1024:
-            error = f"Kies minstens {users.PASSWORD_MIN} tekens."
-            return password_page(s, user.name, to, nxt, error, 422)
-        if password != values.get("password2", ""):
-            return password_page(s, user.name, to, nxt, "De twee wachtwoorden verschillen.", 422)
-        await users.set_password(rt.sessions, user.name, password)  # ends every session
-        sid = await users.open_session(rt.sessions, user.name, datetime.now(UTC), lifetime)
-        return set_cookie(RedirectResponse(onward(to, nxt), 303), PhoneSession(sid, user.name))
-
-    def pages_for(user: users.User) -> list[tuple[str, str]]:
-        routing, audit = settings.base_url("routing"), settings.base_url("audit")
-        month = datetime.now(UTC).strftime("%Y-%m")
-        out = []
-        if user.has("telefoonvrijwilliger"):
-            out.append(("Telefoonconsole", "/phone"))
-        if user.has("teamlid", "coordinator"):
-            out.append(("Crisisvragen terugbellen", "/staff/crisis"))
-        if user.has("teamlid"):
-            out.append(("Triage: vragen zonder groep", f"{routing}/triage"))
-        if user.has("coordinator"):
-            out.append(("Medewerkers en rollen", "/staff/accounts"))
-        if user.has("beheerder"):
-            out.append(("Beheerconsole", f"{audit}/"))
-        if user.has("rapportage", "beheerder"):
-            out.append(("Maandrapport", f"{audit}/report?month={month}"))
-        return out
-
-    @router.get("", response_class=HTMLResponse)
-    async def home(request: Request) -> Response:
-        found = await current(request)
-        if found is None:
-            return RedirectResponse("/staff/login", 303)
-        s, user = found
-        if user.must_change:
-            return RedirectResponse("/staff/password", 303)
-        labels = [shared.ROLE_LABELS[r] for r in user.roles if r in shared.ROLE_LABELS]
-        return page(
-            "staff_home.html",
-            csrf=codec.csrf(s),
-            user=user.name,
-            staff_id=user.staff_id,
-            roles=labels,
-            pages=pages_for(user),
-        )
-
-    @router.post("/logout")
-    async def logout(request: Request) -> Response:
-        s = codec.load(request.cookies.get(COOKIE))
-        values = forms.field_values(await request.form())
-        if s is None or not codec.csrf_ok(s, values.get("csrf", "")):
-            return page("staff_message.html", 403, heading="Het formulier was verlopen.")
-        await users.end_session(rt.sessions, s.sid)  # routing and audit follow within minutes
-        response = RedirectResponse("/staff/login", 303, headers=api.NO_STORE)
-        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
-        return response
-
-    @router.get("/handoff")
-    async def handoff(request: Request) -> Response:
-        """Send a signed-in person back to a service's /staff/accept with a 60-s assertion."""
-        to, nxt = target(dict(request.query_params))
-        if not to:
-            return page("staff_message.html", 400, heading="Onbekende bestemming.")
-        found = await current(request)
-        query = urlencode({"to": to, "next": nxt})
-        if found is None:
-            return RedirectResponse(f"/staff/login?{query}", 303, headers=api.NO_STORE)
-        if found[1].must_change:
-            return RedirectResponse(f"/staff/password?{query}", 303, headers=api.NO_STORE)
-        user = found[1]
-        assertion = shared.issue(key, user.staff_id, list(user.roles), to, time.time())
-        back = urlencode({"assertion": assertion, "next": nxt})
-        url = f"{settings.base_url(to)}/staff/accept?{back}"
-        return RedirectResponse(url, 303, headers=api.NO_STORE)
-
+def make_router(rt: Runtime) -> APIRouter:
+    """For an app.py that still builds it: the module's router (the runtime comes from
+    app.state)."""
     return router

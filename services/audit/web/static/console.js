@@ -1,48 +1,56 @@
-// Live audit events for the operators' console: prepend rows as the server streams them.
+// The console's live trail: when the stream says something new was stored, fetch the new lines
+// as the server words them (labels, references, Amsterdam time) and put them at the top.
 (function () {
   "use strict";
-  var body = document.getElementById("events");
-  if (!body || !window.EventSource) { return; }
-  var limit = parseInt(body.getAttribute("data-limit"), 10) || 50;
-  var after = body.getAttribute("data-after") || "0";
-  var types = (body.getAttribute("data-types") || "").split(" ").filter(Boolean);
-  var skip = ["event_id", "type", "occurred_at", "source", "question_id", "seq", "recorded_at"];
+  var list = document.getElementById("events");
+  if (!list || !window.EventSource || !window.fetch) { return; }
+  var limit = 50;
+  var after = parseInt(list.getAttribute("data-after"), 10) || 0;
+  var show = list.getAttribute("data-show") || "all";
+  var lang = list.getAttribute("data-lang") || "nl";
+  var busy = false;
+  var again = false;
 
-  function cell(row, text) {
-    var td = document.createElement("td");
-    td.textContent = text == null ? "" : String(text);
-    row.appendChild(td);
-    return td;
-  }
-
-  function details(e) {
-    return Object.keys(e).filter(function (k) { return skip.indexOf(k) < 0 && e[k] != null; })
-      .sort().map(function (k) { return k + "=" + e[k]; }).join(" ");
-  }
-
-  function add(msg) {
-    var e;
-    try { e = JSON.parse(msg.data); } catch (err) { return; }
-    if (e.seq <= parseInt(after, 10)) { return; }
-    after = String(e.seq);
-    var row = document.createElement("tr");
-    row.className = "fresh";
-    cell(row, e.seq);
-    cell(row, e.occurred_at);
-    cell(row, e.type);
-    var code = document.createElement("code");
-    code.textContent = e.question_id || "";
-    cell(row, "").appendChild(code);
-    cell(row, details(e));
-    body.insertBefore(row, body.firstChild);
-    while (body.rows.length > limit) { body.deleteRow(body.rows.length - 1); }
+  function pull() {
+    if (busy) { again = true; return; }
+    busy = true;
+    var url = "/trail/lines?after=" + after + "&show=" + encodeURIComponent(show) +
+      "&lang=" + encodeURIComponent(lang);
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      // A session that ran out answers with the sign-in instead: nothing to add then.
+      .then(function (r) { return r.ok && !r.redirected ? r.text() : ""; })
+      .then(function (html) {
+        if (html.trim()) {
+          var box = document.createElement("ol");
+          box.innerHTML = html;
+          var fresh = Array.prototype.slice.call(box.children);
+          for (var i = fresh.length - 1; i >= 0; i--) {
+            var seq = parseInt(fresh[i].getAttribute("data-seq"), 10) || 0;
+            if (seq <= after) { continue; }
+            fresh[i].className += " fresh";
+            list.insertBefore(fresh[i], list.firstChild);
+          }
+          fresh.forEach(function (li) {
+            var seq = parseInt(li.getAttribute("data-seq"), 10) || 0;
+            if (seq > after) { after = seq; }
+          });
+          while (list.children.length > limit) { list.removeChild(list.lastElementChild); }
+        }
+      })
+      .catch(function () { /* the next message tries again */ })
+      .then(function () {
+        busy = false;
+        if (again) { again = false; pull(); }
+      });
   }
 
   var source = new EventSource("/api/v1/audit/stream?after=" + encodeURIComponent(after));
-  types.forEach(function (t) { source.addEventListener(t, add); });
-  source.onmessage = add;
+  source.onmessage = pull;
+  // Each record comes as an event named by its type; any of them means: look for new lines.
+  var types = (list.getAttribute("data-types") || "").split(" ").filter(Boolean);
+  types.forEach(function (t) { source.addEventListener(t, pull); });
   // The state of the live connection, for people (and tests) to see: connecting, open, retrying.
-  body.setAttribute("data-live", "connecting");
-  source.onopen = function () { body.setAttribute("data-live", "open"); };
-  source.onerror = function () { body.setAttribute("data-live", "retrying"); };
+  list.setAttribute("data-live", "connecting");
+  source.onopen = function () { list.setAttribute("data-live", "open"); };
+  source.onerror = function () { list.setAttribute("data-live", "retrying"); };
 }());

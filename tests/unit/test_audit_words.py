@@ -1,0 +1,148 @@
+"""The console in words: every event type, action, outcome and reason has a Dutch and an English
+label; a staff member's action reads "door medewerker <id>"; an OD reference, never a UUID; a
+dead-letter replay request is a validated staff.acted record of audit's own."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import get_args
+
+import pytest
+from pydantic import ValidationError
+
+from contracts.events import BY_SUBJECT, Outcome, StaffAction
+from opendeur.natsauth import owned_subjects
+from services.audit import replays
+from services.audit.web import i18n, trail
+
+TEMPLATES = Path(i18n.__file__).parent / "templates"
+STAFF = "st-0123456789abcdef"
+QID = str(uuid.uuid4())
+
+
+def test_every_catalogue_entry_has_dutch_and_english() -> None:
+    for key, pair in {**i18n.CATALOGUE, **i18n.TYPES}.items():
+        assert len(pair) == 2 and all(p.strip() for p in pair), key
+        assert pair[0] != "" and pair[1] != ""
+
+
+def test_every_key_a_template_uses_is_in_the_catalogue() -> None:
+    used = set()
+    for path in TEMPLATES.glob("*.html"):
+        used |= set(re.findall(r"""\bt\(\s*["']([a-z_]+)["']""", path.read_text("utf-8")))
+    assert used and used <= set(i18n.CATALOGUE), used - set(i18n.CATALOGUE)
+
+
+def test_no_english_is_typed_into_the_templates() -> None:
+    # Text between tags is the catalogue's; the templates hold markup, "#", separators and a
+    # command to type (in <code>) only.
+    for path in TEMPLATES.glob("*.html"):
+        html = re.sub(r"{[{%#].*?[}%#]}", "", path.read_text("utf-8"), flags=re.S)
+        html = re.sub(r"<code>.*?</code>", "", html)
+        words = [w for w in re.findall(r">([^<>]+)<", html) if re.search(r"[A-Za-z]{3}", w)]
+        assert words == [], (path.name, words)
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_every_event_type_action_and_outcome_has_a_label(lang: str) -> None:
+    for subject in BY_SUBJECT:
+        assert not i18n.type_label(subject, lang).startswith(("overig", "other")), subject
+    for action in get_args(StaffAction):
+        assert not i18n.code_label("action", action, lang).startswith(("overig", "other"))
+    for outcome in get_args(Outcome):
+        assert not i18n.code_label("outcome", outcome, lang).startswith(("overig", "other"))
+    # An unknown code is never shown bare.
+    assert i18n.code_label("reason", "new_reason_x", lang) in (
+        "overig (new_reason_x)",
+        "other (new_reason_x)",
+    )
+
+
+def record(**fields: object) -> dict:
+    return {
+        "seq": 7,
+        "event_id": str(uuid.uuid4()),
+        "occurred_at": "2026-12-02T08:30:00+00:00",
+        "question_id": QID,
+        **fields,
+    }
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"type": "staff.acted.v1", "source": "routing", "staff_id": STAFF, "action": "assign"},
+        {"type": "staff.acted.v1", "source": "intake", "staff_id": STAFF, "action": "close"},
+        {"type": "pii.accessed.v1", "purpose": "team_callback", "staff_id": STAFF},
+        {"type": "callback.done.v1", "outcome": "reached", "by": "team", "staff_id": STAFF},
+    ],
+)
+def test_a_staff_members_action_says_who_by_pseudonymous_id(fields: dict) -> None:
+    line = trail.line(record(**fields), {QID: "OD-ABCD-2345"}, "nl")
+    assert line.who == f"door medewerker {STAFF}" and line.by_staff
+    assert line.reference == "OD-ABCD-2345" and QID not in str(line)
+    assert line.when == "2026-12-02 09:30"  # Amsterdam, not UTC
+    assert "_" not in line.what and ".v1" not in line.what
+
+
+def test_a_contact_persons_callback_and_an_automatic_step_are_not_staff() -> None:
+    done = trail.line(
+        record(type="callback.done.v1", outcome="unreachable", by="contact", contact_id="c-9"),
+        {},
+        "nl",
+    )
+    assert done.who == "door contactpersoon c-9" and not done.by_staff
+    assert done.what == "Terugbellen vastgelegd: niet bereikt"
+    notified = trail.line(
+        record(type="contact.notified.v1", contact_id="c-9", purpose="reminder", channel="email"),
+        {},
+        "en",
+    )
+    assert notified.who == "automatically" and "e-mail" in notified.details
+
+
+def test_without_a_kept_reference_the_short_form_says_so() -> None:
+    line = trail.line(record(type="question.erased.v1", reason="retention"), {}, "nl")
+    assert line.reference == f"vraag {QID[:8]} (geen OD-nummer bekend)"
+    assert QID not in line.reference
+
+
+def test_a_replay_request_is_a_staff_acted_record_of_audit_itself() -> None:
+    asked = replays.ReplayAsked(
+        staff_id=STAFF, deadletter_seq=3, deadletter_subject="question.received.v1"
+    )
+    dumped = asked.model_dump(mode="json")
+    assert dumped["type"] == "staff.acted.v1" and dumped["source"] == "audit"
+    assert dumped["action"] == "deadletter_replay" and dumped["staff_id"] == STAFF
+    with pytest.raises(ValidationError):  # a name is no staff id
+        replays.ReplayAsked(
+            staff_id="Anna de Vries", deadletter_seq=3, deadletter_subject="question.received.v1"
+        )
+    with pytest.raises(ValidationError):  # nothing beside the known fields
+        replays.ReplayAsked(
+            staff_id=STAFF, deadletter_seq=3, deadletter_subject="x.v1", note="phone 0612345678"
+        )
+    # Audit publishes nothing: the contract names it as the source of no event.
+    assert owned_subjects("audit") == []
+
+
+def test_a_dead_letter_that_is_gone_or_no_event_is_refused() -> None:
+    with pytest.raises(Exception) as gone:
+        replays.check(None, 9)
+    assert getattr(gone.value, "kind", None) == "not_found"
+    with pytest.raises(Exception) as other:
+        replays.check({"subject": "$JS.API.STREAM.DELETE.X"}, 9)
+    assert getattr(other.value, "code", None) == "not_replayable"
+    assert replays.check({"subject": "question.routed.v1"}, 9) == "question.routed.v1"
+
+
+def test_dead_letter_reasons_and_consumers_in_words() -> None:
+    assert i18n.dead_reason("invalid:validationerror", "nl") == "onleesbaar of geen geldig bericht"
+    assert (
+        i18n.consumer_label("routing-question-received-v1", "nl")
+        == "doorsturen (routing): vraag binnengekomen"
+    )
+    assert i18n.report_key("questions_by_topic", "rouw", "nl") != "rouw"
+    assert i18n.report_key("routed_by_municipality", "eindhoven", "nl") == "Eindhoven"
