@@ -92,6 +92,8 @@ def test_the_matchers_reasons_read_as_why_a_group_is_suggested() -> None:
         "onderwerp past, online groep; belt pas binnen de beltijden"
     )
     assert why("manual") == "onderwerp past"
+    assert why("topic+online+in_en") == "onderwerp past, online groep; belt in het Engels"
+    assert "liever Engels" in why("topic+region+in_nl_not_en+after_hours")
 
 
 def queued(**overrides: object) -> dict:
