@@ -1,5 +1,6 @@
 """The batched consumer's settling rules, on stand-in messages: one apply per fetch in stream
-order, an outage naks all without dead letters, a failing batch retried one message at a time."""
+order, an outage naks all without dead letters, a failing batch retried one message at a time;
+its pull loop asks for at most the batch size and finishes a batch it is settling when stopped."""
 
 from __future__ import annotations
 
@@ -61,21 +62,80 @@ async def test_a_fetch_is_applied_as_one_batch_in_stream_order() -> None:
 
     b, _ = batcher(apply)
     raws = [Raw(seq) for seq in (5, 3, 4, 1, 2)]  # handed over out of order
-    await asyncio.gather(*(b.submit(r) for r in raws))
+    await b.settle(raws)  # what one fetch returned
     in_order = sorted(raws, key=lambda r: r.metadata.sequence.stream)
     assert calls == [[r.event.event_id for r in in_order]]
     assert all(r.settled == [("ack", None)] for r in raws)
 
 
-async def test_a_batch_never_exceeds_the_batch_size() -> None:
+class Pull:
+    """A pull subscription handing out `queued` messages, at most `n` per fetch; then it waits,
+    as an empty fetch does until its timeout."""
+
+    def __init__(self, queued: list[Raw]) -> None:
+        self.queued = queued
+        self.asked: list[int] = []
+
+    async def fetch(self, n: int, timeout: float | None = None) -> list[Raw]:
+        self.asked.append(n)
+        if not self.queued:
+            await asyncio.Event().wait()
+        taken, self.queued = self.queued[:n], self.queued[n:]
+        return taken
+
+
+def pulling(b: messaging.Batcher, js: JetStream, queued: list[Raw]) -> Pull:
+    pull = Pull(queued)
+
+    async def pull_subscribe_bind(**_kwargs) -> Pull:
+        return pull
+
+    js.pull_subscribe_bind = pull_subscribe_bind  # type: ignore[attr-defined]
+    return pull
+
+
+async def test_each_fetch_asks_for_at_most_the_batch_size_and_is_applied_as_one() -> None:
     sizes: list[int] = []
+    done = asyncio.Event()
 
     async def apply(events) -> None:
         sizes.append(len(events))
+        if sum(sizes) == 10:
+            done.set()
 
-    b, _ = batcher(apply, batch_size=4)
-    await asyncio.gather(*(b.submit(Raw(seq)) for seq in range(10)))
-    assert sum(sizes) == 10 and max(sizes) <= 4
+    b, js = batcher(apply, batch_size=4)
+    raws = [Raw(seq) for seq in range(10)]
+    pull = pulling(b, js, raws)
+    task = asyncio.create_task(b.run())
+    await asyncio.wait_for(done.wait(), 10)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert sizes == [4, 4, 2]
+    assert set(pull.asked) == {4}
+    assert all(r.settled == [("ack", None)] for r in raws)
+
+
+async def test_a_stop_lets_the_batch_being_settled_commit_and_ack() -> None:
+    """Cancelling the loop (the broker stopping) while a batch is applied: the batch still
+    commits and every message is acked before the loop ends."""
+    entered, release = asyncio.Event(), asyncio.Event()
+    committed: list = []
+
+    async def apply(events) -> None:
+        entered.set()
+        await release.wait()
+        committed.extend(e.event_id for e in events)
+
+    b, js = batcher(apply)
+    raws = [Raw(seq) for seq in range(3)]
+    pulling(b, js, raws)
+    task = asyncio.create_task(b.run())
+    await asyncio.wait_for(entered.wait(), 10)
+    task.cancel()
+    release.set()
+    await asyncio.gather(task, return_exceptions=True)
+    assert committed == [r.event.event_id for r in raws]
+    assert all(r.settled == [("ack", None)] for r in raws)
 
 
 async def test_an_outage_naks_the_whole_batch_once_and_dead_letters_nothing() -> None:
@@ -89,7 +149,7 @@ async def test_an_outage_naks_the_whole_batch_once_and_dead_letters_nothing() ->
     b, js = batcher(apply, max_deliver=1)
     b.backoff.first = 0.01
     raws = [Raw(seq, delivered=9) for seq in range(6)]
-    await asyncio.gather(*(b.submit(r) for r in raws))
+    await b.settle(raws)  # what one fetch returned
     assert calls == 1  # not retried one by one: every message would fail the same way
     assert js.dead == []
     assert all(r.settled[0][0] == "nak" and r.settled[0][1] <= 5.0 for r in raws)
@@ -106,7 +166,7 @@ async def test_a_failing_batch_is_retried_one_by_one_and_only_the_culprit_is_ref
         committed.extend(e.event_id for e in events)
 
     b, js = batcher(apply, max_deliver=3, nak_delays_s=(0.7,))
-    await asyncio.gather(*(b.submit(r) for r in raws))
+    await b.settle(raws)  # what one fetch returned
     assert committed == [r.event.event_id for r in raws if r.event.event_id != culprit]
     assert raws[3].settled == [("nak", 0.7)]
     assert all(r.settled == [("ack", None)] for i, r in enumerate(raws) if i != 3)
@@ -120,7 +180,7 @@ async def test_the_culprit_is_dead_lettered_at_max_deliver(delivered: int) -> No
 
     b, js = batcher(apply, max_deliver=3)
     raw = Raw(1, delivered=delivered)
-    await b.submit(raw)
+    await b.settle([raw])
     assert raw.settled == [("term", None)]
     assert [h["Opendeur-Reason"] for h in js.dead] == ["max_deliveries"]
 
@@ -134,7 +194,7 @@ async def test_an_undecodable_message_is_dead_lettered_and_its_neighbours_applie
     b, js = batcher(apply)
     raws = [Raw(seq) for seq in range(3)]
     raws[1].data = b'{"not": "an event"}'
-    await asyncio.gather(*(b.submit(r) for r in raws))
+    await b.settle(raws)  # what one fetch returned
     assert seen == [raws[0].event.event_id, raws[2].event.event_id]
     assert raws[1].settled == [("term", None)]
     assert js.dead[0]["Opendeur-Reason"].startswith("invalid:")
