@@ -427,7 +427,7 @@ async def test_not_reached_stays_on_the_overview_with_the_tries_until_the_team_t
     card = page.split(q["reference"], 1)[1].split("</li>", 1)[0]
     assert "Contactpersoon kreeg de persoon 3 keer niet te pakken" in card
     visible = re.sub(r"<[^>]+>", " ", card)  # what the team reads; form values aside
-    assert "3 keer door de contactpersoon" in visible and "unreachable" not in visible
+    assert "3 keer niet bereikt" in visible and "unreachable" not in visible
 
 
 async def test_the_triage_queue_puts_crisis_first_in_words_with_a_call_back(
