@@ -101,7 +101,7 @@ async def monthly_report(
     request: Request,
     who: ReportReader,
     db: web.Db,
-    lang: web.Lang,
+    lang: pages.Lang,
     month: str,
     format: Literal["json", "csv", "html"] = "json",
 ) -> dict | Response:

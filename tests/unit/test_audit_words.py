@@ -101,6 +101,8 @@ def test_a_contact_persons_callback_and_an_automatic_step_are_not_staff() -> Non
         "en",
     )
     assert notified.who == "automatically" and "e-mail" in notified.details
+    # notify's purposes carry the routing attempt; the label does not show it as a code.
+    assert i18n.code_label("purpose", "new_question.2", "nl") == "nieuwe vraag"
 
 
 def test_without_a_kept_reference_the_short_form_says_so() -> None:

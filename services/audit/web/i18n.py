@@ -28,15 +28,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "dead_count": ("berichten vastgelopen", "messages stuck"),
     "unknown": ("onbekend", "unknown"),
     "charts": ("De laatste weken", "The last weeks"),
-    "chart_callback": (
-        "Tijd tot terugbellen, laatste 30 dagen",
-        "Time to callback, last 30 days",
-    ),
+    "chart_callback": ("Tijd tot terugbellen (30 dagen)", "Time to callback (30 days)"),
     "chart_weekly": (
         "Op tijd teruggebeld, per week",
         "Called back in time, per week",
     ),
-    "chart_topics": ("Vragen per onderwerp, laatste 30 dagen", "Questions per topic, last 30 days"),
+    "chart_topics": ("Vragen per onderwerp (30 dagen)", "Questions per topic (30 days)"),
     "no_data": ("Nog geen gegevens", "No data yet"),
     "chart_bar_desc": (
         "Staafdiagram met {n} staven. Hoogste: {label} ({value}). {listing}.",
@@ -332,6 +329,9 @@ def type_label(event_type: str, lang: str) -> str:
 
 
 def code_label(field: str, code: str, lang: str) -> str:
+    if field == "purpose":  # notify's purposes carry the routing attempt: "new_question.2"
+        base, _, attempt = code.rpartition(".")
+        code = base if base and attempt.isdigit() else code
     pair = CODES.get(field, {}).get(code)
     if pair is None and field == "reason":
         pair = CODES["outcome"].get(code)

@@ -28,6 +28,15 @@ MAX_DEAD = 50
 # Lower edges in hours: the deadline is 24 h, so the interesting part is the first day.
 HISTOGRAM_BINS = (0, 1, 2, 4, 8, 12, 24, 48)
 Show = Literal["all", "staff"]
+
+
+def _lang(request: Request) -> str:
+    """Dutch unless the page was asked for in English (?lang=en, which every link keeps): the
+    staff work in Dutch whatever language their browser is set to."""
+    return "en" if request.query_params.get("lang") == "en" else "nl"
+
+
+Lang = Annotated[str, Depends(_lang)]
 Operator = Annotated[Staff, Depends(web.staff_page("beheerder"))]
 Reader = Annotated[Staff, Depends(web.staff_page("rapportage", "beheerder"))]
 
@@ -102,7 +111,7 @@ async def login_moved(request: Request) -> Response:
 async def console(
     request: Request,
     db: web.Db,
-    lang: web.Lang,
+    lang: Lang,
     staff: Operator,
     show: Show = "all",
     replayed: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
@@ -165,7 +174,7 @@ async def console(
 async def trail_lines(
     request: Request,
     db: web.Db,
-    lang: web.Lang,
+    lang: Lang,
     staff: Operator,
     after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     show: Show = "all",
@@ -180,7 +189,7 @@ async def ask_replay(
     request: Request,
     seq: Annotated[int, Path(ge=1, le=2**63 - 1)],
     db: web.Db,
-    lang: web.Lang,
+    lang: Lang,
     post: Annotated[web.StaffForm, Depends(web.staff_form("beheerder"))],
 ) -> Response:
     """An operator asks for a dead letter to be offered again: recorded in the chain with their
@@ -204,7 +213,7 @@ async def ask_replay(
 
 @router.get("/report", response_class=HTMLResponse)
 async def report_page(
-    request: Request, db: web.Db, lang: web.Lang, staff: Reader, month: str | None = None
+    request: Request, db: web.Db, lang: Lang, staff: Reader, month: str | None = None
 ) -> Response:
     month = month or this_month()
     try:
