@@ -21,6 +21,7 @@ from opendeur.web import (
     StaffFirstRoute,
     StaffForm,
     csrf_token,
+    runtime,
     staff_form,
     staff_page,
 )
@@ -31,7 +32,17 @@ from services.routing.web.deps import render
 
 router = APIRouter(route_class=StaffFirstRoute)  # form posts: a credential before any input
 TeamPage = Annotated[Staff, Depends(staff_page("teamlid"))]
-TeamForm = Annotated[StaffForm, Depends(staff_form("teamlid"))]
+_team_form = staff_form("teamlid")
+
+
+async def team_form(request: Request) -> StaffForm:
+    """A team member's form post (CSRF checked); a machine token is refused with 403 as on every
+    staff API (the kit's staff_form alone would answer 401: no session)."""
+    runtime(request).require(request, None, "teamlid")
+    return await _team_form(request)
+
+
+TeamForm = Annotated[StaffForm, Depends(team_form)]
 POSTED = {
     303: {"description": "Done: back to the queue (/triage)"},
 }
