@@ -403,6 +403,7 @@ class Batcher:
         self.broker_ref = broker_ref
         self.apply = apply
         self.backoff = Backoff()
+        self.hold = 0.0  # seconds the next fetch waits after an infrastructure failure
 
     async def run(self) -> None:
         """Fetch and settle until cancelled; a batch in progress is settled to its end first."""
@@ -434,6 +435,9 @@ class Batcher:
             except asyncio.CancelledError:
                 await asyncio.wait([settling], timeout=SETTLE_ON_STOP_S)
                 raise
+            if self.hold:  # outside the shield: a stop never waits for a back-off
+                hold, self.hold = self.hold, 0.0
+                await asyncio.sleep(hold)
 
     async def settle(self, raws: list[Any]) -> None:
         spec = self.spec
@@ -520,7 +524,7 @@ class Batcher:
                 size=len(good),
             )
             # ... and hold this consumer's next fetch back (bounded CPU while it is away).
-            await self.backoff.pause()
+            self.hold = self.backoff.failed()
         else:
             log.error(
                 "handler_failed",

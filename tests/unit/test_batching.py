@@ -151,6 +151,7 @@ async def test_an_outage_naks_the_whole_batch_once_and_dead_letters_nothing() ->
     raws = [Raw(seq, delivered=9) for seq in range(6)]
     await b.settle(raws)  # what one fetch returned
     assert calls == 1  # not retried one by one: every message would fail the same way
+    assert b.hold > 0  # the next fetch waits (after the settle, so a stop never waits for it)
     assert js.dead == []
     assert all(r.settled[0][0] == "nak" and r.settled[0][1] <= 5.0 for r in raws)
 
