@@ -650,6 +650,7 @@ async def audit_ingest(events: int, batch: int, profile: str | None = None) -> d
             stop(proc)
         pg.stop()
         nats_server.stop()
+        tidy(data, kept="result" not in locals())
 
 
 def _pipeline_rows(r: dict) -> dict[str, str]:
