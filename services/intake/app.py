@@ -20,15 +20,12 @@ handlers.register(rt)
 jobs.register(rt)
 
 app = rt.app(title="intake", description="The front door: questions, consent, callback pages.")
-app.state.runtime = rt
 app.state.topics = TopicCatalogue(rt.settings.base_url("routing"))
 app.include_router(api.router)
 app.include_router(pages.router)
 app.include_router(callback.router)
 app.include_router(phone.router)
-# staff.py (the staff sign-in) keeps its factory until it has a module-level router.
-app.include_router(getattr(staff, "router", None) or staff.make_router(rt))
-app.add_exception_handler(phone.GoTo, phone.go_to)  # type: ignore[arg-type]
+app.include_router(staff.router)
 app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
 app.add_middleware(
     FrontDoorGuard,

@@ -1,42 +1,52 @@
-"""Intake's subscribers: keep track of who may open a question's callback page."""
+"""Intake's subscribers: keep track of who may open a question's callback page.
+
+Module-level handlers `on_<event>(event, db)`; the runtime's consumer owns the transaction
+(inbox claim, commit, ack) and app.py registers them (`register`)."""
 
 from __future__ import annotations
+
+from functools import cache
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import QuestionRouted, QuestionUnmatched
 from opendeur.runtime import Runtime
-from opendeur.settings import parse_duration
+from opendeur.settings import get_settings, parse_duration
 from services.intake import domain, store
+
+settings = cache(get_settings)  # read once per process, as the runtime's own
+
+
+async def on_question_routed(event: QuestionRouted, db: AsyncSession) -> None:
+    until = domain.link_until(
+        event.respond_before,
+        event.occurred_at,
+        settings().deadline,
+        parse_duration(settings().link_grace),
+    )
+    await store.assign(
+        db,
+        event.question_id,
+        status="routed",
+        contact_id=event.contact_id,
+        group_id=event.group_id,
+        at=event.occurred_at,
+        link_until=until,
+    )
+
+
+async def on_question_unmatched(event: QuestionUnmatched, db: AsyncSession) -> None:
+    await store.assign(
+        db,
+        event.question_id,
+        status="unmatched",
+        contact_id=None,
+        group_id=None,
+        at=event.occurred_at,
+        closed_at=event.occurred_at,
+    )
 
 
 def register(rt: Runtime) -> None:
-    @rt.handles(QuestionRouted)
-    async def on_routed(event: QuestionRouted, db: AsyncSession) -> None:
-        until = domain.link_until(
-            event.respond_before,
-            event.occurred_at,
-            rt.settings.deadline,
-            parse_duration(rt.settings.link_grace),
-        )
-        await store.assign(
-            db,
-            event.question_id,
-            status="routed",
-            contact_id=event.contact_id,
-            group_id=event.group_id,
-            at=event.occurred_at,
-            link_until=until,
-        )
-
-    @rt.handles(QuestionUnmatched)
-    async def on_unmatched(event: QuestionUnmatched, db: AsyncSession) -> None:
-        await store.assign(
-            db,
-            event.question_id,
-            status="unmatched",
-            contact_id=None,
-            group_id=None,
-            at=event.occurred_at,
-            closed_at=event.occurred_at,
-        )
+    rt.handles(QuestionRouted)(on_question_routed)
+    rt.handles(QuestionUnmatched)(on_question_unmatched)

@@ -114,7 +114,9 @@ async def test_thank_you_page_and_withdraw_link(system: System) -> None:
         page = await c.get(withdraw)
         assert page.status_code == 200 and "Withdraw my question" in page.text
         action = re.search(r'action="([^"]+)"', page.text).group(1).replace("&amp;", "&")
-        done = await c.post(action)
+        done = await c.post(action)  # Post/Redirect/Get: a reload erases nothing more
+        assert done.status_code == 303 and done.headers["location"] == "/ingetrokken?lang=en"
+        done = await c.get(done.headers["location"])
         assert done.status_code == 200 and "withdrawn" in done.text
         again = await c.post(action)
         assert again.status_code == 404
@@ -223,7 +225,7 @@ async def test_form_path_canary_is_only_on_the_callback_page(system: System) -> 
 
         # Withdrawn: the callback page now says the data is erased and shows nothing.
         action = withdraw
-        assert (await c.post(action)).status_code == 200
+        assert (await c.post(action)).status_code == 303  # then /ingetrokken
         erased = await c.get(link)
         assert erased.status_code == 410 and "gewist" in erased.text
         assert canary not in erased.text and digits not in erased.text.replace(" ", "")

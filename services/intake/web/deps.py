@@ -1,7 +1,7 @@
-"""What intake's routes ask for by name: the runtime, the topic list, the page's language.
+"""What intake's routes ask for by name, on top of the kit (opendeur/web.py): the runtime, the
+topic list, the help-seeker's language and the contact person's.
 
-app.py puts the runtime and the topic catalogue on `app.state`; routes are module functions
-that declare `Rt`, `Topics` or `Lang` instead of closing over them."""
+app.py puts the topic catalogue on `app.state`; the runtime is there through the kit."""
 
 from __future__ import annotations
 
@@ -9,12 +9,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from opendeur import web
 from opendeur.runtime import Runtime
 from services.intake.topics import TopicCatalogue
-
-
-def runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
 
 
 def topic_catalogue(request: Request) -> TopicCatalogue:
@@ -22,24 +19,22 @@ def topic_catalogue(request: Request) -> TopicCatalogue:
 
 
 def lang_of(request: Request) -> str:
-    """The page's language: ?lang=en, else Dutch."""
+    """A help-seeker's page language: ?lang=en, else Dutch (every link between the pages carries
+    it; a browser set to English still starts in Dutch, the network's language)."""
     return "en" if request.query_params.get("lang") == "en" else "nl"
 
 
 def contact_lang(request: Request) -> str:
-    """A contact person's language: ?lang= (notify puts hers on every link), else the browser's
-    first language, en or nl; never the help-seeker's."""
-    if "lang" in request.query_params:
-        return lang_of(request)
-    first = request.headers.get("accept-language", "").split(",")[0].strip().lower()
-    return "en" if first.startswith("en") else "nl"
+    """A contact person's language: ?lang= (notify puts hers on every link), else her browser's
+    preference (the kit's rule); never the help-seeker's."""
+    return web.pick_lang(request.query_params.get("lang"), request.headers.get("accept-language"))
 
 
 def secure_cookies(rt: Runtime) -> bool:
     return rt.settings.base_url("intake").startswith("https://")
 
 
-Rt = Annotated[Runtime, Depends(runtime)]
+Rt = Annotated[Runtime, Depends(web.runtime)]
 Topics = Annotated[TopicCatalogue, Depends(topic_catalogue)]
 Lang = Annotated[str, Depends(lang_of)]
-ContactLang = Annotated[str, Depends(contact_lang)]
+ContactLang = web.Lang

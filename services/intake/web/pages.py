@@ -6,15 +6,13 @@ import functools
 import secrets
 import time
 from datetime import datetime
-from pathlib import Path
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from opendeur import messaging, timefmt
+from opendeur import messaging, timefmt, web
 from opendeur.errors import Refused
 from opendeur.keys import purpose_key
 from opendeur.settings import Settings, get_settings
@@ -26,10 +24,7 @@ from services.intake.web.i18n import NETWORK_PHONE, t, tel_links
 
 __all__ = ["contact_lang", "lang_of", "render", "router"]
 
-TEMPLATES = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(["html"]),
-)
+TEMPLATES = web.templates(__file__)  # the kit's one environment for web/templates
 TEMPLATES.filters["tel_links"] = tel_links
 # Pages for volunteers and contact persons carry no quick-exit button.
 STAFF_TEMPLATES = ("phone.html", "phone_done.html", "phone_login.html", "phone_password.html")
@@ -44,10 +39,20 @@ SUBMISSIONS_MAX = 50_000
 CARERS_TOPIC = "mantelzorg"
 
 
+class Blank(dict):
+    """A form's values or errors for the kit's strict templates: a field not given reads as ""."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
 def render(
     name: str, lang: str, status: int = 200, headers: dict[str, str] | None = None, **ctx: object
 ) -> HTMLResponse:
     settings = get_settings()
+    for part in ("values", "errors"):
+        if isinstance(ctx.get(part), dict):
+            ctx[part] = Blank(ctx[part])  # type: ignore[arg-type]
     html = TEMPLATES.get_template(name).render(
         lang=lang,
         other="nl" if lang == "en" else "en",
@@ -260,10 +265,15 @@ async def withdraw_page(question_id: UUID, lang: Lang, token: str = "") -> HTMLR
 
 
 @router.post("/intrekken/{question_id}", response_class=HTMLResponse)
-async def withdraw_post(question_id: UUID, lang: Lang, rt: Rt, token: str = "") -> HTMLResponse:
-    if await api.withdraw(rt, question_id, token):
-        return render("message.html", lang, heading=t("withdrawn", lang))
+async def withdraw_post(question_id: UUID, lang: Lang, rt: Rt, token: str = "") -> Response:
+    if await api.withdraw(rt, question_id, token):  # Post/Redirect/Get: a reload erases nothing
+        return RedirectResponse(f"/ingetrokken?lang={lang}", status_code=303, headers=api.NO_STORE)
     return render("message.html", lang, status=404, heading=t("not_found", lang))
+
+
+@router.get("/ingetrokken", response_class=HTMLResponse)
+async def withdrawn_page(lang: Lang) -> HTMLResponse:
+    return render("message.html", lang, heading=t("withdrawn", lang))
 
 
 @router.get("/voor-iemand-anders", response_class=HTMLResponse)

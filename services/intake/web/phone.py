@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from contracts.events import REFERENCE_PATTERN
-from opendeur import deadlines
+from opendeur import deadlines, web
 from opendeur.errors import Refused
 from opendeur.keys import purpose_key
 from opendeur.logging import get_logger
@@ -127,16 +127,9 @@ def sign_in(rt: Runtime) -> SignIn:
     return got
 
 
-class GoTo(Exception):
-    """Raised by a dependency: answer with a redirect (app.py installs `go_to` for it)."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
-        self.url = url
-
-
-async def go_to(_request: Request, exc: GoTo) -> Response:
-    return RedirectResponse(exc.url, status_code=303, headers=dict(api.NO_STORE))
+def go_to(url: str) -> web.PageAnswer:
+    """A dependency's answer: see-other to `url` (the sign-in, the new password first)."""
+    return web.PageAnswer(RedirectResponse(url, status_code=303, headers=dict(api.NO_STORE)))
 
 
 @dataclass(frozen=True)
@@ -174,14 +167,14 @@ async def signed_in_user(request: Request, rt: Runtime) -> tuple[PhoneSession, u
 async def any_volunteer(request: Request, rt: Rt, lang: Lang) -> Console:
     found = await signed_in_user(request, rt)
     if found is None:
-        raise GoTo(f"/phone/login?lang={lang}")
+        raise go_to(f"/phone/login?lang={lang}")
     return Console(found[0], found[1], lang, sign_in(rt))
 
 
 async def volunteer(console: Annotated[Console, Depends(any_volunteer)]) -> Console:
     """A volunteer who may use the console: a one-time password is changed first."""
     if console.user.must_change:
-        raise GoTo(f"/phone/password?lang={console.lang}")
+        raise go_to(f"/phone/password?lang={console.lang}")
     return console
 
 
