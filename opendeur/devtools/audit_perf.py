@@ -1,10 +1,19 @@
-"""Read benchmark of the console and report queries on a synthetic trail (default 1,000,000 events).
+"""Audit's benchmarks on a synthetic trail: the console's and report's reads, and the cost of
+appending to the chain on an empty trail and on a full one.
 
     python -m opendeur.devtools.audit_perf [--events N] [--runs 5] [--keep DIR]
+    python -m opendeur.devtools.audit_perf --ingest [--prefill 0,1000000,10000000] [--ingest-events N]
 
 Starts an embedded PostgreSQL in a temporary directory, creates the audit schema with audit's own
 migrations, fills it in SQL (generate_series) and times the very functions the console and the
-report call. The hash chain holds dummy values: this measures reads, not the chain.
+report call. The hash chain of the filled part holds dummy values: reads do not look at it.
+
+`--ingest` measures what audit's subscriber does per fetched batch, without the broker: the
+allow-list (`allowlist.keep` on each message's bytes) and `store.append` (advisory lock, head and
+seen ids in one statement, the chain hashed in one pass, one binary COPY), one transaction and
+one commit per batch of the contract's batch size. It does so on a fresh database per prefill
+size (the trail filled with that many events first), so the append cost on an empty trail and
+on a large one can be compared. The broker's part is `make bench-audit` (opendeur.devtools.bench).
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -53,7 +62,7 @@ from (
            (array['Eindhoven','Utrecht','Amsterdam','Rotterdam','Zwolle'])[1 + i % 5] as town,
            p.now - interval '365 days' * (1 - i::float8 / p.q) as received_at, p.now,
            i % 20 = 0 as unmatched,
-           interval '1 hour' * (1 + ((i * 7919) % 3900) / 100.0) as callback_after
+           interval '1 hour' * (1 + ((i::bigint * 7919) % 3900) / 100.0) as callback_after
     from p, generate_series(1, p.q) as i
 ) q
 cross join lateral (values
@@ -212,6 +221,173 @@ async def run(events: int, runs: int, data_dir: Path) -> dict[str, Any]:
     }
 
 
+def ingest_messages(count: int) -> list[tuple[str, bytes]]:
+    """(subject, bytes) of `count` valid events as publishers send them: per question received,
+    routed, notified and called back."""
+    from contracts.events import CallbackDone, ContactNotified, QuestionReceived, QuestionRouted
+
+    out: list[tuple[str, bytes]] = []
+    now = datetime.now(UTC)
+    for i in range(max(count // EVENTS_PER_QUESTION, 1)):
+        qid = uuid4()
+        ref = f"OD-{i % 10000:04d}-{(i // 10000) % 10000:04d}".replace("0", "A")
+        due = now + timedelta(hours=24)
+        events = [
+            QuestionReceived(
+                question_id=qid,
+                reference=ref,
+                channel="web",
+                topic="angst",
+                pc4="5611",
+                language="nl",
+                professional_help_advised=False,
+                wants_to_start_group=False,
+                consent_version="consent-2026",
+                consent_share=True,
+                consent_statistics=True,
+                received_at=now,
+                respond_before=due,
+            ),
+            QuestionRouted(
+                question_id=qid,
+                reference=ref,
+                group_id="g-angst",
+                contact_id="c-1",
+                reason="topic+municipality",
+                attempt=1,
+                topic="angst",
+                municipality="eindhoven",
+                priority=False,
+                channel="web",
+                received_at=now,
+                respond_before=due,
+            ),
+            ContactNotified(
+                question_id=qid, contact_id="c-1", purpose="new_question", channel="email"
+            ),
+            CallbackDone(question_id=qid, contact_id="c-1", outcome="reached"),
+        ]
+        out += [(e.subject, e.to_bytes()) for e in events]
+    return out[:count]
+
+
+def cluster_cpu(pg: Postgres) -> float:
+    """CPU seconds (user + system) the PostgreSQL cluster's processes have used so far."""
+    import psutil
+
+    if pg.proc is None:
+        return 0.0
+    root = psutil.Process(pg.proc.pid)
+    total = 0.0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+async def ingest_once(
+    engine: AsyncEngine, messages: list[tuple[str, bytes]], batch: int, pg: Postgres
+) -> dict[str, Any]:
+    """Allow-list and append `messages` in batches, one transaction each, as the subscriber does."""
+    from services.audit import allowlist
+
+    make = sessionmaker(engine)
+    pg_cpu = cluster_cpu(pg)
+    wall, cpu = time.perf_counter(), time.process_time()
+    stored = 0
+    for i in range(0, len(messages), batch):
+        records = [
+            allowlist.keep(subject, data, i + n)[0]
+            for n, (subject, data) in enumerate(messages[i : i + batch])
+        ]
+        async with make() as session, session.begin():
+            stored += await store.append(session, records)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    pg_cpu = cluster_cpu(pg) - pg_cpu
+    return {
+        "postgres_cpu_us_per_event": round(pg_cpu / stored * 1e6, 1) if stored else None,
+        "stored": stored,
+        "seconds": round(wall, 2),
+        "events_per_s": round(stored / wall) if wall else None,
+        "python_cpu_us_per_event": round(cpu / stored * 1e6, 1) if stored else None,
+    }
+
+
+async def ingest(
+    prefills: list[int], count: int, batch: int, rounds: int, data_dir: Path
+) -> dict[str, Any]:
+    """For each prefill size, a fresh database filled with that many events, then `rounds` times
+    the same ingest of `count` new events (fresh ids each round)."""
+    pg = Postgres(data_dir).start()
+    results = []
+    try:
+        for prefill in prefills:
+            database = f"audit_ingest_{prefill}"
+            pg.ensure_database(database)
+            settings = Settings(database_url=pg.url(database), secret_key=secrets.token_urlsafe(32))
+            await provision(settings)
+            await migrate(settings, ("audit",))
+            engine = make_engine(pg.url(database), pool_size=2, schema="audit")
+            try:
+                started = time.perf_counter()
+                if prefill:
+                    async with engine.begin() as conn:
+                        await conn.execute(
+                            text(FILL),
+                            {"q": prefill // EVENTS_PER_QUESTION, "now": datetime.now(UTC)},
+                        )
+                    async with engine.connect() as conn:
+                        auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                        await auto.execute(text("vacuum analyze events"))
+                        await auto.execute(text("vacuum analyze question_times"))
+                async with engine.connect() as conn:
+                    # The fill's dirty pages written out now, not during the measurement.
+                    auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                    await auto.execute(text("checkpoint"))
+                fill_s = time.perf_counter() - started
+                runs = [
+                    await ingest_once(engine, ingest_messages(count), batch, pg)
+                    for _ in range(rounds)
+                ]
+                async with engine.connect() as conn:
+                    total = (await conn.execute(text("select count(*) from events"))).scalar_one()
+            finally:
+                await engine.dispose()
+            results.append(
+                {
+                    "prefill": prefill,
+                    "fill_seconds": round(fill_s, 1),
+                    "events_after": total,
+                    "runs": runs,
+                }
+            )
+            print(
+                json.dumps(results[-1]), file=sys.stderr, flush=True
+            )  # kept if a later size fails
+            pg._psql(f'drop database "{database}"')  # free the disk before the next size
+    finally:
+        pg.stop()
+    return {"batch": batch, "events_per_round": count, "results": results}
+
+
+def ingest_report(out: dict[str, Any]) -> str:
+    lines = [
+        f"audit ingest without the broker: allow-list + store.append, batch {out['batch']}, "
+        f"{out['events_per_round']} events per round, one transaction per batch",
+        f"{'trail before':>14}  {'events/s per round':<26} {'audit CPU µs/event':<22} "
+        "PostgreSQL CPU µs/event",
+    ]
+    for r in out["results"]:
+        rates = ", ".join(str(x["events_per_s"]) for x in r["runs"])
+        cpu = ", ".join(str(x["python_cpu_us_per_event"]) for x in r["runs"])
+        pg = ", ".join(str(x["postgres_cpu_us_per_event"]) for x in r["runs"])
+        lines.append(f"{r['prefill']:>14,}  {rates:<26} {cpu:<22} {pg}")
+    return "\n".join(lines)
+
+
 def report(out: dict[str, Any]) -> str:
     lines = [
         f"audit read benchmark: {out['events']} events, {out['questions']} questions "
@@ -236,7 +412,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keep", type=Path, help="data directory to use and keep; a filled one is reused"
     )
+    parser.add_argument(
+        "--ingest", action="store_true", help="measure appending to an empty and a full trail"
+    )
+    parser.add_argument(
+        "--prefill",
+        default="0,1000000",
+        help="comma-separated trail sizes to measure the ingest on (with --ingest)",
+    )
+    parser.add_argument("--ingest-events", type=int, default=40_000)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
+    if args.ingest:
+        from contracts.streams import consumers_of
+
+        prefills = [int(x.replace("_", "")) for x in args.prefill.split(",") if x.strip()]
+        batch = consumers_of("audit")[0].batch_size
+        with tempfile.TemporaryDirectory(prefix="audit-ingest-", dir=args.keep) as tmp:
+            out = asyncio.run(ingest(prefills, args.ingest_events, batch, args.rounds, Path(tmp)))
+        print(json.dumps(out, indent=2) if args.json else ingest_report(out))
+        return 0
     if args.events < EVENTS_PER_QUESTION or args.runs < 1:
         parser.error("--events must be at least 4 and --runs at least 1")
     if args.keep:
