@@ -291,10 +291,16 @@ async def _current(request: Request) -> Staff | None:
 
 def staff_user(*roles: str) -> Callable[[Request], Awaitable[Staff]]:
     """For an API or a page's fetch: the signed-in staff member with one of `roles`; Refused
-    401 `unauthorized` when nobody is signed in here, 403 `forbidden` with another role.
+    401 `unauthorized` when nobody is signed in here (or a bearer token is not valid), 403
+    `forbidden` with another role or with a valid machine token (people only here).
     `who: Annotated[Staff, Depends(web.staff_user("teamlid"))]`."""
 
     async def dependency(request: Request) -> Staff:
+        scopes = runtime(request).machine_scopes(request)
+        if scopes is not None:  # a bearer token: a machine, never a person (as runtime.require)
+            if not scopes:
+                raise Refused("unauthorized", "This token is not valid.", kind="unauthorized")
+            raise Refused("forbidden", "This token may not do this.", kind="forbidden")
         staff = await _current(request)
         if staff is None:
             raise Refused("unauthorized", "Sign in first.", kind="unauthorized")

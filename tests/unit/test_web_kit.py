@@ -4,6 +4,7 @@ refusal reaches the person as a status and a readable answer."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -216,6 +217,22 @@ async def test_a_staff_api_answers_401_then_403_then_the_person(
     await sign_in(client, "teamlid", who="st-42")
     ok = await client.get("/team")
     assert (ok.status_code, ok.text) == (200, "st-42")
+
+
+async def test_a_machine_token_is_no_person() -> None:
+    token = "machine-token-for-the-kit-test"
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    app, _rt = make_app(machine_tokens=f"reports:audit-read:{digest}")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8081") as c:
+        valid = {"authorization": f"Bearer {token}"}
+        assert (await c.get("/team", headers=valid)).status_code == 403
+        assert (
+            await c.post("/triage/close", headers=valid, data={"reason": "x"})
+        ).status_code == 403
+        wrong = {"authorization": "Bearer not-a-token"}
+        assert (await c.get("/team", headers=wrong)).status_code == 401
+        assert (await c.post("/triage/close", headers=wrong, data={})).status_code == 401
 
 
 async def test_a_staff_route_answers_401_before_reading_any_parameter(
