@@ -81,3 +81,33 @@ def test_the_text_report() -> None:
         m[1]: float(m[2]) for m in (re.match(r"(\w+)\s+([0-9.]+)  \S", x) for x in lines[2:]) if m
     }
     assert QUERIES <= set(rows), lines
+
+
+def test_the_ingest_benchmark_on_an_empty_and_a_prefilled_trail() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "opendeur.devtools.audit_perf",
+            "--ingest",
+            "--prefill",
+            "0,2000",
+            "--ingest-events",
+            "400",
+            "--rounds",
+            "1",
+            "--json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout)
+    assert [r["prefill"] for r in out["results"]] == [0, 2000]
+    for r in out["results"]:
+        assert r["events_after"] == r["prefill"] + 400  # every new event stored, once
+        (run_,) = r["runs"]
+        assert run_["stored"] == 400 and run_["events_per_s"] > 0
+        assert run_["python_cpu_us_per_event"] > 0 and run_["postgres_cpu_us_per_event"] > 0
