@@ -21,7 +21,7 @@ from contracts.events import (
 from opendeur import outbox
 from opendeur.errors import Refused
 from opendeur.logging import get_logger
-from opendeur.runtime import REFUSAL_STATUS, Handler, Runtime
+from opendeur.runtime import Handler, Runtime
 from services.routing import clock, jobs, regions, store
 from services.routing.cache import GROUPS, GroupInfo
 from services.routing.matching import (
@@ -175,36 +175,27 @@ async def _routed(session: AsyncSession, q: dict, result: Routed, now: datetime)
     )
 
 
-class AssignRefused(Refused):
-    """The team's hand assignment cannot be done (a domain refusal: code, message, field, kind)."""
-
-    @property
-    def status(self) -> int:
-        """Deprecated: the HTTP status of its kind, for callers that still re-raise ApiError."""
-        return REFUSAL_STATUS[self.kind]
-
-
 async def assign(session: AsyncSession, qid: UUID, group_id: str, now: datetime) -> QuestionRouted:
-    """The team routes a queued question by hand to a group's least-loaded contact with room."""
+    """The team routes a queued question by hand to a group's least-loaded contact with room
+    (one who speaks the asker's language first); a `Refused` says why it cannot."""
     q = await store.get_question(session, qid)
     if q is None:
-        raise AssignRefused("not_found", "There is no such question.", "question_id", "not_found")
+        raise Refused("not_found", "There is no such question.", "question_id", "not_found")
     if q["state"] != "unmatched":
-        raise AssignRefused("not_in_queue", "This question is not in the queue.", kind="conflict")
+        raise Refused("not_in_queue", "This question is not in the queue.", kind="conflict")
     group = await store.group_with_contacts(session, group_id)
     if group is None:
-        raise AssignRefused("unknown_group", "There is no group with this id.", "group_id")
+        raise Refused("unknown_group", "There is no group with this id.", "group_id")
     if group.status != "active":
-        raise AssignRefused("group_not_active", "This group is paused or left.", "group_id")
+        raise Refused("group_not_active", "This group is paused or left.", "group_id")
     contact = None
-    for candidate in by_load(
-        group, q["language"]
-    ):  # another router may take a place between read and update
+    # Another router may take a place between read and update: try the next one.
+    for candidate in by_load(group, q["language"]):
         if await store.hold_capacity(session, candidate.contact_id):
             contact = candidate
             break
     if contact is None:
-        raise AssignRefused("group_full", "No contact person of this group has room.", "group_id")
+        raise Refused("group_full", "No contact person of this group has room.", "group_id")
     event = await _routed(
         session,
         q,

@@ -17,6 +17,7 @@ from services.routing.matching import (
     Routed,
     Unmatched,
     _tier,
+    by_load,
     can_call,
     in_hours,
     match,
@@ -594,3 +595,15 @@ def test_ranking_tier_by_tier_from_the_cache_is_ranking_all_groups(need_, groups
         assert pieces == whole
     else:
         assert whole == Unmatched("all_full" if candidates else "no_group")
+
+
+def test_the_teams_hand_assignment_prefers_a_speaker_of_the_askers_language():
+    g = group(
+        "g-ehv",
+        contacts=[
+            contact("dutch", open_count=0),
+            contact("english", open_count=2, languages=NL_EN),
+        ],
+    )
+    assert [c.contact_id for c in by_load(g, "en")] == ["english", "dutch"]
+    assert [c.contact_id for c in by_load(g)] == ["dutch", "english"]
