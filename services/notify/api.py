@@ -1,15 +1,16 @@
 """Staff API for contact persons' delivery addresses: write in full, read back only masked.
 
 A change of address waits for the new address to confirm it (services/notify/addresses.py):
-PUT then answers 202 with `pending: true` and the addresses still in effect; a first address,
-or a change between addresses already stored, answers 200 as before."""
+PUT then answers 200 with `pending: true` and the addresses still in effect (masked), the new
+ones as `pending_email`/`pending_mobile`; a first address, or a change between addresses
+already stored, answers 200 with `pending: false` as before (DESIGN §6: the body only grew)."""
 
 from __future__ import annotations
 
 import re
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Response
+from fastapi import APIRouter, BackgroundTasks, Depends
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from contracts.events import CODE_PATTERN
@@ -110,19 +111,14 @@ def check_complete(wanted: Wanted) -> None:
 @router.put(
     "/api/v1/contacts/{contact_id}",
     response_model=ContactOut,
-    responses={
-        202: {
-            "model": ContactOut,
-            "description": "A new address: stored as pending until it confirms the change; "
-            "notifications go to the addresses shown until then",
-        }
-    },
+    response_description="The addresses in effect; with `pending: true` a new address was "
+    "stored as pending until it confirms the change, and notifications go to the addresses "
+    "shown until then",
 )
 async def put_contact(
     contact_id: str,
     body: ContactIn,
     person: Writer,
-    response: Response,
     background: BackgroundTasks,
     envelope: Envelope,
     settings: web.SettingsDep,
@@ -136,7 +132,6 @@ async def put_contact(
     )
     if result.waiting is not None:
         background.add_task(address_mail.wake)  # after the commit: the mails are queued then
-        response.status_code = 202
     return out(result.current, result.waiting)
 
 
