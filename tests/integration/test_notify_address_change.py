@@ -165,3 +165,33 @@ async def test_a_first_address_and_a_language_change_need_no_confirmation(own: S
         assert r.status_code == 404 and "Deze link klopt niet" in r.text
     finally:
         await coordinator.aclose()
+
+
+async def test_a_confirmation_that_cannot_be_sent_is_shown_to_the_coordinator(own: System) -> None:
+    coordinator, _ = await signed_in(own, "coordinator")
+    try:
+        cid = "c-bounced-address"
+        body = {"email": "was.goed@example.org", "channel": "email", "language": "nl"}
+        assert (await coordinator.put(f"/api/v1/contacts/{cid}", json=body)).status_code == 200
+        # The mail server refuses both mails of the change for good (a mistyped domain).
+        own.smtp.reply_codes += ["550 5.1.1 no such user", "550 5.1.1 no such user"]
+        body["email"] = "tikfout@example.org"
+        r = await coordinator.put(f"/api/v1/contacts/{cid}", json=body)
+        assert r.status_code == 200 and r.json()["pending"] is True, r.text
+        deadline = time.monotonic() + 60
+        while True:
+            page = (await coordinator.get("/contacts")).text
+            card = page[page.index(f'id="c-{cid}"') :]
+            card = card[: card.index("</li>")]
+            if "Het bevestigingsbericht kon niet worden verstuurd" in card:
+                break
+            assert time.monotonic() < deadline, card
+            await asyncio.sleep(0.2)
+        assert "tikfout" not in page and "Wacht op bevestiging" in card
+        # The old address stays in effect.
+        assert (await coordinator.get(f"/api/v1/contacts/{cid}")).json()[
+            "email"
+        ] == "w***@example.org"
+    finally:
+        own.smtp.reply_codes.clear()
+        await coordinator.aclose()

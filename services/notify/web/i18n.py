@@ -52,6 +52,12 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "nl": "Nieuw adres: {address}. Gevraagd {asked}. De link werkt tot {until}.",
         "en": "New address: {address}. Asked {asked}. The link works until {until}.",
     },
+    "mail_failed": {
+        "nl": "Het bevestigingsbericht kon niet worden verstuurd. Controleer het nieuwe adres "
+        "en vraag de wijziging opnieuw aan.",
+        "en": "The confirmation message could not be sent. Check the new address and ask for "
+        "the change again.",
+    },
     "change": {"nl": "Adres wijzigen", "en": "Change address"},
     "change_for": {"nl": "Adres wijzigen voor {who}", "en": "Change address for {who}"},
     "email_hint": {"nl": "Bijvoorbeeld naam@voorbeeld.nl", "en": "For example name@example.org"},

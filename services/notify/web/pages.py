@@ -99,6 +99,8 @@ async def contacts_view(
                     asked=timefmt.moment(p.requested_at, lang),
                     until=timefmt.moment(p.expires_at, lang),
                 ),
+                "mail_failed": p is not None
+                and (await pending.mail_states(db, a.contact_id)).get("confirm") == "failed",
             }
         )
     return render(
