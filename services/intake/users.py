@@ -83,6 +83,10 @@ signin_links = Table(
 CLI_ACTOR = "cli"
 # last_seen is written at most this often, not on every page.
 TOUCH_EVERY = timedelta(seconds=30)
+# The transaction-level advisory lock that puts changes of roles and disabling in a row: two
+# coordinators disabling each other at the same moment must not leave none (each would count
+# the other still enabled while neither change is committed).
+ACCOUNT_CHANGES_LOCK = 0x6F64_7573_6572_73  # "odusers"
 
 
 class UserError(ValueError):
@@ -300,9 +304,11 @@ async def set_disabled(
     now: datetime,
     acted_by: str | None = None,
 ) -> None:
-    """Disable (every open session ends at once, logins are refused) or enable a volunteer."""
+    """Disable (every open session and every sign-in link ends at once, logins are refused) or
+    enable an account."""
     name = check_name(name)
     async with sessions() as session, session.begin():
+        await _one_change_at_a_time(session)
         done = await session.execute(
             sa_update(users)
             .where(users.c.name == name)
@@ -313,6 +319,8 @@ async def set_disabled(
         if disabled:
             await _keep_a_coordinator(session)
             await end_sessions_of(session, name)
+            # A sign-in link made before stays dead, also when the account is enabled again.
+            await session.execute(sa_delete(signin_links).where(signin_links.c.user_name == name))
         await _acted(session, acted_by)
 
 
@@ -326,6 +334,7 @@ async def set_roles(
     other services, within minutes) sees the new roles at the next sign-in."""
     name, roles = check_name(name), check_roles(roles)
     async with sessions() as session, session.begin():
+        await _one_change_at_a_time(session)
         done = await session.execute(
             sa_update(users).where(users.c.name == name).values(roles=roles)
         )
@@ -334,6 +343,12 @@ async def set_roles(
         await _keep_a_coordinator(session)
         await end_sessions_of(session, name)
         await _acted(session, acted_by)
+
+
+async def _one_change_at_a_time(session: AsyncSession) -> None:
+    """Wait for any other change of roles or disabling to commit first (ACCOUNT_CHANGES_LOCK),
+    so that _keep_a_coordinator counts what is really left."""
+    await session.execute(select(func.pg_advisory_xact_lock(ACCOUNT_CHANGES_LOCK)))
 
 
 async def _keep_a_coordinator(session: AsyncSession) -> None:
