@@ -274,7 +274,7 @@ async def test_a_confirmation_link_cannot_be_moved_forged_outlived_or_replayed(
     r = await coordinator.c.put(
         notify + f"/api/v1/contacts/{erik}", json={"email": first, "channel": "email"}
     )
-    assert r.status_code == 202, r.text
+    assert r.is_success and r.json()["pending"] is True, r.text
     link = CONFIRM.search((await s.wait_mail(lambda m: m.to == [first])).text).group(1)
     token = link.rsplit("/", 1)[1]
     body, _, sig = token.partition(".")
@@ -308,7 +308,7 @@ async def test_a_confirmation_link_cannot_be_moved_forged_outlived_or_replayed(
         r = await coordinator.c.put(
             notify + f"/api/v1/contacts/{erik}", json={"email": second, "channel": "email"}
         )
-        assert r.status_code == 202, r.text
+        assert r.is_success and r.json()["pending"] is True, r.text
         assert (await attacker.get(link)).status_code == 410
         r = await attacker.post(link, follow_redirects=True)
         assert r.status_code == 410
