@@ -589,7 +589,7 @@ async def test_a_disabled_account_keeps_no_session_and_no_sign_in_link(
     r = await boss.c.post(
         intake + "/staff/accounts", data={"csrf": token, "action": "link", "name": member.name}
     )
-    assert r.status_code == 200
+    assert r.status_code == 200 and r.headers["cache-control"].startswith("no-store")
     link = re.search(r"(http://127\.0\.0\.1:\d+/staff/first/[A-Za-z0-9_\-]+)", r.text).group(1)
     r = await boss.c.post(
         intake + "/staff/accounts", data={"csrf": token, "action": "disable", "name": member.name}
