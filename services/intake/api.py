@@ -24,7 +24,7 @@ from services.intake import crisis, domain, store, validation
 from services.intake.consent import version_for
 from services.intake.topics import TopicCatalogue
 from services.intake.web.deps import Rt, Topics
-from services.intake.web.i18n import t
+from services.intake.web.i18n import error_message, t
 
 log = get_logger(component="intake.api")
 # On every response carrying a token or personal data: no browser or proxy cache keeps it.
@@ -102,8 +102,7 @@ async def accept_question(rt: Runtime, topics: TopicCatalogue, q: QuestionIn) ->
         story = validation.normalise_story(q.story)
         call_times = validation.normalise_story(q.call_times)
     except validation.FieldError as err:
-        message = err.message_nl if lang == "nl" else err.message_en
-        raise Refused(err.code, message, err.field) from None
+        raise Refused(err.code, error_message(err.code, lang), err.field) from None
     topic = q.topic or None
     if topic is not None and not await topics.is_known(topic):
         raise Refused(

@@ -11,21 +11,13 @@ PHONE_MAX_CHARS = 32
 # the request models allow this much so padding reaches the form's own error, not a 500.
 RAW_MAX_CHARS = 1000
 
-# Fixed messages per code, without digits for phone and postcode, so an error can never
-# echo (part of) what the person typed.
-_MESSAGES: dict[str, tuple[str, str]] = {
-    "invalid_phone": (
-        "Dit telefoonnummer klopt niet. Controleer of u het volledige nummer hebt ingevuld.",
-        "This phone number is not valid. Please check that you entered the full number.",
-    ),
-    "invalid_postcode": (
-        "Deze postcode klopt niet. Vul vier cijfers in, eventueel gevolgd door twee letters.",
-        "This postcode is not valid. Enter four digits, optionally followed by two letters.",
-    ),
-    "story_too_long": (
-        f"Uw verhaal is te lang. Gebruik maximaal {STORY_MAX_CHARS} tekens.",
-        f"Your story is too long. Please use at most {STORY_MAX_CHARS} characters.",
-    ),
+# Fixed texts per code for the exception itself (logs, tracebacks), without digits for phone
+# and postcode, so an error can never echo (part of) what the person typed. What a person reads
+# comes from the one catalogue (web/i18n.py `error_message`).
+_MESSAGES: dict[str, str] = {
+    "invalid_phone": "This phone number is not valid.",
+    "invalid_postcode": "This postcode is not valid.",
+    "story_too_long": f"The story is longer than {STORY_MAX_CHARS} characters.",
 }
 
 _PHONE_CHARS = re.compile(r"\+?[0-9()]+")
@@ -41,8 +33,7 @@ class FieldError(ValueError):
     def __init__(self, code: str, field: str) -> None:
         self.code = code
         self.field = field
-        self.message_nl, self.message_en = _MESSAGES[code]
-        self.message = self.message_en
+        self.message = _MESSAGES[code]
         super().__init__(self.message)
 
 

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from opendeur.errors import Refused
 from services.intake import api, validation
 from services.intake.topics import TopicCatalogue
-from services.intake.web.i18n import t
+from services.intake.web.i18n import error_message, t
 
 CALL_TIMES_MAX = 200
 # Field ids in the order they appear on the page, so the error summary follows the form.
@@ -19,12 +19,6 @@ FIELD_ORDER += ("consent",)
 
 def field_values(form: Mapping[str, object]) -> dict[str, str]:
     return {k: str(v) for k, v in form.items() if isinstance(v, str)}
-
-
-def _error_message(code: str, lang: str) -> str:
-    if code == "story_too_long":
-        return t("error_story_too_long", lang, max=validation.STORY_MAX_CHARS)
-    return t(f"error_{code}", lang)
 
 
 async def check(
@@ -46,7 +40,7 @@ async def check(
         try:
             fn()
         except validation.FieldError as err:
-            errors[field] = _error_message(err.code, lang)
+            errors[field] = error_message(err.code, lang)
     if len(values.get("call_times", "")) > CALL_TIMES_MAX:
         errors["call_times"] = t("error_call_times_too_long", lang, max=CALL_TIMES_MAX)
     if values.get("share_with_contact") != "yes":

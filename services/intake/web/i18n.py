@@ -7,6 +7,7 @@ import re
 from markupsafe import Markup, escape
 
 from opendeur.settings import get_settings
+from services.intake import validation
 
 # The network's own phone line (OPENDEUR_NETWORK_PHONE): on the 429 page and the phone console.
 # Empty when not configured: no page may print a made-up number.
@@ -866,6 +867,13 @@ CATALOGUE.update(
 def t(key: str, lang: str, **kw: object) -> str:
     text = CATALOGUE[key][1 if lang == "en" else 0]
     return text.format(**kw) if kw else text
+
+
+def error_message(code: str, lang: str) -> str:
+    """What a person reads for a refused field (validation.FieldError's code), form and API."""
+    if code == "story_too_long":
+        return t("error_story_too_long", lang, max=validation.STORY_MAX_CHARS)
+    return t(f"error_{code}", lang)
 
 
 # The crisis numbers in any sentence: 0800-0113, 113 and 112 (not the 113 of "113.nl").
