@@ -664,3 +664,20 @@ async def test_the_team_outcome_closes_no_other_question(
         s, "select 1 from intake.crisis_attempts where question_id = $1", uuid.UUID(qid)
     )
     assert tries == []
+
+
+async def test_a_session_id_planted_before_sign_in_opens_nothing_after_it(attacked: System) -> None:
+    s, intake = attacked, attacked.url("intake")
+    name, once = add_staff(s, "teamlid")
+    async with httpx.AsyncClient(timeout=30) as victim:
+        page = await victim.get(intake + "/staff/login")
+        planted = victim.cookies.get("od_staff_in")  # what an attacker could have set
+        assert planted
+        r = await victim.post(
+            intake + "/staff/login",
+            data={"csrf": csrf(page.text), "name": name, "password": once},
+        )
+        assert r.status_code == 303 and victim.cookies.get("od_staff_in") != planted
+    async with httpx.AsyncClient(timeout=30, cookies={"od_staff_in": planted}) as attacker:
+        r = await attacker.get(intake + "/staff/crisis")
+        assert r.status_code == 303 and r.headers["location"].startswith("/staff/login")
