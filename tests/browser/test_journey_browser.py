@@ -323,6 +323,11 @@ async def test_phone_console_with_crisis_reload_and_back(
     assert "Ik schrijf je telefoonnummer op" in script and "noem je kenmerk" in script
     assert re.search(r"iemand van het netwerkteam belt je terug, uiterlijk \w+dag \d+ ", script)
     before = await question_count(system)
+    # Sent too early: focus goes to the error summary, read out first (NL Design System).
+    await page.click("form[action^='/phone?'] button[type=submit]")
+    await page.wait_for_function("document.activeElement && document.activeElement.id === 'errors'")
+    assert "Lees de toestemmingstekst voor" in await page.inner_text("#errors")
+    await page.goto(system.url("intake") + "/phone")  # the next try starts from the console
     phone = phone_number()
     await page.check("#consent_read")
     await page.check("#consent")

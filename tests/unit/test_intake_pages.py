@@ -179,3 +179,44 @@ def test_staff_pages_have_no_quick_exit_and_help_seekers_pages_do() -> None:
         "phone_done.html", "nl", heading="x", person_lang="nl", user="anna", csrf="c"
     ).body.decode()
     assert 'id="quick-exit"' not in volunteer and "exit.js" not in volunteer
+
+
+@pytest.mark.parametrize("crisis", [False, True])
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_every_outcome_page_promises_what_happens(lang: str, crisis: bool) -> None:
+    """The thank-you page and the phone console's page read aloud, per case and language, from
+    the one catalogue: the team (not a contact person) for a crisis, an honest word on English."""
+    before = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)  # 15.00 uur in Amsterdam
+    data = {"q": "q", "r": "OD-AAAA-BBBB", "b": before.isoformat(), "w": "w", "p": crisis}
+    web = render("thanks.html", lang, **pages.thanks_context(data, lang)).body.decode()
+    web = web.split('<main id="main">')[1]
+    spoken = render(
+        "phone_done.html",
+        "nl",
+        heading="x",
+        reference="OD-AAAA-BBBB",
+        deadline=pages.local(before, lang),
+        crisis=crisis,
+        person_lang=lang,
+        user="u",
+        csrf="c",
+    ).body.decode()
+    spoken = spoken.split('<main id="main">')[1]
+    when = (
+        "uiterlijk donderdag 3 december, 15.00 uur"
+        if lang == "nl"
+        else "by Thursday 3 December, 3 pm"
+    )
+    assert when in web and when in spoken
+    team = {"nl": "netwerkteam belt je", "en": "network team will call you"}[lang]
+    contact = {"nl": "contactpersoon", "en": "contact person"}[lang]
+    if crisis:
+        assert team in web and team in spoken.replace("belt je terug", "belt je")
+        assert contact not in web.lower() and "kijkt vandaag" not in web
+    else:
+        assert contact in web.lower() and contact in spoken.lower() and team not in web
+    english = "speaks English" if not crisis else "you prefer English"
+    assert (english in web) == (lang == "en")
+    assert "113" in spoken if crisis else "Lees dit nu voor" not in spoken
+    withdraw = {"nl": "noem je kenmerk", "en": "give your reference"}[lang]
+    assert withdraw in spoken and "link" not in spoken.lower().replace("<a ", "")
