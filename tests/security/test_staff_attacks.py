@@ -638,8 +638,10 @@ async def test_the_team_outcome_closes_no_other_question(
     # A crisis question the team gave to a group's contact person in triage.
     qid, ref, _, _ = await ask(s, crisis=True, topic="eetstoornis")
     await team.on("routing")
-    triage = await team.c.get(s.url("routing") + "/triage")
-    assert qid in triage.text
+    deadline = time.monotonic() + 30
+    while qid not in (triage := await team.c.get(s.url("routing") + "/triage")).text:
+        assert time.monotonic() < deadline, "the crisis question never reached triage"
+        await asyncio.sleep(0.1)
     group = re.search(r'<option value="(eetstoornis[^"]*)"', triage.text).group(1)
     r = await team.c.post(
         s.url("routing") + f"/triage/{qid}/assign",
