@@ -110,4 +110,6 @@ def test_the_ingest_benchmark_on_an_empty_and_a_prefilled_trail() -> None:
         assert r["events_after"] == r["prefill"] + 400  # every new event stored, once
         (run_,) = r["runs"]
         assert run_["stored"] == 400 and run_["events_per_s"] > 0
-        assert run_["python_cpu_us_per_event"] > 0 and run_["postgres_cpu_us_per_event"] > 0
+        # PostgreSQL's CPU is read from the kernel's clock ticks (10 ms): 400 events may fit in
+        # less than one.
+        assert run_["python_cpu_us_per_event"] > 0 and run_["postgres_cpu_us_per_event"] >= 0
