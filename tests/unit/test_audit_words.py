@@ -101,6 +101,14 @@ def test_a_contact_persons_callback_and_an_automatic_step_are_not_staff() -> Non
         "en",
     )
     assert notified.who == "automatically" and "e-mail" in notified.details
+    # Routing's reasons are built of parts (tier, call hours, the language she calls in).
+    assert i18n.code_label("reason", "topic+municipality+after_hours+in_en", "nl") == (
+        "groep voor dit onderwerp in de gemeente, buiten beltijden, belt in het Engels"
+    )
+    assert i18n.code_label("reason", "topic+online+in_nl_not_en", "en") == (
+        "online group for this topic, in Dutch: nobody free who speaks English"
+    )
+    assert i18n.code_label("reason", "topic+region+weird", "nl") == "overig (topic+region+weird)"
     # notify's purposes carry the routing attempt; the label does not show it as a code.
     assert i18n.code_label("purpose", "new_question.2", "nl") == "nieuwe vraag"
 

@@ -335,7 +335,40 @@ def code_label(field: str, code: str, lang: str) -> str:
     pair = CODES.get(field, {}).get(code)
     if pair is None and field == "reason":
         pair = CODES["outcome"].get(code)
+        if pair is None and "+" in code:
+            return routing_reason(code, lang)
     return _pick(pair, lang) if pair else _pick(OTHER, lang).format(code=code)
+
+
+LANGUAGE_NAMES = {"nl": ("Nederlands", "Dutch"), "en": ("Engels", "English")}
+
+
+def routing_reason(code: str, lang: str) -> str:
+    """A routing reason built of parts: "topic+municipality+after_hours+in_en" -> the tier, then
+    "buiten beltijden", then the language the contact calls in."""
+    parts = code.split("+")
+    tier = "+".join(parts[:2]) if parts[0] == "topic" else parts[0]
+    base = CODES["reason"].get(tier)
+    if base is None:
+        return _pick(OTHER, lang).format(code=code)
+    words = [_pick(base, lang)]
+    for part in parts[2:] if parts[0] == "topic" else parts[1:]:
+        if part == "after_hours":
+            words.append("buiten beltijden" if lang != "en" else "outside call hours")
+        elif part.startswith("in_") and "_not_" in part:
+            asked = part.rsplit("_not_", 1)[1]
+            name = _pick(LANGUAGE_NAMES.get(asked, (asked, asked)), lang)
+            words.append(
+                f"in het Nederlands: niemand vrij die {name} spreekt"
+                if lang != "en"
+                else f"in Dutch: nobody free who speaks {name}"
+            )
+        elif part.startswith("in_"):
+            name = _pick(LANGUAGE_NAMES.get(part[3:], (part[3:], part[3:])), lang)
+            words.append(f"belt in het {name}" if lang != "en" else f"calls in {name}")
+        else:
+            return _pick(OTHER, lang).format(code=code)
+    return ", ".join(words)
 
 
 def topic_label(code: str | None, lang: str) -> str:
