@@ -230,6 +230,16 @@ def histogram(
     return _svg("histogram", title, desc, width, top + plot_h + 28, body, look)
 
 
+def _labelled(n: int, every: int) -> set[int]:
+    """Which of n points get an x label: every `every`-th and the last, unless the last is
+    closer than half a step to the one labelled before it."""
+    shown = set(range(0, n, every))
+    last = n - 1
+    if last not in shown and last % every >= every / 2:
+        shown.add(last)
+    return shown
+
+
 def line_chart(
     points: Sequence[tuple[str, float]],
     *,
@@ -288,11 +298,10 @@ def line_chart(
     )
     # At most about 8 x labels (4 on a narrow look) so they never overlap.
     every = math.ceil(len(points) / (8 if width >= 480 else 3))
+    shown = _labelled(len(points), every)
     for i, ((label, _), (x, y)) in enumerate(zip(points, xy, strict=True)):
         body.append(f'<circle cx="{x:.2f}" cy="{y:.2f}" r="3" fill="{BAR}"/>')
-        if i % every == 0 or i == len(points) - 1:
-            if i == len(points) - 1 and i % every and (i % every) < every / 2:
-                continue  # too close to the label before it
+        if i in shown:
             body.append(
                 f'<text x="{x:.2f}" y="{top + plot_h + look.small + 5}" '
                 f'font-size="{look.small}" text-anchor="middle" fill="{TEXT}">'
