@@ -368,7 +368,8 @@ def _own_keys(settings: Settings, service: str) -> dict[str, str]:
 
 
 def _own_links(settings: Settings, service: str) -> dict[str, str]:
-    """Notify signs links (and mails: the SMTP URL); intake and routing verify them."""
+    """Notify signs links (and sends: the SMTP URL, the SMS gateway's credential); intake and
+    routing verify them."""
     from opendeur import links
 
     env: dict[str, str] = {}
@@ -377,6 +378,9 @@ def _own_links(settings: Settings, service: str) -> dict[str, str]:
             env[f"OPENDEUR_LINK_KEY_{key.upper()}"] = links.key_settings(settings, key)[0]
         if settings.smtp_url:
             env["OPENDEUR_SMTP_URL"] = settings.smtp_url
+        # The SMS gateway's credential is notify's alone (a secret field: not inherited).
+        if settings.sms_auth_header is not None:
+            env["OPENDEUR_SMS_AUTH_HEADER"] = settings.sms_auth_header.get_secret_value()
     for key in LINK_VERIFIERS.get(service, ()):
         env[f"OPENDEUR_LINK_VERIFY_{key.upper()}"] = links.key_settings(settings, key)[1]
     return env
