@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import inspect
 import ipaddress
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -235,6 +236,19 @@ class Runtime:
             if hmac.compare_digest(digest, expected):
                 scopes |= granted
         return frozenset(scopes)
+
+    def machine_actor(self, request: Request) -> str | None:
+        """The machine client behind a valid OPENDEUR_MACHINE_TOKENS bearer token, as the code
+        the trail records for it (`token.<name>`): a machine's change is attributed too."""
+        given = request.headers.get("authorization", "")
+        if not given.lower().startswith("bearer "):
+            return None
+        digest = hashlib.sha256(given[7:].encode("utf-8", "surrogateescape")).hexdigest()
+        for name, _granted, expected in machine_tokens(self.settings.machine_tokens):
+            if hmac.compare_digest(digest, expected):
+                code = re.sub(r"[^a-z0-9_.+-]", "-", name.lower())[:40]
+                return f"token.{code}"
+        return None
 
     def require(self, request: Request, scope: str | None, *roles: str) -> Staff | None:
         """An API's check: a bearer machine token with `scope` (None: no machine client may),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Depends
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from contracts.events import CODE_PATTERN
@@ -116,6 +116,7 @@ def check_complete(wanted: Wanted) -> None:
     "shown until then",
 )
 async def put_contact(
+    request: Request,
     contact_id: str,
     body: ContactIn,
     person: Writer,
@@ -127,9 +128,9 @@ async def put_contact(
     check_id(contact_id)
     wanted = body.wanted()
     check_complete(wanted)
-    result = await changes.change(
-        db, envelope, settings, contact_id, wanted, person.staff_id if person else None
-    )
+    # Who asked: the coordinator, or the machine client by its token's name (both in the trail).
+    actor = person.staff_id if person else web.runtime(request).machine_actor(request)
+    result = await changes.change(db, envelope, settings, contact_id, wanted, actor)
     if result.waiting is not None:
         background.add_task(address_mail.wake)  # after the commit: the mails are queued then
     return out(result.current, result.waiting)

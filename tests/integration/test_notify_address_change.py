@@ -195,3 +195,33 @@ async def test_a_confirmation_that_cannot_be_sent_is_shown_to_the_coordinator(ow
     finally:
         own.smtp.reply_codes.clear()
         await coordinator.aclose()
+
+
+async def test_a_machine_clients_address_change_is_in_the_trail_by_its_token(own: System) -> None:
+    """A machine token with contacts-write may change an address; the trail says which token
+    asked (`token.<name>`), as it says which person did (the attack: a machine's change left
+    nothing in the trail)."""
+    contact = "c-machine-change"
+    async with httpx.AsyncClient(
+        base_url=own.url("notify"), headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30
+    ) as machine:
+        r = await machine.put(
+            f"/api/v1/contacts/{contact}",
+            json={"email": "machine.oud@example.org", "channel": "email", "language": "nl"},
+        )
+        assert r.status_code == 200 and r.json()["pending"] is False, r.text
+        r = await machine.put(
+            f"/api/v1/contacts/{contact}",
+            json={"email": "machine.nieuw@example.org", "channel": "email", "language": "nl"},
+        )
+        assert r.status_code == 200 and r.json()["pending"] is True, r.text
+    deadline = time.monotonic() + 60
+    mine: list[dict] = []
+    while not mine and time.monotonic() < deadline:
+        mine = [
+            e
+            for e in await staff_acted(own, {"address_change"}, timeout=1)
+            if e.get("contact_id") == contact
+        ]
+        await asyncio.sleep(0.2)
+    assert mine and {e["staff_id"] for e in mine} == {"token.tests"}, mine
