@@ -203,11 +203,11 @@ async def test_a_team_members_actions_are_in_the_trail_under_their_staff_id(
             if all(
                 s in page
                 for s in (
-                    f"staff_id={staff_id}",
-                    "action=assign",
-                    "action=group_status",
-                    "action=address_change",
-                    f"staff_id={coord_id}",
+                    f"door medewerker {staff_id}",
+                    "vraag aan een groep gegeven",
+                    "status van een groep gewijzigd",
+                    "adreswijziging aangevraagd",
+                    f"door medewerker {coord_id}",
                 )
             ):
                 break
