@@ -236,6 +236,9 @@ StaffAction = Literal[
 ]
 
 
+AccountChange = Literal["added", "disabled", "enabled", "roles", "signin_link"]
+
+
 class StaffActed(Event, subject="staff.acted.v1"):
     """A staff member acted on a question, a group, a contact's address or a staff account: who
     by pseudonymous staff id (never a name), what, and on which question (envelope), group or
@@ -248,6 +251,9 @@ class StaffActed(Event, subject="staff.acted.v1"):
     action: StaffAction
     group_id: Code | None = None
     contact_id: Code | None = None
+    # An account change: whose account (pseudonymous staff id) and what changed.
+    target_staff_id: Code | None = None
+    change: AccountChange | None = None
 
 
 EVENT_TYPES: tuple[type[Event], ...] = (

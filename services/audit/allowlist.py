@@ -52,7 +52,14 @@ KEEP: dict[str, tuple[str, ...]] = {
     "group.changed.v1": ("group_id", "change", "status", "by"),
     "pii.accessed.v1": ("contact_id", "purpose", "staff_id"),
     "pii.alerted.v1": ("contact_id", "window_start", "distinct_questions"),
-    "staff.acted.v1": ("staff_id", "action", "group_id", "contact_id"),
+    "staff.acted.v1": (
+        "staff_id",
+        "action",
+        "group_id",
+        "contact_id",
+        "target_staff_id",
+        "change",
+    ),
 }
 
 

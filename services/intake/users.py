@@ -152,24 +152,39 @@ async def add_user(
         exists = await session.scalar(select(users.c.name).where(users.c.name == name))
         if exists:
             raise UserError(f"user {name!r} already exists", "exists")
+        staff_id = new_staff_id()
         await session.execute(
             sa_insert(users).values(
                 name=name,
                 roles=roles,
-                staff_id=new_staff_id(),
+                staff_id=staff_id,
                 password_hash=hashed,
                 must_change=True,
             )
         )
-        await _acted(session, acted_by)
+        await _acted(session, acted_by, staff_id, "added")
     return password
 
 
-async def _acted(session: AsyncSession, acted_by: str | None) -> None:
+async def _acted(
+    session: AsyncSession, acted_by: str | None, target: str | None, change: str
+) -> None:
+    """staff.acted account_change: who changed whose account (both pseudonymous), and what."""
     if acted_by is not None:
         await outbox.add(
-            session, StaffActed(source="intake", action="account_change", staff_id=acted_by)
+            session,
+            StaffActed(
+                source="intake",
+                action="account_change",
+                staff_id=acted_by,
+                target_staff_id=target,
+                change=change,
+            ),
         )
+
+
+async def _staff_id_of(session: AsyncSession, name: str) -> str | None:
+    return await session.scalar(select(users.c.staff_id).where(users.c.name == name))
 
 
 async def get_user(session: AsyncSession, name: str) -> User | None:
@@ -321,7 +336,8 @@ async def set_disabled(
             await end_sessions_of(session, name)
             # A sign-in link made before stays dead, also when the account is enabled again.
             await session.execute(sa_delete(signin_links).where(signin_links.c.user_name == name))
-        await _acted(session, acted_by)
+        change = "disabled" if disabled else "enabled"
+        await _acted(session, acted_by, await _staff_id_of(session, name), change)
 
 
 async def set_roles(
@@ -342,7 +358,7 @@ async def set_roles(
             raise UserError(f"there is no user {name!r}", "unknown")
         await _keep_a_coordinator(session)
         await end_sessions_of(session, name)
-        await _acted(session, acted_by)
+        await _acted(session, acted_by, await _staff_id_of(session, name), "roles")
 
 
 async def _one_change_at_a_time(session: AsyncSession) -> None:
@@ -414,9 +430,10 @@ async def signin_link(
     name = check_name(name)
     token = secrets.token_urlsafe(32)
     async with sessions() as session, session.begin():
-        if await get_user(session, name) is None:
+        user = await get_user(session, name)
+        if user is None:
             raise UserError(f"there is no user {name!r}", "unknown")
-        await _acted(session, acted_by)
+        await _acted(session, acted_by, user.staff_id, "signin_link")
         await session.execute(sa_delete(signin_links).where(signin_links.c.expires_at < now))
         await session.execute(
             sa_insert(signin_links).values(

@@ -274,6 +274,9 @@ async def test_a_coordinator_manages_accounts(crisis_system: System) -> None:
         s, "staff.acted.v1", lambda e: e["staff_id"] == me and e["action"] == "account_change", 3
     )
     assert len(acted) == 3  # added, roles, disabled
+    # Whose account, and what changed: the same person's pseudonymous id on all three.
+    assert [e["change"] for e in acted] == ["added", "roles", "disabled"], acted
+    assert len({e["target_staff_id"] for e in acted}) == 1 and acted[0]["target_staff_id"] != me
 
     # The command line's changes are in the trail too, as "cli".
     before = len(await trail(s, "staff.acted.v1"))

@@ -156,3 +156,22 @@ def test_dead_letter_reasons_and_consumers_in_words() -> None:
     )
     assert i18n.report_key("questions_by_topic", "rouw", "nl") != "rouw"
     assert i18n.report_key("routed_by_municipality", "eindhoven", "nl") == "Eindhoven"
+
+
+@pytest.mark.parametrize(
+    "change", get_args(get_args(BY_SUBJECT["staff.acted.v1"].model_fields["change"].annotation)[0])
+)
+def test_an_account_change_says_whose_account_and_what_changed(change: str) -> None:
+    target = "st-fedcba9876543210"
+    record = {
+        "type": "staff.acted.v1",
+        "source": "intake",
+        "staff_id": STAFF,
+        "action": "account_change",
+        "target_staff_id": target,
+        "change": change,
+    }
+    nl = trail.details(record, "nl")
+    assert f"account van medewerker {target}" in nl
+    assert len(nl) == 2 and "overig" not in " ".join(nl), nl
+    assert trail.who(record, "nl") == (f"door medewerker {STAFF}", True)
