@@ -542,6 +542,18 @@ async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
 OPERATIONS = APIRouter(tags=["operations"])
 
 
+@OPERATIONS.get("/network.css", include_in_schema=False)
+async def network_css(request: Request) -> Response:
+    """The network's own colour for every service's pages (OPENDEUR_NETWORK_COLOUR), as a
+    stylesheet: the CSP allows no inline style. Loaded after each service's own CSS."""
+    colour = request.app.state.runtime.settings.network_colour
+    return Response(
+        f":root {{ --brand: {colour}; --accent: {colour}; }}\n",
+        media_type="text/css",
+        headers={"Cache-Control": "max-age=300"},
+    )
+
+
 @OPERATIONS.get("/livez", response_model=Liveness)
 async def livez(request: Request) -> Liveness:
     """Liveness: the process answers. Never touches the database or the broker, so an outage

@@ -70,6 +70,17 @@ def write_secret(path: Path, text: str) -> None:
     path.chmod(0o600)  # a file that existed keeps its mode through os.open
 
 
+def contrast_with_white(colour: str) -> float:
+    """WCAG contrast ratio of white text on `colour` (#rrggbb)."""
+
+    def channel(hex2: str) -> float:
+        c = int(hex2, 16) / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(colour[i : i + 2]) for i in (1, 3, 5))
+    return 1.05 / (0.2126 * r + 0.7152 * g + 0.0722 * b + 0.05)
+
+
 def _read_secret_file(var: str) -> str | None:
     path = os.environ.get(f"{var}_FILE")
     if not path:
@@ -194,6 +205,9 @@ class Settings(BaseSettings):
     network_name: str | None = None
     network_phone: str | None = None
     network_email: str | None = None
+    # The network's own colour (#rrggbb) for headers, buttons and links on every page; it must
+    # keep white button text readable (contrast at least 4.5:1, WCAG AA).
+    network_colour: str = "#205080"
     # Where "Snel weg" / "Quick exit" takes a help-seeker: a neutral page.
     quick_exit_url: str = Field(default="https://www.google.nl/", pattern=r"^https?://[^\s\"'<>]+$")
     # Addresses/CIDRs (comma-separated) whose X-Forwarded-For is believed; none by default.
@@ -255,6 +269,19 @@ class Settings(BaseSettings):
                 if value:
                     plain = name.endswith("database_url") or name.startswith("link_verify")
                     object.__setattr__(self, name, value if plain else SecretStr(value))
+
+    @field_validator("network_colour")
+    @classmethod
+    def _network_colour(cls, v: str) -> str:
+        v = v.strip()
+        if not re.fullmatch(r"#[0-9a-fA-F]{6}", v):
+            raise ValueError("OPENDEUR_NETWORK_COLOUR must be a colour like #205080")
+        if contrast_with_white(v) < 4.5:
+            raise ValueError(
+                "OPENDEUR_NETWORK_COLOUR is too light: white text on it would be hard to read "
+                "(contrast below 4.5:1); choose a darker colour"
+            )
+        return v.lower()
 
     @field_validator("team_hours")
     @classmethod

@@ -358,3 +358,28 @@ async def test_a_gate_that_looks_the_person_up_is_awaited() -> None:
         with pytest.raises(TypeError, match="asynchronous"):
             bare = Request({"type": "http", "method": "GET", "path": "/", "headers": []})
             rt.require(bare, None, "teamlid")
+
+
+async def test_every_page_gets_the_networks_own_colour_as_a_stylesheet() -> None:
+    """OPENDEUR_NETWORK_COLOUR reaches every service's pages through /network.css (the CSP
+    allows no inline style); each service's base template links it after its own CSS."""
+    app, _rt = make_app(network_colour="#7A1F5C")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8081") as c:
+        got = await c.get("/network.css")
+    assert got.status_code == 200 and got.headers["content-type"].startswith("text/css")
+    assert got.text == ":root { --brand: #7a1f5c; --accent: #7a1f5c; }\n"
+    services = Path(__file__).resolve().parents[2] / "services"
+    bases = sorted(services.glob("*/web/templates/*base.html"))
+    assert {p.parts[-4] for p in bases} == {"intake", "routing", "notify", "audit"}
+    for base in bases:
+        assert '<link rel="stylesheet" href="/network.css">' in base.read_text(), base
+
+
+@pytest.mark.parametrize(
+    ("given", "why"),
+    [("blue", "like #205080"), ("#2050", "like #205080"), ("#ffbf47", "too light")],
+)
+def test_a_network_colour_that_is_no_colour_or_too_light_is_refused(given: str, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        settings(network_colour=given)

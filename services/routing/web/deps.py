@@ -3,24 +3,13 @@ the page a dead contact link answers with."""
 
 from __future__ import annotations
 
-import re
-
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from opendeur import web
-from opendeur.settings import Settings
 from services.routing.web import i18n
 
 TEMPLATES = web.templates(__file__)
-COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
-DEFAULT_COLOUR = "#205080"
-
-
-def colour(settings: Settings) -> str:
-    """The network's own colour (OPENDEUR_NETWORK_COLOUR once Settings has it), else ours."""
-    given = str(getattr(settings, "network_colour", None) or "")
-    return given if COLOUR.match(given) else DEFAULT_COLOUR
 
 
 def render(name: str, status: int = 200, lang: str = "nl", **ctx: object) -> HTMLResponse:

@@ -14,11 +14,11 @@ from starlette.datastructures import FormData
 from opendeur import links
 from opendeur.errors import Refused
 from opendeur.settings import parse_duration
-from opendeur.web import Db, SettingsDep, SignedLink, runtime
+from opendeur.web import Db, SignedLink, runtime
 from services.routing import groups, store, taxonomy
 from services.routing.handlers import MAX_UNREACHABLE
 from services.routing.web import forms, i18n, queries
-from services.routing.web.deps import colour, dead_link, message, render
+from services.routing.web.deps import dead_link, message, render
 from services.routing.web.forms import FormError
 
 router = APIRouter(include_in_schema=False)
@@ -249,13 +249,3 @@ async def group_change(
         return RedirectResponse(f"{page}&confirm=leave", 303)
     await groups.change_status(db, group["group_id"], forms.SELF_ACTIONS[action][1], "contact")
     return RedirectResponse(page, 303)
-
-
-@router.get("/network.css", include_in_schema=False)
-async def network_css(settings: SettingsDep) -> Response:
-    """The network's own colour for every page (the CSP allows stylesheets from here only)."""
-    return Response(
-        f":root {{ --brand: {colour(settings)}; }}\n",
-        media_type="text/css",
-        headers={"Cache-Control": "max-age=300"},
-    )
