@@ -167,6 +167,11 @@ def jetstream(broker: NatsBroker) -> JetStreamContext:
     return broker.config.connection_state.stream
 
 
+def connection(broker: NatsBroker) -> Any:
+    """The broker's nats-py client, for a plain (non-JetStream) subscription."""
+    return broker._connection
+
+
 def is_connected(broker: NatsBroker) -> bool:
     conn = getattr(broker, "_connection", None)
     return bool(conn is not None and conn.is_connected)

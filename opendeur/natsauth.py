@@ -6,12 +6,14 @@ import base64
 import json
 from typing import get_args
 
-from contracts.events import EVENT_TYPES, Event
+from contracts.events import EVENT_TYPES, Event, StaffActed
 from contracts.streams import DEADLETTER_STREAM, EVENTS_STREAM, STREAMS, consumers_of
 from opendeur.keys import derive
 from opendeur.settings import SERVICES, Settings
 
 ADMIN_USER = "opendeur-admin"
+# The services with staff pages (opendeur/staff.py) hear account changes on a plain subscription.
+ACCOUNT_CHANGE_LISTENERS = ("routing", "notify", "audit")
 
 
 def owned_subjects(service: str) -> list[str]:
@@ -49,10 +51,10 @@ def permissions(service: str) -> dict:
     publish += owned_subjects(service)
     if service == "audit":  # the console shows the dead-letter count; it publishes no events
         publish += [f"$JS.API.STREAM.MSG.GET.{DEADLETTER_STREAM}"]
-    return {
-        "publish": {"allow": publish},
-        "subscribe": {"allow": [f"{inbox_prefix(service)}.>"]},
-    }
+    subscribe = [f"{inbox_prefix(service)}.>"]
+    if service in ACCOUNT_CHANGE_LISTENERS:  # staff sessions end when an account changes
+        subscribe.append(StaffActed.subject)
+    return {"publish": {"allow": publish}, "subscribe": {"allow": subscribe}}
 
 
 def password(settings: Settings, user: str) -> str:

@@ -6,8 +6,11 @@ its server-side session and sends the browser back to <service>/staff/accept wit
 who (a pseudonymous staff id), which roles, for which service, valid 60 s and accepted once. The
 service holds only the public key, so it can check an assertion but never make one. It then sets
 its own short session cookie (10 minutes, signed with a key that lives only in that process), and
-hands off again when it runs out: an intake logout or `opendeur users disable` ends access
-everywhere within minutes. Machine clients use bearer tokens with a scope instead (runtime.py)."""
+hands off again when it runs out. Disabling an account or changing its roles ends its sessions
+here within moments: intake publishes staff.acted (account_change, target_staff_id), every
+process with a gate listens on that subject (a plain NATS subscription, so each replica hears it)
+and refuses the person's cookies issued before; the 10 minutes are the bound should it miss one
+(broker down). Machine clients use bearer tokens with a scope instead (runtime.py)."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import secrets
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote, urlencode
 
@@ -30,6 +34,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from contracts.events import StaffActed, decode
 from opendeur.keys import MissingSecret, decode_key, encode_key, purpose_key
 from opendeur.settings import Settings
 
@@ -184,6 +189,14 @@ def local_path(next_: str | None, default: str) -> str:
     return next_
 
 
+# Account changes after which a person's sessions on the other services end.
+REVOKING = ("disabled", "roles")
+
+
+def _issued_before(issued: datetime, revoked_at: float | None) -> bool:
+    return revoked_at is not None and issued.timestamp() <= revoked_at
+
+
 class StaffGate:
     """One service's side of the staff sign-in: the accept route, its cookie, role checks, CSRF."""
 
@@ -197,17 +210,31 @@ class StaffGate:
         self._key = secrets.token_bytes(32)
         self._signer = URLSafeTimedSerializer(self._key.hex(), salt=f"opendeur:staff:{service}")
         self._used: dict[str, float] = {}
+        # staff id -> when its account was disabled or its roles changed (time.time())
+        self._revoked: dict[str, float] = {}
         self.cookie = COOKIE.format(service=service)
+
+    def revoke(self, staff_id: str, at: float) -> None:
+        """End every session of this person issued before `at` (her cookies read as none)."""
+        self._revoked = {k: v for k, v in self._revoked.items() if v > at - SESSION_TTL}
+        self._revoked[staff_id] = at
+
+    def heard(self, event: StaffActed) -> None:
+        """An account change published by intake: disabled or new roles end the sessions."""
+        if event.action == "account_change" and event.change in REVOKING and event.target_staff_id:
+            self.revoke(event.target_staff_id, time.time())
 
     def current(self, request: Request) -> Staff | None:
         raw = request.cookies.get(self.cookie)
         if not raw:
             return None
         try:
-            data = self._signer.loads(raw, max_age=SESSION_TTL)
+            data, issued = self._signer.loads(raw, max_age=SESSION_TTL, return_timestamp=True)
         except BadSignature:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("s"), str):
+            return None
+        if _issued_before(issued, self._revoked.get(data["s"])):
             return None
         return Staff(data["s"], frozenset(data.get("r") or ()), str(data.get("n", "")))
 
@@ -330,4 +357,23 @@ def install(rt: Runtime, app: FastAPI) -> StaffGate:
     gate = StaffGate(rt.settings, rt.service)
     rt.staff = gate
     app.include_router(make_router(gate))
+    rt.background.append(lambda: listen_for_account_changes(rt, gate))
     return gate
+
+
+async def listen_for_account_changes(rt: Runtime, gate: StaffGate) -> None:
+    """Subscribe (plain NATS, this process only) to staff.acted and let the gate end the
+    sessions of a disabled or changed account. The client resubscribes after a reconnect."""
+    from opendeur import messaging
+
+    await rt.broker_ready.wait()
+
+    async def heard(msg: object) -> None:
+        try:
+            event = decode(msg.subject, msg.data)  # type: ignore[attr-defined]
+        except Exception:
+            return
+        if isinstance(event, StaffActed):
+            gate.heard(event)
+
+    await messaging.connection(rt.broker).subscribe(StaffActed.subject, cb=heard)

@@ -683,3 +683,53 @@ async def test_a_session_id_planted_before_sign_in_opens_nothing_after_it(attack
     async with httpx.AsyncClient(timeout=30, cookies={"od_staff_in": planted}) as attacker:
         r = await attacker.get(intake + "/staff/crisis")
         assert r.status_code == 303 and r.headers["location"].startswith("/staff/login")
+
+
+async def test_a_disabled_or_demoted_person_loses_routing_notify_and_audit_at_once(
+    attacked: System, people: list[Person]
+) -> None:
+    """The attack: disabled at intake, a person kept triage, notify's contacts page and the
+    address change for the rest of each service's 10-minute cookie (seen: 200 one second
+    later). Now every service hears the account change and ends her sessions there."""
+    gone = await signed(people, attacked, "teamlid", "coordinator", "beheerder")
+    demoted = await signed(people, attacked, "teamlid", "coordinator", "beheerder")
+    pages = {"routing": "/triage", "notify": "/contacts", "audit": "/"}
+    for p in (gone, demoted):
+        for service, path in pages.items():
+            await p.on(service)
+            r = await p.c.get(attacked.url(service) + path, follow_redirects=False)
+            assert r.status_code == 200, (service, r.status_code)
+
+    assert attacked.opendeur("users", "disable", gone.name).returncode == 0
+    coordinator = await signed(people, attacked, "coordinator")
+    r = await coordinator.c.post(
+        coordinator.intake + "/staff/accounts",
+        data={
+            "csrf": await coordinator.csrf("/staff/accounts"),
+            "action": "roles",
+            "name": demoted.name,
+            "roles": "rapportage",
+        },
+    )
+    assert r.status_code == 200, r.text[:300]
+
+    deadline = time.monotonic() + 30
+    for p in (gone, demoted):
+        for service, path in pages.items():
+            while True:
+                r = await p.c.get(attacked.url(service) + path, follow_redirects=False)
+                if r.status_code == 303:
+                    break
+                assert time.monotonic() < deadline, (service, path, r.status_code)
+                await asyncio.sleep(0.2)
+            assert "/staff/handoff" in r.headers["location"], r.headers["location"]
+        # Back through intake: both must sign in again (a change of roles ends the intake
+        # session too), the disabled one cannot.
+        r = await p.c.get(attacked.url("notify") + "/contacts", follow_redirects=True)
+        assert "/staff/login" in str(r.url), r.url
+    r = await gone.c.put(
+        attacked.url("notify") + "/api/v1/contacts/c-revoked",
+        json={"email": "zed@evil.example", "channel": "email", "language": "nl"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 401, r.text
