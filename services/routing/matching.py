@@ -4,11 +4,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from fractions import Fraction
-from zoneinfo import ZoneInfo
 
+from opendeur.timefmt import AMS as AMSTERDAM
 from services.routing.regions import region_of
-
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 _TIER_REASONS = ("topic+municipality", "topic+region", "topic+online")
 # The network's own language: every question may be called back in it when no contact with
