@@ -76,6 +76,17 @@ MAIN = {
 }
 
 
+def account_details(record: dict[str, Any], lang: str) -> list[str]:
+    """For an account change: whose account (pseudonymous id) and what changed."""
+    if record.get("type") != "staff.acted.v1" or record.get("action") != "account_change":
+        return []
+    t = i18n.translator(lang)
+    out = (
+        [t("account_of", staff=record["target_staff_id"])] if record.get("target_staff_id") else []
+    )
+    return out + ([t(f"account_{record['change']}")] if record.get("change") else [])
+
+
 def details(record: dict[str, Any], lang: str) -> list[str]:
     t = i18n.translator(lang)
     out: list[str] = []
@@ -90,10 +101,7 @@ def details(record: dict[str, Any], lang: str) -> list[str]:
         out.append(t("group", group=record["group_id"]))
     if record.get("contact_id") and not names_contact(record):
         out.append(t("contact", contact=record["contact_id"]))
-    if record.get("target_staff_id"):
-        out.append(t("account_of", staff=record["target_staff_id"]))
-    if record.get("change") and record.get("type") == "staff.acted.v1":
-        out.append(t(f"account_{record['change']}"))
+    out += account_details(record, lang)
     if (record.get("attempt") or 1) > 1:
         out.append(t("attempt", n=record["attempt"]))
     if record.get("priority") or record.get("professional_help_advised"):
