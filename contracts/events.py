@@ -233,6 +233,7 @@ StaffAction = Literal[
     "account_change",
     "deadletter_replay",
     "crisis_outcome",
+    "signed_out",
 ]
 
 

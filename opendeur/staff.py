@@ -220,9 +220,12 @@ class StaffGate:
         self._revoked[staff_id] = at
 
     def heard(self, event: StaffActed) -> None:
-        """An account change published by intake: disabled or new roles end the sessions."""
+        """An account change published by intake (disabled, new roles) or a sign-out at intake
+        ends the person's sessions here."""
         if event.action == "account_change" and event.change in REVOKING and event.target_staff_id:
             self.revoke(event.target_staff_id, time.time())
+        elif event.action == "signed_out":
+            self.revoke(event.staff_id, time.time())
 
     def current(self, request: Request) -> Staff | None:
         raw = request.cookies.get(self.cookie)

@@ -301,11 +301,19 @@ async def session_user(
         return _user(row)
 
 
-async def end_session(sessions: async_sessionmaker[AsyncSession], sid: str) -> None:
+async def end_session(
+    sessions: async_sessionmaker[AsyncSession], sid: str, staff_id: str | None = None
+) -> None:
+    """End one session; with the person's staff id also announce it (staff.acted signed_out), so
+    routing, notify and audit end her sessions there too (opendeur/staff.py)."""
     async with sessions() as session, session.begin():
         await session.execute(
             sa_delete(phone_sessions).where(phone_sessions.c.id_hash == _id_hash(sid))
         )
+        if staff_id:
+            await outbox.add(
+                session, StaffActed(source="intake", action="signed_out", staff_id=staff_id)
+            )
 
 
 async def end_sessions_of(session: AsyncSession, name: str) -> None:

@@ -733,3 +733,36 @@ async def test_a_disabled_or_demoted_person_loses_routing_notify_and_audit_at_on
         follow_redirects=False,
     )
     assert r.status_code == 401, r.text
+
+
+async def test_signing_out_at_intake_signs_out_of_triage_too(
+    attacked: System, people: list[Person]
+) -> None:
+    """The walk: after "Uitloggen" at intake, triage on a shared device still opened with the
+    assign and close forms under the team member's code for the rest of routing's cookie."""
+    team = await signed(people, attacked, "teamlid")
+    await team.on("routing")
+    triage = attacked.url("routing") + "/triage"
+    assert (await team.c.get(triage, follow_redirects=False)).status_code == 200
+    r = await team.c.post(team.intake + "/staff/logout", data={"csrf": await team.csrf()})
+    assert "/staff/login" in str(r.url)
+    deadline = time.monotonic() + 30
+    while (r := await team.c.get(triage, follow_redirects=False)).status_code != 303:
+        assert r.status_code == 200 and time.monotonic() < deadline, r.status_code
+        await asyncio.sleep(0.2)
+    assert "/staff/handoff" in r.headers["location"]
+    r = await team.c.get(triage, follow_redirects=True)
+    assert "/staff/login" in str(r.url) and "Kies een groep" not in r.text
+
+
+async def test_a_coordinator_does_not_see_crisis_numbers(
+    attacked: System, people: list[Person]
+) -> None:
+    """Least privilege: the team calls back; a coordinator manages groups, addresses and
+    accounts, and her home links to the contact persons' addresses instead."""
+    coordinator = await signed(people, attacked, "coordinator")
+    r = await coordinator.c.get(coordinator.intake + "/staff/crisis", follow_redirects=False)
+    assert r.status_code == 403
+    home = (await coordinator.c.get(coordinator.intake + "/staff")).text
+    assert "/staff/crisis" not in home
+    assert attacked.url("notify") + "/contacts" in home

@@ -199,6 +199,7 @@ CODES: dict[str, dict[str, tuple[str, str]]] = {
             "asked to offer a stuck message again",
         ),
         "crisis_outcome": ("crisisvraag: uitkomst vastgelegd", "crisis question: outcome recorded"),
+        "signed_out": ("afgemeld", "signed out"),
     },
     "outcome": {
         "reached": ("bereikt", "reached"),

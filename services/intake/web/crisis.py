@@ -31,7 +31,8 @@ from services.intake.web.staff import (
 
 log = get_logger(component="intake.crisis")
 router = APIRouter(include_in_schema=False)
-Team = Annotated[Signed, Depends(staff_member("teamlid", "coordinator"))]
+# Least privilege: the team calls back; a coordinator manages groups, addresses and accounts.
+Team = Annotated[Signed, Depends(staff_member("teamlid"))]
 REFERENCE = re.compile(REFERENCE_PATTERN)
 # What the refusal pages say, and with which status, for a question the team may not call.
 REFUSALS = {

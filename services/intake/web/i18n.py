@@ -638,6 +638,7 @@ CATALOGUE.update(
         "st_page_phone": ("Telefoonconsole", "Phone console"),
         "st_page_crisis": ("Crisisvragen terugbellen", "Call back crisis questions"),
         "st_page_triage": ("Triage: vragen zonder groep", "Triage: questions without a group"),
+        "st_page_contacts": ("Contactpersonen en hun adressen", "Contact persons and addresses"),
         "st_page_accounts": ("Medewerkers en rollen", "Staff and roles"),
         "st_page_console": ("Beheerconsole", "Operator console"),
         "st_page_report": ("Maandrapport", "Monthly report"),

@@ -290,12 +290,14 @@ async def post_password(request: Request) -> Response:
 def _pages_for(settings: Settings, user: users.User, lang: str) -> list[tuple[str, str]]:
     """The pages this person's roles open, in the order of a working day."""
     routing, audit = settings.base_url("routing"), settings.base_url("audit")
+    notify = settings.base_url("notify")
     month = datetime.now(UTC).strftime("%Y-%m")
     q = "?lang=en" if lang == "en" else ""
     pages = (
         (("telefoonvrijwilliger",), "st_page_phone", "/phone"),
-        (("teamlid", "coordinator"), "st_page_crisis", f"/staff/crisis{q}"),
+        (("teamlid",), "st_page_crisis", f"/staff/crisis{q}"),
         (("teamlid",), "st_page_triage", f"{routing}/triage"),
+        (("coordinator",), "st_page_contacts", f"{notify}/contacts{q}"),
         (("coordinator",), "st_page_accounts", f"/staff/accounts{q}"),
         (("beheerder",), "st_page_console", f"{audit}/"),
         (("rapportage", "beheerder"), "st_page_report", f"{audit}/report?month={month}"),
@@ -334,7 +336,9 @@ async def logout(request: Request) -> Response:
         return page(
             request, "staff_message.html", 403, heading=t("st_pw_expired", lang_of(request))
         )
-    await users.end_session(rt.sessions, s.sid)  # routing and audit follow within minutes
+    found = await signed_in(request)
+    # Announced, so routing, notify and audit end this person's sessions there too.
+    await users.end_session(rt.sessions, s.sid, found[1].staff_id if found else None)
     response = RedirectResponse("/staff/login", 303, headers=api.NO_STORE)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
     return response
