@@ -279,10 +279,13 @@ async def test_a_coordinator_manages_accounts(crisis_system: System) -> None:
     assert len({e["target_staff_id"] for e in acted}) == 1 and acted[0]["target_staff_id"] != me
 
     # The command line's changes are in the trail too, as "cli".
-    before = len(await trail(s, "staff.acted.v1"))
+    def by_cli(e: dict) -> bool:
+        return e["staff_id"] == "cli"
+
+    before = len([e for e in await trail(s, "staff.acted.v1") if by_cli(e)])
     add_staff(s, "teamlid")
-    cli = await wait_trail(s, "staff.acted.v1", lambda e: e["staff_id"] == "cli")
-    assert cli and len(await trail(s, "staff.acted.v1")) > before
+    cli = await wait_trail(s, "staff.acted.v1", by_cli, before + 1)
+    assert len(cli) == before + 1 and cli[-1]["change"] == "added", cli
 
 
 async def test_only_a_coordinator_opens_the_accounts_page(crisis_system: System) -> None:
