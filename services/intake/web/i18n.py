@@ -170,6 +170,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Controleer deze {count} velden:",
         "Please check these {count} fields:",
     ),
+    "errors_intro_one": ("Controleer dit veld:", "Please check this field:"),
     "error_invalid_phone": (
         "Vul een geldig telefoonnummer in, bijvoorbeeld 06 12345678 of 040 1234567.",
         "Enter a valid phone number, for example 06 12345678 or +31 40 1234567.",
