@@ -67,7 +67,8 @@ async def test_staff_actions_are_attributed_and_filtered_on_the_console(system: 
 
     filtered = LINES.findall(only_staff.text)
     # Staff accounts made with `opendeur users add` on the server say so.
-    attributed = ("door medewerker st-", "met een opdracht op de server")
+    # Machine clients (e.g. an address written with a scoped token) by their token's name.
+    attributed = ("door medewerker st-", "met een opdracht op de server", "door koppeling ")
     assert filtered and all(any(a in li for a in attributed) for li in filtered), filtered
     assert sum(accepted["reference"] in li for li in filtered) == 4
     assert 'value="staff" checked' in only_staff.text

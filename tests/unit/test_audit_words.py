@@ -175,3 +175,9 @@ def test_an_account_change_says_whose_account_and_what_changed(change: str) -> N
     assert f"account van medewerker {target}" in nl
     assert len(nl) == 2 and "overig" not in " ".join(nl), nl
     assert trail.who(record, "nl") == (f"door medewerker {STAFF}", True)
+
+
+def test_a_machine_clients_change_names_its_token_not_a_staff_member() -> None:
+    record = {"type": "staff.acted.v1", "staff_id": "token.tests", "action": "address_change"}
+    assert trail.who(record, "nl") == ("door koppeling tests (machinetoken)", True)
+    assert trail.who(record, "en") == ("by integration tests (machine token)", True)

@@ -126,6 +126,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "by_staff": ("door medewerker {staff}", "by staff member {staff}"),
     "by_contact": ("door contactpersoon {contact}", "by contact person {contact}"),
     "by_team": ("door het team", "by the team"),
+    "by_machine": ("door koppeling {name} (machinetoken)", "by integration {name} (machine token)"),
     "by_cli": (
         "met een opdracht op de server (opendeur users)",
         "with a command on the server (opendeur users)",

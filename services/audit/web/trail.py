@@ -49,6 +49,8 @@ def who(record: dict[str, Any], lang: str) -> tuple[str, bool]:
     staff_id = record.get("staff_id")
     if staff_id == "cli":  # `opendeur users ...` on the server, no one signed in
         return t("by_cli"), True
+    if staff_id and staff_id.startswith("token."):  # a machine client's scoped token
+        return t("by_machine", name=staff_id.removeprefix("token.")), True
     if staff_id:
         return t("by_staff", staff=staff_id), True
     kind = record.get("type")
