@@ -168,12 +168,12 @@ def jetstream(broker: NatsBroker) -> JetStreamContext:
 
 
 def connection(broker: NatsBroker) -> Any:
-    """The broker's nats-py client, for a plain (non-JetStream) subscription."""
-    return broker._connection
+    """The broker's nats-py client (None before it connected), for a plain subscription."""
+    return getattr(broker, "_connection", None)
 
 
 def is_connected(broker: NatsBroker) -> bool:
-    conn = getattr(broker, "_connection", None)
+    conn = connection(broker)
     return bool(conn is not None and conn.is_connected)
 
 

@@ -223,32 +223,34 @@ class Runtime:
         """None without a bearer token; else the scopes it carries (empty: not a valid token).
         OPENDEUR_ADMIN_TOKEN reads the audit API and reports (DESIGN §6); OPENDEUR_MACHINE_TOKENS
         lists further tokens by the SHA-256 of each, with their scopes."""
-        given = request.headers.get("authorization", "")
-        if not given.lower().startswith("bearer "):
+        token = _bearer(request)
+        if token is None:
             return None
-        token = given[7:]
         scopes: set[str] = set()
         admin = self.settings.admin_token
         if admin is not None and same_secret(token, admin.get_secret_value()):
             scopes.add("audit-read")
-        digest = hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
-        for _name, granted, expected in machine_tokens(self.settings.machine_tokens):
-            if hmac.compare_digest(digest, expected):
-                scopes |= granted
+        for _name, granted in self._machine_tokens_of(token):
+            scopes |= granted
         return frozenset(scopes)
+
+    def _machine_tokens_of(self, token: str) -> list[tuple[str, frozenset[str]]]:
+        """The OPENDEUR_MACHINE_TOKENS entries (name, scopes) whose hash this token has."""
+        digest = hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
+        return [
+            (name, granted)
+            for name, granted, expected in machine_tokens(self.settings.machine_tokens)
+            if hmac.compare_digest(digest, expected)
+        ]
 
     def machine_actor(self, request: Request) -> str | None:
         """The machine client behind a valid OPENDEUR_MACHINE_TOKENS bearer token, as the code
         the trail records for it (`token.<name>`): a machine's change is attributed too."""
-        given = request.headers.get("authorization", "")
-        if not given.lower().startswith("bearer "):
+        token = _bearer(request)
+        found = self._machine_tokens_of(token) if token is not None else []
+        if not found:
             return None
-        digest = hashlib.sha256(given[7:].encode("utf-8", "surrogateescape")).hexdigest()
-        for name, _granted, expected in machine_tokens(self.settings.machine_tokens):
-            if hmac.compare_digest(digest, expected):
-                code = re.sub(r"[^a-z0-9_.+-]", "-", name.lower())[:40]
-                return f"token.{code}"
-        return None
+        return f"token.{re.sub(r'[^a-z0-9_.+-]', '-', found[0][0].lower())[:40]}"
 
     def require(self, request: Request, scope: str | None, *roles: str) -> Staff | None:
         """An API's check: a bearer machine token with `scope` (None: no machine client may),
@@ -341,6 +343,12 @@ def machine_tokens(text: str) -> list[tuple[str, frozenset[str], str]]:
         if name and scopes and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest):
             out.append((name, frozenset(s for s in scopes.split("+") if s), digest))
     return out
+
+
+def _bearer(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer` header, if any."""
+    given = request.headers.get("authorization", "")
+    return given[7:] if given.lower().startswith("bearer ") else None
 
 
 def same_secret(given: str, expected: str) -> bool:
@@ -604,10 +612,9 @@ def install_basics(app: FastAPI, rt: Runtime) -> None:
 def metrics_allowed(settings: Settings, request: Request) -> bool:
     """OPENDEUR_METRICS_TOKEN as a bearer token; without it, only a loopback peer while no proxy
     is trusted (behind a proxy every request arrives from the proxy's address)."""
-    given = request.headers.get("authorization", "")
-    token = settings.metrics_token
-    if given.lower().startswith("bearer "):  # a wrong token is refused, wherever it comes from
-        return token is not None and same_secret(given[7:], token.get_secret_value())
+    given, token = _bearer(request), settings.metrics_token
+    if given is not None:  # a wrong token is refused, wherever it comes from
+        return token is not None and same_secret(given, token.get_secret_value())
     if settings.proxies() or request.client is None:
         return False
     try:

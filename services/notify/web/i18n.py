@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
+from opendeur import catalogue
+
 Lang = Literal["nl", "en"]
 
 CATALOGUE: dict[str, dict[Lang, str]] = {
@@ -131,34 +133,14 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
 }
 
 
-def pick(*candidates: str | None) -> Lang:
-    for c in candidates:
-        if c and c.lower()[:2] in ("nl", "en"):
-            return "en" if c.lower().startswith("en") else "nl"
-    return "nl"
-
-
-def from_accept_language(header: str | None) -> str | None:
-    """The first of nl/en the browser names (by order; quality values are in order in practice)."""
-    for part in (header or "").split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag[:2] in ("nl", "en"):
-            return tag[:2]
-    return None
+def pick(*candidates: object) -> Lang:
+    return catalogue.pick(*candidates)  # type: ignore[return-value]
 
 
 def translator(lang: Lang) -> Callable[..., str]:
-    def t(key: str, **kw: object) -> str:
-        text = CATALOGUE[key][lang]
-        return text.format(**kw) if kw else text
-
-    return t
+    return catalogue.translator(CATALOGUE, lang)
 
 
-def missing() -> dict[str, list[str]]:
+def missing() -> dict[str, set[str]]:
     """Keys without a text in one of the languages (a test keeps this empty)."""
-    return {
-        k: [lang for lang in ("nl", "en") if not v.get(lang)]
-        for k, v in CATALOGUE.items()
-        if not all(v.get(lang) for lang in ("nl", "en"))
-    }
+    return catalogue.missing(CATALOGUE)

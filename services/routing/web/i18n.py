@@ -7,8 +7,10 @@ Dutch.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Literal
+
+from opendeur import catalogue
 
 Lang = Literal["nl", "en"]
 LANGS: tuple[Lang, ...] = ("nl", "en")
@@ -223,23 +225,13 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
 
 
 def pick(*candidates: object) -> Lang:
-    """The first candidate that is a language we speak (query, header, ...)."""
-    for c in candidates:
-        if isinstance(c, str) and c.strip().lower()[:2] in LANGS:
-            return c.strip().lower()[:2]  # type: ignore[return-value]
-    return DEFAULT
+    return catalogue.pick(*candidates)  # type: ignore[return-value]
 
 
 def translator(lang: Lang) -> Callable[..., str]:
-    """`t("key", max=20)`: the text in `lang`, with named fields filled in."""
-
-    def t(key: str, **fields: object) -> str:
-        text = CATALOGUE[key][lang]
-        return text.format(**fields) if fields else text
-
-    return t
+    return catalogue.translator(CATALOGUE, lang)
 
 
-def missing() -> Mapping[str, set[str]]:
-    """Keys without a text in some language (a test keeps this empty)."""
-    return {k: set(LANGS) - set(v) for k, v in CATALOGUE.items() if set(LANGS) - set(v)}
+def missing() -> dict[str, set[str]]:
+    """Keys without a text in one of the languages (a test keeps this empty)."""
+    return catalogue.missing(CATALOGUE)
