@@ -234,6 +234,7 @@ StaffAction = Literal[
     "deadletter_replay",
     "crisis_outcome",
     "signed_out",
+    "withdrawn_by_phone",
 ]
 
 
@@ -244,8 +245,8 @@ class StaffActed(Event, subject="staff.acted.v1"):
     """A staff member acted on a question, a group, a contact's address or a staff account: who
     by pseudonymous staff id (never a name), what, and on which question (envelope), group or
     contact. Staged in the same transaction as the action. Published by the service where it
-    happened (intake: accounts and crisis outcomes; routing; notify: addresses). Audit publishes
-    nothing: it writes a dead-letter replay into its own trail."""
+    happened (intake: accounts, crisis outcomes, withdrawals by phone; routing; notify:
+    addresses). Audit publishes nothing: it writes a dead-letter replay into its own trail."""
 
     source: Literal["intake", "routing", "notify"] = "routing"
     staff_id: Code

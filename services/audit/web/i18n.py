@@ -201,6 +201,10 @@ CODES: dict[str, dict[str, tuple[str, str]]] = {
         ),
         "crisis_outcome": ("crisisvraag: uitkomst vastgelegd", "crisis question: outcome recorded"),
         "signed_out": ("afgemeld", "signed out"),
+        "withdrawn_by_phone": (
+            "vraag ingetrokken op verzoek van de beller",
+            "question withdrawn at the caller's request",
+        ),
     },
     "outcome": {
         "reached": ("bereikt", "reached"),
