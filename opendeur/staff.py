@@ -23,7 +23,6 @@ import secrets
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote, urlencode
 
@@ -149,6 +148,7 @@ def issue(
         "sub": staff_id,
         "roles": sorted(roles),
         "aud": audience,
+        "iat": round(now, 3),
         "exp": int(now) + ASSERTION_TTL,
         "jti": secrets.token_urlsafe(12),
     }
@@ -193,8 +193,8 @@ def local_path(next_: str | None, default: str) -> str:
 REVOKING = ("disabled", "roles")
 
 
-def _issued_before(issued: datetime, revoked_at: float | None) -> bool:
-    return revoked_at is not None and issued.timestamp() <= revoked_at
+def _issued_before(issued: float, revoked_at: float | None) -> bool:
+    return revoked_at is not None and issued <= revoked_at
 
 
 class StaffGate:
@@ -221,23 +221,28 @@ class StaffGate:
 
     def heard(self, event: StaffActed) -> None:
         """An account change published by intake (disabled, new roles) or a sign-out at intake
-        ends the person's sessions here."""
+        ends the person's sessions here: those intake vouched for before the change happened
+        (intake's clock on both sides), so a sign-out heard late never ends the session of a
+        sign-in that came after it."""
+        at = event.occurred_at.timestamp()
         if event.action == "account_change" and event.change in REVOKING and event.target_staff_id:
-            self.revoke(event.target_staff_id, time.time())
+            self.revoke(event.target_staff_id, at)
         elif event.action == "signed_out":
-            self.revoke(event.staff_id, time.time())
+            self.revoke(event.staff_id, at)
 
     def current(self, request: Request) -> Staff | None:
         raw = request.cookies.get(self.cookie)
         if not raw:
             return None
         try:
-            data, issued = self._signer.loads(raw, max_age=SESSION_TTL, return_timestamp=True)
+            data = self._signer.loads(raw, max_age=SESSION_TTL)
         except BadSignature:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("s"), str):
             return None
-        if _issued_before(issued, self._revoked.get(data["s"])):
+        if not isinstance(data.get("t"), (int, float)):
+            return None
+        if _issued_before(data["t"], self._revoked.get(data["s"])):
             return None
         return Staff(data["s"], frozenset(data.get("r") or ()), str(data.get("n", "")))
 
@@ -295,7 +300,11 @@ class StaffGate:
             return self.handoff_to(nxt)
         self._used[claims["jti"]] = claims["exp"]
         roles = [r for r in claims["roles"] if r in ROLES]
-        value = self._signer.dumps({"s": claims["sub"], "r": roles, "n": secrets.token_hex(8)})
+        # When intake vouched for the person (its clock, ms): what a later revocation compares.
+        vouched = claims["iat"] if isinstance(claims.get("iat"), (int, float)) else now
+        value = self._signer.dumps(
+            {"s": claims["sub"], "r": roles, "n": secrets.token_hex(8), "t": vouched}
+        )
         response = RedirectResponse(nxt, 303, headers=NO_STORE)
         response.set_cookie(
             self.cookie,
