@@ -8,11 +8,12 @@ from fastapi.staticfiles import StaticFiles
 
 from opendeur import staff
 from opendeur.runtime import Runtime
-from services.routing import api, handlers
+from services.routing import api, handlers, jobs
 from services.routing.web import pages, triage
 
 rt = Runtime("routing")
-handlers.register(rt)  # the subscribers and, through jobs.register, the escalation timers
+handlers.register(rt)
+jobs.register(rt)
 app = rt.app(title="routing", description="Groups, topics, matching and the 24-hour clock.")
 staff.install(rt, app)
 app.include_router(triage.router)

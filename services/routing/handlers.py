@@ -1,11 +1,14 @@
-"""Routing's subscribers: route each question, keep the clock, react to outcomes and failures."""
+"""Routing's subscribers: route each question, react to outcomes, failures and erasures.
+
+Module-level handlers `on_<event>(event, db) -> Event | None`; the runtime's consumer owns the
+transaction (inbox claim, outbox, commit, ack) and app.py registers them (`register`). The
+decision itself is decisions.py's, the escalation timers jobs.py's."""
 
 from __future__ import annotations
 
 import inspect
 from datetime import UTC, datetime
 from typing import get_type_hints
-from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,201 +18,9 @@ from contracts.events import (
     NotificationFailed,
     QuestionErased,
     QuestionReceived,
-    QuestionRouted,
-    QuestionUnmatched,
 )
-from opendeur import outbox
-from opendeur.errors import Refused
-from opendeur.logging import get_logger
 from opendeur.runtime import Handler, Runtime
-from services.routing import clock, jobs, regions, store
-from services.routing.cache import GROUPS, GroupInfo
-from services.routing.matching import (
-    NETWORK_LANGUAGE,
-    Contact,
-    Group,
-    Need,
-    Routed,
-    Unmatched,
-    by_load,
-    ranking,
-)
-
-log = get_logger(component="routing")
-MAX_UNREACHABLE = 3
-RELOADS = 3  # groups changing faster than this per decision: decide on the last copy read
-
-
-def municipality_slug(pc4: str | None) -> str | None:
-    name = regions.municipality_for(pc4)
-    return store.slug(name) if name else None
-
-
-async def route(session: AsyncSession, qid: UUID, now: datetime) -> Event | None:
-    """Decide for one question (already stored) and return the resulting event to stage."""
-    q = await store.get_question(session, qid)  # its row lock: one decision per question at once
-    if q is None or q["state"] in ("done", "closed", "erased"):
-        return None
-    need = Need(
-        topic=q["topic"],
-        municipality=regions.municipality_for(q["pc4"]),
-        language=q["language"],
-        professional_help_advised=q["priority"],
-        exclude_groups=frozenset(q["tried_groups"]),
-    )
-    result = await decide(session, need, now)
-    event: Event
-    if isinstance(result, Routed):
-        event = await _routed(session, q, result, now)
-    else:
-        event = await _to_team(session, q, result.reason, now)
-    log.info(
-        "routed",
-        question_id=str(qid),
-        outcome=event.subject,
-        reason=getattr(result, "reason", None),
-    )
-    return event
-
-
-async def decide(session: AsyncSession, need: Need, now: datetime) -> Routed | Unmatched:
-    """The matcher's best contact whose capacity could be taken, tier by tier.
-
-    Only the groups that could take this question are read (from the cache, their contacts
-    fresh from the database), so a decision costs the same with 10 or 5,000 groups. Capacity
-    is taken by a conditional update on the contact; when another router took the last place,
-    the next contact in the ranking is tried. Tier is the ranking's first key for a Dutch
-    question, so trying the tiers in order gives the same order as ranking every candidate at
-    once; for another language the language comes first, so all tiers are ranked together.
-    """
-    early = ranking(need, (), now)
-    if isinstance(early, Unmatched) and early.reason != "no_group":
-        return early
-    for attempt in range(RELOADS + 1):
-        if GROUPS.version is None:
-            await GROUPS.reload(session)
-        decided = await _decide_on_cache(session, need, now, last=attempt == RELOADS)
-        if decided is not None:
-            return decided
-        await GROUPS.reload(session)  # the groups changed since the cache was read
-    raise AssertionError("unreachable: the last attempt always decides")
-
-
-async def _decide_on_cache(
-    session: AsyncSession, need: Need, now: datetime, *, last: bool
-) -> Routed | Unmatched | None:
-    """One decision on the cached groups; None when they are stale (never on the `last` try)."""
-    candidates = checked = False
-    tiers = GROUPS.tiers(need)
-    if need.language != NETWORK_LANGUAGE:
-        tiers = [[g for tier in tiers for g in tier]]
-    for tier in tiers:
-        if not tier and checked:
-            continue
-        version, contacts = await store.contacts_of(session, [g.group_id for g in tier])
-        checked = True
-        if version != GROUPS.version and not last:
-            return None
-        ranked = ranking(need, [_with_contacts(g, contacts) for g in tier], now)
-        if isinstance(ranked, Unmatched):
-            candidates = candidates or ranked.reason == "all_full"
-            continue
-        candidates = True
-        for choice in ranked:
-            if await store.hold_capacity(session, choice.contact_id):
-                return choice
-    return Unmatched("all_full" if candidates else "no_group")
-
-
-def _with_contacts(g: GroupInfo, contacts: dict[str, list[Contact]]) -> Group:
-    return Group(
-        g.group_id,
-        g.topics,
-        g.municipalities,
-        g.online,
-        g.languages,
-        "active",
-        tuple(contacts.get(g.group_id, ())),
-    )
-
-
-async def _to_team(session: AsyncSession, q: dict, reason: str, now: datetime) -> QuestionUnmatched:
-    """Put a question in the team's queue and stop its clock; the caller stages the event."""
-    await store.set_state(session, q["question_id"], "unmatched", reason)
-    await store.stop_timers(session, q["question_id"], now)
-    return QuestionUnmatched(
-        question_id=q["question_id"],
-        reason=reason,
-        topic=q["topic"],
-        municipality=q["municipality"],
-        priority=q["priority"],
-    )
-
-
-async def _routed(session: AsyncSession, q: dict, result: Routed, now: datetime) -> QuestionRouted:
-    """Record the routing, (re)start the clock and build the event; the caller stages it."""
-    qid = q["question_id"]
-    attempt = await store.set_routed(
-        session, qid, result.group_id, result.contact_id, result.reason
-    )
-    schedule = clock.escalation_schedule(q["received_at"], q["respond_before"])
-    # A re-routed question keeps its deadline; levels already past are not replayed.
-    await store.restart_timers(
-        session, qid, [(lvl, due) for lvl, due in schedule if due > now or lvl == "breach"]
-    )
-    return QuestionRouted(
-        question_id=qid,
-        reference=q["reference"],
-        group_id=result.group_id,
-        contact_id=result.contact_id,
-        reason=result.reason,
-        attempt=attempt,
-        topic=q["topic"],
-        municipality=q["municipality"],
-        priority=q["priority"],
-        channel=q["channel"],
-        received_at=q["received_at"],
-        respond_before=q["respond_before"],
-        language=q["language"],
-        language_matched=result.language_matched,
-    )
-
-
-async def assign(session: AsyncSession, qid: UUID, group_id: str, now: datetime) -> QuestionRouted:
-    """The team routes a queued question by hand to a group's least-loaded contact with room
-    (one who speaks the asker's language first); a `Refused` says why it cannot."""
-    q = await store.get_question(session, qid)
-    if q is None:
-        raise Refused("not_found", "There is no such question.", "question_id", "not_found")
-    if q["state"] != "unmatched":
-        raise Refused("not_in_queue", "This question is not in the queue.", kind="conflict")
-    group = await store.group_with_contacts(session, group_id)
-    if group is None:
-        raise Refused("unknown_group", "There is no group with this id.", "group_id")
-    if group.status != "active":
-        raise Refused("group_not_active", "This group is paused or left.", "group_id")
-    contact = None
-    # Another router may take a place between read and update: try the next one.
-    for candidate in by_load(group, q["language"]):
-        if await store.hold_capacity(session, candidate.contact_id):
-            contact = candidate
-            break
-    if contact is None:
-        raise Refused("group_full", "No contact person of this group has room.", "group_id")
-    event = await _routed(
-        session,
-        q,
-        Routed(
-            group.group_id,
-            contact.contact_id,
-            "manual",
-            language_matched=q["language"] in contact.languages,
-        ),
-        now,
-    )
-    await outbox.add(session, event)
-    log.info("assigned", question_id=str(qid), group_id=group.group_id)
-    return event
+from services.routing import decisions, store
 
 
 async def on_question_received(event: QuestionReceived, db: AsyncSession) -> Event | None:
@@ -221,7 +32,7 @@ async def on_question_received(event: QuestionReceived, db: AsyncSession) -> Eve
             "channel": event.channel,
             "topic": event.topic,
             "pc4": event.pc4,
-            "municipality": municipality_slug(event.pc4),
+            "municipality": decisions.municipality_slug(event.pc4),
             "language": event.language,
             "priority": event.professional_help_advised,
             "wants_to_start_group": event.wants_to_start_group,
@@ -229,7 +40,7 @@ async def on_question_received(event: QuestionReceived, db: AsyncSession) -> Eve
             "respond_before": event.respond_before,
         },
     )
-    return await route(db, event.question_id, datetime.now(UTC))
+    return await decisions.route(db, event.question_id, datetime.now(UTC))
 
 
 async def on_callback_done(event: CallbackDone, db: AsyncSession) -> Event | None:
@@ -245,11 +56,11 @@ async def on_callback_done(event: CallbackDone, db: AsyncSession) -> Event | Non
         await store.set_state(db, event.question_id, "done", event.outcome)
         await store.stop_timers(db, event.question_id, now)
     elif event.outcome == "wrong_group":
-        return await route(db, event.question_id, now)
+        return await decisions.route(db, event.question_id, now)
     elif event.outcome == "unreachable":
         count = await store.count_unreachable(db, event.question_id)
-        if event.by == "contact" and count >= MAX_UNREACHABLE:
-            return await _to_team(db, q, "unreachable", now)
+        if event.by == "contact" and count >= decisions.MAX_UNREACHABLE:
+            return await decisions.to_team(db, q, "unreachable", now)
     return None
 
 
@@ -267,7 +78,7 @@ async def on_notification_failed(event: NotificationFailed, db: AsyncSession) ->
     q = await store.get_question(db, event.question_id)
     if q is None or q["state"] != "routed" or q["contact_id"] != event.contact_id:
         return None
-    return await _to_team(db, q, "notification_failed", datetime.now(UTC))
+    return await decisions.to_team(db, q, "notification_failed", datetime.now(UTC))
 
 
 async def on_question_erased(event: QuestionErased, db: AsyncSession) -> None:
@@ -289,7 +100,6 @@ def event_type_of(handler: Handler) -> type[Event]:
 
 
 def register(rt: Runtime) -> None:
-    """Subscribe routing's handlers (and, until app.py calls it itself, start its timers)."""
+    """Subscribe routing's handlers (its timers are jobs.register's)."""
     for handler in HANDLERS:
         rt.handles(event_type_of(handler))(handler)
-    jobs.register(rt)

@@ -568,7 +568,7 @@ def test_falling_through_to_the_next_ranked_is_matching_again_with_the_first_ful
 
 @given(needs, group_lists, moments)
 def test_ranking_tier_by_tier_from_the_cache_is_ranking_all_groups(need_, groups, now):
-    # routing.handlers.decide ranks only the cache's candidates of one tier at a time.
+    # routing.decisions.decide ranks only the cache's candidates of one tier at a time.
     cache = GroupCache()
     cache.fill(
         1,

@@ -56,7 +56,7 @@ def test_every_reason_a_question_waits_for_the_team_reads_as_a_sentence() -> Non
 
     from services.routing.web.triage import OTHER_REASON, QUEUE_REASONS, reason_label
 
-    # Everything matching.Unmatched and handlers._to_team put in questions.reason.
+    # Everything matching.Unmatched and decisions.to_team put in questions.reason.
     for code in (
         "professional_help_advised",
         "no_topic",

@@ -16,7 +16,7 @@ from opendeur.errors import Refused
 from opendeur.settings import parse_duration
 from opendeur.web import Db, SignedLink, runtime
 from services.routing import groups, store, taxonomy
-from services.routing.handlers import MAX_UNREACHABLE
+from services.routing.decisions import MAX_UNREACHABLE
 from services.routing.web import forms, i18n, queries
 from services.routing.web.deps import dead_link, message, render
 from services.routing.web.forms import FormError

@@ -25,7 +25,7 @@ from opendeur.web import (
     staff_form,
     staff_page,
 )
-from services.routing import handlers, regions, store, taxonomy
+from services.routing import decisions, regions, store, taxonomy
 from services.routing.matching import Group, Need, Routed, ranking
 from services.routing.web import queries
 from services.routing.web.deps import render
@@ -54,7 +54,7 @@ CLOSE_REASONS = {
     "duplicate": "Dubbele vraag",
     "unreachable": "Niet bereikbaar",
 }
-# Why a question is in the team's queue (matching.Unmatched.reason, handlers._to_team), in words.
+# Why a question is in the team's queue (matching.Unmatched.reason, decisions.to_team), in words.
 QUEUE_REASONS = {
     "professional_help_advised": "Crisis: professionele hulp aangeraden, bel vandaag terug",
     "no_topic": "Geen onderwerp gekozen",
@@ -220,7 +220,7 @@ async def assign(qid: str, db: Db, posted: TeamForm) -> Response:
     if not group_id:
         raise Refused("missing_field", "Choose a group.", "group_id")
     question = question_id(qid)
-    await handlers.assign(db, question, group_id, datetime.now(UTC))  # a Refused rolls back
+    await decisions.assign(db, question, group_id, datetime.now(UTC))  # a Refused rolls back
     await outbox.add(db, acted(posted.staff, "assign", question, group_id))
     return RedirectResponse("/triage", status_code=303)
 
