@@ -25,7 +25,7 @@ def _settings() -> Settings:
     the data dir (its root secret and admin token; the embedded database's and broker's
     addresses), so `groups import`, `users add`, `keys`, ... need no hand-built URL. Never for
     `serve`: a service gets only what it is given."""
-    data_dir = Path(os.environ.get("OPENDEUR_DATA_DIR") or ".opendeur")
+    data_dir = Settings().data_dir  # OPENDEUR_DATA_DIR, or .opendeur
     found: dict[str, str] = {}
     for name in ("secrets.json", UP_STATE):
         path = data_dir / name
@@ -653,7 +653,7 @@ def _prepare(settings: Settings, env: dict[str, str], data_dir: Path, *, demo: b
 def cmd_up(args: argparse.Namespace) -> int:
     from opendeur.embedded import wait_port
 
-    data_dir = Path(args.data_dir or os.environ.get("OPENDEUR_DATA_DIR") or ".opendeur").resolve()
+    data_dir = Path(args.data_dir or Settings().data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "logs").mkdir(exist_ok=True)
     env = dict(os.environ)
@@ -744,8 +744,7 @@ def cmd_asyncapi(args: argparse.Namespace) -> int:
 def cmd_mailbox(args: argparse.Namespace) -> int:
     from opendeur import mailbox
 
-    data_dir = Path(os.environ.get("OPENDEUR_DATA_DIR", ".opendeur"))
-    mailbox.run(data_dir / "mail", args.smtp_port, args.http_port)
+    mailbox.run(Settings().data_dir / "mail", args.smtp_port, args.http_port)
     return 0
 
 

@@ -7,6 +7,7 @@ import contextlib
 import os
 import time
 from collections.abc import Awaitable, Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ from contracts.streams import (
 )
 from opendeur import metrics, natsauth
 from opendeur.logging import get_logger
-from opendeur.settings import Settings, parse_duration
+from opendeur.settings import Settings, get_settings, parse_duration
 
 log = get_logger(component="messaging")
 
@@ -270,20 +271,21 @@ async def dead_letter(js: JetStreamContext, spec: ConsumerSpec, raw: Any, reason
     )
 
 
-# Read once: a process is started with it (an environment lookup of an unset name raises and
-# catches a KeyError, and this runs after every handled message).
-_FAILPOINT = os.environ.get("OPENDEUR_FAILPOINT")
+@cache
+def _failpoint() -> tuple[str | None, Path]:
+    """The settings' failpoint and data directory, read once: a process is started with them,
+    and crash_point runs after every handled batch."""
+    settings = get_settings()
+    return settings.failpoint, settings.data_dir
 
 
 def crash_point(name: str) -> None:
     """Fault injection for the tests that prove recovery: with OPENDEUR_FAILPOINT=NAME the process
     dies here at once (like kill -9), once per data directory. Never set in production."""
-    if _FAILPOINT != name:
+    failpoint, data_dir = _failpoint()
+    if failpoint != name:
         return
-    marker = (
-        Path(os.environ.get("OPENDEUR_DATA_DIR", ".opendeur"))
-        / f"failpoint-{name.replace(':', '-')}"
-    )
+    marker = data_dir / f"failpoint-{name.replace(':', '-')}"
     if marker.exists():
         return
     marker.write_text("fired\n")
