@@ -607,6 +607,7 @@ def install_basics(app: FastAPI, rt: Runtime) -> None:
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(Exception, _unexpected)
     app.include_router(OPERATIONS)
+    app.include_router(web.KIT_ROUTES)  # /staff-look.css, the one staff header's stylesheet
 
 
 def metrics_allowed(settings: Settings, request: Request) -> bool:

@@ -1,5 +1,5 @@
 """Times as people read them, in Amsterdam time: "uiterlijk woensdag 3 december, 15.00 uur" /
-"by Wednesday 3 December, 3 pm", and "2026-12-03 15:00" in tables. `AMS` is the project's one
+"by Wednesday 3 December, 3 pm", and "3 dec 2026, 15.00 uur" in tables and trails. `AMS` is the project's one
 ZoneInfo("Europe/Amsterdam"): import it, do not make another."""
 
 from __future__ import annotations
@@ -41,11 +41,20 @@ def deadline(dt: datetime, lang: str) -> str:
     return f"{'by' if lang == 'en' else 'uiterlijk'} {moment(dt, lang)}"
 
 
+MONTHS_SHORT = {
+    "nl": ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec"),
+    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+}
+
+
 def stamp(dt: datetime | str | None, lang: str = "nl") -> str:
-    """A compact moment for tables and consoles, Amsterdam time: "2026-12-03 15:00" (an ISO
-    string is read first; nothing gives ""). The same in both languages."""
+    """A compact moment for tables, trails and consoles, Amsterdam time, in words like the rest:
+    "3 dec 2026, 15.00 uur" / "3 Dec 2026, 3 pm" (an ISO string is read first; nothing gives
+    "")."""
     if dt is None or dt == "":
         return ""
     if isinstance(dt, str):
         dt = datetime.fromisoformat(dt)
-    return dt.astimezone(AMS).strftime("%Y-%m-%d %H:%M")
+    local = dt.astimezone(AMS)
+    month = MONTHS_SHORT["en" if lang == "en" else "nl"][local.month - 1]
+    return f"{local.day} {month} {local.year}, {clock(local, lang)}"

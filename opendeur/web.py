@@ -49,16 +49,21 @@ page), `staff_form(*roles)` (form posts with their CSRF token checked), `SignedL
 from __future__ import annotations
 
 import inspect
+import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import Depends, Request
-from fastapi.responses import HTMLResponse, Response
+import httpx
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.routing import APIRoute
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Undefined
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, Undefined
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
@@ -71,6 +76,7 @@ if TYPE_CHECKING:
     from opendeur.runtime import Runtime
 
 LANGS = ("nl", "en")
+KIT = Path(__file__).resolve().parent  # the kit's own templates/ (staff layout) and static/
 DEFAULT_NETWORK_NAME = "Zelfhulp Netwerk"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -207,7 +213,8 @@ def templates(package_file: str, *, strict: bool = True) -> Environment:
 @cache
 def _environment(folder: Path, strict: bool) -> Environment:
     env = Environment(
-        loader=FileSystemLoader(folder),
+        # The service's own folder first; then the kit's (the one staff layout, staff_page.html).
+        loader=ChoiceLoader([FileSystemLoader(folder), FileSystemLoader(KIT / "templates")]),
         autoescape=True,
         undefined=FormUndefined if strict else Undefined,
         auto_reload=False,
@@ -227,6 +234,140 @@ def page(
     """A rendered template as an HTML response, never stored by a cache or the browser."""
     html = env.get_template(name).render(**context)
     return HTMLResponse(html, status_code=status, headers={**NO_STORE, **(headers or {})})
+
+
+# -- the staff look: one header on every staff page of every service ---------------------------
+
+# (roles that open it, label nl, label en, service, path): the order of a working day.
+STAFF_NAV = (
+    ((), "Overzicht", "Overview", "intake", "/staff"),
+    (("telefoonvrijwilliger",), "Telefoon", "Phone line", "intake", "/phone"),
+    (("teamlid",), "Triage", "Triage", "routing", "/triage"),
+    (("teamlid",), "Crisis", "Crisis", "intake", "/staff/crisis"),
+    (("coordinator",), "Contactpersonen", "Contact persons", "notify", "/contacts"),
+    (("coordinator",), "Accounts", "Accounts", "intake", "/staff/accounts"),
+    (("beheerder",), "Console", "Console", "audit", "/"),
+    (("rapportage", "beheerder"), "Rapport", "Report", "audit", "/report"),
+)
+STAFF_WORDS = {
+    "nl": {"staff": "Medewerkers", "who": "Aangemeld als", "sign_out": "Afmelden"},
+    "en": {"staff": "Staff", "who": "Signed in as", "sign_out": "Sign out"},
+}
+
+
+@dataclass(frozen=True)
+class NavLink:
+    label: str
+    url: str
+    current: bool
+
+
+@dataclass(frozen=True)
+class StaffHeader:
+    """What the one staff header (templates/staff_page.html) shows: the signed-in person's name
+    (may be empty), the pages her roles open and where "Afmelden" posts, with its CSRF token."""
+
+    name: str
+    links: tuple[NavLink, ...]
+    signout: str
+    csrf: str
+    words: Mapping[str, str]
+
+
+def staff_nav(
+    settings: Settings, roles: frozenset[str] | set[str], here: str, lang: str = "nl"
+) -> tuple[NavLink, ...]:
+    """The nav links a person's roles allow, absolute URLs; `here` ("routing/triage") is marked."""
+    from opendeur.timefmt import AMS  # the month of the report link is Amsterdam's
+
+    month = datetime.now(AMS).strftime("%Y-%m")
+    links: list[NavLink] = []
+    for need, nl, en, service, path in STAFF_NAV:
+        if need and not set(roles) & set(need):
+            continue
+        query = {"lang": "en"} if lang == "en" else {}
+        if path == "/report":
+            query = {"month": month, **query}
+        url = settings.base_url(service) + path + (f"?{urlencode(query)}" if query else "")
+        links.append(NavLink(en if lang == "en" else nl, url, here == f"{service}{path}"))
+    return tuple(links)
+
+
+def staff_header(
+    settings: Settings,
+    staff: Staff,
+    here: str,
+    csrf: str,
+    *,
+    lang: str = "nl",
+    signout: str = "/staff/signout",
+) -> StaffHeader:
+    """The header for `staff` on the page `here` ("<service><path>", e.g. "audit/report")."""
+    return StaffHeader(
+        name=staff.name,
+        links=staff_nav(settings, staff.roles, here, lang),
+        signout=signout,
+        csrf=csrf,
+        words=STAFF_WORDS["en" if lang == "en" else "nl"],
+    )
+
+
+def header_for(request: Request, staff: Staff, lang: str = "nl") -> StaffHeader:
+    """The staff header for this request's page on routing, notify or audit (their gate)."""
+    rt = runtime(request)
+    here = f"{rt.service}{request.url.path}"
+    return staff_header(rt.settings, staff, here, _gate(request).csrf(staff), lang=lang)
+
+
+def kit_page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """A page from the kit's own templates (the refused and failed staff pages)."""
+    return page(_environment(KIT / "templates", True), name, status, **context)
+
+
+KIT_ROUTES = APIRouter(include_in_schema=False)
+
+
+@KIT_ROUTES.get("/staff-look.css")
+async def staff_look_css() -> Response:
+    """The staff header's stylesheet, the same file on every service (loaded before theirs)."""
+    return FileResponse(KIT / "static" / "staff-look.css", headers={"Cache-Control": "max-age=300"})
+
+
+# -- group names for staff pages -------------------------------------------------------------
+
+# Routing's public directory (GET /api/v1/directory) lists each group's name under the service id
+# uuid5(network, "service:<group_id>") (routing/directory.py): staff pages on notify and audit,
+# which hold only group codes, show "Rouwgroep Eindhoven" instead of "rouwgroep-eindhoven".
+_NETWORK_ORG = uuid.uuid5(uuid.NAMESPACE_URL, "opendeur:organization:zelfhulpnetwerk")
+_group_names: dict[str, str] = {}  # service id -> group name
+_group_names_next = [0.0]
+
+
+async def group_names(settings: Settings) -> dict[str, str]:
+    """Service id -> group name from routing's directory, cached 10 minutes; while routing is
+    away {} (then the code shows), asked again after 30 s."""
+    now = time.monotonic()
+    if now < _group_names_next[0]:
+        return _group_names
+    _group_names_next[0] = now + 30
+    try:
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            got = await client.get(settings.base_url("routing") + "/api/v1/directory")
+            services = got.raise_for_status().json()["services"]
+        _group_names.clear()
+        _group_names.update({str(s["id"]): str(s["name"]) for s in services})
+        _group_names_next[0] = now + 600
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        pass
+    return _group_names
+
+
+def group_label(names: Mapping[str, str], group_id: str | None) -> str | None:
+    """A group's name from the directory; its code when the directory does not list it (a group
+    that left); None without a group."""
+    if not group_id:
+        return None
+    return names.get(str(uuid.uuid5(_NETWORK_ORG, f"service:{group_id}")), group_id)
 
 
 class PageAnswer(Exception):

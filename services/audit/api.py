@@ -107,11 +107,12 @@ async def monthly_report(
 ) -> dict | Response:
     report = await queries.monthly_report(db, month)
     if format == "csv":
+        name = reports.csv_filename(month, web.network(web.runtime(request).settings).name)
         return Response(
-            reports.to_csv(report),
+            pages.report_csv(report),
             media_type="text/csv; charset=utf-8",
             headers={
-                "Content-Disposition": f'attachment; filename="opendeur-{month}.csv"',
+                "Content-Disposition": f'attachment; filename="{name}"',
                 "Cache-Control": "no-store",
             },
         )

@@ -6,7 +6,8 @@ import calendar
 import csv
 import io
 import re
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -107,10 +108,33 @@ def rows(report: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     return out
 
 
-def to_csv(report: Mapping[str, Any]) -> str:
+CSV_HEADER = ("Maand", "Tabel", "Onderdeel", "Waarde")
+
+
+def to_csv(
+    report: Mapping[str, Any],
+    table_label: Callable[[str], str] = str,
+    key_label: Callable[[str, str], str] = lambda _table, key: key,
+) -> str:
+    """The report as a funder opens it in a spreadsheet: Dutch column names and, given the
+    labels (audit/web/i18n.py), each table and row in words; the values as on the page (small
+    counts already suppressed by build)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(["month", "table", "key", "value"])
+    w.writerow(CSV_HEADER)
     for table, key, value in rows(report):
-        w.writerow([report["month"], table, key, value])
+        w.writerow([report["month"], table_label(table), key_label(table, key), value])
     return buf.getvalue()
+
+
+def slug(text: str) -> str:
+    """ "Zelfhulp Netwerk Één" -> "zelfhulp-netwerk-een": lower case, ASCII, words by hyphens."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:60].strip("-")
+
+
+def csv_filename(month: str, network_name: str | None) -> str:
+    """The download's name, with the network's: "zelfhulp-netwerk-rapport-2026-11.csv";
+    "rapport-2026-11.csv" when the name has no letters or digits to use."""
+    name = slug(network_name or "")
+    return f"{name}-rapport-{month}.csv" if name else f"rapport-{month}.csv"

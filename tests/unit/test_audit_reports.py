@@ -68,10 +68,46 @@ def test_durations_never_read_as_a_bare_count(seconds: int | None, shown: str) -
 def test_csv_has_one_row_per_cell_and_no_small_count() -> None:
     report = reports.build("2026-11", 30, COUNTS, [stat("*", 6, 61.0, 6, 6), stat("rouw", 6, 61.0)])
     rows = list(csv.reader(io.StringIO(reports.to_csv(report))))
-    assert rows[0] == ["month", "table", "key", "value"]
+    assert rows[0] == ["Maand", "Tabel", "Onderdeel", "Waarde"]
     assert ["2026-11", "questions_by_topic", "angst", "<5"] in rows
     assert ["2026-11", "questions_by_topic", "total", "9"] in rows
     assert ["2026-11", "response_times", "median_callback", "0:01:01"] in rows
     assert ["2026-11", "response_times", "within_deadline", "100%"] in rows
     assert ["2026-11", "median_callback_by_topic", "rouw", "0:01:01"] in rows
     assert all(r[3] not in {"1", "2", "3", "4"} for r in rows[1:])
+
+
+def test_the_funders_csv_reads_in_dutch_words_with_small_counts_still_hidden() -> None:
+    from services.audit.web.pages import report_csv
+
+    report = reports.build("2026-11", 30, COUNTS, [stat("*", 6, 61.0, 6, 6), stat("rouw", 6, 61.0)])
+    text = report_csv(report)
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == ["Maand", "Tabel", "Onderdeel", "Waarde"]
+    assert ["2026-11", "Vragen per onderwerp", "Angst en paniek", "<5"] in rows, rows
+    assert ["2026-11", "Vragen per onderwerp", "Totaal", "9"] in rows
+    assert all(r[3] not in {"1", "2", "3", "4"} for r in rows[1:])
+    # No English code of a table or a row is left for a funder to decode.
+    for code in ("questions_by_topic", "response_times", "median_callback", "total", "angst"):
+        assert code not in text
+
+
+@pytest.mark.parametrize(
+    ("name", "month", "filename"),
+    [
+        ("Zelfhulpnetwerk", "2026-11", "zelfhulpnetwerk-rapport-2026-11.csv"),
+        (
+            "Zelfhulp Netwerk Zuidoost-Brabant",
+            "2026-11",
+            "zelfhulp-netwerk-zuidoost-brabant-rapport-2026-11.csv",
+        ),
+        ("Één & Ander", "2026-01", "een-ander-rapport-2026-01.csv"),
+        ("", "2026-11", "rapport-2026-11.csv"),
+        ("!!!", "2026-11", "rapport-2026-11.csv"),
+        (None, "2026-11", "rapport-2026-11.csv"),
+    ],
+)
+def test_the_csv_file_is_named_for_the_network_and_month(
+    name: str | None, month: str, filename: str
+) -> None:
+    assert reports.csv_filename(month, name) == filename

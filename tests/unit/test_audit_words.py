@@ -13,6 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from contracts.events import BY_SUBJECT, Outcome, StaffAction
+from opendeur import web
 from opendeur.natsauth import owned_subjects
 from services.audit import replays
 from services.audit.web import i18n, trail
@@ -83,7 +84,7 @@ def test_a_staff_members_action_says_who_by_pseudonymous_id(fields: dict) -> Non
     line = trail.line(record(**fields), {QID: "OD-ABCD-2345"}, "nl")
     assert line.who == f"door medewerker {STAFF}" and line.by_staff
     assert line.reference == "OD-ABCD-2345" and QID not in str(line)
-    assert line.when == "2026-12-02 09:30"  # Amsterdam, not UTC
+    assert line.when == "2 dec 2026, 9.30 uur"  # Amsterdam, not UTC; in words
     assert "_" not in line.what and ".v1" not in line.what
 
 
@@ -181,3 +182,32 @@ def test_a_machine_clients_change_names_its_token_not_a_staff_member() -> None:
     record = {"type": "staff.acted.v1", "staff_id": "token.tests", "action": "address_change"}
     assert trail.who(record, "nl") == ("door koppeling tests (machinetoken)", True)
     assert trail.who(record, "en") == ("by integration tests (machine token)", True)
+
+
+@pytest.mark.parametrize(
+    ("at", "lang", "shown"),
+    [
+        ("2026-12-02T09:53:00+00:00", "nl", "2 dec 2026, 10.53 uur"),  # winter: UTC+1
+        ("2026-07-15T08:05:00+00:00", "nl", "15 jul 2026, 10.05 uur"),  # summer: UTC+2
+        ("2026-03-01T23:30:00+00:00", "nl", "2 mrt 2026, 0.30 uur"),  # the next day here
+        ("2026-12-02T09:53:00+00:00", "en", "2 Dec 2026, 10:53 am"),
+    ],
+)
+def test_trail_times_read_in_words_in_amsterdam_time(at: str, lang: str, shown: str) -> None:
+    line = trail.line(record(type="question.erased.v1", occurred_at=at), {}, lang)
+    assert line.when == shown
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", line.when)  # never "2026-12-02 10:53"
+
+
+def test_a_group_in_the_trail_is_named_not_coded() -> None:
+    sid = str(uuid.uuid5(web._NETWORK_ORG, "service:rouwgroep-eindhoven"))
+    got = trail.details(
+        record(type="question.routed.v1", group_id="rouwgroep-eindhoven"),
+        "nl",
+        {sid: "Rouwgroep Eindhoven"},
+    )
+    assert "groep Rouwgroep Eindhoven" in got and not any("rouwgroep-eindhoven" in d for d in got)
+    # A group the directory does not list (it left) still shows its code rather than nothing.
+    assert "groep oude-groep" in trail.details(
+        record(type="question.routed.v1", group_id="oude-groep"), "nl", {}
+    )

@@ -79,7 +79,9 @@ def test_every_municipality_slug_reads_as_its_name() -> None:
     for name in regions.municipalities():
         assert place(store.slug(name)) == name
     assert place("son-en-breugel") == "Son en Breugel"
-    assert place(None) == "onbekende gemeente"
+    assert place(None) == "geen postcode opgegeven"
+    # Outside the region's table: what is known, not "onbekende gemeente".
+    assert place(None, "9999") == "postcode 9999, gemeente onbekend"
     assert place("ergens-anders") == "Ergens Anders"  # never a slug with dashes
 
 

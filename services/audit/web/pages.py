@@ -54,6 +54,7 @@ def render(request: Request, name: str, lang: str, staff: Staff, status: int = 2
         lang=lang,
         staff=staff,
         csrf=web.csrf_token(request, staff),
+        header=web.header_for(request, staff, lang),
         switch_url=switch_url(request, lang),
         **i18n.labels(lang),
         **ctx,
@@ -80,10 +81,13 @@ def age(seconds: float, lang: str) -> str:
     return f"{days} {d} {hours} {h}" if days else f"{hours} {h} {mins:02d} {m}"
 
 
-async def lines(db: web.Db, lang: str, *, after: int = 0, staff_only: bool = False) -> list:
+async def lines(
+    request: Request, db: web.Db, lang: str, *, after: int = 0, staff_only: bool = False
+) -> list:
     records = await queries.trail(db, after=after, limit=LATEST, staff_only=staff_only)
     refs = await queries.references(db, [str(r.get("question_id") or "") for r in records])
-    return [trail.line(r, refs, lang) for r in records]
+    groups = await web.group_names(web.runtime(request).settings) if records else {}
+    return [trail.line(r, refs, lang, groups) for r in records]
 
 
 async def dead_view(request: Request) -> tuple[int | None, list[dict[str, Any]]]:
@@ -136,7 +140,7 @@ async def console(
     asked = await queries.replay_requests(db, [d["seq"] for d in dead])
     for d in dead:
         d["asked"] = asked.get(d["seq"])
-    events = await lines(db, lang, staff_only=show == "staff")
+    events = await lines(request, db, lang, staff_only=show == "staff")
     return render(
         request,
         "console.html",
@@ -180,7 +184,7 @@ async def trail_lines(
     show: Show = "all",
 ) -> Response:
     """The console's live part: the lines after `after`, newest first, as list items."""
-    events = await lines(db, lang, after=after, staff_only=show == "staff")
+    events = await lines(request, db, lang, after=after, staff_only=show == "staff")
     return web.page(TEMPLATES, "lines.html", events=events, **i18n.labels(lang))
 
 
@@ -229,6 +233,15 @@ async def report_page(
         )
     return render(
         request, "report.html", lang, staff, report=report, sections=report_sections(report, lang)
+    )
+
+
+def report_csv(report: dict[str, Any]) -> str:
+    """The funder CSV with Dutch headers and each table and row in words, as on the page."""
+    return reports.to_csv(
+        report,
+        lambda table: i18n.report_table(table, "nl"),
+        lambda table, key: i18n.report_key(table, key, "nl"),
     )
 
 

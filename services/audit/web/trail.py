@@ -3,10 +3,11 @@ which question by its OD reference, when in Amsterdam time), never an id of a pe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from opendeur import timefmt
+from opendeur import timefmt, web
 from services.audit.web import i18n
 
 
@@ -89,7 +90,11 @@ def account_details(record: dict[str, Any], lang: str) -> list[str]:
     return out + ([t(f"account_{record['change']}")] if record.get("change") else [])
 
 
-def details(record: dict[str, Any], lang: str) -> list[str]:
+def details(
+    record: dict[str, Any], lang: str, groups: Mapping[str, str] | None = None
+) -> list[str]:
+    """The line's details in words; a group by its name from the directory (`groups`, see
+    opendeur.web.group_names), its code when the directory does not list it."""
     t = i18n.translator(lang)
     out: list[str] = []
     if record.get("invalid"):
@@ -100,7 +105,7 @@ def details(record: dict[str, Any], lang: str) -> list[str]:
         if record.get(name) and MAIN.get(record.get("type", "")) != name:
             out.append(i18n.code_label(name, record[name], lang))
     if record.get("group_id"):
-        out.append(t("group", group=record["group_id"]))
+        out.append(t("group", group=web.group_label(groups or {}, record["group_id"])))
     if record.get("contact_id") and not names_contact(record):
         out.append(t("contact", contact=record["contact_id"]))
     out += account_details(record, lang)
@@ -113,7 +118,12 @@ def details(record: dict[str, Any], lang: str) -> list[str]:
     return out
 
 
-def line(record: dict[str, Any], references: dict[str, str], lang: str) -> Line:
+def line(
+    record: dict[str, Any],
+    references: dict[str, str],
+    lang: str,
+    groups: Mapping[str, str] | None = None,
+) -> Line:
     kind = str(record.get("type", ""))
     what = i18n.type_label(kind, lang)
     main = MAIN.get(kind)
@@ -128,6 +138,6 @@ def line(record: dict[str, Any], references: dict[str, str], lang: str) -> Line:
         what=what,
         reference=short_reference(record.get("question_id"), references, lang),
         who=by,
-        details=details(record, lang),
+        details=details(record, lang, groups),
         by_staff=by_staff,
     )

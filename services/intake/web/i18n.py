@@ -591,8 +591,8 @@ CATALOGUE.update(
         "st_login_title": ("Inloggen", "Sign in"),
         "st_login_h1": ("Inloggen voor medewerkers", "Staff sign-in"),
         "st_login_intro": (
-            "Eén inlog voor de telefoonconsole, triage, de beheerconsole en het rapport. Wat u "
-            "ziet hangt af van uw rollen.",
+            "Eén inlog voor de telefoonconsole, triage, de beheerconsole en het rapport. Wat je "
+            "ziet hangt af van je rollen.",
             "One sign-in for the phone console, triage, the operator console and the report. "
             "What you see depends on your roles.",
         ),
@@ -604,7 +604,7 @@ CATALOGUE.update(
         "st_pw_title": ("Nieuw wachtwoord", "New password"),
         "st_pw_h1": ("Kies een nieuw wachtwoord", "Choose a new password"),
         "st_pw_hint": (
-            "Minstens {min} tekens. Alleen u kent het.",
+            "Minstens {min} tekens. Alleen jij kent het.",
             "At least {min} characters. Only you know it.",
         ),
         "st_pw_again": ("Nog een keer", "Once more"),
@@ -620,15 +620,15 @@ CATALOGUE.update(
         "st_unknown_target": ("Onbekende bestemming.", "Unknown destination."),
         "st_to_login": ("Naar de inlogpagina", "To the sign-in page"),
         "st_welcome": ("Welkom, {name}", "Welcome, {name}"),
-        "st_your_roles": ("Uw rollen: {roles}.", "Your roles: {roles}."),
+        "st_your_roles": ("Je rollen: {roles}.", "Your roles: {roles}."),
         "st_trail_note": (
-            "In het logboek staat wat u doet onder uw medewerkerscode",
+            "In het logboek staat wat je doet onder je medewerkerscode",
             "The log records what you do under your staff code",
         ),
-        "st_trail_note_end": (", niet onder uw naam.", ", not under your name."),
-        "st_your_pages": ("Uw pagina's", "Your pages"),
+        "st_trail_note_end": (", niet onder je naam.", ", not under your name."),
+        "st_your_pages": ("Je pagina's", "Your pages"),
         "st_no_role": (
-            "Uw account heeft nog geen rol. Vraag de coördinator om er een.",
+            "Je account heeft nog geen rol. Vraag de coördinator om er een.",
             "Your account has no role yet. Ask the coordinator for one.",
         ),
         "st_logout": ("Uitloggen", "Sign out"),
@@ -648,12 +648,12 @@ CATALOGUE.update(
         "st_other_lang": ("In English", "In het Nederlands"),
         "st_refused": ("Geen toegang", "No access"),
         "st_refused_body": (
-            "Uw account heeft niet de rol die voor deze pagina nodig is. Vraag de coördinator "
-            "als u denkt dat dit niet klopt.",
+            "Je account heeft niet de rol die voor deze pagina nodig is. Vraag de coördinator "
+            "als je denkt dat dit niet klopt.",
             "Your account does not have the role this page needs. Ask the coordinator if you "
             "think this is wrong.",
         ),
-        "st_home": ("Naar uw overzicht", "To your overview"),
+        "st_home": ("Naar je overzicht", "To your overview"),
         "st_expired": (
             "Het formulier was verlopen. Probeer het nog eens.",
             "The form had expired. Please try again.",
@@ -662,7 +662,7 @@ CATALOGUE.update(
         "cr_list_intro": (
             "Deze mensen schreven iets waar we ons zorgen over maken. Het team belt ze vandaag "
             "terug, binnen de openingstijden. Open een vraag om het nummer te zien; dat komt in "
-            "het logboek, met uw medewerkerscode.",
+            "het logboek, met je medewerkerscode.",
             "These people wrote something we are worried about. The team calls them back today, "
             "within opening hours. Open a question to see the number; that is logged, with your "
             "staff code.",
@@ -694,9 +694,9 @@ CATALOGUE.update(
             "Deze persoon gaf geen toestemming om het verhaal te delen.",
             "This person did not agree to share their story.",
         ),
-        "cr_guide_title": ("Zo voert u het gesprek", "How to have the call"),
+        "cr_guide_title": ("Zo voer je het gesprek", "How to have the call"),
         "cr_guide": (
-            "Stel u voor: uw voornaam, en dat u van het netwerkteam van {network} belt over de "
+            "Stel je voor: je voornaam, en dat je van het netwerkteam van {network} belt over de "
             "vraag die hij of zij stuurde.|"
             "Vraag rustig hoe het nu gaat. Luister, laat stiltes toe en oordeel niet.|"
             "Vraag gewoon of de ander aan zelfdoding denkt. Ernaar vragen maakt het niet erger.|"
@@ -778,8 +778,8 @@ CATALOGUE.update(
         "cr_back": ("Terug naar de lijst", "Back to the list"),
         "ac_title": ("Medewerkers en rollen", "Staff and roles"),
         "ac_intro": (
-            "Hier maakt u accounts, geeft u rollen en zet u accounts uit. Elke wijziging komt in "
-            "het logboek, met uw medewerkerscode.",
+            "Hier maak je accounts, geef je rollen en zet je accounts uit. Elke wijziging komt in "
+            "het logboek, met je medewerkerscode.",
             "Here you add accounts, give roles and disable accounts. Every change is logged, "
             "with your staff code.",
         ),
@@ -793,7 +793,7 @@ CATALOGUE.update(
         "ac_add_button": ("Account maken", "Create account"),
         "ac_link_shown": (
             "Account {name} is klaar. Geef deze inloglink persoonlijk door, niet in een "
-            "groepsbericht. Hij werkt één keer en verloopt na 24 uur. U ziet hem alleen nu.",
+            "groepsbericht. Hij werkt één keer en verloopt na 24 uur. Je ziet hem alleen nu.",
             "Account {name} is ready. Pass on this sign-in link in person, not in a group "
             "message. It works once and expires after 24 hours. You only see it now.",
         ),
@@ -817,7 +817,7 @@ CATALOGUE.update(
         ),
         "ac_disable": ("Account uitzetten", "Disable account"),
         "ac_disable_confirm": (
-            "Zeker weten? {name} kan dan niet meer inloggen en wordt overal uitgelogd. U kunt "
+            "Zeker weten? {name} kan dan niet meer inloggen en wordt overal uitgelogd. Je kunt "
             "het account later weer aanzetten.",
             "Are you sure? {name} can then no longer sign in and is signed out everywhere. You "
             "can enable the account again later.",
@@ -829,7 +829,7 @@ CATALOGUE.update(
             "Wachtwoord vergeten? Een nieuwe inloglink laat de persoon een nieuw wachtwoord kiezen.",
             "Forgot the password? A new sign-in link lets the person choose a new password.",
         ),
-        "ac_you": ("(u)", "(you)"),
+        "ac_you": ("(jij)", "(you)"),
         "ac_err_name": (
             "Kies een gebruikersnaam van 2 tot 40 tekens: kleine letters, cijfers, punt, streepje.",
             "Choose a user name of 2 to 40 characters: lowercase letters, digits, dot, dash.",
@@ -845,7 +845,7 @@ CATALOGUE.update(
             "coordinator role.",
         ),
         "ac_err_self": (
-            "U kunt uw eigen account niet uitzetten.",
+            "Je kunt je eigen account niet uitzetten.",
             "You cannot disable your own account.",
         ),
         "ac_err_invalid": ("Dit kon niet worden opgeslagen.", "This could not be saved."),

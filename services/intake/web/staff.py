@@ -19,7 +19,7 @@ from opendeur import staff as shared
 from opendeur.logging import get_logger
 from opendeur.runtime import SECURITY_HEADERS, Runtime
 from opendeur.settings import Settings
-from opendeur.web import PageAnswer, runtime, templates
+from opendeur.web import PageAnswer, runtime, staff_header, templates
 from services.intake import api, users
 from services.intake.web import forms
 from services.intake.web.i18n import t, tel_links
@@ -51,6 +51,7 @@ def page(request: Request, name: str, status: int = 200, **ctx: object) -> HTMLR
     if lang == "nl":
         params["lang"] = "en"
     ctx.setdefault("q", "?lang=en" if lang == "en" else "")
+    ctx.setdefault("header", getattr(request.state, "staff_header", None))
     if request.method == "GET":
         ctx.setdefault(
             "other_lang_url", request.url.path + (f"?{urlencode(params)}" if params else "")
@@ -97,6 +98,12 @@ async def signed_in(request: Request) -> tuple[PhoneSession, users.User] | None:
     user = await users.session_user(rt.sessions, s.sid, datetime.now(UTC), si.idle)
     if user is None or user.name != s.user:
         return None
+    if not user.must_change:  # the one staff header (opendeur/templates/staff_page.html)
+        who = shared.Staff(user.staff_id, frozenset(user.roles), name=user.name)
+        here, csrf = "intake" + request.url.path, si.codec.csrf(s)
+        request.state.staff_header = staff_header(
+            rt.settings, who, here, csrf, lang=lang_of(request), signout="/staff/logout"
+        )
     return s, user
 
 
@@ -346,12 +353,18 @@ async def logout(request: Request) -> Response:
 
 @router.get("/handoff")
 async def handoff(request: Request) -> Response:
-    """Send a signed-in person back to a service's /staff/accept with a 60-s assertion."""
+    """Send a signed-in person back to a service's /staff/accept with a 60-s assertion, bound
+    to the browser that asked by the service's `state` (its hash; without one, the service
+    starts the hand-off anew so it can set its state cookie)."""
     settings = runtime(request).settings
     to, nxt = _target(dict(request.query_params))
     if not to:
         heading = t("st_unknown_target", lang_of(request))
         return page(request, "staff_message.html", 400, heading=heading)
+    state = request.query_params.get("state", "")
+    if not shared.STATE_HASH.fullmatch(state):
+        begin = f"{settings.base_url(to)}/staff/begin?{urlencode({'next': nxt})}"
+        return RedirectResponse(begin, 303, headers=api.NO_STORE)
     found = await signed_in(request)
     query = urlencode({"to": to, "next": nxt})
     if found is None:
@@ -359,9 +372,8 @@ async def handoff(request: Request) -> Response:
     if found[1].must_change:
         return RedirectResponse(f"/staff/password?{query}", 303, headers=api.NO_STORE)
     user = found[1]
-    assertion = shared.issue(
-        _signing_key(settings), user.staff_id, list(user.roles), to, time.time()
-    )
+    key, now = _signing_key(settings), time.time()
+    assertion = shared.issue(key, user.staff_id, list(user.roles), to, now, user.name, state)
     back = urlencode({"assertion": assertion, "next": nxt})
     url = f"{settings.base_url(to)}/staff/accept?{back}"
     return RedirectResponse(url, 303, headers=api.NO_STORE)

@@ -69,6 +69,7 @@ async def contacts_view(
 ) -> HTMLResponse:
     t = i18n.translator(i18n.pick(lang))
     rows = await store.all_contacts(db, envelope)
+    names = await web.group_names(web.runtime(request).settings)
     waiting = await pending.all_pending(db, envelope)
     cards = []
     for a in rows:
@@ -77,7 +78,8 @@ async def contacts_view(
             {
                 "id": a.contact_id,
                 "short": a.contact_id[:12],
-                "group": a.group_id or t("no_group"),
+                "group": web.group_label(names, a.group_id) or t("no_group"),
+                "name": a.name or "",
                 "left": a.left,
                 "email": store.mask_email(a.email) or t("none"),
                 "mobile": store.mask_mobile(a.mobile) or t("none"),
@@ -113,6 +115,7 @@ async def contacts_view(
         editing=editing,
         values=values or {},
         csrf=web.csrf_token(request, staff),
+        header=web.header_for(request, staff, lang),
         intake=web.runtime(request).settings.base_url("intake"),
         switch=with_lang("/contacts", "en" if lang == "nl" else "nl"),
         lang_query="" if lang == "nl" else "?lang=en",

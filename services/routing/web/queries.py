@@ -15,7 +15,7 @@ async def queue(db: AsyncSession) -> list[dict]:
     """The team's queue: crisis questions first, then the longest waiting."""
     rows = await db.execute(
         text(
-            "select question_id, reference, topic, municipality, language, priority, reason, "
+            "select question_id, reference, topic, municipality, pc4, language, priority, reason, "
             "tried_groups, unreachable_count, received_at, respond_before "
             "from questions where state = 'unmatched' order by priority desc, received_at"
         )

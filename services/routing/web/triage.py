@@ -21,6 +21,7 @@ from opendeur.web import (
     StaffFirstRoute,
     StaffForm,
     csrf_token,
+    header_for,
     runtime,
     staff_form,
     staff_page,
@@ -92,10 +93,11 @@ def municipality_names() -> dict[str, str]:
     return {store.slug(m): m for m in regions.municipalities()}
 
 
-def place(municipality: str | None) -> str:
-    """A municipality as people write it ("Son en Breugel"), not its code (store.slug)."""
+def place(municipality: str | None, pc4: str | None = None) -> str:
+    """A municipality as people write it ("Son en Breugel"), not its code (store.slug); outside
+    the region's table what is known: "postcode 9999, gemeente onbekend"."""
     if not municipality:
-        return "onbekende gemeente"
+        return f"postcode {pc4}, gemeente onbekend" if pc4 else "geen postcode opgegeven"
     return municipality_names().get(municipality, municipality.replace("-", " ").title())
 
 
@@ -181,7 +183,7 @@ async def triage_page(request: Request, db: Db, staff: TeamPage, settings: Setti
             **q,
             "age": age(q["received_at"], now),
             "topic_label": taxonomy.label(q["topic"], "nl") if q["topic"] else "geen onderwerp",
-            "place": place(q["municipality"]),
+            "place": place(q["municipality"], q.get("pc4")),
             "reason_label": reason_label(q["reason"]),
             "suggestions": suggestions(q, groups, names, now),
             "call_back": f"{intake}/staff/crisis/{q['reference']}" if q["priority"] else None,
@@ -192,7 +194,7 @@ async def triage_page(request: Request, db: Db, staff: TeamPage, settings: Setti
         {
             **s,
             "topic_label": taxonomy.label(s["topic"], "nl") if s["topic"] else "geen onderwerp",
-            "place": place(s["municipality"]),
+            "place": place(s["municipality"]) if s["municipality"] else "gemeente onbekend",
         }
         for s in await store.buddy_signals(db)
     ]
@@ -203,6 +205,7 @@ async def triage_page(request: Request, db: Db, staff: TeamPage, settings: Setti
         groups=[{"group_id": gid, "name": name} for gid, name in names.items()],
         reasons=CLOSE_REASONS,
         csrf=csrf_token(request, staff),
+        header=header_for(request, staff),
         intake=intake,
     )
 
