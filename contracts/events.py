@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import inspect
+import os
+import time
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Literal
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -25,6 +27,19 @@ Outcome = Literal["reached", "unreachable", "wrong_group", "referred_professiona
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def new_id() -> UUID:
+    """A time-ordered id (RFC 9562 version 7: 48-bit Unix milliseconds, then 74 random bits).
+
+    Ids minted later sort later, so a table's or index's inserts land at its right edge instead
+    of on a random page of a tree that grows with the trail (audit's PostgreSQL cost per event
+    grew 2.4x from an empty trail to 10 M events with random ids). It shows the millisecond it
+    was minted; nothing may use an id as a secret (links and withdrawals carry their own)."""
+    rand = int.from_bytes(os.urandom(10))  # 80 bits; 74 are used
+    ms = time.time_ns() // 1_000_000 & 0xFFFF_FFFF_FFFF
+    rand_a, rand_b = rand >> 68, rand & 0x3FFF_FFFF_FFFF_FFFF
+    return UUID(int=ms << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b)
 
 
 class Event(BaseModel):
@@ -61,7 +76,7 @@ class Event(BaseModel):
             cls.subject = subject
         super().__init_subclass__(**kwargs)
 
-    event_id: UUID = Field(default_factory=uuid4)
+    event_id: UUID = Field(default_factory=new_id)
     occurred_at: AwareDatetime = Field(default_factory=utcnow)
     source: Source
     question_id: UUID | None = None

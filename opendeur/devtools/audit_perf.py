@@ -3,6 +3,7 @@ appending to the chain on an empty trail and on a full one.
 
     python -m opendeur.devtools.audit_perf [--events N] [--runs 5] [--keep DIR]
     python -m opendeur.devtools.audit_perf --ingest [--prefill 0,1000000,10000000] [--ingest-events N]
+        [--ids v7|v4]
 
 Starts an embedded PostgreSQL in a temporary directory, creates the audit schema with audit's own
 migrations, fills it in SQL (generate_series) and times the very functions the console and the
@@ -35,6 +36,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from contracts.events import new_id
 from opendeur.db import make_engine, migrate, provision, sessionmaker
 from opendeur.embedded import Postgres
 from opendeur.settings import Settings
@@ -50,13 +52,13 @@ FILL = """
 with p as (select cast(:now as timestamptz) as now, cast(:q as integer) as q)
 insert into events (seq, event_id, type, question_id, occurred_at, recorded_at, record,
                     prev_hash, hash)
-select (q.i - 1) * 4 + e.k, md5('e' || q.i || '.' || e.k)::uuid, e.type, q.qid, e.at, e.at,
-       jsonb_build_object('event_id', md5('e' || q.i || '.' || e.k)::uuid, 'type', e.type,
+select (q.i - 1) * 4 + e.k, $EVENT_ID, e.type, q.qid, e.at, e.at,
+       jsonb_build_object('event_id', $EVENT_ID, 'type', e.type,
                           'occurred_at', e.at, 'source', e.source, 'question_id', q.qid)
          || e.extra,
        'dummy', 'dummy'
-from (
-    select i, md5('q' || i)::uuid as qid,
+from (select q0.*, $QUESTION_ID as qid from (
+    select i,
            (array['angst','rouw','depressie','verslaving','mantelzorg','autisme','adhd',
                   'eenzaamheid'])[1 + i % 8] as topic,
            (array['Eindhoven','Utrecht','Amsterdam','Rotterdam','Zwolle'])[1 + i % 5] as town,
@@ -64,7 +66,7 @@ from (
            i % 20 = 0 as unmatched,
            interval '1 hour' * (1 + ((i::bigint * 7919) % 3900) / 100.0) as callback_after
     from p, generate_series(1, p.q) as i
-) q
+) q0) q
 cross join lateral (values
     (1, 'question.received.v1', 'intake', q.received_at,
      jsonb_build_object('topic', q.topic, 'channel', case when q.i % 3 = 0 then 'phone' else 'web' end,
@@ -92,6 +94,36 @@ cross join lateral (values
      end)
 ) as e(k, type, source, at, extra)
 """
+
+
+def _v7(at: str, seed: str) -> str:
+    """SQL for a version 7 UUID minted at `at`: its Unix milliseconds, then md5 bits of `seed`."""
+    ms = f"lpad(to_hex((extract(epoch from {at}) * 1000)::bigint), 12, '0')"
+    return f"({ms} || '7' || substr(md5({seed}), 1, 3) || '8' || substr(md5({seed}), 4, 15))::uuid"
+
+
+# The ids of the filled trail: "v7" as the system mints them now (new_id: each id carries the
+# millisecond of its event or question), "v4" random as before (md5 bits, spread like uuid4).
+ID_KINDS = {
+    "v7": {
+        "question_id": _v7("q0.received_at", "'q' || q0.i"),
+        "event_id": _v7("e.at", "'e' || q.i || '.' || e.k"),
+    },
+    "v4": {
+        "question_id": "md5('q' || q0.i)::uuid",
+        "event_id": "md5('e' || q.i || '.' || e.k)::uuid",
+    },
+}
+
+
+def fill_sql(ids: str) -> str:
+    kind = ID_KINDS[ids]
+    return FILL.replace("$QUESTION_ID", kind["question_id"]).replace("$EVENT_ID", kind["event_id"])
+
+
+def mint(ids: str) -> UUID:
+    return new_id() if ids == "v7" else uuid4()
+
 
 Query = Callable[[AsyncSession], Awaitable[Any]]
 
@@ -174,7 +206,7 @@ async def measure(engine: AsyncEngine, name: str, query: Query, runs: int) -> di
     }
 
 
-async def run(events: int, runs: int, data_dir: Path) -> dict[str, Any]:
+async def run(events: int, runs: int, data_dir: Path, ids: str = "v7") -> dict[str, Any]:
     pg = Postgres(data_dir).start()
     try:
         pg.ensure_database(DATABASE)
@@ -189,7 +221,7 @@ async def run(events: int, runs: int, data_dir: Path) -> dict[str, Any]:
             async with engine.begin() as conn:
                 # A kept directory already filled is reused as it is (its clock then lags).
                 if (await conn.execute(text("select count(*) from events"))).scalar_one() == 0:
-                    await conn.execute(text(FILL), {"q": questions, "now": now})
+                    await conn.execute(text(fill_sql(ids)), {"q": questions, "now": now})
             fill_s = time.perf_counter() - started
             async with engine.connect() as conn:
                 # As autovacuum does for an append-only table: statistics and the visibility map.
@@ -221,19 +253,20 @@ async def run(events: int, runs: int, data_dir: Path) -> dict[str, Any]:
     }
 
 
-def ingest_messages(count: int) -> list[tuple[str, bytes]]:
+def ingest_messages(count: int, ids: str = "v7") -> list[tuple[str, bytes]]:
     """(subject, bytes) of `count` valid events as publishers send them: per question received,
-    routed, notified and called back."""
+    routed, notified and called back; question and event ids of the kind `ids` (v7 or v4)."""
     from contracts.events import CallbackDone, ContactNotified, QuestionReceived, QuestionRouted
 
     out: list[tuple[str, bytes]] = []
     now = datetime.now(UTC)
     for i in range(max(count // EVENTS_PER_QUESTION, 1)):
-        qid = uuid4()
+        qid = mint(ids)
         ref = f"OD-{i % 10000:04d}-{(i // 10000) % 10000:04d}".replace("0", "A")
         due = now + timedelta(hours=24)
         events = [
             QuestionReceived(
+                event_id=mint(ids),
                 question_id=qid,
                 reference=ref,
                 channel="web",
@@ -249,6 +282,7 @@ def ingest_messages(count: int) -> list[tuple[str, bytes]]:
                 respond_before=due,
             ),
             QuestionRouted(
+                event_id=mint(ids),
                 question_id=qid,
                 reference=ref,
                 group_id="g-angst",
@@ -263,9 +297,13 @@ def ingest_messages(count: int) -> list[tuple[str, bytes]]:
                 respond_before=due,
             ),
             ContactNotified(
-                question_id=qid, contact_id="c-1", purpose="new_question", channel="email"
+                event_id=mint(ids),
+                question_id=qid,
+                contact_id="c-1",
+                purpose="new_question",
+                channel="email",
             ),
-            CallbackDone(question_id=qid, contact_id="c-1", outcome="reached"),
+            CallbackDone(event_id=mint(ids), question_id=qid, contact_id="c-1", outcome="reached"),
         ]
         out += [(e.subject, e.to_bytes()) for e in events]
     return out[:count]
@@ -317,7 +355,7 @@ async def ingest_once(
 
 
 async def ingest(
-    prefills: list[int], count: int, batch: int, rounds: int, data_dir: Path
+    prefills: list[int], count: int, batch: int, rounds: int, data_dir: Path, ids: str = "v7"
 ) -> dict[str, Any]:
     """For each prefill size, a fresh database filled with that many events, then `rounds` times
     the same ingest of `count` new events (fresh ids each round)."""
@@ -336,7 +374,7 @@ async def ingest(
                 if prefill:
                     async with engine.begin() as conn:
                         await conn.execute(
-                            text(FILL),
+                            text(fill_sql(ids)),
                             {"q": prefill // EVENTS_PER_QUESTION, "now": datetime.now(UTC)},
                         )
                     async with engine.connect() as conn:
@@ -349,7 +387,7 @@ async def ingest(
                     await auto.execute(text("checkpoint"))
                 fill_s = time.perf_counter() - started
                 runs = [
-                    await ingest_once(engine, ingest_messages(count), batch, pg)
+                    await ingest_once(engine, ingest_messages(count, ids), batch, pg)
                     for _ in range(rounds)
                 ]
                 async with engine.connect() as conn:
@@ -370,13 +408,14 @@ async def ingest(
             pg._psql(f'drop database "{database}"')  # free the disk before the next size
     finally:
         pg.stop()
-    return {"batch": batch, "events_per_round": count, "results": results}
+    return {"batch": batch, "events_per_round": count, "ids": ids, "results": results}
 
 
 def ingest_report(out: dict[str, Any]) -> str:
     lines = [
         f"audit ingest without the broker: allow-list + store.append, batch {out['batch']}, "
-        f"{out['events_per_round']} events per round, one transaction per batch",
+        f"{out['events_per_round']} events per round, one transaction per batch, "
+        f"{out['ids']} ids",
         f"{'trail before':>14}  {'events/s per round':<26} {'audit CPU µs/event':<22} "
         "PostgreSQL CPU µs/event",
     ]
@@ -422,6 +461,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--ingest-events", type=int, default=40_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--ids",
+        choices=sorted(ID_KINDS),
+        default="v7",
+        help="question and event ids of the trail and the new events: v7 time-ordered as the "
+        "system mints them, v4 random as before (default v7)",
+    )
     args = parser.parse_args(argv)
     if args.ingest:
         from contracts.streams import consumers_of
@@ -429,16 +475,18 @@ def main(argv: list[str] | None = None) -> int:
         prefills = [int(x.replace("_", "")) for x in args.prefill.split(",") if x.strip()]
         batch = consumers_of("audit")[0].batch_size
         with tempfile.TemporaryDirectory(prefix="audit-ingest-", dir=args.keep) as tmp:
-            out = asyncio.run(ingest(prefills, args.ingest_events, batch, args.rounds, Path(tmp)))
+            out = asyncio.run(
+                ingest(prefills, args.ingest_events, batch, args.rounds, Path(tmp), args.ids)
+            )
         print(json.dumps(out, indent=2) if args.json else ingest_report(out))
         return 0
     if args.events < EVENTS_PER_QUESTION or args.runs < 1:
         parser.error("--events must be at least 4 and --runs at least 1")
     if args.keep:
-        out = asyncio.run(run(args.events, args.runs, args.keep))
+        out = asyncio.run(run(args.events, args.runs, args.keep, args.ids))
     else:
         with tempfile.TemporaryDirectory(prefix="audit-perf-") as tmp:
-            out = asyncio.run(run(args.events, args.runs, Path(tmp)))
+            out = asyncio.run(run(args.events, args.runs, Path(tmp), args.ids))
     print(json.dumps(out, indent=2) if args.json else report(out))
     return 0
 

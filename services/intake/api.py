@@ -6,13 +6,19 @@ import functools
 import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Literal
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from fastapi import APIRouter, Header, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.events import ConsentWithdrawn, QuestionErased, QuestionReceived, ReferralNoted
+from contracts.events import (
+    ConsentWithdrawn,
+    QuestionErased,
+    QuestionReceived,
+    ReferralNoted,
+    new_id,
+)
 from opendeur import deadlines, outbox, timefmt
 from opendeur.db import autocommit
 from opendeur.errors import Refused
@@ -113,7 +119,7 @@ async def accept_question(rt: Runtime, topics: TopicCatalogue, q: QuestionIn) ->
 
     flagged = crisis.detect_crisis(story)
     now = datetime.now(UTC)
-    qid = uuid4()
+    qid = new_id()
     reference = domain.new_reference()
     withdraw_token = secrets.token_urlsafe(24)
     before = deadlines.respond_before(now, flagged, **deadlines.from_settings(rt.settings))
