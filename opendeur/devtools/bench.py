@@ -534,12 +534,10 @@ async def audit_ingest(events: int, batch: int, profile: str | None = None) -> d
 
     Also the CPU seconds that audit, PostgreSQL and nats-server spent per 1,000 events over the
     ingest, and with `profile` (a directory) a py-spy flame graph of the audit process."""
-    from uuid import uuid4
-
     import asyncpg
     import nats
 
-    from contracts.events import ContactNotified, QuestionReceived
+    from contracts.events import ContactNotified, QuestionReceived, new_id
     from opendeur.db import migrate, provision
     from opendeur.embedded import wait_port
     from opendeur.messaging import provision_broker
@@ -578,7 +576,7 @@ async def audit_ingest(events: int, batch: int, profile: str | None = None) -> d
         now = datetime.now(UTC)
         t_pub = time.perf_counter()
         for i in range(events):
-            qid = uuid4()
+            qid = new_id()  # as intake mints them
             if i % 2 == 0:
                 e = QuestionReceived(
                     question_id=qid,
