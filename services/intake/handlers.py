@@ -24,6 +24,14 @@ async def on_question_routed(event: QuestionRouted, db: AsyncSession) -> None:
         settings().deadline,
         parse_duration(settings().link_grace),
     )
+    # Routing decides which came first; a routing it made before it heard the team's outcome
+    # stands, so intake follows it (the contact calls back, her link opens the question).
+    await store.undo_team_outcome(
+        db,
+        event.question_id,
+        at=event.occurred_at,
+        retention=parse_duration(settings().unanswered_retention),
+    )
     await store.assign(
         db,
         event.question_id,

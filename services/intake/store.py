@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -180,6 +180,27 @@ async def assign(
             "at": at,
         },
     )
+
+
+async def undo_team_outcome(conn: Any, qid: UUID, *, at: datetime, retention: timedelta) -> bool:
+    """A routing made before routing heard the team's outcome (a hand assignment in triage at
+    the same moment) wins there, so here too: the team's close of a question it had alone
+    (done, never with a contact) is undone, its data kept as for an unanswered question
+    (`retention` after receipt); the team's try stays in crisis_attempts. True if undone."""
+    result = await conn.execute(
+        text(
+            """
+            update questions set status = 'received', outcome = null, outcome_at = null,
+                   erase_after = received_at + :retention
+            where question_id = :q and erased_at is null and status = 'done'
+              and contact_id is null and (assigned_at is null or assigned_at < :at)
+              and exists (select 1 from crisis_attempts a where a.question_id = :q
+                          and a.at = questions.outcome_at)
+            """
+        ),
+        {"q": qid, "at": at, "retention": retention},
+    )
+    return result.rowcount == 1
 
 
 async def record_outcome(

@@ -66,9 +66,11 @@ async def on_callback_done(event: CallbackDone, db: AsyncSession) -> Event | Non
 
 def _recorded_by_its_caller(q: dict, event: CallbackDone) -> bool:
     """The contact a question is routed to records its outcome; the team records the outcome of
-    a question in its queue (or one it called back itself), never re-routes it."""
+    a question in its queue, never re-routes it. A team's outcome heard after a routing (a hand
+    assignment in triage at the same moment) changes nothing: the routing came first here, and
+    intake, hearing it, gives the question to the contact too (one winner on both sides)."""
     if event.by == "team":
-        return q["state"] in ("unmatched", "routed") and event.outcome != "wrong_group"
+        return q["state"] == "unmatched" and event.outcome != "wrong_group"
     return q["state"] == "routed" and q["contact_id"] == event.contact_id
 
 
