@@ -47,31 +47,41 @@ class FrontDoorGuard:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        path = scope["path"]
-        if scope["method"] == "POST" and path in (API_PATH, FORM_PATH):
-            key = dict(scope["headers"]).get(FRONTEND_HEADER)
-            if key is not None:
-                frontend = match_frontend(self.frontends, key.decode("latin-1"))
-                if frontend is None:
-                    log.warning("frontend_key_refused", path=path)
-                    await self._send(self._bad_key(), scope, receive, send)
-                    return
-                wait = self.per_frontend[frontend.name].take(frontend.name)
-            else:
-                client = scope.get("client")
-                wait = self.limiter.take(client[0] if client else "unknown")
-            if wait:
-                log.warning("rate_limited", path=path)
-                await self._send(self._limited(scope, path, wait), scope, receive, send)
-                return
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None:
-            if not length.isdigit() or int(length) > self.max_body:
-                await self._send(self._too_large(), scope, receive, send)
-                return
-            await self.app(scope, receive, send)
+        refusal = self._rate_refusal(scope)
+        if refusal is not None:
+            await self._send(refusal, scope, receive, send)
             return
-        # No declared length (chunked): read up to the cap here, then replay to the app.
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is None:
+            await self._read_capped(scope, receive, send)
+        elif not length.isdigit() or int(length) > self.max_body:
+            await self._send(self._too_large(), scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    def _rate_refusal(self, scope: Scope) -> Response | None:
+        """For a question posted (API or form): 401 for an unknown frontend key, 429 past the
+        frontend's or the client address's limit; None lets it in."""
+        path = scope["path"]
+        if scope["method"] != "POST" or path not in (API_PATH, FORM_PATH):
+            return None
+        key = dict(scope["headers"]).get(FRONTEND_HEADER)
+        if key is not None:
+            frontend = match_frontend(self.frontends, key.decode("latin-1"))
+            if frontend is None:
+                log.warning("frontend_key_refused", path=path)
+                return self._bad_key()
+            wait = self.per_frontend[frontend.name].take(frontend.name)
+        else:
+            client = scope.get("client")
+            wait = self.limiter.take(client[0] if client else "unknown")
+        if not wait:
+            return None
+        log.warning("rate_limited", path=path)
+        return self._limited(scope, path, wait)
+
+    async def _read_capped(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """No declared length (chunked): read up to the cap here, then replay to the app."""
         messages: list[Message] = []
         size = 0
         while True:
