@@ -113,90 +113,121 @@ def new_question(
 ) -> Rendered:
     """The mail to a contact person: a new question for their group, or a reminder of one.
     One main action (open the question); the deadline in words; every link in their language."""
-    link = with_lang(link, lang)
-    overview_link = with_lang(overview_link, lang) if overview_link else None
-    pause_link = with_lang(pause_link, lang) if pause_link else None
-    deadline = timefmt.deadline(respond_before, lang)
-    when = asked(received_at, now, lang)
-    if lang == "en":
-        topic = topic_label or "no topic given"
-        subject = (
-            f"Reminder: question {reference} still waits for your call"
-            if reminder
-            else f"Someone asks your group for a callback ({reference})"
+    q = _Question(
+        reference=reference,
+        topic_label=topic_label,
+        channel=channel,
+        priority=priority,
+        deadline=timefmt.deadline(respond_before, lang),
+        when=asked(received_at, now, lang),
+        link=with_lang(link, lang),
+        overview_link=with_lang(overview_link, lang) if overview_link else None,
+        pause_link=with_lang(pause_link, lang) if pause_link else None,
+        reminder=reminder,
+        asker_language=asker_language,
+    )
+    subject, parts = _new_question_en(q) if lang == "en" else _new_question_nl(q)
+    return render(subject, [*parts, "", SIGNATURE])
+
+
+@dataclass(frozen=True)
+class _Question:
+    """What a contact's mail says about one question, its deadline and age already in words."""
+
+    reference: str
+    topic_label: str | None
+    channel: str
+    priority: bool
+    deadline: str
+    when: str
+    link: str
+    overview_link: str | None
+    pause_link: str | None
+    reminder: bool
+    asker_language: str | None
+
+
+def _new_question_en(q: _Question) -> tuple[str, list[Part]]:
+    topic = q.topic_label or "no topic given"
+    subject = (
+        f"Reminder: question {q.reference} still waits for your call"
+        if q.reminder
+        else f"Someone asks your group for a callback ({q.reference})"
+    )
+    parts: list[Part] = ["Hello,", ""]
+    if q.reminder:
+        parts.append(
+            f"Reminder: question {q.reference} has not been called back yet; please call "
+            f"{q.deadline}."
         )
-        parts: list[Part] = ["Hello,", ""]
-        if reminder:
-            parts.append(
-                f"Reminder: question {reference} has not been called back yet; please call "
-                f"{deadline}."
-            )
-        parts += [
-            f"Someone asked the self-help network a question about: {topic}.",
-            f"Asked via {'the website' if channel == 'web' else 'the phone line'}, {when}.",
-            f"Please call back {deadline} (Dutch time).",
-        ]
-        if asker_language:
-            parts.append(
-                f"The person asking would rather speak {language_name(asker_language, 'en')}."
-            )
-        if priority:
-            parts.append("PRIORITY: the network team advised professional help as well.")
+    parts += [
+        f"Someone asked the self-help network a question about: {topic}.",
+        f"Asked via {'the website' if q.channel == 'web' else 'the phone line'}, {q.when}.",
+        f"Please call back {q.deadline} (Dutch time).",
+    ]
+    if q.asker_language:
+        parts.append(
+            f"The person asking would rather speak {language_name(q.asker_language, 'en')}."
+        )
+    if q.priority:
+        parts.append("PRIORITY: the network team advised professional help as well.")
+    parts += [
+        "",
+        "Open the question to see the phone number, and afterwards record how it went:",
+        Link(q.link, "Open the question", button=True),
+        "This link is personal; do not forward it.",
+    ]
+    if q.overview_link:
         parts += [
             "",
-            "Open the question to see the phone number, and afterwards record how it went:",
-            Link(link, "Open the question", button=True),
-            "This link is personal; do not forward it.",
+            "Everyone waiting for your call, how many questions you take at once and when "
+            "you can call:",
+            Link(q.overview_link, "My overview"),
         ]
-        if overview_link:
-            parts += [
-                "",
-                "Everyone waiting for your call, how many questions you take at once and when "
-                "you can call:",
-                Link(overview_link, "My overview"),
-            ]
-        if pause_link:
-            parts += ["", "Need a break? Pause or resume your group here:"]
-            parts.append(Link(pause_link, "Pause or resume my group"))
-    else:
-        topic = topic_label or "onbekend onderwerp"
-        subject = (
-            f"Herinnering: vraag {reference} wacht nog op je telefoontje"
-            if reminder
-            else f"Iemand vraagt je groep om terug te bellen ({reference})"
+    if q.pause_link:
+        parts += ["", "Need a break? Pause or resume your group here:"]
+        parts.append(Link(q.pause_link, "Pause or resume my group"))
+    return subject, parts
+
+
+def _new_question_nl(q: _Question) -> tuple[str, list[Part]]:
+    topic = q.topic_label or "onbekend onderwerp"
+    subject = (
+        f"Herinnering: vraag {q.reference} wacht nog op je telefoontje"
+        if q.reminder
+        else f"Iemand vraagt je groep om terug te bellen ({q.reference})"
+    )
+    parts: list[Part] = ["Hallo,", ""]
+    if q.reminder:
+        parts.append(
+            f"Herinnering: vraag {q.reference} is nog niet teruggebeld; bel graag {q.deadline}."
         )
-        parts = ["Hallo,", ""]
-        if reminder:
-            parts.append(
-                f"Herinnering: vraag {reference} is nog niet teruggebeld; bel graag {deadline}."
-            )
-        parts += [
-            f"Iemand stelde het zelfhulpnetwerk een vraag over: {topic}.",
-            f"Gesteld via {'de website' if channel == 'web' else 'de telefoonlijn'}, {when}.",
-            f"Bel graag terug, {deadline}.",
-        ]
-        if asker_language:
-            parts.append(f"De vrager spreekt liever {language_name(asker_language, 'nl')}.")
-        if priority:
-            parts.append("VOORRANG: het netwerkteam adviseerde ook professionele hulp.")
+    parts += [
+        f"Iemand stelde het zelfhulpnetwerk een vraag over: {topic}.",
+        f"Gesteld via {'de website' if q.channel == 'web' else 'de telefoonlijn'}, {q.when}.",
+        f"Bel graag terug, {q.deadline}.",
+    ]
+    if q.asker_language:
+        parts.append(f"De vrager spreekt liever {language_name(q.asker_language, 'nl')}.")
+    if q.priority:
+        parts.append("VOORRANG: het netwerkteam adviseerde ook professionele hulp.")
+    parts += [
+        "",
+        "Open de vraag om het telefoonnummer te zien, en noteer na het gesprek hoe het ging:",
+        Link(q.link, "Open de vraag", button=True),
+        "Deze link is persoonlijk; stuur hem niet door.",
+    ]
+    if q.overview_link:
         parts += [
             "",
-            "Open de vraag om het telefoonnummer te zien, en noteer na het gesprek hoe het ging:",
-            Link(link, "Open de vraag", button=True),
-            "Deze link is persoonlijk; stuur hem niet door.",
+            "Wie op je telefoontje wacht, hoeveel vragen je tegelijk aankunt en wanneer je "
+            "kunt bellen:",
+            Link(q.overview_link, "Mijn overzicht"),
         ]
-        if overview_link:
-            parts += [
-                "",
-                "Wie op je telefoontje wacht, hoeveel vragen je tegelijk aankunt en wanneer je "
-                "kunt bellen:",
-                Link(overview_link, "Mijn overzicht"),
-            ]
-        if pause_link:
-            parts += ["", "Even geen nieuwe vragen? Zet je groep hier op pauze of weer aan:"]
-            parts.append(Link(pause_link, "Groep pauzeren of weer aanzetten"))
-    parts += ["", SIGNATURE]
-    return render(subject, parts)
+    if q.pause_link:
+        parts += ["", "Even geen nieuwe vragen? Zet je groep hier op pauze of weer aan:"]
+        parts.append(Link(q.pause_link, "Groep pauzeren of weer aanzetten"))
+    return subject, parts
 
 
 # Four concatenated GSM-7 segments (4 x 153 characters): two signed links (Ed25519) and a line.
