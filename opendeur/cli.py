@@ -226,12 +226,7 @@ def cmd_deadletters(args: argparse.Namespace) -> int:
         try:
             js = nc.jetstream()
             if args.sub == "replay":
-                try:
-                    subject = await deadletters.replay(js, args.seq)
-                except deadletters.ReplayRefused as exc:
-                    print(f"replay refused: {exc}", file=sys.stderr)
-                    return 2
-                print(f"dead letter {args.seq} republished to {subject}")
+                return await _replay_recorded(js, args.seq)
             else:
                 for d in await deadletters.list_dead(js, limit=args.limit):
                     print(json.dumps(d, default=str))
@@ -240,6 +235,29 @@ def cmd_deadletters(args: argparse.Namespace) -> int:
             await nc.close()
 
     return asyncio.run(run())
+
+
+async def _replay_recorded(js: object, seq: int) -> int:
+    """`deadletters replay`: in the trail as the console's replay (staff.acted
+    deadletter_replay), by `cli.<pseudonym of this OS account>`, before it is published."""
+    import getpass
+
+    from opendeur.db import make_engine, service_url, sessionmaker
+    from opendeur.errors import Refused
+    from services.audit import deadletters, replays
+
+    settings = _settings()
+    actor = replays.cli_actor(settings, getpass.getuser())
+    engine = make_engine(service_url(settings, "audit"), pool_size=1, schema="audit")
+    try:
+        subject = await replays.replay_recorded(js, sessionmaker(engine), actor, seq)
+    except (Refused, deadletters.ReplayRefused) as exc:
+        print(f"replay refused: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 2
+    finally:
+        await engine.dispose()
+    print(f"dead letter {seq} republished to {subject}; in the audit trail by {actor}")
+    return 0
 
 
 def _admin_headers(settings: Settings) -> dict[str, str]:
