@@ -258,59 +258,80 @@ async def inject(
     assert system.nats and system.pg
     t0 = time.monotonic()
     if kind.startswith("kill_"):
-        service = kind[5:]
-        pid = None
-        while pid is None:  # a service killed in the previous round may still be starting
-            pid = system.service_pids().get(service)
-            if pid is None:
-                if time.monotonic() - t0 > 120:
-                    raise TimeoutError(f"{service} was not restarted by the supervisor")
-                await asyncio.sleep(0.2)
-        at = round(time.monotonic() - start, 2)
-        os.kill(pid, signal.SIGKILL)
-        fault = Fault(kind, at, f"SIGKILL pid {pid}")
+        fault = await kill_service(system, kind, t0, start)
     elif kind == "restart_nats":
-        at = round(t0 - start, 2)
-        down = rng.uniform(1.0, 4.0)
-        how = rng.choice(["SIGTERM", "SIGKILL"])
-        await asyncio.to_thread(system.nats.stop, how == "SIGKILL")
-        await asyncio.sleep(down)
-        await asyncio.to_thread(system.nats.start)
-        fault = Fault(kind, at, f"{how}, same port and store", round(time.monotonic() - t0, 2))
+        fault = await restart_nats(system, rng, t0, start)
     elif kind == "restart_postgres":
-        at = round(t0 - start, 2)
-        down = rng.uniform(1.0, 4.0)
         outages.open_since.append(t0)
-        await asyncio.to_thread(system.pg.stop)  # fast shutdown: every connection is cut
-        t_probe = time.monotonic()
-        probe = await probe_post(system)
-        await asyncio.sleep(max(0.0, down - (time.monotonic() - t_probe)))
-        await asyncio.to_thread(system.pg.start)
-        fault = Fault(
-            kind,
-            at,
-            "fast shutdown, same port and data dir",
-            round(time.monotonic() - t0, 2),
-            probe=probe,
-        )
+        fault = await restart_postgres(system, rng, t0, start)
     else:
         raise ValueError(kind)
+    return fault, asyncio.create_task(recovery(system, fault, outages, t0))
 
-    async def recovery() -> None:
-        t_rec = time.monotonic()
-        await asyncio.sleep(1.2)  # the supervisor looks every 0.5 s and waits 0.5 s
-        try:
-            async with asyncio.timeout(300):
-                await system.wait_healthy_async()
-        except TimeoutError:
-            fault.detail += "; not all healthy within 300 s"
-        else:
-            fault.recovered_s = round(time.monotonic() - t_rec, 2)
-        if kind == "restart_postgres":  # the outage lasts until the services have reconnected
-            outages.open_since.remove(t0)
-            outages.db.append((t0, time.monotonic()))
 
-    return fault, asyncio.create_task(recovery())
+async def kill_service(system: ChaosSystem, kind: str, t0: float, start: float) -> Fault:
+    """SIGKILL a service (kill_<service>), once the supervisor has it running again."""
+    service = kind[5:]
+    pid = None
+    while pid is None:  # a service killed in the previous round may still be starting
+        pid = system.service_pids().get(service)
+        if pid is None:
+            if time.monotonic() - t0 > 120:
+                raise TimeoutError(f"{service} was not restarted by the supervisor")
+            await asyncio.sleep(0.2)
+    at = round(time.monotonic() - start, 2)
+    os.kill(pid, signal.SIGKILL)
+    return Fault(kind, at, f"SIGKILL pid {pid}")
+
+
+async def restart_nats(system: ChaosSystem, rng: random.Random, t0: float, start: float) -> Fault:
+    """Stop the broker (SIGTERM or SIGKILL) for 1-4 s, then start it on the same port and store."""
+    assert system.nats
+    at = round(t0 - start, 2)
+    down = rng.uniform(1.0, 4.0)
+    how = rng.choice(["SIGTERM", "SIGKILL"])
+    await asyncio.to_thread(system.nats.stop, how == "SIGKILL")
+    await asyncio.sleep(down)
+    await asyncio.to_thread(system.nats.start)
+    return Fault("restart_nats", at, f"{how}, same port and store", round(time.monotonic() - t0, 2))
+
+
+async def restart_postgres(
+    system: ChaosSystem, rng: random.Random, t0: float, start: float
+) -> Fault:
+    """Stop the database (fast shutdown: every connection cut) for 1-4 s, posting a question
+    while it is away, then start it on the same port and data dir."""
+    assert system.pg
+    at = round(t0 - start, 2)
+    down = rng.uniform(1.0, 4.0)
+    await asyncio.to_thread(system.pg.stop)
+    t_probe = time.monotonic()
+    probe = await probe_post(system)
+    await asyncio.sleep(max(0.0, down - (time.monotonic() - t_probe)))
+    await asyncio.to_thread(system.pg.start)
+    return Fault(
+        "restart_postgres",
+        at,
+        "fast shutdown, same port and data dir",
+        round(time.monotonic() - t0, 2),
+        probe=probe,
+    )
+
+
+async def recovery(system: ChaosSystem, fault: Fault, outages: Outages, t0: float) -> None:
+    """Note on the fault how long until every service was healthy again."""
+    t_rec = time.monotonic()
+    await asyncio.sleep(1.2)  # the supervisor looks every 0.5 s and waits 0.5 s
+    try:
+        async with asyncio.timeout(300):
+            await system.wait_healthy_async()
+    except TimeoutError:
+        fault.detail += "; not all healthy within 300 s"
+    else:
+        fault.recovered_s = round(time.monotonic() - t_rec, 2)
+    if fault.kind == "restart_postgres":  # the outage lasts until the services have reconnected
+        outages.open_since.remove(t0)
+        outages.db.append((t0, time.monotonic()))
 
 
 def question_body(topic: str, postcode: str, phone: str) -> dict[str, Any]:
@@ -482,6 +503,87 @@ async def snapshot(system: ChaosSystem) -> Snapshot:
     )
 
 
+# What the trail holds for a question at each end state (none checked for "both" or "lost").
+EXPECTED_EVENTS: dict[str, dict[str, int]] = {
+    "notified": {"question.received.v1": 1, "question.routed.v1": 1, "contact.notified.v1": 1},
+    "team_uncertain": {
+        "question.received.v1": 1,
+        "question.routed.v1": 1,
+        "notification.failed.v1": 1,
+        "question.unmatched.v1": 1,
+    },
+    "team": {"question.received.v1": 1, "question.unmatched.v1": 1},
+}
+
+
+def end_state(mailed: bool, in_queue: bool, types: Counter[str]) -> str:
+    """Where a question ended: notified, team, team_uncertain (handed to the team: the send may
+    or may not have happened), both (queued and mailed), notified_after_uncertain (handed to the
+    team as uncertain, and then the send was recorded after all), or lost."""
+    failed = types["notification.failed.v1"] > 0
+    if mailed and not in_queue:
+        return "notified"
+    if not in_queue:
+        return "lost"
+    if failed:
+        return "notified_after_uncertain" if types["contact.notified.v1"] else "team_uncertain"
+    return "both" if mailed else "team"
+
+
+@dataclass
+class Verdict:
+    """What `classify` counts over the accepted questions."""
+
+    states: Counter[str] = field(default_factory=Counter)
+    lost: list[dict] = field(default_factory=list)
+    both: list[dict] = field(default_factory=list)
+    audit_bad: list[dict] = field(default_factory=list)
+    dup_mails: list[dict] = field(default_factory=list)
+    waits: list[float] = field(default_factory=list)
+    uncertain_mailed: int = 0
+
+    def add(self, p: Post, mails: list[Mail], evs: list[dict], in_queue: bool) -> None:
+        """One accepted question: its mails (the team's left out), its events, its end."""
+        self.dup_mails += [
+            {"reference": p.reference, "to": rcpt, "mails": count, "qid": p.question_id}
+            for rcpt, count in Counter(r for m in mails for r in m.to).items()
+            if count > 1
+        ]
+        types = Counter(e["type"] for e in evs)
+        kind = end_state(bool(mails), in_queue, types)
+        self.states["both" if kind == "notified_after_uncertain" else kind] += 1
+        if kind in ("notified", "team_uncertain") and mails and p.status == 202:
+            self.waits.append(min(m.at for m in mails) - p.attempt_at)
+        if kind == "team_uncertain" and mails:
+            self.uncertain_mailed += 1
+        self.note(p, kind, types, len(mails))
+        self.check_audit(p, evs, types, EXPECTED_EVENTS.get(kind, {}))
+
+    def note(self, p: Post, kind: str, types: Counter[str], mails: int) -> None:
+        """The questions a reader of the report looks at one by one."""
+        record = {"reference": p.reference, "qid": p.question_id}
+        if kind == "notified_after_uncertain":
+            why = "contact.notified after delivery_uncertain"
+            self.both.append({**record, "why": why, "audit": dict(types), "mails": mails})
+        elif kind == "both":
+            self.both.append({**record, "audit": dict(types)})
+        elif kind == "lost":
+            self.lost.append({**record, "expected": p.expected, "audit": dict(types)})
+
+    def check_audit(
+        self, p: Post, evs: list[dict], types: Counter[str], expect: dict[str, int]
+    ) -> None:
+        problems = []
+        if any(c > 1 for c in Counter(e.get("event_id") for e in evs).values()):
+            problems.append("duplicate event_id")
+        if expect and dict(types) != expect:
+            problems.append(f"types {dict(types)} != {expect}")
+        if problems:
+            self.audit_bad.append(
+                {"reference": p.reference, "qid": p.question_id, "problems": problems}
+            )
+
+
 def classify(accepted: list[Post], snap: Snapshot) -> dict[str, Any]:
     """Per accepted question: its terminal state, its mails, its audit events; and violations."""
     mails_by_ref: dict[str, list[Mail]] = defaultdict(list)
@@ -492,93 +594,23 @@ def classify(accepted: list[Post], snap: Snapshot) -> dict[str, Any]:
     for e in snap.events:
         if e.get("question_id"):
             events_by_q[str(e["question_id"])].append(e)
-
-    states: Counter[str] = Counter()
-    lost, both, audit_bad, dup_mails = [], [], [], []
-    waits: list[float] = []
-    uncertain_mailed = 0
+    verdict = Verdict()
     for p in accepted:
         assert p.reference and p.question_id
         mails = [m for m in mails_by_ref.get(p.reference, []) if TEAM_EMAIL not in m.to]
-        per_rcpt = Counter(r for m in mails for r in m.to)
-        for rcpt, count in per_rcpt.items():
-            if count > 1:
-                dup_mails.append(
-                    {"reference": p.reference, "to": rcpt, "mails": count, "qid": p.question_id}
-                )
         evs = events_by_q.get(p.question_id, [])
-        types = Counter(e["type"] for e in evs)
-        ids = Counter(e.get("event_id") for e in evs)
-        in_queue = p.question_id in snap.queue
-        failed = types["notification.failed.v1"] > 0
-        if mails and not in_queue:
-            state = "notified"
-            expect = {"question.received.v1": 1, "question.routed.v1": 1, "contact.notified.v1": 1}
-            if p.status == 202:
-                waits.append(min(m.at for m in mails) - p.attempt_at)
-        elif in_queue and failed and types["contact.notified.v1"]:
-            # Handed to the team as uncertain, and then the send was recorded after all: the
-            # question sits in the team's queue while its contact person was notified.
-            state = "both"
-            expect = {}
-            both.append(
-                {
-                    "reference": p.reference,
-                    "qid": p.question_id,
-                    "why": "contact.notified after delivery_uncertain",
-                    "audit": dict(types),
-                    "mails": len(mails),
-                }
-            )
-        elif in_queue and failed:
-            state = "team_uncertain"  # handed to the team: the send may or may not have happened
-            expect = {
-                "question.received.v1": 1,
-                "question.routed.v1": 1,
-                "notification.failed.v1": 1,
-                "question.unmatched.v1": 1,
-            }
-            if mails:
-                uncertain_mailed += 1
-                if p.status == 202:
-                    waits.append(min(m.at for m in mails) - p.attempt_at)
-        elif in_queue and not mails:
-            state = "team"
-            expect = {"question.received.v1": 1, "question.unmatched.v1": 1}
-        elif in_queue and mails:
-            state = "both"
-            expect = {}
-            both.append({"reference": p.reference, "qid": p.question_id, "audit": dict(types)})
-        else:
-            state = "lost"
-            expect = {}
-            lost.append(
-                {
-                    "reference": p.reference,
-                    "qid": p.question_id,
-                    "expected": p.expected,
-                    "audit": dict(types),
-                }
-            )
-        states[state] += 1
-        problems = []
-        if any(c > 1 for c in ids.values()):
-            problems.append("duplicate event_id")
-        if expect and dict(types) != expect:
-            problems.append(f"types {dict(types)} != {expect}")
-        if problems:
-            audit_bad.append({"reference": p.reference, "qid": p.question_id, "problems": problems})
+        verdict.add(p, mails, evs, p.question_id in snap.queue)
     all_ids = Counter(e.get("event_id") for e in snap.events)
     return {
-        "states": dict(states),
-        "lost": lost,
-        "both": both,
-        "duplicate_mails": dup_mails,
-        "audit_mismatch": audit_bad,
+        "states": dict(verdict.states),
+        "lost": verdict.lost,
+        "both": verdict.both,
+        "duplicate_mails": verdict.dup_mails,
+        "audit_mismatch": verdict.audit_bad,
         "duplicate_event_ids_total": sum(c - 1 for c in all_ids.values() if c > 1),
         "audit_events_total": len(snap.events),
-        "waits": waits,
-        "uncertain_mailed": uncertain_mailed,
+        "waits": verdict.waits,
+        "uncertain_mailed": verdict.uncertain_mailed,
     }
 
 
