@@ -126,8 +126,7 @@ def new_question(
         reminder=reminder,
         asker_language=asker_language,
     )
-    subject, parts = _new_question_en(q) if lang == "en" else _new_question_nl(q)
-    return render(subject, [*parts, "", SIGNATURE])
+    return render(*_new_question_parts(q, "en" if lang == "en" else "nl"))
 
 
 @dataclass(frozen=True)
@@ -147,87 +146,81 @@ class _Question:
     asker_language: str | None
 
 
-def _new_question_en(q: _Question) -> tuple[str, list[Part]]:
-    topic = q.topic_label or "no topic given"
-    subject = (
-        f"Reminder: question {q.reference} still waits for your call"
-        if q.reminder
-        else f"Someone asks your group for a callback ({q.reference})"
-    )
-    parts: list[Part] = ["Hello,", ""]
-    if q.reminder:
-        parts.append(
-            f"Reminder: question {q.reference} has not been called back yet; please call "
-            f"{q.deadline}."
-        )
-    parts += [
-        f"Someone asked the self-help network a question about: {topic}.",
-        f"Asked via {'the website' if q.channel == 'web' else 'the phone line'}, {q.when}.",
-        f"Please call back {q.deadline} (Dutch time).",
-    ]
-    if q.asker_language:
-        parts.append(
-            f"The person asking would rather speak {language_name(q.asker_language, 'en')}."
-        )
-    if q.priority:
-        parts.append("PRIORITY: the network team advised professional help as well.")
-    parts += [
-        "",
-        "Open the question to see the phone number, and afterwards record how it went:",
-        Link(q.link, "Open the question", button=True),
-        "This link is personal; do not forward it.",
-    ]
-    if q.overview_link:
-        parts += [
-            "",
-            "Everyone waiting for your call, how many questions you take at once and when "
-            "you can call:",
-            Link(q.overview_link, "My overview"),
-        ]
-    if q.pause_link:
-        parts += ["", "Need a break? Pause or resume your group here:"]
-        parts.append(Link(q.pause_link, "Pause or resume my group"))
-    return subject, parts
+# The contact's mail in each language: one sentence a key, `{...}` filled in from the question.
+NEW_QUESTION_WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "subject_reminder": "Reminder: question {reference} still waits for your call",
+        "subject_new": "Someone asks your group for a callback ({reference})",
+        "hello": "Hello,",
+        "reminder": "Reminder: question {reference} has not been called back yet; please call "
+        "{deadline}.",
+        "no_topic": "no topic given",
+        "about": "Someone asked the self-help network a question about: {topic}.",
+        "web": "the website",
+        "phone": "the phone line",
+        "asked_via": "Asked via {via}, {when}.",
+        "call_back": "Please call back {deadline} (Dutch time).",
+        "asker_language": "The person asking would rather speak {language}.",
+        "priority": "PRIORITY: the network team advised professional help as well.",
+        "open_intro": "Open the question to see the phone number, and afterwards record how it "
+        "went:",
+        "open": "Open the question",
+        "personal": "This link is personal; do not forward it.",
+        "overview_intro": "Everyone waiting for your call, how many questions you take at once "
+        "and when you can call:",
+        "overview": "My overview",
+        "pause_intro": "Need a break? Pause or resume your group here:",
+        "pause": "Pause or resume my group",
+    },
+    "nl": {
+        "subject_reminder": "Herinnering: vraag {reference} wacht nog op je telefoontje",
+        "subject_new": "Iemand vraagt je groep om terug te bellen ({reference})",
+        "hello": "Hallo,",
+        "reminder": "Herinnering: vraag {reference} is nog niet teruggebeld; bel graag {deadline}.",
+        "no_topic": "onbekend onderwerp",
+        "about": "Iemand stelde het zelfhulpnetwerk een vraag over: {topic}.",
+        "web": "de website",
+        "phone": "de telefoonlijn",
+        "asked_via": "Gesteld via {via}, {when}.",
+        "call_back": "Bel graag terug, {deadline}.",
+        "asker_language": "De vrager spreekt liever {language}.",
+        "priority": "VOORRANG: het netwerkteam adviseerde ook professionele hulp.",
+        "open_intro": "Open de vraag om het telefoonnummer te zien, en noteer na het gesprek hoe "
+        "het ging:",
+        "open": "Open de vraag",
+        "personal": "Deze link is persoonlijk; stuur hem niet door.",
+        "overview_intro": "Wie op je telefoontje wacht, hoeveel vragen je tegelijk aankunt en "
+        "wanneer je kunt bellen:",
+        "overview": "Mijn overzicht",
+        "pause_intro": "Even geen nieuwe vragen? Zet je groep hier op pauze of weer aan:",
+        "pause": "Groep pauzeren of weer aanzetten",
+    },
+}
 
 
-def _new_question_nl(q: _Question) -> tuple[str, list[Part]]:
-    topic = q.topic_label or "onbekend onderwerp"
-    subject = (
-        f"Herinnering: vraag {q.reference} wacht nog op je telefoontje"
-        if q.reminder
-        else f"Iemand vraagt je groep om terug te bellen ({q.reference})"
-    )
-    parts: list[Part] = ["Hallo,", ""]
+def _new_question_parts(q: _Question, lang: str) -> tuple[str, list[Part]]:
+    """The mail's subject and parts in `lang` (en or nl: NEW_QUESTION_WORDS)."""
+    w = NEW_QUESTION_WORDS[lang]
+    subject = w["subject_reminder" if q.reminder else "subject_new"].format(reference=q.reference)
+    parts: list[Part] = [w["hello"], ""]
     if q.reminder:
-        parts.append(
-            f"Herinnering: vraag {q.reference} is nog niet teruggebeld; bel graag {q.deadline}."
-        )
+        parts.append(w["reminder"].format(reference=q.reference, deadline=q.deadline))
     parts += [
-        f"Iemand stelde het zelfhulpnetwerk een vraag over: {topic}.",
-        f"Gesteld via {'de website' if q.channel == 'web' else 'de telefoonlijn'}, {q.when}.",
-        f"Bel graag terug, {q.deadline}.",
+        w["about"].format(topic=q.topic_label or w["no_topic"]),
+        w["asked_via"].format(via=w["web" if q.channel == "web" else "phone"], when=q.when),
+        w["call_back"].format(deadline=q.deadline),
     ]
     if q.asker_language:
-        parts.append(f"De vrager spreekt liever {language_name(q.asker_language, 'nl')}.")
+        language = language_name(q.asker_language, lang)
+        parts.append(w["asker_language"].format(language=language))
     if q.priority:
-        parts.append("VOORRANG: het netwerkteam adviseerde ook professionele hulp.")
-    parts += [
-        "",
-        "Open de vraag om het telefoonnummer te zien, en noteer na het gesprek hoe het ging:",
-        Link(q.link, "Open de vraag", button=True),
-        "Deze link is persoonlijk; stuur hem niet door.",
-    ]
+        parts.append(w["priority"])
+    parts += ["", w["open_intro"], Link(q.link, w["open"], button=True), w["personal"]]
     if q.overview_link:
-        parts += [
-            "",
-            "Wie op je telefoontje wacht, hoeveel vragen je tegelijk aankunt en wanneer je "
-            "kunt bellen:",
-            Link(q.overview_link, "Mijn overzicht"),
-        ]
+        parts += ["", w["overview_intro"], Link(q.overview_link, w["overview"])]
     if q.pause_link:
-        parts += ["", "Even geen nieuwe vragen? Zet je groep hier op pauze of weer aan:"]
-        parts.append(Link(q.pause_link, "Groep pauzeren of weer aanzetten"))
-    return subject, parts
+        parts += ["", w["pause_intro"], Link(q.pause_link, w["pause"])]
+    return subject, [*parts, "", SIGNATURE]
 
 
 # Four concatenated GSM-7 segments (4 x 153 characters): two signed links (Ed25519) and a line.
