@@ -38,7 +38,6 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "en": "There are no contact persons yet.",
     },
     "group": {"nl": "Groep", "en": "Group"},
-    "contact_name": {"nl": "Contactpersoon", "en": "Contact person"},
     "no_group": {"nl": "geen groep", "en": "no group"},
     "left": {"nl": "(uit de groep)", "en": "(left the group)"},
     "email": {"nl": "E-mail", "en": "E-mail"},

@@ -79,7 +79,6 @@ async def contacts_view(
                 "id": a.contact_id,
                 "short": a.contact_id[:12],
                 "group": web.group_label(names, a.group_id) or t("no_group"),
-                "name": a.name or "",
                 "left": a.left,
                 "email": store.mask_email(a.email) or t("none"),
                 "mobile": store.mask_mobile(a.mobile) or t("none"),
