@@ -19,6 +19,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 from collections.abc import Awaitable
@@ -53,6 +54,11 @@ ASSERTION_TTL = 60
 SESSION_TTL = 600
 # Per service: cookies do not keep ports apart, and each service signs its own.
 COOKIE = "od_staff_{service}"
+# The hand-off's `state` (as OAuth's): a random value in this browser's cookie, its hash in the
+# assertion, so an assertion opens a session only in the browser that asked for it.
+STATE_COOKIE = "od_staff_state_{service}"
+STATE_TTL = 900
+STATE_HASH = re.compile(r"[0-9a-f]{64}")
 # Intake's own: the id of the one server-side staff session (sign-in, phone console, hand-off).
 INTAKE_COOKIE = "od_staff_in"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -143,6 +149,11 @@ def verify_key_setting(settings: Settings) -> str:
     return encode_key(raw)
 
 
+def state_hash(state: str) -> str:
+    """What travels in the hand-off's query and the assertion: the state cookie's hash."""
+    return hashlib.sha256(b"opendeur-staff-state:" + state.encode()).hexdigest()
+
+
 def issue(
     key: Ed25519PrivateKey,
     staff_id: str,
@@ -150,7 +161,9 @@ def issue(
     audience: str,
     now: float,
     name: str = "",
+    state: str = "",
 ) -> str:
+    """An assertion for `audience`; `state` is the hash the service's hand-off sent along."""
     claims = {
         "sub": staff_id,
         "name": name[:64],  # for the staff header only
@@ -159,6 +172,7 @@ def issue(
         "iat": round(now, 3),
         "exp": int(now) + ASSERTION_TTL,
         "jti": secrets.token_urlsafe(12),
+        "state": state,
     }
     body = _b64(json.dumps(claims, separators=(",", ":")).encode())
     return f"{body}.{_b64(key.sign(_DOMAIN + body.encode()))}"
@@ -221,6 +235,7 @@ class StaffGate:
         # staff id -> when its account was disabled or its roles changed (time.time())
         self._revoked: dict[str, float] = {}
         self.cookie = COOKIE.format(service=service)
+        self.state_cookie = STATE_COOKIE.format(service=service)
 
     def revoke(self, staff_id: str, at: float) -> None:
         """End every session of this person issued before `at` (her cookies read as none)."""
@@ -257,8 +272,7 @@ class StaffGate:
 
     def handoff(self, request: Request) -> RedirectResponse:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        query = urlencode({"to": self.service, "next": local_path(path, "/")})
-        return RedirectResponse(f"{self.intake}/staff/handoff?{query}", 303, headers=NO_STORE)
+        return self.handoff_to(local_path(path, "/"))
 
     def refused(self, staff: Staff) -> HTMLResponse:
         """403 for a signed-in person without the role: says so in the staff look (her header,
@@ -299,6 +313,8 @@ class StaffGate:
             return web.kit_page("staff_failed.html", 403, intake=self.intake, lang="nl")
         if claims["jti"] in self._used:  # one use: a copied URL is worth nothing
             return self.handoff_to(nxt)
+        if not self._state_ok(request, claims):  # login CSRF: not this browser's hand-off
+            return self._not_yours(nxt)
         self._used[claims["jti"]] = claims["exp"]
         roles = [r for r in claims["roles"] if r in ROLES]
         # When intake vouched for the person (its clock, ms): what a later revocation compares.
@@ -325,11 +341,50 @@ class StaffGate:
             samesite="lax",
             path="/",
         )
+        self._clear_state(response)
         return response
 
     def handoff_to(self, nxt: str) -> RedirectResponse:
-        query = f"to={self.service}&next={quote(nxt, safe='')}"
-        return RedirectResponse(f"{self.intake}/staff/handoff?{query}", 303, headers=NO_STORE)
+        """To intake's hand-off, with a fresh state: its value in a cookie of this browser (for
+        this service only, HttpOnly, Lax so it comes along on the way back), its hash in the
+        query for intake to sign into the assertion."""
+        state = secrets.token_urlsafe(24)
+        query = f"to={self.service}&next={quote(nxt, safe='')}&state={state_hash(state)}"
+        response = RedirectResponse(f"{self.intake}/staff/handoff?{query}", 303, headers=NO_STORE)
+        response.set_cookie(
+            self.state_cookie,
+            state,
+            max_age=STATE_TTL,
+            httponly=True,
+            secure=self.secure,
+            samesite="lax",
+            path="/staff/accept",
+        )
+        return response
+
+    def _state_ok(self, request: Request, claims: dict) -> bool:
+        """Whether this browser asked for the assertion: its state cookie's hash is the one
+        intake signed in. An attacker's own assertion carries his state, never the victim's."""
+        state = request.cookies.get(self.state_cookie, "")[:200]
+        signed = claims.get("state")
+        if not state or not isinstance(signed, str):
+            return False
+        return hmac.compare_digest(state_hash(state).encode(), signed.encode())
+
+    def _not_yours(self, nxt: str) -> Response:
+        """403 for an assertion another browser asked for: nothing set, the state cleared."""
+        from opendeur import web  # the kit imports this module
+
+        again = f"{self.intake}/staff/login?{urlencode({'to': self.service, 'next': nxt})}"
+        response = web.kit_page("staff_not_yours.html", 403, again=again, lang="nl")
+        response.headers.update(NO_STORE)
+        self._clear_state(response)
+        return response
+
+    def _clear_state(self, response: Response) -> None:
+        response.delete_cookie(
+            self.state_cookie, path="/staff/accept", httponly=True, samesite="lax"
+        )
 
     def sign_out(self) -> Response:
         """Ends this service's session; the page says how to end the sign-in at intake too (a
@@ -348,6 +403,12 @@ def make_router(gate: StaffGate) -> APIRouter:
     @router.get("/accept")
     async def accept(request: Request) -> Response:
         return gate.accept(request)
+
+    @router.get("/begin")
+    async def begin(request: Request) -> Response:
+        """A hand-off that began at intake (after signing in there): start it here, where the
+        state cookie can be set, and go back to intake with it."""
+        return gate.handoff_to(local_path(request.query_params.get("next"), "/"))
 
     @router.post("/signout")
     async def signout(request: Request) -> Response:

@@ -64,7 +64,9 @@ async def test_a_team_member_signs_in_at_intake_and_reaches_triage(staffed: Syst
             again = await other.get(
                 routing + "/staff/accept", params={"assertion": assertion, "next": "/triage"}
             )
-            assert "set-cookie" not in again.headers
+            # Back to a hand-off of its own (a fresh state cookie), no session.
+            assert again.status_code == 303 and "/staff/handoff" in again.headers["location"]
+            assert "od_staff_routing" not in again.headers.get("set-cookie", "")
             audit = await other.get(
                 staffed.url("audit") + "/staff/accept", params={"assertion": assertion}
             )

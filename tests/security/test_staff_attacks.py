@@ -219,11 +219,8 @@ async def test_a_hand_off_assertion_opens_only_its_own_service_and_only_once(
 ) -> None:
     s = attacked
     team = await signed(people, s, "teamlid")
-    hop = await team.c.get(
-        team.intake + "/staff/handoff",
-        params={"to": "routing", "next": "/triage"},
-        follow_redirects=False,
-    )
+    start = await team.c.get(s.url("routing") + "/triage", follow_redirects=False)
+    hop = await team.c.get(start.headers["location"], follow_redirects=False)
     assert hop.status_code == 303
     assertion = parse_qs(urlsplit(hop.headers["location"]).query)["assertion"][0]
     async with httpx.AsyncClient(timeout=30) as thief:

@@ -119,7 +119,9 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
 
 async def sign_in(c: httpx.AsyncClient, *roles: str, who: str = "st-1") -> None:
     key = staff.signing_key(settings())
-    assertion = staff.issue(key, who, list(roles), "routing", time.time())
+    c.cookies.set("od_staff_state_routing", "this-browser", path="/staff/accept")
+    state = staff.state_hash("this-browser")
+    assertion = staff.issue(key, who, list(roles), "routing", time.time(), state=state)
     got = await c.get("/staff/accept", params={"assertion": assertion, "next": "/triage"})
     assert got.status_code == 303 and "od_staff_routing" in got.cookies
 

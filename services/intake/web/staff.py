@@ -353,12 +353,18 @@ async def logout(request: Request) -> Response:
 
 @router.get("/handoff")
 async def handoff(request: Request) -> Response:
-    """Send a signed-in person back to a service's /staff/accept with a 60-s assertion."""
+    """Send a signed-in person back to a service's /staff/accept with a 60-s assertion, bound
+    to the browser that asked by the service's `state` (its hash; without one, the service
+    starts the hand-off anew so it can set its state cookie)."""
     settings = runtime(request).settings
     to, nxt = _target(dict(request.query_params))
     if not to:
         heading = t("st_unknown_target", lang_of(request))
         return page(request, "staff_message.html", 400, heading=heading)
+    state = request.query_params.get("state", "")
+    if not shared.STATE_HASH.fullmatch(state):
+        begin = f"{settings.base_url(to)}/staff/begin?{urlencode({'next': nxt})}"
+        return RedirectResponse(begin, 303, headers=api.NO_STORE)
     found = await signed_in(request)
     query = urlencode({"to": to, "next": nxt})
     if found is None:
@@ -366,9 +372,8 @@ async def handoff(request: Request) -> Response:
     if found[1].must_change:
         return RedirectResponse(f"/staff/password?{query}", 303, headers=api.NO_STORE)
     user = found[1]
-    assertion = shared.issue(
-        _signing_key(settings), user.staff_id, list(user.roles), to, time.time(), user.name
-    )
+    key, now = _signing_key(settings), time.time()
+    assertion = shared.issue(key, user.staff_id, list(user.roles), to, now, user.name, state)
     back = urlencode({"assertion": assertion, "next": nxt})
     url = f"{settings.base_url(to)}/staff/accept?{back}"
     return RedirectResponse(url, 303, headers=api.NO_STORE)
