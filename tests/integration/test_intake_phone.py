@@ -220,7 +220,9 @@ async def test_a_caller_withdraws_by_phone_with_the_reference_and_number(
         qid, ref = asked.json()["question_id"], asked.json()["reference"]
 
         assert (await c.get("/phone/intrekken")).status_code == 303  # signed in only
-        await new_volunteer(c, sessions)
+        volunteer, _ = await new_volunteer(c, sessions)
+        async with sessions() as session:
+            staff_id = (await users.get_user(session, volunteer)).staff_id
         page = await c.get("/phone/intrekken")
         assert page.status_code == 200 and "Een vraag intrekken" in page.text
         token = csrf(page.text)
@@ -254,9 +256,15 @@ async def test_a_caller_withdraws_by_phone_with_the_reference_and_number(
         )
         assert again.status_code == 404  # erased already
 
-    events = await system.wait_audit(qid, ["consent.withdrawn.v1", "question.erased.v1"])
+    wanted = ["consent.withdrawn.v1", "question.erased.v1", "staff.acted.v1"]
+    events = await system.wait_audit(qid, wanted)
     erased = next(e for e in events if e["type"] == "question.erased.v1")
     assert erased["reason"] == "withdrawn"
+    # In the trail: which volunteer withdrew it (pseudonymous id, never the name), once.
+    acted = [e for e in events if e["type"] == "staff.acted.v1"]
+    assert len(acted) == 1 and acted[0]["action"] == "withdrawn_by_phone", acted
+    assert acted[0]["staff_id"] == staff_id and acted[0]["source"] == "intake"
+    assert volunteer not in str(events)
     dump = system.pg.dump(system.database)
     assert canary not in dump and digits not in dump
     assert canary not in system.logs() and digits not in system.logs()

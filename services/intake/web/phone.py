@@ -462,7 +462,8 @@ async def get_withdraw(c: Volunteer) -> Response:
 @router.post("/intrekken", response_class=HTMLResponse)
 async def post_withdraw(request: Request, rt: Rt, c: Volunteer) -> Response:
     """A caller withdraws their question by phone: the reference they wrote down and the
-    number it was left with; the same erasure as the web's withdraw link."""
+    number it was left with; the same erasure as the web's withdraw link, attributed to the
+    volunteer in the trail (staff.acted withdrawn_by_phone)."""
     values = forms.field_values(await request.form())
     if (stale := c.stale(values)) is not None:
         return stale
@@ -476,7 +477,7 @@ async def post_withdraw(request: Request, rt: Rt, c: Volunteer) -> Response:
         errors["phone"] = t("error_invalid_phone", c.lang)
     if errors:
         return withdraw_page(c, values, errors, status=422)
-    if not await api.withdraw_by_reference(rt, reference, phone):
+    if not await api.withdraw_by_reference(rt, reference, phone, staff_id=c.user.staff_id):
         errors["reference"] = t("error_withdraw_not_found", c.lang)
         return withdraw_page(c, values, errors, status=404)
     log.info("phone_withdrawn")
