@@ -253,6 +253,8 @@ StaffAction = Literal[
 ]
 
 
+# The actor of an address_confirmed: the owner of the new address, who pressed its link.
+NEW_ADDRESS = "new-address"
 AccountChange = Literal["added", "disabled", "enabled", "roles", "signin_link"]
 
 
@@ -271,6 +273,9 @@ class StaffActed(Event, subject="staff.acted.v1"):
     # An account change: whose account (pseudonymous staff id) and what changed.
     target_staff_id: Code | None = None
     change: AccountChange | None = None
+    # address_confirmed: who asked for the change (staff id or token.<name>); staff_id is then
+    # NEW_ADDRESS, as the new address's owner confirmed it, not a staff member.
+    requested_by: Code | None = None
 
 
 EVENT_TYPES: tuple[type[Event], ...] = (

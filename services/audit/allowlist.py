@@ -59,6 +59,7 @@ KEEP: dict[str, tuple[str, ...]] = {
         "contact_id",
         "target_staff_id",
         "change",
+        "requested_by",
     ),
 }
 
