@@ -25,7 +25,7 @@ from services.notify.delivery import TEAM
 log = get_logger(component="notify")
 
 
-async def on_routed(event: QuestionRouted, db: AsyncSession) -> None:
+async def on_question_routed(event: QuestionRouted, db: AsyncSession) -> None:
     await store.contact_routed(db, event.contact_id, event.group_id)  # this group's contact
     await store.enqueue(
         db,
@@ -49,7 +49,7 @@ async def on_routed(event: QuestionRouted, db: AsyncSession) -> None:
     )
 
 
-async def on_escalated(event: QuestionEscalated, db: AsyncSession) -> None:
+async def on_question_escalated(event: QuestionEscalated, db: AsyncSession) -> None:
     if event.level == "reminder" and event.contact_id:
         first = (
             await db.execute(
@@ -93,7 +93,7 @@ async def on_group_changed(event: GroupChanged, db: AsyncSession) -> None:
         log.info("contacts_group_changed", group_id=event.group_id, status=event.status)
 
 
-async def on_access_alerted(event: PiiAccessAlerted, _db: AsyncSession) -> None:
+async def on_pii_access_alerted(event: PiiAccessAlerted, _db: AsyncSession) -> None:
     """Straight to the team (a failed send is retried by redelivery; the Message-ID is the
     event's, so a repeat is recognisable as the same alert). Sent inside the batch's
     transaction: the inbox claim is only kept once the mail went."""
@@ -113,7 +113,7 @@ async def on_access_alerted(event: PiiAccessAlerted, _db: AsyncSession) -> None:
 
 def register(rt: Runtime, wake: Callable[[], None]) -> None:
     """Subscribe the handlers; `wake` starts the delivery worker after each batch's commit."""
-    rt.handles(QuestionRouted, after_commit=wake)(on_routed)
-    rt.handles(QuestionEscalated, after_commit=wake)(on_escalated)
+    rt.handles(QuestionRouted, after_commit=wake)(on_question_routed)
+    rt.handles(QuestionEscalated, after_commit=wake)(on_question_escalated)
     rt.handles(GroupChanged)(on_group_changed)
-    rt.handles(PiiAccessAlerted)(on_access_alerted)
+    rt.handles(PiiAccessAlerted)(on_pii_access_alerted)
