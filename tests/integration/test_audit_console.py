@@ -115,10 +115,12 @@ async def test_funder_report_never_shows_a_count_of_one_to_four(system: System) 
         r = await client.get(url, params={"month": month, "format": "csv"})
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
         rows = list(csv.reader(io.StringIO(r.text)))
-        assert rows[0] == ["month", "table", "key", "value"]
-        assert [month, "questions_by_topic", "eetstoornis", "<5"] in rows
+        assert rows[0] == ["Maand", "Tabel", "Onderdeel", "Waarde"]  # Dutch, for the funder
+        assert [month, "Vragen per onderwerp", "Eetstoornissen", "<5"] in rows
         assert all(row[3] not in {"1", "2", "3", "4"} for row in rows[1:])
-        assert any(row[1] == "response_times" for row in rows)
+        assert any(row[1] == "Reactietijden" for row in rows)
+        named = r.headers["content-disposition"]
+        assert re.fullmatch(rf'attachment; filename="[a-z0-9-]+-rapport-{month}\.csv"', named)
 
         r = await client.get(url, params={"month": month, "format": "html"})
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")

@@ -631,10 +631,12 @@ CATALOGUE.update(
             "Je account heeft nog geen rol. Vraag de coördinator om er een.",
             "Your account has no role yet. Ask the coordinator for one.",
         ),
-        "st_logout": ("Uitloggen", "Sign out"),
+        "st_logout": ("Afmelden", "Sign out"),
         "st_logout_note": (
-            "Na het uitloggen sluiten ook de andere pagina's binnen tien minuten.",
-            "After signing out, the other pages close within ten minutes too.",
+            "Afmelden (bovenaan) sluit ook je andere medewerkerspagina's: triage, crisis, "
+            "contactpersonen, console en rapport.",
+            "Signing out (at the top) closes your other staff pages too: triage, crisis, contact "
+            "persons, console and report.",
         ),
         "st_page_phone": ("Telefoonconsole", "Phone console"),
         "st_page_crisis": ("Crisisvragen terugbellen", "Call back crisis questions"),
