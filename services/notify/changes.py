@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.events import StaffActed
+from contracts.events import NEW_ADDRESS, StaffActed
 from opendeur import outbox
 from opendeur.keys import Envelope
 from opendeur.settings import Settings
@@ -127,16 +127,18 @@ def old_address(a: store.Address) -> tuple[addresses.Channel, str]:
 async def confirm(
     session: AsyncSession, envelope: Envelope, contact_id: str, nonce: str
 ) -> pending.Outcome:
-    """The new address confirmed: it takes effect, and the trail records who asked for it."""
+    """The new address confirmed: it takes effect, and the trail records that its owner did
+    (NEW_ADDRESS, not a staff member) and who had asked for it (requested_by)."""
     outcome, change_ = await pending.confirm(session, envelope, contact_id, nonce)
     if outcome == "confirmed" and change_ is not None and change_.requested_by:
         await outbox.add(
             session,
             StaffActed(
                 source="notify",
-                staff_id=change_.requested_by,
+                staff_id=NEW_ADDRESS,
                 action="address_confirmed",
                 contact_id=contact_id,
+                requested_by=change_.requested_by,
             ),
         )
     return outcome

@@ -137,7 +137,11 @@ async def test_a_new_address_takes_effect_only_once_it_confirms(own: System) -> 
         acted = await staff_acted(own, {"address_change", "address_confirmed"})
         mine = [e for e in acted if e.get("contact_id") == cid]
         assert {e["action"] for e in mine} == {"address_change", "address_confirmed"}, acted
-        assert all(e["staff_id"] == coordinator_id for e in mine), mine
+        # Asked for by the coordinator; confirmed by the new address's owner, not by her.
+        by = {e["action"]: e for e in mine}
+        assert by["address_change"]["staff_id"] == coordinator_id, mine
+        assert by["address_confirmed"]["staff_id"] == "new-address", mine
+        assert by["address_confirmed"]["requested_by"] == coordinator_id, mine
         assert OLD not in own.logs() and NEW not in own.logs()
     finally:
         for c in (coordinator, operator, viewer):
