@@ -11,8 +11,6 @@ The interface (`KeyStore`) is small on purpose: `put`, `get`, `destroy`, `replac
 data dir (OPENDEUR_INTAKE_KEYSTORE=file:PATH, default OPENDEUR_DATA_DIR/intake-keys): `put` writes
 and fsyncs the record and its directory entry before the question's rows are inserted; `destroy`
 overwrites the record in place with zeros, fsyncs, unlinks it and fsyncs the directory.
-Concurrent `put`s and `destroy`s share the directory's fsync (group commit, `_DirSync`): each
-returns only after an fsync of the directory that started after its own entry was changed.
 
 A KMS or Vault-transit store would implement the same five calls (not built): `put` stores the
 key wrapped by the KMS (or keeps a per-question key version), `get` unwraps through the KMS,
@@ -32,7 +30,6 @@ import asyncio
 import contextlib
 import fcntl
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -73,40 +70,6 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class _DirSync:
-    """Group commit for a directory's fsync: callers whose entries changed while one fsync ran
-    share the next one. Each returns only after an fsync that began after it called (its entry
-    is then durable); a caller whose own fsync fails raises, the others waiting try again."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._cond = threading.Condition()
-        self._asked = 0  # tickets handed out
-        self._synced = 0  # every ticket up to this one is durable
-        self._running = False
-
-    def sync(self) -> None:
-        with self._cond:
-            self._asked += 1
-            ticket = self._asked
-            while self._running and self._synced < ticket:
-                self._cond.wait()
-            if self._synced >= ticket:
-                return
-            self._running = True
-            covers = self._asked  # their entries changed before this fsync starts
-        synced = False
-        try:
-            _fsync_dir(self.path)
-            synced = True
-        finally:
-            with self._cond:
-                self._running = False
-                if synced:
-                    self._synced = max(self._synced, covers)
-                self._cond.notify_all()
-
-
 class FileKeyStore:
     """One 0600 file per question in one 0700 directory; records locked with flock so a rotation
     never brings back a key that an erasure is destroying."""
@@ -119,7 +82,6 @@ class FileKeyStore:
             raise KeyStoreError(f"cannot create the key store directory {self.dir}") from exc
         if self.dir.stat().st_mode & 0o077:
             self.dir.chmod(0o700)
-        self._dirsync = _DirSync(self.dir)
 
     def __repr__(self) -> str:
         return f"FileKeyStore({str(self.dir)!r})"
@@ -157,7 +119,7 @@ class FileKeyStore:
             os.fsync(fd)
         finally:
             os.close(fd)
-        self._dirsync.sync()
+        _fsync_dir(self.dir)
 
     def get_sync(self, qid: UUID) -> bytes | None:
         try:
@@ -179,7 +141,7 @@ class FileKeyStore:
             with self._locked(p) as fd:
                 if fd is not None:
                     self._shred(fd, p)
-        self._dirsync.sync()
+        _fsync_dir(self.dir)
 
     def replace_sync(self, qid: UUID, old: bytes, new: bytes) -> bool:
         path = self._path(qid)
