@@ -277,27 +277,35 @@ def csrf(html: str) -> str:
     return re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)
 
 
-async def login(c: httpx.AsyncClient, name: str, password: str) -> httpx.Response:
-    page = await c.get("/phone/login")
+async def login(
+    c: httpx.AsyncClient, name: str, password: str, next_: str = "/phone"
+) -> httpx.Response:
+    """The one staff sign-in (intake's /staff/login, on a client whose base is intake), on the
+    way to `next_` (the phone console); the answer to the post, not followed."""
+    page = await c.get("/staff/login", params={"next": next_})
     return await c.post(
-        "/phone/login", data={"csrf": csrf(page.text), "name": name, "password": password}
+        "/staff/login",
+        data={"csrf": csrf(page.text), "name": name, "password": password, "next": next_},
+        follow_redirects=False,
     )
 
 
 async def new_volunteer(
     c: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
 ) -> tuple[str, str]:
-    """A fresh phone-console user, logged in, with the one-time password already changed."""
+    """A fresh phone-console user, signed in, with the one-time password already changed."""
     from services.intake import users
 
     name = f"vrijwilliger-{uuid.uuid4().hex[:8]}"
     once = await users.add_user(sessions, name, "phone")
     r = await login(c, name, once)
-    assert r.status_code == 303 and r.headers["location"].startswith("/phone/password")
-    page = await c.get("/phone/password")
+    assert r.status_code == 303 and r.headers["location"].startswith("/staff/password")
+    page = await c.get(r.headers["location"])
     new = f"lang-genoeg-{uuid.uuid4().hex[:8]}"
     r = await c.post(
-        "/phone/password", data={"csrf": csrf(page.text), "password": new, "password2": new}
+        "/staff/password",
+        data={"csrf": csrf(page.text), "password": new, "password2": new, "next": "/phone"},
+        follow_redirects=False,
     )
     assert r.status_code == 303 and r.headers["location"].startswith("/phone")
     return name, new

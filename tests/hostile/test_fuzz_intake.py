@@ -229,7 +229,7 @@ def test_the_phone_console_never_fails_on_what_is_typed(console, fields, base: b
     r = client.post("/phone", data=dict([*body, *fields, ("csrf", token)]))
     check_page(r)
     # A question entered redirects to the page read aloud (Post/Redirect/Get); never to login.
-    assert not r.headers.get("location", "").startswith("/phone/login"), "session ended"
+    assert not r.headers.get("location", "").startswith("/staff/login"), "session ended"
 
 
 @pytest.mark.parametrize("field", ["phone", "postcode", "story", "call_times", "topic"])

@@ -169,7 +169,7 @@ async def test_honeypot_pretends_and_stores_nothing(system: System) -> None:
 
 async def test_pages_have_no_inline_script_or_style(system: System) -> None:
     async with client(system) as c:
-        for path in ("/", "/?lang=en", "/voor-iemand-anders", "/bedankt", "/phone/login"):
+        for path in ("/", "/?lang=en", "/voor-iemand-anders", "/bedankt", "/staff/login"):
             r = await c.get(path)
             assert r.status_code == 200, path
             # Scripts only from files (the CSP forbids inline ones): every tag has a src.

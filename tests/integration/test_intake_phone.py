@@ -44,22 +44,28 @@ async def test_add_user_rules(sessions: async_sessionmaker[AsyncSession]) -> Non
         await users.add_user(sessions, f"ok-{uuid.uuid4().hex[:6]}", "god")
 
 
-async def test_console_needs_login_and_the_cookie_is_strict(
+async def test_console_opens_with_the_one_staff_sign_in(
     system: System, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     async with client(system) as c:
         r = await c.get("/phone")
-        assert r.status_code == 303 and r.headers["location"].startswith("/phone/login")
+        assert r.status_code == 303 and r.headers["location"] == "/staff/login?next=%2Fphone"
         r = await c.post("/phone", data={"phone": "0612345678"})
-        assert r.status_code == 303
-        page = await c.get("/phone/login")
+        assert r.status_code == 303 and r.headers["location"].startswith("/staff/login?")
+        # The console's old sign-in address (a bookmark): the one sign-in, back to the console.
+        for old in ("/phone/login", "/phone/login?lang=en"):
+            r = await c.get(old)
+            assert r.status_code == 303 and r.headers["location"].startswith(
+                "/staff/login?next=%2Fphone"
+            )
+        page = await c.get("/staff/login", params={"next": "/phone"})
         cookie = page.headers["set-cookie"].lower()
-        assert "httponly" in cookie and "samesite=strict" in cookie and "path=/phone" in cookie
-        assert "max-age=43200" in cookie
+        assert cookie.startswith("od_staff_in=") and "httponly" in cookie
+        assert "samesite=lax" in cookie and "path=/" in cookie and "max-age=43200" in cookie
 
         name = f"vw-{uuid.uuid4().hex[:8]}"
         once = await users.add_user(sessions, name, "phone")
-        no_csrf = await c.post("/phone/login", data={"name": name, "password": once})
+        no_csrf = await c.post("/staff/login", data={"name": name, "password": once})
         assert no_csrf.status_code == 403
         wrong = await login(c, name, once + "x")
         assert wrong.status_code == 401 and "klopt niet" in wrong.text
@@ -67,23 +73,25 @@ async def test_console_needs_login_and_the_cookie_is_strict(
         assert unknown.status_code == 401
         # A one-time password leads to the password page first, not to the console.
         ok = await login(c, name, once)
-        assert ok.status_code == 303 and ok.headers["location"].startswith("/phone/password")
-        assert (await c.get("/phone")).headers["location"].startswith("/phone/password")
-        page = await c.get("/phone/password")
+        assert ok.status_code == 303 and ok.headers["location"].startswith("/staff/password")
+        assert (await c.get("/phone")).headers["location"].startswith("/staff/password")
+        page = await c.get(ok.headers["location"])
         short = await c.post(
-            "/phone/password",
+            "/staff/password",
             data={"csrf": csrf(page.text), "password": "kort", "password2": "kort"},
         )
         assert short.status_code == 422 and 'id="password-error"' in short.text
         # Once changed, the old session (tied to the old hash) and the one-time password are void.
-        old_cookie = c.cookies.get("od_phone")
+        old_cookie = c.cookies.get("od_staff_in")
         new = "een-veel-langer-wachtwoord"
         r = await c.post(
-            "/phone/password", data={"csrf": csrf(page.text), "password": new, "password2": new}
+            "/staff/password",
+            data={"csrf": csrf(page.text), "password": new, "password2": new, "next": "/phone"},
         )
-        assert r.status_code == 303
+        assert r.status_code == 303 and r.headers["location"] == "/phone"
+        assert (await c.get("/phone")).status_code == 200
     async with client(system) as other:
-        other.cookies.set("od_phone", old_cookie, domain="127.0.0.1", path="/phone")
+        other.cookies.set("od_staff_in", old_cookie, domain="127.0.0.1", path="/")
         assert (await other.get("/phone")).status_code == 303
         assert (await login(other, name, once)).status_code == 401
         assert (await login(other, name, new)).status_code == 303
@@ -196,7 +204,7 @@ async def test_opendeur_users_add_prints_a_one_time_password_that_logs_in(system
     assert again.returncode == 2 and once not in again.stderr
     async with httpx.AsyncClient(base_url=system.url("intake")) as c:
         r = await login(c, name, once)
-        assert r.status_code == 303 and r.headers["location"].startswith("/phone/password")
+        assert r.status_code == 303 and r.headers["location"].startswith("/staff/password")
 
 
 async def test_a_caller_withdraws_by_phone_with_the_reference_and_number(

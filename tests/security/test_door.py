@@ -343,7 +343,7 @@ def test_tokens_and_personal_data_are_never_cached(system: System) -> None:
         )
         assert gone.status_code == 204
         assert_no_store(gone)
-        for path in ("/", "/phone/login"):
+        for path in ("/", "/staff/login"):
             assert_no_store(c.get(path))
         page = c.get(f"/intrekken/{body['question_id']}", params={"token": "x"})
         assert_no_store(page)

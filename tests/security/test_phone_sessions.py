@@ -15,7 +15,7 @@ from opendeur.db import make_engine, sessionmaker
 from services.intake import users
 from tests.support import System, csrf, login, new_volunteer
 
-COOKIE = "od_phone"
+COOKIE = "od_staff_in"  # the one staff sign-in's session (web/staff.py)
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ async def sessions(system: System) -> AsyncIterator[async_sessionmaker[AsyncSess
 def thief(system: System, cookie: str) -> httpx.AsyncClient:
     """Another browser holding a copy of the volunteer's cookie."""
     c = httpx.AsyncClient(base_url=system.url("intake"), timeout=20)
-    c.cookies.set(COOKIE, cookie, domain="127.0.0.1", path="/phone")
+    c.cookies.set(COOKIE, cookie, domain="127.0.0.1", path="/")
     return c
 
 
@@ -44,7 +44,7 @@ async def test_a_cookie_copied_before_logout_is_worth_nothing_after_it(
             out = await volunteer.post("/phone/logout", data={"csrf": csrf(page.text)})
             assert out.status_code == 303
             r = await other.get("/phone")
-            assert r.status_code == 303 and r.headers["location"].startswith("/phone/login")
+            assert r.status_code == 303 and r.headers["location"].startswith("/staff/login")
             # Nor can the copy post a question with the CSRF token it saw.
             r = await other.post("/phone", data={"csrf": csrf(page.text), "phone": "0612345678"})
             assert r.status_code == 303
@@ -59,7 +59,7 @@ async def test_disabling_a_volunteer_ends_their_open_session_at_once(
         done = system.opendeur("users", "disable", name)
         assert done.returncode == 0, done.stderr
         r = await volunteer.get("/phone")
-        assert r.status_code == 303 and r.headers["location"].startswith("/phone/login")
+        assert r.status_code == 303 and r.headers["location"].startswith("/staff/login")
         refused = await login(volunteer, name, password)
         assert refused.status_code == 401
         assert system.opendeur("users", "enable", name).returncode == 0
@@ -76,10 +76,10 @@ async def test_a_new_password_ends_every_other_session(
         name, password = await new_volunteer(first, sessions)
         async with httpx.AsyncClient(base_url=system.url("intake"), timeout=20) as second:
             assert (await login(second, name, password)).status_code == 303
-            page = await second.get("/phone/password")
+            page = await second.get("/staff/password")
             new = "nog-een-nieuw-wachtwoord-123"
             r = await second.post(
-                "/phone/password",
+                "/staff/password",
                 data={"csrf": csrf(page.text), "password": new, "password2": new},
             )
             assert r.status_code == 303

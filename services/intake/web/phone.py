@@ -1,8 +1,10 @@
-"""The phone-line console: volunteers log in, read the script aloud while entering a caller's
-question, and withdraw a question a caller asks to withdraw (by reference and phone number).
+"""The phone-line console: volunteers sign in (the one staff sign-in, web/staff.py, with the
+role telefoonvrijwilliger), read the script aloud while entering a caller's question, and
+withdraw a question a caller asks to withdraw (by reference and phone number).
 
-A signed-in session lives in the database (users.phone_sessions): logout, an idle timeout, the
-absolute lifetime, a new password and `opendeur users disable` end it at once. Every form that
+A signed-in session lives in the database (users.phone_sessions): logout, an idle timeout
+(OPENDEUR_PHONE_SESSION_IDLE), the absolute lifetime, a new password and `opendeur users
+disable` end it at once. Every form that
 changes something answers with a redirect (Post/Redirect/Get): a reload or Back never enters a
 question twice."""
 
@@ -16,6 +18,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -38,7 +41,6 @@ from services.intake.web.pages import SUBMISSIONS, local, render
 
 log = get_logger(component="intake.phone")
 
-COOKIE = "od_phone"
 STAFF = "od_staff_in"  # the one staff sign-in's cookie (web/staff.py)
 ROLE = "telefoonvrijwilliger"
 # What the done page reads aloud travels in a signed cookie bound to the volunteer's session:
@@ -152,146 +154,58 @@ class Console:
         return render("message.html", self.lang, status=403, heading=t("ph_csrf", self.lang))
 
 
-async def signed_in_user(request: Request, rt: Runtime) -> tuple[PhoneSession, users.User] | None:
-    """The console's own sign-in, or the one staff sign-in (web/staff.py: same codec)."""
-    codec = sign_in(rt).codec
-    s = codec.load(request.cookies.get(COOKIE)) or codec.load(request.cookies.get(STAFF))
-    if s is None or s.user is None:
-        return None
-    user = await users.session_user(rt.sessions, s.sid, datetime.now(UTC), sign_in(rt).idle)
-    if user is None or user.name != s.user or not user.has(ROLE):
-        return None
-    return s, user
+def _back(lang: str) -> str:
+    """The query that brings a person back to the console after the one sign-in."""
+    return urlencode({"next": "/phone" + ("?lang=en" if lang == "en" else "")})
 
 
-async def any_volunteer(request: Request, rt: Rt, lang: Lang) -> Console:
-    found = await signed_in_user(request, rt)
-    if found is None:
-        raise go_to(f"/phone/login?lang={lang}")
-    return Console(found[0], found[1], lang, sign_in(rt))
+async def volunteer(request: Request, rt: Rt, lang: Lang) -> Console:
+    """A volunteer signed in with the one staff sign-in (web/staff.py: its session, its CSRF,
+    its sign-in page and limits, a one-time password changed first) and with the role; without
+    a sign-in to that page and back, without the role a 403 page."""
+    from services.intake.web.staff import staff_member  # it imports this module
 
-
-async def volunteer(console: Annotated[Console, Depends(any_volunteer)]) -> Console:
-    """A volunteer who may use the console: a one-time password is changed first."""
-    if console.user.must_change:
-        raise go_to(f"/phone/password?lang={console.lang}")
-    return console
+    who = await staff_member(ROLE)(request)
+    return Console(PhoneSession(who.sid, who.user.name), who.user, lang, sign_in(rt))
 
 
 Volunteer = Annotated[Console, Depends(volunteer)]
-AnyVolunteer = Annotated[Console, Depends(any_volunteer)]
 
 router = APIRouter(prefix="/phone", include_in_schema=False)
 
 
-def with_session(rt: Runtime, response: Response, s: PhoneSession) -> Response:
-    si = sign_in(rt)
-    response.headers.update(api.NO_STORE)
-    response.set_cookie(
-        COOKIE,
-        si.codec.dump(s),
-        max_age=si.codec.max_age,
-        httponly=True,
-        samesite="strict",
-        secure=si.secure,
-        path="/phone",
-    )
-    return response
+@router.get("/login")
+@router.post("/login")
+async def login(lang: Lang) -> Response:
+    """The console's old sign-in address (bookmarks): the one staff sign-in, back to /phone."""
+    return RedirectResponse(f"/staff/login?{_back(lang)}", 303, headers=dict(api.NO_STORE))
 
 
-def fresh() -> PhoneSession:
-    return PhoneSession(secrets.token_urlsafe(18), None)
-
-
-def login_page(
-    rt: Runtime, lang: str, s: PhoneSession, error: str = "", status: int = 200
-) -> Response:
-    csrf = sign_in(rt).codec.csrf(s)
-    page = render("phone_login.html", lang, status=status, csrf=csrf, error=error)
-    return with_session(rt, page, s)
-
-
-@router.get("/login", response_class=HTMLResponse)
-async def get_login(request: Request, rt: Rt, lang: Lang) -> Response:
-    s = sign_in(rt).codec.load(request.cookies.get(COOKIE)) or fresh()
-    return login_page(rt, lang, s)
-
-
-@router.post("/login", response_class=HTMLResponse)
-async def post_login(request: Request, rt: Rt, lang: Lang) -> Response:
-    si = sign_in(rt)
-    s = si.codec.load(request.cookies.get(COOKIE))
-    values = forms.field_values(await request.form())
-    if not si.codec.csrf_ok(s, values.get("csrf", "")) or s is None:
-        return login_page(rt, lang, fresh(), t("ph_csrf", lang), status=403)
-    name = values.get("name", "").strip().lower()[:64]
-    client = request.client.host if request.client else "unknown"
-    if si.by_address.take(client) or si.by_name.take(f"{name}@{client}"):
-        log.warning("phone_login_limited")
-        return login_page(rt, lang, s, t("ph_login_slow", lang), status=429)
-    user = await users.authenticate(rt.sessions, name, values.get("password", ""))
-    if user is None or not user.has(ROLE):  # same answer: no hint which accounts exist
-        log.info("phone_login_failed")
-        return login_page(rt, lang, s, t("ph_login_failed", lang), status=401)
-    log.info("phone_login")
-    # A new session id at login: a session id planted before login is worth nothing.
-    sid = await users.open_session(rt.sessions, user.name, datetime.now(UTC), si.lifetime)
-    target = "/phone/password" if user.must_change else "/phone"
-    redirect = RedirectResponse(f"{target}?lang={lang}", status_code=303)
-    return with_session(rt, redirect, PhoneSession(sid, user.name))
+@router.get("/password")
+@router.post("/password")
+async def password(lang: Lang) -> Response:
+    """The old address of the new-password page: the one staff sign-in's."""
+    return RedirectResponse(f"/staff/password?{_back(lang)}", 303, headers=dict(api.NO_STORE))
 
 
 @router.post("/logout")
 async def logout(request: Request, rt: Rt, lang: Lang) -> Response:
+    """Signs out of the one staff sign-in (everywhere, as /staff/logout), back to its page."""
+    from services.intake.web.staff import signed_in  # it imports this module
+
     codec = sign_in(rt).codec
-    s = codec.load(request.cookies.get(COOKIE)) or codec.load(request.cookies.get(STAFF))
+    s = codec.load(request.cookies.get(STAFF))
     values = forms.field_values(await request.form())
     if s is None or not codec.csrf_ok(s, values.get("csrf", "")):
         return render("message.html", lang, status=403, heading=t("ph_csrf", lang))
-    await users.end_session(rt.sessions, s.sid)  # a copy of the cookie is worth nothing now
-    response = RedirectResponse(f"/phone/login?lang={lang}", status_code=303)
+    found = await signed_in(request)
+    # Announced, so routing, notify and audit end this person's sessions there too.
+    await users.end_session(rt.sessions, s.sid, found[1].staff_id if found else None)
+    response = RedirectResponse(f"/staff/login?{_back(lang)}", status_code=303)
     response.headers.update(api.NO_STORE)
-    response.delete_cookie(COOKIE, path="/phone", httponly=True, samesite="strict")
     response.delete_cookie(DONE_COOKIE, path="/phone", httponly=True, samesite="strict")
     response.delete_cookie(STAFF, path="/", httponly=True, samesite="lax")
     return response
-
-
-def password_page(c: Console, errors: dict[str, str], status: int = 200) -> Response:
-    return render(
-        "phone_password.html",
-        c.lang,
-        status=status,
-        csrf=c.csrf,
-        errors=errors,
-        user=c.user.name,
-        min=users.PASSWORD_MIN,
-    )
-
-
-@router.get("/password", response_class=HTMLResponse)
-async def get_password(c: AnyVolunteer) -> Response:
-    return password_page(c, {})
-
-
-@router.post("/password", response_class=HTMLResponse)
-async def post_password(request: Request, rt: Rt, c: AnyVolunteer) -> Response:
-    values = forms.field_values(await request.form())
-    if (stale := c.stale(values)) is not None:
-        return stale
-    password = values.get("password", "")
-    errors: dict[str, str] = {}
-    if len(password) < users.PASSWORD_MIN or len(password) > 1024:
-        errors["password"] = t("ph_password_short", c.lang)
-    elif password != values.get("password2", ""):
-        errors["password2"] = t("ph_password_mismatch", c.lang)
-    if errors:
-        return password_page(c, errors, status=422)
-    await users.set_password(rt.sessions, c.user.name, password)  # ends every session
-    si = sign_in(rt)
-    sid = await users.open_session(rt.sessions, c.user.name, datetime.now(UTC), si.lifetime)
-    redirect = RedirectResponse(f"/phone?lang={c.lang}", status_code=303)
-    return with_session(rt, redirect, PhoneSession(sid, c.user.name))
 
 
 async def console_page(

@@ -166,7 +166,8 @@ def _target(values: dict) -> tuple[str, str]:
 def _onward(to: str, nxt: str) -> str:
     if to:
         return f"/staff/handoff?{urlencode({'to': to, 'next': nxt})}"
-    return nxt if nxt.startswith("/staff/") else "/staff"  # a staff page of intake's own
+    # A staff page of intake's own: the staff pages and the phone console.
+    return nxt if nxt.startswith(("/staff/", "/phone")) else "/staff"
 
 
 def _fresh() -> PhoneSession:
