@@ -10,10 +10,12 @@ from functools import cache
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import QuestionRouted, QuestionUnmatched
+from opendeur.logging import get_logger
 from opendeur.runtime import Runtime
 from opendeur.settings import get_settings, parse_duration
 from services.intake import domain, store
 
+log = get_logger(component="intake.handlers")
 settings = cache(get_settings)  # read once per process, as the runtime's own
 
 
@@ -26,12 +28,14 @@ async def on_question_routed(event: QuestionRouted, db: AsyncSession) -> None:
     )
     # Routing decides which came first; a routing it made before it heard the team's outcome
     # stands, so intake follows it (the contact calls back, her link opens the question).
-    await store.undo_team_outcome(
+    undone = await store.undo_team_outcome(
         db,
         event.question_id,
         at=event.occurred_at,
         retention=parse_duration(settings().unanswered_retention),
     )
+    if undone:
+        log.info("team_outcome_undone", question_id=str(event.question_id))
     await store.assign(
         db,
         event.question_id,

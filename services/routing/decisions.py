@@ -173,7 +173,13 @@ async def assign(session: AsyncSession, qid: UUID, group_id: str, now: datetime)
     if q is None:
         raise Refused("not_found", "There is no such question.", "question_id", "not_found")
     if q["state"] != "unmatched":
-        raise Refused("not_in_queue", "This question is not in the queue.", kind="conflict")
+        # Triage is a Dutch staff page; most often a colleague was just quicker (another
+        # assignment, a close, or the team's crisis callback heard from intake).
+        raise Refused(
+            "not_in_queue",
+            "Deze vraag is net door een collega afgehandeld of toegewezen; er verandert niets.",
+            kind="conflict",
+        )
     group = await store.group_with_contacts(session, group_id)
     if group is None:
         raise Refused("unknown_group", "There is no group with this id.", "group_id")

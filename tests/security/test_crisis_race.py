@@ -113,6 +113,7 @@ async def test_the_first_of_a_crisis_outcome_and_a_hand_assignment_wins(
             # Routing heard the team's outcome first: nobody is assigned, nothing changed.
             assert outcome.status_code == 303
             refusals.append(assigned.text)
+            assert "net door een collega afgehandeld of toegewezen" in assigned.text
             await settled(s, qid, ("done", "done"))
             rows = await db(
                 s,
