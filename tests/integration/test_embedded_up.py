@@ -27,6 +27,33 @@ def serving(parent: int, service: str) -> list[psutil.Process]:
     return found
 
 
+def mail_text(mail_dir: Path, ref: str) -> str:
+    """The plain text of the mail about `ref` in the local mailbox, within 30 s."""
+    deadline = time.monotonic() + 30
+    while True:
+        for f in mail_dir.glob("*.eml"):
+            msg = email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
+            if ref in str(msg["Subject"]):
+                return msg.get_body(preferencelist=("plain",)).get_content()
+        assert time.monotonic() < deadline, "no mail in the local mailbox"
+        time.sleep(0.1)
+
+
+def wait_restarted(up_pid: int, service: str, old_pid: int, port: int) -> None:
+    """A new `service` process under `up`, answering /healthz, within 60 s."""
+    deadline = time.monotonic() + 60
+    while True:
+        alive = serving(up_pid, service)
+        if alive and alive[0].pid != old_pid:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+        assert time.monotonic() < deadline, f"{service} was not restarted"
+        time.sleep(0.2)
+
+
 def test_make_run_brings_everything_up_and_a_question_through(pg_reachable_dir: Path) -> None:
     tmp_path = pg_reachable_dir
     ports = {s: free_port() for s in ("intake", "routing", "notify", "audit", "mailbox")}
@@ -48,15 +75,7 @@ def test_make_run_brings_everything_up_and_a_question_through(pg_reachable_dir: 
         ref = r.json()["reference"]
 
         mail_dir = tmp_path / "mail"
-        deadline = time.monotonic() + 30
-        text = None
-        while text is None:
-            for f in mail_dir.glob("*.eml"):
-                msg = email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
-                if ref in str(msg["Subject"]):
-                    text = msg.get_body(preferencelist=("plain",)).get_content()
-            assert time.monotonic() < deadline, "no mail in the local mailbox"
-            time.sleep(0.1)
+        text = mail_text(mail_dir, ref)
         assert ref in httpx.get(f"http://127.0.0.1:{ports['mailbox']}/").text
         page = httpx.get(LINK.search(text).group(1))
         assert page.status_code == 200 and "tel:+31612345678" in page.text
@@ -64,17 +83,7 @@ def test_make_run_brings_everything_up_and_a_question_through(pg_reachable_dir: 
         # The supervisor restarts a service that dies (kill -9), and questions flow on.
         routing = serving(proc.pid, "routing")[0]
         routing.kill()
-        deadline = time.monotonic() + 60
-        while True:
-            alive = serving(proc.pid, "routing")
-            if alive and alive[0].pid != routing.pid:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{ports['routing']}/healthz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-            assert time.monotonic() < deadline, "routing was not restarted"
-            time.sleep(0.2)
+        wait_restarted(proc.pid, "routing", routing.pid, ports["routing"])
         r = httpx.post(base + "/api/v1/questions", json=question(topic="rouw", postcode="5611"))
         ref2 = r.json()["reference"]
         deadline = time.monotonic() + 30
