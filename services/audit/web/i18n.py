@@ -12,11 +12,6 @@ from services.audit import charts
 LANGS = ("nl", "en")
 
 CATALOGUE: dict[str, tuple[str, str]] = {
-    "staff_area": ("medewerkers", "staff"),
-    "nav_console": ("Console", "Console"),
-    "nav_report": ("Maandrapport", "Monthly report"),
-    "sign_out": ("Afmelden", "Sign out"),
-    "switch": ("English", "Nederlands"),
     "console_title": ("Console", "Console"),
     "console_intro": (
         "Hoe staan de vragen ervoor? Alle tijden zijn Nederlandse tijd.",

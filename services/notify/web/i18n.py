@@ -31,8 +31,6 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "sent to that new address. The old address is told that the address is being "
         "changed. Until it is confirmed, questions still go to the old address.",
     },
-    "your_pages": {"nl": "Je pagina's", "en": "Your pages"},
-    "sign_out": {"nl": "Afmelden hier", "en": "Sign out here"},
     "no_contacts": {
         "nl": "Er zijn nog geen contactpersonen.",
         "en": "There are no contact persons yet.",
