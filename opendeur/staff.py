@@ -280,7 +280,9 @@ class StaffGate:
         from opendeur import web  # the kit imports this module
 
         header = web.staff_header(self.settings, staff, "", self.csrf(staff))
-        return web.kit_page("staff_refused.html", 403, header=header, intake=self.intake, lang="nl")
+        return web.kit_page(
+            "staff_refused.html", 403, self.settings, header=header, intake=self.intake, lang="nl"
+        )
 
     def page(self, request: Request, *roles: str) -> Staff | Response:
         """For a page: the signed-in person with one of `roles`, or the response to send."""
@@ -310,7 +312,9 @@ class StaffGate:
         except AssertionInvalid:
             from opendeur import web  # the kit imports this module
 
-            return web.kit_page("staff_failed.html", 403, intake=self.intake, lang="nl")
+            return web.kit_page(
+                "staff_failed.html", 403, self.settings, intake=self.intake, lang="nl"
+            )
         if claims["jti"] in self._used:  # one use: a copied URL is worth nothing
             return self.handoff_to(nxt)
         if not self._state_ok(request, claims):  # login CSRF: not this browser's hand-off
@@ -391,7 +395,9 @@ class StaffGate:
         redirect there would be held by this page's form-action 'self')."""
         from opendeur import web  # the kit imports this module
 
-        response = web.kit_page("staff_signed_out.html", intake=self.intake, lang="nl")
+        response = web.kit_page(
+            "staff_signed_out.html", 200, self.settings, intake=self.intake, lang="nl"
+        )
         response.delete_cookie(self.cookie, path="/", httponly=True, samesite="lax")
         return response
 

@@ -319,8 +319,13 @@ def header_for(request: Request, staff: Staff, lang: str = "nl") -> StaffHeader:
     return staff_header(rt.settings, staff, here, _gate(request).csrf(staff), lang=lang)
 
 
-def kit_page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """A page from the kit's own templates (the refused and failed staff pages)."""
+def kit_page(
+    name: str, status: int = 200, settings: Settings | None = None, **context: Any
+) -> HTMLResponse:
+    """A page from the kit's own templates (the refused and failed staff pages), with the
+    network of `settings` (else the process's)."""
+    if settings is not None:
+        context.setdefault("network", network(settings))
     return page(_environment(KIT / "templates", True), name, status, **context)
 
 
