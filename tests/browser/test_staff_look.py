@@ -138,6 +138,18 @@ async def test_every_staff_page_of_every_service_has_the_one_header(
         "Console",
         "Rapport",
     ], labels
+    # At desktop width the same header, the same targets, the nav on one line.
+    await page.set_viewport_size({"width": 1280, "height": 900})
+    for service, path, shot in pages:
+        await page.goto(system.url(service) + path)
+        assert await nav_markup(page) == navs["home"], (service, path)
+        assert await small_targets(page) == [], (service, path)
+        tops = await page.locator("nav.staff-nav li").evaluate_all(
+            "items => [...new Set(items.map(i => Math.round(i.getBoundingClientRect().top)))]"
+        )
+        assert len(tops) == 1, (service, path, tops)
+        await page.screenshot(path=str(ARTIFACTS / f"staff-look-{shot}-desktop.png"))
+    await page.set_viewport_size({"width": WIDTH, "height": 800})
     # The contacts page names the group, never by its code.
     await page.goto(system.url("notify") + "/contacts")
     text = await page.inner_text("main")
