@@ -126,6 +126,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "met een opdracht op de server (opendeur users)",
         "with a command on the server (opendeur users)",
     ),
+    "by_cli_account": (
+        "met een opdracht op de server (serveraccount {account})",
+        "with a command on the server (server account {account})",
+    ),
+    "by_new_address": ("bevestigd door het nieuwe adres", "confirmed by the new address"),
+    "requested_by": ("aangevraagd {who}", "asked for {who}"),
     "by_system": ("automatisch", "automatically"),
     "no_reference": (
         "vraag {short} (geen OD-nummer bekend)",
