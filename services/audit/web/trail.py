@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.events import NEW_ADDRESS
 from opendeur import timefmt, web
 from services.audit.web import i18n
 
@@ -50,6 +51,10 @@ def who(record: dict[str, Any], lang: str) -> tuple[str, bool]:
     staff_id = record.get("staff_id")
     if staff_id == "cli":  # `opendeur users ...` on the server, no one signed in
         return t("by_cli"), True
+    if staff_id == NEW_ADDRESS:  # address_confirmed: the new address's owner pressed its link
+        return t("by_new_address"), False
+    if staff_id and staff_id.startswith("cli."):  # `opendeur deadletters replay` on the server
+        return t("by_cli_account", account=staff_id.removeprefix("cli.")), True
     if staff_id and staff_id.startswith("token."):  # a machine client's scoped token
         return t("by_machine", name=staff_id.removeprefix("token.")), True
     if staff_id:
@@ -108,6 +113,8 @@ def details(
         out.append(t("group", group=web.group_label(groups or {}, record["group_id"])))
     if record.get("contact_id") and not names_contact(record):
         out.append(t("contact", contact=record["contact_id"]))
+    if record.get("requested_by"):
+        out.append(t("requested_by", who=who({"staff_id": record["requested_by"]}, lang)[0]))
     out += account_details(record, lang)
     if (record.get("attempt") or 1) > 1:
         out.append(t("attempt", n=record["attempt"]))
