@@ -118,6 +118,13 @@ async def test_assign_by_hand_routes_to_the_group_and_mails_its_contact(team: Sy
         assert r.status_code == 403
         r = await client.post(url, data={"group_id": "no-such-group", "csrf": csrf})
         assert r.status_code == 422 and r.json()["field"] == "group_id"
+        # A browser's post gets a Dutch page with the way back, not the API's JSON.
+        html = {"Accept": "text/html,application/xhtml+xml"}
+        r = await client.post(url, data={"group_id": "no-such-group", "csrf": csrf}, headers=html)
+        assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
+        assert "Deze groep bestaat niet" in r.text and 'href="/triage"' in r.text
+        r = await client.post(url, data={"csrf": csrf}, headers=html)
+        assert r.status_code == 422 and "Kies eerst een groep." in r.text
         r = await client.post("/triage/not-a-uuid/assign", data={"group_id": "x", "csrf": csrf})
         assert r.status_code == 422 and r.json()["field"] == "question_id"
         r = await client.post(url, data={"group_id": "mantelzorg-helmond", "csrf": csrf})

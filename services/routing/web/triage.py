@@ -14,9 +14,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from contracts.events import QuestionClosed, StaffActed, StaffAction
 from opendeur import outbox
 from opendeur.errors import Refused
+from opendeur.runtime import refusal_status
 from opendeur.staff import Staff
 from opendeur.web import (
     Db,
+    PageAnswer,
     SettingsDep,
     StaffFirstRoute,
     StaffForm,
@@ -78,6 +80,16 @@ LANGUAGE_FLAGS = {
     "in_nl_not_en": "; belt in het Nederlands (de vrager spreekt liever Engels)",
 }
 SUGGESTIONS = 3
+# A refused triage post, in words for the team member in the browser (API clients keep the JSON).
+REFUSALS = {
+    "missing_field": "Kies eerst een groep.",
+    "invalid_value": "Dat ging niet: kies een van de mogelijkheden op de pagina.",
+    "not_found": "Deze vraag bestaat niet (meer).",
+    "not_in_queue": "Deze vraag is net door een collega afgehandeld of toegewezen; er verandert niets.",
+    "unknown_group": "Deze groep bestaat niet (meer); kies een andere groep.",
+    "group_not_active": "Deze groep is gepauzeerd of gestopt; kies een andere groep.",
+    "group_full": "Bij deze groep heeft geen contactpersoon nu plek; kies een andere groep.",
+}
 
 
 def age(received_at: datetime, now: datetime) -> str:
@@ -150,6 +162,21 @@ def acted(
     )
 
 
+def as_page(request: Request, posted: StaffForm, refused: Refused) -> Exception:
+    """A refused triage post: a browser gets a Dutch page with the way back to the queue, an API
+    client the JSON error. Raised from the route, so the transaction rolls back either way."""
+    if "text/html" not in request.headers.get("accept", ""):
+        return refused
+    text = REFUSALS.get(refused.code, "Dat ging niet; er is niets veranderd.")
+    page = render(
+        "triage_refused.html",
+        refusal_status(refused),
+        message=text,
+        header=header_for(request, posted.staff),
+    )
+    return PageAnswer(page)
+
+
 def question_id(raw: str) -> UUID:
     try:
         return UUID(raw)
@@ -218,7 +245,14 @@ async def triage_page(request: Request, db: Db, staff: TeamPage, settings: Setti
     status_code=303,
     responses=POSTED,
 )
-async def assign(qid: str, db: Db, posted: TeamForm) -> Response:
+async def assign(request: Request, qid: str, db: Db, posted: TeamForm) -> Response:
+    try:
+        return await _assign(qid, db, posted)
+    except Refused as refused:
+        raise as_page(request, posted, refused) from None
+
+
+async def _assign(qid: str, db: Db, posted: StaffForm) -> Response:
     group_id = str(posted.form.get("group_id", "")).strip()
     if not group_id:
         raise Refused("missing_field", "Choose a group.", "group_id")
@@ -236,7 +270,14 @@ async def assign(qid: str, db: Db, posted: TeamForm) -> Response:
     status_code=303,
     responses=POSTED,
 )
-async def close(qid: str, db: Db, posted: TeamForm) -> Response:
+async def close(request: Request, qid: str, db: Db, posted: TeamForm) -> Response:
+    try:
+        return await _close(qid, db, posted)
+    except Refused as refused:
+        raise as_page(request, posted, refused) from None
+
+
+async def _close(qid: str, db: Db, posted: StaffForm) -> Response:
     reason = str(posted.form.get("reason", ""))
     if reason not in CLOSE_REASONS:
         raise Refused("invalid_value", "Choose one of the reasons.", "reason")
