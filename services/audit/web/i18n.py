@@ -81,8 +81,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "dead_replay": ("Opnieuw aanbieden", "Offer again"),
     "dead_replay_button": ("Opnieuw aanbieden aanvragen", "Ask to offer it again"),
     "dead_requested": (
-        "Aangevraagd door medewerker {staff}, {when}.",
-        "Asked for by staff member {staff}, {when}.",
+        "Aangevraagd {who}, {when}.",
+        "Asked for {who}, {when}.",
     ),
     "dead_command": ("Uitvoeren op de server:", "Carry out on the server:"),
     "dead_more": ("De {shown} nieuwste van {total} staan hier.", "The {shown} newest of {total}."),

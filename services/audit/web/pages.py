@@ -140,6 +140,8 @@ async def console(
     asked = await queries.replay_requests(db, [d["seq"] for d in dead])
     for d in dead:
         d["asked"] = asked.get(d["seq"])
+        if d["asked"]:  # who asked, in the trail's words (a CLI account, a machine, a person)
+            d["asked_by"] = trail.who({"staff_id": d["asked"]["staff_id"]}, lang)[0]
     events = await lines(request, db, lang, staff_only=show == "staff")
     return render(
         request,
