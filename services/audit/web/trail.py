@@ -115,7 +115,13 @@ def details(
         out.append(t("contact", contact=record["contact_id"]))
     if record.get("requested_by"):
         out.append(t("requested_by", who=who({"staff_id": record["requested_by"]}, lang)[0]))
-    out += account_details(record, lang)
+    return out + account_details(record, lang) + marks(record, lang)
+
+
+def marks(record: dict[str, Any], lang: str) -> list[str]:
+    """The line's last details: a repeated attempt, a crisis question, a dead letter's number."""
+    t = i18n.translator(lang)
+    out: list[str] = []
     if (record.get("attempt") or 1) > 1:
         out.append(t("attempt", n=record["attempt"]))
     if record.get("priority") or record.get("professional_help_advised"):
