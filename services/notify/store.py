@@ -13,6 +13,7 @@ from cryptography.exceptions import InvalidTag
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opendeur.db import driver_sql
 from opendeur.keys import Envelope, KeyringError
 
 
@@ -76,12 +77,12 @@ async def upsert_contact(session: AsyncSession, envelope: Envelope, a: Address) 
 
 async def contact_routed(session: Any, contact_id: str, group_id: str) -> None:
     """A question was routed to this contact for this group: they are that group's contact."""
-    await session.execute(
-        text(
-            "update contacts set group_id = :g, left_at = null, left_reason = null "
-            "where contact_id = :c and (group_id is distinct from :g or left_at is not null)"
-        ),
-        {"c": contact_id, "g": group_id},
+    await driver_sql(
+        session,
+        "update contacts set group_id = $2, left_at = null, left_reason = null "
+        "where contact_id = $1 and (group_id is distinct from $2 or left_at is not null)",
+        contact_id,
+        group_id,
     )
 
 
@@ -323,12 +324,15 @@ async def enqueue(
     payload: dict[str, Any],
 ) -> bool:
     """Queue (question, contact, purpose) once; False if it was queued before (a redelivery)."""
-    result = await session.execute(
-        text(
-            "insert into notifications (question_id, contact_id, purpose, status, kind, payload) "
-            "values (:q, :c, :p, 'queued', :k, cast(:d as jsonb)) on conflict do nothing returning 1"
-        ),
-        {"q": qid, "c": contact_id, "p": purpose, "k": kind, "d": json.dumps(payload)},
+    result = await driver_sql(
+        session,
+        "insert into notifications (question_id, contact_id, purpose, status, kind, payload) "
+        "values ($1, $2, $3, 'queued', $4, cast($5 as jsonb)) on conflict do nothing returning 1",
+        qid,
+        contact_id,
+        purpose,
+        kind,
+        json.dumps(payload),
     )
     return result.first() is not None
 
@@ -337,9 +341,9 @@ async def claim_due(session: AsyncSession, limit: int) -> list[Job]:
     """Take up to `limit` due jobs for this process; other instances skip the locked rows.
     One statement: the claim, the first channel to try, and the contact's (encrypted) row."""
     rows = (
-        await session.execute(
-            text(
-                """
+        await driver_sql(
+            session,
+            """
                 update notifications n set status = 'sending', attempts = n.attempts + 1,
                        claimed_at = now(),
                        -- the first channel the send tries (Dispatcher.send's order)
@@ -352,7 +356,7 @@ async def claim_due(session: AsyncSession, limit: int) -> list[Job]:
                 from (
                     select question_id, contact_id, purpose from notifications
                     where status = 'queued' and next_attempt_at <= now()
-                    order by next_attempt_at limit :n for update skip locked
+                    order by next_attempt_at limit $1 for update skip locked
                 ) due
                 left join contacts c on c.contact_id = due.contact_id
                 where n.question_id = due.question_id and n.contact_id = due.contact_id
@@ -360,9 +364,8 @@ async def claim_due(session: AsyncSession, limit: int) -> list[Job]:
                 returning n.question_id, n.contact_id, n.purpose, n.kind, n.payload, n.attempts,
                           n.channel, c.contact_id as c_id, c.wrapped_key, c.email, c.mobile,
                           c.channel as c_channel, c.language
-                """
-            ),
-            {"n": limit},
+                """,
+            limit,
         )
     ).mappings()
     return [
@@ -429,30 +432,29 @@ async def finish_with_event(
     """`finish` and the outbox row of its event in one statement (atomic on its own). False when
     the job is no longer 'sending': the stuck-send sweep already reported it as uncertain and put
     it in the team's queue, and a second, contradicting outcome must not follow."""
-    result = await conn.execute(
-        text(
-            """
-            with f as (
-                update notifications set status = :s, channel = :ch, error_code = :e,
-                       sent_at = case when :s = 'sent' then now() else sent_at end
-                where question_id = :q and contact_id = :c and purpose = :p
-                  and status = 'sending'
-                returning 1
-            )
-            insert into outbox (event_id, subject, payload)
-            select cast(:ob_id as uuid), cast(:ob_subject as text), cast(:ob_payload as bytea)
-            where exists (select 1 from f)
-            """
-        ),
-        {
-            "q": job.question_id,
-            "c": job.contact_id,
-            "p": job.purpose,
-            "s": status,
-            "ch": channel,
-            "e": error_code,
-            **event,
-        },
+    result = await driver_sql(
+        conn,
+        """
+        with f as (
+            update notifications set status = $4, channel = $5, error_code = $6,
+                   sent_at = case when $4 = 'sent' then now() else sent_at end
+            where question_id = $1 and contact_id = $2 and purpose = $3
+              and status = 'sending'
+            returning 1
+        )
+        insert into outbox (event_id, subject, payload)
+        select cast($7 as uuid), cast($8 as text), cast($9 as bytea)
+        where exists (select 1 from f)
+        """,
+        job.question_id,
+        job.contact_id,
+        job.purpose,
+        status,
+        channel,
+        error_code,
+        event["ob_id"],
+        event["ob_subject"],
+        event["ob_payload"],
     )
     return result.rowcount == 1
 
