@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from opendeur import timefmt
+from opendeur.catalogue import missing
 from services.intake.topics import TopicCatalogue
 from services.intake.web import forms, pages
 from services.intake.web.i18n import CATALOGUE, NETWORK_PHONE, tel_links
@@ -19,8 +20,9 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "services/intake/web/templates
 
 
 def test_catalogue_has_both_languages_and_every_used_key() -> None:
-    for key, (nl, en) in CATALOGUE.items():
-        assert nl.strip() and en.strip(), key
+    assert missing(CATALOGUE) == {}
+    for key, texts in CATALOGUE.items():
+        nl, en = texts["nl"], texts["en"]
         # One word may be the same in both (Status, E-mail); a sentence is translated.
         assert nl != en or " " not in nl, f"{key} is not translated"
     used: set[str] = set()
@@ -32,7 +34,7 @@ def test_catalogue_has_both_languages_and_every_used_key() -> None:
     assert used <= set(CATALOGUE), used - set(CATALOGUE)
     # No made-up number: the network's phone comes from OPENDEUR_NETWORK_PHONE or is empty.
     assert "000 0000" not in NETWORK_PHONE
-    assert all("000 0000" not in nl + en for nl, en in CATALOGUE.values())
+    assert all("000 0000" not in t["nl"] + t["en"] for t in CATALOGUE.values())
 
 
 @pytest.fixture

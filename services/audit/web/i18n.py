@@ -7,333 +7,406 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from contracts.topics import catalogue as topic_catalogue
+from opendeur import catalogue
 from services.audit import charts
 
 LANGS = ("nl", "en")
 
-CATALOGUE: dict[str, tuple[str, str]] = {
-    "console_title": ("Console", "Console"),
-    "console_intro": (
-        "Hoe staan de vragen ervoor? Alle tijden zijn Nederlandse tijd.",
-        "How are the questions doing? All times are Dutch time.",
-    ),
-    "queues": ("Wachtrijen", "Queues"),
-    "open_count": ("open vragen", "open questions"),
-    "triage_count": ("bij het team (triage)", "with the team (triage)"),
-    "dead_count": ("berichten vastgelopen", "messages stuck"),
-    "unknown": ("onbekend", "unknown"),
-    "charts": ("De laatste weken", "The last weeks"),
-    "chart_callback": ("Tijd tot terugbellen (30 dagen)", "Time to callback (30 days)"),
-    "chart_weekly": (
-        "Op tijd teruggebeld, per week",
-        "Called back in time, per week",
-    ),
-    "chart_topics": ("Vragen per onderwerp (30 dagen)", "Questions per topic (30 days)"),
-    "no_data": ("Nog geen gegevens", "No data yet"),
-    "chart_bar_desc": (
-        "Staafdiagram met {n} staven. Hoogste: {label} ({value}). {listing}.",
-        "Bar chart with {n} bars. Highest: {label} ({value}). {listing}.",
-    ),
-    "chart_histogram_desc": (
-        "{n} keer teruggebeld, verdeeld over {bins} groepen van uren. {listing}.",
-        "{n} callbacks in {bins} groups of hours. {listing}.",
-    ),
-    "chart_line_desc": (
-        "Lijn van {n} weken, van {first} tot {last}. Laatste: {latest}. Laagste: {low} "
+CATALOGUE: dict[str, dict[str, str]] = {
+    "console_title": {"nl": "Console", "en": "Console"},
+    "console_intro": {
+        "nl": "Hoe staan de vragen ervoor? Alle tijden zijn Nederlandse tijd.",
+        "en": "How are the questions doing? All times are Dutch time.",
+    },
+    "queues": {"nl": "Wachtrijen", "en": "Queues"},
+    "open_count": {"nl": "open vragen", "en": "open questions"},
+    "triage_count": {"nl": "bij het team (triage)", "en": "with the team (triage)"},
+    "dead_count": {"nl": "berichten vastgelopen", "en": "messages stuck"},
+    "unknown": {"nl": "onbekend", "en": "unknown"},
+    "charts": {"nl": "De laatste weken", "en": "The last weeks"},
+    "chart_callback": {"nl": "Tijd tot terugbellen (30 dagen)", "en": "Time to callback (30 days)"},
+    "chart_weekly": {"nl": "Op tijd teruggebeld, per week", "en": "Called back in time, per week"},
+    "chart_topics": {
+        "nl": "Vragen per onderwerp (30 dagen)",
+        "en": "Questions per topic (30 days)",
+    },
+    "no_data": {"nl": "Nog geen gegevens", "en": "No data yet"},
+    "chart_bar_desc": {
+        "nl": "Staafdiagram met {n} staven. Hoogste: {label} ({value}). {listing}.",
+        "en": "Bar chart with {n} bars. Highest: {label} ({value}). {listing}.",
+    },
+    "chart_histogram_desc": {
+        "nl": "{n} keer teruggebeld, verdeeld over {bins} groepen van uren. {listing}.",
+        "en": "{n} callbacks in {bins} groups of hours. {listing}.",
+    },
+    "chart_line_desc": {
+        "nl": "Lijn van {n} weken, van {first} tot {last}. Laatste: {latest}. Laagste: {low} "
         "({low_label}). Hoogste: {high} ({high_label}).",
-        "Line of {n} weeks from {first} to {last}. Latest: {latest}. Lowest: {low} "
+        "en": "Line of {n} weeks from {first} to {last}. Latest: {latest}. Lowest: {low} "
         "({low_label}). Highest: {high} ({high_label}).",
-    ),
-    "chart_target_desc": (
-        " Doel {target}, gehaald in {met} van de {n} weken.",
-        " Target {target}, reached in {met} of {n} weeks.",
-    ),
-    "chart_target": ("doel {target}", "target {target}"),
-    "hours_unit": ("u", "h"),
-    "open_title": ("Open vragen, de oudste eerst", "Open questions, oldest first"),
-    "col_reference": ("Vraag", "Question"),
-    "col_topic": ("Onderwerp", "Topic"),
-    "col_age": ("Wacht al", "Waiting for"),
-    "col_deadline": ("Terugbellen vóór", "Call back before"),
-    "col_state": ("Stand", "State"),
-    "on_time": ("op tijd", "on time"),
-    "late": ("te laat", "late"),
-    "in_triage": ("bij het team", "with the team"),
-    "open_more": ("De {shown} oudste van {total} staan hier.", "The {shown} oldest of {total}."),
-    "open_none": ("Er staan geen vragen open.", "No open questions."),
-    "no_topic": ("geen onderwerp", "no topic"),
-    "dead_title": ("Vastgelopen berichten", "Stuck messages"),
-    "dead_intro": (
-        "Een dienst kon deze berichten niet verwerken. Wat erin staat, zie je hier niet. Los eerst "
+    },
+    "chart_target_desc": {
+        "nl": " Doel {target}, gehaald in {met} van de {n} weken.",
+        "en": " Target {target}, reached in {met} of {n} weeks.",
+    },
+    "chart_target": {"nl": "doel {target}", "en": "target {target}"},
+    "hours_unit": {"nl": "u", "en": "h"},
+    "open_title": {"nl": "Open vragen, de oudste eerst", "en": "Open questions, oldest first"},
+    "col_reference": {"nl": "Vraag", "en": "Question"},
+    "col_topic": {"nl": "Onderwerp", "en": "Topic"},
+    "col_age": {"nl": "Wacht al", "en": "Waiting for"},
+    "col_deadline": {"nl": "Terugbellen vóór", "en": "Call back before"},
+    "col_state": {"nl": "Stand", "en": "State"},
+    "on_time": {"nl": "op tijd", "en": "on time"},
+    "late": {"nl": "te laat", "en": "late"},
+    "in_triage": {"nl": "bij het team", "en": "with the team"},
+    "open_more": {
+        "nl": "De {shown} oudste van {total} staan hier.",
+        "en": "The {shown} oldest of {total}.",
+    },
+    "open_none": {"nl": "Er staan geen vragen open.", "en": "No open questions."},
+    "no_topic": {"nl": "geen onderwerp", "en": "no topic"},
+    "dead_title": {"nl": "Vastgelopen berichten", "en": "Stuck messages"},
+    "dead_intro": {
+        "nl": "Een dienst kon deze berichten niet verwerken. Wat erin staat, zie je hier niet. Los eerst "
         "de oorzaak op. Vraag daarna aan om het bericht opnieuw aan te bieden: dat komt met jouw "
         "medewerkernummer in het logboek. Iemand met toegang tot de server voert het uit met de "
         "opdracht in de rij.",
-        "A service could not handle these messages. What is in them is not shown here. Fix the "
+        "en": "A service could not handle these messages. What is in them is not shown here. Fix the "
         "cause first. Then ask for the message to be offered again: that goes into the trail with "
         "your staff number. Someone with access to the server carries it out with the command in "
         "the row.",
-    ),
-    "dead_when": ("Vastgelopen", "Stuck at"),
-    "dead_consumer": ("Bij", "At"),
-    "dead_reason": ("Waarom", "Why"),
-    "dead_subject": ("Soort bericht", "Kind of message"),
-    "tech_code": ("Code voor de technici", "Code for the engineers"),
-    "dead_replay": ("Opnieuw aanbieden", "Offer again"),
-    "dead_replay_button": ("Opnieuw aanbieden aanvragen", "Ask to offer it again"),
-    "dead_requested": (
-        "Aangevraagd {who}, {when}.",
-        "Asked for {who}, {when}.",
-    ),
-    "dead_command": ("Uitvoeren op de server:", "Carry out on the server:"),
-    "dead_more": ("De {shown} nieuwste van {total} staan hier.", "The {shown} newest of {total}."),
-    "dead_unknown": (
-        "De berichtendienst is nu niet bereikbaar; vastgelopen berichten zijn onbekend.",
-        "The message broker cannot be reached; stuck messages are unknown.",
-    ),
-    "dead_none": ("Er zijn geen vastgelopen berichten.", "No stuck messages."),
-    "replay_done": (
-        "Vastgelopen bericht {seq}: opnieuw aanbieden is aangevraagd en staat in het logboek.",
-        "Stuck message {seq}: offering it again was asked for and is in the trail.",
-    ),
-    "replay_gone": (
-        "Er is geen vastgelopen bericht {seq} (meer).",
-        "There is no stuck message {seq} (any more).",
-    ),
-    "replay_not_event": (
-        "Vastgelopen bericht {seq} kan niet opnieuw worden aangeboden: het is geen gewoon "
+    },
+    "dead_when": {"nl": "Vastgelopen", "en": "Stuck at"},
+    "dead_consumer": {"nl": "Bij", "en": "At"},
+    "dead_reason": {"nl": "Waarom", "en": "Why"},
+    "dead_subject": {"nl": "Soort bericht", "en": "Kind of message"},
+    "tech_code": {"nl": "Code voor de technici", "en": "Code for the engineers"},
+    "dead_replay": {"nl": "Opnieuw aanbieden", "en": "Offer again"},
+    "dead_replay_button": {"nl": "Opnieuw aanbieden aanvragen", "en": "Ask to offer it again"},
+    "dead_requested": {"nl": "Aangevraagd {who}, {when}.", "en": "Asked for {who}, {when}."},
+    "dead_command": {"nl": "Uitvoeren op de server:", "en": "Carry out on the server:"},
+    "dead_more": {
+        "nl": "De {shown} nieuwste van {total} staan hier.",
+        "en": "The {shown} newest of {total}.",
+    },
+    "dead_unknown": {
+        "nl": "De berichtendienst is nu niet bereikbaar; vastgelopen berichten zijn onbekend.",
+        "en": "The message broker cannot be reached; stuck messages are unknown.",
+    },
+    "dead_none": {"nl": "Er zijn geen vastgelopen berichten.", "en": "No stuck messages."},
+    "replay_done": {
+        "nl": "Vastgelopen bericht {seq}: opnieuw aanbieden is aangevraagd en staat in het logboek.",
+        "en": "Stuck message {seq}: offering it again was asked for and is in the trail.",
+    },
+    "replay_gone": {
+        "nl": "Er is geen vastgelopen bericht {seq} (meer).",
+        "en": "There is no stuck message {seq} (any more).",
+    },
+    "replay_not_event": {
+        "nl": "Vastgelopen bericht {seq} kan niet opnieuw worden aangeboden: het is geen gewoon "
         "bericht, of de inhoud is niet bewaard.",
-        "Stuck message {seq} cannot be offered again: it is not an ordinary message, or its "
+        "en": "Stuck message {seq} cannot be offered again: it is not an ordinary message, or its "
         "content was not kept.",
-    ),
-    "trail_title": ("Logboek, het nieuwste eerst", "Trail, newest first"),
-    "trail_live": (
-        "Nieuwe regels verschijnen vanzelf bovenaan.",
-        "New lines appear at the top by themselves.",
-    ),
-    "filter_all": ("Alles", "Everything"),
-    "filter_staff": ("Acties van medewerkers", "Actions by staff"),
-    "filter_label": ("Toon", "Show"),
-    "trail_none": ("Nog niets in het logboek.", "Nothing in the trail yet."),
-    "col_when": ("Wanneer", "When"),
-    "col_what": ("Wat", "What"),
-    "col_who": ("Door", "By"),
-    "col_details": ("Bijzonderheden", "Details"),
-    "by_staff": ("door medewerker {staff}", "by staff member {staff}"),
-    "by_contact": ("door contactpersoon {contact}", "by contact person {contact}"),
-    "by_team": ("door het team", "by the team"),
-    "by_machine": ("door koppeling {name} (machinetoken)", "by integration {name} (machine token)"),
-    "by_cli": (
-        "met een opdracht op de server (opendeur users)",
-        "with a command on the server (opendeur users)",
-    ),
-    "by_cli_account": (
-        "met een opdracht op de server (serveraccount {account})",
-        "with a command on the server (server account {account})",
-    ),
-    "by_new_address": ("bevestigd door het nieuwe adres", "confirmed by the new address"),
-    "requested_by": ("aangevraagd {who}", "asked for {who}"),
-    "by_system": ("automatisch", "automatically"),
-    "no_reference": (
-        "vraag {short} (geen OD-nummer bekend)",
-        "question {short} (no OD reference known)",
-    ),
-    "group": ("groep {group}", "group {group}"),
-    "contact": ("contactpersoon {contact}", "contact person {contact}"),
-    "account_of": ("account van medewerker {staff}", "account of staff member {staff}"),
-    "account_added": ("account aangemaakt", "account added"),
-    "account_disabled": ("account uitgezet", "account disabled"),
-    "account_enabled": ("account weer aangezet", "account enabled again"),
-    "account_roles": ("rollen gewijzigd", "roles changed"),
-    "account_signin_link": ("nieuwe aanmeldlink gemaakt", "new sign-in link made"),
-    "attempt": ("poging {n}", "attempt {n}"),
-    "priority": ("voorrang", "priority"),
-    "invalid": ("onleesbaar bericht, alleen het soort bewaard", "unreadable, only its kind kept"),
-    "dead_letter_n": ("vastgelopen bericht {seq}", "stuck message {seq}"),
-    "report_title": ("Maandrapport {month}", "Monthly report {month}"),
-    "report_note": (
-        "Aantallen van 1 tot en met 4 staan er als <5. Soms is ook een ander getal verborgen (•), "
+    },
+    "trail_title": {"nl": "Logboek, het nieuwste eerst", "en": "Trail, newest first"},
+    "trail_live": {
+        "nl": "Nieuwe regels verschijnen vanzelf bovenaan.",
+        "en": "New lines appear at the top by themselves.",
+    },
+    "filter_all": {"nl": "Alles", "en": "Everything"},
+    "filter_staff": {"nl": "Acties van medewerkers", "en": "Actions by staff"},
+    "filter_label": {"nl": "Toon", "en": "Show"},
+    "trail_none": {"nl": "Nog niets in het logboek.", "en": "Nothing in the trail yet."},
+    "col_when": {"nl": "Wanneer", "en": "When"},
+    "col_what": {"nl": "Wat", "en": "What"},
+    "col_who": {"nl": "Door", "en": "By"},
+    "col_details": {"nl": "Bijzonderheden", "en": "Details"},
+    "by_staff": {"nl": "door medewerker {staff}", "en": "by staff member {staff}"},
+    "by_contact": {"nl": "door contactpersoon {contact}", "en": "by contact person {contact}"},
+    "by_team": {"nl": "door het team", "en": "by the team"},
+    "by_machine": {
+        "nl": "door koppeling {name} (machinetoken)",
+        "en": "by integration {name} (machine token)",
+    },
+    "by_cli": {
+        "nl": "met een opdracht op de server (opendeur users)",
+        "en": "with a command on the server (opendeur users)",
+    },
+    "by_cli_account": {
+        "nl": "met een opdracht op de server (serveraccount {account})",
+        "en": "with a command on the server (server account {account})",
+    },
+    "by_new_address": {
+        "nl": "bevestigd door het nieuwe adres",
+        "en": "confirmed by the new address",
+    },
+    "requested_by": {"nl": "aangevraagd {who}", "en": "asked for {who}"},
+    "by_system": {"nl": "automatisch", "en": "automatically"},
+    "no_reference": {
+        "nl": "vraag {short} (geen OD-nummer bekend)",
+        "en": "question {short} (no OD reference known)",
+    },
+    "group": {"nl": "groep {group}", "en": "group {group}"},
+    "contact": {"nl": "contactpersoon {contact}", "en": "contact person {contact}"},
+    "account_of": {"nl": "account van medewerker {staff}", "en": "account of staff member {staff}"},
+    "account_added": {"nl": "account aangemaakt", "en": "account added"},
+    "account_disabled": {"nl": "account uitgezet", "en": "account disabled"},
+    "account_enabled": {"nl": "account weer aangezet", "en": "account enabled again"},
+    "account_roles": {"nl": "rollen gewijzigd", "en": "roles changed"},
+    "account_signin_link": {"nl": "nieuwe aanmeldlink gemaakt", "en": "new sign-in link made"},
+    "attempt": {"nl": "poging {n}", "en": "attempt {n}"},
+    "priority": {"nl": "voorrang", "en": "priority"},
+    "invalid": {
+        "nl": "onleesbaar bericht, alleen het soort bewaard",
+        "en": "unreadable, only its kind kept",
+    },
+    "dead_letter_n": {"nl": "vastgelopen bericht {seq}", "en": "stuck message {seq}"},
+    "report_title": {"nl": "Maandrapport {month}", "en": "Monthly report {month}"},
+    "report_note": {
+        "nl": "Aantallen van 1 tot en met 4 staan er als <5. Soms is ook een ander getal verborgen (•), "
         "zodat niemand ze kan terugrekenen. Reactietijden staan er alleen bij minstens 5 "
         "beantwoorde vragen.",
-        "Counts from 1 to 4 are shown as <5. Sometimes another number is hidden too (•), so "
+        "en": "Counts from 1 to 4 are shown as <5. Sometimes another number is hidden too (•), so "
         "nobody can work them out. Response times are shown only with at least 5 answered "
         "questions.",
-    ),
-    "report_part": ("Onderdeel", "Part"),
-    "report_count": ("Aantal", "Count"),
-    "report_total": ("Totaal", "Total"),
-    "report_month": ("Maand", "Month"),
-    "report_show": ("Toon", "Show"),
-    "report_csv": ("Download als CSV", "Download as CSV"),
-    "bad_month": ("Kies een maand, bijvoorbeeld 2026-11.", "Choose a month, for example 2026-11."),
+    },
+    "report_part": {"nl": "Onderdeel", "en": "Part"},
+    "report_count": {"nl": "Aantal", "en": "Count"},
+    "report_total": {"nl": "Totaal", "en": "Total"},
+    "report_month": {"nl": "Maand", "en": "Month"},
+    "report_show": {"nl": "Toon", "en": "Show"},
+    "report_csv": {"nl": "Download als CSV", "en": "Download as CSV"},
+    "bad_month": {
+        "nl": "Kies een maand, bijvoorbeeld 2026-11.",
+        "en": "Choose a month, for example 2026-11.",
+    },
 }
 
 # Every event type, for people.
-TYPES: dict[str, tuple[str, str]] = {
-    "question.received.v1": ("Vraag binnengekomen", "Question received"),
-    "question.routed.v1": ("Naar een groep gestuurd", "Sent to a group"),
-    "question.unmatched.v1": ("Geen groep gevonden: naar het team", "No group found: to the team"),
-    "question.escalated.v1": ("Herinnering of escalatie", "Reminder or escalation"),
-    "question.closed.v1": ("Gesloten door het team", "Closed by the team"),
-    "contact.notified.v1": ("Contactpersoon bericht gestuurd", "Contact person notified"),
-    "notification.failed.v1": ("Bericht aan contactpersoon mislukt", "Notification failed"),
-    "callback.done.v1": ("Terugbellen vastgelegd", "Callback recorded"),
-    "consent.withdrawn.v1": ("Toestemming ingetrokken", "Consent withdrawn"),
-    "question.erased.v1": ("Gegevens gewist", "Data erased"),
-    "referral.noted.v1": ("Verwijzing geteld", "Referral counted"),
-    "group.changed.v1": ("Groep gewijzigd", "Group changed"),
-    "pii.accessed.v1": ("Persoonsgegevens bekeken", "Personal data viewed"),
-    "pii.alerted.v1": ("Waarschuwing: veel gegevens bekeken", "Alert: much data viewed"),
-    "staff.acted.v1": ("Actie van een medewerker", "Action by staff"),
+TYPES: dict[str, dict[str, str]] = {
+    "question.received.v1": {"nl": "Vraag binnengekomen", "en": "Question received"},
+    "question.routed.v1": {"nl": "Naar een groep gestuurd", "en": "Sent to a group"},
+    "question.unmatched.v1": {
+        "nl": "Geen groep gevonden: naar het team",
+        "en": "No group found: to the team",
+    },
+    "question.escalated.v1": {"nl": "Herinnering of escalatie", "en": "Reminder or escalation"},
+    "question.closed.v1": {"nl": "Gesloten door het team", "en": "Closed by the team"},
+    "contact.notified.v1": {
+        "nl": "Contactpersoon bericht gestuurd",
+        "en": "Contact person notified",
+    },
+    "notification.failed.v1": {
+        "nl": "Bericht aan contactpersoon mislukt",
+        "en": "Notification failed",
+    },
+    "callback.done.v1": {"nl": "Terugbellen vastgelegd", "en": "Callback recorded"},
+    "consent.withdrawn.v1": {"nl": "Toestemming ingetrokken", "en": "Consent withdrawn"},
+    "question.erased.v1": {"nl": "Gegevens gewist", "en": "Data erased"},
+    "referral.noted.v1": {"nl": "Verwijzing geteld", "en": "Referral counted"},
+    "group.changed.v1": {"nl": "Groep gewijzigd", "en": "Group changed"},
+    "pii.accessed.v1": {"nl": "Persoonsgegevens bekeken", "en": "Personal data viewed"},
+    "pii.alerted.v1": {
+        "nl": "Waarschuwing: veel gegevens bekeken",
+        "en": "Alert: much data viewed",
+    },
+    "staff.acted.v1": {"nl": "Actie van een medewerker", "en": "Action by staff"},
 }
 
 # The codes inside events, per field, for people. A code not listed here is shown as
 # "overig (code)", never bare.
-CODES: dict[str, dict[str, tuple[str, str]]] = {
+CODES: dict[str, dict[str, dict[str, str]]] = {
     "action": {
-        "assign": ("vraag aan een groep gegeven", "question given to a group"),
-        "close": ("vraag gesloten", "question closed"),
-        "group_status": ("status van een groep gewijzigd", "group status changed"),
-        "address_change": ("adreswijziging aangevraagd", "address change requested"),
-        "address_confirmed": ("nieuw adres bevestigd", "new address confirmed"),
-        "account_change": ("medewerkeraccount gewijzigd", "staff account changed"),
-        "deadletter_replay": (
-            "vastgelopen bericht opnieuw aanbieden aangevraagd",
-            "asked to offer a stuck message again",
-        ),
-        "crisis_outcome": ("crisisvraag: uitkomst vastgelegd", "crisis question: outcome recorded"),
-        "signed_out": ("afgemeld", "signed out"),
-        "withdrawn_by_phone": (
-            "vraag ingetrokken op verzoek van de beller",
-            "question withdrawn at the caller's request",
-        ),
+        "assign": {"nl": "vraag aan een groep gegeven", "en": "question given to a group"},
+        "close": {"nl": "vraag gesloten", "en": "question closed"},
+        "group_status": {"nl": "status van een groep gewijzigd", "en": "group status changed"},
+        "address_change": {"nl": "adreswijziging aangevraagd", "en": "address change requested"},
+        "address_confirmed": {"nl": "nieuw adres bevestigd", "en": "new address confirmed"},
+        "account_change": {"nl": "medewerkeraccount gewijzigd", "en": "staff account changed"},
+        "deadletter_replay": {
+            "nl": "vastgelopen bericht opnieuw aanbieden aangevraagd",
+            "en": "asked to offer a stuck message again",
+        },
+        "crisis_outcome": {
+            "nl": "crisisvraag: uitkomst vastgelegd",
+            "en": "crisis question: outcome recorded",
+        },
+        "signed_out": {"nl": "afgemeld", "en": "signed out"},
+        "withdrawn_by_phone": {
+            "nl": "vraag ingetrokken op verzoek van de beller",
+            "en": "question withdrawn at the caller's request",
+        },
     },
     "outcome": {
-        "reached": ("bereikt", "reached"),
-        "unreachable": ("niet bereikt", "not reached"),
-        "wrong_group": ("verkeerde groep", "wrong group"),
-        "referred_professional": (
-            "doorverwezen naar professionele hulp",
-            "referred to a professional",
-        ),
+        "reached": {"nl": "bereikt", "en": "reached"},
+        "unreachable": {"nl": "niet bereikt", "en": "not reached"},
+        "wrong_group": {"nl": "verkeerde groep", "en": "wrong group"},
+        "referred_professional": {
+            "nl": "doorverwezen naar professionele hulp",
+            "en": "referred to a professional",
+        },
     },
     "level": {
-        "reminder": ("herinnering aan de contactpersoon", "reminder to the contact person"),
-        "team": ("naar het team: de tijd dringt", "to the team: time is running out"),
-        "breach": ("te laat: niet op tijd teruggebeld", "late: not called back in time"),
+        "reminder": {
+            "nl": "herinnering aan de contactpersoon",
+            "en": "reminder to the contact person",
+        },
+        "team": {"nl": "naar het team: de tijd dringt", "en": "to the team: time is running out"},
+        "breach": {
+            "nl": "te laat: niet op tijd teruggebeld",
+            "en": "late: not called back in time",
+        },
     },
     "reason": {
-        "topic+municipality": ("groep voor dit onderwerp in de gemeente", "group in the town"),
-        "topic+region": ("groep voor dit onderwerp in de regio", "group in the region"),
-        "topic+online": ("online groep voor dit onderwerp", "online group for this topic"),
-        "topic+municipality+after_hours": (
-            "groep in de gemeente, buiten beltijden",
-            "group in the town, outside call hours",
-        ),
-        "topic+region+after_hours": (
-            "groep in de regio, buiten beltijden",
-            "group in the region, outside call hours",
-        ),
-        "topic+online+after_hours": (
-            "online groep, buiten beltijden",
-            "online group, outside call hours",
-        ),
-        "team": ("door het team gekozen", "chosen by the team"),
-        "team_assign": ("door het team gekozen", "chosen by the team"),
-        "professional_help_advised": (
-            "professionele hulp aangeraden: voorrang",
-            "professional help advised: priority",
-        ),
-        "no_topic": ("geen onderwerp gekozen", "no topic chosen"),
-        "no_group": ("geen groep voor dit onderwerp in de buurt", "no group for this topic nearby"),
-        "all_full": ("alle passende groepen zitten vol", "every matching group is full"),
-        "group_left": ("de groep is gestopt", "the group stopped"),
-        "delivery_uncertain": ("onzeker of het bericht aankwam", "unsure the message arrived"),
-        "replaced": ("vervangen", "replaced"),
-        "handled_by_team": ("afgehandeld door het team", "handled by the team"),
-        "referred_professional": ("doorverwezen naar professionele hulp", "referred"),
-        "no_callback_wanted": ("wil niet meer teruggebeld worden", "no longer wants a call"),
-        "duplicate": ("dubbele vraag", "duplicate question"),
-        "unreachable": ("niet bereikbaar", "unreachable"),
-        "withdrawn": ("ingetrokken door de vrager", "withdrawn by the person"),
-        "retention": ("bewaartermijn voorbij", "retention period over"),
-        "unanswered": ("niet beantwoord binnen de termijn", "not answered in time"),
+        "topic+municipality": {
+            "nl": "groep voor dit onderwerp in de gemeente",
+            "en": "group in the town",
+        },
+        "topic+region": {"nl": "groep voor dit onderwerp in de regio", "en": "group in the region"},
+        "topic+online": {
+            "nl": "online groep voor dit onderwerp",
+            "en": "online group for this topic",
+        },
+        "topic+municipality+after_hours": {
+            "nl": "groep in de gemeente, buiten beltijden",
+            "en": "group in the town, outside call hours",
+        },
+        "topic+region+after_hours": {
+            "nl": "groep in de regio, buiten beltijden",
+            "en": "group in the region, outside call hours",
+        },
+        "topic+online+after_hours": {
+            "nl": "online groep, buiten beltijden",
+            "en": "online group, outside call hours",
+        },
+        "team": {"nl": "door het team gekozen", "en": "chosen by the team"},
+        "team_assign": {"nl": "door het team gekozen", "en": "chosen by the team"},
+        "professional_help_advised": {
+            "nl": "professionele hulp aangeraden: voorrang",
+            "en": "professional help advised: priority",
+        },
+        "no_topic": {"nl": "geen onderwerp gekozen", "en": "no topic chosen"},
+        "no_group": {
+            "nl": "geen groep voor dit onderwerp in de buurt",
+            "en": "no group for this topic nearby",
+        },
+        "all_full": {
+            "nl": "alle passende groepen zitten vol",
+            "en": "every matching group is full",
+        },
+        "group_left": {"nl": "de groep is gestopt", "en": "the group stopped"},
+        "delivery_uncertain": {
+            "nl": "onzeker of het bericht aankwam",
+            "en": "unsure the message arrived",
+        },
+        "replaced": {"nl": "vervangen", "en": "replaced"},
+        "handled_by_team": {"nl": "afgehandeld door het team", "en": "handled by the team"},
+        "referred_professional": {"nl": "doorverwezen naar professionele hulp", "en": "referred"},
+        "no_callback_wanted": {
+            "nl": "wil niet meer teruggebeld worden",
+            "en": "no longer wants a call",
+        },
+        "duplicate": {"nl": "dubbele vraag", "en": "duplicate question"},
+        "unreachable": {"nl": "niet bereikbaar", "en": "unreachable"},
+        "withdrawn": {"nl": "ingetrokken door de vrager", "en": "withdrawn by the person"},
+        "retention": {"nl": "bewaartermijn voorbij", "en": "retention period over"},
+        "unanswered": {"nl": "niet beantwoord binnen de termijn", "en": "not answered in time"},
     },
     "purpose": {
-        "new_question": ("nieuwe vraag", "new question"),
-        "question": ("nieuwe vraag", "new question"),
-        "reminder": ("herinnering", "reminder"),
-        "team_escalation": ("melding aan het team", "alert to the team"),
-        "callback_page": ("terugbelpagina van de contactpersoon", "contact's callback page"),
-        "team_callback": ("teruggebeld door het team", "called back by the team"),
+        "new_question": {"nl": "nieuwe vraag", "en": "new question"},
+        "question": {"nl": "nieuwe vraag", "en": "new question"},
+        "reminder": {"nl": "herinnering", "en": "reminder"},
+        "team_escalation": {"nl": "melding aan het team", "en": "alert to the team"},
+        "callback_page": {
+            "nl": "terugbelpagina van de contactpersoon",
+            "en": "contact's callback page",
+        },
+        "team_callback": {"nl": "teruggebeld door het team", "en": "called back by the team"},
     },
     "channel": {
-        "web": ("website", "web"),
-        "phone": ("telefoon", "phone"),
-        "email": ("e-mail", "e-mail"),
-        "sms": ("sms", "text message"),
+        "web": {"nl": "website", "en": "web"},
+        "phone": {"nl": "telefoon", "en": "phone"},
+        "email": {"nl": "e-mail", "en": "e-mail"},
+        "sms": {"nl": "sms", "en": "text message"},
     },
     "change": {
-        "joined": ("aangemeld", "joined"),
-        "updated": ("bijgewerkt", "updated"),
-        "paused": ("gepauzeerd", "paused"),
-        "resumed": ("weer actief", "active again"),
-        "left": ("gestopt", "left"),
+        "joined": {"nl": "aangemeld", "en": "joined"},
+        "updated": {"nl": "bijgewerkt", "en": "updated"},
+        "paused": {"nl": "gepauzeerd", "en": "paused"},
+        "resumed": {"nl": "weer actief", "en": "active again"},
+        "left": {"nl": "gestopt", "en": "left"},
     },
     "referrer_kind": {
-        "professional": ("een hulpverlener", "a professional"),
-        "family": ("familie", "family"),
-        "other": ("iemand anders", "someone else"),
-        "unknown": ("onbekend", "unknown"),
+        "professional": {"nl": "een hulpverlener", "en": "a professional"},
+        "family": {"nl": "familie", "en": "family"},
+        "other": {"nl": "iemand anders", "en": "someone else"},
+        "unknown": {"nl": "onbekend", "en": "unknown"},
     },
     "error_code": {
-        "delivery_uncertain": ("onzeker of het aankwam", "unsure it arrived"),
+        "delivery_uncertain": {"nl": "onzeker of het aankwam", "en": "unsure it arrived"},
     },
 }
-OTHER = ("overig ({code})", "other ({code})")
+OTHER = {"nl": "overig ({code})", "en": "other ({code})"}
 
 # The funder report's tables, and the field whose labels its keys are.
-REPORT_TABLES: dict[str, tuple[str, str, str | None]] = {
-    "questions_by_topic": ("Vragen per onderwerp", "Questions per topic", "topic"),
-    "questions_by_channel": ("Vragen per kanaal", "Questions per channel", "channel"),
-    "routed_by_municipality": ("Doorgestuurd per gemeente", "Sent on per town", None),
-    "outcomes": ("Uitkomsten", "Outcomes", "outcome"),
-    "referrals_by_kind": ("Verwijzingen per soort", "Referrals per kind", "referrer_kind"),
-    "buddy_signals_by_topic": (
-        "Samen een groep starten, per onderwerp",
-        "Starting a group together, per topic",
-        "topic",
-    ),
-    "answered_by_topic": ("Beantwoord per onderwerp", "Answered per topic", "topic"),
-    "response_times": ("Reactietijden", "Response times", None),
-    "median_callback_by_topic": (
-        "Middelste tijd tot terugbellen, per onderwerp (uren:minuten:seconden)",
-        "Median time to callback, per topic (hours:minutes:seconds)",
-        "topic",
-    ),
+REPORT_TABLES: dict[str, dict[str, str | None]] = {
+    "questions_by_topic": {
+        "nl": "Vragen per onderwerp",
+        "en": "Questions per topic",
+        "field": "topic",
+    },
+    "questions_by_channel": {
+        "nl": "Vragen per kanaal",
+        "en": "Questions per channel",
+        "field": "channel",
+    },
+    "routed_by_municipality": {
+        "nl": "Doorgestuurd per gemeente",
+        "en": "Sent on per town",
+        "field": None,
+    },
+    "outcomes": {"nl": "Uitkomsten", "en": "Outcomes", "field": "outcome"},
+    "referrals_by_kind": {
+        "nl": "Verwijzingen per soort",
+        "en": "Referrals per kind",
+        "field": "referrer_kind",
+    },
+    "buddy_signals_by_topic": {
+        "nl": "Samen een groep starten, per onderwerp",
+        "en": "Starting a group together, per topic",
+        "field": "topic",
+    },
+    "answered_by_topic": {
+        "nl": "Beantwoord per onderwerp",
+        "en": "Answered per topic",
+        "field": "topic",
+    },
+    "response_times": {"nl": "Reactietijden", "en": "Response times", "field": None},
+    "median_callback_by_topic": {
+        "nl": "Middelste tijd tot terugbellen, per onderwerp (uren:minuten:seconden)",
+        "en": "Median time to callback, per topic (hours:minutes:seconds)",
+        "field": "topic",
+    },
 }
-REPORT_KEYS: dict[str, tuple[str, str]] = {
-    "total": ("Totaal", "Total"),
-    "unknown": ("onbekend", "unknown"),
-    "median_callback": (
-        "Middelste tijd tot terugbellen (uren:minuten:seconden)",
-        "Median time to callback (hours:minutes:seconds)",
-    ),
-    "within_deadline": ("Op tijd teruggebeld", "Called back in time"),
+REPORT_KEYS: dict[str, dict[str, str]] = {
+    "total": {"nl": "Totaal", "en": "Total"},
+    "unknown": {"nl": "onbekend", "en": "unknown"},
+    "median_callback": {
+        "nl": "Middelste tijd tot terugbellen (uren:minuten:seconden)",
+        "en": "Median time to callback (hours:minutes:seconds)",
+    },
+    "within_deadline": {"nl": "Op tijd teruggebeld", "en": "Called back in time"},
 }
 
 
-def _pick(pair: tuple[str, str], lang: str) -> str:
-    return pair[1] if lang == "en" else pair[0]
+def _pick(texts: Mapping[str, str], lang: str) -> str:
+    return texts["en" if lang == "en" else "nl"]
 
 
 def translator(lang: str) -> Callable[..., str]:
-    """`t("key", name=value)`: the text in `lang`, with {name} filled in."""
-
-    def t(key: str, **values: Any) -> str:
-        text = _pick(CATALOGUE[key], lang)
-        return text.format(**values) if values else text
-
-    return t
+    """`t("key", name=value)`: the text in `lang`, with {name} filled in (the kit's translator)."""
+    return catalogue.translator(CATALOGUE, "en" if lang == "en" else "nl")
 
 
 def type_label(event_type: str, lang: str) -> str:
@@ -353,7 +426,10 @@ def code_label(field: str, code: str, lang: str) -> str:
     return _pick(pair, lang) if pair else _pick(OTHER, lang).format(code=code)
 
 
-LANGUAGE_NAMES = {"nl": ("Nederlands", "Dutch"), "en": ("Engels", "English")}
+LANGUAGE_NAMES = {
+    "nl": {"nl": "Nederlands", "en": "Dutch"},
+    "en": {"nl": "Engels", "en": "English"},
+}
 
 
 def routing_reason(code: str, lang: str) -> str:
@@ -370,14 +446,14 @@ def routing_reason(code: str, lang: str) -> str:
             words.append("buiten beltijden" if lang != "en" else "outside call hours")
         elif part.startswith("in_") and "_not_" in part:
             asked = part.rsplit("_not_", 1)[1]
-            name = _pick(LANGUAGE_NAMES.get(asked, (asked, asked)), lang)
+            name = _pick(LANGUAGE_NAMES.get(asked, {"nl": asked, "en": asked}), lang)
             words.append(
                 f"in het Nederlands: niemand vrij die {name} spreekt"
                 if lang != "en"
                 else f"in Dutch: nobody free who speaks {name}"
             )
         elif part.startswith("in_"):
-            name = _pick(LANGUAGE_NAMES.get(part[3:], (part[3:], part[3:])), lang)
+            name = _pick(LANGUAGE_NAMES.get(part[3:], {"nl": part[3:], "en": part[3:]}), lang)
             words.append(f"belt in het {name}" if lang != "en" else f"calls in {name}")
         else:
             return _pick(OTHER, lang).format(code=code)
@@ -423,14 +499,14 @@ def report_table(table: str, lang: str) -> str:
     names = REPORT_TABLES.get(table)
     if names is None:
         return _pick(OTHER, lang).format(code=table)
-    return names[1] if lang == "en" else names[0]
+    return str(_pick(names, lang))
 
 
 def report_key(table: str, key: str, lang: str) -> str:
     """A row of the report in words: a topic's, channel's or outcome's label, a town's name."""
     if key in REPORT_KEYS:
         return _pick(REPORT_KEYS[key], lang)
-    field = REPORT_TABLES.get(table, ("", "", None))[2]
+    field = REPORT_TABLES.get(table, {}).get("field")
     if field == "topic":
         return topic_label(key, lang)
     if field is not None:
@@ -439,16 +515,22 @@ def report_key(table: str, key: str, lang: str) -> str:
     return " ".join(w if w in ("en", "de", "van") else w.capitalize() for w in key.split("-"))
 
 
-DEAD_REASONS: dict[str, tuple[str, str]] = {
-    "invalid": ("onleesbaar of geen geldig bericht", "unreadable or not a valid message"),
-    "max_deliveries": ("te vaak geprobeerd, steeds mislukt", "tried too often, failed each time"),
-    "unknown_subject": ("onbekend soort bericht", "unknown kind of message"),
+DEAD_REASONS: dict[str, dict[str, str]] = {
+    "invalid": {
+        "nl": "onleesbaar of geen geldig bericht",
+        "en": "unreadable or not a valid message",
+    },
+    "max_deliveries": {
+        "nl": "te vaak geprobeerd, steeds mislukt",
+        "en": "tried too often, failed each time",
+    },
+    "unknown_subject": {"nl": "onbekend soort bericht", "en": "unknown kind of message"},
 }
-SERVICES: dict[str, tuple[str, str]] = {
-    "intake": ("aanmelding (intake)", "intake"),
-    "routing": ("doorsturen (routing)", "routing"),
-    "notify": ("berichten (notify)", "notify"),
-    "audit": ("logboek (audit)", "audit"),
+SERVICES: dict[str, dict[str, str]] = {
+    "intake": {"nl": "aanmelding (intake)", "en": "intake"},
+    "routing": {"nl": "doorsturen (routing)", "en": "routing"},
+    "notify": {"nl": "berichten (notify)", "en": "notify"},
+    "audit": {"nl": "logboek (audit)", "en": "audit"},
 }
 
 
