@@ -451,6 +451,29 @@ async def signin_link(
     return token
 
 
+async def peek_signin_link(
+    sessions: async_sessionmaker[AsyncSession], token: str, now: datetime
+) -> User | None:
+    """The enabled user a live sign-in link names, without spending it (the page with the one
+    button: a link preview's GET reads it and leaves it usable)."""
+    async with sessions() as session:
+        row = (
+            (
+                await session.execute(
+                    select(signin_links.c.user_name, signin_links.c.expires_at).where(
+                        signin_links.c.id_hash == _id_hash(token)
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None or row["expires_at"] <= now:
+            return None
+        user = await get_user(session, row["user_name"])
+        return None if user is None or user.disabled else user
+
+
 async def use_signin_link(
     sessions: async_sessionmaker[AsyncSession], token: str, now: datetime
 ) -> User | None:

@@ -234,7 +234,9 @@ async def test_up_prints_every_page_and_a_one_time_sign_in_for_the_first_coordin
         assert line in banner, line
     link = re.search(r"first coordinator (http://\S+/staff/first/\S+)", banner).group(1)
     async with httpx.AsyncClient(timeout=30) as c:
-        r = await c.get(link)
+        r = await c.get(link)  # a page with one button: opening it spends nothing
+        assert r.status_code == 200 and "Aanmelden als coordinator" in r.text
+        r = await c.post(link)
         assert r.status_code == 303 and r.headers["location"] == "/staff/password"
         # Until a password is chosen, nothing else opens.
         r = await c.get(intake + "/staff")

@@ -4,6 +4,7 @@ one-time sign-in link before they click it. Each test passes because the attack 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -11,9 +12,10 @@ import httpx
 import pytest
 
 from opendeur.embedded import Postgres
-from tests.support import System, add_staff, staff_sign_in, start_system, stop_system
+from tests.support import System, add_staff, csrf, staff_sign_in, start_system, stop_system
 
 pytestmark = pytest.mark.timeout(300)
+LINK = re.compile(r"(http://127\.0\.0\.1:\d+/staff/first/[A-Za-z0-9_\-]+)")
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +75,42 @@ async def test_an_attackers_fresh_assertion_signs_no_victim_in_as_the_attacker(
     finally:
         await attacker.aclose()
         await victim.aclose()
+
+
+async def test_a_link_preview_does_not_spend_a_one_time_sign_in_link(staffed: System) -> None:
+    intake = staffed.url("intake")
+    name, _ = add_staff(staffed, "teamlid")
+    boss = await signed_in(staffed, "coordinator")
+    try:
+        page = await boss.get(intake + "/staff/accounts")
+        r = await boss.post(
+            intake + "/staff/accounts",
+            data={"csrf": csrf(page.text), "action": "link", "name": name},
+            follow_redirects=True,
+        )
+        link = LINK.search(r.text).group(1)
+    finally:
+        await boss.aclose()
+    # A chat app's preview fetches the link, twice: a page with one button, no session.
+    for _ in range(2):
+        async with httpx.AsyncClient(timeout=30) as preview:
+            r = await preview.get(link)
+            assert r.status_code == 200 and f"Aanmelden als {name}" in r.text
+            assert not preview.cookies.get("od_staff_in")
+            assert r.headers["cache-control"].startswith("no-store")
+    # Another site's form posting to it spends nothing either.
+    async with httpx.AsyncClient(timeout=30) as other:
+        r = await other.post(link, headers={"Origin": "https://evil.example"})
+        assert r.status_code == 403 and not other.cookies.get("od_staff_in")
+        r = await other.post(link, headers={"Sec-Fetch-Site": "cross-site"})
+        assert r.status_code == 403 and not other.cookies.get("od_staff_in")
+    # The person's click: signed in, to choose a password.
+    async with httpx.AsyncClient(timeout=30) as person:
+        r = await person.post(link, headers={"Origin": intake, "Sec-Fetch-Site": "same-origin"})
+        assert r.status_code == 303 and r.headers["location"] == "/staff/password"
+        assert person.cookies.get("od_staff_in")
+    # Spent: a second click or a later preview finds nothing.
+    async with httpx.AsyncClient(timeout=30) as later:
+        assert (await later.post(link, headers={"Origin": intake})).status_code == 410
+        assert (await later.get(link)).status_code == 410
+        assert not later.cookies.get("od_staff_in")

@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import APIRouter, Request
@@ -217,20 +217,42 @@ async def post_login(request: Request) -> Response:
     return _set_cookie(request, RedirectResponse(where, 303), PhoneSession(sid, user.name))
 
 
+def _link_dead(request: Request) -> Response:
+    lang = lang_of(request)
+    heading, body = t("st_link_dead", lang), t("st_link_dead_body", lang)
+    return page(request, "staff_message.html", 410, heading=heading, body=body)
+
+
 @router.get("/first/{token}", response_class=HTMLResponse)
-async def first_signin(request: Request, token: str) -> Response:
+async def first_signin_page(request: Request, token: str) -> Response:
     """A one-time sign-in link (the first coordinator's, printed by `opendeur up`, or one a
-    coordinator made on the accounts page)."""
+    coordinator made on the accounts page): a page with one button. Opening it spends nothing,
+    so a chat or mail app's link preview leaves it usable; only the button (a post) signs in."""
+    user = await users.peek_signin_link(runtime(request).sessions, token[:200], datetime.now(UTC))
+    if user is None:
+        return _link_dead(request)
+    return page(request, "staff_first.html", token=token[:200], person=user.name)
+
+
+def cross_origin(request: Request) -> bool:
+    """A post another site's page sent (the browser says so), or one from another origin."""
+    if request.headers.get("sec-fetch-site") in ("cross-site", "same-site"):
+        return True
+    origin = request.headers.get("origin")
+    own = urlsplit(runtime(request).settings.base_url("intake"))
+    return origin is not None and origin != f"{own.scheme}://{own.netloc}"
+
+
+@router.post("/first/{token}", response_class=HTMLResponse)
+async def first_signin(request: Request, token: str) -> Response:
+    """The button: spends the link and signs the person in to choose a password."""
     rt = runtime(request)
+    if cross_origin(request):
+        lang = lang_of(request)
+        return page(request, "staff_message.html", 403, heading=t("st_first_refused", lang))
     user = await users.use_signin_link(rt.sessions, token[:200], datetime.now(UTC))
     if user is None:
-        return page(
-            request,
-            "staff_message.html",
-            410,
-            heading=t("st_link_dead", lang_of(request)),
-            body=t("st_link_dead_body", lang_of(request)),
-        )
+        return _link_dead(request)
     log.info("staff_first_signin", staff_id=user.staff_id)
     lifetime = sign_in(rt).lifetime
     sid = await users.open_session(rt.sessions, user.name, datetime.now(UTC), lifetime)
