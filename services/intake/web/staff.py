@@ -235,12 +235,14 @@ async def first_signin_page(request: Request, token: str) -> Response:
 
 
 def cross_origin(request: Request) -> bool:
-    """A post another site's page sent (the browser says so), or one from another origin."""
-    if request.headers.get("sec-fetch-site") in ("cross-site", "same-site"):
-        return True
+    """A post another site's page sent: the browser's Sec-Fetch-Site says so; without it, an
+    Origin of another site. (With no-referrer, Chromium sends `Origin: null` on our own forms.)"""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site not in ("same-origin", "none")
     origin = request.headers.get("origin")
     own = urlsplit(runtime(request).settings.base_url("intake"))
-    return origin is not None and origin != f"{own.scheme}://{own.netloc}"
+    return origin not in (None, "null", f"{own.scheme}://{own.netloc}")
 
 
 @router.post("/first/{token}", response_class=HTMLResponse)
