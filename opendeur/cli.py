@@ -599,6 +599,9 @@ def _banner(
         f"  phone console     {settings.base_url('intake')}/phone\n"
         f"  staff sign-in     {settings.base_url('intake')}/staff/login\n"
         f"  triage            {settings.base_url('routing')}/triage\n"
+        f"  crisis callbacks  {settings.base_url('intake')}/staff/crisis\n"
+        f"  staff accounts    {settings.base_url('intake')}/staff/accounts\n"
+        f"  contact persons   {settings.base_url('notify')}/contacts\n"
         f"  console           {settings.base_url('audit')}/\n"
         f"  report            {settings.base_url('audit')}/report\n"
         f"  topics/directory  {settings.base_url('routing')}/api/v1/directory\n"
@@ -621,7 +624,7 @@ def _banner(
         + (
             f"  first coordinator {settings.base_url('intake')}/staff/first/{first}\n"
             "                    (signs in once within 24 h; choose a password, then add "
-            "staff with `opendeur users add`)\n"
+            "staff on the accounts page)\n"
             if first
             else ""
         )

@@ -117,7 +117,7 @@ async def test_phone_console_by_keyboard(system: System, browser: Browser) -> No
     main = await page.inner_text("main")
     assert main.index("Lees dit nu voor") < main.index("De vraag is ingevoerd")
     await page.screenshot(path=str(ARTIFACTS / "phone-done.png"), full_page=True)
-    await page.click("text=Uitloggen")
+    await page.click("text=Afmelden")
     await page.wait_for_selector("#password")
     await ctx.close()
 

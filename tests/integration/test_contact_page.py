@@ -455,7 +455,9 @@ async def test_the_triage_queue_puts_crisis_first_in_words_with_a_call_back(
     assert call in card and "Crisis" in card
     assert "professionele hulp aangeraden" in card and "Eindhoven" in card
     # The matcher's suggestion with why; the lists start empty: nothing chosen for the team.
-    assert "Voorstel van de matcher" in card
+    assert "Voorstel, de best passende groep eerst:" in card
+    # A crisis question goes to a group only on purpose: the form is behind "Toch naar een groep".
+    assert "Toch naar een groep…" in card and "Ja, naar deze groep" in card
     assert "<strong>Parkinsongroep Eindhoven</strong>: onderwerp en gemeente passen" in card
     assert '<option value="" selected disabled>Kies een groep</option>' in card
     assert '<option value="" selected disabled>Kies een reden</option>' in card
@@ -463,6 +465,6 @@ async def test_the_triage_queue_puts_crisis_first_in_words_with_a_call_back(
     other = next(c for c in cards if plain["reference"] in c)
     assert "Bel terug" not in other and "Helmond" in other
     assert "Geen groep voor dit onderwerp in de buurt" in other
-    assert "geen groep met plek" in other  # no suggestion: said so, not an empty list
+    assert "geen passende groep met plek" in other  # no suggestion: said so, not an empty list
     for code in ("professional_help_advised", "no_group", "all_full", "helmond<", "adhd<"):
         assert code not in page

@@ -129,6 +129,8 @@ async def test_assign_by_hand_routes_to_the_group_and_mails_its_contact(team: Sy
         assert r.status_code == 422 and r.json()["field"] == "question_id"
         r = await client.post(url, data={"group_id": "mantelzorg-helmond", "csrf": csrf})
         assert r.status_code == 303, r.text
+        done = await client.get(r.headers["location"])
+        assert "De vraag is naar de groep gestuurd" in done.text
         r = await client.post(url, data={"group_id": "mantelzorg-helmond", "csrf": csrf})
         assert r.status_code == 409 and r.json()["error"] == "not_in_queue"
         assert ref not in (await client.get("/triage")).text

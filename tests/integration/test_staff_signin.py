@@ -228,6 +228,9 @@ async def test_up_prints_every_page_and_a_one_time_sign_in_for_the_first_coordin
         f"phone console     {intake}/phone",
         f"staff sign-in     {intake}/staff/login",
         f"triage            {staffed.url('routing')}/triage",
+        f"crisis callbacks  {intake}/staff/crisis",
+        f"staff accounts    {intake}/staff/accounts",
+        f"contact persons   {staffed.url('notify')}/contacts",
         f"console           {staffed.url('audit')}/",
         f"report            {staffed.url('audit')}/report",
     ):

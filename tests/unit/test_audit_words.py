@@ -212,3 +212,21 @@ def test_a_group_in_the_trail_is_named_not_coded() -> None:
     assert "groep oude-groep" in trail.details(
         record(type="question.routed.v1", group_id="oude-groep"), "nl", {}
     )
+
+
+def test_the_report_month_and_the_trail_read_as_a_person_says_them() -> None:
+    assert i18n.month_label("2026-12", "nl") == "december 2026"
+    assert i18n.month_label("2026-03", "en") == "March 2026"
+    assert i18n.month_label("nonsense", "nl") == "nonsense"
+    assert i18n.type_label("question.unmatched.v1", "nl") == "Naar het team (geen groep)"
+    reason = i18n.code_label("reason", "professional_help_advised", "nl")
+    assert reason == "crisis, professionele hulp aangeraden"
+
+
+def test_a_wait_reads_as_a_person_says_it() -> None:
+    from services.audit.web.pages import age
+
+    assert age(12 * 60, "nl") == "12 min"
+    assert age(3 * 3600 + 5 * 60, "nl") == "3 uur 5 min"
+    assert age(2 * 86400 + 4 * 3600, "nl") == "2 dagen 4 uur"
+    assert age(86400, "en") == "1 day 0 h"

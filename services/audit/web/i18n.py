@@ -20,6 +20,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
     "queues": {"nl": "Wachtrijen", "en": "Queues"},
     "open_count": {"nl": "open vragen", "en": "open questions"},
+    "open_count_one": {"nl": "open vraag", "en": "open question"},
     "triage_count": {"nl": "bij het team (triage)", "en": "with the team (triage)"},
     "dead_count": {"nl": "berichten vastgelopen", "en": "messages stuck"},
     "unknown": {"nl": "onbekend", "en": "unknown"},
@@ -50,7 +51,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": " Target {target}, reached in {met} of {n} weeks.",
     },
     "chart_target": {"nl": "doel {target}", "en": "target {target}"},
-    "hours_unit": {"nl": "u", "en": "h"},
+    "hours_unit": {"nl": "uur", "en": "h"},
     "open_title": {"nl": "Open vragen, de oudste eerst", "en": "Open questions, oldest first"},
     "col_reference": {"nl": "Vraag", "en": "Question"},
     "col_topic": {"nl": "Onderwerp", "en": "Topic"},
@@ -154,6 +155,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "account_disabled": {"nl": "account uitgezet", "en": "account disabled"},
     "account_enabled": {"nl": "account weer aangezet", "en": "account enabled again"},
     "account_roles": {"nl": "rollen gewijzigd", "en": "roles changed"},
+    "account_password": {"nl": "wachtwoord gekozen", "en": "password chosen"},
     "account_signin_link": {"nl": "nieuwe aanmeldlink gemaakt", "en": "new sign-in link made"},
     "attempt": {"nl": "poging {n}", "en": "attempt {n}"},
     "priority": {"nl": "voorrang", "en": "priority"},
@@ -163,6 +165,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
     "dead_letter_n": {"nl": "vastgelopen bericht {seq}", "en": "stuck message {seq}"},
     "report_title": {"nl": "Maandrapport {month}", "en": "Monthly report {month}"},
+    "month_names": {
+        "nl": "januari februari maart april mei juni juli augustus september oktober november december",
+        "en": "January February March April May June July August September October November December",
+    },
     "report_note": {
         "nl": "Aantallen van 1 tot en met 4 staan er als <5. Soms is ook een ander getal verborgen (•), "
         "zodat niemand ze kan terugrekenen. Reactietijden staan er alleen bij minstens 5 "
@@ -188,8 +194,8 @@ TYPES: dict[str, dict[str, str]] = {
     "question.received.v1": {"nl": "Vraag binnengekomen", "en": "Question received"},
     "question.routed.v1": {"nl": "Naar een groep gestuurd", "en": "Sent to a group"},
     "question.unmatched.v1": {
-        "nl": "Geen groep gevonden: naar het team",
-        "en": "No group found: to the team",
+        "nl": "Naar het team (geen groep)",
+        "en": "To the team (no group)",
     },
     "question.escalated.v1": {"nl": "Herinnering of escalatie", "en": "Reminder or escalation"},
     "question.closed.v1": {"nl": "Gesloten door het team", "en": "Closed by the team"},
@@ -283,8 +289,8 @@ CODES: dict[str, dict[str, dict[str, str]]] = {
         "team": {"nl": "door het team gekozen", "en": "chosen by the team"},
         "team_assign": {"nl": "door het team gekozen", "en": "chosen by the team"},
         "professional_help_advised": {
-            "nl": "professionele hulp aangeraden: voorrang",
-            "en": "professional help advised: priority",
+            "nl": "crisis, professionele hulp aangeraden",
+            "en": "crisis, professional help advised",
         },
         "no_topic": {"nl": "geen onderwerp gekozen", "en": "no topic chosen"},
         "no_group": {
@@ -479,8 +485,18 @@ def labels(lang: str) -> Mapping[str, Any]:
         "topic_label": lambda code: topic_label(code, lang),
         "dead_reason": lambda reason: dead_reason(reason, lang),
         "consumer_label": lambda durable: consumer_label(durable, lang),
+        "month_label": lambda month: month_label(month, lang),
         "q": "?lang=en" if lang == "en" else "",
     }
+
+
+def month_label(month: str, lang: str) -> str:
+    """ "2026-12" as a person says it: "december 2026" (anything else as it is)."""
+    year, _, number = str(month).partition("-")
+    names = translator(lang)("month_names").split()
+    if not (year.isdigit() and number.isdigit() and 1 <= int(number) <= 12):
+        return str(month)
+    return f"{names[int(number) - 1]} {year}"
 
 
 def chart_words(lang: str) -> charts.Words:

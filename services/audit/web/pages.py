@@ -77,8 +77,15 @@ def age(seconds: float, lang: str) -> str:
     minutes = int(max(seconds, 0) // 60)
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
-    d, h, m = ("d", "u", "min") if lang != "en" else ("d", "h", "min")
-    return f"{days} {d} {hours} {h}" if days else f"{hours} {h} {mins:02d} {m}"
+    """How long a question has waited, as a person says it: "12 min", "3 uur 5 min", "2 dagen
+    4 uur" ("3 h 5 min", "2 days 4 h")."""
+    en = lang == "en"
+    if days:
+        unit = ("day" if days == 1 else "days") if en else ("dag" if days == 1 else "dagen")
+        return f"{days} {unit} {hours} {'h' if en else 'uur'}"
+    if hours:
+        return f"{hours} {'h' if en else 'uur'} {mins} min"
+    return f"{mins} min"
 
 
 async def lines(

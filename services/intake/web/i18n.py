@@ -442,7 +442,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "nl": "Te veel pogingen. Wacht een paar minuten.",
         "en": "Too many attempts. Please wait a few minutes.",
     },
-    "ph_logout": {"nl": "Uitloggen", "en": "Log out"},
+    "ph_logout": {"nl": "Afmelden", "en": "Sign out"},
+    "ph_overview": {"nl": "Overzicht", "en": "Overview"},
     "ph_new_password": {"nl": "Kies een nieuw wachtwoord", "en": "Choose a new password"},
     "ph_new_password_hint": {
         "nl": "Minstens {min} tekens. Je eenmalige wachtwoord werkt daarna niet meer.",
@@ -949,7 +950,7 @@ CATALOGUE.update(
             "en": "groups, addresses, accounts",
         },
         "role_beheerder_hint": {
-            "nl": "console, logboek, dead letters",
+            "nl": "console, logboek, vastgelopen berichten",
             "en": "console, trail, dead letters",
         },
         "role_rapportage_hint": {"nl": "alleen het maandrapport", "en": "the monthly report only"},

@@ -59,7 +59,7 @@ CLOSE_REASONS = {
 }
 # Why a question is in the team's queue (matching.Unmatched.reason, decisions.to_team), in words.
 QUEUE_REASONS = {
-    "professional_help_advised": "Crisis: professionele hulp aangeraden, bel vandaag terug",
+    "professional_help_advised": "Crisis: professionele hulp aangeraden; het team belt zelf terug",
     "no_topic": "Geen onderwerp gekozen",
     "no_group": "Geen groep voor dit onderwerp in de buurt",
     "all_full": "Alle passende groepen zitten vol",
@@ -80,6 +80,11 @@ LANGUAGE_FLAGS = {
     "in_nl_not_en": "; belt in het Nederlands (de vrager spreekt liever Engels)",
 }
 SUGGESTIONS = 3
+# What the queue says after a post went through (PRG: /triage?gedaan=...).
+DONE = {
+    "toegewezen": "De vraag is naar de groep gestuurd; de contactpersoon heeft bericht.",
+    "gesloten": "De vraag is gesloten en uit de wachtrij.",
+}
 # A refused triage post, in words for the team member in the browser (API clients keep the JSON).
 REFUSALS = {
     "missing_field": "Kies eerst een groep.",
@@ -234,6 +239,7 @@ async def triage_page(request: Request, db: Db, staff: TeamPage, settings: Setti
         csrf=csrf_token(request, staff),
         header=header_for(request, staff),
         intake=intake,
+        done=DONE.get(request.query_params.get("gedaan", "")),
     )
 
 
@@ -259,7 +265,7 @@ async def _assign(qid: str, db: Db, posted: StaffForm) -> Response:
     question = question_id(qid)
     await decisions.assign(db, question, group_id, datetime.now(UTC))  # a Refused rolls back
     await outbox.add(db, acted(posted.staff, "assign", question, group_id))
-    return RedirectResponse("/triage", status_code=303)
+    return RedirectResponse("/triage?gedaan=toegewezen", status_code=303)
 
 
 @router.post(
@@ -292,4 +298,4 @@ async def _close(qid: str, db: Db, posted: StaffForm) -> Response:
         QuestionClosed(question_id=question, reason=reason),
         acted(posted.staff, "close", question),
     )
-    return RedirectResponse("/triage", status_code=303)
+    return RedirectResponse("/triage?gedaan=gesloten", status_code=303)
