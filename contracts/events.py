@@ -255,7 +255,7 @@ StaffAction = Literal[
 
 # The actor of an address_confirmed: the owner of the new address, who pressed its link.
 NEW_ADDRESS = "new-address"
-AccountChange = Literal["added", "disabled", "enabled", "roles", "signin_link"]
+AccountChange = Literal["added", "disabled", "enabled", "roles", "signin_link", "password"]
 
 
 class StaffActed(Event, subject="staff.acted.v1"):

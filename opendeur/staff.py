@@ -212,7 +212,7 @@ def local_path(next_: str | None, default: str) -> str:
 
 
 # Account changes after which a person's sessions on the other services end.
-REVOKING = ("disabled", "roles")
+REVOKING = ("disabled", "roles", "password")
 
 
 def _issued_before(issued: float, revoked_at: float | None) -> bool:
@@ -238,9 +238,18 @@ class StaffGate:
         self.state_cookie = STATE_COOKIE.format(service=service)
 
     def revoke(self, staff_id: str, at: float) -> None:
-        """End every session of this person issued before `at` (her cookies read as none)."""
-        self._revoked = {k: v for k, v in self._revoked.items() if v > at - SESSION_TTL}
-        self._revoked[staff_id] = at
+        """End every session of this person issued before `at` (her cookies read as none).
+        `at` is never later than now: a future-dated event (a forged one, a clock ahead) ends the
+        sessions that exist, not the next sign-in's; entries go when no session they could end
+        is left (by this process's clock, so no event can wipe the others)."""
+        now = time.time()
+        self._revoked = {k: v for k, v in self._revoked.items() if v > now - SESSION_TTL}
+        self._revoked[staff_id] = max(min(at, now), self._revoked.get(staff_id, 0.0))
+
+    def revocation(self, staff_id: str) -> float | None:
+        """When this person's sessions here were last ended (None: not lately). A long-lived
+        answer (the audit stream) compares it with the value it started with."""
+        return self._revoked.get(staff_id)
 
     def heard(self, event: StaffActed) -> None:
         """An account change published by intake (disabled, new roles) or a sign-out at intake

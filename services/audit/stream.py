@@ -4,7 +4,7 @@ Last-Event-ID (or ?after=), optionally only some types or only those occurred si
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated
 
@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 
 from opendeur import web
 from opendeur.errors import Refused
+from opendeur.staff import Staff
 from services.audit import store, tailing
 from services.audit.api import MAX_SEQ, EventType, Reader
 
@@ -31,15 +32,29 @@ def resume_from(last_event_id: str | None, after: int | None) -> int:
     return resume if 0 <= resume <= MAX_SEQ else (after or 0)
 
 
+def still_allowed(request: Request, person: Staff | None) -> Callable[[], bool]:
+    """For a staff member's stream: false once her sessions here are ended (disabled, new roles,
+    signed out) after the stream began; a machine token's stream is not a session."""
+    gate = web.runtime(request).staff
+    if person is None or gate is None:
+        return lambda: True
+    start = gate.revocation(person.staff_id)
+    return lambda: gate.revocation(person.staff_id) == start
+
+
 async def records(
-    request: Request, resume: int, types: list[str], start: datetime | None
+    request: Request,
+    resume: int,
+    types: list[str],
+    start: datetime | None,
+    allowed: Callable[[], bool] = lambda: True,
 ) -> AsyncIterator[bytes]:
     sessions = web.runtime(request).sessions
     yield b": opendeur audit stream\n\n"
     if start is not None:
         async with sessions() as session:
             resume = await tailing.first_after(session, resume, start)
-    while not await request.is_disconnected():
+    while allowed() and not await request.is_disconnected():
         async with sessions() as session:
             batch = await store.events_for(session, None, resume, types, BATCH, since=start)
         for e in batch:
@@ -64,7 +79,7 @@ async def records(
 )
 async def audit_stream(
     request: Request,
-    _: Reader,
+    person: Reader,
     last_event_id: Annotated[str | None, Header()] = None,
     since: Annotated[
         str | None,
@@ -84,7 +99,13 @@ async def audit_stream(
     if len(types) > tailing.MAX_TYPES:
         raise Refused("invalid_value", "Too many types.", "type")
     return StreamingResponse(
-        records(request, resume_from(last_event_id, after), types, start),
+        records(
+            request,
+            resume_from(last_event_id, after),
+            types,
+            start,
+            still_allowed(request, person),
+        ),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

@@ -238,6 +238,10 @@ async def set_password(
             .values(password_hash=hashed, must_change=False)
         )
         await end_sessions_of(session, name)  # a new password ends every session before it
+        # Announced (by the person herself), so her sessions on routing, notify and audit end
+        # too, and the trail shows when a password was set (also after a one-time link).
+        staff_id = await _staff_id_of(session, name)
+        await _acted(session, staff_id, staff_id, "password")
 
 
 def _id_hash(sid: str) -> bytes:

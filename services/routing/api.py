@@ -246,11 +246,14 @@ async def set_status(
     body: StatusIn,
     db: Db,
     person: GroupsWriter,
+    request: Request,
 ) -> None:
     if not await groups.change_status(db, group_id, body.status, "team"):
         raise Refused("not_found", "There is no group with this id.", "group_id", "not_found")
-    if person is not None:  # attributed (a machine client is its token's business)
-        await outbox.add(db, acted(person, "group_status", group_id=group_id))
+    # Attributed: to the person, or to the machine client as token.<name> (as notify does).
+    actor = person.staff_id if person else runtime(request).machine_actor(request)
+    if actor is not None:
+        await outbox.add(db, acted(Staff(actor, frozenset()), "group_status", group_id=group_id))
 
 
 @router.get(

@@ -697,7 +697,21 @@ async def test_a_disabled_or_demoted_person_loses_routing_notify_and_audit_at_on
             r = await p.c.get(attacked.url(service) + path, follow_redirects=False)
             assert r.status_code == 200, (service, r.status_code)
 
+    # The attack on the live trail: an operator's stream, opened before she is disabled, went
+    # on delivering (seen 650 s later). Now it ends once audit hears the change.
+    async def read_stream() -> int:
+        chunks = 0
+        async with gone.c.stream("GET", attacked.url("audit") + "/api/v1/audit/stream") as live:
+            assert live.status_code == 200
+            async for _ in live.aiter_bytes():
+                chunks += 1
+        return chunks
+
+    stream = asyncio.create_task(read_stream())
+    await asyncio.sleep(1)
+    assert not stream.done()
     assert attacked.opendeur("users", "disable", gone.name).returncode == 0
+    assert await asyncio.wait_for(stream, 30) >= 1  # it ended by itself
     coordinator = await signed(people, attacked, "coordinator")
     r = await coordinator.c.post(
         coordinator.intake + "/staff/accounts",
@@ -750,6 +764,33 @@ async def test_signing_out_at_intake_signs_out_of_triage_too(
     assert "/staff/handoff" in r.headers["location"]
     r = await team.c.get(triage, follow_redirects=True)
     assert "/staff/login" in str(r.url) and "Kies een groep" not in r.text
+
+
+async def test_a_new_password_ends_a_thiefs_copied_session_on_the_other_services(
+    attacked: System, people: list[Person]
+) -> None:
+    """The attack: a copied routing cookie kept triage open after its owner, suspecting a
+    theft, chose a new password at intake (only intake's sessions ended). Now the password
+    change is announced (staff.acted account_change password) and ends them everywhere."""
+    team = await signed(people, attacked, "teamlid")
+    await team.on("routing")
+    triage = attacked.url("routing") + "/triage"
+    copied = team.c.cookies.get("od_staff_routing")
+    async with httpx.AsyncClient(timeout=30, cookies={"od_staff_routing": copied}) as thief:
+        assert (await thief.get(triage, follow_redirects=False)).status_code == 200
+        new = "een-ander-lang-wachtwoord-na-de-diefstal"
+        r = await team.c.post(
+            team.intake + "/staff/password",
+            data={"csrf": await team.csrf("/staff/password"), "password": new, "password2": new},
+        )
+        assert r.status_code == 200, r.text[:300]
+        deadline = time.monotonic() + 30
+        while (r := await thief.get(triage, follow_redirects=False)).status_code != 303:
+            assert r.status_code == 200 and time.monotonic() < deadline, r.status_code
+            await asyncio.sleep(0.2)
+    # The owner, signed in again with her new password, still gets in.
+    await team.on("routing")
+    assert (await team.c.get(triage, follow_redirects=False)).status_code == 200
 
 
 async def test_a_coordinator_does_not_see_crisis_numbers(

@@ -4,6 +4,7 @@ environment cannot mint a staff sign-in, and the admin token changes no contact'
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -11,6 +12,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 
+import asyncpg
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -47,6 +49,14 @@ async def plain(tmp_path_factory: pytest.TempPathFactory, pg: Postgres) -> Async
     )
     yield s
     stop_system(s)
+
+
+async def fetch_count(s: System, sql: str) -> int:
+    conn = await asyncpg.connect(s.pg.url(s.database))
+    try:
+        return int(await conn.fetchval(sql))
+    finally:
+        await conn.close()
 
 
 async def signed_in(s: System, service: str, *roles: str) -> httpx.AsyncClient:
@@ -195,6 +205,16 @@ async def test_a_scoped_machine_token_does_its_one_job(plain: System) -> None:
         url = plain.url("routing") + "/api/v1/groups/rouwgroep-eindhoven/status"
         assert (await c.post(url, json={"status": "paused"})).status_code == 204
         assert (await c.post(url, json={"status": "active"})).status_code == 204
+        # Attributed like a person's change: to the machine client (before: no staff.acted).
+        deadline = time.monotonic() + 30
+        sql = (
+            "select count(*) from audit.events where type = 'staff.acted.v1' and "
+            "record->>'action' = 'group_status' and record->>'staff_id' = 'token.ci' "
+            "and record->>'group_id' = 'rouwgroep-eindhoven'"
+        )
+        while await fetch_count(plain, sql) < 2:
+            assert time.monotonic() < deadline, "the machine's pause is not in the trail"
+            await asyncio.sleep(0.3)
         r = await c.get(plain.url("audit") + "/api/v1/audit/events")
         assert r.status_code == 403
         r = await c.put(plain.url("notify") + f"/api/v1/contacts/{CONTACT}", json=ADDRESS)
