@@ -268,7 +268,7 @@ async def test_question_times_kept_by_the_trigger_match_the_events_in_any_order(
     now = datetime.now(UTC)
     async with engine.begin() as conn:
         await conn.execute(text("create temp table stage as select * from events limit 0"))
-        fill = perf.FILL.replace("insert into events", "insert into stage")
+        fill = perf.fill_sql("v7").replace("insert into events", "insert into stage")
         await conn.execute(text(fill), {"q": 1500, "now": now})
         # Closed and re-routed questions too, then everything in shuffled batches: events of
         # one question arrive out of order and in different statements.

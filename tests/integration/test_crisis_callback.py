@@ -263,7 +263,7 @@ async def test_a_coordinator_manages_accounts(crisis_system: System) -> None:
             data={"csrf": csrf(again.text), "action": "disable", "name": newbie},
         )
         assert r.status_code == 200 and f"{newbie} is uitgezet" in r.text
-        name = re.search(r"<h3>([^<]+) \(u\)</h3>", r.text).group(1)
+        name = re.search(r"<h3>([^<]+) \(jij\)</h3>", r.text).group(1)
         r = await coordinator.post(
             intake + "/staff/accounts",
             data={"csrf": csrf(again.text), "action": "disable", "name": name},
@@ -298,4 +298,7 @@ async def test_only_a_coordinator_opens_the_accounts_page(crisis_system: System)
     for role in ("teamlid", "beheerder", "telefoonvrijwilliger"):
         async with signed_in(s, role) as c:
             r = await c.get(intake + "/staff/accounts")
-            assert r.status_code == 403 and "staf-" not in r.text
+            # Refused: the header names only the person herself, no account of anyone else.
+            assert r.status_code == 403 and "Geen toegang" in r.text
+            own = re.search(r'id="staff-name">([^<]+)<', r.text).group(1)
+            assert set(re.findall(r"staf-[0-9a-f]+", r.text)) == {own}

@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 # sign-ins). Routing's and audit's own pages need a signed-in person and their database (their
 # /login sends people to intake's): every template is also read and parsed from the install.
 PAGES = {
-    "intake": ["/", "/voor-iemand-anders", "/verwijzen", "/phone/login", "/staff/login"],
+    "intake": ["/", "/voor-iemand-anders", "/verwijzen", "/staff/login"],
 }
 SERVICES = ("intake", "routing", "notify", "audit")
 # Files besides the code that the package reads at run time.
