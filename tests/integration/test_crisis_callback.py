@@ -270,9 +270,12 @@ async def test_a_coordinator_manages_accounts(crisis_system: System) -> None:
         )
         assert r.status_code == 422 and "eigen account" in r.text
 
-    acted = await wait_trail(
-        s, "staff.acted.v1", lambda e: e["staff_id"] == me and e["action"] == "account_change", 3
+    mine = await wait_trail(
+        s, "staff.acted.v1", lambda e: e["staff_id"] == me and e["action"] == "account_change", 4
     )
+    # Her own first password (chosen after her one-time link) is in the trail as hers.
+    assert [e["target_staff_id"] for e in mine if e["change"] == "password"] == [me], mine
+    acted = [e for e in mine if e["change"] != "password"]
     assert len(acted) == 3  # added, roles, disabled
     # Whose account, and what changed: the same person's pseudonymous id on all three.
     assert [e["change"] for e in acted] == ["added", "roles", "disabled"], acted
