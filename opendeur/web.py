@@ -51,7 +51,7 @@ from __future__ import annotations
 import inspect
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -345,16 +345,28 @@ async def staff_look_css() -> Response:
 # which hold only group codes, show "Rouwgroep Eindhoven" instead of "rouwgroep-eindhoven".
 _NETWORK_ORG = uuid.uuid5(uuid.NAMESPACE_URL, "opendeur:organization:zelfhulpnetwerk")
 _group_names: dict[str, str] = {}  # service id -> group name
-_group_names_next = [0.0]
+_group_names_next = [0.0]  # when the cache is refreshed in any case
+_group_names_tried = [-1e9, True]  # the last fetch: when, and whether routing answered
+MISS_REFRESH_S = 5.0  # a group not in the cache (one that just joined): asked again this soon
 
 
-async def group_names(settings: Settings) -> dict[str, str]:
+def _service_id(group_id: str) -> str:
+    return str(uuid.uuid5(_NETWORK_ORG, f"service:{group_id}"))
+
+
+async def group_names(settings: Settings, wanted: Iterable[str | None] = ()) -> dict[str, str]:
     """Service id -> group name from routing's directory, cached 10 minutes; while routing is
-    away {} (then the code shows), asked again after 30 s."""
+    away {} (then the code shows), asked again after 30 s. A page that names a group the cache
+    does not know (`wanted`: one imported a moment ago) asks again, at most every 5 s while
+    routing answers, so a new group is not shown by its code for ten minutes."""
     now = time.monotonic()
-    if now < _group_names_next[0]:
+    missing = any(g and _service_id(g) not in _group_names for g in wanted)
+    last, answered = _group_names_tried
+    retry = missing and answered and now - last >= MISS_REFRESH_S
+    if now < _group_names_next[0] and not retry:
         return _group_names
     _group_names_next[0] = now + 30
+    _group_names_tried[:] = [now, False]
     try:
         async with httpx.AsyncClient(timeout=2.0) as client:
             got = await client.get(settings.base_url("routing") + "/api/v1/directory")
@@ -362,6 +374,7 @@ async def group_names(settings: Settings) -> dict[str, str]:
         _group_names.clear()
         _group_names.update({str(s["id"]): str(s["name"]) for s in services})
         _group_names_next[0] = now + 600
+        _group_names_tried[1] = True
     except (httpx.HTTPError, ValueError, KeyError, TypeError):
         pass
     return _group_names
@@ -372,7 +385,7 @@ def group_label(names: Mapping[str, str], group_id: str | None) -> str | None:
     that left); None without a group."""
     if not group_id:
         return None
-    return names.get(str(uuid.uuid5(_NETWORK_ORG, f"service:{group_id}")), group_id)
+    return names.get(_service_id(group_id), group_id)
 
 
 class PageAnswer(Exception):

@@ -93,7 +93,8 @@ async def lines(
 ) -> list:
     records = await queries.trail(db, after=after, limit=LATEST, staff_only=staff_only)
     refs = await queries.references(db, [str(r.get("question_id") or "") for r in records])
-    groups = await web.group_names(web.runtime(request).settings) if records else {}
+    wanted = (r.get("group_id") for r in records)
+    groups = await web.group_names(web.runtime(request).settings, wanted) if records else {}
     return [trail.line(r, refs, lang, groups) for r in records]
 
 

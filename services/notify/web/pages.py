@@ -69,7 +69,7 @@ async def contacts_view(
 ) -> HTMLResponse:
     t = i18n.translator(i18n.pick(lang))
     rows = await store.all_contacts(db, envelope)
-    names = await web.group_names(web.runtime(request).settings)
+    names = await web.group_names(web.runtime(request).settings, (a.group_id for a in rows))
     waiting = await pending.all_pending(db, envelope)
     cards = []
     for a in rows:
