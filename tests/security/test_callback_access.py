@@ -81,6 +81,18 @@ async def opens(c: httpx.AsyncClient, link: str, q: Asked) -> bool:
     return False
 
 
+async def opens_soon(c: httpx.AsyncClient, link: str, q: Asked, within: float = 15) -> bool:
+    """A re-routed question's new link opens once intake has heard the routing too: notify's
+    mail and intake's record are two consumers of one event (in a loaded full run the mail came
+    first and the link answered 410 for a moment)."""
+    deadline = time.monotonic() + within
+    while not await opens(c, link, q):
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.2)
+    return True
+
+
 async def closes(c: httpx.AsyncClient, link: str, q: Asked, within: float = 15) -> bool:
     """The link stops opening once intake has heard what routing decided (an event away)."""
     deadline = time.monotonic() + within
@@ -116,7 +128,7 @@ async def test_after_wrong_group_and_a_re_route_only_the_new_contact_opens_it(
         await outcome(c, anna, "wrong_group")
         assert not await opens(c, anna, q)
         cees = await link_of(calls, q, CEES)  # routing gave it to the online group
-        assert await opens(c, cees, q)
+        assert await opens_soon(c, cees, q)
         assert not await opens(c, anna, q)
 
 

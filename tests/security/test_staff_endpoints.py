@@ -139,7 +139,11 @@ def test_without_a_credential_a_staff_route_answers_401_first(system: System, ro
             back = parse_qs(location.query)
             assert back["to"] == [route["service"]], back
             assert back["next"][0].startswith("/") and not back["next"][0].startswith("//")
-            assert "set-cookie" not in r.headers
+            # No session, only the hand-off's state (its hash goes to intake, which signs it in;
+            # /staff/accept takes back only an assertion of this browser's own hand-off).
+            cookies = r.headers.get_list("set-cookie")
+            assert all(c.startswith("od_staff_state_") for c in cookies), cookies
+            assert all("path=/staff/accept" in c.lower() for c in cookies), cookies
         else:
             assert r.status_code == 401, (r.status_code, r.text[:300])
             assert r.json()["error"] == "unauthorized"
