@@ -23,8 +23,9 @@ async def ask(client: httpx.AsyncClient, system: System, **overrides: object) ->
 
 
 async def answered(client: httpx.AsyncClient, system: System) -> dict:
-    """A question that went all the way to a callback; its id and reference."""
-    accepted = await ask(client, system)
+    """A question that went all the way to a callback; its id and reference. Online Angst (room
+    for 100): on the suite's shared system earlier tests may hold Eindhoven's 3 rouw places."""
+    accepted = await ask(client, system, topic="angst")
     mail = await system.wait_mail(lambda m: accepted["reference"] in m.subject, timeout=SLOW)
     link = LINK.search(mail.text).group(1)
     assert (await client.get(link)).status_code == 200
@@ -57,15 +58,15 @@ async def test_timings_per_question_per_topic_and_open_questions(system: System)
         body = r.json()
 
     q = next(q for q in body["questions"] if q["question_id"] == done)
-    assert q["topic"] == "rouw" and q["within_deadline"] is True
+    assert q["topic"] == "angst" and q["within_deadline"] is True
     assert 0 <= q["routed_seconds"] <= q["notified_seconds"] <= q["callback_seconds"] < 60
 
-    rouw = next(s for s in body["by_topic"] if s["topic"] == "rouw")
-    assert rouw["month"] == this_month() and rouw["answered"] >= 1
-    assert 0 < rouw["median_callback_seconds"] <= rouw["p90_callback_seconds"] < 60
-    assert rouw["within_deadline_share"] == 1.0
+    angst = next(s for s in body["by_topic"] if s["topic"] == "angst")
+    assert angst["month"] == this_month() and angst["answered"] >= 1
+    assert 0 < angst["median_callback_seconds"] <= angst["p90_callback_seconds"] < 60
+    assert angst["within_deadline_share"] == 1.0
     overall = next(s for s in body["by_topic"] if s["topic"] == "*")
-    assert overall["questions"] >= 2 and overall["questions"] >= rouw["questions"]
+    assert overall["questions"] >= 2 and overall["questions"] >= angst["questions"]
 
     still_open = {o["question_id"]: o for o in body["open"]}
     assert done not in still_open
