@@ -17,7 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from opendeur.db import make_engine, migrate, provision, service_url
 from opendeur.embedded import Postgres
 from opendeur.settings import Settings
-from tests.support import RUN_MARKER, SECRET, System, start_system, stop_system
+from tests.support import (
+    RUN_MARKER,
+    SECRET,
+    SHARED_GROUPS_CSV,
+    System,
+    start_system,
+    stop_system,
+)
 
 # Every process this run starts inherits it; a process of another run (or a run before) does not.
 RUN_ID = uuid.uuid4().hex
@@ -101,7 +108,7 @@ def pg_reachable_dir() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def system(tmp_path_factory: pytest.TempPathFactory, pg: Postgres) -> Iterator[System]:
-    s = start_system(tmp_path_factory.mktemp("system"), pg)
+    s = start_system(tmp_path_factory.mktemp("system"), pg, SHARED_GROUPS_CSV)
     yield s
     stop_system(s)
 

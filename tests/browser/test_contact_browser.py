@@ -16,7 +16,15 @@ from opendeur import links
 from opendeur.keys import pseudonym
 from opendeur.settings import Settings
 from tests.browser.conftest import ARTIFACTS, serious_axe_violations
-from tests.support import ADMIN, LINK, SECRET, System, question, staff_client
+from tests.support import (
+    ADMIN,
+    ANNA_SHARED_PLACES,
+    LINK,
+    SECRET,
+    System,
+    question,
+    staff_client,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -95,7 +103,7 @@ async def test_contact_overview_and_callback_page_at_360px(
             csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', (await client.get(overview)).text)
             assert csrf
             r = await client.post(
-                overview + "/capacity", data={"csrf": csrf.group(1), "max_open": "3"}
+                overview + "/capacity", data={"csrf": csrf.group(1), "max_open": ANNA_SHARED_PLACES}
             )
             assert r.status_code == 303
 

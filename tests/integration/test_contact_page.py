@@ -15,7 +15,15 @@ import httpx
 from opendeur import links
 from opendeur.keys import pseudonym
 from opendeur.settings import Settings
-from tests.support import ADMIN, LINK, SECRET, System, question, staff_client
+from tests.support import (
+    ADMIN,
+    ANNA_SHARED_PLACES,
+    LINK,
+    SECRET,
+    System,
+    question,
+    staff_client,
+)
 
 ANNA = "anna.rouw@example.org"
 OVERVIEW = re.compile(r"(http://127\.0\.0\.1:\d+/contact/[A-Za-z0-9_.\-]+)")
@@ -79,7 +87,7 @@ async def anna_has_room(client: httpx.AsyncClient, system: System) -> AsyncItera
     try:
         yield
     finally:
-        await post(client, anna_page(system), "capacity", {"max_open": "3"})
+        await post(client, anna_page(system), "capacity", {"max_open": ANNA_SHARED_PLACES})
 
 
 async def test_the_mail_links_to_an_overview_that_lists_the_open_callback(system: System) -> None:
@@ -135,7 +143,7 @@ async def test_lowering_capacity_to_the_open_count_stops_new_questions(system: S
             assert unmatched["reason"] == "all_full"
             assert "question.routed.v1" not in [e["type"] for e in events]
         finally:
-            await post(client, page, "capacity", {"max_open": "3"})
+            await post(client, page, "capacity", {"max_open": ANNA_SHARED_PLACES})
         async with pin_set(client, system, ANNA):
             assert (await client.post(link, data={"outcome": "reached"})).status_code < 400
 
@@ -153,7 +161,9 @@ async def test_capacity_outside_0_to_20_is_refused_with_a_readable_message(
             assert (await post(client, page, "capacity", {"max_open": "0"})).status_code == 303
             assert (await post(client, page, "capacity", {"max_open": "20"})).status_code == 303
         finally:
-            assert (await post(client, page, "capacity", {"max_open": "3"})).status_code == 303
+            assert (
+                await post(client, page, "capacity", {"max_open": ANNA_SHARED_PLACES})
+            ).status_code == 303
 
 
 async def test_a_tampered_or_foreign_token_and_a_missing_csrf_are_refused(system: System) -> None:

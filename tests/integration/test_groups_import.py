@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import ADMIN, GROUPS_CSV, System
+from tests.support import ADMIN, SHARED_GROUPS_CSV, System
 
 
 async def group_events(system: System) -> list[dict]:
@@ -22,7 +22,7 @@ async def test_importing_the_same_file_twice_changes_nothing(
     system: System, tmp_path: Path
 ) -> None:
     csv = tmp_path / "groups.csv"
-    csv.write_text(GROUPS_CSV)
+    csv.write_text(SHARED_GROUPS_CSV)
     await asyncio.sleep(1)  # let the first import's events reach audit
     before = len(await group_events(system))
     result = system.opendeur("groups", "import", str(csv))
@@ -34,7 +34,9 @@ async def test_importing_the_same_file_twice_changes_nothing(
 
 async def test_a_file_with_a_bad_row_is_refused_whole(system: System, tmp_path: Path) -> None:
     csv = tmp_path / "bad.csv"
-    csv.write_text(GROUPS_CSV + "Nieuwe Groep,onbekend-onderwerp,Helmond,no,X,x@example.org,2\n")
+    csv.write_text(
+        SHARED_GROUPS_CSV + "Nieuwe Groep,onbekend-onderwerp,Helmond,no,X,x@example.org,2\n"
+    )
     result = system.opendeur("groups", "import", str(csv))
     assert result.returncode == 2
     assert "line 4" in result.stderr and "onbekend-onderwerp" in result.stderr
@@ -51,7 +53,7 @@ async def test_a_group_left_out_of_a_reimport_is_not_deleted(
     system: System, tmp_path: Path
 ) -> None:
     only_rouw = tmp_path / "rouw.csv"
-    only_rouw.write_text("\n".join(GROUPS_CSV.splitlines()[:2]) + "\n")
+    only_rouw.write_text("\n".join(SHARED_GROUPS_CSV.splitlines()[:2]) + "\n")
     assert system.opendeur("groups", "import", str(only_rouw)).returncode == 0
     async with httpx.AsyncClient() as c:
         names = {
