@@ -4,10 +4,10 @@ ZoneInfo("Europe/Amsterdam"): import it, do not make another."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 
 AMS = ZoneInfo("Europe/Amsterdam")
 
@@ -29,6 +29,11 @@ def clock(dt: datetime, lang: str) -> str:
 def day(dt: datetime, lang: str) -> str:
     """Weekday, day and month in words: "woensdag 3 december" / "Wednesday 3 December"."""
     return format_datetime(dt.astimezone(AMS), "EEEE d MMMM", locale="en" if lang == "en" else "nl")
+
+
+def month(year: int, number: int, lang: str) -> str:
+    """A month in words: "december 2026" / "December 2026"."""
+    return format_date(date(year, number, 1), "MMMM y", locale="en" if lang == "en" else "nl")
 
 
 def moment(dt: datetime, lang: str) -> str:

@@ -200,6 +200,7 @@ ANNA_SHARED_PLACES = "20"
 SHARED_GROUPS_CSV = GROUPS_CSV.replace(
     "anna.rouw@example.org,3", f"anna.rouw@example.org,{ANNA_SHARED_PLACES}"
 )
+assert SHARED_GROUPS_CSV != GROUPS_CSV, "Anna's row in GROUPS_CSV changed: update SHARED_GROUPS_CSV"
 
 
 def start_up(

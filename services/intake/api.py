@@ -204,9 +204,7 @@ async def withdraw(rt: Runtime, qid: UUID, token: str) -> bool:
     return True
 
 
-async def withdraw_by_reference(
-    rt: Runtime, reference: str, phone: str, staff_id: str | None = None
-) -> bool:
+async def withdraw_by_reference(rt: Runtime, reference: str, phone: str, staff_id: str) -> bool:
     """A caller's withdrawal on the phone line: the reference they were given and the number
     (normalised) the question was left with must both match; the same erasure as `withdraw`,
     with the volunteer's staff.acted (withdrawn_by_phone) in the same transaction."""
@@ -218,14 +216,10 @@ async def withdraw_by_reference(
                 continue
             if secrets.compare_digest(personal.phone.encode(), phone.encode()):
                 await erase_withdrawn(session, q)
-                if staff_id is not None:
-                    acted = StaffActed(
-                        source="intake",
-                        action="withdrawn_by_phone",
-                        staff_id=staff_id,
-                        question_id=qid,
-                    )
-                    await outbox.add(session, acted)
+                acted = StaffActed(
+                    source="intake", action="withdrawn_by_phone", staff_id=staff_id, question_id=qid
+                )
+                await outbox.add(session, acted)
                 break
         else:
             return False

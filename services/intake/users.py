@@ -232,15 +232,15 @@ async def set_password(
         raise UserError("password too short")
     hashed = await asyncio.to_thread(_hasher.hash, password)
     async with sessions() as session, session.begin():
-        await session.execute(
+        staff_id = await session.scalar(
             sa_update(users)
             .where(users.c.name == name)
             .values(password_hash=hashed, must_change=False)
+            .returning(users.c.staff_id)
         )
         await end_sessions_of(session, name)  # a new password ends every session before it
         # Announced (by the person herself), so her sessions on routing, notify and audit end
         # too, and the trail shows when a password was set (also after a one-time link).
-        staff_id = await _staff_id_of(session, name)
         await _acted(session, staff_id, staff_id, "password")
 
 
@@ -305,15 +305,16 @@ async def session_user(
         return _user(row)
 
 
-async def end_session(
-    sessions: async_sessionmaker[AsyncSession], sid: str, staff_id: str | None = None
-) -> None:
-    """End one session; with the person's staff id also announce it (staff.acted signed_out), so
+async def end_session(sessions: async_sessionmaker[AsyncSession], sid: str) -> None:
+    """End one session and announce it under its person's staff id (staff.acted signed_out), so
     routing, notify and audit end her sessions there too (opendeur/staff.py)."""
     async with sessions() as session, session.begin():
-        await session.execute(
-            sa_delete(phone_sessions).where(phone_sessions.c.id_hash == _id_hash(sid))
+        name = await session.scalar(
+            sa_delete(phone_sessions)
+            .where(phone_sessions.c.id_hash == _id_hash(sid))
+            .returning(phone_sessions.c.user_name)
         )
+        staff_id = await _staff_id_of(session, name) if name is not None else None
         if staff_id:
             await outbox.add(
                 session, StaffActed(source="intake", action="signed_out", staff_id=staff_id)

@@ -253,7 +253,7 @@ async def set_status(
     # Attributed: to the person, or to the machine client as token.<name> (as notify does).
     actor = person.staff_id if person else runtime(request).machine_actor(request)
     if actor is not None:
-        await outbox.add(db, acted(Staff(actor, frozenset()), "group_status", group_id=group_id))
+        await outbox.add(db, acted(actor, "group_status", group_id=group_id))
 
 
 @router.get(

@@ -30,6 +30,10 @@ log = get_logger(component="routing")
 MAX_UNREACHABLE = 3
 RELOADS = 3  # groups changing faster than this per decision: decide on the last copy read
 
+# Triage is a Dutch staff page; most often a colleague was just quicker (another assignment, a
+# close, or the team's crisis callback heard from intake).
+TAKEN = "Deze vraag is net door een collega afgehandeld of toegewezen; er verandert niets."
+
 
 def municipality_slug(pc4: str | None) -> str | None:
     name = regions.municipality_for(pc4)
@@ -173,13 +177,7 @@ async def assign(session: AsyncSession, qid: UUID, group_id: str, now: datetime)
     if q is None:
         raise Refused("not_found", "There is no such question.", "question_id", "not_found")
     if q["state"] != "unmatched":
-        # Triage is a Dutch staff page; most often a colleague was just quicker (another
-        # assignment, a close, or the team's crisis callback heard from intake).
-        raise Refused(
-            "not_in_queue",
-            "Deze vraag is net door een collega afgehandeld of toegewezen; er verandert niets.",
-            kind="conflict",
-        )
+        raise Refused("not_in_queue", TAKEN, kind="conflict")
     group = await store.group_with_contacts(session, group_id)
     if group is None:
         raise Refused("unknown_group", "There is no group with this id.", "group_id")

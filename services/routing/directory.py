@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-
+from contracts.directory import NETWORK_ORG_ID, directory_id
 from opendeur.db import make_engine, service_url, sessionmaker
 from opendeur.settings import Settings
 from services.routing import store, taxonomy
 
-NETWORK_ORG_ID = uuid.uuid5(uuid.NAMESPACE_URL, "opendeur:organization:zelfhulpnetwerk")
 NETWORK = {
     "name": "Zelfhulp Netwerk",
     "email": "info@zelfhulpnetwerk.invalid",
@@ -20,15 +18,11 @@ NETWORK = {
 STATUS = {"active": "active", "paused": "temporarily closed", "left": "defunct"}
 
 
-def _id(kind: str, key: str) -> str:
-    return str(uuid.uuid5(NETWORK_ORG_ID, f"{kind}:{key}"))
-
-
 def hsds(groups: list[dict], settings: Settings) -> dict:
     """Organization = the network; one service per group; contact points are the network's own."""
     services = []
     for g in groups:
-        sid = _id("service", g["group_id"])
+        sid = directory_id("service", g["group_id"])
         services.append(
             {
                 "id": sid,
@@ -41,7 +35,7 @@ def hsds(groups: list[dict], settings: Settings) -> dict:
                 "url": settings.base_url("intake") + "/",
                 "languages": [
                     {
-                        "id": _id("language", f"{g['group_id']}:{lang}"),
+                        "id": directory_id("language", f"{g['group_id']}:{lang}"),
                         "service_id": sid,
                         "name": lang,
                         "code": lang,
@@ -50,19 +44,23 @@ def hsds(groups: list[dict], settings: Settings) -> dict:
                 ],
                 "phones": [
                     {
-                        "id": _id("phone", g["group_id"]),
+                        "id": directory_id("phone", g["group_id"]),
                         "service_id": sid,
                         "number": NETWORK["phone"],
                     }
                 ],
                 "service_areas": [
-                    {"id": _id("area", f"{g['group_id']}:{m}"), "service_id": sid, "name": m}
+                    {
+                        "id": directory_id("area", f"{g['group_id']}:{m}"),
+                        "service_id": sid,
+                        "name": m,
+                    }
                     for m in g["municipalities"]
                 ]
                 + (
                     [
                         {
-                            "id": _id("area", f"{g['group_id']}:online"),
+                            "id": directory_id("area", f"{g['group_id']}:online"),
                             "service_id": sid,
                             "name": "online",
                         }
@@ -72,7 +70,7 @@ def hsds(groups: list[dict], settings: Settings) -> dict:
                 ),
                 "attributes": [
                     {
-                        "id": _id("attr", f"{g['group_id']}:{t}"),
+                        "id": directory_id("attr", f"{g['group_id']}:{t}"),
                         "link_id": sid,
                         "link_type": "service",
                         "link_entity": "service",
@@ -89,7 +87,7 @@ def hsds(groups: list[dict], settings: Settings) -> dict:
             "name": NETWORK["name"],
             "description": "Netwerk van zelfhulpgroepen.",
             "email": NETWORK["email"],
-            "phones": [{"id": _id("phone", "network"), "number": NETWORK["phone"]}],
+            "phones": [{"id": directory_id("phone", "network"), "number": NETWORK["phone"]}],
         },
         "services": services,
     }

@@ -12,8 +12,8 @@ from typing import get_args
 import pytest
 from pydantic import ValidationError
 
+from contracts.directory import directory_id
 from contracts.events import BY_SUBJECT, Outcome, StaffAction
-from opendeur import web
 from opendeur.catalogue import missing
 from opendeur.natsauth import owned_subjects
 from services.audit import replays
@@ -201,7 +201,7 @@ def test_trail_times_read_in_words_in_amsterdam_time(at: str, lang: str, shown: 
 
 
 def test_a_group_in_the_trail_is_named_not_coded() -> None:
-    sid = str(uuid.uuid5(web._NETWORK_ORG, "service:rouwgroep-eindhoven"))
+    sid = directory_id("service", "rouwgroep-eindhoven")
     got = trail.details(
         record(type="question.routed.v1", group_id="rouwgroep-eindhoven"),
         "nl",

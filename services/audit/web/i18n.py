@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from contracts.topics import catalogue as topic_catalogue
-from opendeur import catalogue
+from opendeur import catalogue, timefmt
 from services.audit import charts
 
 LANGS = ("nl", "en")
@@ -165,10 +165,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
     "dead_letter_n": {"nl": "vastgelopen bericht {seq}", "en": "stuck message {seq}"},
     "report_title": {"nl": "Maandrapport {month}", "en": "Monthly report {month}"},
-    "month_names": {
-        "nl": "januari februari maart april mei juni juli augustus september oktober november december",
-        "en": "January February March April May June July August September October November December",
-    },
     "report_note": {
         "nl": "Aantallen van 1 tot en met 4 staan er als <5. Soms is ook een ander getal verborgen (•), "
         "zodat niemand ze kan terugrekenen. Reactietijden staan er alleen bij minstens 5 "
@@ -493,10 +489,9 @@ def labels(lang: str) -> Mapping[str, Any]:
 def month_label(month: str, lang: str) -> str:
     """ "2026-12" as a person says it: "december 2026" (anything else as it is)."""
     year, _, number = str(month).partition("-")
-    names = translator(lang)("month_names").split()
     if not (year.isdigit() and number.isdigit() and 1 <= int(number) <= 12):
         return str(month)
-    return f"{names[int(number) - 1]} {year}"
+    return timefmt.month(int(year), int(number), lang)
 
 
 def chart_words(lang: str) -> charts.Words:

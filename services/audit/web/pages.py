@@ -46,7 +46,6 @@ def this_month() -> str:
 
 
 def render(request: Request, name: str, lang: str, staff: Staff, status: int = 200, **ctx: Any):
-    ctx.setdefault("month", this_month())
     return web.page(
         TEMPLATES,
         name,
@@ -74,11 +73,11 @@ def switch_url(request: Request, lang: str) -> str:
 
 
 def age(seconds: float, lang: str) -> str:
+    """How long a question has waited, as a person says it: "12 min", "3 uur 5 min", "2 dagen
+    4 uur" ("3 h 5 min", "2 days 4 h")."""
     minutes = int(max(seconds, 0) // 60)
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
-    """How long a question has waited, as a person says it: "12 min", "3 uur 5 min", "2 dagen
-    4 uur" ("3 h 5 min", "2 days 4 h")."""
     en = lang == "en"
     if days:
         unit = ("day" if days == 1 else "days") if en else ("dag" if days == 1 else "dagen")

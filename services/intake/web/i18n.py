@@ -431,31 +431,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
     # Phone console for volunteers.
     "ph_title": {"nl": "Telefoonlijn", "en": "Phone line"},
-    "ph_login": {"nl": "Inloggen", "en": "Log in"},
-    "ph_name": {"nl": "Gebruikersnaam", "en": "User name"},
-    "ph_password": {"nl": "Wachtwoord", "en": "Password"},
-    "ph_login_failed": {
-        "nl": "Naam of wachtwoord klopt niet.",
-        "en": "Name or password is not right.",
-    },
-    "ph_login_slow": {
-        "nl": "Te veel pogingen. Wacht een paar minuten.",
-        "en": "Too many attempts. Please wait a few minutes.",
-    },
     "ph_logout": {"nl": "Afmelden", "en": "Sign out"},
     "ph_overview": {"nl": "Overzicht", "en": "Overview"},
-    "ph_new_password": {"nl": "Kies een nieuw wachtwoord", "en": "Choose a new password"},
-    "ph_new_password_hint": {
-        "nl": "Minstens {min} tekens. Je eenmalige wachtwoord werkt daarna niet meer.",
-        "en": "At least {min} characters. Your one-time password stops working afterwards.",
-    },
-    "ph_password_again": {"nl": "Nieuw wachtwoord nog eens", "en": "New password again"},
-    "ph_password_short": {"nl": "Het wachtwoord is te kort.", "en": "The password is too short."},
-    "ph_password_mismatch": {
-        "nl": "De twee wachtwoorden zijn niet gelijk.",
-        "en": "The two passwords are not the same.",
-    },
-    "ph_save": {"nl": "Opslaan", "en": "Save"},
     "ph_csrf": {
         "nl": "Dit formulier is verlopen. Laad de pagina opnieuw.",
         "en": "This form has expired. Please reload the page.",
@@ -691,7 +668,6 @@ CATALOGUE.update(
             "nl": "Je account heeft nog geen rol. Vraag de coördinator om er een.",
             "en": "Your account has no role yet. Ask the coordinator for one.",
         },
-        "st_logout": {"nl": "Afmelden", "en": "Sign out"},
         "st_logout_note": {
             "nl": "Afmelden (bovenaan) sluit ook je andere medewerkerspagina's: triage, crisis, "
             "contactpersonen, console en rapport.",
@@ -711,9 +687,6 @@ CATALOGUE.update(
         "st_page_accounts": {"nl": "Medewerkers en rollen", "en": "Staff and roles"},
         "st_page_console": {"nl": "Beheerconsole", "en": "Operator console"},
         "st_page_report": {"nl": "Maandrapport", "en": "Monthly report"},
-        "st_skip": {"nl": "Naar de inhoud", "en": "Skip to content"},
-        "st_staff": {"nl": "medewerkers", "en": "staff"},
-        "st_other_lang": {"nl": "In English", "en": "In het Nederlands"},
         "st_refused": {"nl": "Geen toegang", "en": "No access"},
         "st_refused_body": {
             "nl": "Je account heeft niet de rol die voor deze pagina nodig is. Vraag de coördinator "

@@ -189,18 +189,12 @@ async def password(lang: Lang) -> Response:
 
 
 @router.post("/logout")
-async def logout(request: Request, rt: Rt, lang: Lang) -> Response:
+async def logout(request: Request, lang: Lang) -> Response:
     """Signs out of the one staff sign-in (everywhere, as /staff/logout), back to its page."""
-    from services.intake.web.staff import signed_in  # it imports this module
+    from services.intake.web.staff import end_sign_in  # it imports this module
 
-    codec = sign_in(rt).codec
-    s = codec.load(request.cookies.get(STAFF))
-    values = forms.field_values(await request.form())
-    if s is None or not codec.csrf_ok(s, values.get("csrf", "")):
+    if not await end_sign_in(request):
         return render("message.html", lang, status=403, heading=t("ph_csrf", lang))
-    found = await signed_in(request)
-    # Announced, so routing, notify and audit end this person's sessions there too.
-    await users.end_session(rt.sessions, s.sid, found[1].staff_id if found else None)
     response = RedirectResponse(f"/staff/login?{_back(lang)}", status_code=303)
     response.headers.update(api.NO_STORE)
     response.delete_cookie(DONE_COOKIE, path="/phone", httponly=True, samesite="strict")

@@ -358,19 +358,26 @@ async def home(request: Request) -> Response:
     )
 
 
-@router.post("/logout")
-async def logout(request: Request) -> Response:
+async def end_sign_in(request: Request) -> bool:
+    """A sign-out form's post (the staff pages' and the phone console's): with this browser's
+    session and its CSRF token, the session ends everywhere (announced, so routing, notify and
+    audit end theirs too); False, ending nothing, without them."""
     rt = runtime(request)
     codec = sign_in(rt).codec
     s = codec.load(request.cookies.get(COOKIE))
     values = forms.field_values(await request.form())
     if s is None or not codec.csrf_ok(s, values.get("csrf", "")):
+        return False
+    await users.end_session(rt.sessions, s.sid)
+    return True
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    if not await end_sign_in(request):
         return page(
             request, "staff_message.html", 403, heading=t("st_pw_expired", lang_of(request))
         )
-    found = await signed_in(request)
-    # Announced, so routing, notify and audit end this person's sessions there too.
-    await users.end_session(rt.sessions, s.sid, found[1].staff_id if found else None)
     response = RedirectResponse("/staff/login", 303, headers=api.NO_STORE)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
     return response

@@ -115,7 +115,6 @@ async def contacts_view(
         values=values or {},
         csrf=web.csrf_token(request, staff),
         header=web.header_for(request, staff, lang),
-        intake=web.runtime(request).settings.base_url("intake"),
         switch=with_lang("/contacts", "en" if lang == "nl" else "nl"),
         lang_query="" if lang == "nl" else "?lang=en",
     )

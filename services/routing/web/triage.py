@@ -90,7 +90,7 @@ REFUSALS = {
     "missing_field": "Kies eerst een groep.",
     "invalid_value": "Dat ging niet: kies een van de mogelijkheden op de pagina.",
     "not_found": "Deze vraag bestaat niet (meer).",
-    "not_in_queue": "Deze vraag is net door een collega afgehandeld of toegewezen; er verandert niets.",
+    "not_in_queue": decisions.TAKEN,
     "unknown_group": "Deze groep bestaat niet (meer); kies een andere groep.",
     "group_not_active": "Deze groep is gepauzeerd of gestopt; kies een andere groep.",
     "group_full": "Bij deze groep heeft geen contactpersoon nu plek; kies een andere groep.",
@@ -159,11 +159,12 @@ def suggestion(r: Routed, names: dict[str, str]) -> dict:
 
 
 def acted(
-    staff: Staff, action: StaffAction, qid: UUID | None = None, group_id: str | None = None
+    staff_id: str, action: StaffAction, qid: UUID | None = None, group_id: str | None = None
 ) -> StaffActed:
-    """The attribution of a team member's action, for the outbox in the action's transaction."""
+    """The attribution of an action (a team member's id, or a machine client's token.<name>),
+    for the outbox in the action's transaction."""
     return StaffActed(
-        source="routing", staff_id=staff.staff_id, action=action, question_id=qid, group_id=group_id
+        source="routing", staff_id=staff_id, action=action, question_id=qid, group_id=group_id
     )
 
 
@@ -264,7 +265,7 @@ async def _assign(qid: str, db: Db, posted: StaffForm) -> Response:
         raise Refused("missing_field", "Choose a group.", "group_id")
     question = question_id(qid)
     await decisions.assign(db, question, group_id, datetime.now(UTC))  # a Refused rolls back
-    await outbox.add(db, acted(posted.staff, "assign", question, group_id))
+    await outbox.add(db, acted(posted.staff.staff_id, "assign", question, group_id))
     return RedirectResponse("/triage?gedaan=toegewezen", status_code=303)
 
 
@@ -296,6 +297,6 @@ async def _close(qid: str, db: Db, posted: StaffForm) -> Response:
     await outbox.add(
         db,
         QuestionClosed(question_id=question, reason=reason),
-        acted(posted.staff, "close", question),
+        acted(posted.staff.staff_id, "close", question),
     )
     return RedirectResponse("/triage?gedaan=gesloten", status_code=303)
