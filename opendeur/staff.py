@@ -23,7 +23,7 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote, urlencode
 
@@ -76,8 +76,8 @@ class Staff:
 
     staff_id: str
     roles: frozenset[str]
-    nonce: str = ""
-    name: str = ""
+    nonce: str = field(default="", repr=False)  # the CSRF token's seed
+    name: str = field(default="", repr=False)  # a repr that reaches a log names no one
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles & set(roles))
@@ -246,11 +246,6 @@ class StaffGate:
         self._revoked = {k: v for k, v in self._revoked.items() if v > now - SESSION_TTL}
         self._revoked[staff_id] = max(min(at, now), self._revoked.get(staff_id, 0.0))
 
-    def revocation(self, staff_id: str) -> float | None:
-        """When this person's sessions here were last ended (None: not lately). A long-lived
-        answer (the audit stream) compares it with the value it started with."""
-        return self._revoked.get(staff_id)
-
     def heard(self, event: StaffActed) -> None:
         """An account change published by intake (disabled, new roles) or a sign-out at intake
         ends the person's sessions here: those intake vouched for before the change happened
@@ -262,12 +257,14 @@ class StaffGate:
         elif event.action == "signed_out":
             self.revoke(event.staff_id, at)
 
-    def current(self, request: Request) -> Staff | None:
+    def _session(self, request: Request, max_age: int | None) -> dict | None:
+        """This request's session cookie if it is ours, well-formed, younger than `max_age` and
+        not ended by a revocation heard since intake vouched for it."""
         raw = request.cookies.get(self.cookie)
         if not raw:
             return None
         try:
-            data = self._signer.loads(raw, max_age=SESSION_TTL)
+            data = self._signer.loads(raw, max_age=max_age)
         except BadSignature:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("s"), str):
@@ -276,8 +273,20 @@ class StaffGate:
             return None
         if _issued_before(data["t"], self._revoked.get(data["s"])):
             return None
+        return data
+
+    def current(self, request: Request) -> Staff | None:
+        data = self._session(request, SESSION_TTL)
+        if data is None:
+            return None
         name = str(data.get("m", ""))
         return Staff(data["s"], frozenset(data.get("r") or ()), str(data.get("n", "")), name)
+
+    def ended(self, request: Request) -> bool:
+        """Whether this request's session has been ended since (disabled, new roles, a sign-out,
+        a new password) — the rule of `current` without the cookie's age, for an answer that
+        outlives the request that opened it (the audit stream)."""
+        return self._session(request, None) is None
 
     def handoff(self, request: Request) -> RedirectResponse:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")

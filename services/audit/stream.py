@@ -34,12 +34,12 @@ def resume_from(last_event_id: str | None, after: int | None) -> int:
 
 def still_allowed(request: Request, person: Staff | None) -> Callable[[], bool]:
     """For a staff member's stream: false once her sessions here are ended (disabled, new roles,
-    signed out) after the stream began; a machine token's stream is not a session."""
+    signed out, a new password) after the stream began, by the gate's own rule; a machine
+    token's stream is not a session."""
     gate = web.runtime(request).staff
     if person is None or gate is None:
         return lambda: True
-    start = gate.revocation(person.staff_id)
-    return lambda: gate.revocation(person.staff_id) == start
+    return lambda: not gate.ended(request)
 
 
 async def records(

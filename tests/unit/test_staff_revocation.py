@@ -48,3 +48,16 @@ def test_a_future_dated_sign_out_neither_locks_out_nor_wipes_other_revocations()
     assert g.current(old) is None, "the earlier revocation must survive"
     later = cookie_request(g, "st-victim", time.time() + 1)  # she signs in again afterwards
     assert g.current(later) is not None, "a future date must not lock her out for good"
+
+
+def test_a_long_answer_ends_by_the_same_rule_as_a_page() -> None:
+    """The audit stream asks `ended`: a sign-out from before this sign-in, heard late, or another
+    person's revocation does not end it; her own later one does."""
+    g, now = gate(), time.time()
+    old = cookie_request(g, "st-op", now - 3600)
+    assert not g.ended(old)
+    g.heard(signed_out("st-op", datetime.fromtimestamp(now - 7200, UTC)))  # before it: heard late
+    g.heard(signed_out("st-other", datetime.fromtimestamp(now, UTC)))
+    assert not g.ended(old)
+    g.heard(signed_out("st-op", datetime.fromtimestamp(now, UTC)))
+    assert g.ended(old)
