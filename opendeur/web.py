@@ -50,9 +50,8 @@ from __future__ import annotations
 
 import inspect
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -67,6 +66,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined,
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
+from contracts.directory import directory_id
 from opendeur import links, outbox, timefmt
 from opendeur.errors import Refused
 from opendeur.settings import Settings, get_settings
@@ -340,44 +340,47 @@ async def staff_look_css() -> Response:
 
 # -- group names for staff pages -------------------------------------------------------------
 
-# Routing's public directory (GET /api/v1/directory) lists each group's name under the service id
-# uuid5(network, "service:<group_id>") (routing/directory.py): staff pages on notify and audit,
-# which hold only group codes, show "Rouwgroep Eindhoven" instead of "rouwgroep-eindhoven".
-_NETWORK_ORG = uuid.uuid5(uuid.NAMESPACE_URL, "opendeur:organization:zelfhulpnetwerk")
-_group_names: dict[str, str] = {}  # service id -> group name
-_group_names_next = [0.0]  # when the cache is refreshed in any case
-_group_names_tried = [-1e9, True]  # the last fetch: when, and whether routing answered
+# Routing's public directory (GET /api/v1/directory) lists each group's name under its service id
+# (contracts/directory.py): staff pages on notify and audit, which hold only group codes, show
+# "Rouwgroep Eindhoven" instead of "rouwgroep-eindhoven".
 MISS_REFRESH_S = 5.0  # a group not in the cache (one that just joined): asked again this soon
 
 
-def _service_id(group_id: str) -> str:
-    return str(uuid.uuid5(_NETWORK_ORG, f"service:{group_id}"))
+@dataclass
+class _Directory:
+    names: dict[str, str] = field(default_factory=dict)  # service id -> group name
+    refresh_at: float = 0.0  # when the cache is asked again in any case
+    asked_at: float = -1e9  # the last question to routing
+    answered: bool = True  # whether routing answered it
+    unlisted: set[str] = field(default_factory=set)  # wanted then, not listed (a group that left)
+
+
+_directory = _Directory()
 
 
 async def group_names(settings: Settings, wanted: Iterable[str | None] = ()) -> dict[str, str]:
     """Service id -> group name from routing's directory, cached 10 minutes; while routing is
     away {} (then the code shows), asked again after 30 s. A page that names a group the cache
     does not know (`wanted`: one imported a moment ago) asks again, at most every 5 s while
-    routing answers, so a new group is not shown by its code for ten minutes."""
-    now = time.monotonic()
-    missing = any(g and _service_id(g) not in _group_names for g in wanted)
-    last, answered = _group_names_tried
-    retry = missing and answered and now - last >= MISS_REFRESH_S
-    if now < _group_names_next[0] and not retry:
-        return _group_names
-    _group_names_next[0] = now + 30
-    _group_names_tried[:] = [now, False]
+    routing answers; a group the directory did not list then (one that left) asks no more."""
+    d, now = _directory, time.monotonic()
+    ids = {directory_id("service", g) for g in wanted if g}
+    new = ids - d.names.keys() - d.unlisted
+    retry = bool(new) and d.answered and now - d.asked_at >= MISS_REFRESH_S
+    if now < d.refresh_at and not retry:
+        return d.names
+    d.refresh_at, d.asked_at, d.answered = now + 30, now, False
     try:
         async with httpx.AsyncClient(timeout=2.0) as client:
             got = await client.get(settings.base_url("routing") + "/api/v1/directory")
             services = got.raise_for_status().json()["services"]
-        _group_names.clear()
-        _group_names.update({str(s["id"]): str(s["name"]) for s in services})
-        _group_names_next[0] = now + 600
-        _group_names_tried[1] = True
+            names = {str(s["id"]): str(s["name"]) for s in services}
     except (httpx.HTTPError, ValueError, KeyError, TypeError):
-        pass
-    return _group_names
+        return d.names
+    d.names = names
+    d.refresh_at, d.answered = now + 600, True
+    d.unlisted = (d.unlisted | ids) - d.names.keys()
+    return d.names
 
 
 def group_label(names: Mapping[str, str], group_id: str | None) -> str | None:
@@ -385,7 +388,7 @@ def group_label(names: Mapping[str, str], group_id: str | None) -> str | None:
     that left); None without a group."""
     if not group_id:
         return None
-    return names.get(_service_id(group_id), group_id)
+    return names.get(directory_id("service", group_id), group_id)
 
 
 class PageAnswer(Exception):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from contracts.directory import directory_id
 from opendeur import web
 from opendeur.settings import Settings
 
@@ -20,7 +21,9 @@ def directory(monkeypatch: pytest.MonkeyPatch) -> dict:
 
     def answer(request: httpx.Request) -> httpx.Response:
         state["asked"] += 1
-        services = [{"id": web._service_id(g), "name": n} for g, n in state["groups"].items()]
+        services = [
+            {"id": directory_id("service", g), "name": n} for g, n in state["groups"].items()
+        ]
         return httpx.Response(200, json={"services": services})
 
     class Client(REAL_CLIENT):
@@ -28,9 +31,7 @@ def directory(monkeypatch: pytest.MonkeyPatch) -> dict:
             super().__init__(transport=httpx.MockTransport(answer), **kw)
 
     monkeypatch.setattr(httpx, "AsyncClient", Client)
-    monkeypatch.setattr(web, "_group_names", {})
-    monkeypatch.setattr(web, "_group_names_next", [0.0])
-    monkeypatch.setattr(web, "_group_names_tried", [-1e9, True])
+    monkeypatch.setattr(web, "_directory", web._Directory())
     return state
 
 
@@ -51,3 +52,10 @@ async def test_a_group_that_just_joined_is_named_not_coded(
     monkeypatch.setattr(web, "MISS_REFRESH_S", 0.0)
     names = await web.group_names(settings, ["nieuw-b"])
     assert web.group_label(names, "nieuw-b") == "Nieuwe Groep B" and directory["asked"] == 2
+    # A group the directory does not list (one that left) shows by its code and, once routing
+    # has said so, asks no more: a console naming it does not ask routing on every load.
+    names = await web.group_names(settings, ["vertrokken-c"])
+    assert web.group_label(names, "vertrokken-c") == "vertrokken-c" and directory["asked"] == 3
+    for _ in range(3):
+        await web.group_names(settings, ["vertrokken-c", "nieuw-b"])
+    assert directory["asked"] == 3
