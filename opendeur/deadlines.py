@@ -7,13 +7,15 @@ hours (OPENDEUR_TEAM_HOURS, `ma-vr 09:00-17:00`), so it is promised within
 OPENDEUR_CRISIS_RESPOND_WITHIN (4 h) of receipt or of the next opening, never after that day's
 closing: received in hours with at least an hour left, received + 4 h capped at closing; less
 than an hour before closing, or outside hours, the next opening + 4 h capped at its closing.
+The team is closed on holidays (OPENDEUR_TEAM_HOLIDAYS: by default the Dutch public holidays of
+the Algemene termijnenwet, plus any dates the network adds).
 Opening hours are wall-clock times in Amsterdam; durations are added in UTC, so a clock change
 never makes a deadline an hour longer or shorter than promised."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -97,12 +99,84 @@ def parse_hours(text: str) -> OpeningHours:
     return OpeningHours(tuple(windows))
 
 
+def easter(year: int) -> date:
+    """Easter Sunday of a year in the Gregorian calendar (the anonymous Gregorian algorithm)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = divmod(b, 4)
+    g = (8 * b + 13) // 25
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    n = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 19 * n) // 433
+    month = (h + n - 7 * m + 90) // 25
+    day = (h + n - 7 * m + 33 * month + 19) % 32
+    return date(year, month, day)
+
+
+@lru_cache(maxsize=8)
+def dutch_holidays(year: int) -> frozenset[date]:
+    """The public holidays of the Algemene termijnenwet (art. 3): New Year's Day, Easter Sunday
+    and Monday, King's Day (27 April, the 26th when the 27th is a Sunday), Liberation Day
+    (5 May), Ascension Day, Whit Sunday and Monday, Christmas Day and Boxing Day."""
+    e = easter(year)
+    kings = date(year, 4, 27)
+    return frozenset(
+        {
+            date(year, 1, 1),
+            e,
+            e + timedelta(days=1),
+            kings - timedelta(days=1) if kings.weekday() == 6 else kings,
+            date(year, 5, 5),
+            e + timedelta(days=39),
+            e + timedelta(days=49),
+            e + timedelta(days=50),
+            date(year, 12, 25),
+            date(year, 12, 26),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Holidays:
+    """Days the team is closed: the Dutch public holidays (if `dutch`) and the listed dates."""
+
+    dutch: bool = True
+    extra: frozenset[date] = frozenset()
+
+    def __contains__(self, day: object) -> bool:
+        if not isinstance(day, date):
+            return False
+        return day in self.extra or (self.dutch and day in dutch_holidays(day.year))
+
+
+@lru_cache(maxsize=32)
+def parse_holidays(text: str) -> Holidays:
+    """OPENDEUR_TEAM_HOLIDAYS: `nl` (the Dutch public holidays), dates as YYYY-MM-DD, or both,
+    separated by commas (`nl, 2026-12-24, 2026-12-31`); `geen` or empty for no holidays at all.
+    A ValueError for anything else."""
+    dutch, extra = False, set()
+    for part in text.lower().replace(";", ",").split(","):
+        word = part.strip()
+        if word in ("", "geen", "none"):
+            continue
+        if word == "nl":
+            dutch = True
+            continue
+        try:
+            extra.add(date.fromisoformat(word))
+        except ValueError:
+            raise ValueError(
+                f"holidays: 'nl' and dates like 2026-12-24, separated by commas, not {word!r}"
+            ) from None
+    return Holidays(dutch, frozenset(extra))
+
+
 def _later(at: datetime, delta: timedelta) -> datetime:
     return (at.astimezone(UTC) + delta).astimezone(at.tzinfo)
 
 
 def _periods_from(
-    at: datetime, hours: OpeningHours, holidays: Collection[date]
+    at: datetime, hours: OpeningHours, holidays: Container[date]
 ) -> Iterator[tuple[datetime, datetime]]:
     """Open periods that end after `at`, from its day on, for two weeks (hours with no open day
     at all would otherwise be searched for ever)."""
@@ -119,7 +193,7 @@ def crisis_respond_before(
     within: timedelta = DEFAULT_CRISIS_WITHIN,
     *,
     min_left: timedelta = MIN_LEFT,
-    holidays: Collection[date] = (),
+    holidays: Container[date] = (),
 ) -> datetime:
     """When the team must have called back a crisis question (see the module's docstring)."""
     for opens, closes in _periods_from(received_at, hours, holidays):
@@ -137,7 +211,7 @@ def respond_before(
     deadline: timedelta = DEFAULT_DEADLINE,
     team_hours: str | OpeningHours = DEFAULT_TEAM_HOURS,
     crisis_within: timedelta = DEFAULT_CRISIS_WITHIN,
-    holidays: Collection[date] = (),
+    holidays: Container[date] = (),
 ) -> datetime:
     """The moment by which the person must have been called back, in received_at's zone."""
     if received_at.tzinfo is None or received_at.utcoffset() is None:
@@ -152,10 +226,11 @@ def respond_before(
 
 def from_settings(settings: Settings) -> dict:
     """respond_before's keyword arguments from Settings (OPENDEUR_RESPONSE_DEADLINE,
-    OPENDEUR_TEAM_HOURS, OPENDEUR_CRISIS_RESPOND_WITHIN):
+    OPENDEUR_TEAM_HOURS, OPENDEUR_TEAM_HOLIDAYS, OPENDEUR_CRISIS_RESPOND_WITHIN):
     `respond_before(at, crisis, **from_settings(settings))`."""
     return {
         "deadline": settings.deadline,
         "team_hours": settings.team_hours,
         "crisis_within": parse_duration(settings.crisis_respond_within),
+        "holidays": parse_holidays(settings.team_holidays),
     }

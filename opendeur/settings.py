@@ -176,6 +176,8 @@ class Settings(BaseSettings):
     # A crisis question's clock (opendeur/deadlines.py): the team's opening hours (Amsterdam
     # time, `ma-vr 09:00-17:00`; several windows with `;`) and how soon within them.
     team_hours: str = "ma-vr 09:00-17:00"
+    # Days the team is closed: `nl` (the Dutch public holidays) and/or dates, comma-separated.
+    team_holidays: str = "nl"
     crisis_respond_within: Duration = timedelta(hours=4)
     pii_retention: Duration = timedelta(hours=48)
     unanswered_retention: Duration = timedelta(days=30)
@@ -289,6 +291,14 @@ class Settings(BaseSettings):
         from opendeur.deadlines import parse_hours  # it imports this module
 
         parse_hours(v)
+        return v
+
+    @field_validator("team_holidays")
+    @classmethod
+    def _team_holidays(cls, v: str) -> str:
+        from opendeur.deadlines import parse_holidays  # it imports this module
+
+        parse_holidays(v)
         return v
 
     @field_validator("events_max_age", "deadletter_max_age")

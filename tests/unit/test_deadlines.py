@@ -4,7 +4,14 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from opendeur.deadlines import parse_hours, respond_before
+from opendeur.deadlines import (
+    dutch_holidays,
+    easter,
+    from_settings,
+    parse_holidays,
+    parse_hours,
+    respond_before,
+)
 from opendeur.settings import Settings
 from opendeur.timefmt import AMS
 
@@ -120,3 +127,56 @@ def test_settings_give_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENDEUR_TEAM_HOURS", "elke dag")
     with pytest.raises(ValueError):
         Settings()
+
+
+def test_the_dutch_public_holidays() -> None:
+    assert easter(2026) == date(2026, 4, 5) and easter(2027) == date(2027, 3, 28)
+    assert easter(2038) == date(2038, 4, 25) and easter(2285) == date(2285, 3, 22)
+    assert sorted(dutch_holidays(2026)) == [
+        date(2026, 1, 1),
+        date(2026, 4, 5),  # Easter
+        date(2026, 4, 6),
+        date(2026, 4, 27),  # King's Day, a Monday
+        date(2026, 5, 5),
+        date(2026, 5, 14),  # Ascension
+        date(2026, 5, 24),  # Whit Sunday
+        date(2026, 5, 25),
+        date(2026, 12, 25),
+        date(2026, 12, 26),
+    ]
+    assert date(2025, 4, 26) in dutch_holidays(2025)  # the 27th was a Sunday
+    assert date(2025, 4, 27) not in dutch_holidays(2025)
+
+
+def test_team_holidays_come_from_the_settings() -> None:
+    nl = parse_holidays("nl")
+    assert date(2026, 12, 25) in nl and date(2027, 5, 6) in nl  # Ascension 2027
+    assert date(2026, 12, 24) not in nl
+    more = parse_holidays("nl, 2026-12-24; 2026-12-31")
+    assert all(d in more for d in (date(2026, 12, 24), date(2026, 12, 31), date(2027, 1, 1)))
+    assert date(2026, 12, 25) not in parse_holidays("geen")
+    assert date(2026, 12, 24) in parse_holidays("2026-12-24")
+    assert date(2026, 12, 25) not in parse_holidays("2026-12-24")
+    with pytest.raises(ValueError, match="2026-12-24"):
+        parse_holidays("kerst")
+    with pytest.raises(ValueError):
+        Settings(team_holidays="nl, 24-12-2026")
+
+
+def test_a_crisis_question_on_christmas_eve_evening_is_promised_after_the_holidays() -> None:
+    # Thursday 24 December 2026, 18:00: Christmas Day and Boxing Day (a Saturday) are closed by
+    # default; the team opens on Monday the 28th.
+    at = ams(2026, 12, 24, 18, 0)
+    kw = from_settings(Settings())
+    assert respond_before(at, True, **kw).astimezone(AMS) == ams(2026, 12, 28, 13, 0)
+    # King's Day 2026 is a Monday: a crisis question on Saturday waits until Tuesday.
+    assert respond_before(ams(2026, 4, 25, 12, 0), True, **kw).astimezone(AMS) == ams(
+        2026, 4, 28, 13, 0
+    )
+    # Without holidays the team is there on Monday.
+    kw = from_settings(Settings(team_holidays="geen"))
+    assert respond_before(ams(2026, 4, 25, 12, 0), True, **kw).astimezone(AMS) == ams(
+        2026, 4, 27, 13, 0
+    )
+    # A normal question keeps the network's 24 hours, holiday or not.
+    assert respond_before(at, False, **kw) == at + timedelta(hours=24)
