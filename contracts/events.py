@@ -185,6 +185,9 @@ class CallbackDone(Event, subject="callback.done.v1", source="intake"):
     outcome: Outcome
     by: Literal["contact", "team"] = "contact"
     staff_id: Code | None = None
+    # With `reached` only: the contact person says the person wants to come to the group. No
+    # one is named; the funder report counts it (suppressed like every other count).
+    joins_group: bool | None = None
 
 
 class ConsentWithdrawn(Event, subject="consent.withdrawn.v1", source="intake"):

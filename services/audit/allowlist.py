@@ -45,7 +45,7 @@ KEEP: dict[str, tuple[str, ...]] = {
     "question.closed.v1": ("reason", "by"),
     "contact.notified.v1": ("contact_id", "purpose", "channel"),
     "notification.failed.v1": ("contact_id", "purpose", "channel", "error_code"),
-    "callback.done.v1": ("contact_id", "outcome", "by", "staff_id"),
+    "callback.done.v1": ("contact_id", "outcome", "by", "staff_id", "joins_group"),
     "consent.withdrawn.v1": ("consent_version",),
     "question.erased.v1": ("reason",),
     "referral.noted.v1": ("referrer_kind", "topic", "channel"),

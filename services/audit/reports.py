@@ -23,6 +23,7 @@ TABLES = (
     "questions_by_channel",
     "routed_by_municipality",
     "outcomes",
+    "joining",
     "referrals_by_kind",
     "buddy_signals_by_topic",
     "answered_by_topic",

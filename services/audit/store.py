@@ -226,6 +226,12 @@ async def monthly_counts(session: AsyncSession, start: datetime, end: datetime) 
         "questions_by_channel": await by("record->>'channel'", "question.received.v1"),
         "routed_by_municipality": await by("record->>'municipality'", "question.routed.v1"),
         "outcomes": await by("record->>'outcome'", "callback.done.v1"),
+        # Of the talks a contact person recorded: how many end with "wants to come".
+        "joining": await by(
+            "case when (record->>'joins_group')::boolean then 'joins' else 'not_said' end",
+            "callback.done.v1",
+            "and record->>'outcome' = 'reached' and coalesce(record->>'by', 'contact') = 'contact'",
+        ),
         "referrals_by_kind": await by("record->>'referrer_kind'", "referral.noted.v1"),
         "buddy_signals_by_topic": await by(
             "record->>'topic'",

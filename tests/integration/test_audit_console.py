@@ -135,6 +135,46 @@ async def test_funder_report_never_shows_a_count_of_one_to_four(system: System) 
         assert print_css.status_code == 200 and "@page" in print_css.text
 
 
+async def test_a_contact_can_say_the_person_wants_to_come_and_the_report_counts_only_that(
+    system: System,
+) -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        accepted = await ask(client, system, topic="angst")
+        mail = await system.wait_mail(lambda m: accepted["reference"] in m.subject, timeout=SLOW)
+        link = LINK.search(mail.text).group(1)
+        page = (await client.get(link)).text
+        assert 'name="joins_group" value="yes"' in page
+        assert "wil naar een bijeenkomst van de groep komen" in page
+        # A box left ticked on "not reached" says nothing; on "we talked" it is counted.
+        tried = await client.post(link, data={"outcome": "unreachable", "joins_group": "yes"})
+        assert tried.status_code == 200
+        done = await client.post(link, data={"outcome": "reached", "joins_group": "yes"})
+        assert done.status_code == 200
+        events = await system.wait_audit(
+            accepted["question_id"], ["callback.done.v1"], timeout=SLOW
+        )
+        while len([e for e in events if e["type"] == "callback.done.v1"]) < 2:
+            await asyncio.sleep(0.2)
+            events = await system.audit_events(accepted["question_id"])
+        dones = [e for e in events if e["type"] == "callback.done.v1"]
+        assert [(e["outcome"], e.get("joins_group")) for e in dones] == [
+            ("unreachable", None),
+            ("reached", True),
+        ]
+
+        url = system.url("audit") + "/api/v1/reports/monthly"
+        report = (await client.get(url, params={"month": this_month()}, headers=AUTH)).json()
+        joining = report["joining"]["cells"]
+        assert set(joining) <= {"joins", "not_said"} and "joins" in joining
+        assert joining["joins"] == "<5" or joining["joins"] >= 5, joining
+        r = await client.get(url, params={"month": this_month(), "format": "csv"}, headers=AUTH)
+        rows = list(csv.reader(io.StringIO(r.text)))
+        assert any(
+            row[1:3] == ["Na een gesprek met een contactpersoon", "wil naar de groep komen"]
+            for row in rows
+        ), rows
+
+
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 

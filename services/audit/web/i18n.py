@@ -159,6 +159,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "account_signin_link": {"nl": "nieuwe aanmeldlink gemaakt", "en": "new sign-in link made"},
     "attempt": {"nl": "poging {n}", "en": "attempt {n}"},
     "priority": {"nl": "voorrang", "en": "priority"},
+    "joins_group": {"nl": "wil naar de groep komen", "en": "wants to come to the group"},
     "invalid": {
         "nl": "onleesbaar bericht, alleen het soort bewaard",
         "en": "unreadable, only its kind kept",
@@ -248,6 +249,10 @@ CODES: dict[str, dict[str, dict[str, str]]] = {
             "nl": "doorverwezen naar professionele hulp",
             "en": "referred to a professional",
         },
+    },
+    "joining": {
+        "joins": {"nl": "wil naar de groep komen", "en": "wants to come to the group"},
+        "not_said": {"nl": "(nog) niet gezegd", "en": "not (yet) said"},
     },
     "level": {
         "reminder": {
@@ -369,6 +374,11 @@ REPORT_TABLES: dict[str, dict[str, str | None]] = {
         "field": None,
     },
     "outcomes": {"nl": "Uitkomsten", "en": "Outcomes", "field": "outcome"},
+    "joining": {
+        "nl": "Na een gesprek met een contactpersoon",
+        "en": "After a talk with a contact person",
+        "field": "joining",
+    },
     "referrals_by_kind": {
         "nl": "Verwijzingen per soort",
         "en": "Referrals per kind",

@@ -126,6 +126,8 @@ def marks(record: dict[str, Any], lang: str) -> list[str]:
         out.append(t("attempt", n=record["attempt"]))
     if record.get("priority") or record.get("professional_help_advised"):
         out.append(t("priority"))
+    if record.get("joins_group"):
+        out.append(t("joins_group"))
     if record.get("deadletter_seq"):
         out.append(t("dead_letter_n", seq=record["deadletter_seq"]))
     return out

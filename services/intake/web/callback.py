@@ -190,7 +190,10 @@ async def callback_outcome(request: Request, token: str, rt: Rt, lang: ContactLa
     ids, q, state = await open_callback(rt, token)
     if state != "ok" or q is None:
         return refusal(state, lang)
-    outcome = str((await request.form()).get("outcome", ""))
+    form = await request.form()
+    outcome = str(form.get("outcome", ""))
+    # Only a talk can end in "wants to come"; a box left ticked on another answer says nothing.
+    joins = outcome == "reached" and form.get("joins_group") == "yes"
     if outcome not in domain.OUTCOMES:
         return render("message.html", lang, status=422, heading=t("choose_outcome", lang))
     now = datetime.now(UTC)
@@ -206,7 +209,10 @@ async def callback_outcome(request: Request, token: str, rt: Rt, lang: ContactLa
         await outbox.add(
             session,
             CallbackDone(
-                question_id=ids["question_id"], contact_id=ids["contact_id"], outcome=outcome
+                question_id=ids["question_id"],
+                contact_id=ids["contact_id"],
+                outcome=outcome,
+                joins_group=joins or None,
             ),
         )
     outbox.wake_relay()

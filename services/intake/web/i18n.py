@@ -295,6 +295,16 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Are you sure? The number and the story are erased afterwards; this cannot be undone.",
     },
     "cb_final_yes": {"nl": "Ja: {outcome}", "en": "Yes: {outcome}"},
+    "cb_joins_group": {
+        "nl": "Deze persoon wil naar een bijeenkomst van de groep komen",
+        "en": "This person wants to come to a meeting of the group",
+    },
+    "cb_joins_hint": {
+        "nl": "Alleen geteld, zonder naam of nummer: zo ziet het netwerk hoeveel gesprekken tot een "
+        "bezoek aan een groep leiden.",
+        "en": "Only counted, without a name or number: it shows the network how many talks lead "
+        "to a visit to a group.",
+    },
     "cb_unreachable_hint": {
         "nl": "Niet bereikt? De vraag blijft van jou en je kunt het later opnieuw proberen. Na 3 keer "
         "neemt het netwerkteam het over.",
