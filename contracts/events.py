@@ -212,6 +212,14 @@ class ReferralNoted(Event, subject="referral.noted.v1", source="intake"):
     channel: Channel
 
 
+class FollowupAnswered(Event, subject="followup.answered.v1", source="intake"):
+    """After her callback the help-seeker answered "Heeft het gesprek je geholpen?" through her
+    own link. Anonymous: no question, reference, contact, group or topic; the funder report
+    counts the answers per month."""
+
+    answer: Literal["yes", "somewhat", "no"]
+
+
 class GroupChanged(Event, subject="group.changed.v1", source="routing"):
     """A group joined, changed, paused, resumed or left the network."""
 
@@ -293,6 +301,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ConsentWithdrawn,
     QuestionErased,
     ReferralNoted,
+    FollowupAnswered,
     GroupChanged,
     PiiAccessed,
     PiiAccessAlerted,

@@ -49,6 +49,7 @@ KEEP: dict[str, tuple[str, ...]] = {
     "consent.withdrawn.v1": ("consent_version",),
     "question.erased.v1": ("reason",),
     "referral.noted.v1": ("referrer_kind", "topic", "channel"),
+    "followup.answered.v1": ("answer",),
     "group.changed.v1": ("group_id", "change", "status", "by"),
     "pii.accessed.v1": ("contact_id", "purpose", "staff_id"),
     "pii.alerted.v1": ("contact_id", "window_start", "distinct_questions"),

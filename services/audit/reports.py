@@ -24,6 +24,7 @@ TABLES = (
     "routed_by_municipality",
     "outcomes",
     "joining",
+    "followup",
     "referrals_by_kind",
     "buddy_signals_by_topic",
     "answered_by_topic",

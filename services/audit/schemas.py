@@ -147,6 +147,7 @@ class MonthlyReport(BaseModel):
     routed_by_municipality: SuppressedTable = _TABLE
     outcomes: SuppressedTable = _TABLE
     joining: SuppressedTable = _TABLE
+    followup: SuppressedTable = _TABLE
     referrals_by_kind: SuppressedTable = _TABLE
     buddy_signals_by_topic: SuppressedTable = _TABLE
     answered_by_topic: SuppressedTable

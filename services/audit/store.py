@@ -232,6 +232,7 @@ async def monthly_counts(session: AsyncSession, start: datetime, end: datetime) 
             "callback.done.v1",
             "and record->>'outcome' = 'reached' and coalesce(record->>'by', 'contact') = 'contact'",
         ),
+        "followup": await by("record->>'answer'", "followup.answered.v1"),
         "referrals_by_kind": await by("record->>'referrer_kind'", "referral.noted.v1"),
         "buddy_signals_by_topic": await by(
             "record->>'topic'",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import secrets
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Response
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import (
     ConsentWithdrawn,
+    FollowupAnswered,
     QuestionErased,
     QuestionReceived,
     ReferralNoted,
@@ -36,6 +37,8 @@ from services.intake.web.i18n import error_message, t
 log = get_logger(component="intake.api")
 # On every response carrying a token or personal data: no browser or proxy cache keeps it.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# "yes", "somewhat", "no": the contract's answers, in the order the page offers them.
+FOLLOWUP_ANSWERS: tuple[str, ...] = get_args(FollowupAnswered.model_fields["answer"].annotation)
 
 
 class ConsentIn(BaseModel):
@@ -200,6 +203,24 @@ async def withdraw(rt: Runtime, qid: UUID, token: str) -> bool:
         ):
             return False
         await erase_withdrawn(session, q)
+    outbox.wake_relay()
+    return True
+
+
+async def followup_open(rt: Runtime, qid: UUID, token: str) -> bool:
+    """After her talk, may the help-seeker's own link ask whether it helped?"""
+    async with rt.sessions() as session:
+        return await store.followup_open(session, qid, token_hash(token))
+
+
+async def answer_followup(rt: Runtime, qid: UUID, token: str, answer: str) -> bool:
+    """Count her answer once, anonymously: the event names no question (see FollowupAnswered)."""
+    if answer not in FOLLOWUP_ANSWERS:
+        return False
+    async with rt.sessions() as session, session.begin():
+        if not await store.mark_followup_answered(session, qid, token_hash(token)):
+            return False
+        await outbox.add(session, FollowupAnswered(answer=answer))
     outbox.wake_relay()
     return True
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    and_,
     delete,
     select,
     text,
@@ -63,6 +64,7 @@ questions = Table(
     Column("unreachable_count", Integer, nullable=False),
     Column("link_until", DateTime(timezone=True)),
     Column("assigned_at", DateTime(timezone=True)),
+    Column("followup_answered", Boolean, nullable=False, server_default=text("false")),
 )
 question_pii = Table(
     "question_pii",
@@ -131,6 +133,7 @@ async def accept(conn: Any, envelope: Envelope, row: dict, personal: Personal, e
 
     values = dict.fromkeys(_Q_COLS)
     values["unreachable_count"] = 0
+    values["followup_answered"] = False
     values.update(row)
     values.update(
         pii_phone=seal("phone", personal.phone),
@@ -227,6 +230,36 @@ async def record_outcome(
         values["erase_after"] = erase_after
     await session.execute(update(questions).where(questions.c.question_id == qid).values(**values))
     return "closed" if closed else "open"
+
+
+def _followup_open(qid: UUID, digest: bytes) -> Any:
+    """The follow-up question is asked through the help-seeker's own link, once, after a talk
+    (the question done), while her data is still there (the token's hash goes at erasure)."""
+    c = questions.c
+    return and_(
+        c.question_id == qid,
+        c.status == "done",
+        c.erased_at.is_(None),
+        c.followup_answered.is_(False),
+        c.withdraw_token_hash == digest,
+    )
+
+
+async def followup_open(session: AsyncSession, qid: UUID, digest: bytes) -> bool:
+    """May this link (its token's hash) ask the follow-up question now?"""
+    stmt = select(questions.c.question_id).where(_followup_open(qid, digest))
+    return (await session.execute(stmt)).first() is not None
+
+
+async def mark_followup_answered(session: AsyncSession, qid: UUID, digest: bytes) -> bool:
+    """Take the one answer (the conditions of followup_open); False if it was not open."""
+    stmt = (
+        update(questions)
+        .where(_followup_open(qid, digest))
+        .values(followup_answered=True)
+        .returning(questions.c.question_id)
+    )
+    return (await session.execute(stmt)).first() is not None
 
 
 async def get_question(session: AsyncSession, qid: UUID, *, lock: bool = False) -> dict | None:

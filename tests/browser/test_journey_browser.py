@@ -16,7 +16,7 @@ from sqlalchemy import text
 from opendeur.db import make_engine, sessionmaker
 from services.intake import users
 from tests.browser.conftest import ARTIFACTS, serious_axe_violations
-from tests.support import System
+from tests.support import LINK, System
 
 pytestmark = pytest.mark.browser
 
@@ -259,6 +259,36 @@ async def test_withdraw_from_the_thank_you_page(
     assert "Je vraag is ingetrokken en je gegevens zijn gewist." in main
     assert await page.locator("#quick-exit").is_visible()
     assert await question_count(system) == before  # erased, not a new one
+    await ctx.close()
+
+
+async def test_after_the_call_her_own_link_asks_whether_it_helped(
+    system: System, browser: Browser, axe_source: str
+) -> None:
+    ctx = await narrow(browser)
+    page = await ctx.new_page()
+    await page.goto(system.url("intake") + "/")
+    await fill_form(page, phone_number())
+    await send(page, "nl")
+    main = await page.inner_text("main")
+    assert "Na het gesprek kun je met dezelfde link laten weten of het gesprek je hielp." in main
+    reference = await page.inner_text(".ref")
+    own = await page.get_attribute("main a[href*='/intrekken/']", "href")
+    mail = await system.wait_mail(lambda m: reference in m.subject, timeout=90)
+    async with httpx.AsyncClient(timeout=30) as client:  # the contact person's part
+        link = LINK.search(mail.text).group(1)
+        assert (await client.post(link, data={"outcome": "reached"})).status_code == 200
+    await page.goto(own if own.startswith("http") else system.url("intake") + own)
+    main = await check_page(page, axe_source, "followup-nl")
+    assert "Heeft het gesprek je geholpen?" in main and "anoniem" in main
+    assert await page.locator("#quick-exit").is_visible()
+    await page.click("main form button[value='somewhat']")
+    await page.wait_for_url("**/na-het-gesprek?lang=nl")
+    main = await check_page(page, axe_source, "followup-thanks-nl")
+    assert "Dank je wel voor je antwoord." in main
+    await page.go_back()  # her link again: it does not ask a second time
+    await page.wait_for_load_state()
+    assert "Heeft het gesprek je geholpen?" not in await page.inner_text("main")
     await ctx.close()
 
 

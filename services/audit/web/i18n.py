@@ -208,6 +208,10 @@ TYPES: dict[str, dict[str, str]] = {
     "consent.withdrawn.v1": {"nl": "Toestemming ingetrokken", "en": "Consent withdrawn"},
     "question.erased.v1": {"nl": "Gegevens gewist", "en": "Data erased"},
     "referral.noted.v1": {"nl": "Verwijzing geteld", "en": "Referral counted"},
+    "followup.answered.v1": {
+        "nl": "Antwoord na het gesprek geteld",
+        "en": "Answer after the call counted",
+    },
     "group.changed.v1": {"nl": "Groep gewijzigd", "en": "Group changed"},
     "pii.accessed.v1": {"nl": "Persoonsgegevens bekeken", "en": "Personal data viewed"},
     "pii.alerted.v1": {
@@ -249,6 +253,11 @@ CODES: dict[str, dict[str, dict[str, str]]] = {
             "nl": "doorverwezen naar professionele hulp",
             "en": "referred to a professional",
         },
+    },
+    "answer": {
+        "yes": {"nl": "het gesprek hielp", "en": "the call helped"},
+        "somewhat": {"nl": "het gesprek hielp een beetje", "en": "the call helped a little"},
+        "no": {"nl": "het gesprek hielp niet", "en": "the call did not help"},
     },
     "joining": {
         "joins": {"nl": "wil naar de groep komen", "en": "wants to come to the group"},
@@ -378,6 +387,11 @@ REPORT_TABLES: dict[str, dict[str, str | None]] = {
         "nl": "Na een gesprek met een contactpersoon",
         "en": "After a talk with a contact person",
         "field": "joining",
+    },
+    "followup": {
+        "nl": "Heeft het gesprek geholpen? (antwoord van de hulpvrager zelf)",
+        "en": "Did the call help? (the help-seeker's own answer)",
+        "field": "answer",
     },
     "referrals_by_kind": {
         "nl": "Verwijzingen per soort",

@@ -78,6 +78,7 @@ MAIN = {
     "callback.done.v1": "outcome",
     "question.erased.v1": "reason",
     "referral.noted.v1": "referrer_kind",
+    "followup.answered.v1": "answer",
     "group.changed.v1": "change",
     "pii.accessed.v1": "purpose",
     "staff.acted.v1": "action",

@@ -213,6 +213,46 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "nl": "Bewaar deze link goed. Iedereen die hem heeft, kan je vraag intrekken.",
         "en": "Keep this link safe. Anyone who has it can withdraw your question.",
     },
+    "thanks_followup": {
+        "nl": "Na het gesprek kun je met dezelfde link laten weten of het gesprek je hielp. Dat is "
+        "anoniem en je mag het overslaan.",
+        "en": "After the call you can use the same link to tell us whether it helped. It is "
+        "anonymous and you may skip it.",
+    },
+    "fu_title": {"nl": "Heeft het gesprek je geholpen?", "en": "Did the conversation help you?"},
+    "fu_intro": {
+        "nl": "Je bent teruggebeld. Wil je ons één ding laten weten? Je mag dit ook overslaan.",
+        "en": "You were called back. Would you tell us one thing? You may also skip this.",
+    },
+    "fu_answer_yes": {"nl": "Ja", "en": "Yes"},
+    "fu_answer_somewhat": {"nl": "Een beetje", "en": "A little"},
+    "fu_answer_no": {"nl": "Nee", "en": "No"},
+    "fu_anonymous": {
+        "nl": "Je antwoord is anoniem: we tellen alleen hoe vaak mensen ja, een beetje of nee "
+        "zeggen. Je nummer, je verhaal en je vraag gaan er niet mee.",
+        "en": "Your answer is anonymous: we only count how often people say yes, a little or no. "
+        "Your number, your story and your question are not part of it.",
+    },
+    "fu_erase_title": {"nl": "Je gegevens", "en": "Your details"},
+    "fu_erase": {
+        "nl": "Je nummer en je verhaal worden uiterlijk {hours} uur na het gesprek gewist. Wil je "
+        "dat nu al?",
+        "en": "Your number and your story are erased at the latest {hours} hours after the call. "
+        "Do you want that now?",
+    },
+    "fu_erase_now": {"nl": "Wis mijn gegevens nu", "en": "Erase my details now"},
+    "fu_thanks": {"nl": "Dank je wel voor je antwoord.", "en": "Thank you for your answer."},
+    "fu_thanks_body": {
+        "nl": "We hopen dat het goed met je gaat. Wil je later weer met iemand praten? Je kunt "
+        "altijd een nieuwe vraag stellen.",
+        "en": "We hope you are doing well. Want to talk to someone again later? You can always ask "
+        "a new question.",
+    },
+    "fu_new_question": {"nl": "Een nieuwe vraag stellen", "en": "Ask a new question"},
+    "fu_closed": {
+        "nl": "Dit is al beantwoord, of deze link werkt niet meer.",
+        "en": "This was already answered, or this link no longer works.",
+    },
     "referral_title": {
         "nl": "Je vraagt voor iemand anders",
         "en": "You are asking for someone else",

@@ -253,7 +253,19 @@ async def thanks_page(request: Request, lang: Lang, rt: Rt) -> HTMLResponse:
 
 
 @router.get("/intrekken/{question_id}", response_class=HTMLResponse)
-async def withdraw_page(question_id: UUID, lang: Lang, token: str = "") -> HTMLResponse:
+async def withdraw_page(question_id: UUID, lang: Lang, rt: Rt, token: str = "") -> HTMLResponse:
+    """The help-seeker's own link: before her call it withdraws; after a talk it first asks,
+    once and anonymously, whether the talk helped (and still erases at once if she wants)."""
+    if token and await api.followup_open(rt, question_id, token):
+        query = f"?token={token}&lang={lang}"
+        return render(
+            "followup.html",
+            lang,
+            answers=api.FOLLOWUP_ANSWERS,
+            answer_action=f"/na-het-gesprek/{question_id}{query}",
+            withdraw_action=f"/intrekken/{question_id}{query}",
+            retention_hours=int(rt.settings.pii_retention.total_seconds() // 3600),
+        )
     return render(
         "message.html",
         lang,
@@ -269,6 +281,30 @@ async def withdraw_post(question_id: UUID, lang: Lang, rt: Rt, token: str = "") 
     if await api.withdraw(rt, question_id, token):  # Post/Redirect/Get: a reload erases nothing
         return RedirectResponse(f"/ingetrokken?lang={lang}", status_code=303, headers=api.NO_STORE)
     return render("message.html", lang, status=404, heading=t("not_found", lang))
+
+
+@router.post("/na-het-gesprek/{question_id}", response_class=HTMLResponse)
+async def followup_post(
+    request: Request, question_id: UUID, lang: Lang, rt: Rt, token: str = ""
+) -> Response:
+    answer = str((await request.form()).get("answer", ""))
+    if await api.answer_followup(rt, question_id, token, answer):  # Post/Redirect/Get
+        return RedirectResponse(
+            f"/na-het-gesprek?lang={lang}", status_code=303, headers=api.NO_STORE
+        )
+    return render("message.html", lang, status=410, heading=t("fu_closed", lang))
+
+
+@router.get("/na-het-gesprek", response_class=HTMLResponse)
+async def followup_thanks(lang: Lang) -> HTMLResponse:
+    return render(
+        "message.html",
+        lang,
+        heading=t("fu_thanks", lang),
+        body=t("fu_thanks_body", lang),
+        link=f"/?lang={lang}",
+        link_text=t("fu_new_question", lang),
+    )
 
 
 @router.get("/ingetrokken", response_class=HTMLResponse)
