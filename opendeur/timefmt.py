@@ -4,7 +4,7 @@ ZoneInfo("Europe/Amsterdam"): import it, do not make another."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
@@ -44,6 +44,23 @@ def moment(dt: datetime, lang: str) -> str:
 def deadline(dt: datetime, lang: str) -> str:
     """A deadline a person reads at a glance: "uiterlijk woensdag 3 december, 15.00 uur"."""
     return f"{'by' if lang == 'en' else 'uiterlijk'} {moment(dt, lang)}"
+
+
+# Contact persons call between these hours; a deadline outside them is not a promised call.
+NIGHT_FROM, NIGHT_UNTIL = 22, 8
+
+
+def promise(dt: datetime, lang: str) -> str:
+    """The 24-hour deadline as a help-seeker is told it: the exact moment by day, but a deadline
+    at night (22.00-8.00) as the evening before it, "uiterlijk woensdag 2 december, 's avonds",
+    so a question asked at 3 a.m. does not read as a promise of a call at 3 a.m. (contact persons
+    still see the exact deadline; a crisis question's team hours are exact, use `deadline`)."""
+    local = dt.astimezone(AMS)
+    if NIGHT_UNTIL <= local.hour < NIGHT_FROM:
+        return deadline(dt, lang)
+    evening = local if local.hour >= NIGHT_FROM else local - timedelta(days=1)
+    words = "in the evening" if lang == "en" else "'s avonds"
+    return f"{'by' if lang == 'en' else 'uiterlijk'} {day(evening, lang)}, {words}"
 
 
 MONTHS_SHORT = {

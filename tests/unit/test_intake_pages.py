@@ -222,3 +222,58 @@ def test_every_outcome_page_promises_what_happens(lang: str, crisis: bool) -> No
     assert "113" in spoken if crisis else "Lees dit nu voor" not in spoken
     withdraw = {"nl": "noem je kenmerk", "en": "give your reference"}[lang]
     assert withdraw in spoken and "link" not in spoken.lower().replace("<a ", "")
+
+
+@pytest.mark.parametrize(
+    "utc,nl,en",
+    [
+        # By day the exact moment (Amsterdam: UTC+1 in December).
+        (
+            (2026, 12, 3, 14, 0),
+            "uiterlijk donderdag 3 december, 15.00 uur",
+            "by Thursday 3 December, 3 pm",
+        ),
+        (
+            (2026, 12, 3, 7, 0),
+            "uiterlijk donderdag 3 december, 8.00 uur",
+            "by Thursday 3 December, 8 am",
+        ),
+        # At night: the evening before, never a call at 3 a.m.
+        (
+            (2026, 12, 3, 2, 1),
+            "uiterlijk woensdag 2 december, 's avonds",
+            "by Wednesday 2 December, in the evening",
+        ),
+        (
+            (2026, 12, 2, 22, 30),
+            "uiterlijk woensdag 2 december, 's avonds",
+            "by Wednesday 2 December, in the evening",
+        ),
+        (
+            (2026, 12, 3, 6, 59),
+            "uiterlijk woensdag 2 december, 's avonds",
+            "by Wednesday 2 December, in the evening",
+        ),
+        (
+            (2026, 12, 3, 21, 0),
+            "uiterlijk donderdag 3 december, 's avonds",
+            "by Thursday 3 December, in the evening",
+        ),
+    ],
+)
+def test_a_help_seeker_is_never_promised_a_call_at_night(
+    utc: tuple[int, ...], nl: str, en: str
+) -> None:
+    at = datetime(*utc, tzinfo=UTC)
+    assert timefmt.promise(at, "nl") == nl
+    assert timefmt.promise(at, "en") == en
+
+
+def test_the_thank_you_page_of_a_question_asked_at_night_promises_the_evening() -> None:
+    # Asked on Wednesday at 3.01 (Amsterdam): 24 hours is Thursday 3.01; she reads Wednesday
+    # evening. A crisis question keeps the team's exact time.
+    data = {"p": False, "b": "2026-12-03T02:01:00+00:00", "r": "OD-AAAA-BBBB", "q": "x", "w": "y"}
+    notes = " ".join(pages.thanks_context(data, "nl")["notes"])
+    assert "uiterlijk woensdag 2 december, 's avonds" in notes and "3.01 uur" not in notes
+    crisis = " ".join(pages.thanks_context({**data, "p": True}, "nl")["notes"])
+    assert "uiterlijk donderdag 3 december, 3.01 uur" in crisis

@@ -211,7 +211,8 @@ def thanks_context(data: dict, lang: str) -> dict[str, object]:
     """What the thank-you page promises, for its case: the team for a crisis question, a
     contact person otherwise; for English, honestly, that the caller may speak Dutch."""
     crisis = bool(data["p"])
-    deadline = timefmt.deadline(datetime.fromisoformat(str(data["b"])), lang)
+    before = datetime.fromisoformat(str(data["b"]))
+    deadline = timefmt.deadline(before, lang) if crisis else timefmt.promise(before, lang)
     notes = [t("next_crisis" if crisis else "next", lang, deadline=deadline)]
     if not crisis:
         notes.append(t("next_unmatched", lang))

@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from contracts.events import REFERENCE_PATTERN
-from opendeur import deadlines, web
+from opendeur import deadlines, timefmt, web
 from opendeur.errors import Refused
 from opendeur.keys import purpose_key
 from opendeur.logging import get_logger
@@ -317,12 +317,13 @@ async def done_page(request: Request, rt: Rt, c: Volunteer) -> Response:
             **common,
         )
     person = "en" if data.get("l") == "en" else "nl"
+    before = datetime.fromisoformat(str(data["b"]))
     return render(
         "phone_done.html",
         c.lang,
         heading=t("ph_done", c.lang),
         reference=data["r"],
-        deadline=local(datetime.fromisoformat(str(data["b"])), person),
+        deadline=local(before, person) if data["p"] else timefmt.promise(before, person),
         crisis=bool(data["p"]),
         person_lang=person,
         **common,
