@@ -23,7 +23,6 @@ TABLES = (
     "questions_by_channel",
     "routed_by_municipality",
     "outcomes",
-    "joining",
     "followup",
     "referrals_by_kind",
     "buddy_signals_by_topic",

@@ -146,7 +146,6 @@ class MonthlyReport(BaseModel):
     questions_by_channel: SuppressedTable = _TABLE
     routed_by_municipality: SuppressedTable = _TABLE
     outcomes: SuppressedTable = _TABLE
-    joining: SuppressedTable = _TABLE
     followup: SuppressedTable = _TABLE
     referrals_by_kind: SuppressedTable = _TABLE
     buddy_signals_by_topic: SuppressedTable = _TABLE

@@ -225,12 +225,12 @@ async def monthly_counts(session: AsyncSession, start: datetime, end: datetime) 
         "questions_by_topic": await by("record->>'topic'", "question.received.v1"),
         "questions_by_channel": await by("record->>'channel'", "question.received.v1"),
         "routed_by_municipality": await by("record->>'municipality'", "question.routed.v1"),
-        "outcomes": await by("record->>'outcome'", "callback.done.v1"),
-        # Of the talks a contact person recorded: how many end with "wants to come".
-        "joining": await by(
-            "case when (record->>'joins_group')::boolean then 'joins' else 'not_said' end",
+        # A talk after which the person wants to come to the group is its own cell of this one
+        # table (a second table splitting "reached" would let small cells be worked out).
+        "outcomes": await by(
+            "case when record->>'outcome' = 'reached' and (record->>'joins_group')::boolean "
+            "then 'reached_joins' else record->>'outcome' end",
             "callback.done.v1",
-            "and record->>'outcome' = 'reached' and coalesce(record->>'by', 'contact') = 'contact'",
         ),
         "followup": await by("record->>'answer'", "followup.answered.v1"),
         "referrals_by_kind": await by("record->>'referrer_kind'", "referral.noted.v1"),

@@ -247,6 +247,10 @@ CODES: dict[str, dict[str, dict[str, str]]] = {
     },
     "outcome": {
         "reached": {"nl": "bereikt", "en": "reached"},
+        "reached_joins": {
+            "nl": "bereikt, wil naar de groep komen",
+            "en": "reached, wants to come to the group",
+        },
         "unreachable": {"nl": "niet bereikt", "en": "not reached"},
         "wrong_group": {"nl": "verkeerde groep", "en": "wrong group"},
         "referred_professional": {
@@ -258,10 +262,6 @@ CODES: dict[str, dict[str, dict[str, str]]] = {
         "yes": {"nl": "het gesprek hielp", "en": "the call helped"},
         "somewhat": {"nl": "het gesprek hielp een beetje", "en": "the call helped a little"},
         "no": {"nl": "het gesprek hielp niet", "en": "the call did not help"},
-    },
-    "joining": {
-        "joins": {"nl": "wil naar de groep komen", "en": "wants to come to the group"},
-        "not_said": {"nl": "(nog) niet gezegd", "en": "not (yet) said"},
     },
     "level": {
         "reminder": {
@@ -383,11 +383,6 @@ REPORT_TABLES: dict[str, dict[str, str | None]] = {
         "field": None,
     },
     "outcomes": {"nl": "Uitkomsten", "en": "Outcomes", "field": "outcome"},
-    "joining": {
-        "nl": "Na een gesprek met een contactpersoon",
-        "en": "After a talk with a contact person",
-        "field": "joining",
-    },
     "followup": {
         "nl": "Heeft het gesprek geholpen? (antwoord van de hulpvrager zelf)",
         "en": "Did the call help? (the help-seeker's own answer)",
