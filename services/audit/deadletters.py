@@ -9,7 +9,7 @@ from uuid import uuid4
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from contracts.streams import DEADLETTER_STREAM, EVENT_SUBJECTS
+from contracts.streams import DEADLETTER_STREAM, EVENT_SUBJECTS, EVENTS_STREAM
 
 
 class ReplayRefused(ValueError):
@@ -61,8 +61,13 @@ async def get_dead(js: JetStreamContext, seq: int) -> dict[str, Any] | None:
 
 
 async def replay(js: JetStreamContext, seq: int) -> str:
-    """Republish dead letter `seq` to its original event subject with a fresh Nats-Msg-Id.
+    """Republish the event dead letter `seq` stands for, with a fresh Nats-Msg-Id.
 
+    What is published is the original as OPENDEUR_EVENTS holds it (at the dead letter's
+    Opendeur-Stream-Seq, with the same subject), never the dead letter's own body: a service may
+    write dead letters for its consumers, so a compromised one could otherwise have any event it
+    likes published by the admin account (a forged follow-up answer, a forged outcome). An
+    original the events stream no longer keeps (OPENDEUR_EVENTS_MAX_AGE) cannot be replayed.
     Needs an account that may publish events (the admin one, from the CLI): audit's own may not.
     Consumers stay idempotent on the event's own event_id, so a replay changes nothing twice."""
     try:
@@ -78,5 +83,21 @@ async def replay(js: JetStreamContext, seq: int) -> str:
             f"dead letter {seq} was kept without its body ({omitted} bytes, bigger than any event);"
             f" the original is in OPENDEUR_EVENTS at sequence {_header(msg, 'Opendeur-Stream-Seq')}"
         )
-    await js.publish(subject, msg.data or b"", headers={"Nats-Msg-Id": str(uuid4())}, timeout=5.0)
+    where = _header(msg, "Opendeur-Stream-Seq")
+    if where is None or not where.isdigit():
+        raise ReplayRefused(f"dead letter {seq} does not say where its original event is")
+    try:
+        original = await js.get_msg(EVENTS_STREAM, seq=int(where))
+    except NotFoundError as exc:
+        raise ReplayRefused(
+            f"dead letter {seq}: its original (OPENDEUR_EVENTS at sequence {where}) is no longer "
+            "kept, so it cannot be replayed"
+        ) from exc
+    if original.subject != subject:
+        raise ReplayRefused(
+            f"dead letter {seq} says {subject!r}, but its original at sequence {where} is "
+            f"{original.subject!r}: not replayed"
+        )
+    headers = {"Nats-Msg-Id": str(uuid4())}
+    await js.publish(subject, original.data or b"", headers=headers, timeout=5.0)
     return subject

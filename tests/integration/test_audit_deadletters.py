@@ -12,7 +12,7 @@ import httpx
 import nats
 import pytest
 
-from contracts.streams import DEADLETTER_STREAM, deadletter_subject
+from contracts.streams import DEADLETTER_STREAM, EVENTS_STREAM, deadletter_subject
 from services.audit.deadletters import ReplayRefused, list_dead, replay
 from tests.support import ADMIN, System, received_event, staff_client
 
@@ -87,37 +87,68 @@ async def test_poison_message_is_listed_on_the_console_without_its_payload(
     assert "an event" not in page, "the console must never show a dead letter's payload"
 
 
-async def test_replay_republishes_a_dead_letter_to_its_event_subject(system: System) -> None:
+async def published(js, event) -> int:
+    """The event in OPENDEUR_EVENTS, as its service publishes it; its stream sequence."""
+    ack = await js.publish(
+        event.subject, event.to_bytes(), headers={"Nats-Msg-Id": str(event.event_id)}
+    )
+    assert ack.stream == EVENTS_STREAM
+    return ack.seq
+
+
+async def dead_letter(js, body: bytes, subject: str, stream_seq: int | None) -> int:
+    """A dead letter as messaging.dead_letter records it (or as a compromised service could
+    write one: any body, any claimed subject and sequence); its sequence."""
+    headers = {
+        "Opendeur-Consumer": CONSUMER,
+        "Opendeur-Reason": "max_deliveries",
+        "Opendeur-Subject": subject,
+        "Nats-Msg-Id": str(uuid.uuid4()),
+    }
+    if stream_seq is not None:
+        headers["Opendeur-Stream-Seq"] = str(stream_seq)
+    ack = await js.publish(deadletter_subject(CONSUMER), body, headers=headers)
+    assert ack.stream == DEADLETTER_STREAM
+    return ack.seq
+
+
+async def test_replay_republishes_the_original_event_never_the_dead_letters_body(
+    system: System,
+) -> None:
     event = received_event()
     nc = await nats.connect(system.nats.url)
     try:
         js = nc.jetstream()
-        # A valid event that a consumer gave up on (as messaging.dead_letter records it).
-        forged = await js.publish(
-            deadletter_subject(CONSUMER),
-            event.to_bytes(),
-            headers={
-                "Opendeur-Consumer": CONSUMER,
-                "Opendeur-Reason": "max_deliveries",
-                "Opendeur-Subject": event.subject,
-                "Nats-Msg-Id": str(uuid.uuid4()),
-            },
-        )
-        assert forged.stream == DEADLETTER_STREAM
-        assert any(r["seq"] == forged.seq for r in await list_dead(js))
-        assert await system.audit_events(str(event.question_id)) == []
-
-        assert await replay(js, forged.seq) == "question.received.v1"
-        events = await system.wait_audit(
+        where = await published(js, event)
+        await system.wait_audit(
             str(event.question_id), ["question.received.v1", "question.routed.v1"], timeout=SLOW
         )
-        assert [e["type"] for e in events].count("question.received.v1") == 1
-
-        # Replaying twice publishes again (fresh Nats-Msg-Id) but consumers are idempotent.
-        await replay(js, forged.seq)
+        # A dead letter for it whose body was swapped (a compromised routing may write dead
+        # letters for its own consumers): the replay publishes the original, not the body.
+        swapped = received_event()
+        seq = await dead_letter(js, swapped.to_bytes(), event.subject, where)
+        assert any(r["seq"] == seq for r in await list_dead(js))
+        assert await replay(js, seq) == "question.received.v1"
         await asyncio.sleep(2)
-        events = await system.audit_events(str(event.question_id))
-        assert [e["type"] for e in events].count("question.routed.v1") == 1
+        assert await system.audit_events(str(swapped.question_id)) == []
+        # Replayed again and again: consumers and the trail are idempotent on the event id.
+        await replay(js, seq)
+        await asyncio.sleep(2)
+        types = [e["type"] for e in await system.audit_events(str(event.question_id))]
+        assert types.count("question.received.v1") == 1 and types.count("question.routed.v1") == 1
+
+        # A dead letter that claims another subject than its original's, or points nowhere, is
+        # refused: no follow-up answer or outcome can be laundered through the admin account.
+        claims = await dead_letter(js, b'{"answer": "no"}', "followup.answered.v1", where)
+        with pytest.raises(ReplayRefused, match="but its original"):
+            await replay(js, claims)
+        nowhere = await dead_letter(js, swapped.to_bytes(), event.subject, None)
+        with pytest.raises(ReplayRefused, match="does not say where"):
+            await replay(js, nowhere)
+        beyond = (await js.stream_info(EVENTS_STREAM)).state.last_seq + 1000
+        gone = await dead_letter(js, swapped.to_bytes(), event.subject, beyond)
+        with pytest.raises(ReplayRefused, match="no longer kept"):
+            await replay(js, gone)
     finally:
         await nc.close()
 
@@ -152,19 +183,10 @@ def test_the_cli_lists_and_refuses_what_it_may_not_replay(system: System) -> Non
 
 
 async def forge_dead_letter(js) -> int:
-    """A valid event a consumer gave up on, as messaging.dead_letter records it; its sequence."""
+    """A dead letter for a valid event (its original in OPENDEUR_EVENTS), as
+    messaging.dead_letter records it; its sequence."""
     event = received_event()
-    forged = await js.publish(
-        deadletter_subject(CONSUMER),
-        event.to_bytes(),
-        headers={
-            "Opendeur-Consumer": CONSUMER,
-            "Opendeur-Reason": "max_deliveries",
-            "Opendeur-Subject": event.subject,
-            "Nats-Msg-Id": str(uuid.uuid4()),
-        },
-    )
-    return forged.seq
+    return await dead_letter(js, event.to_bytes(), event.subject, await published(js, event))
 
 
 def replay_records(events: list[dict], seq: int) -> list[dict]:
