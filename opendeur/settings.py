@@ -236,6 +236,8 @@ class Settings(BaseSettings):
     intake_frontend_keys: str = ""
     # How often intake's erasure sweep runs (seconds, or 30s, 5m).
     sweep_interval: Seconds = timedelta(seconds=30)
+    # How often the help-seekers' follow-up answers are published, together and shuffled.
+    followup_batch: Duration = timedelta(hours=24)
     # Notify's delivery (seconds, or 90s, 5m): the retry back-off's base (full jitter, 5
     # attempts), parallel sends, one send's time-out, how long a send may stay unrecorded before
     # the team is asked to check it by hand (longer than the time-out), the local hour of the

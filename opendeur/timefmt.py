@@ -50,17 +50,26 @@ def deadline(dt: datetime, lang: str) -> str:
 NIGHT_FROM, NIGHT_UNTIL = 22, 8
 
 
+def at_night(dt: datetime) -> bool:
+    """Is this moment at night in Amsterdam (22.00-8.00), when contact persons do not call?"""
+    return not NIGHT_UNTIL <= dt.astimezone(AMS).hour < NIGHT_FROM
+
+
 def promise(dt: datetime, lang: str) -> str:
     """The 24-hour deadline as a help-seeker is told it: the exact moment by day, but a deadline
-    at night (22.00-8.00) as the evening before it, "uiterlijk woensdag 2 december, 's avonds",
+    at night (22.00-8.00) as the evening before it, "uiterlijk woensdagavond 2 december",
     so a question asked at 3 a.m. does not read as a promise of a call at 3 a.m. (contact persons
     still see the exact deadline; a crisis question's team hours are exact, use `deadline`)."""
     local = dt.astimezone(AMS)
-    if NIGHT_UNTIL <= local.hour < NIGHT_FROM:
+    if not at_night(dt):
         return deadline(dt, lang)
     evening = local if local.hour >= NIGHT_FROM else local - timedelta(days=1)
-    words = "in the evening" if lang == "en" else "'s avonds"
-    return f"{'by' if lang == 'en' else 'uiterlijk'} {day(evening, lang)}, {words}"
+    locale = "en" if lang == "en" else "nl"
+    weekday = format_datetime(evening, "EEEE", locale=locale)
+    date_words = format_datetime(evening, "d MMMM", locale=locale)
+    if lang == "en":
+        return f"by {weekday} evening, {date_words}"
+    return f"uiterlijk {weekday}avond {date_words}"
 
 
 MONTHS_SHORT = {

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Header, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts import events
 from contracts.events import (
     ConsentWithdrawn,
-    FollowupAnswered,
     QuestionErased,
     QuestionReceived,
     ReferralNoted,
@@ -38,7 +38,9 @@ log = get_logger(component="intake.api")
 # On every response carrying a token or personal data: no browser or proxy cache keeps it.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 # "yes", "somewhat", "no": the contract's answers, in the order the page offers them.
-FOLLOWUP_ANSWERS: tuple[str, ...] = get_args(FollowupAnswered.model_fields["answer"].annotation)
+FOLLOWUP_ANSWERS: tuple[str, ...] = get_args(
+    events.FollowupAnswered.model_fields["answer"].annotation
+)
 
 
 class ConsentIn(BaseModel):
@@ -213,16 +215,20 @@ async def followup_open(rt: Runtime, qid: UUID, token: str) -> bool:
         return await store.followup_open(session, qid, token_hash(token))
 
 
+async def own_link_done(rt: Runtime, qid: UUID, token: str) -> bool:
+    """Is this her own link to a question she was called back on, her data still kept?"""
+    async with rt.sessions() as session:
+        return await store.own_link_done(session, qid, token_hash(token))
+
+
 async def answer_followup(rt: Runtime, qid: UUID, token: str, answer: str) -> bool:
-    """Count her answer once, anonymously: the event names no question (see FollowupAnswered)."""
+    """Take her answer once. It is published later, shuffled in with the others of its batch
+    (jobs.publish_followup_answers), so neither the trail's time nor its order ties it to her
+    question; the event names no question (see FollowupAnswered)."""
     if answer not in FOLLOWUP_ANSWERS:
         return False
     async with rt.sessions() as session, session.begin():
-        if not await store.mark_followup_answered(session, qid, token_hash(token)):
-            return False
-        await outbox.add(session, FollowupAnswered(answer=answer))
-    outbox.wake_relay()
-    return True
+        return await store.take_followup_answer(session, qid, token_hash(token), answer)
 
 
 async def withdraw_by_reference(rt: Runtime, reference: str, phone: str, staff_id: str) -> bool:

@@ -1,11 +1,13 @@
 """Intake's timers: the erasure sweep (personal data whose time has come, stripped rows after
-OPENDEUR_ERASED_RETENTION, keys of rows from before the key store moved into it)."""
+OPENDEUR_ERASED_RETENTION, keys of rows from before the key store moved into it) and the batch
+of follow-up answers (OPENDEUR_FOLLOWUP_BATCH)."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 
-from contracts.events import QuestionErased
+from contracts.events import FollowupAnswered, QuestionErased
 from opendeur import outbox
 from opendeur.logging import get_logger
 from opendeur.runtime import Runtime
@@ -43,8 +45,26 @@ async def erasure_sweep(rt: Runtime) -> None:
         )
 
 
+async def publish_followup_answers(rt: Runtime) -> int:
+    """Publish the help-seekers' follow-up answers waiting since the last batch, together and
+    shuffled (OPENDEUR_FOLLOWUP_BATCH, a day by default): the trail shows when a batch went out,
+    not when each answer came. The number published."""
+    async with rt.sessions() as session, session.begin():
+        answers = await store.pop_followup_answers(session)
+        random.SystemRandom().shuffle(answers)
+        if answers:
+            await outbox.add(session, *(FollowupAnswered(answer=a) for a in answers))
+    if answers:
+        outbox.wake_relay()
+    return len(answers)
+
+
 def register(rt: Runtime) -> None:
     """Start intake's timers with the runtime."""
+
+    @rt.every(rt.settings.followup_batch.total_seconds())
+    async def followup_batch() -> None:
+        await publish_followup_answers(rt)
 
     @rt.every(rt.settings.sweep_interval.total_seconds())
     async def sweep() -> None:

@@ -251,15 +251,40 @@ async def followup_open(session: AsyncSession, qid: UUID, digest: bytes) -> bool
     return (await session.execute(stmt)).first() is not None
 
 
-async def mark_followup_answered(session: AsyncSession, qid: UUID, digest: bytes) -> bool:
-    """Take the one answer (the conditions of followup_open); False if it was not open."""
+async def own_link_done(session: AsyncSession, qid: UUID, digest: bytes) -> bool:
+    """Is this the help-seeker's own link (its token's hash) to a question she was called back
+    on (done), her data still kept?"""
+    c = questions.c
+    stmt = select(c.question_id).where(
+        c.question_id == qid,
+        c.status == "done",
+        c.erased_at.is_(None),
+        c.withdraw_token_hash == digest,
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
+async def take_followup_answer(
+    session: AsyncSession, qid: UUID, digest: bytes, answer: str
+) -> bool:
+    """Take the one answer (the conditions of followup_open): the question is marked answered
+    and the answer waits, without any id, for the next batch (`pop_followup_answers`)."""
     stmt = (
         update(questions)
         .where(_followup_open(qid, digest))
         .values(followup_answered=True)
         .returning(questions.c.question_id)
     )
-    return (await session.execute(stmt)).first() is not None
+    if (await session.execute(stmt)).first() is None:
+        return False
+    await session.execute(text("insert into followup_pending (answer) values (:a)"), {"a": answer})
+    return True
+
+
+async def pop_followup_answers(session: AsyncSession) -> list[str]:
+    """Every answer waiting, removed (the caller publishes them in the same transaction)."""
+    rows = await session.execute(text("delete from followup_pending returning answer"))
+    return [r.answer for r in rows]
 
 
 async def get_question(session: AsyncSession, qid: UUID, *, lock: bool = False) -> dict | None:
@@ -322,6 +347,7 @@ async def erase(session: AsyncSession, qid: UUID, reason: str, now: datetime) ->
             group_id=None,
             professional_help_advised=False,  # a crisis flag is health data: not kept
             wants_to_start_group=False,
+            followup_answered=False,  # nothing says she answered once her data is gone
             erase_after=None,
             part_closed_at=now,
         )

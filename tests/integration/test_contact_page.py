@@ -347,7 +347,10 @@ async def test_erasing_outcomes_ask_for_confirmation_on_the_callback_page(system
     # "We talked" and "Referred" erase the data: each sits behind a second step (no JS needed).
     for code in ("reached", "referred_professional"):
         block = re.search(
-            r'<details class="confirm"><summary>[^<]+</summary><p>([^<]+)</p>'
+            # (after a talk, first the box "wants to come to the group" and its hint)
+            r'<details class="confirm"><summary>[^<]+</summary>'
+            r'(?:<p><label class="check">.*?</label></p><p class="hint"[^>]*>[^<]+</p>)?'
+            r"<p>([^<]+)</p>"
             rf'<button type="submit" name="outcome" value="{code}">',
             html,
         )

@@ -5,15 +5,37 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import httpx
+import pytest
+from sqlalchemy import text
 
-from tests.support import ADMIN, LINK, System, question
+from opendeur.db import make_engine
+from opendeur.embedded import Postgres
+from tests.support import ADMIN, LINK, System, question, start_system, stop_system
 
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 SLOW = 90  # seconds; other systems may share the machine
 ASKED = "Heeft het gesprek je geholpen?"
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory, pg: Postgres) -> Iterator[System]:
+    """Its own system: answers are published every 2 s here (a day by default)."""
+    s = start_system(tmp_path_factory.mktemp("followup"), pg, OPENDEUR_FOLLOWUP_BATCH="2s")
+    yield s
+    stop_system(s)
+
+
+async def intake_rows(system: System, sql: str, **params: object) -> list:
+    engine = make_engine(system.pg.url(system.database), pool_size=1, schema="intake")
+    try:
+        async with engine.connect() as conn:
+            return list(await conn.execute(text(sql), params))
+    finally:
+        await engine.dispose()
 
 
 async def answers_in_trail(client: httpx.AsyncClient, system: System) -> list[dict]:
@@ -50,7 +72,7 @@ async def test_after_the_call_her_own_link_asks_once_whether_it_helped(system: S
             assert page.status_code == 200 and ASKED not in page.text
         page = await client.get(own, params=token)
         assert page.status_code == 200 and ASKED in page.text
-        for label in ("Ja", "Een beetje", "Nee", "Wis mijn gegevens nu", "anoniem"):
+        for label in ("Ja", "Een beetje", "Nee", "Wis mijn gegevens nu", "Zeker weten?", "anoniem"):
             assert label in page.text
         english = await client.get(own, params={**token, "lang": "en"})
         assert "Did the conversation help you?" in english.text
@@ -67,7 +89,15 @@ async def test_after_the_call_her_own_link_asks_once_whether_it_helped(system: S
         again = await client.post(answer, params=token, data={"answer": "no"})
         assert again.status_code == 410
         after = await client.get(own, params=token)
-        assert ASKED not in after.text
+        assert ASKED not in after.text and "Je bent al gebeld" in after.text
+        assert "Niemand belt je dan terug" not in after.text  # she was called: no withdraw text
+        # The answer waits for the next batch without anything that names her question.
+        columns = await intake_rows(
+            system,
+            "select column_name from information_schema.columns "
+            "where table_schema = 'intake' and table_name = 'followup_pending'",
+        )
+        assert {c[0] for c in columns} == {"id", "answer"}
 
         deadline = time.monotonic() + SLOW
         while len(got := await answers_in_trail(client, system)) <= seen_before:
@@ -96,7 +126,16 @@ async def test_after_the_call_her_own_link_asks_once_whether_it_helped(system: S
         assert "Heeft het gesprek geholpen? (antwoord van de hulpvrager zelf)" in r.text
         assert "het gesprek hielp" in r.text
 
-        # Her data can still be erased at once from the same link.
+        # Her data can still be erased at once from the same link; nothing then says she answered.
         erased = await client.post(own, params=token)
-        assert erased.status_code == 303
-        assert (await client.get(own, params=token)).status_code == 200
+        assert erased.status_code == 303 and erased.headers["location"] == "/gewist?lang=nl"
+        gone = await client.get(system.url("intake") + erased.headers["location"])
+        assert "Je nummer en je verhaal zijn gewist." in gone.text
+        flag = await intake_rows(
+            system,
+            "select followup_answered, status from intake.questions where question_id = :q",
+            q=accepted["question_id"],
+        )
+        assert [tuple(r) for r in flag] == [(False, "erased")]
+        page = await client.get(own, params=token)
+        assert page.status_code == 200 and ASKED not in page.text

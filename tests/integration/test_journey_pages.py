@@ -25,8 +25,10 @@ WEEKDAY = {
 # What a help-seeker is told of a normal question's deadline (timefmt.promise): the exact moment
 # by day, the evening before a deadline at night (the suite may run at any hour).
 PROMISE = {
-    "nl": WEEKDAY["nl"].replace(r"\d{1,2}\.\d\d uur", r"(\d{1,2}\.\d\d uur|(&#39;|')s avonds)"),
-    "en": WEEKDAY["en"].replace("|midnight)", "|midnight|in the evening)"),
+    "nl": r"uiterlijk (maandag|dinsdag|woensdag|donderdag|vrijdag|zaterdag|zondag)"
+    r"( \d{1,2} [a-z]+, \d{1,2}\.\d\d uur|avond \d{1,2} [a-z]+)",
+    "en": r"by (Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day( \d{1,2} [A-Z][a-z]+, "
+    r"(\d{1,2}(:\d\d)? [ap]m|12 noon|midnight)| evening, \d{1,2} [A-Z][a-z]+)",
 }
 # Sentences per case: (must appear, must not appear), on the page's main part.
 WEB = {

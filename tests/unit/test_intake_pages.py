@@ -241,23 +241,23 @@ def test_every_outcome_page_promises_what_happens(lang: str, crisis: bool) -> No
         # At night: the evening before, never a call at 3 a.m.
         (
             (2026, 12, 3, 2, 1),
-            "uiterlijk woensdag 2 december, 's avonds",
-            "by Wednesday 2 December, in the evening",
+            "uiterlijk woensdagavond 2 december",
+            "by Wednesday evening, 2 December",
         ),
         (
             (2026, 12, 2, 22, 30),
-            "uiterlijk woensdag 2 december, 's avonds",
-            "by Wednesday 2 December, in the evening",
+            "uiterlijk woensdagavond 2 december",
+            "by Wednesday evening, 2 December",
         ),
         (
             (2026, 12, 3, 6, 59),
-            "uiterlijk woensdag 2 december, 's avonds",
-            "by Wednesday 2 December, in the evening",
+            "uiterlijk woensdagavond 2 december",
+            "by Wednesday evening, 2 December",
         ),
         (
             (2026, 12, 3, 21, 0),
-            "uiterlijk donderdag 3 december, 's avonds",
-            "by Thursday 3 December, in the evening",
+            "uiterlijk donderdagavond 3 december",
+            "by Thursday evening, 3 December",
         ),
     ],
 )
@@ -274,6 +274,28 @@ def test_the_thank_you_page_of_a_question_asked_at_night_promises_the_evening() 
     # evening. A crisis question keeps the team's exact time.
     data = {"p": False, "b": "2026-12-03T02:01:00+00:00", "r": "OD-AAAA-BBBB", "q": "x", "w": "y"}
     notes = " ".join(pages.thanks_context(data, "nl")["notes"])
-    assert "uiterlijk woensdag 2 december, 's avonds" in notes and "3.01 uur" not in notes
+    assert "uiterlijk woensdagavond 2 december" in notes and "3.01 uur" not in notes
     crisis = " ".join(pages.thanks_context({**data, "p": True}, "nl")["notes"])
     assert "uiterlijk donderdag 3 december, 3.01 uur" in crisis
+
+
+def test_a_contact_is_told_what_a_night_deadline_was_promised_as() -> None:
+    night = datetime(2026, 12, 3, 2, 1, tzinfo=UTC)
+    assert timefmt.at_night(night) and not timefmt.at_night(datetime(2026, 12, 3, 14, tzinfo=UTC))
+    html = render(
+        "callback.html",
+        "nl",
+        reference="OD-AAAA-BBBB",
+        deadline=timefmt.deadline(night, "nl"),
+        night_promise=timefmt.promise(night, "nl"),
+        priority=False,
+        prefers_english=False,
+        phone="+31612345678",
+        phone_display="06 12345678",
+        story=None,
+        call_times=None,
+        outcomes=[("reached", "Gesproken")],
+        guide=[],
+    ).body.decode()
+    assert "Deze persoon verwacht je telefoontje uiterlijk woensdagavond 2 december." in html
+    assert 'aria-describedby="joins-hint"' in html and 'id="joins-hint"' in html

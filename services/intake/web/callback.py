@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from contracts.events import CallbackDone, PiiAccessed
-from opendeur import links, outbox
+from opendeur import links, outbox, timefmt
 from opendeur.runtime import Runtime
 from opendeur.settings import parse_duration
 from services.intake import api, domain, pins, store
@@ -46,17 +46,19 @@ async def open_callback(rt: Runtime, token: str) -> tuple[dict, dict | None, str
     return ids, (q if state == "ok" else None), state
 
 
-def refusal(state: str, lang: str) -> HTMLResponse:
-    """A calm page in the contact's own language, nothing personal."""
+def refusal(state: str, lang: str, *, joins: bool = False) -> HTMLResponse:
+    """A calm page in the contact's own language, nothing personal (after a talk, whether she
+    passed on that the person wants to come)."""
     status = {"done": 200, "pending": 503, "held": 403}.get(state, 410)
     body = {"done": "cb_done_body", "held": "cb_held_body"}.get(state, "cb_gone_body")
+    text = t(body, lang) + (" " + t("cb_joins_noted", lang) if joins else "")
     return render(
         "message.html",
         lang,
         status=status,
         headers={"Retry-After": "30"} if state == "pending" else None,
         heading=t(f"cb_{state}", lang),
-        body=t(body, lang),
+        body=text,
     )
 
 
@@ -172,6 +174,12 @@ async def callback_page(request: Request, token: str, rt: Rt, lang: ContactLang)
         lang,
         reference=q["reference"],
         deadline=local(q["respond_before"], lang),
+        # A deadline at night: she was told the evening before (timefmt.promise); say so.
+        night_promise=(
+            timefmt.promise(q["respond_before"], lang)
+            if timefmt.at_night(q["respond_before"]) and not q["professional_help_advised"]
+            else None
+        ),
         priority=q["professional_help_advised"],
         prefers_english=q["language"] == "en",
         phone=personal.phone,
@@ -223,7 +231,7 @@ async def callback_outcome(request: Request, token: str, rt: Rt, lang: ContactLa
             heading=t("cb_try_again", lang),
             body=t("cb_try_again_body", lang),
         )
-    return refusal("done", lang)
+    return refusal("done", lang, joins=joins)
 
 
 @router.post("/c/{token}/pin", response_class=HTMLResponse)

@@ -241,6 +241,20 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "Do you want that now?",
     },
     "fu_erase_now": {"nl": "Wis mijn gegevens nu", "en": "Erase my details now"},
+    "fu_erase_confirm": {
+        "nl": "Zeker weten? Je nummer en je verhaal worden meteen gewist; dat kan niet terug.",
+        "en": "Are you sure? Your number and your story are erased at once; this cannot be undone.",
+    },
+    "fu_erase_yes": {"nl": "Ja, wis ze nu", "en": "Yes, erase them now"},
+    "fu_done_title": {"nl": "Je bent al gebeld", "en": "You were already called"},
+    "fu_done_body": {
+        "nl": "Dank je wel voor je antwoord. Je hoeft niets meer te doen.",
+        "en": "Thank you for your answer. You do not need to do anything else.",
+    },
+    "fu_erased": {
+        "nl": "Je nummer en je verhaal zijn gewist. Je hoeft niets meer te doen.",
+        "en": "Your number and your story are erased. You do not need to do anything else.",
+    },
     "fu_thanks": {"nl": "Dank je wel voor je antwoord.", "en": "Thank you for your answer."},
     "fu_thanks_body": {
         "nl": "We hopen dat het goed met je gaat. Wil je later weer met iemand praten? Je kunt "
@@ -252,6 +266,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "fu_closed": {
         "nl": "Dit is al beantwoord, of deze link werkt niet meer.",
         "en": "This was already answered, or this link no longer works.",
+    },
+    "fu_closed_body": {
+        "nl": "Je hoeft niets meer te doen. Wil je weer met iemand praten? Stel gerust een nieuwe "
+        "vraag.",
+        "en": "You do not need to do anything else. Want to talk to someone again? Feel free to "
+        "ask a new question.",
     },
     "referral_title": {
         "nl": "Je vraagt voor iemand anders",
@@ -339,11 +359,19 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "nl": "Deze persoon wil naar een bijeenkomst van de groep komen",
         "en": "This person wants to come to a meeting of the group",
     },
+    "cb_night": {
+        "nl": "Niemand wordt 's nachts gebeld. Deze persoon verwacht je telefoontje {promise}.",
+        "en": "Nobody is called at night. This person expects your call {promise}.",
+    },
+    "cb_joins_noted": {
+        "nl": "Doorgegeven: deze persoon wil naar de groep komen.",
+        "en": "Passed on: this person wants to come to the group.",
+    },
     "cb_joins_hint": {
-        "nl": "Alleen geteld, zonder naam of nummer: zo ziet het netwerk hoeveel gesprekken tot een "
-        "bezoek aan een groep leiden.",
-        "en": "Only counted, without a name or number: it shows the network how many talks lead "
-        "to a visit to a group.",
+        "nl": "Alleen geteld, zonder naam of nummer: zo ziet het netwerk hoeveel mensen na een "
+        "gesprek naar een groep willen komen.",
+        "en": "Only counted, without a name or number: it shows the network how many people want "
+        "to come to a group after a talk.",
     },
     "cb_unreachable_hint": {
         "nl": "Niet bereikt? De vraag blijft van jou en je kunt het later opnieuw proberen. Na 3 keer "

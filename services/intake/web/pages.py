@@ -257,11 +257,12 @@ async def thanks_page(request: Request, lang: Lang, rt: Rt) -> HTMLResponse:
 async def withdraw_page(question_id: UUID, lang: Lang, rt: Rt, token: str = "") -> HTMLResponse:
     """The help-seeker's own link: before her call it withdraws; after a talk it first asks,
     once and anonymously, whether the talk helped (and still erases at once if she wants)."""
-    if token and await api.followup_open(rt, question_id, token):
+    if token and await api.own_link_done(rt, question_id, token):
         query = f"?token={token}&lang={lang}"
         return render(
             "followup.html",
             lang,
+            ask=await api.followup_open(rt, question_id, token),
             answers=api.FOLLOWUP_ANSWERS,
             answer_action=f"/na-het-gesprek/{question_id}{query}",
             withdraw_action=f"/intrekken/{question_id}{query}",
@@ -279,8 +280,12 @@ async def withdraw_page(question_id: UUID, lang: Lang, rt: Rt, token: str = "") 
 
 @router.post("/intrekken/{question_id}", response_class=HTMLResponse)
 async def withdraw_post(question_id: UUID, lang: Lang, rt: Rt, token: str = "") -> Response:
+    called = await api.own_link_done(
+        rt, question_id, token
+    )  # after her call: erased, not withdrawn
     if await api.withdraw(rt, question_id, token):  # Post/Redirect/Get: a reload erases nothing
-        return RedirectResponse(f"/ingetrokken?lang={lang}", status_code=303, headers=api.NO_STORE)
+        done = "/gewist" if called else "/ingetrokken"
+        return RedirectResponse(f"{done}?lang={lang}", status_code=303, headers=api.NO_STORE)
     return render("message.html", lang, status=404, heading=t("not_found", lang))
 
 
@@ -293,7 +298,26 @@ async def followup_post(
         return RedirectResponse(
             f"/na-het-gesprek?lang={lang}", status_code=303, headers=api.NO_STORE
         )
-    return render("message.html", lang, status=410, heading=t("fu_closed", lang))
+    return render(
+        "message.html",
+        lang,
+        status=410,
+        heading=t("fu_closed", lang),
+        body=t("fu_closed_body", lang),
+        link=f"/?lang={lang}",
+        link_text=t("fu_new_question", lang),
+    )
+
+
+@router.get("/gewist", response_class=HTMLResponse)
+async def erased_page(lang: Lang) -> HTMLResponse:
+    return render(
+        "message.html",
+        lang,
+        heading=t("fu_erased", lang),
+        link=f"/?lang={lang}",
+        link_text=t("fu_new_question", lang),
+    )
 
 
 @router.get("/na-het-gesprek", response_class=HTMLResponse)
