@@ -205,7 +205,7 @@ async def accept_question(rt: Runtime, topics: TopicCatalogue, q: QuestionIn) ->
 
 def sms_refusal(settings: Settings, phone: str) -> str | None:
     """Why an SMS confirmation cannot be had (a code), or None: no gateway configured, or a
-    number that takes no SMS (a Dutch landline)."""
+    number that takes no SMS (a landline, a service number)."""
     if not settings.sms_url:
         return "sms_unavailable"
     if not confirmation.can_receive_sms(phone):

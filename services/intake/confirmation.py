@@ -20,16 +20,18 @@ from services.intake.web.i18n import t
 # a while, and an SMS that comes hours late, after the call, helps nobody.
 MAX_ATTEMPTS = 12
 RETRY_CAP_S = 600.0
-_SMS_TYPES = (
-    phonenumbers.PhoneNumberType.MOBILE,
-    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,  # countries whose plans do not tell
-)
+_T = phonenumbers.PhoneNumberType
+# Numbers that cannot take an SMS: landlines, service numbers (0800, 0900, 0909), VoIP and
+# company numbers (085, 088), voicemail. Anything else (mobiles, 066 pagers, numbers whose
+# country's plan does not tell) we try; the gateway says if it cannot deliver.
+_NO_SMS = (_T.FIXED_LINE, _T.TOLL_FREE, _T.PREMIUM_RATE, _T.SHARED_COST, _T.VOIP, _T.UAN)
+_NO_SMS += (_T.VOICEMAIL,)
 
 
 def can_receive_sms(e164: str) -> bool:
-    """Whether a normalised number (validation.normalise_phone) may be a mobile: a Dutch
-    landline (040 ...) cannot take an SMS; where a country's plan does not tell, we try."""
-    return phonenumbers.number_type(phonenumbers.parse(e164)) in _SMS_TYPES
+    """Whether a normalised number (validation.normalise_phone) may take an SMS: not a Dutch
+    landline (040 ...) or service number; where the plan does not tell, we try."""
+    return phonenumbers.number_type(phonenumbers.parse(e164)) not in _NO_SMS
 
 
 def withdraw_url(base_url: str, question_id: UUID, token: str, lang: str) -> str:

@@ -54,7 +54,14 @@ def test_the_withdraw_link_is_the_thank_you_pages_made_absolute() -> None:
 
 @pytest.mark.parametrize(
     ("number", "ok"),
-    [("+31612345678", True), ("+31401234567", False), ("+4915112345678", True)],
+    [
+        ("+31612345678", True),
+        ("+31661234567", True),  # 066 (pagers): where it may work, we try
+        ("+4915112345678", True),
+        ("+31401234567", False),
+        ("+31800123456", False),
+        ("+31851234567", False),
+    ],
 )
 def test_only_numbers_that_may_be_mobiles_take_an_sms(number: str, ok: bool) -> None:
     assert confirmation.can_receive_sms(number) is ok
