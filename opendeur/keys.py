@@ -322,6 +322,8 @@ _NOT_INHERITED = frozenset(
         "OPENDEUR_MASTER_KEYS",
         "OPENDEUR_ADMIN_TOKEN",
         "OPENDEUR_SMTP_URL",  # it may carry the mail relay's password: notify's alone
+        "OPENDEUR_SMS_URL",  # it may carry the gateway's API key: the SMS senders' alone
+        "OPENDEUR_SMS_BODY_TEMPLATE",
         *(f"OPENDEUR_{f.upper()}" for f in SECRET_FIELDS),
     }
 )
@@ -351,6 +353,7 @@ def own_settings(settings: Settings, service: str, *, nats_accounts: bool) -> di
     env.update(_own_keys(settings, service))
     env.update(_own_links(settings, service))
     env.update(_own_tokens(settings, service))
+    env.update(_own_sms(settings, service))
     return env
 
 
@@ -368,8 +371,7 @@ def _own_keys(settings: Settings, service: str) -> dict[str, str]:
 
 
 def _own_links(settings: Settings, service: str) -> dict[str, str]:
-    """Notify signs links (and sends: the SMTP URL, the SMS gateway's credential); intake and
-    routing verify them."""
+    """Notify signs links (and sends mail: the SMTP URL); intake and routing verify them."""
     from opendeur import links
 
     env: dict[str, str] = {}
@@ -378,11 +380,26 @@ def _own_links(settings: Settings, service: str) -> dict[str, str]:
             env[f"OPENDEUR_LINK_KEY_{key.upper()}"] = links.key_settings(settings, key)[0]
         if settings.smtp_url:
             env["OPENDEUR_SMTP_URL"] = settings.smtp_url
-        # The SMS gateway's credential is notify's alone (a secret field: not inherited).
-        if settings.sms_auth_header is not None:
-            env["OPENDEUR_SMS_AUTH_HEADER"] = settings.sms_auth_header.get_secret_value()
     for key in LINK_VERIFIERS.get(service, ()):
         env[f"OPENDEUR_LINK_VERIFY_{key.upper()}"] = links.key_settings(settings, key)[1]
+    return env
+
+
+# The services that send SMS through the gateway (opendeur/sms.py): notify to contact persons,
+# intake the help-seeker's own confirmation (her number never leaves intake).
+SMS_SENDERS = ("intake", "notify")
+
+
+def _own_sms(settings: Settings, service: str) -> dict[str, str]:
+    """The SMS gateway's settings, to its senders only: its URL may carry an API key and its
+    auth header is a credential (neither is inherited)."""
+    if service not in SMS_SENDERS or not settings.sms_url:
+        return {}
+    env = {"OPENDEUR_SMS_URL": settings.sms_url}
+    if settings.sms_auth_header is not None:
+        env["OPENDEUR_SMS_AUTH_HEADER"] = settings.sms_auth_header.get_secret_value()
+    if settings.sms_body_template:
+        env["OPENDEUR_SMS_BODY_TEMPLATE"] = settings.sms_body_template
     return env
 
 
@@ -408,6 +425,8 @@ _NOT_FILES = (
     "OPENDEUR_NATS_AUTH",
     "OPENDEUR_NATS_USER",
     "OPENDEUR_SMTP_URL",
+    "OPENDEUR_SMS_URL",
+    "OPENDEUR_SMS_BODY_TEMPLATE",
     "OPENDEUR_STAFF_VERIFY_KEY",
 )
 

@@ -247,11 +247,14 @@ class Settings(BaseSettings):
     notify_send_timeout: Seconds = timedelta(seconds=10)
     notify_stuck_after: Seconds = timedelta(seconds=300)
     notify_digest_hour: int | None = Field(default=8, ge=0, le=23)
-    # A generic HTTP SMS gateway: its URL, an auth header `Name: value`, a JSON body template
-    # with {to} and {text}. Without a URL, notify sends no SMS.
+    # A generic HTTP SMS gateway (opendeur/sms.py): its URL, an auth header `Name: value`, a
+    # JSON body template with {to} and {text}. Notify sends contact persons SMS through it, intake
+    # the help-seeker's own confirmation (retry back-off base, full jitter, 12 tries). Without a
+    # URL no SMS is sent and the form offers none.
     sms_url: str | None = None
     sms_auth_header: SecretStr | None = None
     sms_body_template: str | None = None
+    sms_retry_base: Seconds = timedelta(seconds=2)
     # Audit's ingest batch (messages at once); unset: the contract's (contracts/streams.py).
     audit_batch: int | None = Field(default=None, ge=1, le=100_000)
     # Fault injection for the recovery tests (opendeur.messaging.crash_point): the process

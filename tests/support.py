@@ -6,13 +6,16 @@ import asyncio
 import email
 import email.policy
 import hashlib
+import json
 import os
 import re
 import subprocess
+import threading
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -21,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from contracts.events import QuestionReceived, QuestionRouted
 from opendeur.devtools import harness
 from opendeur.devtools.harness import SmtpSink, clean_env
-from opendeur.embedded import NatsServer, Postgres
+from opendeur.embedded import NatsServer, Postgres, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "test-secret-key-not-for-production-0123456789"
@@ -133,6 +136,49 @@ class MailSink(SmtpSink):
             )
         )
         return "250 OK"
+
+
+class Gateway:
+    """A tiny SMS gateway: records requests, answers with queued status codes (then 200), 503 to
+    everything while `down`, each after `delay` seconds."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict[str, str], dict]] = []
+        self.statuses: list[int] = []
+        self.exchanges: list[tuple[dict[str, str], dict, int]] = []  # with the status answered
+        self.down = False
+        self.delay = 0.0  # seconds before each answer (a slow gateway)
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                time.sleep(gateway.delay)
+                gateway.requests.append((dict(self.headers), body))
+                status = gateway.statuses.pop(0) if gateway.statuses else 200
+                status = 503 if gateway.down else status
+                gateway.exchanges.append((dict(self.headers), body, status))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/send"
+
+    def __enter__(self) -> Gateway:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 @dataclass

@@ -27,8 +27,8 @@ from opendeur.errors import Refused
 from opendeur.keys import Envelope, token_hash
 from opendeur.logging import get_logger
 from opendeur.runtime import Runtime
-from opendeur.settings import parse_duration
-from services.intake import crisis, domain, store, validation
+from opendeur.settings import Settings, parse_duration
+from services.intake import confirmation, crisis, domain, jobs, store, validation
 from services.intake.consent import version_for
 from services.intake.topics import TopicCatalogue
 from services.intake.web.deps import Rt, Topics
@@ -64,6 +64,9 @@ class QuestionIn(BaseModel):
     wants_to_start_group: StrictBool = False
     call_times: Annotated[str, Field(max_length=200)] | None = None
     referrer_kind: Literal["professional", "family", "other", "unknown"] = "unknown"
+    # An SMS to `phone` with the reference and the withdraw link, sent later by jobs.py; only
+    # where OPENDEUR_SMS_URL is set (else 422 sms_unavailable) and to a number that can take one.
+    sms_confirmation: StrictBool = False
 
 
 class Advice(BaseModel):
@@ -115,6 +118,10 @@ async def accept_question(rt: Runtime, topics: TopicCatalogue, q: QuestionIn) ->
         call_times = validation.normalise_story(q.call_times)
     except validation.FieldError as err:
         raise Refused(err.code, error_message(err.code, lang), err.field) from None
+    if q.sms_confirmation:
+        refused = sms_refusal(rt.settings, phone)
+        if refused:
+            raise Refused(refused, error_message(refused, lang), "sms_confirmation")
     topic = q.topic or None
     if topic is not None and not await topics.is_known(topic):
         raise Refused(
@@ -163,6 +170,16 @@ async def accept_question(rt: Runtime, topics: TopicCatalogue, q: QuestionIn) ->
         received_at=now,
         respond_before=before,
     )
+    sms_text = None
+    if q.sms_confirmation:  # composed now: the withdraw token is kept only hashed after this
+        link = confirmation.withdraw_url(rt.settings.base_url("intake"), qid, withdraw_token, lang)
+        sms_text = confirmation.text(
+            lang,
+            network=rt.settings.network_name,
+            reference=reference,
+            respond_before=before,
+            link=link,
+        )
     async with autocommit(rt.engine) as conn:
         await store.accept(
             conn,
@@ -170,9 +187,18 @@ async def accept_question(rt: Runtime, topics: TopicCatalogue, q: QuestionIn) ->
             row,
             store.Personal(phone=phone, story=story, call_times=call_times),
             outbox.params(event),
+            sms_text=sms_text,
         )
     outbox.wake_relay()
-    log.info("question_accepted", question_id=str(qid), channel=q.channel, priority=flagged)
+    if sms_text is not None:
+        jobs.wake_sender()  # never awaited here: the answer does not wait for the gateway
+    log.info(
+        "question_accepted",
+        question_id=str(qid),
+        channel=q.channel,
+        priority=flagged,
+        sms_confirmation=q.sms_confirmation,
+    )
     return Accepted(
         question_id=qid,
         reference=reference,
@@ -180,6 +206,16 @@ async def accept_question(rt: Runtime, topics: TopicCatalogue, q: QuestionIn) ->
         withdraw_token=withdraw_token,
         advice=Advice(professional_help=flagged, message=advice(lang, before) if flagged else ""),
     )
+
+
+def sms_refusal(settings: Settings, phone: str) -> str | None:
+    """Why an SMS confirmation cannot be had (a code), or None: no gateway configured, or a
+    number that takes no SMS (a landline, a service number)."""
+    if not settings.sms_url:
+        return "sms_unavailable"
+    if not confirmation.can_receive_sms(phone):
+        return "sms_needs_mobile"
+    return None
 
 
 def advice(lang: str, before: datetime) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     and_,
     delete,
+    func,
     select,
     text,
     update,
@@ -80,6 +81,23 @@ question_pii = Table(
 )
 
 
+# The help-seeker's own SMS confirmation, only when she asked for it (migration 0008): the text
+# sealed with the question's key (it holds the withdraw link), the sender's state (jobs.py).
+sms_confirmations = Table(
+    "sms_confirmations",
+    metadata,
+    Column(
+        "question_id", PgUUID(as_uuid=True), ForeignKey("questions.question_id"), primary_key=True
+    ),
+    Column("text", LargeBinary),
+    Column("status", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("last_error", Text),
+)
+
+
 @dataclass(frozen=True)
 class Personal:
     phone: str
@@ -106,23 +124,43 @@ def keystore() -> KeyStore:
 _Q_COLS = [c.name for c in questions.columns]
 _PII_COLS = ("phone", "story", "call_times")
 # The question, its encrypted data and the outbox row of its event: one statement, atomic on
-# its own, so the POST needs one database round trip (no BEGIN/COMMIT).
-_ACCEPT_SQL = text(
-    "with q as (insert into questions ({qc}) values ({qv})), "  # noqa: S608 (column names)
-    "p as (insert into question_pii (question_id, {pc}) values (:question_id, {pv})) {ob}".format(
-        qc=", ".join(_Q_COLS),
-        qv=", ".join(f":{c}" for c in _Q_COLS),
-        pc=", ".join(_PII_COLS),
-        pv=", ".join(f":pii_{c}" for c in _PII_COLS),
-        ob=outbox.INSERT_SQL,
-    )
+# its own, so the POST needs one database round trip (no BEGIN/COMMIT); with the SMS the person
+# asked for queued in the same statement (`_SMS_CTE`).
+_SMS_CTE = (
+    "s as (insert into sms_confirmations (question_id, text, next_attempt_at) "
+    "values (:question_id, :sms_text, :received_at)), "
 )
 
 
-async def accept(conn: Any, envelope: Envelope, row: dict, personal: Personal, event: dict) -> None:
+def _accept_sql(sms: bool) -> Any:
+    return text(
+        "with q as (insert into questions ({qc}) values ({qv})), {s}"  # noqa: S608 (column names)
+        "p as (insert into question_pii (question_id, {pc}) values (:question_id, {pv})) {ob}".format(
+            qc=", ".join(_Q_COLS),
+            qv=", ".join(f":{c}" for c in _Q_COLS),
+            s=_SMS_CTE if sms else "",
+            pc=", ".join(_PII_COLS),
+            pv=", ".join(f":pii_{c}" for c in _PII_COLS),
+            ob=outbox.INSERT_SQL,
+        )
+    )
+
+
+_ACCEPT_SQL = {sms: _accept_sql(sms) for sms in (False, True)}
+
+
+async def accept(
+    conn: Any,
+    envelope: Envelope,
+    row: dict,
+    personal: Personal,
+    event: dict,
+    sms_text: str | None = None,
+) -> None:
     """The question, its data encrypted with a fresh per-question key, and the outbox row of its
-    event (`outbox.params`) in one statement. The wrapped key goes to the key store first (synced),
-    so a committed question always has its key; a failed insert destroys it again."""
+    event (`outbox.params`) in one statement; with `sms_text`, the person's SMS confirmation
+    queued, sealed with the same key. The wrapped key goes to the key store first (synced), so a
+    committed question always has its key; a failed insert destroys it again."""
     qid: UUID = row["question_id"]
     key, wrapped = envelope.new_data_key()
     keys = keystore()
@@ -141,8 +179,10 @@ async def accept(conn: Any, envelope: Envelope, row: dict, personal: Personal, e
         pii_call_times=seal("call_times", personal.call_times),
         **event,
     )
+    if sms_text is not None:
+        values["sms_text"] = seal("sms", sms_text)
     try:
-        await conn.execute(_ACCEPT_SQL, values)
+        await conn.execute(_ACCEPT_SQL[sms_text is not None], values)
     except BaseException:
         await keys.destroy(qid)
         raise
@@ -334,6 +374,9 @@ async def erase(session: AsyncSession, qid: UUID, reason: str, now: datetime) ->
     await keystore().destroy(qid)
     deleted = await session.execute(delete(question_pii).where(question_pii.c.question_id == qid))
     await session.execute(
+        delete(sms_confirmations).where(sms_confirmations.c.question_id == qid)
+    )  # an SMS not yet sent is never sent
+    await session.execute(
         update(questions)
         .where(questions.c.question_id == qid, questions.c.erased_at.is_(None))
         .values(
@@ -502,3 +545,71 @@ async def record_team_outcome(
         )
     )
     return "closed"
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A due SMS confirmation, opened: where it goes, what it says, which try this is."""
+
+    question_id: UUID
+    to: str = field(repr=False)  # never in a log line or a traceback's repr
+    text: str = field(repr=False)
+    attempt: int = 0
+
+
+async def claim_confirmations(
+    session: AsyncSession, envelope: Envelope, in_flight: float, limit: int = 20
+) -> list[Confirmation]:
+    """Due confirmations of live questions, each marked as being sent (its try counted, due
+    again after `in_flight` seconds should this process die before recording the outcome), and
+    opened with the question's key. One whose key is gone (an erasure under way) is left out."""
+    rows = (
+        await session.execute(
+            text(
+                """
+                update sms_confirmations s set status = 'sending', attempts = s.attempts + 1,
+                       next_attempt_at = now() + make_interval(secs => :in_flight)
+                from (select c.question_id from sms_confirmations c
+                      join questions q using (question_id)
+                      where c.status in ('queued', 'sending') and c.next_attempt_at <= now()
+                        and q.erased_at is null
+                      order by c.next_attempt_at limit :n
+                      for update of c skip locked) due
+                where s.question_id = due.question_id
+                returning s.question_id, s.attempts, s.text
+                """
+            ),
+            {"in_flight": in_flight, "n": limit},
+        )
+    ).all()
+    opened = []
+    for qid, attempt, sealed in rows:
+        personal = await read_personal(session, envelope, qid)
+        wrapped = await keystore().get(qid)
+        if personal is None or wrapped is None or sealed is None:
+            await confirmation_finished(session, qid, "failed", "erased")
+            continue
+        body = Envelope.open(envelope.unwrap(wrapped), sealed, f"{qid}:sms")
+        opened.append(Confirmation(qid, personal.phone, body, attempt))
+    return opened
+
+
+async def confirmation_finished(
+    session: AsyncSession, qid: UUID, status: str, error: str | None = None
+) -> None:
+    """Sent, or given up (`failed`, with the last error's code): the text goes at once."""
+    await session.execute(
+        update(sms_confirmations)
+        .where(sms_confirmations.c.question_id == qid)
+        .values(status=status, text=None, finished_at=func.now(), last_error=error)
+    )
+
+
+async def confirmation_retry(session: AsyncSession, qid: UUID, wait: float, error: str) -> None:
+    await session.execute(
+        text(
+            "update sms_confirmations set status = 'queued', last_error = :error, "
+            "next_attempt_at = now() + make_interval(secs => :wait) where question_id = :q"
+        ),
+        {"q": qid, "wait": wait, "error": error},
+    )

@@ -8,8 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from opendeur import backoff
 from opendeur.logging import get_logger
-from services.notify import backoff, pending
+from services.notify import pending
 from services.notify.delivery import DeliveryError, Dispatcher
 
 log = get_logger(component="notify")

@@ -1,4 +1,5 @@
-"""Delivery channels behind one small interface: e-mail over SMTP, SMS through a generic HTTP gateway."""
+"""Delivery channels behind one small interface: e-mail over SMTP, SMS through the runtime's
+generic HTTP gateway client (opendeur/sms.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import asyncio
 import base64
 import contextlib
 import email.policy
-import json
 import re
 import socket
 import ssl
@@ -22,7 +22,8 @@ from email.utils import make_msgid, parseaddr
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
-import httpx
+from opendeur import sms
+from opendeur.sms import SmsConfig
 
 
 class TemporaryFailure(Exception):
@@ -376,38 +377,9 @@ class EmailChannel:
             await conn.quit()
 
 
-@dataclass(frozen=True)
-class SmsConfig:
-    url: str
-    auth_header: tuple[str, str] | None = None
-    body_template: str = '{"to": "{to}", "text": "{text}"}'
-
-    @classmethod
-    def from_settings(
-        cls, url: str, auth_header: str | None, body_template: str | None
-    ) -> SmsConfig:
-        header = None
-        if auth_header:
-            name, sep, value = auth_header.partition(":")
-            if not sep or not name.strip():
-                raise ValueError("OPENDEUR_SMS_AUTH_HEADER must look like 'Name: value'")
-            header = (name.strip(), value.strip())
-        config = cls(url, header, body_template or cls.body_template)
-        config.body("+31600000000", "test")  # a broken template fails at start-up, not per message
-        return config
-
-    def body(self, to: str, text: str) -> bytes:
-        """The template with {to} and {text} filled in as JSON string contents (escaped)."""
-
-        def inner(value: str) -> str:
-            return json.dumps(value)[1:-1]
-
-        filled = self.body_template.replace("{to}", inner(to)).replace("{text}", inner(text))
-        json.loads(filled)
-        return filled.encode()
-
-
 class SmsChannel:
+    """SMS through the runtime's one gateway client (opendeur/sms.py), failures as notify's."""
+
     name = "sms"
 
     def __init__(self, config: SmsConfig, timeout: float = 10.0) -> None:
@@ -415,20 +387,9 @@ class SmsChannel:
         self.timeout = timeout
 
     async def send(self, to: str, message: Rendered, *, idempotency_key: str) -> None:
-        headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key}
-        if self.config.auth_header:
-            headers[self.config.auth_header[0]] = self.config.auth_header[1]
         try:
-            async with httpx.AsyncClient(timeout=self.timeout) as client:
-                response = await client.post(
-                    self.config.url, content=self.config.body(to, message.text), headers=headers
-                )
-        except httpx.HTTPError as exc:
-            raise TemporaryFailure("sms_" + type(exc).__name__.lower()) from None
-        status = response.status_code
-        if 200 <= status < 300:
-            return
-        code = f"sms_http_{status}"
-        if status == 429 or status >= 500:
-            raise TemporaryFailure(code)
-        raise PermanentFailure(code)
+            await sms.send(
+                self.config, to, message.text, idempotency_key=idempotency_key, seconds=self.timeout
+            )
+        except sms.SmsFailure as exc:
+            raise (TemporaryFailure if exc.temporary else PermanentFailure)(exc.code) from None

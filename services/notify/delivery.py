@@ -4,33 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
 from contracts.events import ContactNotified, NotificationFailed
-from opendeur import links, metrics, outbox
+from opendeur import backoff, links, metrics, outbox
 from opendeur.db import autocommit
 from opendeur.keys import Envelope
 from opendeur.logging import get_logger
 from opendeur.runtime import Runtime
 from opendeur.settings import Settings, parse_duration
-from services.notify import backoff, messages, store
+from opendeur.sms import SmsConfig
+from services.notify import messages, store
 from services.notify.channels import (
     EmailChannel,
     PermanentFailure,
     Rendered,
     SmsChannel,
-    SmsConfig,
     SmtpConfig,
     TemporaryFailure,
 )
 from services.notify.labels import TopicLabels
 
 log = get_logger(component="notify")
-# httpx logs every request URL at INFO; an SMS gateway URL may carry an API key.
-logging.getLogger("httpx").setLevel(logging.WARNING)
 TEAM = "team"
 ChannelName = Literal["email", "sms"]
 
@@ -51,7 +48,6 @@ class NotifyConfig:
     @classmethod
     def from_settings(cls, settings: Settings) -> NotifyConfig:
         """From the one Settings (OPENDEUR_NOTIFY_*, OPENDEUR_SMS_*; validated there)."""
-        header = settings.sms_auth_header
         return cls(
             retry_base=settings.notify_retry_base.total_seconds(),
             concurrency=settings.notify_concurrency,
@@ -59,13 +55,7 @@ class NotifyConfig:
             # How long a send may stay unrecorded before the team is asked to check it by hand.
             in_flight_seconds=settings.notify_stuck_after.total_seconds(),
             digest_hour=settings.notify_digest_hour,
-            sms=SmsConfig.from_settings(
-                settings.sms_url,
-                header.get_secret_value() if header else None,
-                settings.sms_body_template,
-            )
-            if settings.sms_url
-            else None,
+            sms=SmsConfig.of(settings),
         )
 
 

@@ -24,8 +24,16 @@ from opendeur.embedded import NatsServer, Postgres, free_port
 from opendeur.keys import Envelope, pseudonym
 from opendeur.settings import Settings
 from services.notify import store
-from tests.support import GROUPS_CSV, LINK, ROOT, SECRET, MailSink, System, question
-from tests.unit.test_notify_channels import Gateway
+from tests.support import (
+    GROUPS_CSV,
+    LINK,
+    ROOT,
+    SECRET,
+    Gateway,
+    MailSink,
+    System,
+    question,
+)
 
 GROUPS = (
     GROUPS_CSV

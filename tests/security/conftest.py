@@ -16,6 +16,9 @@ import pytest
 from opendeur.embedded import Postgres
 from tests.support import ADMIN, GROUPS_CSV, SECRET, MailSink, System
 
+SMS_URL = "http://127.0.0.1:9/send?api_key=gateway-key-in-the-url"
+SMS_AUTH_HEADER = "Authorization: Bearer sms-gateway-secret"
+
 
 @dataclass
 class UpSystem(System):
@@ -37,6 +40,9 @@ class UpSystem(System):
                 "OPENDEUR_LOG_FORMAT": "json",
                 "OPENDEUR_INTAKE_RATE": "off",
                 "OPENDEUR_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.ports['intake']}",
+                # An SMS gateway (nothing listens): its settings must reach intake and notify only.
+                "OPENDEUR_SMS_URL": SMS_URL,
+                "OPENDEUR_SMS_AUTH_HEADER": SMS_AUTH_HEADER,
                 **{f"OPENDEUR_{s.upper()}_PORT": str(p) for s, p in self.ports.items()},
                 **self.extra_env,
             }

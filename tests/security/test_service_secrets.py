@@ -27,7 +27,7 @@ from opendeur import links
 from opendeur.db import role_name
 from opendeur.keys import Envelope, KeyringError, role_password, service_keyring
 from opendeur.settings import SERVICES, Settings
-from tests.security.conftest import UpSystem, environ
+from tests.security.conftest import SMS_AUTH_HEADER, SMS_URL, UpSystem, environ
 from tests.support import LINK, SECRET, question
 from tests.support import ROOT as ROOT_DIR
 
@@ -107,6 +107,12 @@ def test_no_child_gets_the_root_secret_or_the_owner_url(
         assert env.get("OPENDEUR_NATS_USER") == name, name
         # The admin token reads audit's whole trail: only audit, which checks it, holds it.
         assert ("OPENDEUR_ADMIN_TOKEN" in env) == (name == "audit"), name
+        # The SMS gateway (its URL may carry a key, its header is one): its two senders only,
+        # notify (contact persons) and intake (the help-seeker's own confirmation).
+        sender = name in ("intake", "notify")
+        assert (env.get("OPENDEUR_SMS_URL") == SMS_URL) == sender, name
+        assert (env.get("OPENDEUR_SMS_AUTH_HEADER") == SMS_AUTH_HEADER) == sender, name
+        assert SMS_AUTH_HEADER.split()[-1] not in "\n".join(env.values()) or sender, name
 
 
 async def can_login(up_system: UpSystem, role: str, password: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.notify import backoff
+from opendeur import backoff
 
 
 def test_the_ceiling_doubles_with_each_attempt() -> None:

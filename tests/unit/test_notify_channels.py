@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -19,43 +16,7 @@ from services.notify.channels import (
     SmtpConfig,
     TemporaryFailure,
 )
-from tests.support import MailSink
-
-
-class Gateway:
-    """A tiny SMS gateway: records requests, answers with queued status codes (then 200)."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[dict[str, str], dict]] = []
-        self.statuses: list[int] = []
-        gateway = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                gateway.requests.append((dict(self.headers), json.loads(body)))
-                status = gateway.statuses.pop(0) if gateway.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *_args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/send"
-
-    def __enter__(self) -> Gateway:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from tests.support import Gateway, MailSink
 
 
 @pytest.fixture

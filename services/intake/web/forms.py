@@ -7,14 +7,15 @@ from collections.abc import Mapping
 from pydantic import ValidationError
 
 from opendeur.errors import Refused
+from opendeur.settings import get_settings
 from services.intake import api, validation
 from services.intake.topics import TopicCatalogue
 from services.intake.web.i18n import error_message, t
 
 CALL_TIMES_MAX = 200
 # Field ids in the order they appear on the page, so the error summary follows the form.
-FIELD_ORDER = ("for_self", "consent_read", "topic", "story", "phone", "call_times", "postcode")
-FIELD_ORDER += ("consent",)
+FIELD_ORDER = ("for_self", "consent_read", "topic", "story", "phone", "sms_confirmation")
+FIELD_ORDER += ("call_times", "postcode", "consent")
 
 
 def field_values(form: Mapping[str, object]) -> dict[str, str]:
@@ -41,6 +42,10 @@ async def check(
             fn()
         except validation.FieldError as err:
             errors[field] = error_message(err.code, lang)
+    if values.get("sms_confirmation") == "yes" and "phone" not in errors:
+        refused = api.sms_refusal(get_settings(), validation.normalise_phone(values["phone"]))
+        if refused:
+            errors["sms_confirmation"] = error_message(refused, lang)
     if len(values.get("call_times", "")) > CALL_TIMES_MAX:
         errors["call_times"] = t("error_call_times_too_long", lang, max=CALL_TIMES_MAX)
     if values.get("share_with_contact") != "yes":
@@ -82,6 +87,7 @@ def _to_question(values: dict[str, str], *, channel: str, language: str) -> api.
         ),
         wants_to_start_group=values.get("wants_to_start_group") == "yes",
         call_times=values.get("call_times") or None,
+        sms_confirmation=values.get("sms_confirmation") == "yes",
     )
 
 

@@ -208,6 +208,35 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "nl": "Lees de toestemmingstekst voor en vink dit aan.",
         "en": "Read the consent text aloud and tick this box.",
     },
+    "sms_confirm": {
+        "nl": "Stuur me een sms met mijn kenmerk en de link om mijn vraag in te trekken",
+        "en": "Send me a text message with my reference and the link to withdraw my question",
+    },
+    "sms_confirm_hint": {
+        "nl": "Let op: iedereen die je telefoon kan zien, kan deze sms ook lezen. En met de link "
+        "kan diegene je vraag intrekken. Deel je je telefoon met iemand? Vink dit dan niet aan.",
+        "en": "Please note: anyone who can see your phone can read this text message too, and "
+        "could withdraw your question with the link. Do you share your phone with someone? "
+        "Then leave this box empty.",
+    },
+    "sms_text": {
+        "nl": "{network}: we hebben je vraag ontvangen. Je kenmerk is {reference}. We bellen je "
+        "{deadline}. Vraag intrekken: {link}",
+        "en": "{network}: we received your question. Your reference is {reference}. We will "
+        "call you {deadline}. Withdraw your question: {link}",
+    },
+    "error_sms_needs_mobile": {
+        "nl": "Een sms kan alleen naar een mobiel nummer. Vul een mobiel nummer in, of zet het "
+        "vinkje bij de sms uit.",
+        "en": "A text message can only go to a mobile number. Enter a mobile number, or untick "
+        "the text message box.",
+    },
+    "error_sms_unavailable": {
+        "nl": "We kunnen op dit moment geen sms sturen. Zet het vinkje bij de sms uit en verstuur "
+        "je vraag opnieuw.",
+        "en": "We cannot send text messages at the moment. Untick the text message box and send "
+        "your question again.",
+    },
     "advice_title": {"nl": "Lees dit eerst", "en": "Please read this first"},
     "withdraw_keep": {
         "nl": "Bewaar deze link goed. Iedereen die hem heeft, kan je vraag intrekken.",

@@ -124,6 +124,7 @@ async def form_page(
         topics=await topics.all(),
         consent_text=consent_text(lang),
         submission=values.get("submission") or secrets.token_urlsafe(16),
+        sms_offered=bool(get_settings().sms_url),  # the box only where a gateway sends it
     )
 
 

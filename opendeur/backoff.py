@@ -1,4 +1,5 @@
-"""Retry timing for temporary delivery failures: exponential backoff with full jitter."""
+"""Retry timing for temporary delivery failures (notify's mails and SMS, intake's SMS confirmation):
+exponential backoff with full jitter."""
 
 from __future__ import annotations
 

@@ -4,8 +4,8 @@ publishes them together (followup.answered.v1)."""
 
 from opendeur.migrations_env import execute_script
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
