@@ -6,6 +6,7 @@ import asyncio
 import email
 import email.policy
 import html
+import os
 import re
 import time
 from pathlib import Path
@@ -21,11 +22,15 @@ _URL = re.compile(r"https?://[^\s<>\"]+")
 class _Store:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        directory.chmod(0o700)
 
     async def handle_DATA(self, _server, _session, envelope) -> str:
-        name = f"{time.time_ns()}.eml"
-        (self.directory / name).write_bytes(envelope.original_content or envelope.content)
+        # The mails hold callback links (the link is the credential): readable by this user only.
+        path = self.directory / f"{time.time_ns()}.eml"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(envelope.original_content or envelope.content)
         return "250 OK"
 
 
