@@ -272,17 +272,21 @@ async def record_outcome(
     return "closed" if closed else "open"
 
 
-def _followup_open(qid: UUID, digest: bytes) -> Any:
-    """The follow-up question is asked through the help-seeker's own link, once, after a talk
-    (the question done), while her data is still there (the token's hash goes at erasure)."""
+def _called_back(qid: UUID, digest: bytes) -> Any:
+    """Her own link (its token's hash) to a question she was called back on (done), her data
+    still there (the token's hash goes at erasure)."""
     c = questions.c
     return and_(
         c.question_id == qid,
         c.status == "done",
         c.erased_at.is_(None),
-        c.followup_answered.is_(False),
         c.withdraw_token_hash == digest,
     )
+
+
+def _followup_open(qid: UUID, digest: bytes) -> Any:
+    """The follow-up question is asked through her own link once, after a talk."""
+    return and_(_called_back(qid, digest), questions.c.followup_answered.is_(False))
 
 
 async def followup_open(session: AsyncSession, qid: UUID, digest: bytes) -> bool:
@@ -292,15 +296,8 @@ async def followup_open(session: AsyncSession, qid: UUID, digest: bytes) -> bool
 
 
 async def own_link_done(session: AsyncSession, qid: UUID, digest: bytes) -> bool:
-    """Is this the help-seeker's own link (its token's hash) to a question she was called back
-    on (done), her data still kept?"""
-    c = questions.c
-    stmt = select(c.question_id).where(
-        c.question_id == qid,
-        c.status == "done",
-        c.erased_at.is_(None),
-        c.withdraw_token_hash == digest,
-    )
+    """Is this the help-seeker's own link to a question she was called back on, data kept?"""
+    stmt = select(questions.c.question_id).where(_called_back(qid, digest))
     return (await session.execute(stmt)).first() is not None
 
 

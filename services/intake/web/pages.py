@@ -299,12 +299,17 @@ async def followup_post(
         return RedirectResponse(
             f"/na-het-gesprek?lang={lang}", status_code=303, headers=api.NO_STORE
         )
+    return finished(lang, "fu_closed", "fu_closed_body", status=410)
+
+
+def finished(lang: str, heading: str, body: str | None = None, status: int = 200) -> HTMLResponse:
+    """A help-seeker's page at the end of a path: what happened, and a way to ask again."""
     return render(
         "message.html",
         lang,
-        status=410,
-        heading=t("fu_closed", lang),
-        body=t("fu_closed_body", lang),
+        status=status,
+        heading=t(heading, lang),
+        body=t(body, lang) if body else None,
         link=f"/?lang={lang}",
         link_text=t("fu_new_question", lang),
     )
@@ -312,25 +317,12 @@ async def followup_post(
 
 @router.get("/gewist", response_class=HTMLResponse)
 async def erased_page(lang: Lang) -> HTMLResponse:
-    return render(
-        "message.html",
-        lang,
-        heading=t("fu_erased", lang),
-        link=f"/?lang={lang}",
-        link_text=t("fu_new_question", lang),
-    )
+    return finished(lang, "fu_erased")
 
 
 @router.get("/na-het-gesprek", response_class=HTMLResponse)
 async def followup_thanks(lang: Lang) -> HTMLResponse:
-    return render(
-        "message.html",
-        lang,
-        heading=t("fu_thanks", lang),
-        body=t("fu_thanks_body", lang),
-        link=f"/?lang={lang}",
-        link_text=t("fu_new_question", lang),
-    )
+    return finished(lang, "fu_thanks", "fu_thanks_body")
 
 
 @router.get("/ingetrokken", response_class=HTMLResponse)
