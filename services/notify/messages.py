@@ -119,6 +119,12 @@ def new_question(
         channel=channel,
         priority=priority,
         deadline=timefmt.deadline(respond_before, lang),
+        # A deadline at night: the person was told the evening before (timefmt.promise).
+        night=(
+            timefmt.promise(respond_before, lang)
+            if timefmt.at_night(respond_before) and not priority
+            else None
+        ),
         when=asked(received_at, now, lang),
         link=with_lang(link, lang),
         overview_link=with_lang(overview_link, lang) if overview_link else None,
@@ -138,6 +144,7 @@ class _Question:
     channel: str
     priority: bool
     deadline: str
+    night: str | None
     when: str
     link: str
     overview_link: str | None
@@ -160,6 +167,7 @@ NEW_QUESTION_WORDS: dict[str, dict[str, str]] = {
         "phone": "the phone line",
         "asked_via": "Asked via {via}, {when}.",
         "call_back": "Please call back {deadline} (Dutch time).",
+        "night": "Nobody is called at night: the person expects your call {promise}.",
         "asker_language": "The person asking would rather speak {language}.",
         "priority": "PRIORITY: the network team advised professional help as well.",
         "open_intro": "Open the question to see the phone number, and afterwards record how it "
@@ -183,6 +191,7 @@ NEW_QUESTION_WORDS: dict[str, dict[str, str]] = {
         "phone": "de telefoonlijn",
         "asked_via": "Gesteld via {via}, {when}.",
         "call_back": "Bel graag terug, {deadline}.",
+        "night": "Niemand wordt 's nachts gebeld: de vrager verwacht je telefoontje {promise}.",
         "asker_language": "De vrager spreekt liever {language}.",
         "priority": "VOORRANG: het netwerkteam adviseerde ook professionele hulp.",
         "open_intro": "Open de vraag om het telefoonnummer te zien, en noteer na het gesprek hoe "
@@ -210,6 +219,8 @@ def _new_question_parts(q: _Question, lang: str) -> tuple[str, list[Part]]:
         w["asked_via"].format(via=w["web" if q.channel == "web" else "phone"], when=q.when),
         w["call_back"].format(deadline=q.deadline),
     ]
+    if q.night:
+        parts.append(w["night"].format(promise=q.night))
     if q.asker_language:
         language = language_name(q.asker_language, lang)
         parts.append(w["asker_language"].format(language=language))

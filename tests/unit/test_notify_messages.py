@@ -196,3 +196,16 @@ def test_config_from_settings() -> None:
         NotifyConfig.from_settings(Settings(notify_digest_hour="25"))
     with pytest.raises(ValueError):
         NotifyConfig.from_settings(Settings(sms_url="http://x", sms_body_template="{to} not json"))
+
+
+def test_a_night_deadline_says_what_the_person_expects() -> None:
+    # 02:01 UTC on Thursday 3 December is 3.01 in Amsterdam: she was told Wednesday evening.
+    night = datetime(2026, 12, 3, 2, 1, tzinfo=UTC)
+    m = mail(respond_before=night, received_at=night - timedelta(hours=24), now=night)
+    assert "Bel graag terug, uiterlijk donderdag 3 december, 3.01 uur." in m.text
+    assert "de vrager verwacht je telefoontje uiterlijk woensdagavond 2 december." in m.text
+    en = mail(lang="en", respond_before=night, received_at=night - timedelta(hours=24), now=night)
+    assert "the person expects your call by Wednesday evening, 2 December." in en.text
+    # By day, and for a crisis question (the team's exact time), nothing more is said.
+    assert "verwacht je telefoontje" not in mail().text
+    assert "verwacht je telefoontje" not in mail(respond_before=night, priority=True).text
