@@ -35,6 +35,13 @@ if _libc is not None:
     _libc.signal.restype = ctypes.c_void_p
 
 
+def server_env(**extra: str) -> dict[str, str]:
+    """The environment for nats-server and PostgreSQL: `up`'s own without any OPENDEUR_*
+    variable (a root secret, an SMTP or SMS gateway's credentials exported in the shell would
+    otherwise sit in their /proc/<pid>/environ, readable by whoever runs as their user)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("OPENDEUR_")} | extra
+
+
 def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
     """A preexec_fn: the child gets `sig` when the process (strictly: the thread) that starts it
     dies, even by SIGKILL, so nothing outlives its starter; it also starts with SIGINT and SIGTERM
@@ -166,6 +173,7 @@ jetstream {{
             [nats_server_binary(), "-c", str(conf)],
             stdout=log,
             stderr=subprocess.STDOUT,
+            env=server_env(),
             preexec_fn=die_with_parent(signal.SIGTERM),
         )
         wait_port("127.0.0.1", self.port, proc=self.proc)
@@ -412,6 +420,7 @@ class Postgres:
                 ],
                 check=True,
                 capture_output=True,
+                env=server_env(),
                 **kw,
             )
         finally:
@@ -431,6 +440,7 @@ class Postgres:
             [_pg_bin("postgres"), "-D", str(self.pgdata), "-p", str(self.port)],
             stdout=log,
             stderr=subprocess.STDOUT,
+            env=server_env(),
             # Fast shutdown when its starter dies (SIGTERM would wait for every client to leave).
             # Set after the switch to the postgres user, which would otherwise clear it.
             preexec_fn=die_with_parent(signal.SIGINT),
@@ -445,7 +455,7 @@ class Postgres:
         return self.proc is not None and self.proc.poll() is None
 
     def _psql(self, sql: str, database: str = "postgres") -> str:
-        env = {**os.environ, "PGPASSWORD": self.password}
+        env = server_env(PGPASSWORD=self.password)
         out = subprocess.run(
             [
                 _pg_bin("psql"),
@@ -485,7 +495,7 @@ class Postgres:
             self._psql(f'create database "{name}"')
 
     def dump(self, database: str = "opendeur") -> str:
-        env = {**os.environ, "PGPASSWORD": self.password}
+        env = server_env(PGPASSWORD=self.password)
         return subprocess.run(
             [
                 _pg_bin("pg_dump"),

@@ -252,6 +252,8 @@ class Settings(BaseSettings):
     # the help-seeker's own confirmation (retry back-off base, full jitter, 12 tries). Without a
     # URL no SMS is sent and the form offers none.
     sms_url: str | None = None
+    # The help-seekers' own SMS confirmations: at most this many an hour (one per number a day).
+    sms_per_hour: int = Field(default=100, ge=1, le=100_000)
     sms_auth_header: SecretStr | None = None
     sms_body_template: str | None = None
     sms_retry_base: Seconds = timedelta(seconds=2)

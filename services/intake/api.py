@@ -171,7 +171,8 @@ async def accept_question(rt: Runtime, topics: TopicCatalogue, q: QuestionIn) ->
         respond_before=before,
     )
     sms_text = None
-    if q.sms_confirmation:  # composed now: the withdraw token is kept only hashed after this
+    skipped = sms_allowance(rt.settings).take(phone) if q.sms_confirmation else None
+    if q.sms_confirmation and skipped is None:  # composed now: the token is kept only hashed
         link = confirmation.withdraw_url(rt.settings.base_url("intake"), qid, withdraw_token, lang)
         sms_text = confirmation.text(
             lang,
@@ -179,6 +180,7 @@ async def accept_question(rt: Runtime, topics: TopicCatalogue, q: QuestionIn) ->
             reference=reference,
             respond_before=before,
             link=link,
+            crisis=flagged,
         )
     async with autocommit(rt.engine) as conn:
         await store.accept(
@@ -198,6 +200,7 @@ async def accept_question(rt: Runtime, topics: TopicCatalogue, q: QuestionIn) ->
         channel=q.channel,
         priority=flagged,
         sms_confirmation=q.sms_confirmation,
+        sms_skipped=skipped,  # already one today to this number, or the hour's budget spent
     )
     return Accepted(
         question_id=qid,
@@ -206,6 +209,16 @@ async def accept_question(rt: Runtime, topics: TopicCatalogue, q: QuestionIn) ->
         withdraw_token=withdraw_token,
         advice=Advice(professional_help=flagged, message=advice(lang, before) if flagged else ""),
     )
+
+
+@functools.cache
+def _allowance(per_hour: int) -> confirmation.Allowance:
+    return confirmation.Allowance(per_hour)
+
+
+def sms_allowance(settings: Settings) -> confirmation.Allowance:
+    """This process's count of SMS confirmations (OPENDEUR_SMS_PER_HOUR)."""
+    return _allowance(settings.sms_per_hour)
 
 
 def sms_refusal(settings: Settings, phone: str) -> str | None:
@@ -249,6 +262,12 @@ async def followup_open(rt: Runtime, qid: UUID, token: str) -> bool:
     """After her talk, may the help-seeker's own link ask whether it helped?"""
     async with rt.sessions() as session:
         return await store.followup_open(session, qid, token_hash(token))
+
+
+async def own_link_open(rt: Runtime, qid: UUID, token: str) -> bool:
+    """Does her link still stand for a question whose data is kept?"""
+    async with rt.sessions() as session:
+        return await store.own_link_open(session, qid, token_hash(token))
 
 
 async def own_link_done(rt: Runtime, qid: UUID, token: str) -> bool:

@@ -94,8 +94,7 @@ async def send_confirmations(rt: Runtime, gateway: sms.SmsConfig, envelope: Enve
     async def one(c: store.Confirmation) -> None:
         status, wait, error = "sent", None, None
         try:
-            key = confirmation.idempotency_key(c.question_id)
-            await sms.send(gateway, c.to, c.text, idempotency_key=key, seconds=SEND_TIMEOUT_S)
+            await sms.send(gateway, c.to, c.text, idempotency_key=c.key, seconds=SEND_TIMEOUT_S)
         except sms.SmsFailure as exc:
             error = exc.code
             wait = confirmation.retry_in(c.attempt, base) if exc.temporary else None

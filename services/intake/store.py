@@ -31,7 +31,7 @@ from opendeur import outbox
 from opendeur.keys import Envelope
 from opendeur.keystore import KeyStore, open_keystore
 from opendeur.settings import get_settings
-from services.intake import domain
+from services.intake import confirmation, domain
 
 metadata = MetaData()
 
@@ -272,16 +272,22 @@ async def record_outcome(
     return "closed" if closed else "open"
 
 
-def _called_back(qid: UUID, digest: bytes) -> Any:
-    """Her own link (its token's hash) to a question she was called back on (done), her data
-    still there (the token's hash goes at erasure)."""
+def _own_link(qid: UUID, digest: bytes) -> Any:
+    """Her own link (its token's hash) to her question, her data still there (the token's hash
+    goes at erasure)."""
     c = questions.c
-    return and_(
-        c.question_id == qid,
-        c.status == "done",
-        c.erased_at.is_(None),
-        c.withdraw_token_hash == digest,
-    )
+    return and_(c.question_id == qid, c.erased_at.is_(None), c.withdraw_token_hash == digest)
+
+
+def _called_back(qid: UUID, digest: bytes) -> Any:
+    """Her own link to a question she was called back on (done)."""
+    return and_(_own_link(qid, digest), questions.c.status == "done")
+
+
+async def own_link_open(session: AsyncSession, qid: UUID, digest: bytes) -> bool:
+    """Does this link still stand for a question whose data is kept (it can be withdrawn)?"""
+    stmt = select(questions.c.question_id).where(_own_link(qid, digest))
+    return (await session.execute(stmt)).first() is not None
 
 
 def _followup_open(qid: UUID, digest: bytes) -> Any:
@@ -552,6 +558,7 @@ class Confirmation:
     to: str = field(repr=False)  # never in a log line or a traceback's repr
     text: str = field(repr=False)
     attempt: int = 0
+    key: str = ""  # the gateway's Idempotency-Key (confirmation.idempotency_key)
 
 
 async def claim_confirmations(
@@ -587,7 +594,8 @@ async def claim_confirmations(
             await confirmation_finished(session, qid, "failed", "erased")
             continue
         body = Envelope.open(envelope.unwrap(wrapped), sealed, f"{qid}:sms")
-        opened.append(Confirmation(qid, personal.phone, body, attempt))
+        key = confirmation.idempotency_key(sealed)
+        opened.append(Confirmation(qid, personal.phone, body, attempt, key))
     return opened
 
 

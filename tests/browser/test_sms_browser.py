@@ -5,6 +5,7 @@ the thank-you page comes and the gateway gets the SMS."""
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Iterator
 
@@ -12,7 +13,7 @@ import pytest
 from playwright.async_api import Browser
 
 from opendeur.embedded import Postgres
-from tests.browser.test_journey_browser import check_page, fill_form, narrow, phone_number, send
+from tests.browser.test_journey_browser import check_page, fill_form, narrow, send
 from tests.support import Gateway, System, start_system, stop_system
 
 pytestmark = pytest.mark.browser
@@ -50,11 +51,13 @@ async def test_the_sms_box_at_360px(
     await box.check()
     await page.click("#send")
     await page.wait_for_selector("#sms_confirmation-error")
-    assert "alleen naar een mobiel nummer" in await page.inner_text("#sms_confirmation-error")
+    assert "alleen naar een Nederlands mobiel nummer" in await page.inner_text(
+        "#sms_confirmation-error"
+    )
     assert await page.locator("#sms_confirmation").get_attribute("aria-invalid") == "true"
     await check_page(page, axe_source, "form-sms-error-nl")
 
-    phone = phone_number()
+    phone = f"06 {random.randint(10_000_000, 59_999_999)}"  # 061-065: a mobile (066 is not)
     await page.fill("#phone", phone)
     assert await page.locator("#sms_confirmation").is_checked()  # kept, as she ticked it
     await send(page, "nl")

@@ -96,7 +96,10 @@ async def test_ticked_one_sms_with_reference_and_a_withdraw_link_that_works(
     await asyncio.sleep(1.5)  # a second one would have come by now
     ((headers, body, status),) = to(gateway, number)
     assert status == 200 and headers["Authorization"] == "Bearer sms-intake"
-    assert headers["Idempotency-Key"] and q["question_id"] in headers["Idempotency-Key"]
+    # One key per confirmation, but not the question's id (the gateway's logs would join it to
+    # the audit trail).
+    key = headers["Idempotency-Key"]
+    assert key.startswith("oc-") and q["question_id"] not in key
     text = body["message"]
     assert text.startswith(NETWORK + ":") and q["reference"] in text
     assert "uiterlijk " in text and len(text) <= 3 * 153
@@ -140,14 +143,49 @@ async def test_the_english_form_offers_it_with_a_warning_and_sends_it_in_english
     await follow_withdraw_link(re.search(r"(http://\S+)$", body["message"]).group(1))
 
 
-async def test_a_landline_is_refused_with_its_code(sms_system: System) -> None:
+@pytest.mark.parametrize(
+    "phone",
+    ["040 1234567", "066 1234567", "+79161234567", "+2348031234567", "+4915112345678"],
+)
+async def test_only_a_dutch_mobile_takes_an_sms(sms_system: System, phone: str) -> None:
+    # Landlines and pagers cannot take one; foreign numbers can cost the network dearly
+    # (an attack had texts sent to Russian, Nigerian and Moldovan numbers).
     async with httpx.AsyncClient() as c:
         r = await c.post(
             sms_system.url("intake") + "/api/v1/questions",
-            json=question(phone="040 1234567", sms_confirmation=True),
+            json=question(phone=phone, sms_confirmation=True),
         )
-    assert r.status_code == 422
+    assert r.status_code == 422, r.text
     assert r.json()["error"] == "sms_needs_mobile" and r.json()["field"] == "sms_confirmation"
+
+
+async def test_one_number_gets_at_most_one_sms_a_day(sms_system: System, gateway: Gateway) -> None:
+    # An attack sent 14 texts to one number within a second through the public API.
+    typed, number = mobile()
+    asked = [await ask(sms_system, typed, sms_confirmation=True) for _ in range(5)]
+    assert len({q["question_id"] for q in asked}) == 5  # every question is still taken
+    await wait_for(lambda: to(gateway, number), what="the first SMS")
+    await asyncio.sleep(2)  # the others would have come by now
+    ((_headers, body, _status),) = to(gateway, number)
+    assert asked[0]["reference"] in body["message"]
+
+
+async def test_another_site_cannot_post_the_form(sms_system: System, gateway: Gateway) -> None:
+    # A page elsewhere submitting our form in its visitor's browser: no question, no SMS.
+    typed, number = mobile()
+    form = {
+        "for_self": "yes",
+        "consent_read": "yes",
+        "share_with_contact": "yes",
+        "phone": typed,
+        "sms_confirmation": "yes",
+        "submission": "forged-submission-id",
+    }
+    async with httpx.AsyncClient(base_url=sms_system.url("intake")) as c:
+        r = await c.post("/?lang=nl", data=form, headers={"Sec-Fetch-Site": "cross-site"})
+    assert r.status_code == 403 and "alleen op onze eigen website" in r.text
+    await asyncio.sleep(2)
+    assert to(gateway, number) == []
 
 
 async def test_not_ticked_no_sms(sms_system: System, gateway: Gateway) -> None:

@@ -3,6 +3,7 @@ schedule; the runtime's one gateway client against a real HTTP server; who gets 
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -56,14 +57,15 @@ def test_the_withdraw_link_is_the_thank_you_pages_made_absolute() -> None:
     ("number", "ok"),
     [
         ("+31612345678", True),
-        ("+31661234567", True),  # 066 (pagers): where it may work, we try
-        ("+4915112345678", True),
+        ("+31661234567", False),  # 066: pagers
+        ("+4915112345678", False),  # foreign: texts abroad can cost dearly ("SMS pumping")
+        ("+79161234567", False),
         ("+31401234567", False),
         ("+31800123456", False),
         ("+31851234567", False),
     ],
 )
-def test_only_numbers_that_may_be_mobiles_take_an_sms(number: str, ok: bool) -> None:
+def test_only_dutch_mobiles_take_an_sms(number: str, ok: bool) -> None:
     assert confirmation.can_receive_sms(number) is ok
 
 
@@ -89,9 +91,35 @@ def test_retries_back_off_and_end_after_a_bounded_number_of_tries() -> None:
     assert confirmation.retry_in(confirmation.MAX_ATTEMPTS, 2.0) is None
 
 
-def test_the_idempotency_key_is_one_per_question() -> None:
-    assert confirmation.idempotency_key(QID) == confirmation.idempotency_key(QID)
-    assert confirmation.idempotency_key(QID) != confirmation.idempotency_key(uuid.uuid4())
+def test_the_idempotency_key_is_one_per_confirmation_and_names_no_question() -> None:
+    sealed, other = os.urandom(60), os.urandom(60)
+    key = confirmation.idempotency_key(sealed)
+    assert key == confirmation.idempotency_key(sealed) != confirmation.idempotency_key(other)
+    assert str(QID) not in key and key.startswith("oc-")
+
+
+def test_one_sms_per_number_a_day_and_a_budget_an_hour() -> None:
+    allow = confirmation.Allowance(per_hour=3)
+    assert allow.take("+31612345678", now=0.0) is None
+    assert allow.take("+31612345678", now=10.0) == "sms_already_sent"
+    assert allow.take("+31612345679", now=20.0) is None
+    assert allow.take("+31612345670", now=30.0) is None
+    assert allow.take("+31612345671", now=40.0) == "sms_budget"  # three this hour
+    assert allow.take("+31612345671", now=3700.0) is None  # an hour later
+    assert allow.take("+31612345678", now=3800.0) == "sms_already_sent"  # still the same day
+    assert allow.take("+31612345678", now=86_401.0) is None  # the next day
+    # The numbers are kept only as keyed hashes.
+    assert "+31612345678" not in repr(vars(allow))
+
+
+def test_at_night_the_text_promises_the_evening_before() -> None:
+    night = datetime(2026, 12, 3, 2, 1, tzinfo=UTC)  # 3.01 in Amsterdam
+    text = confirmation.text("nl", network="N", reference="OD-A", respond_before=night, link="L")
+    assert "uiterlijk woensdagavond 2 december" in text and "3.01" not in text
+    crisis = confirmation.text(
+        "nl", network="N", reference="OD-A", respond_before=night, link="L", crisis=True
+    )
+    assert "uiterlijk donderdag 3 december, 3.01 uur" in crisis
 
 
 @pytest.fixture

@@ -164,6 +164,18 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "nl": "Je vraag is ingetrokken en je gegevens zijn gewist.",
         "en": "Your question was withdrawn and your data erased.",
     },
+    "gone_body": {
+        "nl": "Je vraag is al ingetrokken of gewist, of de link klopt niet. Je hoeft niets meer te "
+        "doen.",
+        "en": "Your question was already withdrawn or erased, or the link is not right. You do "
+        "not need to do anything else.",
+    },
+    "cross_site": {
+        "nl": "Dit formulier werkt alleen op onze eigen website. Open de website en stel je vraag "
+        "daar.",
+        "en": "This form only works on our own website. Open the website and ask your question "
+        "there.",
+    },
     "not_found": {
         "nl": "Deze link werkt niet (meer).",
         "en": "This link does not work (any more).",
@@ -214,10 +226,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
     "sms_confirm_hint": {
         "nl": "Let op: iedereen die je telefoon kan zien, kan deze sms ook lezen. En met de link "
-        "kan diegene je vraag intrekken. Deel je je telefoon met iemand? Vink dit dan niet aan.",
+        "kan diegene je vraag intrekken. Deel je je telefoon met iemand? Vink dit dan niet aan. "
+        "De sms blijft staan, ook als je vraag gewist is: gooi hem zelf weg. Je krijgt hooguit "
+        "één sms per dag.",
         "en": "Please note: anyone who can see your phone can read this text message too, and "
         "could withdraw your question with the link. Do you share your phone with someone? "
-        "Then leave this box empty.",
+        "Then leave this box empty. The text stays on your phone, even after your question is "
+        "erased: delete it yourself. You get at most one text a day.",
     },
     "sms_text": {
         "nl": "{network}: we hebben je vraag ontvangen. Je kenmerk is {reference}. We bellen je "
@@ -226,10 +241,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "call you {deadline}. Withdraw your question: {link}",
     },
     "error_sms_needs_mobile": {
-        "nl": "Een sms kan alleen naar een mobiel nummer. Vul een mobiel nummer in, of zet het "
-        "vinkje bij de sms uit.",
-        "en": "A text message can only go to a mobile number. Enter a mobile number, or untick "
-        "the text message box.",
+        "nl": "Een sms kan alleen naar een Nederlands mobiel nummer (06). Vul zo'n nummer in, of "
+        "zet het vinkje bij de sms uit.",
+        "en": "A text message can only go to a Dutch mobile number (06). Enter such a number, or "
+        "untick the text message box.",
     },
     "error_sms_unavailable": {
         "nl": "We kunnen op dit moment geen sms sturen. Zet het vinkje bij de sms uit en verstuur "

@@ -137,6 +137,10 @@ async def get_form(lang: Lang, topics: Topics, topic: str = "") -> HTMLResponse:
 
 @router.post("/", response_class=HTMLResponse)
 async def post_form(request: Request, lang: Lang, rt: Rt, topics: Topics) -> Response:
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        # Another site's page posting our form in its visitor's browser (a browser says so):
+        # never a question, never an SMS to a number that site chose. People post from here.
+        return render("message.html", lang, status=403, heading=t("cross_site", lang))
     values = forms.field_values(await request.form())
     if values.get("switch"):
         # The language switch (form.js): the same form in the other language, with what was
@@ -269,6 +273,9 @@ async def withdraw_page(question_id: UUID, lang: Lang, rt: Rt, token: str = "") 
             withdraw_action=f"/intrekken/{question_id}{query}",
             retention_hours=int(rt.settings.pii_retention.total_seconds() // 3600),
         )
+    if not (token and await api.own_link_open(rt, question_id, token)):
+        # Withdrawn or erased already, or not her link: say so before she presses anything.
+        return finished(lang, "not_found", "gone_body", status=404)
     return render(
         "message.html",
         lang,
