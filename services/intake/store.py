@@ -284,10 +284,15 @@ def _called_back(qid: UUID, digest: bytes) -> Any:
     return and_(_own_link(qid, digest), questions.c.status == "done")
 
 
+async def _exists(session: AsyncSession, condition: Any) -> bool:
+    return (
+        await session.execute(select(questions.c.question_id).where(condition))
+    ).first() is not None
+
+
 async def own_link_open(session: AsyncSession, qid: UUID, digest: bytes) -> bool:
     """Does this link still stand for a question whose data is kept (it can be withdrawn)?"""
-    stmt = select(questions.c.question_id).where(_own_link(qid, digest))
-    return (await session.execute(stmt)).first() is not None
+    return await _exists(session, _own_link(qid, digest))
 
 
 def _followup_open(qid: UUID, digest: bytes) -> Any:
@@ -297,14 +302,12 @@ def _followup_open(qid: UUID, digest: bytes) -> Any:
 
 async def followup_open(session: AsyncSession, qid: UUID, digest: bytes) -> bool:
     """May this link (its token's hash) ask the follow-up question now?"""
-    stmt = select(questions.c.question_id).where(_followup_open(qid, digest))
-    return (await session.execute(stmt)).first() is not None
+    return await _exists(session, _followup_open(qid, digest))
 
 
 async def own_link_done(session: AsyncSession, qid: UUID, digest: bytes) -> bool:
     """Is this the help-seeker's own link to a question she was called back on, data kept?"""
-    stmt = select(questions.c.question_id).where(_called_back(qid, digest))
-    return (await session.execute(stmt)).first() is not None
+    return await _exists(session, _called_back(qid, digest))
 
 
 async def take_followup_answer(

@@ -140,7 +140,7 @@ async def post_form(request: Request, lang: Lang, rt: Rt, topics: Topics) -> Res
     if request.headers.get("sec-fetch-site") == "cross-site":
         # Another site's page posting our form in its visitor's browser (a browser says so):
         # never a question, never an SMS to a number that site chose. People post from here.
-        return render("message.html", lang, status=403, heading=t("cross_site", lang))
+        return finished(lang, "cross_site", status=403)
     values = forms.field_values(await request.form())
     if values.get("switch"):
         # The language switch (form.js): the same form in the other language, with what was
@@ -288,13 +288,12 @@ async def withdraw_page(question_id: UUID, lang: Lang, rt: Rt, token: str = "") 
 
 @router.post("/intrekken/{question_id}", response_class=HTMLResponse)
 async def withdraw_post(question_id: UUID, lang: Lang, rt: Rt, token: str = "") -> Response:
-    called = await api.own_link_done(
-        rt, question_id, token
-    )  # after her call: erased, not withdrawn
+    # After her call her data is erased, not her question withdrawn: the next page says so.
+    called = await api.own_link_done(rt, question_id, token)
     if await api.withdraw(rt, question_id, token):  # Post/Redirect/Get: a reload erases nothing
         done = "/gewist" if called else "/ingetrokken"
         return RedirectResponse(f"{done}?lang={lang}", status_code=303, headers=api.NO_STORE)
-    return render("message.html", lang, status=404, heading=t("not_found", lang))
+    return finished(lang, "not_found", "gone_body", status=404)
 
 
 @router.post("/na-het-gesprek/{question_id}", response_class=HTMLResponse)
