@@ -72,6 +72,18 @@ def promise(dt: datetime, lang: str) -> str:
     return f"uiterlijk {weekday}avond {date_words}"
 
 
+def told(dt: datetime, lang: str, *, crisis: bool) -> str:
+    """What a help-seeker is told of her deadline (page, phone script, SMS): a crisis question's
+    team time exactly (`deadline`), any other as `promise`."""
+    return deadline(dt, lang) if crisis else promise(dt, lang)
+
+
+def night_note(dt: datetime, lang: str, *, crisis: bool) -> str | None:
+    """For the contact person: what the person was told, when her deadline is at night (the
+    evening before); None by day and for a crisis question."""
+    return promise(dt, lang) if at_night(dt) and not crisis else None
+
+
 MONTHS_SHORT = {
     "nl": ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec"),
     "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),

@@ -258,22 +258,10 @@ async def withdraw(rt: Runtime, qid: UUID, token: str) -> bool:
     return True
 
 
-async def followup_open(rt: Runtime, qid: UUID, token: str) -> bool:
-    """After her talk, may the help-seeker's own link ask whether it helped?"""
+async def own_link_state(rt: Runtime, qid: UUID, token: str) -> str | None:
+    """What her own link stands for now (store.own_link_state): None, waiting, ask, answered."""
     async with rt.sessions() as session:
-        return await store.followup_open(session, qid, token_hash(token))
-
-
-async def own_link_open(rt: Runtime, qid: UUID, token: str) -> bool:
-    """Does her link still stand for a question whose data is kept?"""
-    async with rt.sessions() as session:
-        return await store.own_link_open(session, qid, token_hash(token))
-
-
-async def own_link_done(rt: Runtime, qid: UUID, token: str) -> bool:
-    """Is this her own link to a question she was called back on, her data still kept?"""
-    async with rt.sessions() as session:
-        return await store.own_link_done(session, qid, token_hash(token))
+        return await store.own_link_state(session, qid, token_hash(token))
 
 
 async def answer_followup(rt: Runtime, qid: UUID, token: str, answer: str) -> bool:

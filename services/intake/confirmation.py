@@ -87,13 +87,12 @@ def text(
     """Network, reference, when the call comes (the thank-you page's words: never a call at
     night, a crisis question's team time exact), the withdraw link; nothing about the question
     itself (a shared phone shows it to others)."""
-    when = timefmt.deadline if crisis else timefmt.promise
     return t(
         "sms_text",
         lang,
         network=network or t("site", lang),
         reference=reference,
-        deadline=when(respond_before, lang),
+        deadline=timefmt.told(respond_before, lang, crisis=crisis),
         link=link,
     )
 

@@ -279,35 +279,24 @@ def _own_link(qid: UUID, digest: bytes) -> Any:
     return and_(c.question_id == qid, c.erased_at.is_(None), c.withdraw_token_hash == digest)
 
 
-def _called_back(qid: UUID, digest: bytes) -> Any:
-    """Her own link to a question she was called back on (done)."""
-    return and_(_own_link(qid, digest), questions.c.status == "done")
-
-
-async def _exists(session: AsyncSession, condition: Any) -> bool:
-    return (
-        await session.execute(select(questions.c.question_id).where(condition))
-    ).first() is not None
-
-
-async def own_link_open(session: AsyncSession, qid: UUID, digest: bytes) -> bool:
-    """Does this link still stand for a question whose data is kept (it can be withdrawn)?"""
-    return await _exists(session, _own_link(qid, digest))
-
-
 def _followup_open(qid: UUID, digest: bytes) -> Any:
-    """The follow-up question is asked through her own link once, after a talk."""
-    return and_(_called_back(qid, digest), questions.c.followup_answered.is_(False))
+    """The follow-up question is asked through her own link once, after a talk (done)."""
+    c = questions.c
+    return and_(_own_link(qid, digest), c.status == "done", c.followup_answered.is_(False))
 
 
-async def followup_open(session: AsyncSession, qid: UUID, digest: bytes) -> bool:
-    """May this link (its token's hash) ask the follow-up question now?"""
-    return await _exists(session, _followup_open(qid, digest))
-
-
-async def own_link_done(session: AsyncSession, qid: UUID, digest: bytes) -> bool:
-    """Is this the help-seeker's own link to a question she was called back on, data kept?"""
-    return await _exists(session, _called_back(qid, digest))
+async def own_link_state(session: AsyncSession, qid: UUID, digest: bytes) -> str | None:
+    """What her own link (its token's hash) stands for now: None when it is not hers or her data
+    is gone (withdrawn, erased); "waiting" before her call; after it "ask" (the follow-up not
+    answered yet) or "answered"."""
+    c = questions.c
+    stmt = select(c.status, c.followup_answered).where(_own_link(qid, digest))
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        return None
+    if row.status != "done":
+        return "waiting"
+    return "answered" if row.followup_answered else "ask"
 
 
 async def take_followup_answer(
@@ -349,18 +338,22 @@ async def live_by_reference(session: AsyncSession, reference: str) -> list[UUID]
     return list((await session.execute(stmt.limit(5))).scalars())
 
 
+async def _data_key(envelope: Envelope, qid: UUID, legacy: bytes | None) -> bytes | None:
+    """The question's data key from the key store (or a row from before it); None once destroyed:
+    an erasure that has not reached the rows yet."""
+    wrapped = await keystore().get(qid) or legacy
+    return None if wrapped is None else envelope.unwrap(wrapped)
+
+
 async def read_personal(session: AsyncSession, envelope: Envelope, qid: UUID) -> Personal | None:
     row = (
         (await session.execute(select(question_pii).where(question_pii.c.question_id == qid)))
         .mappings()
         .first()
     )
-    if row is None:
+    key = None if row is None else await _data_key(envelope, qid, row["wrapped_key"])
+    if row is None or key is None:
         return None
-    wrapped = await keystore().get(qid) or row["wrapped_key"]
-    if wrapped is None:  # destroyed: an erasure that has not reached the rows yet
-        return None
-    key = envelope.unwrap(wrapped)
 
     def unseal(field: str) -> str | None:
         value = row[field]
@@ -591,14 +584,21 @@ async def claim_confirmations(
     ).all()
     opened = []
     for qid, attempt, sealed in rows:
-        personal = await read_personal(session, envelope, qid)
-        wrapped = await keystore().get(qid)
-        if personal is None or wrapped is None or sealed is None:
+        # Only the number is opened (never the story), with one read of the key.
+        pii = (
+            await session.execute(
+                select(question_pii.c.phone, question_pii.c.wrapped_key).where(
+                    question_pii.c.question_id == qid
+                )
+            )
+        ).first()
+        key = None if pii is None else await _data_key(envelope, qid, pii.wrapped_key)
+        if pii is None or key is None or sealed is None:
             await confirmation_finished(session, qid, "failed", "erased")
             continue
-        body = Envelope.open(envelope.unwrap(wrapped), sealed, f"{qid}:sms")
-        key = confirmation.idempotency_key(sealed)
-        opened.append(Confirmation(qid, personal.phone, body, attempt, key))
+        phone = Envelope.open(key, pii.phone, f"{qid}:phone")
+        body = Envelope.open(key, sealed, f"{qid}:sms")
+        opened.append(Confirmation(qid, phone, body, attempt, confirmation.idempotency_key(sealed)))
     return opened
 
 

@@ -119,12 +119,7 @@ def new_question(
         channel=channel,
         priority=priority,
         deadline=timefmt.deadline(respond_before, lang),
-        # A deadline at night: the person was told the evening before (timefmt.promise).
-        night=(
-            timefmt.promise(respond_before, lang)
-            if timefmt.at_night(respond_before) and not priority
-            else None
-        ),
+        night=timefmt.night_note(respond_before, lang, crisis=priority),
         when=asked(received_at, now, lang),
         link=with_lang(link, lang),
         overview_link=with_lang(overview_link, lang) if overview_link else None,

@@ -174,11 +174,8 @@ async def callback_page(request: Request, token: str, rt: Rt, lang: ContactLang)
         lang,
         reference=q["reference"],
         deadline=local(q["respond_before"], lang),
-        # A deadline at night: she was told the evening before (timefmt.promise); say so.
-        night_promise=(
-            timefmt.promise(q["respond_before"], lang)
-            if timefmt.at_night(q["respond_before"]) and not q["professional_help_advised"]
-            else None
+        night_promise=timefmt.night_note(
+            q["respond_before"], lang, crisis=q["professional_help_advised"]
         ),
         priority=q["professional_help_advised"],
         prefers_english=q["language"] == "en",

@@ -217,7 +217,7 @@ def thanks_context(data: dict, lang: str) -> dict[str, object]:
     contact person otherwise; for English, honestly, that the caller may speak Dutch."""
     crisis = bool(data["p"])
     before = datetime.fromisoformat(str(data["b"]))
-    deadline = timefmt.deadline(before, lang) if crisis else timefmt.promise(before, lang)
+    deadline = timefmt.told(before, lang, crisis=crisis)
     notes = [t("next_crisis" if crisis else "next", lang, deadline=deadline)]
     if not crisis:
         notes.append(t("next_unmatched", lang))
@@ -262,20 +262,21 @@ async def thanks_page(request: Request, lang: Lang, rt: Rt) -> HTMLResponse:
 async def withdraw_page(question_id: UUID, lang: Lang, rt: Rt, token: str = "") -> HTMLResponse:
     """The help-seeker's own link: before her call it withdraws; after a talk it first asks,
     once and anonymously, whether the talk helped (and still erases at once if she wants)."""
-    if token and await api.own_link_done(rt, question_id, token):
+    state = await api.own_link_state(rt, question_id, token) if token else None
+    if state is None:
+        # Withdrawn or erased already, or not her link: say so before she presses anything.
+        return finished(lang, "not_found", "gone_body", status=404)
+    if state != "waiting":  # she was called back
         query = f"?token={token}&lang={lang}"
         return render(
             "followup.html",
             lang,
-            ask=await api.followup_open(rt, question_id, token),
+            ask=state == "ask",
             answers=api.FOLLOWUP_ANSWERS,
             answer_action=f"/na-het-gesprek/{question_id}{query}",
             withdraw_action=f"/intrekken/{question_id}{query}",
             retention_hours=int(rt.settings.pii_retention.total_seconds() // 3600),
         )
-    if not (token and await api.own_link_open(rt, question_id, token)):
-        # Withdrawn or erased already, or not her link: say so before she presses anything.
-        return finished(lang, "not_found", "gone_body", status=404)
     return render(
         "message.html",
         lang,
@@ -289,7 +290,7 @@ async def withdraw_page(question_id: UUID, lang: Lang, rt: Rt, token: str = "") 
 @router.post("/intrekken/{question_id}", response_class=HTMLResponse)
 async def withdraw_post(question_id: UUID, lang: Lang, rt: Rt, token: str = "") -> Response:
     # After her call her data is erased, not her question withdrawn: the next page says so.
-    called = await api.own_link_done(rt, question_id, token)
+    called = await api.own_link_state(rt, question_id, token) in ("ask", "answered")
     if await api.withdraw(rt, question_id, token):  # Post/Redirect/Get: a reload erases nothing
         done = "/gewist" if called else "/ingetrokken"
         return RedirectResponse(f"{done}?lang={lang}", status_code=303, headers=api.NO_STORE)

@@ -323,7 +323,7 @@ async def done_page(request: Request, rt: Rt, c: Volunteer) -> Response:
         c.lang,
         heading=t("ph_done", c.lang),
         reference=data["r"],
-        deadline=local(before, person) if data["p"] else timefmt.promise(before, person),
+        deadline=timefmt.told(before, person, crisis=bool(data["p"])),
         crisis=bool(data["p"]),
         person_lang=person,
         **common,
