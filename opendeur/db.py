@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -134,6 +135,26 @@ async def driver_sql(db: AsyncSession | AsyncConnection, sql: str, *params: Any)
     untyped, as the driver gives them (a uuid column as asyncpg's UUID, equal to uuid.UUID)."""
     conn = db if isinstance(db, AsyncConnection) else await db.connection()
     return await conn.exec_driver_sql(sql, params)
+
+
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+def positional(sql: str) -> tuple[str, tuple[str, ...]]:
+    """A statement written with `:name` parameters as `driver_sql` takes it: `$1, $2, ...` in
+    order of first use, and the names in that order (a `::type` cast is left alone)::
+
+        sql, names = positional("insert into t (a, b) values (:a, :b)")
+        await driver_sql(conn, sql, *(values[n] for n in names))
+    """
+    names: list[str] = []
+
+    def number(m: re.Match[str]) -> str:
+        if m.group(1) not in names:
+            names.append(m.group(1))
+        return f"${names.index(m.group(1)) + 1}"
+
+    return _NAMED.sub(number, sql), tuple(names)
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker:

@@ -92,7 +92,12 @@ def runtime(request: Request) -> Runtime:
     return rt
 
 
-def _settings(request: Request) -> Settings:
+# Dependencies are `async def` even where they only look something up: FastAPI runs a plain
+# `def` dependency in a worker thread, a thread hop per request for a lookup of microseconds
+# (tests/unit/test_web_kit.py checks every route of the four services).
+
+
+async def _settings(request: Request) -> Settings:
     return runtime(request).settings
 
 
@@ -141,7 +146,7 @@ def pick_lang(query: str | None, accept_language: str | None) -> str:
     return best
 
 
-def _lang(request: Request) -> str:
+async def _lang(request: Request) -> str:
     return pick_lang(request.query_params.get("lang"), request.headers.get("accept-language"))
 
 
@@ -475,12 +480,12 @@ def staff_user(*roles: str) -> Callable[[Request], Awaitable[Staff]]:
     return dependency
 
 
-def staff_or_token(scope: str | None, *roles: str) -> Callable[[Request], Staff | None]:
+def staff_or_token(scope: str | None, *roles: str) -> Callable[[Request], Awaitable[Staff | None]]:
     """For an API machines may call too: a bearer machine token with `scope` (None: no machine
     may), giving None, or a staff member with one of `roles`; 401 without a valid credential,
     403 with one that lacks the scope or role."""
 
-    def dependency(request: Request) -> Staff | None:
+    async def dependency(request: Request) -> Staff | None:
         return runtime(request).require(request, scope, *roles)
 
     return dependency
@@ -584,7 +589,7 @@ class SignedLink:
     ) -> None:
         self.purpose, self.fields, self.dead = purpose, fields, dead
 
-    def __call__(self, token: str, request: Request, lang: Lang) -> dict[str, Any]:
+    async def __call__(self, token: str, request: Request, lang: Lang) -> dict[str, Any]:
         reason = "invalid"
         try:
             data = links.verify(runtime(request).settings, self.purpose, token[:2000])

@@ -16,8 +16,15 @@ OUTCOMES = ("reached", "unreachable", "wrong_group", "referred_professional")
 
 
 def new_reference() -> str:
-    part = lambda: "".join(secrets.choice(_ALPHABET) for _ in range(4))  # noqa: E731
-    return f"OD-{part()}-{part()}"
+    """OD-XXXX-XXXX, each character uniform over the alphabet: one call for random bytes, a byte
+    kept only below the largest multiple of the alphabet's size (secrets.choice made a system
+    call per character, 2.6 % of intake's samples under load)."""
+    n = len(_ALPHABET)
+    limit = 256 - 256 % n
+    chars: list[str] = []
+    while len(chars) < 8:
+        chars.extend(_ALPHABET[b % n] for b in secrets.token_bytes(12) if b < limit)
+    return f"OD-{''.join(chars[:4])}-{''.join(chars[4:8])}"
 
 
 def erase_after_outcome(outcome: str, now: datetime, retention: timedelta) -> datetime | None:

@@ -25,9 +25,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from opendeur import outbox
+from opendeur.db import driver_sql, positional
 from opendeur.keys import Envelope
 from opendeur.keystore import KeyStore, open_keystore
 from opendeur.settings import get_settings
@@ -132,8 +133,8 @@ _SMS_CTE = (
 )
 
 
-def _accept_sql(sms: bool) -> Any:
-    return text(
+def _accept_sql(sms: bool) -> tuple[str, tuple[str, ...]]:
+    return positional(
         "with q as (insert into questions ({qc}) values ({qv})), {s}"  # noqa: S608 (column names)
         "p as (insert into question_pii (question_id, {pc}) values (:question_id, {pv})) {ob}".format(
             qc=", ".join(_Q_COLS),
@@ -182,14 +183,15 @@ async def accept(
     if sms_text is not None:
         values["sms_text"] = seal("sms", sms_text)
     try:
-        await conn.execute(_ACCEPT_SQL[sms_text is not None], values)
+        sql, names = _ACCEPT_SQL[sms_text is not None]
+        await driver_sql(conn, sql, *(values[n] for n in names))
     except BaseException:
         await keys.destroy(qid)
         raise
 
 
 async def assign(
-    conn: Any,
+    conn: AsyncSession | AsyncConnection,
     qid: UUID,
     *,
     status: str,
@@ -203,47 +205,47 @@ async def assign(
     the new contact's part (until `link_until`); becoming unmatched closes it (`closed_at`).
     `at` is the event's time: an older routing decision arriving late (the consumers of routed
     and unmatched are separate) changes nothing."""
-    await conn.execute(
-        text(
-            """
-            update questions set status = :status, contact_id = :contact_id,
-                   group_id = :group_id, link_until = :link_until, part_closed_at = :closed,
-                   assigned_at = :at
-            where question_id = :q and erased_at is null and status not in ('done')
-              and (assigned_at is null or assigned_at < :at)
-            """
-        ),
-        {
-            "q": qid,
-            "status": status,
-            "contact_id": contact_id,
-            "group_id": group_id,
-            "link_until": link_until,
-            "closed": closed_at,
-            "at": at,
-        },
+    await driver_sql(
+        conn,
+        """
+        update questions set status = $2, contact_id = $3, group_id = $4, link_until = $5,
+               part_closed_at = $6, assigned_at = $7
+        where question_id = $1 and erased_at is null and status not in ('done')
+          and (assigned_at is null or assigned_at < $7)
+        """,
+        qid,
+        status,
+        contact_id,
+        group_id,
+        link_until,
+        closed_at,
+        at,
     )
 
 
-async def undo_team_outcome(conn: Any, qid: UUID, *, at: datetime, retention: timedelta) -> bool:
+async def undo_team_outcome(
+    conn: AsyncSession | AsyncConnection, qid: UUID, *, at: datetime, retention: timedelta
+) -> bool:
     """A routing made before routing heard the team's outcome (a hand assignment in triage at
     the same moment) wins there, so here too: the team's close of a question it had alone
     (done, never with a contact) is undone, its data kept as for an unanswered question
     (`retention` after receipt); the team's try stays in crisis_attempts. True if undone."""
-    result = await conn.execute(
-        text(
-            """
-            update questions set status = 'received', outcome = null, outcome_at = null,
-                   erase_after = received_at + :retention
-            where question_id = :q and erased_at is null and status = 'done'
-              and contact_id is null and (assigned_at is null or assigned_at < :at)
-              and exists (select 1 from crisis_attempts a where a.question_id = :q
-                          and a.at = questions.outcome_at)
-            """
-        ),
-        {"q": qid, "at": at, "retention": retention},
+    result = await driver_sql(
+        conn,
+        """
+        update questions set status = 'received', outcome = null, outcome_at = null,
+               erase_after = received_at + $3::interval
+        where question_id = $1 and erased_at is null and status = 'done'
+          and contact_id is null and (assigned_at is null or assigned_at < $2)
+          and exists (select 1 from crisis_attempts a where a.question_id = $1
+                      and a.at = questions.outcome_at)
+        returning 1
+        """,
+        qid,
+        at,
+        retention,
     )
-    return result.rowcount == 1
+    return result.first() is not None
 
 
 async def record_outcome(

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import contextlib
 import email.policy
 import re
+import secrets
 import socket
 import ssl
 import time
@@ -246,6 +248,52 @@ def dot_stuffed(content: bytes) -> bytes:
     return data + b".\r\n"
 
 
+def ascii_mime(
+    sender: str, to: str, subject: str, msgid: str, text: str, html: str | None
+) -> bytes | None:
+    """A mail whose headers are ASCII and fit one line each, written directly: a text part, or
+    multipart/alternative with text and html, each quoted-printable UTF-8 (binascii's C
+    encoder, 76-character lines, as the stdlib's MIMEText writes them). None for anything else
+    (the caller then uses the stdlib). The boundary starts with "=_", which quoted-printable
+    never writes (it encodes every "="), so no part can contain it."""
+    # The stdlib folds a line over 78 characters at its spaces; a Message-ID has none (the
+    # stdlib moves it unbroken to a continuation line), so it stays on its own line here, under
+    # the 998 characters every line must stay within.
+    headers = (f"From: {sender}", f"To: {to}", f"Subject: {subject}", f"Message-ID: {msgid}")
+    limits = (78, 78, 78, 998)
+    if any(
+        len(h) > limit or not h.isascii() or "\n" in h or "\r" in h
+        for h, limit in zip(headers, limits, strict=True)
+    ):
+        return None
+    if "\r" in text or (html and "\r" in html):  # line ends other than \n: the stdlib's way
+        return None
+    head = "\n".join(headers)
+
+    def part(subtype: str, more: str = "") -> str:
+        return (
+            f'Content-Type: text/{subtype}; charset="utf-8"\nMIME-Version: 1.0\n'
+            f"Content-Transfer-Encoding: quoted-printable\n{more}\n"
+        )
+
+    def qp(body: str) -> bytes:
+        return binascii.b2a_qp(body.encode(), istext=True)
+
+    if not html:
+        return part("plain", f"{head}\n").encode() + qp(text)
+    boundary = f"=_{secrets.token_hex(16)}"
+    return b"".join(
+        (
+            f'Content-Type: multipart/alternative;\n boundary="{boundary}"\n'
+            f"MIME-Version: 1.0\n{head}\n\n--{boundary}\n{part('plain')}".encode(),
+            qp(text),
+            f"\n--{boundary}\n{part('html')}".encode(),
+            qp(html),
+            f"\n--{boundary}--\n".encode(),
+        )
+    )
+
+
 class EmailChannel:
     """E-mail over a small pool of long-lived SMTP sessions (opening one per mail costs a TCP and
     EHLO round trip and about half of notify's CPU per mail), each reused mail after mail and
@@ -280,12 +328,17 @@ class EmailChannel:
         return msg
 
     def _bytes(self, to: str, message: Rendered, idempotency_key: str) -> tuple[bytes, bool]:
-        """The message as sent, and whether it needs SMTPUTF8. ASCII addresses (nearly all) take
-        the compat32 MIME classes, five times cheaper than EmailMessage's header registry and
-        the same on the wire: quoted-printable UTF-8 parts, an RFC 2047 subject when needed."""
+        """The message as sent, and whether it needs SMTPUTF8. ASCII addresses and subject with
+        short header lines (nearly every mail) are written directly (`ascii_mime`, ~50 times
+        cheaper than the stdlib's MIME classes, the same structure and encoding); anything else
+        goes through the stdlib: compat32's classes, or EmailMessage for SMTPUTF8 addresses."""
         if not (self.sender + to).isascii():
             built = self._build(to, message, idempotency_key)
             return built.as_bytes(policy=email.policy.SMTPUTF8), True
+        msgid = make_msgid(idstring=idempotency_key, domain="opendeur.invalid")
+        fast = ascii_mime(self.sender, to, message.subject, msgid, message.text, message.html)
+        if fast is not None:
+            return fast, False
         if message.html:
             msg: MIMEBase = MIMEMultipart("alternative")
             msg.attach(MIMEText(message.text, "plain", _UTF8_QP))
@@ -296,7 +349,7 @@ class EmailChannel:
         msg["To"] = to
         subject = message.subject
         msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
-        msg["Message-ID"] = make_msgid(idstring=idempotency_key, domain="opendeur.invalid")
+        msg["Message-ID"] = msgid
         return msg.as_bytes(), False
 
     async def _connect(self) -> SmtpConnection:

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from opendeur import keys, web
 
 
-def envelope(request: Request) -> keys.Envelope:
+async def envelope(request: Request) -> keys.Envelope:
     """Notify's envelope (its master keys), made once per app."""
     state = request.app.state
     if getattr(state, "envelope", None) is None:

@@ -40,9 +40,14 @@ def municipality_slug(pc4: str | None) -> str | None:
     return store.slug(name) if name else None
 
 
-async def route(session: AsyncSession, qid: UUID, now: datetime) -> Event | None:
-    """Decide for one question (already stored) and return the resulting event to stage."""
-    q = await store.get_question(session, qid)  # its row lock: one decision per question at once
+async def route(
+    session: AsyncSession, qid: UUID, now: datetime, q: dict | None = None
+) -> Event | None:
+    """Decide for one question (already stored) and return the resulting event to stage; `q` is
+    its row when this transaction has just inserted it, else it is read with its row lock (one
+    decision per question at once)."""
+    if q is None:
+        q = await store.get_question(session, qid)
     if q is None or q["state"] in ("done", "closed", "erased"):
         return None
     need = Need(
@@ -144,13 +149,15 @@ async def to_team(session: AsyncSession, q: dict, reason: str, now: datetime) ->
 async def _routed(session: AsyncSession, q: dict, result: Routed, now: datetime) -> QuestionRouted:
     """Record the routing, (re)start the clock and build the event; the caller stages it."""
     qid = q["question_id"]
-    attempt = await store.set_routed(
-        session, qid, result.group_id, result.contact_id, result.reason
-    )
     schedule = clock.escalation_schedule(q["received_at"], q["respond_before"])
     # A re-routed question keeps its deadline; levels already past are not replayed.
-    await store.restart_timers(
-        session, qid, [(lvl, due) for lvl, due in schedule if due > now or lvl == "breach"]
+    attempt = await store.set_routed(
+        session,
+        qid,
+        result.group_id,
+        result.contact_id,
+        result.reason,
+        [(lvl, due) for lvl, due in schedule if due > now or lvl == "breach"],
     )
     return QuestionRouted(
         question_id=qid,

@@ -24,7 +24,7 @@ from services.routing import decisions, store
 
 
 async def on_question_received(event: QuestionReceived, db: AsyncSession) -> Event | None:
-    await store.insert_question(
+    new = await store.insert_question(
         db,
         {
             "question_id": event.question_id,
@@ -40,7 +40,7 @@ async def on_question_received(event: QuestionReceived, db: AsyncSession) -> Eve
             "respond_before": event.respond_before,
         },
     )
-    return await decisions.route(db, event.question_id, datetime.now(UTC))
+    return await decisions.route(db, event.question_id, datetime.now(UTC), new)
 
 
 async def on_callback_done(event: CallbackDone, db: AsyncSession) -> Event | None:
@@ -56,7 +56,7 @@ async def on_callback_done(event: CallbackDone, db: AsyncSession) -> Event | Non
         await store.set_state(db, event.question_id, "done", event.outcome)
         await store.stop_timers(db, event.question_id, now)
     elif event.outcome == "wrong_group":
-        return await decisions.route(db, event.question_id, now)
+        return await decisions.route(db, event.question_id, now, q)
     elif event.outcome == "unreachable":
         count = await store.count_unreachable(db, event.question_id)
         if event.by == "contact" and count >= decisions.MAX_UNREACHABLE:

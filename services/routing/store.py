@@ -161,9 +161,12 @@ QUESTION_FIELDS = (
 )
 
 
-async def insert_question(session: AsyncSession, values: dict) -> None:
-    """Store a received question (once: a second copy of it changes nothing)."""
-    await driver_sql(
+async def insert_question(session: AsyncSession, values: dict) -> dict | None:
+    """Store a received question (once: a second copy of it changes nothing). The new row, or
+    None when it was already there: a row this transaction inserted is its own until commit,
+    so it needs no lock; an older one is read with `get_question`'s (one statement saved on the
+    first copy, nearly every time)."""
+    result = await driver_sql(
         session,
         """
         insert into questions (question_id, reference, channel, topic, pc4, municipality,
@@ -171,9 +174,12 @@ async def insert_question(session: AsyncSession, values: dict) -> None:
                                respond_before, state)
         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'new')
         on conflict (question_id) do nothing
+        returning *
         """,
         *(values[k] for k in QUESTION_FIELDS),
     )
+    row = result.mappings().first()
+    return dict(row) if row else None
 
 
 async def get_question(session: AsyncSession, qid: UUID) -> dict | None:
@@ -186,20 +192,39 @@ async def get_question(session: AsyncSession, qid: UUID) -> dict | None:
 
 
 async def set_routed(
-    session: AsyncSession, qid: UUID, group_id: str, contact_id: str, reason: str
+    session: AsyncSession,
+    qid: UUID,
+    group_id: str,
+    contact_id: str,
+    reason: str,
+    schedule: list[tuple[str, datetime]],
 ) -> int:
+    """Record the routing and replace the question's timers by `schedule` (unfired), in one
+    statement; the question's new attempt number."""
     result = await driver_sql(
         session,
         """
-        update questions set state = 'routed', group_id = $2, contact_id = $3, reason = $4,
-               attempt = attempt + 1, tried_groups = array_append(tried_groups, $2),
-               updated_at = now()
-        where question_id = $1 returning attempt
+        with routed as (
+            update questions set state = 'routed', group_id = $2, contact_id = $3, reason = $4,
+                   attempt = attempt + 1, tried_groups = array_append(tried_groups, $2),
+                   updated_at = now()
+            where question_id = $1 returning attempt
+        ), gone as (
+            delete from timers where question_id = $1 and not (level = any($5::text[]))
+        ), timers as (
+            insert into timers (question_id, level, due_at)
+            select $1, l, d from unnest($5::text[], $6::timestamptz[]) as s(l, d)
+            on conflict (question_id, level) do update set due_at = excluded.due_at,
+                                                           fired_at = null
+        )
+        select attempt from routed
         """,
         qid,
         group_id,
         contact_id,
         reason,
+        [lvl for lvl, _ in schedule],
+        [d for _, d in schedule],
     )
     return result.scalar_one()
 
@@ -218,26 +243,6 @@ async def set_state(
         qid,
         state,
         reason,
-    )
-
-
-async def restart_timers(
-    session: AsyncSession, qid: UUID, schedule: list[tuple[str, datetime]]
-) -> None:
-    """Replace a question's timers by `schedule` (unfired), in one statement."""
-    await driver_sql(
-        session,
-        """
-        with gone as (
-            delete from timers where question_id = $1 and not (level = any($2::text[]))
-        )
-        insert into timers (question_id, level, due_at)
-        select $1, l, d from unnest($2::text[], $3::timestamptz[]) as s(l, d)
-        on conflict (question_id, level) do update set due_at = excluded.due_at, fired_at = null
-        """,
-        qid,
-        [lvl for lvl, _ in schedule],
-        [d for _, d in schedule],
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from opendeur.embedded import free_port
 from services.notify.channels import (
@@ -159,3 +161,85 @@ async def test_smtp_message_round_trips_non_ascii_subject_and_body(sink: MailSin
         assert b"q1.new_question.1" in mail.raw and b"text/html" in mail.raw
     finally:
         await channel.close()
+
+
+# -- the mail's bytes: written directly, read back as the stdlib writes them -------------------
+
+_BODY = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")) | st.sampled_from("\n \t.="),
+    max_size=400,
+)
+
+
+def _read(raw: bytes) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """Headers and (type, decoded text) of each text part, as a mail client reads them."""
+    import email
+    import email.policy
+
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    heads = {k: str(msg[k]).strip() for k in ("From", "To", "Subject", "Message-ID")}
+    parts = [(p.get_content_type(), p.get_content()) for p in msg.walk() if not p.is_multipart()]
+    return heads, parts
+
+
+def _stdlib(sender: str, to: str, subject: str, msgid: str, text: str, html: str | None) -> bytes:
+    from email.mime.base import MIMEBase
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+
+    from services.notify.channels import _UTF8_QP
+
+    msg: MIMEBase
+    if html:
+        msg = MIMEMultipart("alternative")
+        msg.attach(MIMEText(text, "plain", _UTF8_QP))
+        msg.attach(MIMEText(html, "html", _UTF8_QP))
+    else:
+        msg = MIMEText(text, "plain", _UTF8_QP)
+    msg["From"], msg["To"], msg["Subject"], msg["Message-ID"] = sender, to, subject, msgid
+    return msg.as_bytes()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=_BODY,
+    html=st.none() | _BODY.filter(bool),
+    subject=st.from_regex(r"[ -~]{1,60}", fullmatch=True),
+)
+def test_a_mail_written_directly_reads_back_as_the_stdlibs(
+    text: str, html: str | None, subject: str
+) -> None:
+    """Any body (accents, emoji, '=', tabs, a lone dot, long lines) reads back the same from the
+    direct bytes as from the stdlib's MIME classes: headers, part types, decoded text."""
+    from services.notify.channels import ascii_mime
+
+    subject = subject.strip() or "Vraag"
+    args = ("netwerk@example.org", "anna@example.org", subject, "<1.k@opendeur.invalid>")
+    fast = ascii_mime(*args, text, html)
+    assert fast is not None
+    assert all(len(line) <= 78 for line in fast.split(b"\n")), "a line longer than QP allows"
+    assert fast.isascii()
+    assert _read(fast) == _read(_stdlib(*args, text, html))
+
+
+def test_a_real_message_id_is_written_whole_and_the_mail_is_written_directly() -> None:
+    """make_msgid with the delivery's key is ~100 characters: no space to fold at, so the stdlib
+    leaves it unbroken too (on a line of its own); it must not send every mail the slow way."""
+    from email.utils import make_msgid
+
+    from services.notify.channels import ascii_mime
+
+    key = "0193a4b2-7d9c-7b3e-a6f0-d2fd4b3a9c1e.new_question.1"
+    msgid = make_msgid(idstring=key, domain="opendeur.invalid")
+    args = ("netwerk@example.org", "anna@example.org", "Nieuwe vraag OD-ABCD-EFGH", msgid)
+    fast = ascii_mime(*args, "Bel terug.\n", "<p>Bel terug.</p>")
+    assert fast is not None and len(f"Message-ID: {msgid}") > 78
+    assert _read(fast) == _read(_stdlib(*args, "Bel terug.\n", "<p>Bel terug.</p>"))
+
+
+def test_a_mail_the_direct_writer_does_not_take_goes_through_the_stdlib() -> None:
+    from services.notify.channels import ascii_mime
+
+    long_subject = "Nieuwe vraag over " + "rouw en verlies " * 5
+    for subject in ("Vraag óver rouw", long_subject, "Vraag\r\nBcc: x@example.org"):
+        assert ascii_mime("n@example.org", "a@example.org", subject, "<m@x>", "t", None) is None

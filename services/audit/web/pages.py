@@ -30,7 +30,7 @@ HISTOGRAM_BINS = (0, 1, 2, 4, 8, 12, 24, 48)
 Show = Literal["all", "staff"]
 
 
-def _lang(request: Request) -> str:
+async def _lang(request: Request) -> str:
     """Dutch unless the page was asked for in English (?lang=en, which every link keeps): the
     staff work in Dutch whatever language their browser is set to."""
     return "en" if request.query_params.get("lang") == "en" else "nl"

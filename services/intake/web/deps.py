@@ -14,7 +14,7 @@ from opendeur.runtime import Runtime
 from services.intake.topics import TopicCatalogue
 
 
-def topic_catalogue(request: Request) -> TopicCatalogue:
+async def topic_catalogue(request: Request) -> TopicCatalogue:
     return request.app.state.topics
 
 
@@ -34,7 +34,16 @@ def secure_cookies(rt: Runtime) -> bool:
     return rt.settings.base_url("intake").startswith("https://")
 
 
-Rt = Annotated[Runtime, Depends(web.runtime)]
+# async: FastAPI runs a plain `def` dependency in a worker thread (see opendeur/web.py).
+async def _runtime(request: Request) -> Runtime:
+    return web.runtime(request)
+
+
+async def _lang_of(request: Request) -> str:
+    return lang_of(request)
+
+
+Rt = Annotated[Runtime, Depends(_runtime)]
 Topics = Annotated[TopicCatalogue, Depends(topic_catalogue)]
-Lang = Annotated[str, Depends(lang_of)]
+Lang = Annotated[str, Depends(_lang_of)]
 ContactLang = web.Lang

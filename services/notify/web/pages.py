@@ -24,7 +24,7 @@ Coordinator = Annotated[Staff, Depends(web.staff_page("coordinator"))]
 CoordinatorForm = Annotated[web.StaffForm, Depends(web.staff_form("coordinator"))]
 
 
-def staff_lang(request: Request) -> str:
+async def staff_lang(request: Request) -> str:
     """Staff pages are Dutch unless English is chosen (`?lang=en`, the switch on the page)."""
     return "en" if request.query_params.get("lang") == "en" else "nl"
 

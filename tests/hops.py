@@ -1,0 +1,50 @@
+"""What FastAPI would run in a worker thread: a plain `def` endpoint or dependency (anyio's
+thread pool, a hop there and back per request, for a lookup of microseconds). Used by
+tests/unit/test_web_kit.py, in a process of its own per service."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+
+def _on_loop(call: object) -> bool:
+    if inspect.iscoroutinefunction(call) or inspect.isasyncgenfunction(call):
+        return True
+    method = None if inspect.isroutine(call) or inspect.isclass(call) else call.__call__
+    return method is not None and inspect.iscoroutinefunction(method)
+
+
+def _name(call: object) -> str:
+    return getattr(call, "__qualname__", None) or type(call).__qualname__
+
+
+def routes(found: list) -> Iterator[APIRoute]:
+    """Every APIRoute, also inside included routers (FastAPI keeps those as routers)."""
+    for r in found:
+        if isinstance(r, APIRoute):
+            yield r
+        inner = getattr(r, "original_router", None) or getattr(r, "router", None)
+        if inner is not None and inner is not r and hasattr(inner, "routes"):
+            yield from routes(inner.routes)
+
+
+def thread_hops(app: FastAPI) -> list[str]:
+    """'path: endpoint|dependency name' of each one FastAPI would not await on the loop."""
+    found = set()
+
+    def walk(dependant: Dependant, path: str) -> None:
+        for d in dependant.dependencies:
+            if d.call is not None and not _on_loop(d.call):
+                found.add(f"{path}: dependency {_name(d.call)}")
+            walk(d, path)
+
+    for r in routes(app.router.routes):
+        if not _on_loop(r.endpoint):
+            found.add(f"{r.path}: endpoint {_name(r.endpoint)}")
+        walk(r.dependant, r.path)
+    return sorted(found)
