@@ -153,6 +153,20 @@ async def _lang(request: Request) -> str:
 Lang = Annotated[str, Depends(_lang)]
 
 
+def query_lang(request: Request) -> str:
+    """Dutch unless the page was asked for in English (`?lang=en`, which every link between the
+    pages keeps): help-seekers' and staff pages start in the network's language whatever the
+    browser is set to (contact persons' pages take `Lang`, which also reads the browser's)."""
+    return "en" if request.query_params.get("lang") == "en" else "nl"
+
+
+async def _query_lang(request: Request) -> str:
+    return query_lang(request)
+
+
+QueryLang = Annotated[str, Depends(_query_lang)]
+
+
 # -- templates -------------------------------------------------------------------------------
 
 

@@ -43,9 +43,9 @@ def municipality_slug(pc4: str | None) -> str | None:
 async def route(
     session: AsyncSession, qid: UUID, now: datetime, q: dict | None = None
 ) -> Event | None:
-    """Decide for one question (already stored) and return the resulting event to stage; `q` is
-    its row when this transaction has just inserted it, else it is read with its row lock (one
-    decision per question at once)."""
+    """Decide for one question (already stored) and return the resulting event to stage. `q` is
+    its row when the caller already holds it in this transaction (just inserted, or read with
+    its lock); else it is read here with its row lock (one decision per question at once)."""
     if q is None:
         q = await store.get_question(session, qid)
     if q is None or q["state"] in ("done", "closed", "erased"):

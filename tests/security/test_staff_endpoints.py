@@ -22,16 +22,7 @@ from tests.support import ADMIN, ROOT, System, csrf, staff_client
 STAFF_TAGS = {"staff", "audit", "reports"}
 LISTER = """
 import json
-from fastapi.routing import APIRoute
-
-def walk(routes):
-    for r in routes:
-        if isinstance(r, APIRoute):
-            yield r
-        elif hasattr(r, "original_router"):
-            yield from walk(r.original_router.routes)
-        elif hasattr(r, "routes"):
-            yield from walk(r.routes)
+from tests.routes import routes as walk
 
 out = []
 for service in ("intake", "routing", "notify", "audit"):

@@ -21,7 +21,7 @@ from opendeur import links, staff, web
 from opendeur.errors import Refused
 from opendeur.runtime import Runtime
 from opendeur.settings import Settings
-from tests.hops import thread_hops
+from tests.routes import thread_hops
 from tests.support import SECRET
 
 
@@ -434,7 +434,7 @@ def test_no_route_of_a_service_runs_in_a_worker_thread(service: str, tmp_path: P
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     code = (
         "import importlib, json\n"
-        "from tests.hops import routes, thread_hops\n"
+        "from tests.routes import routes, thread_hops\n"
         f"app = importlib.import_module('services.{service}.app').app\n"
         "print(json.dumps({'routes': len(list(routes(app.router.routes))),"
         " 'hops': thread_hops(app)}))\n"

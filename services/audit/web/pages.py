@@ -30,13 +30,7 @@ HISTOGRAM_BINS = (0, 1, 2, 4, 8, 12, 24, 48)
 Show = Literal["all", "staff"]
 
 
-async def _lang(request: Request) -> str:
-    """Dutch unless the page was asked for in English (?lang=en, which every link keeps): the
-    staff work in Dutch whatever language their browser is set to."""
-    return "en" if request.query_params.get("lang") == "en" else "nl"
-
-
-Lang = Annotated[str, Depends(_lang)]
+Lang = web.QueryLang  # staff work in Dutch whatever their browser's language
 Operator = Annotated[Staff, Depends(web.staff_page("beheerder"))]
 Reader = Annotated[Staff, Depends(web.staff_page("rapportage", "beheerder"))]
 

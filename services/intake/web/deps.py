@@ -1,5 +1,5 @@
 """What intake's routes ask for by name, on top of the kit (opendeur/web.py): the runtime, the
-topic list, the help-seeker's language and the contact person's.
+topic list, the help-seeker's language (the kit's `QueryLang`) and the contact person's.
 
 app.py puts the topic catalogue on `app.state`; the runtime is there through the kit."""
 
@@ -18,12 +18,6 @@ async def topic_catalogue(request: Request) -> TopicCatalogue:
     return request.app.state.topics
 
 
-def lang_of(request: Request) -> str:
-    """A help-seeker's page language: ?lang=en, else Dutch (every link between the pages carries
-    it; a browser set to English still starts in Dutch, the network's language)."""
-    return "en" if request.query_params.get("lang") == "en" else "nl"
-
-
 def contact_lang(request: Request) -> str:
     """A contact person's language: ?lang= (notify puts hers on every link), else her browser's
     preference (the kit's rule); never the help-seeker's."""
@@ -39,11 +33,7 @@ async def _runtime(request: Request) -> Runtime:
     return web.runtime(request)
 
 
-async def _lang_of(request: Request) -> str:
-    return lang_of(request)
-
-
 Rt = Annotated[Runtime, Depends(_runtime)]
 Topics = Annotated[TopicCatalogue, Depends(topic_catalogue)]
-Lang = Annotated[str, Depends(_lang_of)]
+Lang = web.QueryLang
 ContactLang = web.Lang

@@ -16,10 +16,11 @@ from opendeur import messaging, timefmt, web
 from opendeur.errors import Refused
 from opendeur.keys import purpose_key
 from opendeur.settings import Settings, get_settings
+from opendeur.web import query_lang as lang_of
 from services.intake import api, domain
 from services.intake.consent import consent_text
 from services.intake.web import forms
-from services.intake.web.deps import Lang, Rt, Topics, contact_lang, lang_of, secure_cookies
+from services.intake.web.deps import Lang, Rt, Topics, contact_lang, secure_cookies
 from services.intake.web.i18n import NETWORK_PHONE, t, tel_links
 
 __all__ = ["contact_lang", "lang_of", "render", "router"]

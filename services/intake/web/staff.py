@@ -20,6 +20,7 @@ from opendeur.logging import get_logger
 from opendeur.runtime import SECURITY_HEADERS, Runtime
 from opendeur.settings import Settings
 from opendeur.web import PageAnswer, runtime, staff_header, templates
+from opendeur.web import query_lang as lang_of
 from services.intake import api, users
 from services.intake.web import forms
 from services.intake.web.i18n import t, tel_links
@@ -30,10 +31,6 @@ log = get_logger(component="intake.staff")
 COOKIE = "od_staff_in"  # intake's own: the server-side session id (phone.py reads it too)
 TEMPLATES = templates(__file__)  # the kit's one factory (shared with this folder's pages)
 TEMPLATES.filters["tel_links"] = tel_links
-
-
-def lang_of(request: Request) -> str:
-    return "en" if request.query_params.get("lang") == "en" else "nl"
 
 
 def render(name: str, status: int = 200, lang: str = "nl", **ctx: object) -> HTMLResponse:

@@ -24,12 +24,7 @@ Coordinator = Annotated[Staff, Depends(web.staff_page("coordinator"))]
 CoordinatorForm = Annotated[web.StaffForm, Depends(web.staff_form("coordinator"))]
 
 
-async def staff_lang(request: Request) -> str:
-    """Staff pages are Dutch unless English is chosen (`?lang=en`, the switch on the page)."""
-    return "en" if request.query_params.get("lang") == "en" else "nl"
-
-
-StaffLang = Annotated[str, Depends(staff_lang)]
+StaffLang = web.QueryLang  # staff pages: Dutch unless English is chosen (the page's switch)
 
 
 def render(name: str, lang: str, status: int = 200, **ctx: object) -> HTMLResponse:

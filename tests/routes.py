@@ -1,6 +1,7 @@
-"""What FastAPI would run in a worker thread: a plain `def` endpoint or dependency (anyio's
-thread pool, a hop there and back per request, for a lookup of microseconds). Used by
-tests/unit/test_web_kit.py, in a process of its own per service."""
+"""The four apps' routes for tests that import them (in a process of their own): every
+APIRoute (`routes`), and what FastAPI would run in a worker thread (`thread_hops`: a plain `def`
+endpoint or dependency, a hop to anyio's pool and back per request for a lookup of
+microseconds). Used by tests/unit/test_web_kit.py and tests/security/test_staff_endpoints.py."""
 
 from __future__ import annotations
 
@@ -24,13 +25,14 @@ def _name(call: object) -> str:
 
 
 def routes(found: list) -> Iterator[APIRoute]:
-    """Every APIRoute, also inside included routers (FastAPI keeps those as routers)."""
+    """Every APIRoute, also inside included routers (FastAPI keeps those as routers) and mounts."""
     for r in found:
         if isinstance(r, APIRoute):
             yield r
-        inner = getattr(r, "original_router", None) or getattr(r, "router", None)
-        if inner is not None and inner is not r and hasattr(inner, "routes"):
-            yield from routes(inner.routes)
+        elif hasattr(r, "original_router"):
+            yield from routes(r.original_router.routes)
+        elif hasattr(r, "routes"):
+            yield from routes(r.routes)
 
 
 def thread_hops(app: FastAPI) -> list[str]:
