@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, NoResultFound
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -128,13 +128,99 @@ async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
-async def driver_sql(db: AsyncSession | AsyncConnection, sql: str, *params: Any) -> Any:
-    """One statement as it is, asyncpg's `$1, $2` parameters, on the session's connection (so
-    inside its transaction): for a hot path, no statement object, cache key, compile lookup or
-    bind processing per call (`text()` costs 25-35 % more client CPU per statement). Results come
-    untyped, as the driver gives them (a uuid column as asyncpg's UUID, equal to uuid.UUID)."""
-    conn = db if isinstance(db, AsyncConnection) else await db.connection()
-    return await conn.exec_driver_sql(sql, params)
+class Rows:
+    """A statement's rows as asyncpg gives them (`r["name"]` or `r[0]`) and its row count: the
+    part of SQLAlchemy's Result that the hot paths use."""
+
+    __slots__ = ("_rows", "rowcount")
+
+    def __init__(self, rows: list[Any], rowcount: int) -> None:
+        self._rows = rows
+        self.rowcount = rowcount
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
+
+    def all(self) -> list[Any]:
+        return self._rows
+
+    def mappings(self) -> Rows:
+        return self  # asyncpg's records are mappings already
+
+    def first(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def scalar(self) -> Any:
+        return self._rows[0][0] if self._rows else None
+
+    def scalar_one(self) -> Any:
+        if len(self._rows) != 1:
+            raise NoResultFound(f"expected one row, got {len(self._rows)}")
+        return self._rows[0][0]
+
+
+_COUNT = re.compile(r"(?:SELECT|UPDATE|DELETE|MERGE|INSERT \d+) (\d+)")
+
+
+async def driver_sql(db: AsyncSession | AsyncConnection, sql: str, *params: Any) -> Rows:
+    """One statement as it is, asyncpg's `$1, $2` parameters, straight to the asyncpg
+    connection under the session's (so inside its transaction, which is begun here if this is
+    its first statement, as SQLAlchemy would). For the hot paths: SQLAlchemy's statement path
+    (greenlet, execution context, cursor, result) costs about as much client CPU as asyncpg's
+    own (docs/performance.md); what stays SQLAlchemy's is its prepared-statement cache, its
+    transaction and its errors (an asyncpg error is raised as SQLAlchemy's DBAPIError, and a
+    lost connection invalidates it as SQLAlchemy would). Results are asyncpg's records."""
+    conn = db if isinstance(db, AsyncConnection) else await _connection(db)
+    fairy = conn.sync_connection.connection  # type: ignore[union-attr]
+    adapted = fairy.dbapi_connection  # SQLAlchemy's AsyncAdapt_asyncpg_connection
+    try:
+        async with adapted._execute_mutex:
+            if adapted._transaction is None:
+                await adapted._start_transaction()  # a no-op on an autocommit connection
+            statement, _ = await adapted._prepare(sql, conn.dialect._invalidate_schema_cache_asof)
+            rows = await statement.fetch(*params)
+    except Exception as error:
+        await _raise_as_sqlalchemy(conn, adapted, sql, params, error)
+    found = _COUNT.match(statement.get_statusmsg() or "")
+    return Rows(rows, int(found.group(1)) if found else -1)
+
+
+async def _connection(session: AsyncSession) -> AsyncConnection:
+    """The session's connection in its current transaction: `session.connection()` is a
+    greenlet hop (40-70 µs) for every statement, so it is asked once per transaction."""
+    transaction = session.sync_session.get_transaction()
+    kept = session.info.get("driver_sql")
+    if transaction is not None and kept is not None and kept[0] is transaction:
+        if transaction.is_active and not kept[1].closed and not kept[1].invalidated:
+            return kept[1]
+    conn = await session.connection()
+    session.info["driver_sql"] = (session.sync_session.get_transaction(), conn)
+    return conn
+
+
+async def _raise_as_sqlalchemy(
+    conn: AsyncConnection, adapted: Any, sql: str, params: tuple, error: Exception
+) -> NoReturn:
+    """Raise `error` as SQLAlchemy's Connection would: translated to its DBAPIError classes
+    (IntegrityError, OperationalError, ...), the connection invalidated when it is gone."""
+    try:
+        adapted._handle_exception(error)  # raises the adapter's DBAPI-level error
+    except adapted.dbapi.Error as translated:
+        dialect = conn.dialect
+        gone = dialect.is_disconnect(translated, adapted, None)
+        wrapped = DBAPIError.instance(
+            sql,
+            params,
+            translated,
+            adapted.dbapi.Error,
+            hide_parameters=True,  # they may be sealed personal data: never in a message
+            connection_invalidated=gone,
+            dialect=dialect,
+        )
+        if gone:
+            await conn.invalidate(wrapped)
+        raise wrapped from error
+    raise error  # not an error of the database (cancelled, a bug): as it is
 
 
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")

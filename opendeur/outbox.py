@@ -162,9 +162,9 @@ class Relay:
                 if not isinstance(res, BaseException)
             ]
             if acked:
-                await driver_sql(conn, DROP_SQL, [r.id for r in acked])
+                await driver_sql(conn, DROP_SQL, [r["id"] for r in acked])
         for r in acked:
-            metrics.PUBLISHED.labels(subject=r.subject).inc()
+            metrics.PUBLISHED.labels(subject=r["subject"]).inc()
         if len(acked) < len(rows):
             # Not acked: stays in the outbox; its Nats-Msg-Id de-duplicates a publish that did
             # reach the stream although its ack was lost.
@@ -188,7 +188,7 @@ class Relay:
                 try:
                     futures.append(
                         await self.js.publish_async(
-                            r.subject, r.payload, headers={"Nats-Msg-Id": str(r.event_id)}
+                            r["subject"], r["payload"], headers={"Nats-Msg-Id": str(r["event_id"])}
                         )
                     )
                 except Exception as exc:  # the connection went: the rest are not sent

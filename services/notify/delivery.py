@@ -65,6 +65,41 @@ class DeliveryError(Exception):
         self.code, self.channel, self.temporary = code, channel, temporary
 
 
+class Finisher:
+    """Records how sends ended, many in one statement: a send that ends while a write is under
+    way waits for the next one, which takes everything that ended meanwhile (group commit). Each
+    outcome is still atomic with its event, and nothing waits longer than one write."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.waiting: list[tuple[store.Outcome, asyncio.Future[bool]]] = []
+        self.writer: asyncio.Task | None = None
+
+    async def finish(self, outcome: store.Outcome) -> bool:
+        """Record the outcome; False when the job was no longer being sent (reported uncertain)."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.waiting.append((outcome, future))
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.create_task(self._write())
+        return await future
+
+    async def _write(self) -> None:
+        while self.waiting:
+            batch, self.waiting = self.waiting, []
+            try:
+                async with autocommit(self.rt.engine) as conn:
+                    done = await store.finish(conn, [o for o, _ in batch])
+            except Exception as exc:  # the database: each send's task sees it, as before
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            outbox.wake_relay()
+            for outcome, future in batch:
+                if not future.done():
+                    future.set_result(outcome.key in done)
+
+
 class Dispatcher:
     """Claims due jobs (skip locked, so several notify instances share the queue) and sends each
     in its own task, at most `concurrency` at once: a slow server delays only its own mail."""
@@ -77,6 +112,7 @@ class Dispatcher:
         self.wake = asyncio.Event()
         self.tasks: set[asyncio.Task] = set()
         self._email: EmailChannel | None = None
+        self.finisher = Finisher(rt)
 
     async def run(self) -> None:
         try:
@@ -145,14 +181,12 @@ class Dispatcher:
             purpose=job.purpose,
             channel=channel,
         )
-        async with autocommit(self.rt.engine) as conn:
-            finished = await store.finish_with_event(
-                conn, job, outbox.params(event), status="sent", channel=channel
-            )
+        finished = await self.finisher.finish(
+            store.Outcome(job, outbox.params(event), status="sent", channel=channel)
+        )
         if not finished:
             log.warning("sent_after_reported_uncertain", question_id=str(job.question_id))
             return
-        outbox.wake_relay()
         metrics.NOTIFICATIONS_SENT.labels(channel=channel, purpose=job.kind).inc()
         log.info(
             "notification_sent",
@@ -170,14 +204,12 @@ class Dispatcher:
             channel=channel,
             error_code=code,
         )
-        async with autocommit(self.rt.engine) as conn:
-            finished = await store.finish_with_event(
-                conn, job, outbox.params(event), status="failed", channel=channel, error_code=code
-            )
+        finished = await self.finisher.finish(
+            store.Outcome(job, outbox.params(event), "failed", channel, error_code=code)
+        )
         if not finished:
             log.warning("failed_after_reported_uncertain", question_id=str(job.question_id))
             return
-        outbox.wake_relay()
         metrics.NOTIFICATIONS_FAILED.labels(channel=channel, reason=code).inc()
         log.warning(
             "notification_failed",

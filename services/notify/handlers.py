@@ -26,7 +26,6 @@ log = get_logger(component="notify")
 
 
 async def on_question_routed(event: QuestionRouted, db: AsyncSession) -> None:
-    await store.contact_routed(db, event.contact_id, event.group_id)  # this group's contact
     await store.enqueue(
         db,
         event.question_id,
@@ -46,6 +45,7 @@ async def on_question_routed(event: QuestionRouted, db: AsyncSession) -> None:
             if getattr(event, "language_matched", True)
             else getattr(event, "language", None),
         },
+        routed_for=event.group_id,  # and the contact is this group's contact
     )
 
 

@@ -75,17 +75,6 @@ async def upsert_contact(session: AsyncSession, envelope: Envelope, a: Address) 
         )
 
 
-async def contact_routed(session: Any, contact_id: str, group_id: str) -> None:
-    """A question was routed to this contact for this group: they are that group's contact."""
-    await driver_sql(
-        session,
-        "update contacts set group_id = $2, left_at = null, left_reason = null "
-        "where contact_id = $1 and (group_id is distinct from $2 or left_at is not null)",
-        contact_id,
-        group_id,
-    )
-
-
 async def group_changed(session: Any, group_id: str, change: str, status: str, at: datetime) -> int:
     """A group left: its contact persons left with it (their addresses go after the grace
     period). It came back (joined, resumed): those who left with it are its contacts again."""
@@ -315,6 +304,19 @@ class Job:
     contact_row: Any = None
 
 
+ENQUEUE_SQL = (
+    "insert into notifications (question_id, contact_id, purpose, status, kind, payload) "
+    "values ($1, $2, $3, 'queued', $4, cast($5 as jsonb)) on conflict do nothing returning 1"
+)
+# The same, and the contact is (again) the contact of the group the question was routed for.
+ENQUEUE_ROUTED_SQL = (
+    "with c as (update contacts set group_id = $6, left_at = null, left_reason = null "
+    "where contact_id = $2 and (group_id is distinct from $6 or left_at is not null)) "
+    "insert into notifications (question_id, contact_id, purpose, status, kind, payload) "
+    "values ($1, $2, $3, 'queued', $4, cast($5 as jsonb)) on conflict do nothing returning 1"
+)
+
+
 async def enqueue(
     session: AsyncSession,
     qid: UUID,
@@ -322,18 +324,17 @@ async def enqueue(
     purpose: str,
     kind: str,
     payload: dict[str, Any],
+    *,
+    routed_for: str | None = None,
 ) -> bool:
-    """Queue (question, contact, purpose) once; False if it was queued before (a redelivery)."""
-    result = await driver_sql(
-        session,
-        "insert into notifications (question_id, contact_id, purpose, status, kind, payload) "
-        "values ($1, $2, $3, 'queued', $4, cast($5 as jsonb)) on conflict do nothing returning 1",
-        qid,
-        contact_id,
-        purpose,
-        kind,
-        json.dumps(payload),
-    )
+    """Queue (question, contact, purpose) once; False if it was queued before (a redelivery).
+    `routed_for`: the group a question was routed to this contact for; in the same statement the
+    contact becomes that group's contact (again, if they had left with it)."""
+    params: tuple[Any, ...] = (qid, contact_id, purpose, kind, json.dumps(payload))
+    if routed_for is None:
+        result = await driver_sql(session, ENQUEUE_SQL, *params)
+    else:
+        result = await driver_sql(session, ENQUEUE_ROUTED_SQL, *params, routed_for)
     return result.first() is not None
 
 
@@ -420,43 +421,65 @@ async def retry_later(session: AsyncSession, job: Job, seconds: float, error_cod
     )
 
 
-async def finish_with_event(
-    conn: Any,
-    job: Job,
-    event: dict,
-    *,
-    status: str,
-    channel: str | None,
-    error_code: str | None = None,
-) -> bool:
-    """`finish` and the outbox row of its event in one statement (atomic on its own). False when
-    the job is no longer 'sending': the stuck-send sweep already reported it as uncertain and put
-    it in the team's queue, and a second, contradicting outcome must not follow."""
-    result = await driver_sql(
+@dataclass(frozen=True)
+class Outcome:
+    """How a send ended (sent or failed), with the outbox row of the event that says so."""
+
+    job: Job
+    event: dict  # outbox.params of ContactNotified or NotificationFailed
+    status: str
+    channel: str | None
+    error_code: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (str(self.job.question_id), self.job.contact_id, self.job.purpose)
+
+
+FINISH_SQL = """
+with o as (
+    select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                         $7::uuid[], $8::text[], $9::bytea[])
+        as o(question_id, contact_id, purpose, status, channel, error_code, ob_id, ob_subject,
+             ob_payload)
+), f as (
+    update notifications n set status = o.status, channel = o.channel,
+           error_code = o.error_code,
+           sent_at = case when o.status = 'sent' then now() else n.sent_at end
+    from o
+    where n.question_id = o.question_id and n.contact_id = o.contact_id
+      and n.purpose = o.purpose and n.status = 'sending'
+    returning n.question_id, n.contact_id, n.purpose
+), staged as (
+    insert into outbox (event_id, subject, payload)
+    select o.ob_id, o.ob_subject, o.ob_payload
+    from o join f using (question_id, contact_id, purpose)
+)
+select question_id, contact_id, purpose from f
+"""
+
+
+async def finish(conn: Any, outcomes: list[Outcome]) -> set[tuple[str, str, str]]:
+    """Record finished sends and stage their events in one statement (atomic on its own), for
+    as many sends as there are. Returns the keys that were finished; a job that is no longer
+    'sending' is left out: the stuck-send sweep already reported it as uncertain and put it in
+    the team's queue, and a second, contradicting outcome must not follow."""
+    if not outcomes:
+        return set()
+    rows = await driver_sql(
         conn,
-        """
-        with f as (
-            update notifications set status = $4, channel = $5, error_code = $6,
-                   sent_at = case when $4 = 'sent' then now() else sent_at end
-            where question_id = $1 and contact_id = $2 and purpose = $3
-              and status = 'sending'
-            returning 1
-        )
-        insert into outbox (event_id, subject, payload)
-        select cast($7 as uuid), cast($8 as text), cast($9 as bytea)
-        where exists (select 1 from f)
-        """,
-        job.question_id,
-        job.contact_id,
-        job.purpose,
-        status,
-        channel,
-        error_code,
-        event["ob_id"],
-        event["ob_subject"],
-        event["ob_payload"],
+        FINISH_SQL,
+        [o.job.question_id for o in outcomes],
+        [o.job.contact_id for o in outcomes],
+        [o.job.purpose for o in outcomes],
+        [o.status for o in outcomes],
+        [o.channel for o in outcomes],
+        [o.error_code for o in outcomes],
+        [o.event["ob_id"] for o in outcomes],
+        [o.event["ob_subject"] for o in outcomes],
+        [o.event["ob_payload"] for o in outcomes],
     )
-    return result.rowcount == 1
+    return {(str(r[0]), r[1], r[2]) for r in rows}
 
 
 async def stale_sending(session: AsyncSession, older_than_s: float) -> list[Job]:

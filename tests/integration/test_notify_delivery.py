@@ -203,18 +203,19 @@ async def test_a_send_that_finishes_after_the_sweep_called_it_uncertain_changes_
 ) -> None:
     """Found by the chaos run: a slow send finishing after the stuck-send sweep had reported it
     uncertain (team queue) recorded 'sent' and published contact.notified too — two terminal
-    states for one question. The sweep's outcome stands. Rolled back, as above."""
+    states for one question. The sweep's outcome stands, and a neighbour finished in the same
+    write (outcomes are written many at once) is still recorded with its event. Rolled back."""
     import uuid
 
     from sqlalchemy import text
 
-    from contracts.events import ContactNotified
+    from contracts.events import ContactNotified, NotificationFailed
     from opendeur import outbox
     from opendeur.db import make_engine, sessionmaker
     from services.notify import store
 
     engine = make_engine(system.pg.url(system.database), pool_size=1, schema="notify")
-    qid = uuid.uuid4()
+    slow, fine = uuid.uuid4(), uuid.uuid4()
     try:
         async with sessionmaker(engine)() as session:
             await session.execute(
@@ -223,38 +224,65 @@ async def test_a_send_that_finishes_after_the_sweep_called_it_uncertain_changes_
                     "values ('t-slow', 'k', 'e', 'email')"
                 )
             )
-            await session.execute(
-                text(
-                    "insert into notifications (question_id, contact_id, purpose, status, "
-                    "next_attempt_at) values (:q, 't-slow', 'new_question.1', 'queued', "
-                    "now() - interval '1 hour')"
-                ),
-                {"q": qid},
-            )
-            [job] = [j for j in await store.claim_due(session, 1000) if j.question_id == qid]
+            for qid in (slow, fine):
+                await session.execute(
+                    text(
+                        "insert into notifications (question_id, contact_id, purpose, status, "
+                        "next_attempt_at) values (:q, 't-slow', 'new_question.1', 'queued', "
+                        "now() - interval '1 hour')"
+                    ),
+                    {"q": qid},
+                )
+            jobs = {j.question_id: j for j in await store.claim_due(session, 1000)}
             await session.execute(
                 text(
                     "update notifications set claimed_at = now() - interval '1 hour' "
                     "where question_id = :q"
                 ),
-                {"q": qid},
+                {"q": slow},
             )
-            assert qid in [j.question_id for j in await store.stale_sending(session, 60)]
-            event = ContactNotified(
-                question_id=qid, contact_id="t-slow", purpose=job.purpose, channel="email"
+            assert slow in [j.question_id for j in await store.stale_sending(session, 60)]
+            late = ContactNotified(
+                question_id=slow, contact_id="t-slow", purpose="new_question.1", channel="email"
+            )
+            failed = NotificationFailed(
+                question_id=fine,
+                contact_id="t-slow",
+                purpose="new_question.1",
+                channel="email",
+                error_code="smtp_rejected",
             )
             conn = await session.connection()
-            finished = await store.finish_with_event(
-                conn, job, outbox.params(event), status="sent", channel="email"
+            finished = await store.finish(
+                conn,
+                [
+                    store.Outcome(jobs[slow], outbox.params(late), "sent", "email"),
+                    store.Outcome(
+                        jobs[fine], outbox.params(failed), "failed", "email", "smtp_rejected"
+                    ),
+                ],
             )
-            assert finished is False
-            status = await session.scalar(
-                text("select status from notifications where question_id = :q"), {"q": qid}
-            )
-            staged = await session.scalar(
-                text("select count(*) from outbox where event_id = :e"), {"e": event.event_id}
-            )
-            assert (status, staged) == ("uncertain", 0)
+            assert finished == {(str(fine), "t-slow", "new_question.1")}
+            rows = (
+                await session.execute(
+                    text(
+                        "select question_id, status, error_code from notifications "
+                        "where question_id = any(:q)"
+                    ),
+                    {"q": [slow, fine]},
+                )
+            ).all()
+            assert {r[0]: (r[1], r[2]) for r in rows} == {
+                slow: ("uncertain", "delivery_uncertain"),
+                fine: ("failed", "smtp_rejected"),
+            }
+            staged = (
+                await session.execute(
+                    text("select event_id from outbox where event_id = any(:e)"),
+                    {"e": [late.event_id, failed.event_id]},
+                )
+            ).scalars()
+            assert list(staged) == [failed.event_id]
     finally:
         await engine.dispose()
 
