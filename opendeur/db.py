@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -14,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, DisconnectionError, NoResultFound
+from sqlalchemy.exc import DBAPIError, DisconnectionError, MultipleResultsFound, NoResultFound
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -154,8 +156,10 @@ class Rows:
         return self._rows[0][0] if self._rows else None
 
     def scalar_one(self) -> Any:
-        if len(self._rows) != 1:
-            raise NoResultFound(f"expected one row, got {len(self._rows)}")
+        if not self._rows:
+            raise NoResultFound("no row was found where one was required")
+        if len(self._rows) > 1:
+            raise MultipleResultsFound("more than one row where one was required")
         return self._rows[0][0]
 
 
@@ -169,7 +173,9 @@ async def driver_sql(db: AsyncSession | AsyncConnection, sql: str, *params: Any)
     (greenlet, execution context, cursor, result) costs about as much client CPU as asyncpg's
     own (docs/performance.md); what stays SQLAlchemy's is its prepared-statement cache, its
     transaction and its errors (an asyncpg error is raised as SQLAlchemy's DBAPIError, and a
-    lost connection invalidates it as SQLAlchemy would). Results are asyncpg's records."""
+    lost connection invalidates it as SQLAlchemy would). Results are asyncpg's records. A bare
+    connection goes inside `engine.begin()` or `autocommit()`: on one from `engine.connect()`
+    without `begin()` the transaction begun here is unknown to SQLAlchemy (no commit)."""
     conn = db if isinstance(db, AsyncConnection) else await _connection(db)
     fairy = conn.sync_connection.connection  # type: ignore[union-attr]
     adapted = fairy.dbapi_connection  # SQLAlchemy's AsyncAdapt_asyncpg_connection
@@ -179,48 +185,61 @@ async def driver_sql(db: AsyncSession | AsyncConnection, sql: str, *params: Any)
                 await adapted._start_transaction()  # a no-op on an autocommit connection
             statement, _ = await adapted._prepare(sql, conn.dialect._invalidate_schema_cache_asof)
             rows = await statement.fetch(*params)
-    except Exception as error:
-        await _raise_as_sqlalchemy(conn, adapted, sql, params, error)
+    except BaseException as error:
+        await _raise_as_sqlalchemy(conn, fairy, adapted, sql, params, error)
     found = _COUNT.match(statement.get_statusmsg() or "")
     return Rows(rows, int(found.group(1)) if found else -1)
 
 
 async def _connection(session: AsyncSession) -> AsyncConnection:
     """The session's connection in its current transaction: `session.connection()` is a
-    greenlet hop (40-70 µs) for every statement, so it is asked once per transaction."""
-    transaction = session.sync_session.get_transaction()
+    greenlet hop (40-70 µs) for every statement, so it is asked once per transaction (and once
+    per savepoint: inside `begin_nested()` it is asked again, which emits the SAVEPOINT)."""
+    sync = session.sync_session
+    transaction = sync.get_nested_transaction() or sync.get_transaction()
     kept = session.info.get("driver_sql")
     if transaction is not None and kept is not None and kept[0] is transaction:
         if transaction.is_active and not kept[1].closed and not kept[1].invalidated:
             return kept[1]
     conn = await session.connection()
-    session.info["driver_sql"] = (session.sync_session.get_transaction(), conn)
+    session.info["driver_sql"] = (sync.get_nested_transaction() or sync.get_transaction(), conn)
     return conn
 
 
 async def _raise_as_sqlalchemy(
-    conn: AsyncConnection, adapted: Any, sql: str, params: tuple, error: Exception
+    conn: AsyncConnection, fairy: Any, adapted: Any, sql: str, params: tuple, error: BaseException
 ) -> NoReturn:
-    """Raise `error` as SQLAlchemy's Connection would: translated to its DBAPIError classes
-    (IntegrityError, OperationalError, ...), the connection invalidated when it is gone."""
+    """Raise `error` as SQLAlchemy's Connection would (`_handle_dbapi_exception`): translated to
+    its DBAPIError classes (IntegrityError, OperationalError, ...) without the parameters; the
+    pool's connections invalidated when the database is gone; the statement cache renewed after
+    a schema change; the connection invalidated when the statement was interrupted (cancelled
+    mid-way, its state on the wire is unknown: an unfinished BEGIN must not go back to the pool)."""
+    if not isinstance(error, Exception):
+        with contextlib.suppress(Exception):
+            await asyncio.shield(conn.invalidate(error))
+        raise error
     try:
         adapted._handle_exception(error)  # raises the adapter's DBAPI-level error
     except adapted.dbapi.Error as translated:
         dialect = conn.dialect
-        gone = dialect.is_disconnect(translated, adapted, None)
+        dbapi = adapted.dbapi
+        if isinstance(translated, (dbapi.InvalidCachedStatementError, dbapi.InternalServerError)):
+            dialect._invalidate_schema_cache()  # the next prepare reads the new columns
+        gone = dialect.is_disconnect(translated, fairy, None)
         wrapped = DBAPIError.instance(
             sql,
             params,
             translated,
-            adapted.dbapi.Error,
+            dbapi.Error,
             hide_parameters=True,  # they may be sealed personal data: never in a message
             connection_invalidated=gone,
             dialect=dialect,
         )
         if gone:
+            conn.sync_engine.pool._invalidate(fairy, wrapped)  # the others are as old
             await conn.invalidate(wrapped)
         raise wrapped from error
-    raise error  # not an error of the database (cancelled, a bug): as it is
+    raise error  # not an error of the database (a bug): as it is
 
 
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")

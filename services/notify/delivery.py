@@ -68,7 +68,8 @@ class DeliveryError(Exception):
 class Finisher:
     """Records how sends ended, many in one statement: a send that ends while a write is under
     way waits for the next one, which takes everything that ended meanwhile (group commit). Each
-    outcome is still atomic with its event, and nothing waits longer than one write."""
+    outcome is still atomic with its event; a send waits for at most the write under way and
+    its own. A failed write fails the sends it took (each is retried or swept as before)."""
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -89,10 +90,16 @@ class Finisher:
             try:
                 async with autocommit(self.rt.engine) as conn:
                     done = await store.finish(conn, [o for o, _ in batch])
-            except Exception as exc:  # the database: each send's task sees it, as before
+            except BaseException as exc:  # the database: each send's task sees it, as before
                 for _, future in batch:
-                    if not future.done():
+                    if future.done():
+                        continue
+                    if isinstance(exc, Exception):
                         future.set_exception(exc)
+                    else:  # the writer was cancelled (shutdown): so are the sends waiting
+                        future.cancel()
+                if not isinstance(exc, Exception):
+                    raise
                 continue
             outbox.wake_relay()
             for outcome, future in batch:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import unicodedata
@@ -28,17 +27,11 @@ def slug(name: str) -> str:
 
 def _hours(raw: list[dict] | str) -> tuple[CallWindow, ...]:
     if isinstance(raw, str):  # jsonb as the driver gives it
-        return _parsed_hours(raw)
+        raw = json.loads(raw)
     return tuple(
         CallWindow(int(w["weekday"]), time.fromisoformat(w["start"]), time.fromisoformat(w["end"]))
         for w in raw
     )
-
-
-@functools.lru_cache(maxsize=4096)
-def _parsed_hours(raw: str) -> tuple[CallWindow, ...]:
-    """Read for every candidate of every decision, and the same few texts each time."""
-    return _hours(json.loads(raw))
 
 
 async def contacts_of(

@@ -5,6 +5,8 @@ invalidated so the pool hands out a working one, and the row count of what it ch
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError, NoResultFound
@@ -97,3 +99,56 @@ async def test_a_lost_connection_is_invalidated_and_the_next_transaction_works(e
     for _ in range(3):
         async with sessionmaker(engine)() as session, session.begin():
             assert (await driver_sql(session, "select 1")).scalar() == 1
+
+
+async def test_a_savepoint_rolled_back_undoes_what_the_driver_did_inside_it(engine) -> None:
+    async with sessionmaker(engine)() as session, session.begin():
+        await driver_sql(session, "insert into driver_t values ($1, $2)", 1, "outer")
+        nested = await session.begin_nested()
+        await driver_sql(session, "insert into driver_t values ($1, $2)", 2, "inner")
+        await nested.rollback()
+        await driver_sql(session, "insert into driver_t values ($1, $2)", 3, "after")
+    async with engine.connect() as conn:
+        ids = (await conn.execute(text("select id from driver_t order by id"))).scalars()
+        assert list(ids) == [1, 3]
+
+
+async def test_after_a_schema_change_the_statement_is_prepared_again(pg: Postgres, engine) -> None:
+    """A release adds a column while the service runs: its cached `select *` fails once (as on
+    SQLAlchemy's own path), then is prepared again instead of failing on that connection for
+    the rest of the process."""
+    one = make_engine(pg.url(), pool_size=1)
+    try:
+        async with autocommit(one) as conn:
+            await driver_sql(conn, "insert into driver_t values ($1, $2)", 1, "x")
+            assert len((await driver_sql(conn, "select * from driver_t")).first()) == 2
+        async with engine.begin() as ddl:
+            await ddl.execute(text("alter table driver_t add column w int default 7"))
+        failures = 0
+        for _ in range(3):
+            try:
+                async with autocommit(one) as conn:
+                    row = (await driver_sql(conn, "select * from driver_t")).first()
+                break
+            except DBAPIError:
+                failures += 1
+        assert failures <= 1 and row["w"] == 7
+    finally:
+        await one.dispose()
+
+
+async def test_a_cancelled_statement_does_not_return_its_connection_to_the_pool(engine) -> None:
+    """Its state on the wire is unknown (a BEGIN or a query half done): the connection is
+    dropped, and what the next transaction commits is committed."""
+    async with sessionmaker(engine)() as session:
+        task = asyncio.ensure_future(driver_sql(session, "select pg_sleep(5)"))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        conn = await session.connection()
+        assert conn.invalidated
+        await session.rollback()
+    async with sessionmaker(engine)() as session, session.begin():
+        await driver_sql(session, "insert into driver_t values ($1, $2)", 1, "after")
+    assert await count(engine) == 1
