@@ -201,7 +201,7 @@ async def _connection(session: AsyncSession) -> AsyncConnection:
     if transaction is not None and kept is not None and kept[0] is transaction:
         if transaction.is_active and not kept[1].closed and not kept[1].invalidated:
             return kept[1]
-    conn = await session.connection()
+    conn = await session.connection()  # begins the transaction (or savepoint) if none is open
     session.info["driver_sql"] = (sync.get_nested_transaction() or sync.get_transaction(), conn)
     return conn
 

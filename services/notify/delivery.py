@@ -90,17 +90,15 @@ class Finisher:
             try:
                 async with autocommit(self.rt.engine) as conn:
                     done = await store.finish(conn, [o for o, _ in batch])
-            except BaseException as exc:  # the database: each send's task sees it, as before
+            except Exception as exc:  # the database: each send's task sees it, as before
                 for _, future in batch:
-                    if future.done():
-                        continue
-                    if isinstance(exc, Exception):
+                    if not future.done():
                         future.set_exception(exc)
-                    else:  # the writer was cancelled (shutdown): so are the sends waiting
-                        future.cancel()
-                if not isinstance(exc, Exception):
-                    raise
                 continue
+            except BaseException:  # the writer was cancelled (shutdown): so are the sends waiting
+                for _, future in batch:
+                    future.cancel()
+                raise
             outbox.wake_relay()
             for outcome, future in batch:
                 if not future.done():

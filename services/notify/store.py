@@ -304,14 +304,12 @@ class Job:
     contact_row: Any = None
 
 
+# Queue once; with a group ($6), the contact is (again) the contact of the group the question
+# was routed to them for, in the same statement.
 ENQUEUE_SQL = (
-    "insert into notifications (question_id, contact_id, purpose, status, kind, payload) "
-    "values ($1, $2, $3, 'queued', $4, cast($5 as jsonb)) on conflict do nothing returning 1"
-)
-# The same, and the contact is (again) the contact of the group the question was routed for.
-ENQUEUE_ROUTED_SQL = (
     "with c as (update contacts set group_id = $6, left_at = null, left_reason = null "
-    "where contact_id = $2 and (group_id is distinct from $6 or left_at is not null)) "
+    "where $6::text is not null and contact_id = $2 "
+    "and (group_id is distinct from $6 or left_at is not null)) "
     "insert into notifications (question_id, contact_id, purpose, status, kind, payload) "
     "values ($1, $2, $3, 'queued', $4, cast($5 as jsonb)) on conflict do nothing returning 1"
 )
@@ -330,11 +328,9 @@ async def enqueue(
     """Queue (question, contact, purpose) once; False if it was queued before (a redelivery).
     `routed_for`: the group a question was routed to this contact for; in the same statement the
     contact becomes that group's contact (again, if they had left with it)."""
-    params: tuple[Any, ...] = (qid, contact_id, purpose, kind, json.dumps(payload))
-    if routed_for is None:
-        result = await driver_sql(session, ENQUEUE_SQL, *params)
-    else:
-        result = await driver_sql(session, ENQUEUE_ROUTED_SQL, *params, routed_for)
+    result = await driver_sql(
+        session, ENQUEUE_SQL, qid, contact_id, purpose, kind, json.dumps(payload), routed_for
+    )
     return result.first() is not None
 
 
@@ -464,8 +460,6 @@ async def finish(conn: Any, outcomes: list[Outcome]) -> set[tuple[str, str, str]
     as many sends as there are. Returns the keys that were finished; a job that is no longer
     'sending' is left out: the stuck-send sweep already reported it as uncertain and put it in
     the team's queue, and a second, contradicting outcome must not follow."""
-    if not outcomes:
-        return set()
     rows = await driver_sql(
         conn,
         FINISH_SQL,
