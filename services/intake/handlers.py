@@ -28,23 +28,17 @@ async def on_question_routed(event: QuestionRouted, db: AsyncSession) -> None:
     )
     # Routing decides which came first; a routing it made before it heard the team's outcome
     # stands, so intake follows it (the contact calls back, her link opens the question).
-    undone = await store.undo_team_outcome(
+    undone = await store.assign_routed(
         db,
         event.question_id,
-        at=event.occurred_at,
-        retention=parse_duration(settings().unanswered_retention),
-    )
-    if undone:
-        log.info("team_outcome_undone", question_id=str(event.question_id))
-    await store.assign(
-        db,
-        event.question_id,
-        status="routed",
         contact_id=event.contact_id,
         group_id=event.group_id,
         at=event.occurred_at,
         link_until=until,
+        retention=parse_duration(settings().unanswered_retention),
     )
+    if undone:
+        log.info("team_outcome_undone", question_id=str(event.question_id))
 
 
 async def on_question_unmatched(event: QuestionUnmatched, db: AsyncSession) -> None:

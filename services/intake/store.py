@@ -223,29 +223,54 @@ async def assign(
     )
 
 
-async def undo_team_outcome(
-    conn: AsyncSession | AsyncConnection, qid: UUID, *, at: datetime, retention: timedelta
+async def assign_routed(
+    conn: AsyncSession | AsyncConnection,
+    qid: UUID,
+    *,
+    contact_id: str,
+    group_id: str,
+    at: datetime,
+    link_until: datetime,
+    retention: timedelta,
 ) -> bool:
-    """A routing made before routing heard the team's outcome (a hand assignment in triage at
-    the same moment) wins there, so here too: the team's close of a question it had alone
-    (done, never with a contact) is undone, its data kept as for an unanswered question
-    (`retention` after receipt); the team's try stays in crisis_attempts. True if undone."""
+    """`assign` for a routing, in one statement: the new contact's part opens (until
+    `link_until`). A routing made before routing heard the team's outcome (a hand assignment in
+    triage at the same moment) wins there, so here too: the team's close of a question it had
+    alone (done, never with a contact) is undone, its data kept as for an unanswered question
+    (`retention` after receipt); the team's try stays in crisis_attempts. True if undone.
+
+    The row is locked first, so what "undone" means is read from the row the update changes."""
     result = await driver_sql(
         conn,
         """
-        update questions set status = 'received', outcome = null, outcome_at = null,
-               erase_after = received_at + $3::interval
-        where question_id = $1 and erased_at is null and status = 'done'
-          and contact_id is null and (assigned_at is null or assigned_at < $2)
-          and exists (select 1 from crisis_attempts a where a.question_id = $1
-                      and a.at = questions.outcome_at)
-        returning 1
+        with cur as (
+            select status = 'done' and contact_id is null
+                   and exists (select 1 from crisis_attempts a where a.question_id = $1
+                               and a.at = questions.outcome_at) as undo
+            from questions
+            where question_id = $1 and erased_at is null
+              and (assigned_at is null or assigned_at < $6)
+            for update
+        )
+        update questions q
+        set status = 'routed', contact_id = $2, group_id = $3, link_until = $4,
+            part_closed_at = null, assigned_at = $6,
+            outcome = case when cur.undo then null else q.outcome end,
+            outcome_at = case when cur.undo then null else q.outcome_at end,
+            erase_after = case when cur.undo then q.received_at + $5::interval
+                               else q.erase_after end
+        from cur
+        where q.question_id = $1 and (q.status <> 'done' or cur.undo)
+        returning cur.undo
         """,
         qid,
-        at,
+        contact_id,
+        group_id,
+        link_until,
         retention,
+        at,
     )
-    return result.first() is not None
+    return bool(result.scalar())
 
 
 async def record_outcome(

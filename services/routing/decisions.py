@@ -4,6 +4,7 @@ triage page; the caller's transaction holds it, the caller stages the returned e
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from uuid import UUID
 
@@ -34,6 +35,10 @@ RELOADS = 3  # groups changing faster than this per decision: decide on the last
 # close, or the team's crisis callback heard from intake).
 TAKEN = "Deze vraag is net door een collega afgehandeld of toegewezen; er verandert niets."
 
+# Takes a choice's capacity and records the routing: the question's attempt number, or None when
+# the contact had no room left (another router took the last place).
+Take = Callable[[Routed], Awaitable[int | None]]
+
 
 def municipality_slug(pc4: str | None) -> str | None:
     name = regions.municipality_for(pc4)
@@ -57,12 +62,19 @@ async def route(
         professional_help_advised=q["priority"],
         exclude_groups=frozenset(q["tried_groups"]),
     )
-    result = await decide(session, need, now)
+    schedule = _schedule(q, now)
+
+    async def take(choice: Routed) -> int | None:
+        return await store.route_to(
+            session, qid, choice.group_id, choice.contact_id, choice.reason, schedule
+        )
+
+    result = await decide(session, need, now, take)
     event: Event
-    if isinstance(result, Routed):
-        event = await _routed(session, q, result, now)
-    else:
+    if isinstance(result, Unmatched):
         event = await to_team(session, q, result.reason, now)
+    else:
+        event = _routed(q, *result)
     log.info(
         "routed",
         question_id=str(qid),
@@ -72,13 +84,16 @@ async def route(
     return event
 
 
-async def decide(session: AsyncSession, need: Need, now: datetime) -> Routed | Unmatched:
-    """The matcher's best contact whose capacity could be taken, tier by tier.
+async def decide(
+    session: AsyncSession, need: Need, now: datetime, take: Take
+) -> tuple[Routed, int] | Unmatched:
+    """The matcher's best contact whose capacity `take` could take, tier by tier, with the
+    question's attempt number.
 
     Only the groups that could take this question are read (from the cache, their contacts
     fresh from the database), so a decision costs the same with 10 or 5,000 groups. Capacity
-    is taken by a conditional update on the contact; when another router took the last place,
-    the next contact in the ranking is tried. Tier is the ranking's first key for a Dutch
+    is taken by a conditional update on the contact (in the statement that records the
+    routing); when another router took the last place, the next contact in the ranking is tried. Tier is the ranking's first key for a Dutch
     question, so trying the tiers in order gives the same order as ranking every candidate at
     once; for another language the language comes first, so all tiers are ranked together.
     """
@@ -88,7 +103,7 @@ async def decide(session: AsyncSession, need: Need, now: datetime) -> Routed | U
     for attempt in range(RELOADS + 1):
         if GROUPS.version is None:
             await GROUPS.reload(session)
-        decided = await _decide_on_cache(session, need, now, last=attempt == RELOADS)
+        decided = await _decide_on_cache(session, need, now, take, last=attempt == RELOADS)
         if decided is not None:
             return decided
         await GROUPS.reload(session)  # the groups changed since the cache was read
@@ -96,8 +111,8 @@ async def decide(session: AsyncSession, need: Need, now: datetime) -> Routed | U
 
 
 async def _decide_on_cache(
-    session: AsyncSession, need: Need, now: datetime, *, last: bool
-) -> Routed | Unmatched | None:
+    session: AsyncSession, need: Need, now: datetime, take: Take, *, last: bool
+) -> tuple[Routed, int] | Unmatched | None:
     """One decision on the cached groups; None when they are stale (never on the `last` try)."""
     candidates = checked = False
     tiers = GROUPS.tiers(need)
@@ -116,8 +131,8 @@ async def _decide_on_cache(
             continue
         candidates = True
         for choice in ranked:
-            if await store.hold_capacity(session, choice.contact_id):
-                return choice
+            if (attempt := await take(choice)) is not None:
+                return choice, attempt
     return Unmatched("all_full" if candidates else "no_group")
 
 
@@ -146,21 +161,17 @@ async def to_team(session: AsyncSession, q: dict, reason: str, now: datetime) ->
     )
 
 
-async def _routed(session: AsyncSession, q: dict, result: Routed, now: datetime) -> QuestionRouted:
-    """Record the routing, (re)start the clock and build the event; the caller stages it."""
-    qid = q["question_id"]
+def _schedule(q: dict, now: datetime) -> list[tuple[str, datetime]]:
+    """The question's escalation timers from now on: a re-routed question keeps its deadline,
+    levels already past are not replayed."""
     schedule = clock.escalation_schedule(q["received_at"], q["respond_before"])
-    # A re-routed question keeps its deadline; levels already past are not replayed.
-    attempt = await store.set_routed(
-        session,
-        qid,
-        result.group_id,
-        result.contact_id,
-        result.reason,
-        [(lvl, due) for lvl, due in schedule if due > now or lvl == "breach"],
-    )
+    return [(lvl, due) for lvl, due in schedule if due > now or lvl == "breach"]
+
+
+def _routed(q: dict, result: Routed, attempt: int) -> QuestionRouted:
+    """The event of a routing recorded by `store.route_to`; the caller stages it."""
     return QuestionRouted(
-        question_id=qid,
+        question_id=q["question_id"],
         reference=q["reference"],
         group_id=result.group_id,
         contact_id=result.contact_id,
@@ -190,25 +201,23 @@ async def assign(session: AsyncSession, qid: UUID, group_id: str, now: datetime)
         raise Refused("unknown_group", "There is no group with this id.", "group_id")
     if group.status != "active":
         raise Refused("group_not_active", "This group is paused or left.", "group_id")
-    contact = None
+    schedule = _schedule(q, now)
     # Another router may take a place between read and update: try the next one.
     for candidate in by_load(group, q["language"]):
-        if await store.hold_capacity(session, candidate.contact_id):
-            contact = candidate
-            break
-    if contact is None:
-        raise Refused("group_full", "No contact person of this group has room.", "group_id")
-    event = await _routed(
-        session,
-        q,
-        Routed(
+        choice = Routed(
             group.group_id,
-            contact.contact_id,
+            candidate.contact_id,
             "manual",
-            language_matched=q["language"] in contact.languages,
-        ),
-        now,
-    )
+            language_matched=q["language"] in candidate.languages,
+        )
+        attempt = await store.route_to(
+            session, qid, group.group_id, candidate.contact_id, "manual", schedule
+        )
+        if attempt is not None:
+            break
+    else:
+        raise Refused("group_full", "No contact person of this group has room.", "group_id")
+    event = _routed(q, choice, attempt)
     await outbox.add(session, event)
     log.info("assigned", question_id=str(qid), group_id=group.group_id)
     return event

@@ -70,21 +70,6 @@ async def contacts_of(
     return version, contacts
 
 
-async def hold_capacity(session: AsyncSession, contact_id: str) -> bool:
-    """Take one open callback of this contact's capacity; False when full or no longer active.
-
-    The row lock it takes lasts until commit, so two routers cannot both take the last place;
-    the release is the questions trigger (migration 0002).
-    """
-    result = await driver_sql(
-        session,
-        "update contacts set open_count = open_count + 1 "
-        "where contact_id = $1 and active and open_count < max_open returning 1",
-        contact_id,
-    )
-    return result.first() is not None
-
-
 async def group_with_contacts(session: AsyncSession, group_id: str) -> Group | None:
     """One group with its active contacts and their load, for the team's hand assignment."""
     g = (
@@ -191,29 +176,42 @@ async def get_question(session: AsyncSession, qid: UUID) -> dict | None:
     return dict(row) if row else None
 
 
-async def set_routed(
+async def route_to(
     session: AsyncSession,
     qid: UUID,
     group_id: str,
     contact_id: str,
     reason: str,
     schedule: list[tuple[str, datetime]],
-) -> int:
-    """Record the routing and replace the question's timers by `schedule` (unfired), in one
-    statement; the question's new attempt number."""
+) -> int | None:
+    """Take one open callback of the contact's capacity and, only if there was room, record the
+    routing and replace the question's timers by `schedule` (unfired), in one statement: the
+    question's new attempt number, or None when the contact was full or no longer active
+    (nothing changed).
+
+    The contact's row lock lasts until commit, so two routers cannot both take the last place;
+    the release is the questions trigger (migration 0002), which gives back the previous
+    contact's place when a routed question is routed again.
+    """
     result = await driver_sql(
         session,
         """
-        with routed as (
+        with held as (
+            update contacts set open_count = open_count + 1
+            where contact_id = $3 and active and open_count < max_open
+            returning 1
+        ), routed as (
             update questions set state = 'routed', group_id = $2, contact_id = $3, reason = $4,
                    attempt = attempt + 1, tried_groups = array_append(tried_groups, $2),
                    updated_at = now()
-            where question_id = $1 returning attempt
+            where question_id = $1 and exists (select from held) returning attempt
         ), gone as (
-            delete from timers where question_id = $1 and not (level = any($5::text[]))
+            delete from timers where question_id = $1 and exists (select from held)
+                                 and not (level = any($5::text[]))
         ), timers as (
             insert into timers (question_id, level, due_at)
             select $1, l, d from unnest($5::text[], $6::timestamptz[]) as s(l, d)
+            where exists (select from held)
             on conflict (question_id, level) do update set due_at = excluded.due_at,
                                                            fired_at = null
         )
@@ -226,7 +224,7 @@ async def set_routed(
         [lvl for lvl, _ in schedule],
         [d for _, d in schedule],
     )
-    return result.scalar_one()
+    return result.scalar()
 
 
 async def set_state(
