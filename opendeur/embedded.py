@@ -377,10 +377,13 @@ def _let_pg_user_in(path: Path) -> None:
 class Postgres:
     """One real PostgreSQL cluster on a loopback TCP port, password auth (scram)."""
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, options: dict[str, str] | None = None
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.pgdata = self.data_dir / "pgdata"
         self.port = port or free_port()
+        self.options = options or {}  # extra server settings (`-c name=value`), e.g. the bench's
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -437,7 +440,11 @@ class Postgres:
         log = open(self.data_dir / "postgres.log", "ab")
         (self.pgdata / "postmaster.pid").unlink(missing_ok=True) if not self._running() else None
         self.proc = subprocess.Popen(
-            [_pg_bin("postgres"), "-D", str(self.pgdata), "-p", str(self.port)],
+            [
+                _pg_bin("postgres"),
+                *("-D", str(self.pgdata), "-p", str(self.port)),
+                *(a for k, v in self.options.items() for a in ("-c", f"{k}={v}")),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=server_env(),

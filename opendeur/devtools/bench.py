@@ -104,6 +104,74 @@ class Target:
     key: str
     procs: Callable[[], dict[str, psutil.Process]]  # asked after the warm-up
     timings: Timings
+    statements: Statements | None = None  # --statements: PostgreSQL's count per question
+
+
+# PostgreSQL's own statement counter, loaded only for --statements (it costs the server a little).
+STATEMENT_OPTIONS = {
+    "shared_preload_libraries": "pg_stat_statements",
+    "pg_stat_statements.track_utility": "on",
+}
+
+
+class Statements:
+    """PostgreSQL's count of the statements each database role sent (pg_stat_statements): a
+    figure that does not move with the machine's speed, as CPU seconds do. BEGIN and COMMIT
+    count, so it is the round trips to the database; each opendeur service signs in with its own
+    role, the reference with one for all."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.commits0 = 0
+
+    async def _fetch(self, sql: str) -> list:
+        import asyncpg
+
+        conn = await asyncpg.connect(self.url)
+        try:
+            return await conn.fetch(sql)
+        finally:
+            await conn.close()
+
+    async def start(self) -> None:
+        """Zero the counts (after the warm-up)."""
+        await self._fetch("create extension if not exists pg_stat_statements")
+        await self._fetch("select pg_stat_statements_reset()")
+        self.commits0 = await self._commits()
+
+    async def _commits(self) -> int:
+        rows = await self._fetch(
+            "select xact_commit from pg_stat_database where datname = current_database()"
+        )
+        return int(rows[0][0])
+
+    async def per_question(self, questions: int) -> dict:
+        """Statements per question by role and in all, the commits, and the most frequent."""
+        rows = await self._fetch(  # without the bench's own questions to the server
+            """
+            select r.rolname as role, s.calls, s.query from pg_stat_statements s
+            join pg_roles r on r.oid = s.userid join pg_database d on d.oid = s.dbid
+            where d.datname = current_database() and s.query not like '%pg_stat%'
+            """
+        )
+        n = max(1, questions)
+        by_role: dict[str, float] = {}
+        for r in rows:
+            by_role[r["role"]] = by_role.get(r["role"], 0) + r["calls"]
+        top = sorted(rows, key=lambda r: -r["calls"])[:40]
+        return {
+            "by_role": {k: round(v / n, 2) for k, v in sorted(by_role.items())},
+            "total": round(sum(by_role.values()) / n, 2),
+            "commits": round((await self._commits() - self.commits0) / n, 2),
+            "most_frequent": [
+                {
+                    "role": r["role"],
+                    "per_question": round(r["calls"] / n, 2),
+                    "statement": " ".join(r["query"].split())[:160],
+                }
+                for r in top
+            ],
+        }
 
 
 def hist_summary(values_s: list[float]) -> dict[str, float]:
@@ -298,6 +366,8 @@ async def measure(target: Target, args: argparse.Namespace) -> dict:
     idle_rate = {k: (idle1[k] - idle0[k]) / t_idle for k in idle1}
 
     # Saturated: N questions, C in flight, first POST to last mail.
+    if target.statements:
+        await target.statements.start()
     spies = start_profiles(procs, Path(args.out), args.profile) if args.profile else {}
     cpu0 = cpu_seconds(procs)
     t0 = time.perf_counter()
@@ -332,6 +402,10 @@ async def measure(target: Target, args: argparse.Namespace) -> dict:
         },
         "load_average_after": load_average(),
     }
+    if target.statements:
+        results["saturated"]["statements_per_question"] = await target.statements.per_question(
+            delivered
+        )
 
     # Steady: R questions per second for D seconds, latency per question.
     steady = Timings(mailed=timings.mailed)  # one sink notes every arrival
@@ -380,7 +454,7 @@ async def run_opendeur(args: argparse.Namespace) -> dict:
     system = None
     nats_server = pg = None
     try:
-        nats_server, pg = harness.start_parts(data)
+        nats_server, pg = harness.start_parts(data, pg_options=pg_options(args))
         system = harness.System(
             data_dir=data,
             nats=nats_server,
@@ -417,7 +491,13 @@ async def run_opendeur(args: argparse.Namespace) -> dict:
             found["nats"] = psutil.Process(nats_server.proc.pid)
             return found
 
-        target = Target([f"{u}/api/v1/questions" for u in intakes], "reference", procs, timings)
+        target = Target(
+            [f"{u}/api/v1/questions" for u in intakes],
+            "reference",
+            procs,
+            timings,
+            Statements(pg.url()) if args.statements else None,
+        )
         results = await measure(target, args)
     finally:
         if system:
@@ -447,7 +527,7 @@ async def run_reference(args: argparse.Namespace) -> dict:
     roles: dict[str, subprocess.Popen] = {}
     try:
         sink.start()
-        nats_server, pg = harness.start_parts(data)
+        nats_server, pg = harness.start_parts(data, pg_options=pg_options(args))
         env = harness.clean_env()
         common = [
             *("--nats", nats_server.url, "--db", pg.url()),
@@ -473,7 +553,11 @@ async def run_reference(args: argparse.Namespace) -> dict:
             if p.poll() is not None:
                 raise Restarted(f"reference {name} exited ({p.returncode}), see {data}")
         target = Target(
-            [f"http://127.0.0.1:{port}/api/v1/questions"], "question_id", lambda: procs, timings
+            [f"http://127.0.0.1:{port}/api/v1/questions"],
+            "question_id",
+            lambda: procs,
+            timings,
+            Statements(pg.url()) if args.statements else None,
         )
         results = await measure(target, args)
     finally:
@@ -486,6 +570,10 @@ async def run_reference(args: argparse.Namespace) -> dict:
         sink.stop()
         tidy(data, kept="results" not in locals())
     return results
+
+
+def pg_options(args: argparse.Namespace) -> dict[str, str] | None:
+    return STATEMENT_OPTIONS if args.statements else None
 
 
 def ratios(reference: dict, opendeur: dict) -> dict:
@@ -667,6 +755,16 @@ def _pipeline_rows(r: dict) -> dict[str, str]:
         "  net of idle background": ", ".join(
             f"{k} {v}" for k, v in s["net_cpu_s_per_1000"].items()
         ),
+        **(
+            {
+                "PostgreSQL statements per question": ", ".join(
+                    f"{k} {v}" for k, v in st_pg["by_role"].items()
+                )
+                + f" (total {st_pg['total']}; commits {st_pg['commits']})"
+            }
+            if (st_pg := s.get("statements_per_question"))
+            else {}
+        ),
         "resident memory (MB)": ", ".join(f"{k} {v}" for k, v in r["rss_mb"].items()),
         "load average before / after saturated": (
             f"{r['load_average_before'][0]} / {s['load_average_after'][0]}"
@@ -748,6 +846,11 @@ def _main(argv: list[str] | None) -> int:
         help="processes per service for opendeur, e.g. routing=2,notify=2 (default 1 each)",
     )
     p.add_argument("--no-audit", action="store_true", help="skip the audit ingest part")
+    p.add_argument(
+        "--statements",
+        action="store_true",
+        help="count PostgreSQL's statements per question (pg_stat_statements, loaded for it)",
+    )
     p.add_argument(
         "--reference",
         default=str(REFERENCE),

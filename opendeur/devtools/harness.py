@@ -265,13 +265,16 @@ class System:
             raise RuntimeError("groups import failed: " + result.stderr)
 
 
-def start_parts(data_dir: Path, pg: Postgres | None = None) -> tuple[NatsServer, Postgres]:
-    """A fresh nats-server (fsync on every write) and, unless given, a fresh PostgreSQL."""
+def start_parts(
+    data_dir: Path, pg: Postgres | None = None, pg_options: dict[str, str] | None = None
+) -> tuple[NatsServer, Postgres]:
+    """A fresh nats-server (fsync on every write) and, unless given, a fresh PostgreSQL (with
+    `pg_options` as its extra server settings)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     nats = NatsServer(data_dir / "nats").start()
     if pg is None:
         try:
-            pg = Postgres(data_dir / "pg").start()
+            pg = Postgres(data_dir / "pg", options=pg_options).start()
         except BaseException:
             nats.stop()
             raise
