@@ -114,15 +114,13 @@ async def _decide_on_cache(
     session: AsyncSession, need: Need, now: datetime, take: Take, *, last: bool
 ) -> tuple[Routed, int] | Unmatched | None:
     """One decision on the cached groups; None when they are stale (never on the `last` try)."""
-    candidates = checked = False
-    tiers = GROUPS.tiers(need)
+    candidates = False
+    tiers = [tier for tier in GROUPS.tiers(need) if tier]
     if need.language != NETWORK_LANGUAGE:
         tiers = [[g for tier in tiers for g in tier]]
-    for tier in tiers:
-        if not tier and checked:
-            continue
+    # No candidate in any tier: still one read, to know the cache was not stale.
+    for tier in tiers or [[]]:
         version, contacts = await store.contacts_of(session, [g.group_id for g in tier])
-        checked = True
         if version != GROUPS.version and not last:
             return None
         ranked = ranking(need, [_with_contacts(g, contacts) for g in tier], now)

@@ -1,0 +1,85 @@
+"""The bench's statement count (`--statements`): PostgreSQL started with the counter loaded
+counts what each role sent after the reset, BEGIN and COMMIT included, and not its own questions."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from opendeur.devtools.bench import STATEMENT_OPTIONS, Statements, _pipeline_rows
+from opendeur.embedded import Postgres
+
+
+@pytest.fixture
+def counted_pg() -> Iterator[Postgres]:
+    data = Path(tempfile.mkdtemp(prefix="opendeur-bench-pg-"))
+    server = Postgres(data, options=STATEMENT_OPTIONS)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+async def test_statements_per_question_by_role(counted_pg: Postgres) -> None:
+    admin = await asyncpg.connect(counted_pg.url())
+    try:
+        await admin.execute("create role bench_app login password 'pw'; create table t (n int)")
+        await admin.execute("grant insert, select on t to bench_app")
+    finally:
+        await admin.close()
+    counts = Statements(counted_pg.url())
+    app_url = f"postgresql://bench_app:pw@127.0.0.1:{counted_pg.port}/opendeur"
+    app = await asyncpg.connect(app_url)
+    try:
+        await app.execute("insert into t values (0)")  # before the reset: not counted
+        await counts.start()
+        for n in range(4):
+            async with app.transaction():
+                await app.execute("insert into t values ($1)", n)
+                await app.fetch("select count(*) from t")
+    finally:
+        await app.close()
+
+    got = await counts.per_question(2)
+
+    # 4 transactions of BEGIN, insert, select, COMMIT for 2 questions: 8 statements each.
+    assert got["by_role"] == {"bench_app": 8.0}
+    assert got["total"] == 8.0
+    assert got["commits"] >= 2.0  # the app's 4 commits; the bench's own reads may add some
+    inserts = [s for s in got["most_frequent"] if s["statement"].startswith("insert into t")]
+    assert inserts == [
+        {"role": "bench_app", "per_question": 2.0, "statement": "insert into t values ($1)"}
+    ]
+    assert not any("pg_stat" in s["statement"] for s in got["most_frequent"])
+
+
+def test_the_table_shows_the_count_only_when_it_was_taken() -> None:
+    run = {
+        "saturated": {
+            "questions_per_s": 100.0,
+            "cpu_s_per_1000": {"intake": 1.0},
+            "net_cpu_s_per_1000": {"intake": 0.9},
+            "load_average_after": [1.0],
+        },
+        "steady": {
+            "post_202_ms": {"p50": 1.0, "p95": 2.0, "p99": 3.0},
+            "post_to_mail_ms": {"p50": 1.0, "p95": 2.0, "p99": 3.0},
+        },
+        "rss_mb": {"intake": 100.0},
+        "load_average_before": [0.5],
+    }
+    assert "PostgreSQL statements per question" not in _pipeline_rows(run)
+    run["saturated"]["statements_per_question"] = {
+        "by_role": {"opendeur_intake": 2.1, "opendeur_routing": 3.6},
+        "total": 5.7,
+        "commits": 1.9,
+    }
+    assert _pipeline_rows(run)["PostgreSQL statements per question"] == (
+        "opendeur_intake 2.1, opendeur_routing 3.6 (total 5.7; commits 1.9)"
+    )
