@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -111,6 +112,7 @@ class Target:
 STATEMENT_OPTIONS = {
     "shared_preload_libraries": "pg_stat_statements",
     "pg_stat_statements.track_utility": "on",
+    "pg_stat_statements.track_planning": "on",
 }
 
 
@@ -118,7 +120,8 @@ class Statements:
     """PostgreSQL's count of the statements each database role sent (pg_stat_statements): a
     figure that does not move with the machine's speed, as CPU seconds do. BEGIN and COMMIT
     count, so it is the round trips to the database; each opendeur service signs in with its own
-    role, the reference with one for all."""
+    role, the reference with one for all. With it, the server's time in planning and executing
+    each statement (milliseconds per question), to find the ones that cost PostgreSQL most."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -149,27 +152,39 @@ class Statements:
         """Statements per question by role and in all, the commits, and the most frequent."""
         rows = await self._fetch(  # without the bench's own questions to the server
             """
-            select r.rolname as role, s.calls, s.query from pg_stat_statements s
+            select r.rolname as role, s.calls, s.query, s.total_exec_time, s.total_plan_time
+            from pg_stat_statements s
             join pg_roles r on r.oid = s.userid join pg_database d on d.oid = s.dbid
             where d.datname = current_database() and s.query not like '%pg_stat%'
             """
         )
         n = max(1, questions)
         by_role: dict[str, float] = {}
+        ms: dict[str, float] = {}
         for r in rows:
             by_role[r["role"]] = by_role.get(r["role"], 0) + r["calls"]
-        top = sorted(rows, key=lambda r: -r["calls"])[:40]
+            ms[r["role"]] = ms.get(r["role"], 0) + r["total_exec_time"] + r["total_plan_time"]
+
+        def one(r: Any) -> dict:
+            return {
+                "role": r["role"],
+                "per_question": round(r["calls"] / n, 2),
+                "exec_ms_per_question": round(r["total_exec_time"] / n, 4),
+                "plan_ms_per_question": round(r["total_plan_time"] / n, 4),
+                "statement": " ".join(r["query"].split())[:160],
+            }
+
         return {
             "by_role": {k: round(v / n, 2) for k, v in sorted(by_role.items())},
             "total": round(sum(by_role.values()) / n, 2),
+            "server_ms_by_role": {k: round(v / n, 3) for k, v in sorted(ms.items())},
             "commits": round((await self._commits() - self.commits0) / n, 2),
-            "most_frequent": [
-                {
-                    "role": r["role"],
-                    "per_question": round(r["calls"] / n, 2),
-                    "statement": " ".join(r["query"].split())[:160],
-                }
-                for r in top
+            "most_frequent": [one(r) for r in sorted(rows, key=lambda r: -r["calls"])[:40]],
+            "costliest": [
+                one(r)
+                for r in sorted(rows, key=lambda r: -(r["total_exec_time"] + r["total_plan_time"]))[
+                    :20
+                ]
             ],
         }
 
@@ -760,7 +775,10 @@ def _pipeline_rows(r: dict) -> dict[str, str]:
                 "PostgreSQL statements per question": ", ".join(
                     f"{k} {v}" for k, v in st_pg["by_role"].items()
                 )
-                + f" (total {st_pg['total']}; commits {st_pg['commits']})"
+                + f" (total {st_pg['total']}; commits {st_pg['commits']})",
+                "  PostgreSQL's planning + execution (ms)": ", ".join(
+                    f"{k} {v}" for k, v in st_pg.get("server_ms_by_role", {}).items()
+                ),
             }
             if (st_pg := s.get("statements_per_question"))
             else {}

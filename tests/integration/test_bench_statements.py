@@ -52,10 +52,13 @@ async def test_statements_per_question_by_role(counted_pg: Postgres) -> None:
     assert got["by_role"] == {"bench_app": 8.0}
     assert got["total"] == 8.0
     assert got["commits"] >= 2.0  # the app's 4 commits; the bench's own reads may add some
-    inserts = [s for s in got["most_frequent"] if s["statement"].startswith("insert into t")]
-    assert inserts == [
-        {"role": "bench_app", "per_question": 2.0, "statement": "insert into t values ($1)"}
+    inserts = [
+        (s["role"], s["per_question"], s["statement"])
+        for s in got["most_frequent"]
+        if s["statement"].startswith("insert into t")
     ]
+    assert inserts == [("bench_app", 2.0, "insert into t values ($1)")]
+    assert got["server_ms_by_role"]["bench_app"] > 0  # planning and executing took some time
     assert not any("pg_stat" in s["statement"] for s in got["most_frequent"])
 
 
@@ -79,7 +82,12 @@ def test_the_table_shows_the_count_only_when_it_was_taken() -> None:
         "by_role": {"opendeur_intake": 2.1, "opendeur_routing": 3.6},
         "total": 5.7,
         "commits": 1.9,
+        "server_ms_by_role": {"opendeur_intake": 0.4, "opendeur_routing": 0.6},
     }
-    assert _pipeline_rows(run)["PostgreSQL statements per question"] == (
+    rows = _pipeline_rows(run)
+    assert rows["PostgreSQL statements per question"] == (
         "opendeur_intake 2.1, opendeur_routing 3.6 (total 5.7; commits 1.9)"
+    )
+    assert rows["  PostgreSQL's planning + execution (ms)"] == (
+        "opendeur_intake 0.4, opendeur_routing 0.6"
     )
