@@ -93,9 +93,10 @@ async def decide(
     Only the groups that could take this question are read (from the cache, their contacts
     fresh from the database), so a decision costs the same with 10 or 5,000 groups. Capacity
     is taken by a conditional update on the contact (in the statement that records the
-    routing); when another router took the last place, the next contact in the ranking is tried. Tier is the ranking's first key for a Dutch
-    question, so trying the tiers in order gives the same order as ranking every candidate at
-    once; for another language the language comes first, so all tiers are ranked together.
+    routing); when another router took the last place, the next contact in the ranking is
+    tried. Tier is the ranking's first key for a Dutch question, so trying the tiers in order
+    gives the same order as ranking every candidate at once; for another language the language
+    comes first, so all tiers are ranked together.
     """
     early = ranking(need, (), now)
     if isinstance(early, Unmatched) and early.reason != "no_group":
