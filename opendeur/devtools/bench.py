@@ -25,6 +25,7 @@ import psutil
 
 from opendeur.devtools import harness
 from opendeur.devtools.harness import quiet_port, spawn, stop
+from opendeur.embedded import Postgres
 
 ROOT = harness.ROOT
 REF = re.compile(r"\((OD-[A-Z0-9]{4}-[A-Z0-9]{4})\)")
@@ -121,49 +122,51 @@ class Statements:
     figure that does not move with the machine's speed, as CPU seconds do. BEGIN and COMMIT
     count, so it is the round trips to the database; each opendeur service signs in with its own
     role, the reference with one for all. With it, the server's time in planning and executing
-    each statement (milliseconds per question), to find the ones that cost PostgreSQL most."""
+    each statement (milliseconds per question), to find the ones that cost PostgreSQL most.
+    A statement's text is PostgreSQL's normalised one (constants as $n): no value reaches it."""
+
+    COMMITS = "select xact_commit from pg_stat_database where datname = current_database()"
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.commits0 = 0
 
-    async def _fetch(self, sql: str) -> list:
+    async def start(self) -> None:
+        """Zero the counts (after the warm-up)."""
         import asyncpg
 
         conn = await asyncpg.connect(self.url)
         try:
-            return await conn.fetch(sql)
+            await conn.execute("create extension if not exists pg_stat_statements")
+            await conn.execute("select pg_stat_statements_reset()")
+            self.commits0 = await conn.fetchval(self.COMMITS)
         finally:
             await conn.close()
 
-    async def start(self) -> None:
-        """Zero the counts (after the warm-up)."""
-        await self._fetch("create extension if not exists pg_stat_statements")
-        await self._fetch("select pg_stat_statements_reset()")
-        self.commits0 = await self._commits()
-
-    async def _commits(self) -> int:
-        rows = await self._fetch(
-            "select xact_commit from pg_stat_database where datname = current_database()"
-        )
-        return int(rows[0][0])
-
     async def per_question(self, questions: int) -> dict:
         """Statements per question by role and in all, the commits, and the most frequent."""
-        rows = await self._fetch(  # without the bench's own questions to the server
-            """
-            select r.rolname as role, s.calls, s.query, s.total_exec_time, s.total_plan_time
-            from pg_stat_statements s
-            join pg_roles r on r.oid = s.userid join pg_database d on d.oid = s.dbid
-            where d.datname = current_database() and s.query not like '%pg_stat%'
-            """
-        )
+        import asyncpg
+
+        conn = await asyncpg.connect(self.url)
+        try:
+            commits = await conn.fetchval(self.COMMITS) - self.commits0
+            rows = await conn.fetch(  # without the bench's own questions to the server
+                """
+                select r.rolname as role, s.calls, s.query, s.total_exec_time,
+                       s.total_plan_time, s.total_exec_time + s.total_plan_time as server_ms
+                from pg_stat_statements s
+                join pg_roles r on r.oid = s.userid join pg_database d on d.oid = s.dbid
+                where d.datname = current_database() and s.query not like '%pg_stat%'
+                """
+            )
+        finally:
+            await conn.close()
         n = max(1, questions)
         by_role: dict[str, float] = {}
         ms: dict[str, float] = {}
         for r in rows:
             by_role[r["role"]] = by_role.get(r["role"], 0) + r["calls"]
-            ms[r["role"]] = ms.get(r["role"], 0) + r["total_exec_time"] + r["total_plan_time"]
+            ms[r["role"]] = ms.get(r["role"], 0) + r["server_ms"]
 
         def one(r: Any) -> dict:
             return {
@@ -178,14 +181,9 @@ class Statements:
             "by_role": {k: round(v / n, 2) for k, v in sorted(by_role.items())},
             "total": round(sum(by_role.values()) / n, 2),
             "server_ms_by_role": {k: round(v / n, 3) for k, v in sorted(ms.items())},
-            "commits": round((await self._commits() - self.commits0) / n, 2),
+            "commits": round(commits / n, 2),
             "most_frequent": [one(r) for r in sorted(rows, key=lambda r: -r["calls"])[:40]],
-            "costliest": [
-                one(r)
-                for r in sorted(rows, key=lambda r: -(r["total_exec_time"] + r["total_plan_time"]))[
-                    :20
-                ]
-            ],
+            "costliest": [one(r) for r in sorted(rows, key=lambda r: -r["server_ms"])[:20]],
         }
 
 
@@ -514,7 +512,7 @@ async def run_opendeur(args: argparse.Namespace) -> dict:
             "reference",
             procs,
             timings,
-            Statements(pg.url()) if args.statements else None,
+            statements(args, pg),
         )
         results = await measure(target, args)
     finally:
@@ -575,7 +573,7 @@ async def run_reference(args: argparse.Namespace) -> dict:
             "question_id",
             lambda: procs,
             timings,
-            Statements(pg.url()) if args.statements else None,
+            statements(args, pg),
         )
         results = await measure(target, args)
     finally:
@@ -591,7 +589,12 @@ async def run_reference(args: argparse.Namespace) -> dict:
 
 
 def pg_options(args: argparse.Namespace) -> dict[str, str] | None:
+    """PostgreSQL's extra settings for this run (the statement counter with --statements)."""
     return STATEMENT_OPTIONS if args.statements else None
+
+
+def statements(args: argparse.Namespace, pg: Postgres) -> Statements | None:
+    return Statements(pg.url()) if args.statements else None
 
 
 def ratios(reference: dict, opendeur: dict) -> dict:

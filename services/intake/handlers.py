@@ -42,15 +42,7 @@ async def on_question_routed(event: QuestionRouted, db: AsyncSession) -> None:
 
 
 async def on_question_unmatched(event: QuestionUnmatched, db: AsyncSession) -> None:
-    await store.assign(
-        db,
-        event.question_id,
-        status="unmatched",
-        contact_id=None,
-        group_id=None,
-        at=event.occurred_at,
-        closed_at=event.occurred_at,
-    )
+    await store.assign_unmatched(db, event.question_id, at=event.occurred_at)
 
 
 def register(rt: Runtime) -> None:

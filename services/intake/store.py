@@ -190,35 +190,22 @@ async def accept(
         raise
 
 
-async def assign(
-    conn: AsyncSession | AsyncConnection,
-    qid: UUID,
-    *,
-    status: str,
-    contact_id: str | None,
-    group_id: str | None,
-    at: datetime,
-    link_until: datetime | None = None,
-    closed_at: datetime | None = None,
+async def assign_unmatched(
+    conn: AsyncSession | AsyncConnection, qid: UUID, *, at: datetime
 ) -> None:
-    """The question's assignment; a question erased or done keeps its state. A routing opens
-    the new contact's part (until `link_until`); becoming unmatched closes it (`closed_at`).
-    `at` is the event's time: an older routing decision arriving late (the consumers of routed
-    and unmatched are separate) changes nothing."""
+    """The question is in the team's queue: no contact, the last contact's part closed at `at`.
+    A question erased or done keeps its state. `at` is the event's time: an older routing
+    decision arriving late (the consumers of routed and unmatched are separate) changes
+    nothing (`assign_routed` is its twin for a routing)."""
     await driver_sql(
         conn,
         """
-        update questions set status = $2, contact_id = $3, group_id = $4, link_until = $5,
-               part_closed_at = $6, assigned_at = $7
+        update questions set status = 'unmatched', contact_id = null, group_id = null,
+               link_until = null, part_closed_at = $2, assigned_at = $2
         where question_id = $1 and erased_at is null and status not in ('done')
-          and (assigned_at is null or assigned_at < $7)
+          and (assigned_at is null or assigned_at < $2)
         """,
         qid,
-        status,
-        contact_id,
-        group_id,
-        link_until,
-        closed_at,
         at,
     )
 
@@ -233,8 +220,8 @@ async def assign_routed(
     link_until: datetime,
     retention: timedelta,
 ) -> bool:
-    """`assign` for a routing, in one statement: the new contact's part opens (until
-    `link_until`). A routing made before routing heard the team's outcome (a hand assignment in
+    """The question is routed to `contact_id`, in one statement: the new contact's part opens
+    (until `link_until`); erased, done and older decisions as in `assign_unmatched`. A routing made before routing heard the team's outcome (a hand assignment in
     triage at the same moment) wins there, so here too: the team's close of a question it had
     alone (done, never with a contact) is undone, its data kept as for an unanswered question
     (`retention` after receipt); the team's try stays in crisis_attempts. True if undone.

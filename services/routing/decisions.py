@@ -62,14 +62,7 @@ async def route(
         professional_help_advised=q["priority"],
         exclude_groups=frozenset(q["tried_groups"]),
     )
-    schedule = _schedule(q, now)
-
-    async def take(choice: Routed) -> int | None:
-        return await store.route_to(
-            session, qid, choice.group_id, choice.contact_id, choice.reason, schedule
-        )
-
-    result = await decide(session, need, now, take)
+    result = await decide(session, need, now, _taker(session, q, now))
     event: Event
     if isinstance(result, Unmatched):
         event = await to_team(session, q, result.reason, now)
@@ -160,11 +153,24 @@ async def to_team(session: AsyncSession, q: dict, reason: str, now: datetime) ->
     )
 
 
-def _schedule(q: dict, now: datetime) -> list[tuple[str, datetime]]:
-    """The question's escalation timers from now on: a re-routed question keeps its deadline,
-    levels already past are not replayed."""
+def _taker(session: AsyncSession, q: dict, now: datetime) -> Take:
+    """`Take` for this question: route it to the choice if the contact has room, with its
+    escalation timers from now on (a re-routed question keeps its deadline, levels already past
+    are not replayed)."""
     schedule = clock.escalation_schedule(q["received_at"], q["respond_before"])
-    return [(lvl, due) for lvl, due in schedule if due > now or lvl == "breach"]
+    schedule = [(lvl, due) for lvl, due in schedule if due > now or lvl == "breach"]
+
+    async def take(choice: Routed) -> int | None:
+        return await store.route_to(
+            session,
+            q["question_id"],
+            choice.group_id,
+            choice.contact_id,
+            choice.reason,
+            schedule,
+        )
+
+    return take
 
 
 def _routed(q: dict, result: Routed, attempt: int) -> QuestionRouted:
@@ -200,7 +206,7 @@ async def assign(session: AsyncSession, qid: UUID, group_id: str, now: datetime)
         raise Refused("unknown_group", "There is no group with this id.", "group_id")
     if group.status != "active":
         raise Refused("group_not_active", "This group is paused or left.", "group_id")
-    schedule = _schedule(q, now)
+    take = _taker(session, q, now)
     # Another router may take a place between read and update: try the next one.
     for candidate in by_load(group, q["language"]):
         choice = Routed(
@@ -209,10 +215,7 @@ async def assign(session: AsyncSession, qid: UUID, group_id: str, now: datetime)
             "manual",
             language_matched=q["language"] in candidate.languages,
         )
-        attempt = await store.route_to(
-            session, qid, group.group_id, candidate.contact_id, "manual", schedule
-        )
-        if attempt is not None:
+        if (attempt := await take(choice)) is not None:
             break
     else:
         raise Refused("group_full", "No contact person of this group has room.", "group_id")
