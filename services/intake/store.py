@@ -221,19 +221,21 @@ async def assign_routed(
     retention: timedelta,
 ) -> bool:
     """The question is routed to `contact_id`, in one statement: the new contact's part opens
-    (until `link_until`); erased, done and older decisions as in `assign_unmatched`. A routing made before routing heard the team's outcome (a hand assignment in
-    triage at the same moment) wins there, so here too: the team's close of a question it had
-    alone (done, never with a contact) is undone, its data kept as for an unanswered question
-    (`retention` after receipt); the team's try stays in crisis_attempts. True if undone.
+    (until `link_until`); erased, done and older decisions as in `assign_unmatched`. A routing
+    made before routing heard the team's outcome (a hand assignment in triage at the same
+    moment) wins there, so here too: the team's close of a question it had alone (done, never
+    with a contact: only `record_team_outcome` ends a question without one) is undone, its data
+    kept as for an unanswered question (`retention` after receipt); the team's try stays in
+    crisis_attempts. True if undone.
 
-    The row is locked first, so what "undone" means is read from the row the update changes."""
+    The row is locked first, and "undone" is read from the row alone: when the team's close
+    commits while this waits for the lock, the locked row is the closed one, but another table
+    read in this statement (crisis_attempts) would still be seen as before that commit."""
     result = await driver_sql(
         conn,
         """
         with cur as (
-            select status = 'done' and contact_id is null
-                   and exists (select 1 from crisis_attempts a where a.question_id = $1
-                               and a.at = questions.outcome_at) as undo
+            select status = 'done' and contact_id is null as undo
             from questions
             where question_id = $1 and erased_at is null
               and (assigned_at is null or assigned_at < $6)
