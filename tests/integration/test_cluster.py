@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +52,11 @@ def cluster_settings(cluster: NatsCluster) -> Settings:
 
 
 async def broker_state(cluster: NatsCluster) -> dict:
-    """Replicas of every stream and consumer, and what the consumers still owe."""
+    """Replicas of every stream and consumer, and what the consumers still owe (at most 30 s)."""
+    return await asyncio.wait_for(_broker_state(cluster), 30)
+
+
+async def _broker_state(cluster: NatsCluster) -> dict:
     nc = await admin_connection(cluster_settings(cluster))
     try:
         js = nc.jetstream()
@@ -104,6 +109,19 @@ class Feeder:
         self.accepted: dict[str, tuple[str, float]] = {}  # reference -> (question_id, time)
         self.refused: list[str] = []
         self.running = True
+        self.task: asyncio.Task | None = None
+
+    async def wait(self, what: str, done: Callable[[], bool], timeout: float = 60) -> None:
+        """Wait until `done()`, at most `timeout` seconds; fail saying what was awaited and what
+        the feeder saw (a wait without an end would leave only pytest-timeout's stack dump)."""
+        deadline = time.monotonic() + timeout
+        while not done():
+            assert self.task is not None and not self.task.done(), f"{what}: feeder {self.task}"
+            assert time.monotonic() < deadline, (
+                f"{what}: not after {timeout:.0f} s; {len(self.accepted)} accepted,"
+                f" {len(self.refused)} refused (last: {self.refused[-3:]})"
+            )
+            await asyncio.sleep(0.05)
 
     async def run(self, lanes: int = 2, interval: float = 0.33) -> None:
         # A generous timeout: a request that timed out might still have been accepted.
@@ -131,6 +149,11 @@ class Feeder:
 
 async def test_killing_the_stream_leader_loses_no_question(tmp_path: Path, pg: Postgres) -> None:
     started = time.monotonic()
+
+    def progress(stage: str) -> None:
+        # Shown under "Captured stdout" if the test fails, pytest-timeout's failure included.
+        print(f"[+{time.monotonic() - started:.1f} s] {stage}", flush=True)
+
     auth = authorization_conf(Settings(secret_key=SECRET))
     cluster = NatsCluster(tmp_path / "nats", extra_conf=auth).start()
     s = ClusterSystem(
@@ -146,6 +169,7 @@ async def test_killing_the_stream_leader_loses_no_question(tmp_path: Path, pg: P
     watching: asyncio.Task | None = None
     try:
         s.start()
+        progress("system started")
         (tmp_path / "groups.csv").write_text(GROUPS)
         result = s.opendeur("groups", "import", str(tmp_path / "groups.csv"))
         assert result.returncode == 0, result.stderr
@@ -157,13 +181,12 @@ async def test_killing_the_stream_leader_loses_no_question(tmp_path: Path, pg: P
         assert {c["replicas"] for c in state["consumers"].values()} == {3}, state["consumers"]
 
         setup = time.monotonic() - started
+        progress("streams and consumers R3; feeding")
         feeder.base = s.url("intake")
-        feeding = asyncio.create_task(feeder.run())
+        feeding = feeder.task = asyncio.create_task(feeder.run())
         mailed_at: dict[str, float] = {}
         watching = asyncio.create_task(watch_mail(s.smtp, mailed_at))
-        while len(feeder.accepted) < 30:
-            assert not feeding.done(), feeding
-            await asyncio.sleep(0.1)
+        await feeder.wait("30 questions accepted", lambda: len(feeder.accepted) >= 30)
 
         # kill -9 the node that leads OPENDEUR_EVENTS while questions keep coming.
         leader = cluster.stream_leader(EVENTS_STREAM)
@@ -173,27 +196,35 @@ async def test_killing_the_stream_leader_loses_no_question(tmp_path: Path, pg: P
         accepted_before = len(feeder.accepted)
         killed_at = time.monotonic()
         cluster.kill(leader)
+        progress(f"{len(feeder.accepted)} accepted; killed the stream leader {leader}")
         new_leader = await asyncio.to_thread(cluster.wait_stream_leader, EVENTS_STREAM, 60)
         failover = time.monotonic() - killed_at
         assert new_leader != leader
+        progress(f"new leader {new_leader}")
 
         # The first question accepted after the kill reaches its contact person.
-        while not [r for r, (_, t) in feeder.accepted.items() if t > killed_at]:
-            await asyncio.sleep(0.05)
+        await feeder.wait(
+            "a question accepted after the kill",
+            lambda: any(t > killed_at for _, t in feeder.accepted.values()),
+        )
         first_after = min(
             ((t, r) for r, (_, t) in feeder.accepted.items() if t > killed_at), key=lambda x: x[0]
         )[1]
+        progress(f"{first_after} accepted after the kill")
         await s.wait_mail(lambda m: first_after in m.subject, timeout=60)
+        progress(f"{first_after} mailed")
         flowing_again = time.monotonic() - killed_at
 
         # The killed node comes back on its own store and catches up; feeding goes on.
         await asyncio.sleep(max(0.0, 8 - (time.monotonic() - killed_at)))
         restarted_at = time.monotonic()
         await asyncio.to_thread(cluster.restart, leader)
+        progress(f"{leader} restarted")
         rejoined = time.monotonic() - restarted_at
         await asyncio.sleep(3)
         feeder.running = False
-        await feeding
+        await asyncio.wait_for(feeding, 90)
+        progress(f"feeding stopped: {len(feeder.accepted)} accepted")
         assert not feeder.refused, feeder.refused[:5]
         accepted = dict(feeder.accepted)
 
@@ -205,6 +236,7 @@ async def test_killing_the_stream_leader_loses_no_question(tmp_path: Path, pg: P
             )
             await asyncio.sleep(0.2)
         all_mailed = time.monotonic() - killed_at
+        progress("all mailed")
         await asyncio.sleep(0.3)
         watching.cancel()
         waits = {r: mailed_at[r] - t for r, (_, t) in accepted.items() if r in mailed_at}
@@ -223,6 +255,7 @@ async def test_killing_the_stream_leader_loses_no_question(tmp_path: Path, pg: P
             assert time.monotonic() < deadline, owed
             await asyncio.sleep(0.5)
         settled = time.monotonic() - killed_at
+        progress("no consumer owes anything")
         refs = mail_refs(s.smtp)
         assert set(refs) == set(accepted), set(refs) ^ set(accepted)
         assert max(refs.values()) == 1, [r for r, n in refs.items() if n > 1]
@@ -241,6 +274,7 @@ async def test_killing_the_stream_leader_loses_no_question(tmp_path: Path, pg: P
                 break
             assert time.monotonic() < deadline, missing[:10]
             await asyncio.sleep(0.5)
+        progress(f"{len(events)} audit events, every question's three")
         ids = Counter(e["event_id"] for e in events)
         assert max(ids.values()) == 1, [i for i, n in ids.items() if n > 1][:5]
         async with httpx.AsyncClient(headers={"Authorization": f"Bearer {ADMIN}"}) as c:
