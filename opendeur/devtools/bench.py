@@ -125,11 +125,14 @@ class Statements:
     each statement (milliseconds per question), to find the ones that cost PostgreSQL most.
     A statement's text is PostgreSQL's normalised one (constants as $n): no value reaches it."""
 
-    COMMITS = "select xact_commit from pg_stat_database where datname = current_database()"
+    # Commits, and the sessions opened (PostgreSQL 14+): a connection opened during the run
+    # costs the server a process start and an authentication, more than many statements.
+    COUNTS = "select xact_commit, sessions from pg_stat_database where datname = current_database()"
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.commits0 = 0
+        self.sessions0 = 0
 
     async def start(self) -> None:
         """Zero the counts (after the warm-up)."""
@@ -139,7 +142,7 @@ class Statements:
         try:
             await conn.execute("create extension if not exists pg_stat_statements")
             await conn.execute("select pg_stat_statements_reset()")
-            self.commits0 = await conn.fetchval(self.COMMITS)
+            self.commits0, self.sessions0 = await conn.fetchrow(self.COUNTS)
         finally:
             await conn.close()
 
@@ -149,7 +152,9 @@ class Statements:
 
         conn = await asyncpg.connect(self.url)
         try:
-            commits = await conn.fetchval(self.COMMITS) - self.commits0
+            commits, sessions = await conn.fetchrow(self.COUNTS)
+            commits -= self.commits0
+            sessions -= self.sessions0 + 1  # not this reading's own connection
             rows = await conn.fetch(  # without the bench's own questions to the server
                 """
                 select r.rolname as role, s.calls, s.query, s.total_exec_time,
@@ -182,6 +187,7 @@ class Statements:
             "total": round(sum(by_role.values()) / n, 2),
             "server_ms_by_role": {k: round(v / n, 3) for k, v in sorted(ms.items())},
             "commits": round(commits / n, 2),
+            "connections_opened_per_1000": round(1000 * sessions / n, 1),
             "most_frequent": [one(r) for r in sorted(rows, key=lambda r: -r["calls"])[:40]],
             "costliest": [one(r) for r in sorted(rows, key=lambda r: -r["server_ms"])[:20]],
         }
@@ -781,7 +787,8 @@ def _pipeline_rows(r: dict) -> dict[str, str]:
                 "PostgreSQL statements per question": ", ".join(
                     f"{k} {v}" for k, v in st_pg["by_role"].items()
                 )
-                + f" (total {st_pg['total']}; commits {st_pg['commits']})",
+                + f" (total {st_pg['total']}; commits {st_pg['commits']}; connections opened"
+                f" per 1,000 questions {st_pg.get('connections_opened_per_1000', '-')})",
                 "  PostgreSQL's planning + execution (ms)": ", ".join(
                     f"{k} {v}" for k, v in st_pg.get("server_ms_by_role", {}).items()
                 ),

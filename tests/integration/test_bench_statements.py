@@ -3,6 +3,7 @@ counts what each role sent after the reset, BEGIN and COMMIT included, and not i
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -45,6 +46,9 @@ async def test_statements_per_question_by_role(counted_pg: Postgres) -> None:
                 await app.fetch("select count(*) from t")
     finally:
         await app.close()
+    opened = await asyncpg.connect(app_url)  # a connection opened during the run
+    await opened.close()
+    await asyncio.sleep(1.5)  # a backend's counts reach the statistics at its exit, or each 1 s
 
     got = await counts.per_question(2)
 
@@ -52,6 +56,9 @@ async def test_statements_per_question_by_role(counted_pg: Postgres) -> None:
     assert got["by_role"] == {"bench_app": 8.0}
     assert got["total"] == 8.0
     assert got["commits"] >= 2.0  # the app's 4 commits; the bench's own reads may add some
+    # One connection opened after the reset (the app's was before it, the count's own are not
+    # counted): 1 for 2 questions.
+    assert got["connections_opened_per_1000"] == 500.0
     inserts = [
         (s["role"], s["per_question"], s["statement"])
         for s in got["most_frequent"]
@@ -86,7 +93,8 @@ def test_the_table_shows_the_count_only_when_it_was_taken() -> None:
     }
     rows = _pipeline_rows(run)
     assert rows["PostgreSQL statements per question"] == (
-        "opendeur_intake 2.1, opendeur_routing 3.6 (total 5.7; commits 1.9)"
+        "opendeur_intake 2.1, opendeur_routing 3.6"
+        " (total 5.7; commits 1.9; connections opened per 1,000 questions -)"
     )
     assert rows["  PostgreSQL's planning + execution (ms)"] == (
         "opendeur_intake 0.4, opendeur_routing 0.6"

@@ -136,12 +136,15 @@ class Feeder:
                         )
                     except httpx.HTTPError as exc:
                         self.refused.append(type(exc).__name__)
-                        continue
-                    if r.status_code == 202:
-                        body = r.json()
-                        self.accepted[body["reference"]] = (body["question_id"], time.monotonic())
                     else:
-                        self.refused.append(f"{r.status_code} {r.text[:200]}")
+                        if r.status_code == 202:
+                            body = r.json()
+                            self.accepted[body["reference"]] = (
+                                body["question_id"],
+                                time.monotonic(),
+                            )
+                        else:
+                            self.refused.append(f"{r.status_code} {r.text[:200]}")
                     await asyncio.sleep(max(0.0, interval - (time.monotonic() - begun)))
 
             await asyncio.gather(*(lane() for _ in range(lanes)))
