@@ -14,14 +14,12 @@ import psutil
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from opendeur.db import make_engine, migrate, provision, service_url
 from opendeur.embedded import Postgres
-from opendeur.settings import Settings
 from tests.support import (
     RUN_MARKER,
-    SECRET,
     SHARED_GROUPS_CSV,
     System,
+    service_engine,
     start_system,
     stop_system,
 )
@@ -117,13 +115,5 @@ def system(tmp_path_factory: pytest.TempPathFactory, pg: Postgres) -> Iterator[S
 async def audit_engine(pg: Postgres) -> AsyncIterator[AsyncEngine]:
     """A fresh database with audit's schema, reached through audit's own role, as `opendeur
     serve audit` connects (COPY and the trigger need only its grants)."""
-    database = f"od_audit_{uuid.uuid4().hex[:8]}"
-    pg.ensure_database(database)
-    settings = Settings(database_url=pg.url(database), secret_key=SECRET)
-    await provision(settings)
-    await migrate(settings, ("audit",))
-    engine = make_engine(service_url(settings, "audit"), pool_size=4, schema="audit")
-    try:
+    async with service_engine(pg, "audit", pool_size=4) as engine:
         yield engine
-    finally:
-        await engine.dispose()

@@ -13,18 +13,22 @@ import subprocess
 import threading
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contracts.events import QuestionReceived, QuestionRouted
+from opendeur.db import make_engine, migrate, provision, service_url
 from opendeur.devtools import harness
 from opendeur.devtools.harness import SmtpSink, clean_env
 from opendeur.embedded import NatsServer, Postgres, free_port
+from opendeur.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "test-secret-key-not-for-production-0123456789"
@@ -39,6 +43,29 @@ TEST_MACHINE_TOKENS = (
 # check finds what outlived the run by it.
 RUN_MARKER = "PYTEST_OPENDEUR_RUN"
 STOP_TIMEOUT = harness.STOP_GRACE  # seconds `up` has to stop on SIGTERM before its group is killed
+
+
+async def migrated_database(pg: Postgres, service: str) -> tuple[str, Settings]:
+    """A fresh database on `pg` with one service's role and schema, migrated as `opendeur
+    migrate` does: its name and settings (the owner's URL; `service_url` gives the service's)."""
+    database = f"od_{service}_{uuid.uuid4().hex[:8]}"
+    pg.ensure_database(database)
+    settings = Settings(_env_file=None, database_url=pg.url(database), secret_key=SECRET)
+    await provision(settings)
+    await migrate(settings, (service,))
+    return database, settings
+
+
+@asynccontextmanager
+async def service_engine(pg: Postgres, service: str, pool_size: int) -> AsyncIterator[AsyncEngine]:
+    """A fresh migrated database (`migrated_database`) reached through the service's own role
+    and schema, as `opendeur serve <service>` connects; disposed at the end."""
+    _, settings = await migrated_database(pg, service)
+    engine = make_engine(service_url(settings, service), pool_size=pool_size, schema=service)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
 
 
 def run_up(

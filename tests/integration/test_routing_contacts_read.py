@@ -3,31 +3,21 @@ as routing's role: only active contacts of active groups, and the groups version
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Collection
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from opendeur.db import driver_sql, make_engine, migrate, provision, service_url
+from opendeur.db import driver_sql
 from opendeur.embedded import Postgres
-from opendeur.settings import Settings
 from services.routing import store
-from tests.support import SECRET
+from tests.support import service_engine
 
 
 @pytest.fixture
 async def routing_engine(pg: Postgres) -> AsyncIterator[AsyncEngine]:
-    database = f"od_routing_{uuid.uuid4().hex[:8]}"
-    pg.ensure_database(database)
-    settings = Settings(_env_file=None, database_url=pg.url(database), secret_key=SECRET)
-    await provision(settings)
-    await migrate(settings, ("routing",))
-    engine = make_engine(service_url(settings, "routing"), pool_size=2, schema="routing")
-    try:
+    async with service_engine(pg, "routing", pool_size=2) as engine:
         yield engine
-    finally:
-        await engine.dispose()
 
 
 async def add_groups(engine: AsyncEngine, n: int, *, paused: Collection[int] = ()) -> None:

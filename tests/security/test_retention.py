@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.events import CallbackDone, ContactNotified, Event, ReferralNoted
 from contracts.streams import DEADLETTER_STREAM, EVENTS_STREAM, STREAMS
-from opendeur.db import make_engine, migrate, provision, service_url, sessionmaker
+from opendeur.db import make_engine, service_url, sessionmaker
 from opendeur.embedded import NatsServer, Postgres, _pg_bin, free_port, wait_port
 from opendeur.keys import Envelope, pseudonym
 from opendeur.messaging import provision_broker
@@ -36,7 +36,7 @@ from opendeur.settings import Settings
 from services.audit import allowlist, jobs, queries, reports, store
 from services.notify import jobs as notify_jobs
 from services.notify import store as notify_store
-from tests.support import ADMIN, ROOT, SECRET, received_event, routed_event
+from tests.support import ADMIN, ROOT, SECRET, migrated_database, received_event, routed_event
 
 DAY = 24 * 3600
 
@@ -415,11 +415,7 @@ class Notify:
 
 @pytest.fixture
 async def notify_db(pg: Postgres) -> AsyncIterator[Notify]:
-    database = f"od_notify_{uuid.uuid4().hex[:8]}"
-    pg.ensure_database(database)
-    settings = Settings(_env_file=None, database_url=pg.url(database), secret_key=SECRET)
-    await provision(settings)
-    await migrate(settings, ("notify",))
+    database, _ = await migrated_database(pg, "notify")
     n = Notify(pg, database)
     try:
         yield n
