@@ -21,6 +21,11 @@ from opendeur.embedded import Postgres, free_port
 from tests.support import ADMIN, RUN_MARKER, SECRET, question, start_up, stop_up
 
 STOP_WITHIN = 15.0  # seconds
+# After a SIGKILL to `up`, each child stops on its own parent-death SIGTERM, with its own graceful
+# stop (uvicorn's and notify's in-flight grace are 10 s each). Usually under a second; once in
+# four local runs 10.3 s, and a CI run under load saw notify still there at 15 s. The test is
+# about no orphan, not about that latency: 30 s.
+ORPHAN_WITHIN = 30.0  # seconds
 
 
 def up_env(tmp: Path, **extra: str) -> dict[str, str]:
@@ -186,8 +191,8 @@ def test_killed_up_takes_its_children_with_it(pg_reachable_dir: Path) -> None:
         killed = time.monotonic()
         proc.kill()
         proc.wait()
-        left = wait_gone([*children, *group(proc.pid)], STOP_WITHIN)
-        assert not left, f"alive {STOP_WITHIN}s after up was killed: {left}"
+        left = wait_gone([*children, *group(proc.pid)], ORPHAN_WITHIN)
+        assert not left, f"alive {ORPHAN_WITHIN}s after up was killed: {left}"
         print(f"\nSIGKILL: {len(children)} children gone in {time.monotonic() - killed:.1f}s")
     finally:
         stop_up(proc, timeout=0)
