@@ -168,7 +168,6 @@ async def test_killing_the_stream_leader_loses_no_question(tmp_path: Path, pg: P
         extra_env={"OPENDEUR_NATS_AUTH": "derived", "OPENDEUR_NATS_REPLICAS": "3"},
     )
     feeder = Feeder("")
-    feeding: asyncio.Task | None = None
     watching: asyncio.Task | None = None
     try:
         s.start()
@@ -186,7 +185,7 @@ async def test_killing_the_stream_leader_loses_no_question(tmp_path: Path, pg: P
         setup = time.monotonic() - started
         progress("streams and consumers R3; feeding")
         feeder.base = s.url("intake")
-        feeding = feeder.task = asyncio.create_task(feeder.run())
+        feeder.task = asyncio.create_task(feeder.run())
         mailed_at: dict[str, float] = {}
         watching = asyncio.create_task(watch_mail(s.smtp, mailed_at))
         await feeder.wait("30 questions accepted", lambda: len(feeder.accepted) >= 30)
@@ -226,7 +225,7 @@ async def test_killing_the_stream_leader_loses_no_question(tmp_path: Path, pg: P
         rejoined = time.monotonic() - restarted_at
         await asyncio.sleep(3)
         feeder.running = False
-        await asyncio.wait_for(feeding, 90)
+        await asyncio.wait_for(feeder.task, 90)
         progress(f"feeding stopped: {len(feeder.accepted)} accepted")
         assert not feeder.refused, feeder.refused[:5]
         accepted = dict(feeder.accepted)
@@ -296,7 +295,7 @@ async def test_killing_the_stream_leader_loses_no_question(tmp_path: Path, pg: P
         )
     finally:
         feeder.running = False
-        for task in (feeding, watching):
+        for task in (feeder.task, watching):
             if task is not None and not task.done():
                 task.cancel()
         s.stop()
