@@ -39,7 +39,7 @@ from opendeur.staff import Gate, Staff
 log = olog.get_logger(component="runtime")
 # Python's cyclic garbage collector, set for a long-running service (docs/performance.md,
 # 3 December 17:00). What a service builds at start-up lives as long as the process (FastAPI,
-# pydantic, SQLAlchemy, phone number and locale data: a few hundred thousand objects), yet every
+# pydantic, SQLAlchemy, phone number and locale data: about 160,000 objects), yet every
 # full collection walked it again: 109-117 ms of CPU in one go in intake under load, every
 # request waiting. Frozen, it is left out; and the youngest generation is collected after
 # 10,000 new containers instead of 700 (intake: 209 collections per 1,500 questions before, 2).
