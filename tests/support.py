@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contracts.events import QuestionReceived, QuestionRouted
@@ -228,6 +229,20 @@ class System(harness.System):
             **self.extra_env,
         }
 
+    def log_events(self, name: str) -> list[dict]:
+        """Every JSON log line of the services whose event is `name`, oldest first per file."""
+        found = []
+        for line in self.logs().splitlines():
+            if name not in line or not line.startswith("{"):
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("event") == name:
+                found.append(entry)
+        return found
+
     async def wait_mail(self, predicate, timeout: float = 30) -> Mail:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -336,6 +351,15 @@ def stop_system(s: System) -> None:
 
 
 LINK = re.compile(r"(http://127\.0\.0\.1:\d+/c/[A-Za-z0-9_.\-]+)")
+
+
+def metric(text: str, name: str, **labels: str) -> float | None:
+    """One sample's value from a /metrics page (None: not there)."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    return None
 
 
 def question(phone: str = "06 12345678", **overrides) -> dict:

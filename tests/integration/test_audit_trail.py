@@ -10,13 +10,12 @@ import asyncpg
 import httpx
 import nats
 import orjson
-from prometheus_client.parser import text_string_to_metric_families
 
 from contracts.events import QuestionUnmatched
 from opendeur.db import make_engine, sessionmaker
 from opendeur.embedded import _pg_bin
 from services.audit import store
-from tests.support import ADMIN, LINK, System, question
+from tests.support import ADMIN, LINK, System, metric, question
 
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 SLOW = 90  # seconds; other systems may share the machine
@@ -54,14 +53,7 @@ def audit_schema_dump(system: System) -> str:
 
 
 def dropped_fields(metrics_text: str, subject: str) -> float:
-    for family in text_string_to_metric_families(metrics_text):
-        for sample in family.samples:
-            if (
-                sample.name == "opendeur_audit_fields_dropped_total"
-                and sample.labels.get("type") == subject
-            ):
-                return sample.value
-    return 0.0
+    return metric(metrics_text, "opendeur_audit_fields_dropped_total", type=subject) or 0.0
 
 
 async def test_editing_one_stored_event_breaks_verification_at_that_seq(system: System) -> None:
@@ -195,11 +187,7 @@ async def test_consent_register_shows_given_accessed_withdrawn_and_erased(system
 
 
 def gauge(metrics_text: str, name: str) -> float:
-    for family in text_string_to_metric_families(metrics_text):
-        for sample in family.samples:
-            if sample.name == name:
-                return sample.value
-    return 0.0
+    return metric(metrics_text, name) or 0.0
 
 
 async def test_the_retention_jobs_run_on_the_system_and_keep_the_recent_trail(
@@ -216,9 +204,5 @@ async def test_the_retention_jobs_run_on_the_system_and_keep_the_recent_trail(
             assert gauge(text, name) > 0, f"{service}'s retention job did not run"
         result = await verify(client, system)
         assert result["ok"] is True and "anchor" not in result
-    failed = [
-        orjson.loads(line).get("task")
-        for line in system.logs().splitlines()
-        if "periodic_failed" in line and line.startswith("{")
-    ]
+    failed = [e.get("task") for e in system.log_events("periodic_failed")]
     assert not {"audit_retention", "notify_retention"} & set(failed), failed

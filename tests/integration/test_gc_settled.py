@@ -5,41 +5,24 @@ young objects are collected in steps of 10,000 instead of 700."""
 
 from __future__ import annotations
 
-import json
-import re
-
 import httpx
 
-from tests.support import System
+from tests.support import System, metric
 
 SERVICES = {"intake", "routing", "notify", "audit"}
 
 
-def settled(system: System) -> dict[str, int]:
-    """Objects each service froze at its last start, from its log."""
-    found = {}
-    for line in system.logs().splitlines():
-        if "heap_settled" not in line:
-            continue
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if entry.get("event") == "heap_settled":
-            found[entry["service"]] = entry["frozen_objects"]
-    return found
-
-
 def young_collections(metrics: str) -> float:
-    match = re.search(r'^python_gc_collections_total\{generation="0"\} (\S+)$', metrics, re.M)
-    assert match, "no collector figures on /metrics"
-    return float(match.group(1))
+    found = metric(metrics, "python_gc_collections_total", generation="0")
+    assert found is not None, "no collector figures on /metrics"
+    return found
 
 
 async def test_services_freeze_their_start_up_heap_and_collect_young_objects_seldom(
     system: System,
 ) -> None:
-    frozen = settled(system)
+    # Objects each service froze at its last start.
+    frozen = {e["service"]: e["frozen_objects"] for e in system.log_events("heap_settled")}
     assert set(frozen) == SERVICES, frozen
     # FastAPI, pydantic, SQLAlchemy and the rest: about 160,000 objects in each service.
     assert all(n > 50_000 for n in frozen.values()), frozen

@@ -30,14 +30,7 @@ async def ask(system: System, **overrides) -> dict:
 
 
 def notify_log(system: System, event: str, question_id: str) -> list[dict]:
-    found = []
-    for line in system.logs().splitlines():
-        if event in line and question_id in line:
-            try:
-                found.append(json.loads(line))
-            except ValueError:
-                continue
-    return [e for e in found if e.get("event") == event and e.get("question_id") == question_id]
+    return [e for e in system.log_events(event) if e.get("question_id") == question_id]
 
 
 async def test_temporary_smtp_errors_are_retried_with_backoff_and_deliver_once(

@@ -20,7 +20,7 @@ from opendeur import links
 from opendeur.embedded import Postgres
 from opendeur.settings import Settings
 from tests.security.conftest import environ
-from tests.support import System, question, start_system, stop_system
+from tests.support import System, metric, question, start_system, stop_system
 
 ANNA, BRAM = "anna.rouw@example.org", "bram.angst@example.org"
 TEAM = "team@zelfhulpnetwerk.invalid"  # OPENDEUR_TEAM_EMAIL's default
@@ -116,8 +116,7 @@ async def alerts_metric(s: System) -> float:
     async with httpx.AsyncClient(timeout=10) as c:
         r = await c.get(s.url("intake") + "/metrics")
     r.raise_for_status()
-    found = re.search(r"^opendeur_pii_access_alerts_total ([0-9.e+]+)$", r.text, re.M)
-    return float(found.group(1)) if found else 0.0
+    return metric(r.text, "opendeur_pii_access_alerts_total") or 0.0
 
 
 async def test_forged_links_for_many_questions_stop_opening_and_alert_the_team(
