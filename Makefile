@@ -18,6 +18,7 @@ $(VENV)/.bench: $(VENV)/.installed
 
 # The reference pipeline (../shared/perf/reference.py) and opendeur, one after the other, with
 # their ratio; e.g. make bench BENCH_ARGS="--questions 1500 --rate 20 --duration 15 --no-audit"
+# (--rounds 5: five alternating rounds and their medians)
 bench: $(VENV)/.bench
 	$(PY) -m opendeur.devtools.bench $(BENCH_ARGS)
 
