@@ -973,6 +973,13 @@ def _main(argv: list[str] | None) -> int:
         "--audit-only", action="store_true", help="only the audit ingest, batched vs one by one"
     )
     args = p.parse_args(argv)
+    if args.rounds < 1:
+        p.error("--rounds takes a number of rounds, 1 or more")
+    if args.rounds > 1 and (args.no_reference or args.reference_only or args.audit_only):
+        p.error(
+            "--rounds compares both pipelines: leave out --no-reference, --reference-only "
+            "and --audit-only"
+        )
     # SIGINT and SIGTERM unwind (even where SIGINT was inherited ignored, as in a background
     # job), so every process the bench started is stopped on the way out.
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -1004,7 +1011,7 @@ def _main(argv: list[str] | None) -> int:
             "load_average_start": load_average(),
         },
     }
-    if args.rounds > 1 and not (args.no_reference or args.reference_only):
+    if args.rounds > 1:
         rounds = []
         for i in range(args.rounds):
             order = ("reference", "opendeur") if i % 2 == 0 else ("opendeur", "reference")

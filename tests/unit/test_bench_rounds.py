@@ -102,3 +102,20 @@ def test_rounds_alternate_which_pipeline_goes_first(
     assert results["rounds"]["detail_round"] == 3
     assert results["ratio"]["saturated_questions_per_s"] == 1.5
     assert len(results["round_results"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--rounds", "0"], "--rounds takes a number of rounds, 1 or more"),
+        (["--rounds", "3", "--no-reference"], "--rounds compares both pipelines"),
+    ],
+)
+def test_rounds_that_cannot_compare_are_refused(
+    argv: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as ended:
+        bench.main(argv)
+
+    assert ended.value.code == 2
+    assert said in capsys.readouterr().err
