@@ -673,7 +673,8 @@ def rounds_table(summary: dict) -> list[str]:
             f"{summary['ratio_questions_per_s'][i]}, CPU per question ratio "
             f"{summary['ratio_cpu_s_per_1000'][i]}"
         )
-    m, ratio = summary["median"], summary["ratio_questions_per_s"]
+    m = summary["median"]
+    ratio = [x for x in summary["ratio_questions_per_s"] if x is not None] or [None]
     lines.append(
         f"median: reference {m['reference_questions_per_s']} q/s, opendeur "
         f"{m['opendeur_questions_per_s']} q/s, ratio {m['saturated_questions_per_s']} "
