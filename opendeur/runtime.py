@@ -30,7 +30,7 @@ from contracts.events import Event
 from contracts.streams import consumers_of
 from opendeur import logging as olog
 from opendeur import messaging, metrics, outbox, web
-from opendeur.db import make_engine, service_url, sessionmaker
+from opendeur.db import SERVICE_POOL, make_engine, service_url, sessionmaker
 from opendeur.errors import Refused
 from opendeur.keys import KeyringError
 from opendeur.settings import Settings, get_settings
@@ -129,7 +129,12 @@ class Runtime:
         self.settings = settings or get_settings()
         self.router = NatsRouter()
         self.broker = messaging.make_broker(self.settings, service)
-        self.engine = make_engine(service_url(self.settings, service), schema=service)
+        self.engine = make_engine(
+            service_url(self.settings, service),
+            pool_size=SERVICE_POOL,
+            max_overflow=0,
+            schema=service,
+        )
         self.sessions = sessionmaker(self.engine)
         self.broker_ready = asyncio.Event()
         self.background: list[Callable[[], Awaitable[None]]] = []
