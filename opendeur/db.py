@@ -101,8 +101,8 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
 # A service process's pool: at most 24 connections (PostgreSQL's max_connections is 200, for two
 # instances of each service and the tools), all kept once opened. Connections beyond pool_size
 # are closed when returned; with 16 kept and 8 more, a burst of 64 POSTs opened 20-43 connections
-# per 1,000 questions, and each costs about 6 ms of CPU (2.7 in the service: the TLS probe,
-# authentication, the codecs' type lookup; 3.4 in PostgreSQL: a process, authentication, and the
+# per 1,000 questions, and each costs about 6 ms of CPU (2.9 in the service: the TLS probe,
+# authentication, the codecs' type lookup; 3.5 in PostgreSQL: a process, authentication, and the
 # type lookup's planning). The pool opens connections only as needed.
 SERVICE_POOL = 24
 
