@@ -14,31 +14,25 @@ depends_on = None
 HELD = "when (old.state = 'routed' and old.contact_id is not null)"
 
 
-def upgrade() -> None:
+def triggers(when: str) -> None:
+    """Routing's two capacity triggers (migration 0002) made again, with `when` (or none)."""
     execute_script(
         f"""
         drop trigger questions_release_capacity on questions;
         drop trigger questions_release_capacity_on_delete on questions;
         create trigger questions_release_capacity
             after update of state, contact_id on questions
-            for each row {HELD} execute function release_capacity();
+            for each row {when} execute function release_capacity();
         create trigger questions_release_capacity_on_delete
             after delete on questions
-            for each row {HELD} execute function release_capacity();
+            for each row {when} execute function release_capacity();
         """
     )
+
+
+def upgrade() -> None:
+    triggers(HELD)
 
 
 def downgrade() -> None:
-    execute_script(
-        """
-        drop trigger questions_release_capacity on questions;
-        drop trigger questions_release_capacity_on_delete on questions;
-        create trigger questions_release_capacity
-            after update of state, contact_id on questions
-            for each row execute function release_capacity();
-        create trigger questions_release_capacity_on_delete
-            after delete on questions
-            for each row execute function release_capacity();
-        """
-    )
+    triggers("")
