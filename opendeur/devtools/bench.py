@@ -643,18 +643,19 @@ def rounds_summary(rounds: list[dict]) -> dict:
 
     ratio = [r["ratio"]["saturated_questions_per_s"] for r in rounds]
     cpu_ratio = [r["ratio"]["cpu_s_per_1000_total"] for r in rounds]
+    reference_q, opendeur_q = throughput("reference"), throughput("opendeur")
     return {
         "rounds": len(rounds),
         "first": [r["first"] for r in rounds],
-        "reference_questions_per_s": throughput("reference"),
-        "opendeur_questions_per_s": throughput("opendeur"),
+        "reference_questions_per_s": reference_q,
+        "opendeur_questions_per_s": opendeur_q,
         "reference_cpu_s_per_1000": cpu("reference"),
         "opendeur_cpu_s_per_1000": cpu("opendeur"),
         "ratio_questions_per_s": ratio,
         "ratio_cpu_s_per_1000": cpu_ratio,
         "median": {
-            "reference_questions_per_s": median(throughput("reference")),
-            "opendeur_questions_per_s": median(throughput("opendeur")),
+            "reference_questions_per_s": median(reference_q),
+            "opendeur_questions_per_s": median(opendeur_q),
             "saturated_questions_per_s": median([x for x in ratio if x is not None]),
             "cpu_s_per_1000_total": median([x for x in cpu_ratio if x is not None]),
         },

@@ -93,20 +93,18 @@ async def test_routing_a_new_question_takes_a_place_without_calling_the_release(
 
 
 @pytest.mark.parametrize(
-    ("leaves", "after"),
+    "leaves",
     [
-        ("update questions set state = 'done' where question_id = $1", {"anna": 0, "bert": 0}),
-        ("update questions set contact_id = 'bert' where question_id = $1", {"anna": 0, "bert": 0}),
-        (
-            "update questions set state = 'unmatched', contact_id = null where question_id = $1",
-            {"anna": 0, "bert": 0},
-        ),
-        ("delete from questions where question_id = $1", {"anna": 0, "bert": 0}),
+        "update questions set state = 'done' where question_id = $1",
+        # re-routed (bert's place is taken by route_to, not by the trigger)
+        "update questions set contact_id = 'bert' where question_id = $1",
+        "update questions set state = 'unmatched', contact_id = null where question_id = $1",
+        "delete from questions where question_id = $1",
     ],
     ids=["outcome", "re-routed", "team-queue", "deleted"],
 )
 async def test_a_question_that_held_a_place_gives_it_back_once(
-    admin: asyncpg.Connection, leaves: str, after: dict[str, int]
+    admin: asyncpg.Connection, leaves: str
 ) -> None:
     qid = await new_question(admin)
     await route(admin, qid, "anna")
@@ -116,5 +114,5 @@ async def test_a_question_that_held_a_place_gives_it_back_once(
         before = await release_calls(admin)
         await admin.execute(leaves, qid)
 
-        assert await open_counts(admin) == after
+        assert await open_counts(admin) == {"anna": 0, "bert": 0}
         assert await release_calls(admin) == before + 1
