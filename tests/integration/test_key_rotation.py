@@ -16,6 +16,7 @@ import pytest
 
 from opendeur import rotation
 from opendeur.embedded import Postgres
+from opendeur.keystore import FileKeyStore
 from opendeur.settings import Settings
 from tests.support import (
     GROUPS_CSV,
@@ -57,8 +58,8 @@ def settings_of(s: System) -> Settings:
 
 
 async def key_ids(s: System) -> dict[str, list[str]]:
-    """Which master keys wrap the data keys: intake's key store (one file per question; its table
-    holds none) and notify's table."""
+    """Which master keys wrap the data keys: intake's key store (its table holds none) and
+    notify's table."""
     conn = await asyncpg.connect(s.pg.url(s.database))
     try:
         in_table = await conn.fetchval(
@@ -68,8 +69,12 @@ async def key_ids(s: System) -> dict[str, list[str]]:
     finally:
         await conn.close()
     assert in_table == 0
-    records = [p.read_bytes() for p in (s.data_dir / "intake-keys").iterdir()]
-    assert records
+    keys = FileKeyStore(s.data_dir / "intake-keys")  # a process of its own beside intake
+    try:
+        records = [keys.get_sync(q) for q in keys.ids()]
+    finally:
+        keys.close()
+    assert records and None not in records
     return {
         "intake.keystore": sorted({r.partition(b":")[0].decode() for r in records}),
         "notify.contacts": sorted({bytes(r[0]).partition(b":")[0].decode() for r in rows}),
