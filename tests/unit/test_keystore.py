@@ -4,6 +4,7 @@ several processes share it, a crash's cut record is skipped, the old layout is a
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import shutil
 import stat
@@ -191,17 +192,26 @@ def test_a_record_cut_by_a_crash_is_skipped_and_the_rest_read(tmp_path: Path) ->
 def test_a_record_another_process_is_still_writing_is_read_once_it_is_whole(
     tmp_path: Path,
 ) -> None:
+    """The writer (holding its segment's flock) is mid-way through a record at the end: the
+    reader reads it again until it is whole. A record cut in the middle of a segment (a failed
+    write) hides nothing after it."""
     directory = tmp_path / "keys"
     reader = FileKeyStore(directory)
     ring = Envelope(K1)
-    (q1, w1), (q2, w2) = [(uuid.uuid4(), ring.new_data_key()[1]) for _ in range(2)]
-    r1, r2 = keystore._encode(q1, w1), keystore._encode(q2, w2)
+    (q1, w1), (q2, w2), (q3, w3) = [(uuid.uuid4(), ring.new_data_key()[1]) for _ in range(3)]
+    r1, r2, r3 = (keystore._encode(q, w) for q, w in ((q1, w1), (q2, w2), (q3, w3)))
     segment = directory / f"seg-{uuid.uuid4().hex}.keys"
-    segment.write_bytes(r1[:100] + bytes(156) + r2)  # the first record half written
-    assert reader.get_sync(q1) is None
-    with segment.open("r+b") as f:
-        f.write(r1)
-    assert reader.get_sync(q1) == w1 and reader.get_sync(q2) == w2
+    segment.write_bytes(r1[:100] + bytes(100))
+    with segment.open("r+b") as writer:
+        fcntl.flock(writer, fcntl.LOCK_EX)
+        assert reader.get_sync(q1) is None
+        writer.write(r1)
+        writer.flush()
+        assert reader.get_sync(q1) == w1
+        writer.write(r2[:100] + bytes(156) + r3)  # the second cut (its write failed), a third
+        writer.flush()
+        assert reader.get_sync(q3) == w3 and reader.get_sync(q2) is None
+        assert sorted(reader.ids()) == sorted([q1, q3])
 
 
 def test_puts_in_flight_share_one_sync_and_a_failed_sync_fails_them(
@@ -290,3 +300,62 @@ def test_location_defaults_to_the_data_dir_and_odd_settings_are_refused(tmp_path
     for bad in ("vault:transit/opendeur", "file:", str(tmp_path)):
         with pytest.raises(KeyStoreError, match="OPENDEUR_INTAKE_KEYSTORE"):
             open_keystore(Settings(_env_file=None, intake_keystore=bad))
+
+
+def test_a_destroy_that_failed_is_done_again_by_its_retry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk fails the sync of the zeros: the destroy raises (the erasure is not done) and
+    keeps what it knows, so the retry (the sweep, a second withdrawal) zeroes and syncs again."""
+    store = FileKeyStore(tmp_path / "keys")
+    qid, wrapped = uuid.uuid4(), Envelope(K1).new_data_key()[1]
+    store.put_sync(qid, wrapped)
+    syncs = []
+
+    def failing(fd: int) -> None:
+        syncs.append(fd)
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(keystore, "_datasync", failing)
+    with pytest.raises(KeyStoreError, match="could not overwrite a record on disk"):
+        store.destroy_sync(qid)
+    monkeypatch.setattr(keystore, "_datasync", lambda fd: syncs.append(fd) or os.fdatasync(fd))
+    syncs.clear()
+    store.destroy_sync(qid)
+    assert syncs, "the retry must write and sync the zeros again"
+    assert wrapped not in on_disk(store.dir) and FileKeyStore(store.dir).get_sync(qid) is None
+
+
+def test_a_short_write_fails_the_put_and_the_next_record_goes_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FileKeyStore(tmp_path / "keys")
+    ring = Envelope(K1)
+    (q1, w1), (q2, w2), (q3, w3) = [(uuid.uuid4(), ring.new_data_key()[1]) for _ in range(3)]
+    store.put_sync(q1, w1)
+    real = os.pwrite
+    monkeypatch.setattr(os, "pwrite", lambda fd, data, offset: real(fd, data[:100], offset))
+    with pytest.raises(KeyStoreError, match="could not write a record to disk"):
+        store.put_sync(q2, w2)
+    monkeypatch.setattr(os, "pwrite", real)
+    store.put_sync(q3, w3)
+    assert len(list(store.dir.glob("seg-*.keys"))) == 2
+    again = FileKeyStore(store.dir)
+    assert (again.get_sync(q1), again.get_sync(q2), again.get_sync(q3)) == (w1, None, w3)
+
+
+def test_a_segment_left_empty_by_a_process_that_is_gone_is_collected_at_open(
+    tmp_path: Path,
+) -> None:
+    first = FileKeyStore(tmp_path / "keys", segment_slots=2)
+    ring = Envelope(K1)
+    records = [(uuid.uuid4(), ring.new_data_key()[1]) for _ in range(3)]
+    for qid, wrapped in records:
+        first.put_sync(qid, wrapped)
+    full, last = sorted(first.dir.glob("seg-*.keys"))
+    first.destroy_sync(records[2][0])  # the last segment is empty, but still appended to
+    assert last.exists()
+    first.close()  # the process ends
+    again = FileKeyStore(tmp_path / "keys")
+    assert sorted(again.dir.glob("seg-*.keys")) == [full]
+    assert [again.get_sync(q) for q, _ in records] == [records[0][1], records[1][1], None]
