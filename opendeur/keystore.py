@@ -354,21 +354,26 @@ class FileKeyStore:
             self._written += 1
             return self._written
 
+    def _sync_once(self) -> None:
+        """One fdatasync of the writer's segment: what was written before it began is then on
+        disk, or, when it fails, lost (`_failed_sync`)."""
+        with self._mutex:
+            assert self._writer is not None
+            target, fd = self._written, os.dup(self._wfd)
+        try:
+            _datasync(fd)
+        except OSError:
+            self._failed_sync()
+        else:
+            with self._mutex:
+                self._synced = max(self._synced, target)
+        finally:
+            os.close(fd)
+
     def _sync_through(self, seq: int) -> None:
         """Block until the records up to `seq` are on disk (or fail if their sync failed)."""
         if seq > self._synced and seq > self._lost:
-            with self._mutex:
-                assert self._writer is not None
-                target, fd = self._written, os.dup(self._wfd)
-            try:
-                _datasync(fd)
-            except OSError:
-                self._failed_sync()
-            else:
-                with self._mutex:
-                    self._synced = max(self._synced, target)
-            finally:
-                os.close(fd)
+            self._sync_once()
         if seq <= self._lost:  # checked after the sync too: a concurrent one may have failed
             raise KeyStoreError("the key store could not write a record to disk")
 
@@ -381,18 +386,7 @@ class FileKeyStore:
 
     async def _group_sync(self) -> None:
         try:
-            with self._mutex:
-                assert self._writer is not None
-                target, fd = self._written, os.dup(self._wfd)
-            try:
-                await asyncio.to_thread(_datasync, fd)
-            except OSError:
-                self._failed_sync()
-            else:
-                with self._mutex:
-                    self._synced = max(self._synced, target)
-            finally:
-                os.close(fd)
+            await asyncio.to_thread(self._sync_once)
         finally:
             self._syncing = None
 
