@@ -137,18 +137,35 @@ def _decode(slot: bytes) -> tuple[UUID, bytes] | None:
     return UUID(bytes=qid), slot[_HEAD.size : _HEAD.size + length]
 
 
+def _slots(data: bytes) -> list[bytes]:
+    """The whole slots in bytes read from a segment (a cut last one is left out)."""
+    return [data[i * SLOT : (i + 1) * SLOT] for i in range(len(data) // SLOT)]
+
+
+def _whole(slot: bytes) -> bool:
+    """Whether the slot holds a whole record (not zeros, not cut)."""
+    try:
+        return _decode(slot) is not None
+    except _Torn:
+        return False
+
+
+def _wipe(fd: int, path: Path) -> None:
+    """Overwrite the open file with zeros, sync, unlink (the caller fsyncs the directory)."""
+    size = os.fstat(fd).st_size
+    if size:
+        os.pwrite(fd, bytes(size), 0)
+        os.fsync(fd)
+    os.unlink(path)
+
+
 def _shred_file(path: Path) -> None:
-    """Overwrite a file with zeros, sync, unlink (the caller fsyncs the directory)."""
     try:
         fd = os.open(path, os.O_RDWR)
     except FileNotFoundError:
         return
     try:
-        size = os.fstat(fd).st_size
-        if size:
-            os.pwrite(fd, bytes(size), 0)
-            os.fsync(fd)
-        os.unlink(path)
+        _wipe(fd, path)
     finally:
         os.close(fd)
 
@@ -260,7 +277,7 @@ class FileKeyStore:
     def _scan(self, name: str, fd: int) -> None:
         start = self._scanned[name]
         data = os.pread(fd, max(0, os.fstat(fd).st_size - start * SLOT), start * SLOT)
-        slots = [data[i * SLOT : (i + 1) * SLOT] for i in range(len(data) // SLOT)]
+        slots = _slots(data)
         for i, slot in enumerate(slots):
             try:
                 record = _decode(slot)
@@ -436,17 +453,9 @@ class FileKeyStore:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     continue  # another process still appends to it
-                data = os.pread(fd, os.fstat(fd).st_size, 0)
-                whole = []
-                for i in range(len(data) // SLOT):
-                    with contextlib.suppress(_Torn):
-                        whole.append(_decode(data[i * SLOT : (i + 1) * SLOT]))
-                if any(r is not None for r in whole):
+                if any(map(_whole, _slots(os.pread(fd, os.fstat(fd).st_size, 0)))):
                     continue  # a record this process had not read yet: keep the segment
-                if data:
-                    os.pwrite(fd, bytes(len(data)), 0)
-                    os.fsync(fd)
-                os.unlink(path)
+                _wipe(fd, path)
                 gone = True
                 with self._mutex:
                     self._forget(name)
@@ -459,10 +468,11 @@ class FileKeyStore:
         """Move the one-file-per-question records of the store of before into a segment, then
         shred their files (under the store lock, at open). Also removes a new segment's
         temporary file that a crash left before its rename (empty, or never renamed)."""
-        for entry in os.scandir(self.dir):
-            if entry.name.startswith(".new-seg-"):
-                _shred_file(Path(entry.path))
-        old = sorted(e.name for e in os.scandir(self.dir) if _LEGACY.match(e.name))
+        names = os.listdir(self.dir)
+        for name in names:
+            if name.startswith(".new-seg-"):
+                _shred_file(self.dir / name)
+        old = sorted(n for n in names if _LEGACY.match(n))
         if not old:
             return
         self._refresh()
