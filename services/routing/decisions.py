@@ -55,14 +55,62 @@ async def route(
         q = await store.get_question(session, qid)
     if q is None or q["state"] in ("done", "closed", "erased"):
         return None
-    need = Need(
+    need = _need(q)
+    result = await decide(session, need, now, _taker(session, q, now))
+    return await _outcome(session, q, result, now)
+
+
+async def route_received(session: AsyncSession, values: dict, now: datetime) -> Event | None:
+    """Store a question just received and decide for it: `route` for a new row, with the first
+    choice's take and the insert in one statement (store.insert_routed). When no choice is
+    taken it is stored as it came; a copy stored before is decided as `route` does."""
+    q = {
+        **values,
+        "state": "new",
+        "group_id": None,
+        "contact_id": None,
+        "reason": None,
+        "attempt": 0,
+        "tried_groups": [],
+    }
+    stored = False
+    then = _taker(session, q, now)
+
+    async def take(choice: Routed) -> int | None:
+        nonlocal stored
+        if stored:
+            return await then(choice)
+        attempt = await store.insert_routed(
+            session, values, choice.group_id, choice.contact_id, choice.reason, _schedule(q, now)
+        )
+        stored = True
+        return attempt
+
+    try:
+        result = await decide(session, _need(q), now, take)
+    except store.Stored:
+        return await route(session, values["question_id"], now)
+    if not stored:
+        new = await store.insert_question(session, values)
+        if new is None:
+            return await route(session, values["question_id"], now)
+        q = new
+    return await _outcome(session, q, result, now)
+
+
+def _need(q: dict) -> Need:
+    return Need(
         topic=q["topic"],
         municipality=regions.municipality_for(q["pc4"]),
         language=q["language"],
         professional_help_advised=q["priority"],
         exclude_groups=frozenset(q["tried_groups"]),
     )
-    result = await decide(session, need, now, _taker(session, q, now))
+
+
+async def _outcome(
+    session: AsyncSession, q: dict, result: tuple[Routed, int] | Unmatched, now: datetime
+) -> Event:
     event: Event
     if isinstance(result, Unmatched):
         event = await to_team(session, q, result.reason, now)
@@ -70,7 +118,7 @@ async def route(
         event = _routed(q, *result)
     log.info(
         "routed",
-        question_id=str(qid),
+        question_id=str(q["question_id"]),
         outcome=event.subject,
         reason=getattr(result, "reason", None),
     )
@@ -153,12 +201,17 @@ async def to_team(session: AsyncSession, q: dict, reason: str, now: datetime) ->
     )
 
 
+def _schedule(q: dict, now: datetime) -> list[tuple[str, datetime]]:
+    """The question's escalation timers from now on (levels already past are not replayed)."""
+    schedule = clock.escalation_schedule(q["received_at"], q["respond_before"])
+    return [(lvl, due) for lvl, due in schedule if due > now or lvl == "breach"]
+
+
 def _taker(session: AsyncSession, q: dict, now: datetime) -> Take:
     """`Take` for this question: route it to the choice if the contact has room, with its
     escalation timers from now on (a re-routed question keeps its deadline, levels already past
     are not replayed)."""
-    schedule = clock.escalation_schedule(q["received_at"], q["respond_before"])
-    schedule = [(lvl, due) for lvl, due in schedule if due > now or lvl == "breach"]
+    schedule = _schedule(q, now)
 
     async def take(choice: Routed) -> int | None:
         return await store.route_to(

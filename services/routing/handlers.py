@@ -24,7 +24,7 @@ from services.routing import decisions, store
 
 
 async def on_question_received(event: QuestionReceived, db: AsyncSession) -> Event | None:
-    new = await store.insert_question(
+    return await decisions.route_received(
         db,
         {
             "question_id": event.question_id,
@@ -39,8 +39,8 @@ async def on_question_received(event: QuestionReceived, db: AsyncSession) -> Eve
             "received_at": event.received_at,
             "respond_before": event.respond_before,
         },
+        datetime.now(UTC),
     )
-    return await decisions.route(db, event.question_id, datetime.now(UTC), new)
 
 
 async def on_callback_done(event: CallbackDone, db: AsyncSession) -> Event | None:

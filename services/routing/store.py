@@ -227,6 +227,79 @@ async def route_to(
     return result.scalar()
 
 
+# Store a received question and route it to one contact, in one statement (insert_routed).
+INSERT_ROUTED_SQL = """
+with held as (
+    update contacts set open_count = open_count + 1
+    where contact_id = $13 and active and open_count < max_open
+      and not exists (select from questions where question_id = $1)
+    returning 1
+), h as (
+    select exists (select from held) as routed
+), q as (
+    insert into questions (question_id, reference, channel, topic, pc4, municipality, language,
+                           priority, wants_to_start_group, received_at, respond_before, state,
+                           group_id, contact_id, reason, attempt, tried_groups)
+    select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+           case when h.routed then 'routed' else 'new' end,
+           case when h.routed then $12 end, case when h.routed then $13 end,
+           case when h.routed then $14 end, case when h.routed then 1 else 0 end,
+           case when h.routed then array[$12::text] else '{}' end
+    from h
+    on conflict (question_id) do nothing
+    returning state, attempt
+), timers as (
+    insert into timers (question_id, level, due_at)
+    select $1, l, d from unnest($15::text[], $16::timestamptz[]) as s(l, d)
+    where exists (select from q where state = 'routed')
+)
+select (select routed from h) as held, q.state, q.attempt from h left join q on true
+"""
+
+
+class Stored(Exception):
+    """The question was stored before this copy of it (insert_routed changed nothing)."""
+
+
+async def insert_routed(
+    session: AsyncSession,
+    values: dict,
+    group_id: str,
+    contact_id: str,
+    reason: str,
+    schedule: list[tuple[str, datetime]],
+) -> int | None:
+    """Store a question just received and, if the contact has room, route it to them with its
+    timers, in one statement: `insert_question` and `route_to` at once, for a question's first
+    decision (a statement, and the update of the row just inserted, saved). Its attempt number
+    (1); None when the contact was full or no longer active, the question then stored as new
+    for the next choice's `route_to`. Raises `Stored` when the question was there already (a
+    second copy), changing nothing: the place is only taken for a question not stored yet, and
+    given back in this transaction if a copy of it was stored meanwhile (the insert's conflict).
+    """
+    row = (
+        await driver_sql(
+            session,
+            INSERT_ROUTED_SQL,
+            *(values[k] for k in QUESTION_FIELDS),
+            group_id,
+            contact_id,
+            reason,
+            [lvl for lvl, _ in schedule],
+            [d for _, d in schedule],
+        )
+    ).first()
+    if row["state"] is None:
+        if row["held"]:
+            await driver_sql(
+                session,
+                "update contacts set open_count = open_count - 1 where contact_id = $1",
+                contact_id,
+            )
+        raise Stored
+    return row["attempt"] if row["state"] == "routed" else None
+
+
 async def set_state(
     session: AsyncSession, qid: UUID, state: str, reason: str | None = None
 ) -> None:
