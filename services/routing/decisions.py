@@ -5,7 +5,7 @@ triage page; the caller's transaction holds it, the caller stages the returned e
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,6 +64,12 @@ async def route_received(session: AsyncSession, values: dict, now: datetime) -> 
     """Store a question just received and decide for it: `route` for a new row, with the first
     choice's take and the insert in one statement (store.insert_routed). When no choice is
     taken it is stored as it came; a copy stored before is decided as `route` does."""
+    # As the row would give them back: in UTC (the event says the same instant either way).
+    values = {
+        **values,
+        "received_at": values["received_at"].astimezone(UTC),
+        "respond_before": values["respond_before"].astimezone(UTC),
+    }
     q = {
         **values,
         "state": "new",

@@ -276,6 +276,12 @@ async def insert_routed(
     for the next choice's `route_to`. Raises `Stored` when the question was there already (a
     second copy), changing nothing: the place is only taken for a question not stored yet, and
     given back in this transaction if a copy of it was stored meanwhile (the insert's conflict).
+
+    The contact's row is locked before the insert waits for such a copy's transaction: if that
+    transaction then routes another question to the same contact, one of the two is aborted as
+    a deadlock (its batch is retried; capacity stays right). Two copies of one question handled
+    at once are rare; `insert_question` first and `route_to` after could not deadlock so, at a
+    statement more for every question.
     """
     row = (
         await driver_sql(

@@ -1,0 +1,152 @@
+"""A received question's first decision (routing's `decisions.route_received`, which stores the
+question and takes the first choice's place in one statement) leaves the same question row, the
+same timers, the same counts and the same event as the two statements of before (store it, then
+`decisions.route`), on a real PostgreSQL, in each way a decision can go."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+
+import asyncpg
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opendeur.db import make_engine, service_url, sessionmaker
+from opendeur.embedded import Postgres
+from services.routing import decisions, store
+from services.routing.cache import GROUPS
+from tests.support import migrated_database
+
+NOW = datetime.now(UTC)
+PLUS_TWO = timezone(timedelta(hours=2))
+SETUP = """
+insert into groups (group_id, name, topics, online) values ('g1', 'G1', '{angst}', true),
+                                                          ('g2', 'G2', '{angst}', true);
+insert into contacts (contact_id, group_id, max_open) values ('anna', 'g1', 2), ('bert', 'g2', 5);
+"""
+
+
+async def old_path(session: AsyncSession, v: dict) -> object:
+    return await decisions.route(
+        session, v["question_id"], NOW, await store.insert_question(session, v)
+    )
+
+
+async def new_path(session: AsyncSession, v: dict) -> object:
+    return await decisions.route_received(session, v, NOW)
+
+
+def values(**changes: object) -> dict:
+    return {
+        "question_id": uuid.uuid4(),
+        "reference": "OD-TEST-0001",
+        "channel": "web",
+        "topic": "angst",
+        "pc4": None,
+        "municipality": None,
+        "language": "nl",
+        "priority": False,
+        "wants_to_start_group": False,
+        "received_at": NOW,
+        "respond_before": NOW + timedelta(hours=24),
+        **changes,
+    }
+
+
+@pytest.fixture
+def database(pg: Postgres) -> Callable[[], Awaitable[tuple]]:
+    """A fresh migrated routing database with two groups: (owner connection, routing's engine)."""
+
+    async def fresh() -> tuple[asyncpg.Connection, object]:
+        name, settings = await migrated_database(pg, "routing")
+        owner = await asyncpg.connect(pg.url(name), server_settings={"search_path": "routing"})
+        await owner.execute(SETUP)
+        GROUPS.version = None  # another test's database may be at the same version
+        return owner, make_engine(service_url(settings, "routing"), pool_size=2, schema="routing")
+
+    return fresh
+
+
+async def outcome(owner: asyncpg.Connection, qid: uuid.UUID, event: object) -> tuple:
+    """The question row, its timers, every contact's count, and the event (without its ids)."""
+    row = await owner.fetchrow("select * from questions where question_id = $1", qid)
+    timers = await owner.fetch(
+        "select level, due_at, fired_at from timers where question_id = $1 order by level", qid
+    )
+    counts = await owner.fetch("select contact_id, open_count from contacts order by 1")
+    routed = await owner.fetch(
+        "select contact_id, count(*) from questions where state = 'routed' group by 1 order by 1"
+    )
+    assert [tuple(r) for r in counts if r[1]] == [tuple(r) for r in routed]  # the counter holds
+    return (
+        {k: v for k, v in dict(row).items() if k != "updated_at"} if row else None,
+        [tuple(t) for t in timers],
+        [tuple(c) for c in counts],
+        None
+        if event is None
+        else event.model_dump(mode="json", exclude={"event_id", "occurred_at"}),  # type: ignore[attr-defined]
+    )
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "routed",
+        "received in another zone",
+        "crisis: the team, no place taken",
+        "no topic",
+        "first contact full by the time of the take",
+        "every contact full by the time of the take",
+        "a copy stored before",
+        "a copy routed before",
+    ],
+)
+async def test_the_first_decision_ends_as_the_two_statements_of_before(
+    database: Callable, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    v = values()
+    if case == "received in another zone":
+        v = values(
+            received_at=NOW.astimezone(PLUS_TWO),
+            respond_before=(NOW + timedelta(hours=24)).astimezone(PLUS_TWO),
+        )
+    elif case.startswith("crisis"):
+        v = values(priority=True)
+    elif case == "no topic":
+        v = values(topic=None)
+    ended = {}
+    for name, path in (("before", old_path), ("now", new_path)):  # each on a fresh database
+        owner, engine = await database()
+        if "full by the time of the take" in case:
+            # The decision reads room that another router has taken before its take.
+            full = "anna" if case.startswith("first") else "%"
+            await owner.execute("update contacts set max_open = 0 where contact_id like $1", full)
+            read = store.contacts_of
+
+            async def with_room(session: AsyncSession, ids: list[str], read=read) -> tuple:
+                version, contacts = await read(session, ids)
+                return version, {
+                    g: [replace(c, max_open=5, open_count=0) for c in cs]
+                    for g, cs in contacts.items()
+                }
+
+            monkeypatch.setattr(store, "contacts_of", with_room)
+        elif case.startswith("a copy"):
+            async with sessionmaker(engine)() as session, session.begin():
+                if case == "a copy stored before":
+                    await store.insert_question(session, v)
+                else:
+                    await old_path(session, v)
+        try:
+            async with sessionmaker(engine)() as session, session.begin():
+                event = await path(session, v)
+            ended[name] = await outcome(owner, v["question_id"], event)
+        finally:
+            monkeypatch.undo()
+            await owner.close()
+            await engine.dispose()
+    assert ended["now"][0]["state"] in ("routed", "unmatched")
+    assert ended["now"] == ended["before"]
