@@ -127,9 +127,8 @@ class Dispatcher:
                 jobs: list[store.Job] = []
                 if room > 0:
                     try:
-                        # One statement, atomic on its own: no BEGIN and COMMIT round trips.
-                        async with autocommit(self.rt.engine) as conn:
-                            jobs = await store.claim_due(conn, room)
+                        async with self.rt.sessions() as session, session.begin():
+                            jobs = await store.claim_due(session, room)
                     except Exception as exc:
                         log.warning("queue_unavailable", error=type(exc).__name__)
                 for job in jobs:

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from opendeur.db import driver_sql
 from opendeur.keys import Envelope, KeyringError
@@ -334,7 +334,7 @@ async def enqueue(
     return result.first() is not None
 
 
-async def claim_due(session: AsyncSession | AsyncConnection, limit: int) -> list[Job]:
+async def claim_due(session: AsyncSession, limit: int) -> list[Job]:
     """Take up to `limit` due jobs for this process; other instances skip the locked rows.
     One statement: the claim, the first channel to try, and the contact's (encrypted) row."""
     rows = (
