@@ -46,6 +46,26 @@ RUN_MARKER = "PYTEST_OPENDEUR_RUN"
 STOP_TIMEOUT = harness.STOP_GRACE  # seconds `up` has to stop on SIGTERM before its group is killed
 
 
+def received_values(**changes: object) -> dict:
+    """A received question's values as routing's handler stores them (store.QUESTION_FIELDS),
+    received now with the promise a day later."""
+    now = datetime.now(UTC)
+    return {
+        "question_id": uuid.uuid4(),
+        "reference": "OD-TEST-0001",
+        "channel": "web",
+        "topic": "angst",
+        "pc4": None,
+        "municipality": None,
+        "language": "nl",
+        "priority": False,
+        "wants_to_start_group": False,
+        "received_at": now,
+        "respond_before": now + timedelta(hours=24),
+        **changes,
+    }
+
+
 async def migrated_database(pg: Postgres, service: str) -> tuple[str, Settings]:
     """A fresh database on `pg` with one service's role and schema, migrated as `opendeur
     migrate` does: its name and settings (the owner's URL; `service_url` gives the service's)."""

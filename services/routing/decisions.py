@@ -56,7 +56,7 @@ async def route(
     if q is None or q["state"] in ("done", "closed", "erased"):
         return None
     need = _need(q)
-    result = await decide(session, need, now, _taker(session, q, now))
+    result = await decide(session, need, now, _taker(session, qid, _schedule(q, now)))
     return await _outcome(session, q, result, now)
 
 
@@ -80,14 +80,15 @@ async def route_received(session: AsyncSession, values: dict, now: datetime) -> 
         "tried_groups": [],
     }
     stored = False
-    then = _taker(session, q, now)
+    schedule = _schedule(q, now)
+    then = _taker(session, values["question_id"], schedule)
 
     async def take(choice: Routed) -> int | None:
         nonlocal stored
         if stored:
             return await then(choice)
         attempt = await store.insert_routed(
-            session, values, choice.group_id, choice.contact_id, choice.reason, _schedule(q, now)
+            session, values, choice.group_id, choice.contact_id, choice.reason, schedule
         )
         stored = True
         return attempt
@@ -213,16 +214,15 @@ def _schedule(q: dict, now: datetime) -> list[tuple[str, datetime]]:
     return [(lvl, due) for lvl, due in schedule if due > now or lvl == "breach"]
 
 
-def _taker(session: AsyncSession, q: dict, now: datetime) -> Take:
+def _taker(session: AsyncSession, qid: UUID, schedule: list[tuple[str, datetime]]) -> Take:
     """`Take` for this question: route it to the choice if the contact has room, with its
-    escalation timers from now on (a re-routed question keeps its deadline, levels already past
-    are not replayed)."""
-    schedule = _schedule(q, now)
+    escalation timers `schedule` (`_schedule`: a re-routed question keeps its deadline, levels
+    already past are not replayed)."""
 
     async def take(choice: Routed) -> int | None:
         return await store.route_to(
             session,
-            q["question_id"],
+            qid,
             choice.group_id,
             choice.contact_id,
             choice.reason,
@@ -265,7 +265,7 @@ async def assign(session: AsyncSession, qid: UUID, group_id: str, now: datetime)
         raise Refused("unknown_group", "There is no group with this id.", "group_id")
     if group.status != "active":
         raise Refused("group_not_active", "This group is paused or left.", "group_id")
-    take = _taker(session, q, now)
+    take = _taker(session, q["question_id"], _schedule(q, now))
     # Another router may take a place between read and update: try the next one.
     for candidate in by_load(group, q["language"]):
         choice = Routed(

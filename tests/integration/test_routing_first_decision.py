@@ -19,6 +19,7 @@ from opendeur.embedded import Postgres
 from services.routing import decisions, store
 from services.routing.cache import GROUPS
 from tests.support import migrated_database
+from tests.support import received_values as values
 
 NOW = datetime.now(UTC)
 PLUS_TWO = timezone(timedelta(hours=2))
@@ -37,23 +38,6 @@ async def old_path(session: AsyncSession, v: dict) -> object:
 
 async def new_path(session: AsyncSession, v: dict) -> object:
     return await decisions.route_received(session, v, NOW)
-
-
-def values(**changes: object) -> dict:
-    return {
-        "question_id": uuid.uuid4(),
-        "reference": "OD-TEST-0001",
-        "channel": "web",
-        "topic": "angst",
-        "pc4": None,
-        "municipality": None,
-        "language": "nl",
-        "priority": False,
-        "wants_to_start_group": False,
-        "received_at": NOW,
-        "respond_before": NOW + timedelta(hours=24),
-        **changes,
-    }
 
 
 @pytest.fixture

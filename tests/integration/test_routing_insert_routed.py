@@ -18,6 +18,7 @@ from opendeur.db import make_engine, service_url, sessionmaker
 from opendeur.embedded import Postgres
 from services.routing import store
 from tests.support import migrated_database
+from tests.support import received_values as values
 
 NOW = datetime.now(UTC)
 SCHEDULE = [
@@ -45,22 +46,6 @@ async def db(pg: Postgres) -> AsyncIterator[tuple[asyncpg.Connection, AsyncEngin
     finally:
         await engine.dispose()
         await owner.close()
-
-
-def values() -> dict:
-    return {
-        "question_id": uuid.uuid4(),
-        "reference": "OD-TEST-0001",
-        "channel": "web",
-        "topic": "angst",
-        "pc4": None,
-        "municipality": None,
-        "language": "nl",
-        "priority": False,
-        "wants_to_start_group": False,
-        "received_at": NOW,
-        "respond_before": NOW + timedelta(hours=24),
-    }
 
 
 async def state(owner: asyncpg.Connection, qid: uuid.UUID) -> tuple:
