@@ -46,6 +46,7 @@ log = olog.get_logger(component="runtime")
 GC_THRESHOLDS = (10_000, 10, 10)
 # A service's handler of one event type: the event and the open session of its batch.
 Handler = Callable[[Any, AsyncSession], Awaitable[Event | list[Event] | None]]
+BatchFn = Callable[[list[Any], AsyncSession], Awaitable[list[Event] | None]]
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -151,34 +152,63 @@ class Runtime:
         without calling `fn`), calls `fn` for each new event in order with the open session,
         stages what it returns in the outbox (one multi-row insert), commits once, wakes the
         relay and `after_commit`, then acks. Handlers never commit, claim or stage themselves."""
-        spec = next(c for c in consumers_of(self.service) if c.subject == event_type.subject)
 
         def deco(fn: Handler) -> Handler:
-            async def apply(events: list[Event]) -> None:
+            async def each(events: list[Event], session: AsyncSession) -> list[Event]:
                 staged: list[Event] = []
-                async with self.sessions() as session, session.begin():
-                    fresh = await outbox.claim_all(
-                        session, spec.durable, [e.event_id for e in events]
-                    )
-                    for event in events:
-                        if event.event_id not in fresh:
-                            continue
-                        fresh.discard(event.event_id)  # twice in one batch: applied once
-                        got = await fn(event, session)
-                        if isinstance(got, Event):
-                            staged.append(got)
-                        elif got:
-                            staged.extend(got)
-                    await outbox.add(session, *staged)
-                if staged:
-                    outbox.wake_relay()
-                if after_commit is not None:
-                    after_commit()
+                for event in events:
+                    got = await fn(event, session)
+                    if isinstance(got, Event):
+                        staged.append(got)
+                    elif got:
+                        staged.extend(got)
+                return staged
 
-            messaging.subscribe(self.router, lambda: self.broker, spec, apply)
+            self._consume(event_type, each, after_commit)
             return fn
 
         return deco
+
+    def handles_batch(
+        self, event_type: type[Event], after_commit: Callable[[], None] | None = None
+    ) -> Callable:
+        """As `handles`, for `async def fn(events, db) -> list[Event] | None`, called once per
+        fetched batch with its new events in the stream's order (each event once: one applied
+        before, or a second copy in the batch, is left out). For a hot subject whose effects
+        one statement can write for the whole batch; `fn` must leave what applying the events
+        one by one, in order, would leave (a batch that fails is retried one event at a time,
+        and a redelivery can come alone)."""
+
+        def deco(fn: BatchFn) -> BatchFn:
+            async def whole(events: list[Event], session: AsyncSession) -> list[Event]:
+                return list(await fn(events, session) or [])
+
+            self._consume(event_type, whole, after_commit)
+            return fn
+
+        return deco
+
+    def _consume(
+        self, event_type: type[Event], fn: BatchFn, after_commit: Callable[[], None] | None
+    ) -> None:
+        spec = next(c for c in consumers_of(self.service) if c.subject == event_type.subject)
+
+        async def apply(events: list[Event]) -> None:
+            async with self.sessions() as session, session.begin():
+                fresh = await outbox.claim_all(session, spec.durable, [e.event_id for e in events])
+                new = []
+                for event in events:
+                    if event.event_id in fresh:
+                        fresh.discard(event.event_id)  # twice in one batch: applied once
+                        new.append(event)
+                staged = await fn(new, session) if new else []
+                await outbox.add(session, *staged)
+            if staged:
+                outbox.wake_relay()
+            if after_commit is not None:
+                after_commit()
+
+        messaging.subscribe(self.router, lambda: self.broker, spec, apply)
 
     def every(self, seconds: float) -> Callable:
         """Run `fn()` periodically in the background (timers, sweeps)."""

@@ -1,7 +1,8 @@
 """Intake's subscribers: keep track of who may open a question's callback page.
 
-Module-level handlers `on_<event>(event, db)`; the runtime's consumer owns the transaction
-(inbox claim, commit, ack) and app.py registers them (`register`)."""
+Module-level handlers `on_<event>(event, db)` (or `(events, db)`: a whole batch at once); the
+runtime's consumer owns the transaction (inbox claim, commit, ack) and app.py registers them
+(`register`)."""
 
 from __future__ import annotations
 
@@ -19,26 +20,27 @@ log = get_logger(component="intake.handlers")
 settings = cache(get_settings)  # read once per process, as the runtime's own
 
 
-async def on_question_routed(event: QuestionRouted, db: AsyncSession) -> None:
-    until = domain.link_until(
-        event.respond_before,
-        event.occurred_at,
-        settings().deadline,
-        parse_duration(settings().link_grace),
-    )
+async def on_question_routed(events: list[QuestionRouted], db: AsyncSession) -> None:
+    """A fetched batch of routings, in one statement (`store.assign_routed`)."""
+    deadline, grace = settings().deadline, parse_duration(settings().link_grace)
     # Routing decides which came first; a routing it made before it heard the team's outcome
     # stands, so intake follows it (the contact calls back, her link opens the question).
     undone = await store.assign_routed(
         db,
-        event.question_id,
-        contact_id=event.contact_id,
-        group_id=event.group_id,
-        at=event.occurred_at,
-        link_until=until,
+        [
+            store.Routing(
+                e.question_id,
+                e.contact_id,
+                e.group_id,
+                e.occurred_at,
+                domain.link_until(e.respond_before, e.occurred_at, deadline, grace),
+            )
+            for e in events
+        ],
         retention=parse_duration(settings().unanswered_retention),
     )
-    if undone:
-        log.info("team_outcome_undone", question_id=str(event.question_id))
+    for qid in undone:
+        log.info("team_outcome_undone", question_id=str(qid))
 
 
 async def on_question_unmatched(event: QuestionUnmatched, db: AsyncSession) -> None:
@@ -46,5 +48,5 @@ async def on_question_unmatched(event: QuestionUnmatched, db: AsyncSession) -> N
 
 
 def register(rt: Runtime) -> None:
-    rt.handles(QuestionRouted)(on_question_routed)
+    rt.handles_batch(QuestionRouted)(on_question_routed)
     rt.handles(QuestionUnmatched)(on_question_unmatched)

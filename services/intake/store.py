@@ -210,56 +210,82 @@ async def assign_unmatched(
     )
 
 
-async def assign_routed(
-    conn: AsyncSession | AsyncConnection,
-    qid: UUID,
-    *,
-    contact_id: str,
-    group_id: str,
-    at: datetime,
-    link_until: datetime,
-    retention: timedelta,
-) -> bool:
-    """The question is routed to `contact_id`, in one statement: the new contact's part opens
-    (until `link_until`); erased, done and older decisions as in `assign_unmatched`. A routing
-    made before routing heard the team's outcome (a hand assignment in triage at the same
-    moment) wins there, so here too: the team's close of a question it had alone (done, never
-    with a contact: only `record_team_outcome` ends a question without one) is undone, its data
-    kept as for an unanswered question (`retention` after receipt); the team's try stays in
-    crisis_attempts. True if undone.
+@dataclass(frozen=True)
+class Routing:
+    """One routing decision as intake keeps it: the question's contact from `at` on."""
 
-    The row is locked first, and "undone" is read from the row alone: when the team's close
-    commits while this waits for the lock, the locked row is the closed one, but another table
-    read in this statement (crisis_attempts) would still be seen as before that commit."""
-    result = await driver_sql(
+    question_id: UUID
+    contact_id: str
+    group_id: str
+    at: datetime
+    link_until: datetime
+
+
+ASSIGN_ROUTED_SQL = """
+with v as (
+    select * from unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[],
+                         $5::timestamptz[]) as v(question_id, contact_id, group_id, link_until, at)
+), cur as (
+    select q.question_id, q.status = 'done' and q.contact_id is null as undo
+    from questions q join v using (question_id)
+    where q.erased_at is null and (q.assigned_at is null or q.assigned_at < v.at)
+    order by q.question_id
+    for update of q
+)
+update questions q
+set status = 'routed', contact_id = v.contact_id, group_id = v.group_id,
+    link_until = v.link_until, part_closed_at = null, assigned_at = v.at,
+    outcome = case when cur.undo then null else q.outcome end,
+    outcome_at = case when cur.undo then null else q.outcome_at end,
+    erase_after = case when cur.undo then q.received_at + $6::interval else q.erase_after end
+from cur join v using (question_id)
+where q.question_id = cur.question_id and (q.status <> 'done' or cur.undo)
+returning q.question_id, cur.undo
+"""
+
+
+def latest_per_question(routings: list[Routing]) -> list[Routing]:
+    """What applying `routings` one by one, in order, leaves: per question only the latest
+    decision counts (a later one replaces it; an older or equally old one after it changes
+    nothing), so the batch's statement gets that one (an update joined to two rows of one
+    question would apply either)."""
+    kept: dict[UUID, Routing] = {}
+    for r in routings:
+        before = kept.get(r.question_id)
+        if before is None or r.at > before.at:
+            kept[r.question_id] = r
+    return list(kept.values())
+
+
+async def assign_routed(
+    conn: AsyncSession | AsyncConnection, routings: list[Routing], *, retention: timedelta
+) -> set[UUID]:
+    """The questions are routed to their contacts, in one statement for a batch: the new
+    contact's part opens (until `link_until`); erased, done and older decisions as in
+    `assign_unmatched`. A routing made before routing heard the team's outcome (a hand
+    assignment in triage at the same moment) wins there, so here too: the team's close of a
+    question it had alone (done, never with a contact: only `record_team_outcome` ends a
+    question without one) is undone, its data kept as for an unanswered question (`retention`
+    after receipt); the team's try stays in crisis_attempts. Returns the questions undone.
+
+    The rows are locked first (in the questions' order, so two batches cannot lock each other
+    out), and "undone" is read from the row alone: when the team's close commits while this
+    waits for the lock, the locked row is the closed one, but another table read in this
+    statement (crisis_attempts) would still be seen as before that commit."""
+    latest = latest_per_question(routings)
+    if not latest:
+        return set()
+    rows = await driver_sql(
         conn,
-        """
-        with cur as (
-            select status = 'done' and contact_id is null as undo
-            from questions
-            where question_id = $1 and erased_at is null
-              and (assigned_at is null or assigned_at < $6)
-            for update
-        )
-        update questions q
-        set status = 'routed', contact_id = $2, group_id = $3, link_until = $4,
-            part_closed_at = null, assigned_at = $6,
-            outcome = case when cur.undo then null else q.outcome end,
-            outcome_at = case when cur.undo then null else q.outcome_at end,
-            erase_after = case when cur.undo then q.received_at + $5::interval
-                               else q.erase_after end
-        from cur
-        where q.question_id = $1 and (q.status <> 'done' or cur.undo)
-        returning cur.undo
-        """,
-        qid,
-        contact_id,
-        group_id,
-        link_until,
+        ASSIGN_ROUTED_SQL,
+        [r.question_id for r in latest],
+        [r.contact_id for r in latest],
+        [r.group_id for r in latest],
+        [r.link_until for r in latest],
+        [r.at for r in latest],
         retention,
-        at,
     )
-    return bool(result.scalar())
+    return {row["question_id"] for row in rows if row["undo"]}
 
 
 async def record_outcome(

@@ -25,9 +25,9 @@ from services.notify.delivery import TEAM
 log = get_logger(component="notify")
 
 
-async def on_question_routed(event: QuestionRouted, db: AsyncSession) -> None:
-    await store.enqueue(
-        db,
+def new_question(event: QuestionRouted) -> store.Queued:
+    """The contact's notification of a routed question (the facts a mail shows, no personal data)."""
+    return store.Queued(
         event.question_id,
         event.contact_id,
         f"new_question.{event.attempt}",
@@ -47,6 +47,11 @@ async def on_question_routed(event: QuestionRouted, db: AsyncSession) -> None:
         },
         routed_for=event.group_id,  # and the contact is this group's contact
     )
+
+
+async def on_question_routed(events: list[QuestionRouted], db: AsyncSession) -> None:
+    """A fetched batch of routings queued in one statement (`store.enqueue_many`)."""
+    await store.enqueue_many(db, [new_question(e) for e in events])
 
 
 async def on_question_escalated(event: QuestionEscalated, db: AsyncSession) -> None:
@@ -113,7 +118,7 @@ async def on_pii_access_alerted(event: PiiAccessAlerted, _db: AsyncSession) -> N
 
 def register(rt: Runtime, wake: Callable[[], None]) -> None:
     """Subscribe the handlers; `wake` starts the delivery worker after each batch's commit."""
-    rt.handles(QuestionRouted, after_commit=wake)(on_question_routed)
+    rt.handles_batch(QuestionRouted, after_commit=wake)(on_question_routed)
     rt.handles(QuestionEscalated, after_commit=wake)(on_question_escalated)
     rt.handles(GroupChanged)(on_group_changed)
     rt.handles(PiiAccessAlerted)(on_pii_access_alerted)

@@ -304,15 +304,59 @@ class Job:
     contact_row: Any = None
 
 
-# Queue once; with a group ($6), the contact is (again) the contact of the group the question
-# was routed to them for, in the same statement.
-ENQUEUE_SQL = (
-    "with c as (update contacts set group_id = $6, left_at = null, left_reason = null "
-    "where $6::text is not null and contact_id = $2 "
-    "and (group_id is distinct from $6 or left_at is not null)) "
-    "insert into notifications (question_id, contact_id, purpose, status, kind, payload) "
-    "values ($1, $2, $3, 'queued', $4, cast($5 as jsonb)) on conflict do nothing returning 1"
+@dataclass(frozen=True)
+class Queued:
+    """A notification to queue: (question, contact, purpose) once. `routed_for`: the group a
+    question was routed to this contact for; the contact becomes that group's contact (again,
+    if they had left with it)."""
+
+    question_id: UUID
+    contact_id: str
+    purpose: str
+    kind: str
+    payload: dict[str, Any]
+    routed_for: str | None = None
+
+
+# Queue once, a batch in one statement; the contacts become (again) the contacts of the groups
+# their questions were routed to them for, the last one of the batch for a contact routed two.
+ENQUEUE_SQL = """
+with v as (
+    select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+                         $6::text[]) with ordinality
+        as v(question_id, contact_id, purpose, kind, payload, routed_for, n)
+), last_group as (
+    select distinct on (contact_id) contact_id, routed_for from v
+    where routed_for is not null
+    order by contact_id, n desc
+), c as (
+    update contacts c set group_id = l.routed_for, left_at = null, left_reason = null
+    from last_group l
+    where c.contact_id = l.contact_id
+      and (c.group_id is distinct from l.routed_for or c.left_at is not null)
 )
+insert into notifications (question_id, contact_id, purpose, status, kind, payload)
+select question_id, contact_id, purpose, 'queued', kind, cast(payload as jsonb) from v order by n
+on conflict do nothing
+"""
+
+
+async def enqueue_many(session: AsyncSession, queued: list[Queued]) -> int:
+    """Queue each (question, contact, purpose) once, in one statement; how many were new (a
+    redelivery, or a second copy in the list, queues nothing)."""
+    if not queued:
+        return 0
+    rows = await driver_sql(
+        session,
+        ENQUEUE_SQL,
+        [q.question_id for q in queued],
+        [q.contact_id for q in queued],
+        [q.purpose for q in queued],
+        [q.kind for q in queued],
+        [json.dumps(q.payload) for q in queued],
+        [q.routed_for for q in queued],
+    )
+    return rows.rowcount
 
 
 async def enqueue(
@@ -325,13 +369,11 @@ async def enqueue(
     *,
     routed_for: str | None = None,
 ) -> bool:
-    """Queue (question, contact, purpose) once; False if it was queued before (a redelivery).
-    `routed_for`: the group a question was routed to this contact for; in the same statement the
-    contact becomes that group's contact (again, if they had left with it)."""
-    result = await driver_sql(
-        session, ENQUEUE_SQL, qid, contact_id, purpose, kind, json.dumps(payload), routed_for
+    """Queue one (question, contact, purpose) once; False if it was queued before."""
+    return (
+        await enqueue_many(session, [Queued(qid, contact_id, purpose, kind, payload, routed_for)])
+        > 0
     )
-    return result.first() is not None
 
 
 async def claim_due(session: AsyncSession, limit: int) -> list[Job]:

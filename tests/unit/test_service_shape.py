@@ -1,5 +1,6 @@
 """Every service has the template's shape (opendeur/web.py): handlers.py holds module-level
-`on_<event>(event, db)` subscribers, one per consumer contracts/streams.py declares for the
+`on_<event>(event, db)` subscribers (or `(events, db)` with `events: list[<Event>]`, for a
+hot subject whose batch one statement writes), one per consumer contracts/streams.py declares for the
 service, named for the event they take; its `register` subscribes them and starts nothing;
 timers and sweeps are jobs.py's. Audit's one subscriber (every event, raw batches into its hash
 chain) is a batch writer by design and is not checked here."""
@@ -10,7 +11,7 @@ import importlib
 import inspect
 import re
 from pathlib import Path
-from typing import get_type_hints
+from typing import get_args, get_origin, get_type_hints
 
 import pytest
 
@@ -35,6 +36,14 @@ class Recorder:
 
         return deco
 
+    def handles_batch(self, event_type: type[Event], **_: object):
+        def deco(fn):
+            assert batch_of(fn) is event_type, fn.__name__
+            self.subscribed[event_type.subject] = fn
+            return fn
+
+        return deco
+
     def every(self, seconds: float):
         self.periods.append(seconds)
         return lambda fn: fn
@@ -44,6 +53,13 @@ def snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+def batch_of(fn: object) -> type[Event] | None:
+    """The event type of a batch handler's `events: list[<Event>]`, else None."""
+    first = next(iter(inspect.signature(fn).parameters))
+    hint = get_type_hints(fn)[first]
+    return get_args(hint)[0] if get_origin(hint) is list else None
+
+
 def subscribers(service: str) -> dict[str, object]:
     """The module's on_* functions by the subject of the event their first parameter takes."""
     module = importlib.import_module(f"services.{service}.handlers")
@@ -51,7 +67,7 @@ def subscribers(service: str) -> dict[str, object]:
     for name, fn in vars(module).items():
         if name.startswith("on_") and inspect.iscoroutinefunction(fn):
             first = next(iter(inspect.signature(fn).parameters))
-            event_type = get_type_hints(fn)[first]
+            event_type = batch_of(fn) or get_type_hints(fn)[first]
             assert name == "on_" + snake(event_type.__name__), name
             found[event_type.subject] = fn
     return found

@@ -1,0 +1,234 @@
+"""The hot handlers that write a fetched batch in one statement (intake's routings, notify's new
+questions) leave what applying its events one by one, in order, leaves: on a real PostgreSQL
+migrated as `opendeur migrate` does, the same seed rows get the batch both ways and end equal,
+with two routings of one question in one batch (later, earlier, equally old), a question the
+team had closed, one done with a contact, one erased, one assigned later."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from opendeur.db import make_engine, service_url, sessionmaker
+from opendeur.embedded import Postgres
+from services.intake import store as intake_store
+from services.notify import store as notify_store
+from tests.support import migrated_database
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+RETENTION = timedelta(days=30)
+
+
+@pytest.fixture
+async def intake(pg: Postgres) -> AsyncIterator[tuple[asyncpg.Connection, AsyncEngine]]:
+    database, settings = await migrated_database(pg, "intake")
+    owner = await asyncpg.connect(pg.url(database), server_settings={"search_path": "intake"})
+    engine = make_engine(service_url(settings, "intake"), pool_size=1, schema="intake")
+    try:
+        yield owner, engine
+    finally:
+        await engine.dispose()
+        await owner.close()
+
+
+# Each case: the question's row before (status, contact, outcome, erased, assigned_at) and the
+# routings of it in the batch, as (contact, minutes after T0).
+CASES: dict[str, tuple[dict, list[tuple[str, int]]]] = {
+    "later replaces": ({}, [("anna", 1), ("bert", 2)]),
+    "earlier after later": ({}, [("bert", 2), ("anna", 1)]),
+    "equally old after": ({}, [("anna", 1), ("bert", 1)]),
+    "team closed, undone": (
+        {"status": "done", "outcome": "referred", "outcome_at": T0},
+        [("anna", 1), ("bert", 2)],
+    ),
+    "done with a contact": (
+        {"status": "done", "contact_id": "carl", "outcome": "helped", "outcome_at": T0},
+        [("anna", 1)],
+    ),
+    "erased": ({"status": "erased", "erased_at": T0}, [("anna", 1)]),
+    "assigned later": (
+        {"status": "routed", "contact_id": "carl", "assigned_at": T0 + timedelta(minutes=5)},
+        [("anna", 1), ("bert", 2)],
+    ),
+}
+
+
+async def seed_question(owner: asyncpg.Connection, before: dict) -> uuid.UUID:
+    qid = uuid.uuid4()
+    row = {
+        "status": "received",
+        "contact_id": None,
+        "outcome": None,
+        "outcome_at": None,
+        "erased_at": None,
+        "assigned_at": None,
+        **before,
+    }
+    await owner.execute(
+        "insert into questions (question_id, reference, withdraw_token_hash, channel, topic,"
+        " pc4, language, consent_version, consent_at, consent_share, consent_statistics,"
+        " professional_help_advised, wants_to_start_group, received_at, respond_before,"
+        " status, contact_id, outcome, outcome_at, erased_at, assigned_at, erase_after,"
+        " unreachable_count) values ($1, $12, $2, 'web', 'rouw', '5611', 'nl', 'v1',"
+        " $3, true, false, false, false, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0)",
+        qid,
+        b"x" * 32,
+        T0,
+        T0 + timedelta(hours=24),
+        row["status"],
+        row["contact_id"],
+        row["outcome"],
+        row["outcome_at"],
+        row["erased_at"],
+        row["assigned_at"],
+        T0 + timedelta(days=90),
+        "OD-" + qid.hex[:8].upper(),
+    )
+    return qid
+
+
+async def seed(owner: asyncpg.Connection) -> tuple[dict[str, uuid.UUID], list]:
+    """The cases' questions, and their routings interleaved into one batch."""
+    ids = {name: await seed_question(owner, before) for name, (before, _) in CASES.items()}
+    batch = []
+    for i in range(max(len(r) for _, r in CASES.values())):
+        for name, (_, routings) in CASES.items():
+            if i < len(routings):
+                contact, minutes = routings[i]
+                at = T0 + timedelta(minutes=minutes)
+                batch.append(
+                    intake_store.Routing(ids[name], contact, "g1", at, at + timedelta(hours=30))
+                )
+    return ids, batch
+
+
+async def intake_rows(owner: asyncpg.Connection, ids: dict[str, uuid.UUID]) -> dict[str, tuple]:
+    rows = {}
+    for name, qid in ids.items():
+        r = await owner.fetchrow(
+            "select status, contact_id, group_id, link_until, part_closed_at, assigned_at,"
+            " outcome, outcome_at, erase_after, erased_at from questions where question_id = $1",
+            qid,
+        )
+        rows[name] = tuple(r)
+    return rows
+
+
+async def test_intake_keeps_a_batch_of_routings_as_it_keeps_them_one_by_one(
+    intake: tuple[asyncpg.Connection, AsyncEngine],
+) -> None:
+    owner, engine = intake
+    batched_ids, batch = await seed(owner)
+    one_ids, one_by_one = await seed(owner)
+    sessions = sessionmaker(engine)
+
+    async with sessions() as session, session.begin():
+        undone_batched = await intake_store.assign_routed(session, batch, retention=RETENTION)
+    undone_one = set()
+    for routing in one_by_one:
+        async with sessions() as session, session.begin():
+            undone_one |= await intake_store.assign_routed(session, [routing], retention=RETENTION)
+
+    batched, one = await intake_rows(owner, batched_ids), await intake_rows(owner, one_ids)
+    assert batched == one
+    assert undone_batched == {batched_ids["team closed, undone"]}
+    assert undone_one == {one_ids["team closed, undone"]}
+    # What each case must show, so that "equal" is not equal by doing nothing.
+    assert batched["later replaces"][:2] == ("routed", "bert")
+    assert batched["earlier after later"][:2] == ("routed", "bert")
+    assert batched["equally old after"][:2] == ("routed", "anna")
+    undone = batched["team closed, undone"]
+    assert undone[:2] == ("routed", "bert") and undone[6:9] == (None, None, T0 + RETENTION)
+    assert batched["done with a contact"][:2] == ("done", "carl")
+    assert batched["erased"][:2] == ("erased", None)
+    assert batched["assigned later"][:2] == ("routed", "carl")
+
+
+@pytest.fixture
+async def notify(pg: Postgres) -> AsyncIterator[tuple[asyncpg.Connection, AsyncEngine]]:
+    database, settings = await migrated_database(pg, "notify")
+    owner = await asyncpg.connect(pg.url(database), server_settings={"search_path": "notify"})
+    engine = make_engine(service_url(settings, "notify"), pool_size=1, schema="notify")
+    try:
+        yield owner, engine
+    finally:
+        await engine.dispose()
+        await owner.close()
+
+
+async def test_notify_queues_a_batch_of_new_questions_as_it_queues_them_one_by_one(
+    notify: tuple[asyncpg.Connection, AsyncEngine],
+) -> None:
+    """Each notification once (a second copy in the batch, or one queued before, adds nothing);
+    a contact routed two questions for two groups ends as the last one's contact; a contact who
+    had left comes back; one without a row in contacts is queued all the same."""
+    owner, engine = notify
+    sessions = sessionmaker(engine)
+
+    async def run(batched: bool) -> tuple[list, list, int]:
+        tag = uuid.uuid4().hex[:6]
+        anna, bert, carl = f"anna-{tag}", f"bert-{tag}", f"carl-{tag}"
+        await owner.execute(
+            "insert into contacts (contact_id, wrapped_key, group_id, left_at, left_reason)"
+            " values ($1, '\\x00', 'g0', null, null), ($2, '\\x00', 'g1', $3, 'replaced')",
+            anna,
+            bert,
+            T0,
+        )
+        q1, q2, q3 = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        before = notify_store.Queued(q3, anna, "new_question.1", "new_question", {"n": 0}, "g1")
+        async with sessions() as session, session.begin():
+            await notify_store.enqueue_many(session, [before])
+        batch = [
+            notify_store.Queued(q1, anna, "new_question.1", "new_question", {"n": 1}, "g1"),
+            notify_store.Queued(q1, anna, "new_question.1", "new_question", {"n": 2}, "g1"),
+            before,
+            notify_store.Queued(q2, anna, "new_question.1", "new_question", {"n": 3}, "g2"),
+            notify_store.Queued(q2, bert, "new_question.1", "new_question", {"n": 4}, "g1"),
+            notify_store.Queued(q3, carl, "reminder", "reminder", {"n": 5}),
+        ]
+        added = 0
+        if batched:
+            async with sessions() as session, session.begin():
+                added = await notify_store.enqueue_many(session, batch)
+        else:
+            for queued in batch:
+                async with sessions() as session, session.begin():
+                    added += await notify_store.enqueue_many(session, [queued])
+        names = {anna: "anna", bert: "bert", carl: "carl", q1: "q1", q2: "q2", q3: "q3"}
+        notes = [
+            (names[r["question_id"]], names[r["contact_id"]], r["purpose"], json.loads(r["p"]))
+            for r in await owner.fetch(
+                "select question_id, contact_id, purpose, payload::text as p, status"
+                " from notifications where contact_id = any($1::text[]) order by payload->>'n'",
+                [anna, bert, carl],
+            )
+        ]
+        contacts = [
+            (names[r["contact_id"]], r["group_id"], r["left_at"], r["left_reason"])
+            for r in await owner.fetch(
+                "select contact_id, group_id, left_at, left_reason from contacts"
+                " where contact_id = any($1::text[]) order by contact_id",
+                [anna, bert, carl],
+            )
+        ]
+        return notes, contacts, added
+
+    batched, one_by_one = await run(batched=True), await run(batched=False)
+    assert batched == one_by_one
+    notes, contacts, added = batched
+    assert added == 4
+    assert notes == [
+        ("q3", "anna", "new_question.1", {"n": 0}),
+        ("q1", "anna", "new_question.1", {"n": 1}),
+        ("q2", "anna", "new_question.1", {"n": 3}),
+        ("q2", "bert", "new_question.1", {"n": 4}),
+        ("q3", "carl", "reminder", {"n": 5}),
+    ]
+    assert contacts == [("anna", "g2", None, None), ("bert", "g1", None, None)]
