@@ -5,6 +5,7 @@ triage page; the caller's transaction holds it, the caller stages the returned e
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -85,21 +86,25 @@ async def route_received(session: AsyncSession, values: dict, now: datetime) -> 
 
     async def take(choice: Routed) -> int | None:
         nonlocal stored
-        if stored:
-            return await then(choice)
-        attempt = await store.insert_routed(
-            session, values, choice.group_id, choice.contact_id, choice.reason, schedule
-        )
-        stored = True
+        if stored:  # stored as new just now by the first take: routing it gives back nothing
+            attempt = await then(choice)
+        else:
+            attempt = await store.insert_routed(
+                session, values, choice.group_id, choice.contact_id, choice.reason, schedule
+            )
+            stored = True
+        _took(session, choice.contact_id, attempt is not None)
         return attempt
 
     try:
-        result = await decide(session, _need(q), now, take)
+        result = await decide(session, _need(q), now, take, batch=True)
     except store.Stored:
+        _forget_contacts(session)
         return await route(session, values["question_id"], now)
     if not stored:
         new = await store.insert_question(session, values)
         if new is None:
+            _forget_contacts(session)
             return await route(session, values["question_id"], now)
         q = new
     return await _outcome(session, q, result, now)
@@ -133,7 +138,7 @@ async def _outcome(
 
 
 async def decide(
-    session: AsyncSession, need: Need, now: datetime, take: Take
+    session: AsyncSession, need: Need, now: datetime, take: Take, *, batch: bool = False
 ) -> tuple[Routed, int] | Unmatched:
     """The matcher's best contact whose capacity `take` could take, tier by tier, with the
     question's attempt number.
@@ -145,6 +150,9 @@ async def decide(
     tried. Tier is the ranking's first key for a Dutch question, so trying the tiers in order
     gives the same order as ranking every candidate at once; for another language the language
     comes first, so all tiers are ranked together.
+
+    `batch`: the contacts of a tier are read once for the transaction (`_tier_contacts`), for
+    the decisions on a batch's new questions.
     """
     early = ranking(need, (), now)
     if isinstance(early, Unmatched) and early.reason != "no_group":
@@ -152,7 +160,9 @@ async def decide(
     for attempt in range(RELOADS + 1):
         if GROUPS.version is None:
             await GROUPS.reload(session)
-        decided = await _decide_on_cache(session, need, now, take, last=attempt == RELOADS)
+        decided = await _decide_on_cache(
+            session, need, now, take, last=attempt == RELOADS, batch=batch
+        )
         if decided is not None:
             return decided
         await GROUPS.reload(session)  # the groups changed since the cache was read
@@ -160,7 +170,7 @@ async def decide(
 
 
 async def _decide_on_cache(
-    session: AsyncSession, need: Need, now: datetime, take: Take, *, last: bool
+    session: AsyncSession, need: Need, now: datetime, take: Take, *, last: bool, batch: bool
 ) -> tuple[Routed, int] | Unmatched | None:
     """One decision on the cached groups; None when they are stale (never on the `last` try)."""
     candidates = False
@@ -169,8 +179,13 @@ async def _decide_on_cache(
         tiers = [[g for tier in tiers for g in tier]]
     # No candidate in any tier: still one read, to know the cache was not stale.
     for tier in tiers or [[]]:
-        version, contacts = await store.contacts_of(session, [g.group_id for g in tier])
+        ids = [g.group_id for g in tier]
+        if batch:
+            version, contacts = await _tier_contacts(session, ids)
+        else:
+            version, contacts = await store.contacts_of(session, ids)
         if version != GROUPS.version and not last:
+            _forget_contacts(session)
             return None
         ranked = ranking(need, [_with_contacts(g, contacts) for g in tier], now)
         if isinstance(ranked, Unmatched):
@@ -181,6 +196,55 @@ async def _decide_on_cache(
             if (attempt := await take(choice)) is not None:
                 return choice, attempt
     return Unmatched("all_full" if candidates else "no_group")
+
+
+# session.info: (the transaction, {tier's group ids: (groups version, contacts)}).
+_TIER_CONTACTS = "routing.tier_contacts"
+
+
+def _kept_contacts(session: AsyncSession) -> dict[tuple[str, ...], tuple[int, dict]]:
+    transaction = session.sync_session.get_transaction()
+    kept = session.info.get(_TIER_CONTACTS)
+    if kept is None or kept[0] is not transaction:
+        kept = session.info[_TIER_CONTACTS] = (transaction, {})
+    return kept[1]
+
+
+async def _tier_contacts(
+    session: AsyncSession, group_ids: list[str]
+) -> tuple[int, dict[str, list[Contact]]]:
+    """A tier's contacts as this transaction (a fetched batch of new questions) read them first,
+    with the places its own takes took since (`_took`); read once, not once per question.
+
+    Each take still holds the capacity in its own statement, so a place another router took
+    since the read only shows as a take that fails, and the next choice is tried (`_took` then
+    counts that contact full). A change by another transaction (a place given back, a pause, a
+    contact joining) shows at the next batch, a few milliseconds later, as when the question
+    had come that much earlier. Anything else this transaction does to a contact's count (a
+    stored question routed again gives back its previous contact's place) forgets the reads
+    (`_forget_contacts`)."""
+    kept = _kept_contacts(session)
+    key = tuple(group_ids)
+    if key not in kept:
+        kept[key] = await store.contacts_of(session, group_ids)
+    return kept[key]
+
+
+def _took(session: AsyncSession, contact_id: str, taken: bool) -> None:
+    """After a take in this transaction: the contact holds one more open callback, or (another
+    router took the last place) none is left."""
+    for _, contacts in _kept_contacts(session).values():
+        for group_id, people in contacts.items():
+            contacts[group_id] = [
+                replace(c, open_count=c.open_count + 1 if taken else c.max_open)
+                if c.contact_id == contact_id
+                else c
+                for c in people
+            ]
+
+
+def _forget_contacts(session: AsyncSession) -> None:
+    _kept_contacts(session).clear()
 
 
 def _with_contacts(g: GroupInfo, contacts: dict[str, list[Contact]]) -> Group:

@@ -39,7 +39,8 @@ async def contacts_of(
 ) -> tuple[int, dict[str, list[Contact]]]:
     """The groups version now, and the active contacts of those groups that are active.
 
-    Read fresh for every decision: status, pause, hours and load never wait for the cache.
+    Read fresh for every decision (for a batch of new questions, once per batch:
+    `decisions._tier_contacts`): status, pause, hours and load never wait for the groups' cache.
     """
     rows = await driver_sql(
         session,

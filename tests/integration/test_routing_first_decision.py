@@ -134,3 +134,79 @@ async def test_the_first_decision_ends_as_the_two_statements_of_before(
             await engine.dispose()
     assert ended["now"][0]["state"] in ("routed", "unmatched")
     assert ended["now"] == ended["before"]
+
+
+@pytest.mark.parametrize("case", ["plain", "carl has no room left", "a copy of a routed one"])
+async def test_a_batch_of_new_questions_reads_the_contacts_once_and_ends_as_one_by_one(
+    database: Callable, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    """Nine new questions decided in one transaction (a fetched batch) and in nine: the same
+    contact for each, the same counts, the same events; the batch reads its tier's contacts
+    once. When carl's room goes after that read (another router, or a new capacity), the batch's
+    take on carl fails and its next choice is the one a fresh read gives; a copy of a question routed earlier in the
+    batch is routed again (its contact's place given back), and the batch reads afresh."""
+    questions = [values(reference=f"OD-TEST-{i:04d}") for i in range(9)]
+    if case == "a copy of a routed one":  # midway, so that the decisions after it see its effect
+        batch = questions[:4] + [questions[0]] + questions[4:]
+    else:
+        batch = questions
+    ended, reads = {}, {}
+    for name in ("one by one", "batch"):
+        owner, engine = await database()
+        await owner.execute(
+            "insert into contacts (contact_id, group_id, max_open) values ('carl', 'g2', 1)"
+        )
+        read, reads[name] = store.contacts_of, 0
+
+        async def counted(session: AsyncSession, ids: list[str], read=read, name=name) -> tuple:
+            reads[name] += 1
+            return await read(session, ids)
+
+        monkeypatch.setattr(store, "contacts_of", counted)
+
+        async def before(i: int, owner: asyncpg.Connection = owner) -> None:
+            if case == "carl has no room left" and i == 1:
+                await owner.execute("update contacts set max_open = 0 where contact_id = 'carl'")
+
+        events = []
+        try:
+            if name == "batch":
+                async with sessionmaker(engine)() as session, session.begin():
+                    for i, v in enumerate(batch):
+                        await before(i)
+                        events.append(await decisions.route_received(session, v, NOW))
+            else:
+                for i, v in enumerate(batch):
+                    await before(i)
+                    async with sessionmaker(engine)() as session, session.begin():
+                        events.append(await decisions.route_received(session, v, NOW))
+            ended[name] = [
+                await outcome(owner, v["question_id"], e)
+                for v, e in zip(batch, events, strict=True)
+            ]
+        finally:
+            monkeypatch.undo()
+            await owner.close()
+            await engine.dispose()
+    assert ended["batch"] == ended["one by one"]
+    contacts = [o[0]["contact_id"] for o in ended["batch"]]
+    assert reads["one by one"] >= 9
+    if case == "plain":
+        assert contacts == ["anna", "bert", "carl", "bert", "bert", "anna", "bert", "bert", None]
+    elif case == "carl has no room left":
+        assert contacts == ["anna", "bert", "bert", "bert", "anna", "bert", "bert", None, None]
+    else:  # the copy (fifth) routes the first again, to g2 (g1 tried): anna's place back
+        assert contacts == [
+            "bert",
+            "bert",
+            "carl",
+            "bert",
+            "bert",
+            "anna",
+            "anna",
+            "bert",
+            "bert",
+            None,
+        ]
+    # The copy: its own decision reads, and the batch reads afresh after it.
+    assert reads["batch"] == (3 if case == "a copy of a routed one" else 1)
