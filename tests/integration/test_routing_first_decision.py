@@ -147,7 +147,7 @@ async def test_a_batch_of_new_questions_reads_the_contacts_once_and_ends_as_one_
     batch is routed again (its contact's place given back), and the batch reads afresh."""
     questions = [values(reference=f"OD-TEST-{i:04d}") for i in range(9)]
     if case == "a copy of a routed one":  # midway, so that the decisions after it see its effect
-        batch = questions[:4] + [questions[0]] + questions[4:]
+        batch = [*questions[:4], questions[0], *questions[4:]]
     else:
         batch = questions
     ended, reads = {}, {}
