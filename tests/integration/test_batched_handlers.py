@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -25,16 +26,26 @@ T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 RETENTION = timedelta(days=30)
 
 
-@pytest.fixture
-async def intake(pg: Postgres) -> AsyncIterator[tuple[asyncpg.Connection, AsyncEngine]]:
-    database, settings = await migrated_database(pg, "intake")
-    owner = await asyncpg.connect(pg.url(database), server_settings={"search_path": "intake"})
-    engine = make_engine(service_url(settings, "intake"), pool_size=1, schema="intake")
+@asynccontextmanager
+async def owned(
+    pg: Postgres, service: str
+) -> AsyncIterator[tuple[asyncpg.Connection, AsyncEngine]]:
+    """A fresh migrated database: the owner's connection (to seed and look) and the service's
+    own engine (its role and schema, as `opendeur serve` connects)."""
+    database, settings = await migrated_database(pg, service)
+    owner = await asyncpg.connect(pg.url(database), server_settings={"search_path": service})
+    engine = make_engine(service_url(settings, service), pool_size=1, schema=service)
     try:
         yield owner, engine
     finally:
         await engine.dispose()
         await owner.close()
+
+
+@pytest.fixture
+async def intake(pg: Postgres) -> AsyncIterator[tuple[asyncpg.Connection, AsyncEngine]]:
+    async with owned(pg, "intake") as db:
+        yield db
 
 
 # Each case: the question's row before (status, contact, outcome, erased, assigned_at) and the
@@ -152,14 +163,8 @@ async def test_intake_keeps_a_batch_of_routings_as_it_keeps_them_one_by_one(
 
 @pytest.fixture
 async def notify(pg: Postgres) -> AsyncIterator[tuple[asyncpg.Connection, AsyncEngine]]:
-    database, settings = await migrated_database(pg, "notify")
-    owner = await asyncpg.connect(pg.url(database), server_settings={"search_path": "notify"})
-    engine = make_engine(service_url(settings, "notify"), pool_size=1, schema="notify")
-    try:
-        yield owner, engine
-    finally:
-        await engine.dispose()
-        await owner.close()
+    async with owned(pg, "notify") as db:
+        yield db
 
 
 async def test_notify_queues_a_batch_of_new_questions_as_it_queues_them_one_by_one(
