@@ -46,7 +46,7 @@ log = olog.get_logger(component="runtime")
 GC_THRESHOLDS = (10_000, 10, 10)
 # A service's handler of one event type: the event and the open session of its batch.
 Handler = Callable[[Any, AsyncSession], Awaitable[Event | list[Event] | None]]
-BatchFn = Callable[[list[Any], AsyncSession], Awaitable[list[Event] | None]]
+BatchFn = Callable[[list[Any], AsyncSession], Awaitable[Event | list[Event] | None]]
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -172,7 +172,7 @@ class Runtime:
     def handles_batch(
         self, event_type: type[Event], after_commit: Callable[[], None] | None = None
     ) -> Callable:
-        """As `handles`, for `async def fn(events, db) -> list[Event] | None`, called once per
+        """As `handles`, for `async def fn(events, db) -> Event | list[Event] | None`, called once per
         fetched batch with its new events in the stream's order (each event once: one applied
         before, or a second copy in the batch, is left out). For a hot subject whose effects
         one statement can write for the whole batch; `fn` must leave what applying the events
@@ -181,7 +181,8 @@ class Runtime:
 
         def deco(fn: BatchFn) -> BatchFn:
             async def whole(events: list[Event], session: AsyncSession) -> list[Event]:
-                return list(await fn(events, session) or [])
+                got = await fn(events, session)
+                return [got] if isinstance(got, Event) else list(got or [])
 
             self._consume(event_type, whole, after_commit)
             return fn

@@ -331,10 +331,11 @@ class Dispatcher:
         minutes: each Ed25519 signature cost ~31 µs, three per mail. A reused link was issued up
         to LINK_REUSE_S (at most 1 % of OPENDEUR_LINK_TTL) before its mail, and lives that much
         less; the question's callback link is signed for each mail."""
-        now = time.monotonic()
+        now = time.time()  # the links' own clock: their life counts from it (not a monotonic
+        # clock, which stops while the machine sleeps)
         window = min(LINK_REUSE_S, 0.01 * self.rt.settings.link_ttl.total_seconds())
         kept = self._links.get(key)
-        if kept is not None and now - kept[1] < window:
+        if kept is not None and 0 <= now - kept[1] < window:
             return kept[0]
         if len(self._links) >= LINKS_KEPT:
             self._links.clear()

@@ -157,6 +157,18 @@ async def decide(
     early = ranking(need, (), now)
     if isinstance(early, Unmatched) and early.reason != "no_group":
         return early
+    decided = await _decide(session, need, now, take, batch)
+    if batch and isinstance(decided, Unmatched) and decided.reason == "all_full":
+        # Every contact full by the batch's reads: read afresh once before the team gets it (a
+        # place given back since, a contact joining).
+        _forget_contacts(session)
+        decided = await _decide(session, need, now, take, batch)
+    return decided
+
+
+async def _decide(
+    session: AsyncSession, need: Need, now: datetime, take: Take, batch: bool
+) -> tuple[Routed, int] | Unmatched:
     for attempt in range(RELOADS + 1):
         if GROUPS.version is None:
             await GROUPS.reload(session)
@@ -203,7 +215,12 @@ _TIER_CONTACTS = "routing.tier_contacts"
 
 
 def _kept_contacts(session: AsyncSession) -> dict[tuple[str, ...], tuple[int, dict]]:
-    transaction = session.sync_session.get_transaction()
+    """This transaction's kept reads (a savepoint's own: what it took goes with its rollback);
+    none are kept outside a transaction."""
+    sync = session.sync_session
+    transaction = sync.get_nested_transaction() or sync.get_transaction()
+    if transaction is None:
+        return {}
     kept = session.info.get(_TIER_CONTACTS)
     if kept is None or kept[0] is not transaction:
         kept = session.info[_TIER_CONTACTS] = (transaction, {})
@@ -220,9 +237,11 @@ async def _tier_contacts(
     since the read only shows as a take that fails, and the next choice is tried (`_took` then
     counts that contact full). A change by another transaction (a place given back, a pause, a
     contact joining) shows at the next batch, a few milliseconds later, as when the question
-    had come that much earlier. Anything else this transaction does to a contact's count (a
-    stored question routed again gives back its previous contact's place) forgets the reads
-    (`_forget_contacts`)."""
+    had come that much earlier; a group paused since fails the take as a full contact does
+    (`store.route_to`), and a decision that finds every contact full reads afresh once before
+    the question goes to the team (`decide`). Anything else this transaction does to a
+    contact's count (a stored question routed again gives back its previous contact's place)
+    forgets the reads (`_forget_contacts`)."""
     kept = _kept_contacts(session)
     key = tuple(group_ids)
     if key not in kept:

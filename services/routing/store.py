@@ -187,8 +187,9 @@ async def route_to(
 ) -> int | None:
     """Take one open callback of the contact's capacity and, only if there was room, record the
     routing and replace the question's timers by `schedule` (unfired), in one statement: the
-    question's new attempt number, or None when the contact was full or no longer active
-    (nothing changed).
+    question's new attempt number, or None when the contact was full, no longer active, no
+    longer in the group, or the group not active (paused or left since it was read): nothing
+    changed.
 
     The contact's row lock lasts until commit, so two routers cannot both take the last place;
     the release is the questions trigger (migration 0002), which gives back the previous
@@ -199,7 +200,8 @@ async def route_to(
         """
         with held as (
             update contacts set open_count = open_count + 1
-            where contact_id = $3 and active and open_count < max_open
+            where contact_id = $3 and active and open_count < max_open and group_id = $2
+              and exists (select from groups where group_id = $2 and status = 'active')
             returning 1
         ), routed as (
             update questions set state = 'routed', group_id = $2, contact_id = $3, reason = $4,
@@ -232,7 +234,8 @@ async def route_to(
 INSERT_ROUTED_SQL = """
 with held as (
     update contacts set open_count = open_count + 1
-    where contact_id = $13 and active and open_count < max_open
+    where contact_id = $13 and active and open_count < max_open and group_id = $12
+      and exists (select from groups where group_id = $12 and status = 'active')
       and not exists (select from questions where question_id = $1)
     returning 1
 ), h as (
@@ -273,8 +276,8 @@ async def insert_routed(
     """Store a question just received and, if the contact has room, route it to them with its
     timers, in one statement: `insert_question` and `route_to` at once, for a question's first
     decision (a statement, and the update of the row just inserted, saved). Its attempt number
-    (1); None when the contact was full or no longer active, the question then stored as new
-    for the next choice's `route_to`. Raises `Stored` when the question was there already (a
+    (1); None when the contact could not take it (as for `route_to`), the question then stored
+    as new for the next choice's `route_to`. Raises `Stored` when the question was there already (a
     second copy), changing nothing: the place is only taken for a question not stored yet, and
     given back in this transaction if a copy of it was stored meanwhile (the insert's conflict).
 

@@ -136,15 +136,50 @@ async def test_the_first_decision_ends_as_the_two_statements_of_before(
     assert ended["now"] == ended["before"]
 
 
-@pytest.mark.parametrize("case", ["plain", "carl has no room left", "a copy of a routed one"])
+# Each case: what another transaction does before which decision, each contact's question in
+# the end (in the batch's order), and how many reads of the contacts the batch made.
+BATCH_CASES = {
+    "plain": (None, ["anna", "bert", "carl", "bert", "bert", "anna", "bert", "bert", None], 2),
+    # carl's room goes after the batch's read (another router, a new capacity): the batch's
+    # take on carl fails, and its next choice is the one a fresh read gives.
+    "carl has no room left": (
+        (1, "update contacts set max_open = 0 where contact_id = 'carl'"),
+        ["anna", "bert", "bert", "bert", "anna", "bert", "bert", None, None],
+        3,
+    ),
+    # g1 paused after the batch's read: the take on anna (g1) fails as for a full contact (the
+    # groups' version moved, which the first fresh read finds: one read more).
+    "g1 paused": (
+        (1, "update groups set status = 'paused' where group_id = 'g1'"),
+        ["anna", "bert", "carl", "bert", "bert", "bert", "bert", None, None],
+        4,
+    ),
+    # dora gets room before the last question: every contact is full by the batch's reads,
+    # so it reads afresh before the team would get it.
+    "room comes free": (
+        (8, "update contacts set max_open = 1 where contact_id = 'dora'"),
+        ["anna", "bert", "carl", "bert", "bert", "anna", "bert", "bert", "dora"],
+        2,
+    ),
+    # A copy (fifth) of the first question routes it again, to g2 (g1 tried), and gives anna's
+    # place back: its own decision reads, and the batch reads afresh after it.
+    "a copy of a routed one": (
+        None,
+        ["bert", "bert", "carl", "bert", "bert", "anna", "anna", "bert", "bert", None],
+        4,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BATCH_CASES))
 async def test_a_batch_of_new_questions_reads_the_contacts_once_and_ends_as_one_by_one(
     database: Callable, monkeypatch: pytest.MonkeyPatch, case: str
 ) -> None:
     """Nine new questions decided in one transaction (a fetched batch) and in nine: the same
     contact for each, the same counts, the same events; the batch reads its tier's contacts
-    once. When carl's room goes after that read (another router, or a new capacity), the batch's
-    take on carl fails and its next choice is the one a fresh read gives; a copy of a question routed earlier in the
-    batch is routed again (its contact's place given back), and the batch reads afresh."""
+    once, and again only when every contact is full by its reads (the last question here) or
+    after something it cannot follow (BATCH_CASES)."""
+    meanwhile, expected, batch_reads = BATCH_CASES[case]
     questions = [values(reference=f"OD-TEST-{i:04d}") for i in range(9)]
     if case == "a copy of a routed one":  # midway, so that the decisions after it see its effect
         batch = [*questions[:4], questions[0], *questions[4:]]
@@ -154,7 +189,8 @@ async def test_a_batch_of_new_questions_reads_the_contacts_once_and_ends_as_one_
     for name in ("one by one", "batch"):
         owner, engine = await database()
         await owner.execute(
-            "insert into contacts (contact_id, group_id, max_open) values ('carl', 'g2', 1)"
+            "insert into contacts (contact_id, group_id, max_open)"
+            " values ('carl', 'g2', 1), ('dora', 'g2', 0)"
         )
         read, reads[name] = store.contacts_of, 0
 
@@ -165,8 +201,8 @@ async def test_a_batch_of_new_questions_reads_the_contacts_once_and_ends_as_one_
         monkeypatch.setattr(store, "contacts_of", counted)
 
         async def before(i: int, owner: asyncpg.Connection = owner) -> None:
-            if case == "carl has no room left" and i == 1:
-                await owner.execute("update contacts set max_open = 0 where contact_id = 'carl'")
+            if meanwhile is not None and i == meanwhile[0]:
+                await owner.execute(meanwhile[1])
 
         events = []
         try:
@@ -189,24 +225,31 @@ async def test_a_batch_of_new_questions_reads_the_contacts_once_and_ends_as_one_
             await owner.close()
             await engine.dispose()
     assert ended["batch"] == ended["one by one"]
-    contacts = [o[0]["contact_id"] for o in ended["batch"]]
+    assert [o[0]["contact_id"] for o in ended["batch"]] == expected
     assert reads["one by one"] >= 9
-    if case == "plain":
-        assert contacts == ["anna", "bert", "carl", "bert", "bert", "anna", "bert", "bert", None]
-    elif case == "carl has no room left":
-        assert contacts == ["anna", "bert", "bert", "bert", "anna", "bert", "bert", None, None]
-    else:  # the copy (fifth) routes the first again, to g2 (g1 tried): anna's place back
-        assert contacts == [
-            "bert",
-            "bert",
-            "carl",
-            "bert",
-            "bert",
-            "anna",
-            "anna",
-            "bert",
-            "bert",
-            None,
-        ]
-    # The copy: its own decision reads, and the batch reads afresh after it.
-    assert reads["batch"] == (3 if case == "a copy of a routed one" else 1)
+    assert reads["batch"] == batch_reads
+
+
+async def test_a_rolled_back_savepoint_takes_its_kept_contacts_with_it(database: Callable) -> None:
+    """A decision in a savepoint that is rolled back leaves no trace in the contacts the
+    transaction keeps: the next question goes where a fresh read sends it (anna, whose place
+    the savepoint had taken and given back), as does one in a session without `begin()`."""
+    owner, engine = await database()
+    try:
+        async with sessionmaker(engine)() as session, session.begin():
+            nested = await session.begin_nested()
+            first = await decisions.route_received(session, values(), NOW)
+            assert first.contact_id == "anna"  # type: ignore[union-attr]
+            await nested.rollback()
+            second = await decisions.route_received(session, values(), NOW)
+        assert second.contact_id == "anna"  # type: ignore[union-attr]
+        async with sessionmaker(engine)() as session:  # autobegun, committed, begun again
+            third = await decisions.route_received(session, values(), NOW)  # anna 1/2, bert 1/5
+            await session.commit()
+            await owner.execute("update contacts set max_open = 10 where contact_id = 'anna'")
+            fourth = await decisions.route_received(session, values(), NOW)  # anna 1/10 now
+            await session.commit()
+        assert (third.contact_id, fourth.contact_id) == ("bert", "anna")  # type: ignore[union-attr]
+    finally:
+        await owner.close()
+        await engine.dispose()

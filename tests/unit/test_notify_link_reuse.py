@@ -31,13 +31,13 @@ def token(link: str | None) -> str:
 
 
 class Clock:
-    """The dispatcher's monotonic clock and the links' time of issue, moved together (a link
-    signed anew differs from one signed a second before it: its time of issue is in it)."""
+    """The wall clock (the links' time of issue, and the dispatcher's reuse window), moved by
+    the test (a link signed anew differs from one signed a second before it: its time of issue
+    is in it)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.t, base = 0.0, time.time()
-        monkeypatch.setattr(delivery.time, "monotonic", lambda: self.t)
-        monkeypatch.setattr(links.time, "time", lambda: base + self.t)
+        monkeypatch.setattr(time, "time", lambda: base + self.t)
 
 
 def test_a_contacts_links_are_signed_once_for_the_next_minutes_then_anew(
@@ -74,3 +74,18 @@ def test_with_short_lived_links_the_reuse_is_one_percent_of_their_life(
     assert Dispatcher.overview_link(d, "anna") == first
     clock.t += 2  # 11 s after: past 1 % of 1,000 s
     assert Dispatcher.overview_link(d, "anna") != first
+
+
+def test_a_link_is_not_reused_once_the_wall_clock_has_passed_its_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The machine slept (a monotonic clock stops meanwhile, the links' clock does not): the
+    link kept from before would have gone out expired, so it is signed anew."""
+    d, clock = dispatcher(ttl=timedelta(hours=1)), Clock(monkeypatch)
+    first = Dispatcher.overview_link(d, "anna")
+    clock.t += 2 * 3600
+    later = Dispatcher.overview_link(d, "anna")
+    assert later != first
+    assert links.verify(d.rt.settings, "contact", token(later)) == {"c": "anna"}
+    with pytest.raises(links.LinkInvalid):
+        links.verify(d.rt.settings, "contact", token(first))
