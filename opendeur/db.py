@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, NoReturn
@@ -252,6 +252,12 @@ async def _raise_as_sqlalchemy(
 
 
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+def columns(items: Sequence[Any], *fields: str) -> list[list[Any]]:
+    """`items`' attributes as one list per field, for a statement that takes a batch as
+    `unnest($1::type[], $2::type[], ...)` (one parameter per column, not per row)."""
+    return [[getattr(item, f) for item in items] for f in fields]
 
 
 def positional(sql: str) -> tuple[str, tuple[str, ...]]:

@@ -48,6 +48,12 @@ GC_THRESHOLDS = (10_000, 10, 10)
 Handler = Callable[[Any, AsyncSession], Awaitable[Event | list[Event] | None]]
 BatchFn = Callable[[list[Any], AsyncSession], Awaitable[Event | list[Event] | None]]
 
+
+def _staged(got: Event | list[Event] | None) -> list[Event]:
+    """What a handler returned, as the events to stage."""
+    return [got] if isinstance(got, Event) else list(got or [])
+
+
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -155,14 +161,7 @@ class Runtime:
 
         def deco(fn: Handler) -> Handler:
             async def each(events: list[Event], session: AsyncSession) -> list[Event]:
-                staged: list[Event] = []
-                for event in events:
-                    got = await fn(event, session)
-                    if isinstance(got, Event):
-                        staged.append(got)
-                    elif got:
-                        staged.extend(got)
-                return staged
+                return [e for event in events for e in _staged(await fn(event, session))]
 
             self._consume(event_type, each, after_commit)
             return fn
@@ -181,8 +180,7 @@ class Runtime:
 
         def deco(fn: BatchFn) -> BatchFn:
             async def whole(events: list[Event], session: AsyncSession) -> list[Event]:
-                got = await fn(events, session)
-                return [got] if isinstance(got, Event) else list(got or [])
+                return _staged(await fn(events, session))
 
             self._consume(event_type, whole, after_commit)
             return fn

@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from opendeur import outbox
-from opendeur.db import driver_sql, positional
+from opendeur.db import columns, driver_sql, positional
 from opendeur.keys import Envelope
 from opendeur.keystore import KeyStore, open_keystore
 from opendeur.settings import get_settings
@@ -224,7 +224,7 @@ class Routing:
 ASSIGN_ROUTED_SQL = """
 with v as (
     select * from unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[],
-                         $5::timestamptz[]) as v(question_id, contact_id, group_id, link_until, at)
+                         $5::timestamptz[]) as v(question_id, contact_id, group_id, at, link_until)
 ), cur as (
     select q.question_id, q.status = 'done' and q.contact_id is null as undo
     from questions q join v using (question_id)
@@ -278,11 +278,7 @@ async def assign_routed(
     rows = await driver_sql(
         conn,
         ASSIGN_ROUTED_SQL,
-        [r.question_id for r in latest],
-        [r.contact_id for r in latest],
-        [r.group_id for r in latest],
-        [r.link_until for r in latest],
-        [r.at for r in latest],
+        *columns(latest, "question_id", "contact_id", "group_id", "at", "link_until"),
         retention,
     )
     return {row["question_id"] for row in rows if row["undo"]}

@@ -13,7 +13,7 @@ from cryptography.exceptions import InvalidTag
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opendeur.db import driver_sql
+from opendeur.db import columns, driver_sql
 from opendeur.keys import Envelope, KeyringError
 
 
@@ -324,7 +324,7 @@ ENQUEUE_SQL = """
 with v as (
     select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
                          $6::text[]) with ordinality
-        as v(question_id, contact_id, purpose, kind, payload, routed_for, n)
+        as v(question_id, contact_id, purpose, kind, routed_for, payload, n)
 ), last_group as (
     select distinct on (contact_id) contact_id, routed_for from v
     where routed_for is not null
@@ -349,12 +349,8 @@ async def enqueue_many(session: AsyncSession, queued: list[Queued]) -> int:
     rows = await driver_sql(
         session,
         ENQUEUE_SQL,
-        [q.question_id for q in queued],
-        [q.contact_id for q in queued],
-        [q.purpose for q in queued],
-        [q.kind for q in queued],
+        *columns(queued, "question_id", "contact_id", "purpose", "kind", "routed_for"),
         [json.dumps(q.payload) for q in queued],
-        [q.routed_for for q in queued],
     )
     return rows.rowcount
 

@@ -93,7 +93,7 @@ async def route_received(session: AsyncSession, values: dict, now: datetime) -> 
                 session, values, choice.group_id, choice.contact_id, choice.reason, schedule
             )
             stored = True
-        _took(session, choice.contact_id, attempt is not None)
+        _took(session, choice, attempt is not None)
         return attempt
 
     try:
@@ -190,12 +190,9 @@ async def _decide_on_cache(
     if need.language != NETWORK_LANGUAGE:
         tiers = [[g for tier in tiers for g in tier]]
     # No candidate in any tier: still one read, to know the cache was not stale.
+    read = _tier_contacts if batch else store.contacts_of
     for tier in tiers or [[]]:
-        ids = [g.group_id for g in tier]
-        if batch:
-            version, contacts = await _tier_contacts(session, ids)
-        else:
-            version, contacts = await store.contacts_of(session, ids)
+        version, contacts = await read(session, [g.group_id for g in tier])
         if version != GROUPS.version and not last:
             _forget_contacts(session)
             return None
@@ -249,21 +246,22 @@ async def _tier_contacts(
     return kept[key]
 
 
-def _took(session: AsyncSession, contact_id: str, taken: bool) -> None:
+def _took(session: AsyncSession, choice: Routed, taken: bool) -> None:
     """After a take in this transaction: the contact holds one more open callback, or (another
-    router took the last place) none is left."""
+    router took the last place) none is left. Only her group's list changes (a contact is in
+    one group)."""
     for _, contacts in _kept_contacts(session).values():
-        for group_id, people in contacts.items():
-            contacts[group_id] = [
+        if people := contacts.get(choice.group_id):
+            contacts[choice.group_id] = [
                 replace(c, open_count=c.open_count + 1 if taken else c.max_open)
-                if c.contact_id == contact_id
+                if c.contact_id == choice.contact_id
                 else c
                 for c in people
             ]
 
 
 def _forget_contacts(session: AsyncSession) -> None:
-    _kept_contacts(session).clear()
+    session.info.pop(_TIER_CONTACTS, None)
 
 
 def _with_contacts(g: GroupInfo, contacts: dict[str, list[Contact]]) -> Group:

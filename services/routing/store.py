@@ -277,9 +277,10 @@ async def insert_routed(
     timers, in one statement: `insert_question` and `route_to` at once, for a question's first
     decision (a statement, and the update of the row just inserted, saved). Its attempt number
     (1); None when the contact could not take it (as for `route_to`), the question then stored
-    as new for the next choice's `route_to`. Raises `Stored` when the question was there already (a
-    second copy), changing nothing: the place is only taken for a question not stored yet, and
-    given back in this transaction if a copy of it was stored meanwhile (the insert's conflict).
+    as new for the next choice's `route_to`. Raises `Stored` when the question was there
+    already (a second copy), changing nothing: the place is only taken for a question not
+    stored yet, and given back in this transaction if a copy of it was stored meanwhile (the
+    insert's conflict).
 
     The contact's row is locked before the insert waits for such a copy's transaction: if that
     transaction then routes another question to the same contact, one of the two is aborted as
