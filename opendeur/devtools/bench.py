@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,7 @@ class Timings:
     accepted: dict[str, float] = field(default_factory=dict)
     mailed: dict[str, float] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)  # reference → question id (opendeur's 202)
 
 
 class Sink(harness.SmtpSink):
@@ -108,6 +109,8 @@ class Target:
     procs: Callable[[], dict[str, psutil.Process]]  # asked after the warm-up
     timings: Timings
     statements: Statements | None = None  # --statements: PostgreSQL's count per question
+    # When each question's events were stored in the stream (wall clock), for the hops' times.
+    stored: Callable[[float], Awaitable[dict[str, dict[str, float]]]] | None = None
 
 
 # PostgreSQL's own statement counter, loaded only for --statements (it costs the server a little).
@@ -264,6 +267,8 @@ async def post_questions(
                     if r.status == 202:
                         ref = data[target.key]
                         timings.sent[ref], timings.accepted[ref] = t0, t1
+                        if "question_id" in data:
+                            timings.ids[ref] = data["question_id"]
                     else:
                         timings.errors[str(r.status)] = timings.errors.get(str(r.status), 0) + 1
                 except (aiohttp.ClientError, ValueError) as exc:
@@ -393,7 +398,8 @@ async def measure(target: Target, args: argparse.Namespace) -> dict:
     # Saturated: N questions, C in flight, first POST to last mail.
     if target.statements:
         await target.statements.start()
-    spies = start_profiles(procs, Path(args.out), args.profile) if args.profile else {}
+    profiled = args.profile and args.profile_phase == "saturated"
+    spies = start_profiles(procs, Path(args.out), args.profile) if profiled else {}
     cpu0 = cpu_seconds(procs)
     t0 = time.perf_counter()
     await post_questions(target, args.questions, args.concurrency, timings, None, "saturate ")
@@ -438,9 +444,16 @@ async def measure(target: Target, args: argparse.Namespace) -> dict:
     # Steady: R questions per second for D seconds, latency per question.
     steady = Timings(mailed=timings.mailed)  # one sink notes every arrival
     n = int(args.rate * args.duration)
+    steady_wall0 = time.time()
+    profiled = args.profile and args.profile_phase == "steady"
+    spies = start_profiles(procs, Path(args.out), args.profile) if profiled else {}
+    cpu0, t0 = cpu_seconds(procs), time.perf_counter()
     await post_questions(target, n, 256, steady, args.rate, "steady   ")
     refs = list(steady.accepted)
     await wait_mails(steady, refs, timeout=120)
+    cpu1, t_steady = cpu_seconds(procs), time.perf_counter() - t0
+    if spies:
+        results["profiles"] = stop_profiles(spies)
     results["steady"] = {
         "rate_per_s": args.rate,
         "seconds": args.duration,
@@ -451,14 +464,105 @@ async def measure(target: Target, args: argparse.Namespace) -> dict:
             [steady.mailed[r] - steady.sent[r] for r in refs if r in steady.mailed]
         ),
         "mails_missing": sum(r not in steady.mailed for r in refs),
+        # At a fixed rate a batch is mostly one event, so a question costs more than saturated.
+        "cpu_s_per_1000": {
+            k: round((cpu1[k] - cpu0[k]) * 1000 / max(1, len(refs)), 2) for k in cpu1
+        },
+        "cpu_busy": round(sum(cpu1[k] - cpu0[k] for k in cpu1) / t_steady, 2),
         "load_average_after": load_average(),
     }
+    if target.stored:
+        try:
+            results["steady"]["hops_ms"] = hops(steady, await target.stored(steady_wall0))
+        except Exception as exc:  # the hops are a breakdown: the run's figures stand without it
+            print(f"bench: the hops were not read ({type(exc).__name__}: {exc})", file=sys.stderr)
     # Each process's own resident set (PostgreSQL's postmaster, not its backends' shared pages).
     results["rss_mb"] = {k: round(p.memory_info().rss / 2**20, 1) for k, p in procs.items()}
     return results
 
 
 SECRET = "bench-secret-" + "x" * 32
+# The events on a question's way to its mail, as the hops' ends (opendeur only).
+HOP_EVENTS = {
+    "question.received.v1": "received",
+    "question.routed.v1": "routed",
+    "contact.notified.v1": "notified",
+}
+
+
+async def stored_times(js: Any, since: float) -> dict[str, dict[str, float]]:
+    """Question id → {received, routed, notified: when JetStream stored that event (the
+    server's wall clock, in seconds)} for the events stored since `since`. The stream is read
+    from its start and the time compared here: a consumer started by time began one message late
+    (nats-server 2.15, several filter subjects)."""
+    import nats.js.api
+
+    from contracts.streams import EVENTS_STREAM
+
+    config = nats.js.api.ConsumerConfig(
+        deliver_policy=nats.js.api.DeliverPolicy.ALL,
+        filter_subjects=list(HOP_EVENTS),
+        ack_policy=nats.js.api.AckPolicy.NONE,
+    )
+    sub = await js.pull_subscribe("", stream=EVENTS_STREAM, config=config)
+    times: dict[str, dict[str, float]] = {}
+    try:
+        while True:
+            try:
+                msgs = await sub.fetch(1000, timeout=1.0)
+            except (TimeoutError, nats.errors.TimeoutError):
+                break
+            for m in msgs:
+                stored = m.metadata.timestamp.timestamp()
+                if stored < since:
+                    continue
+                event = json.loads(m.data)
+                times.setdefault(event["question_id"], {}).setdefault(HOP_EVENTS[m.subject], stored)
+            if not msgs or msgs[-1].metadata.num_pending == 0:
+                break
+    finally:
+        await sub.unsubscribe()
+    return times
+
+
+async def stored_times_of(env: dict[str, str], since: float) -> dict[str, dict[str, float]]:
+    """`stored_times` on the system run with `env`, through its admin account."""
+    from opendeur.messaging import admin_connection
+    from opendeur.settings import Settings
+
+    prefix = "OPENDEUR_"
+    settings = Settings(
+        **{k.removeprefix(prefix).lower(): v for k, v in env.items() if k.startswith(prefix)}
+    )
+    nc = await admin_connection(settings)
+    try:
+        return await stored_times(nc.jetstream(), since)
+    finally:
+        await nc.close()
+
+
+def hops(steady: Timings, stored: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Where a question's time to its mail goes, per hop (ms): the POST to question.received in
+    the stream (intake's commit and relay), to question.routed (routing's batch and relay), to
+    the mail at the sink (notify's batch, claim and SMTP), and on to contact.notified."""
+    wall = time.time() - time.perf_counter()  # perf_counter → wall clock
+    spans: dict[str, list[float]] = {
+        "POST → received stored": [],
+        "received → routed stored": [],
+        "routed → mail": [],
+        "mail → notified stored": [],
+    }
+    for ref, qid in steady.ids.items():
+        t = stored.get(qid, {})
+        if ref not in steady.mailed or not {"received", "routed"} <= t.keys():
+            continue
+        sent, mailed = steady.sent[ref] + wall, steady.mailed[ref] + wall
+        spans["POST → received stored"].append(t["received"] - sent)
+        spans["received → routed stored"].append(t["routed"] - t["received"])
+        spans["routed → mail"].append(mailed - t["routed"])
+        if "notified" in t:
+            spans["mail → notified stored"].append(t["notified"] - mailed)
+    return {k: hist_summary(v) for k, v in spans.items() if v}
 
 
 def instances(spec: str) -> dict[str, int]:
@@ -525,6 +629,7 @@ async def run_opendeur(args: argparse.Namespace) -> dict:
             procs,
             timings,
             statements(args, pg),
+            stored=lambda since: stored_times_of(system.env, since),
         )
         results = await measure(target, args)
     finally:
@@ -866,6 +971,20 @@ def _pipeline_rows(r: dict) -> dict[str, str]:
             if (st_pg := s.get("statements_per_question"))
             else {}
         ),
+        **(
+            {
+                "steady: CPU s per 1,000 questions": ", ".join(
+                    f"{k} {v}" for k, v in st["cpu_s_per_1000"].items()
+                )
+                + f" (total {sum(st['cpu_s_per_1000'].values()):.2f}; cores busy {st['cpu_busy']})"
+            }
+            if "cpu_s_per_1000" in st
+            else {}
+        ),
+        **{
+            f"  steady hop {k}: p50 / p99 (ms)": f"{v['p50']:.1f} / {v['p99']:.1f}"
+            for k, v in st.get("hops_ms", {}).items()
+        },
         "resident memory (MB)": ", ".join(f"{k} {v}" for k, v in r["rss_mb"].items()),
         "load average before / after saturated": (
             f"{r['load_average_before'][0]} / {s['load_average_after'][0]}"
@@ -974,7 +1093,13 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument(
         "--profile",
         default="",
-        help="py-spy the saturated phase of these services (comma-separated, or 'all')",
+        help="py-spy these services (comma-separated, or 'all') in the --profile-phase",
+    )
+    p.add_argument(
+        "--profile-phase",
+        choices=("saturated", "steady"),
+        default="saturated",
+        help="which phase --profile records: saturated, or the fixed rate (one event a batch)",
     )
     p.add_argument(
         "--audit-only", action="store_true", help="only the audit ingest, batched vs one by one"

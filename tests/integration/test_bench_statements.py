@@ -8,10 +8,12 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from uuid import uuid4
 
 import asyncpg
 import pytest
 
+from contracts.streams import EVENTS_STREAM
 from opendeur.devtools.bench import STATEMENT_OPTIONS, Statements, _pipeline_rows
 from opendeur.embedded import Postgres
 
@@ -99,3 +101,55 @@ def test_the_table_shows_the_count_only_when_it_was_taken() -> None:
     assert rows["  PostgreSQL's planning + execution (ms)"] == (
         "opendeur_intake 0.4, opendeur_routing 0.6"
     )
+
+
+async def test_the_hops_read_when_each_question_event_was_stored(tmp_path: Path) -> None:
+    """`bench.stored_times` (the steady phase's hops) reads from the events stream, through a
+    consumer of its own, when each question's received, routed and notified events were stored:
+    the first of each, since the phase began, and nothing of other events."""
+    import json
+    import time
+
+    import nats
+
+    from contracts.events import PiiAccessed
+    from opendeur import messaging
+    from opendeur.devtools.bench import stored_times
+    from opendeur.embedded import NatsServer
+
+    server = NatsServer(tmp_path / "nats").start()
+    nc = None
+    try:
+        nc = await nats.connect(server.url)
+        js = nc.jetstream()
+        await messaging.ensure_streams(js, manage=True)
+
+        async def stored(subject: str, qid: str) -> float:
+            ack = await js.publish(subject, json.dumps({"question_id": qid}).encode())
+            kept = (await js.get_msg(EVENTS_STREAM, ack.seq)).time
+            assert kept is not None
+            return kept.timestamp()
+
+        await stored("question.received.v1", "before")
+        await asyncio.sleep(0.01)
+        since = time.time()
+        received = await stored("question.received.v1", "q1")
+        routed = await stored("question.routed.v1", "q1")
+        await stored("question.routed.v1", "q1")  # routed again later: the first one counts
+        other = PiiAccessed(question_id=uuid4(), contact_id="c-1")
+        await js.publish(other.subject, other.to_bytes())
+        notified = await stored("contact.notified.v1", "q1")
+        only_received = await stored("question.received.v1", "q2")
+
+        got = await stored_times(js, since)
+
+        assert set(got) == {"q1", "q2"}
+        assert got["q1"] == pytest.approx(
+            {"received": received, "routed": routed, "notified": notified}, abs=1e-5
+        )
+        assert got["q2"] == pytest.approx({"received": only_received}, abs=1e-5)
+        assert since < received < notified < since + 10
+    finally:
+        if nc is not None:
+            await nc.close()
+        server.stop()
