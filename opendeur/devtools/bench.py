@@ -545,6 +545,11 @@ def hops(steady: Timings, stored: dict[str, dict[str, float]]) -> dict[str, dict
     """Where a question's time to its mail goes, per hop (ms): the POST to question.received in
     the stream (intake's commit and relay), to question.routed (routing's batch and relay), to
     the mail at the sink (notify's batch, claim and SMTP), and on to contact.notified."""
+    return {k: hist_summary(v) for k, v in hop_spans(steady, stored).items() if v}
+
+
+def hop_spans(steady: Timings, stored: dict[str, dict[str, float]]) -> dict[str, list[float]]:
+    """Each hop's durations (s), one per question that was mailed and has both ends."""
     wall = time.time() - time.perf_counter()  # perf_counter → wall clock
     spans: dict[str, list[float]] = {
         "POST → received stored": [],
@@ -562,7 +567,7 @@ def hops(steady: Timings, stored: dict[str, dict[str, float]]) -> dict[str, dict
         spans["routed → mail"].append(mailed - t["routed"])
         if "notified" in t:
             spans["mail → notified stored"].append(t["notified"] - mailed)
-    return {k: hist_summary(v) for k, v in spans.items() if v}
+    return spans
 
 
 def instances(spec: str) -> dict[str, int]:
