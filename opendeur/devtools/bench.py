@@ -321,6 +321,18 @@ def start_profiles(procs: dict[str, psutil.Process], out: Path, which: str) -> d
     return spies
 
 
+def phase_profiles(procs: dict[str, psutil.Process], args: argparse.Namespace, phase: str) -> dict:
+    """py-spy for this phase when `--profile` asks for it (`--profile-phase`), else none."""
+    if not args.profile or args.profile_phase != phase:
+        return {}
+    return start_profiles(procs, Path(args.out), args.profile)
+
+
+def per_1000(cpu0: dict[str, float], cpu1: dict[str, float], questions: int) -> dict[str, float]:
+    """Each process's CPU seconds between the two readings, per 1,000 questions."""
+    return {k: round((cpu1[k] - cpu0[k]) * 1000 / max(1, questions), 2) for k in cpu1}
+
+
 def stop_profiles(spies: dict) -> dict[str, str]:
     for _path, spy in spies.values():
         spy.send_signal(signal.SIGINT)
@@ -398,8 +410,7 @@ async def measure(target: Target, args: argparse.Namespace) -> dict:
     # Saturated: N questions, C in flight, first POST to last mail.
     if target.statements:
         await target.statements.start()
-    profiled = args.profile and args.profile_phase == "saturated"
-    spies = start_profiles(procs, Path(args.out), args.profile) if profiled else {}
+    spies = phase_profiles(procs, args, "saturated")
     cpu0 = cpu_seconds(procs)
     t0 = time.perf_counter()
     await post_questions(target, args.questions, args.concurrency, timings, None, "saturate ")
@@ -420,9 +431,7 @@ async def measure(target: Target, args: argparse.Namespace) -> dict:
         "mailed": delivered,
         "seconds": round(t_end - t0, 2),
         "questions_per_s": round(delivered / (t_end - t0), 1),
-        "cpu_s_per_1000": {
-            k: round((cpu1[k] - cpu0[k]) * 1000 / max(1, delivered), 2) for k in cpu1
-        },
+        "cpu_s_per_1000": per_1000(cpu0, cpu1, delivered),
         "idle_cpu_s_per_s": {k: round(v, 3) for k, v in idle_rate.items()},
         # What the questions cost beyond the idle background over the same wall time.
         "net_cpu_s_per_1000": {
@@ -445,8 +454,7 @@ async def measure(target: Target, args: argparse.Namespace) -> dict:
     steady = Timings(mailed=timings.mailed)  # one sink notes every arrival
     n = int(args.rate * args.duration)
     steady_wall0 = time.time()
-    profiled = args.profile and args.profile_phase == "steady"
-    spies = start_profiles(procs, Path(args.out), args.profile) if profiled else {}
+    spies = phase_profiles(procs, args, "steady")
     cpu0, t0 = cpu_seconds(procs), time.perf_counter()
     await post_questions(target, n, 256, steady, args.rate, "steady   ")
     refs = list(steady.accepted)
@@ -465,9 +473,7 @@ async def measure(target: Target, args: argparse.Namespace) -> dict:
         ),
         "mails_missing": sum(r not in steady.mailed for r in refs),
         # At a fixed rate a batch is mostly one event, so a question costs more than saturated.
-        "cpu_s_per_1000": {
-            k: round((cpu1[k] - cpu0[k]) * 1000 / max(1, len(refs)), 2) for k in cpu1
-        },
+        "cpu_s_per_1000": per_1000(cpu0, cpu1, len(refs)),
         "cpu_busy": round(sum(cpu1[k] - cpu0[k] for k in cpu1) / t_steady, 2),
         "load_average_after": load_average(),
     }
