@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from typing import NamedTuple
 from uuid import UUID
 
 from nats.js import JetStreamContext
@@ -25,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from contracts.events import Event
 from opendeur import metrics
-from opendeur.db import driver_sql
+from opendeur.db import autocommit, driver_sql
 from opendeur.logging import get_logger
 
 log = get_logger(component="outbox")
@@ -66,6 +68,16 @@ create table inbox (
 """
 
 _wake: asyncio.Event | None = None
+_relay: Relay | None = None  # this process's relay, once it runs
+
+
+class Staged(NamedTuple):
+    """An outbox row as the relay publishes it (a row it takes, or one handed over)."""
+
+    id: int
+    event_id: UUID
+    subject: str
+    payload: bytes
 
 
 # Also spliced into a hot path's single statement (intake's accept: `with ... insert into outbox`).
@@ -81,10 +93,10 @@ def params(event: Event) -> dict:
 # The runtime's own statements on every batch and relay round go to the driver as they are
 # (`db.driver_sql`, asyncpg's $n parameters): 25-35 % less client CPU per statement than
 # `session.execute(text(...))` (docs/performance.md), still inside the session's transaction.
-ADD_ONE_SQL = "insert into outbox (event_id, subject, payload) values ($1, $2, $3)"
+ADD_ONE_SQL = "insert into outbox (event_id, subject, payload) values ($1, $2, $3) returning id"
 ADD_MANY_SQL = (
     "insert into outbox (event_id, subject, payload) "
-    "select * from unnest($1::uuid[], $2::text[], $3::bytea[])"
+    "select * from unnest($1::uuid[], $2::text[], $3::bytea[]) returning id, event_id"
 )
 CLAIM_ALL_SQL = (
     "insert into inbox (consumer, event_id) select $1, unnest($2::uuid[]) "
@@ -96,24 +108,48 @@ TAKE_SQL = (
 DROP_SQL = "delete from outbox where id = any($1::bigint[])"
 
 
-async def add(session: AsyncSession | AsyncConnection, *events: Event) -> None:
-    """Stage events in the caller's transaction; they are published after it commits."""
+async def add(session: AsyncSession | AsyncConnection, *events: Event) -> list[Staged]:
+    """Stage events in the caller's transaction; they are published after it commits. Returns
+    the rows, which the caller may hand to the relay (`hand_over`) once it has committed."""
+    payloads = [e.to_bytes() for e in events]
     if len(events) == 1:  # the common case: one plain execute, not an executemany
         e = events[0]
-        await driver_sql(session, ADD_ONE_SQL, e.event_id, e.subject, e.to_bytes())
-    elif events:  # one multi-row insert
-        await driver_sql(
-            session,
-            ADD_MANY_SQL,
-            [e.event_id for e in events],
-            [e.subject for e in events],
-            [e.to_bytes() for e in events],
-        )
+        rows = await driver_sql(session, ADD_ONE_SQL, e.event_id, e.subject, payloads[0])
+        return [Staged(rows.scalar_one(), e.event_id, e.subject, payloads[0])]
+    if not events:
+        return []
+    rows = await driver_sql(  # one multi-row insert
+        session,
+        ADD_MANY_SQL,
+        [e.event_id for e in events],
+        [e.subject for e in events],
+        payloads,
+    )
+    ids = {r["event_id"]: r["id"] for r in rows}
+    return [
+        Staged(ids[e.event_id], e.event_id, e.subject, p)
+        for e, p in zip(events, payloads, strict=True)
+    ]
 
 
 def wake_relay() -> None:
+    """Rows were committed that the relay was not handed: it takes them from the table."""
+    if _relay is not None:
+        _relay.table_due = True
     if _wake is not None:
         _wake.set()
+
+
+def hand_over(rows: list[Staged]) -> None:
+    """Rows whose transaction has just committed, for this process's relay to publish as they
+    are, without taking them from the table first (`Relay.flush_handed`); before the relay
+    runs, it takes them from the table."""
+    if _relay is None:
+        wake_relay()
+    elif rows:
+        _relay.handed.extend(rows)
+        if _wake is not None:
+            _wake.set()
 
 
 async def claim(session: AsyncSession, consumer: str, event_id: UUID) -> bool:
@@ -136,47 +172,89 @@ async def claim_all(session: AsyncSession, consumer: str, event_ids: list[UUID])
 ACK_WAIT_S = 5.0  # a publish not acked by then stays in the outbox for the next round
 
 
+# The relay takes rows from the table at least this often, also while rows are handed over:
+# rows staged without a hand-over, and those another instance of the service left (killed).
+TABLE_EVERY_S = 0.5
+
+
 class Relay:
-    """Publishes committed outbox rows with Nats-Msg-Id = event_id, then deletes them."""
+    """Publishes committed outbox rows with Nats-Msg-Id = event_id, then deletes them.
+
+    Two ways in. The runtime's consumers, intake's POST and notify's sends hand over the rows
+    their transaction has just committed (`hand_over`): published as they are, then deleted in
+    one autocommitted statement (`flush_handed`). Everything else, and every row a failed round
+    left, is taken from the table under a row lock (`flush_once`): when woken by `wake_relay`,
+    after a failure until the table is drained, and at least every TABLE_EVERY_S."""
 
     def __init__(self, engine: AsyncEngine, js: JetStreamContext, batch: int = 256) -> None:
         self.engine = engine
         self.js = js
         self.batch = batch
+        self.handed: list[Staged] = []  # committed, handed over, in the order they committed
+        self.table_due = True  # the table first: rows an earlier run left
+        self.table_at = 0.0  # when the last table round began (monotonic)
 
     async def flush_once(self) -> int:
         """Publish up to `batch` committed rows with pipelined acks (all sent, then the acks
         awaited together); delete the acked ones in one statement and leave the rest, locked
         for this round only, to the next. Raises the first publish error after the commit."""
+        self.table_at = time.monotonic()
         # A Core connection, not an ORM session: nothing here needs the unit of work. The rows
         # stay locked (skip locked) while their publishes are in flight, so a second relay of
         # the same service never publishes them at the same time.
         async with self.engine.begin() as conn:
-            rows = (await driver_sql(conn, TAKE_SQL, self.batch)).all()
+            rows = [Staged(*r) for r in (await driver_sql(conn, TAKE_SQL, self.batch))]
             if not rows:
+                self.table_due = False
                 return 0
+            taken = {r.id for r in rows}  # handed over too: published here, not twice
+            self.handed = [h for h in self.handed if h.id not in taken]
             results = await self._publish(rows)
-            acked = [
-                r
-                for r, res in zip(rows, results, strict=True)
-                if not isinstance(res, BaseException)
-            ]
+            acked = self._acked(rows, results)
             if acked:
-                await driver_sql(conn, DROP_SQL, [r["id"] for r in acked])
-        for r in acked:
-            metrics.PUBLISHED.labels(subject=r["subject"]).inc()
-        if len(acked) < len(rows):
-            # Not acked: stays in the outbox; its Nats-Msg-Id de-duplicates a publish that did
-            # reach the stream although its ack was lost.
-            error = next(res for res in results if isinstance(res, BaseException))
-            raise error if isinstance(error, Exception) else RuntimeError("publish cancelled")
+                await driver_sql(conn, DROP_SQL, [r.id for r in acked])
+        self._published(rows, acked, results)
+        self.table_due = len(rows) >= self.batch
         if len(rows) < self.batch:
             metrics.OUTBOX_BACKLOG.set(0)  # drained (rows committed meanwhile wake us again)
         else:
             metrics.OUTBOX_BACKLOG.set(await self.backlog())
         return len(rows)
 
-    async def _publish(self, rows: list) -> list[object]:
+    async def flush_handed(self) -> int:
+        """Publish up to `batch` handed-over rows, in the order they committed, with pipelined
+        acks, and delete the acked ones in one autocommitted statement: no BEGIN, no select
+        and no COMMIT round trip before the publish, as a table round needs. A relay of another
+        instance may take such a row from the table meanwhile (it is not locked): its
+        Nats-Msg-Id de-duplicates the second publish. Raises as `flush_once` does; what it did
+        not publish and delete stays in the table, for the table rounds that follow."""
+        rows, self.handed = self.handed[: self.batch], self.handed[self.batch :]
+        results = await self._publish(rows)
+        acked = self._acked(rows, results)
+        if acked:
+            async with autocommit(self.engine) as conn:
+                await driver_sql(conn, DROP_SQL, [r.id for r in acked])
+        self._published(rows, acked, results)
+        return len(rows)
+
+    @staticmethod
+    def _acked(rows: list[Staged], results: list[object]) -> list[Staged]:
+        return [
+            r for r, res in zip(rows, results, strict=True) if not isinstance(res, BaseException)
+        ]
+
+    @staticmethod
+    def _published(rows: list[Staged], acked: list[Staged], results: list[object]) -> None:
+        """Count what was published; raise the first publish error, if any."""
+        for r in acked:
+            metrics.PUBLISHED.labels(subject=r.subject).inc()
+        if len(acked) < len(rows):
+            # Not acked: stays in the outbox; its Nats-Msg-Id de-duplicates a publish that did
+            # reach the stream although its ack was lost.
+            error = next(res for res in results if isinstance(res, BaseException))
+            raise error if isinstance(error, Exception) else RuntimeError("publish cancelled")
+
+    async def _publish(self, rows: list[Staged]) -> list[object]:
         """Send every row, then await their acks together: per row its PubAck or the exception.
 
         `publish_async` (one reply subscription for all acks) instead of a `publish` request
@@ -188,7 +266,7 @@ class Relay:
                 try:
                     futures.append(
                         await self.js.publish_async(
-                            r["subject"], r["payload"], headers={"Nats-Msg-Id": str(r["event_id"])}
+                            r.subject, r.payload, headers={"Nats-Msg-Id": str(r.event_id)}
                         )
                     )
                 except Exception as exc:  # the connection went: the rest are not sent
@@ -215,17 +293,27 @@ class Relay:
             return int((await conn.execute(select(func.count()).select_from(outbox))).scalar_one())
 
     async def run(self) -> None:
-        global _wake
+        global _wake, _relay
         _wake = asyncio.Event()
+        _relay = self
         delay = 0.2
         while True:
             _wake.clear()
+            if time.monotonic() - self.table_at >= TABLE_EVERY_S:
+                self.table_due = True
             try:
-                n = await self.flush_once()
+                if self.handed and not self.table_due:
+                    await self.flush_handed()
+                else:
+                    await self.flush_once()
                 delay = 0.2
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                # What was not published and deleted is in the table: the table rounds take it
+                # from there, in order, before any later hand-over is published on its own.
+                self.handed.clear()
+                self.table_due = True
                 log.warning("relay_failed", error=type(exc).__name__, retry_in=delay)
                 with contextlib.suppress(Exception):
                     metrics.OUTBOX_BACKLOG.set(await asyncio.wait_for(self.backlog(), 2))
@@ -234,8 +322,6 @@ class Relay:
                 # so questions flow again soon after a new leader; anything else backs off to 5 s.
                 delay = min(delay * 2, 1.0 if isinstance(exc, NoStreamResponseError) else 5.0)
                 continue
-            if n < self.batch:
-                try:
-                    await asyncio.wait_for(_wake.wait(), timeout=0.5)
-                except TimeoutError:
-                    pass
+            if not self.handed and not self.table_due:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(_wake.wait(), timeout=TABLE_EVERY_S)

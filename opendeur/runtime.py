@@ -156,8 +156,9 @@ class Runtime:
         handler of one event type. The runtime owns the transaction: for each fetched batch it
         claims the inbox under the consumer's durable name (an event applied before is acked
         without calling `fn`), calls `fn` for each new event in order with the open session,
-        stages what it returns in the outbox (one multi-row insert), commits once, wakes the
-        relay and `after_commit`, then acks. Handlers never commit, claim or stage themselves."""
+        stages what it returns in the outbox (one multi-row insert), commits once, hands the
+        staged rows to the relay, calls `after_commit`, then acks. Handlers never commit, claim
+        or stage themselves."""
 
         def deco(fn: Handler) -> Handler:
             async def each(events: list[Event], session: AsyncSession) -> list[Event]:
@@ -201,9 +202,8 @@ class Runtime:
                         fresh.discard(event.event_id)  # twice in one batch: applied once
                         new.append(event)
                 staged = await fn(new, session) if new else []
-                await outbox.add(session, *staged)
-            if staged:
-                outbox.wake_relay()
+                rows = await outbox.add(session, *staged)
+            outbox.hand_over(rows)  # committed: the relay publishes them as they are
             if after_commit is not None:
                 after_commit()
 

@@ -89,6 +89,34 @@ async def service_engine(pg: Postgres, service: str, pool_size: int) -> AsyncIte
         await engine.dispose()
 
 
+@asynccontextmanager
+async def outbox_engine(pg: Postgres, prefix: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on a schema of its own (`prefix` and a random tail) holding only the outbox and
+    inbox tables, as a service's; disposed at the end."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from opendeur import outbox
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    url = pg.url().replace("postgresql://", "postgresql+asyncpg://")
+    admin = create_async_engine(url)
+    try:
+        async with admin.begin() as conn:
+            await conn.execute(text(f"create schema {schema}"))
+            await conn.execute(text(f"set local search_path to {schema}"))
+            for statement in outbox.TABLES_SQL.split(";"):
+                if statement.strip():
+                    await conn.execute(text(statement))
+    finally:
+        await admin.dispose()
+    engine = create_async_engine(url, connect_args={"server_settings": {"search_path": schema}})
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
 def run_up(
     args: list[str], env: dict[str, str], **popen: object
 ) -> subprocess.Popen:  # the caller ends it with stop_up

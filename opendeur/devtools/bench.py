@@ -109,6 +109,7 @@ class Target:
     procs: Callable[[], dict[str, psutil.Process]]  # asked after the warm-up
     timings: Timings
     statements: Statements | None = None  # --statements: PostgreSQL's count per question
+    database_url: str | None = None  # analysed after the warm-up (`analyze`)
     # When each question's events were stored in the stream (wall clock), for the hops' times.
     stored: Callable[[float], Awaitable[dict[str, dict[str, float]]]] | None = None
 
@@ -374,6 +375,21 @@ def profile_summary(raw: Path, top: int = 25) -> str:
     return "\n".join(lines)
 
 
+async def analyze(url: str) -> None:
+    """ANALYZE the pipeline's database, as autovacuum does within a minute or two in a running
+    network. A fresh one has no statistics: the plans its services' prepared statements cache
+    in the warm-up take a partial index for a handful of rows, and keep it while the tables grow
+    thirty-fold in the run (intake's statement for a routing scanned every question: 0.65-0.84
+    ms a question at 100/s, 0.05 after this; docs/performance.md). Both pipelines get it."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("analyze")
+    finally:
+        await conn.close()
+
+
 async def wait_mails(timings: Timings, refs: list[str], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while any(r not in timings.mailed for r in refs) and time.monotonic() < deadline:
@@ -398,6 +414,8 @@ async def measure(target: Target, args: argparse.Namespace) -> dict:
     await wait_mails(timings, list(warm.accepted), timeout=120)  # the sink notes them all
     if warm.errors or any(r not in timings.mailed for r in warm.accepted):
         raise RuntimeError(f"warm-up failed: {warm.errors or 'mails missing'}")
+    if target.database_url:
+        await analyze(target.database_url)
     await asyncio.sleep(1.0)
     procs = target.procs()
 
@@ -454,6 +472,8 @@ async def measure(target: Target, args: argparse.Namespace) -> dict:
     steady = Timings(mailed=timings.mailed)  # one sink notes every arrival
     n = int(args.rate * args.duration)
     steady_wall0 = time.time()
+    if target.statements:
+        await target.statements.start()
     spies = phase_profiles(procs, args, "steady")
     cpu0, t0 = cpu_seconds(procs), time.perf_counter()
     await post_questions(target, n, 256, steady, args.rate, "steady   ")
@@ -477,6 +497,11 @@ async def measure(target: Target, args: argparse.Namespace) -> dict:
         "cpu_busy": round(sum(cpu1[k] - cpu0[k] for k in cpu1) / t_steady, 2),
         "load_average_after": load_average(),
     }
+    if target.statements:  # one event a batch: the round trips a question costs at this rate
+        await asyncio.sleep(3.0)
+        results["steady"]["statements_per_question"] = await target.statements.per_question(
+            len(refs)
+        )
     if target.stored:
         try:
             results["steady"]["hops_ms"] = hops(steady, await target.stored(steady_wall0))
@@ -640,6 +665,7 @@ async def run_opendeur(args: argparse.Namespace) -> dict:
             procs,
             timings,
             statements(args, pg),
+            database_url=pg.url(),
             stored=lambda since: stored_times_of(system.env, since),
         )
         results = await measure(target, args)
@@ -702,6 +728,7 @@ async def run_reference(args: argparse.Namespace) -> dict:
             lambda: procs,
             timings,
             statements(args, pg),
+            database_url=pg.url(),
         )
         results = await measure(target, args)
     finally:
@@ -990,6 +1017,16 @@ def _pipeline_rows(r: dict) -> dict[str, str]:
                 + f" (total {sum(st['cpu_s_per_1000'].values()):.2f}; cores busy {st['cpu_busy']})"
             }
             if "cpu_s_per_1000" in st
+            else {}
+        ),
+        **(
+            {
+                "steady: PostgreSQL statements per question": ", ".join(
+                    f"{k} {v}" for k, v in st_pg["by_role"].items()
+                )
+                + f" (total {st_pg['total']}; commits {st_pg['commits']})"
+            }
+            if (st_pg := st.get("statements_per_question"))
             else {}
         ),
         **{

@@ -182,16 +182,18 @@ async def accept_question(rt: Runtime, topics: TopicCatalogue, q: QuestionIn) ->
             link=link,
             crisis=flagged,
         )
+    ob = outbox.params(event)
     async with autocommit(rt.engine) as conn:
-        await store.accept(
+        row_id = await store.accept(
             conn,
             envelope(rt),
             row,
             store.Personal(phone=phone, story=story, call_times=call_times),
-            outbox.params(event),
+            ob,
             sms_text=sms_text,
         )
-    outbox.wake_relay()
+    # Committed: the relay publishes it as it is, without taking it from the table first.
+    outbox.hand_over([outbox.Staged(row_id, event.event_id, event.subject, ob["ob_payload"])])
     if sms_text is not None:
         jobs.wake_sender()  # never awaited here: the answer does not wait for the gateway
     log.info(

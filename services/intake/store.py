@@ -136,7 +136,8 @@ _SMS_CTE = (
 def _accept_sql(sms: bool) -> tuple[str, tuple[str, ...]]:
     return positional(
         "with q as (insert into questions ({qc}) values ({qv})), {s}"  # noqa: S608 (column names)
-        "p as (insert into question_pii (question_id, {pc}) values (:question_id, {pv})) {ob}".format(
+        "p as (insert into question_pii (question_id, {pc}) values (:question_id, {pv})) {ob} "
+        "returning id".format(
             qc=", ".join(_Q_COLS),
             qv=", ".join(f":{c}" for c in _Q_COLS),
             s=_SMS_CTE if sms else "",
@@ -157,11 +158,12 @@ async def accept(
     personal: Personal,
     event: dict,
     sms_text: str | None = None,
-) -> None:
+) -> int:
     """The question, its data encrypted with a fresh per-question key, and the outbox row of its
-    event (`outbox.params`) in one statement; with `sms_text`, the person's SMS confirmation
-    queued, sealed with the same key. The wrapped key goes to the key store first (synced), so a
-    committed question always has its key; a failed insert destroys it again."""
+    event (`outbox.params`) in one statement, whose id it returns (for `outbox.hand_over`); with
+    `sms_text`, the person's SMS confirmation queued, sealed with the same key. The wrapped key
+    goes to the key store first (synced), so a committed question always has its key; a failed
+    insert destroys it again."""
     qid: UUID = row["question_id"]
     key, wrapped = envelope.new_data_key()
     keys = keystore()
@@ -184,7 +186,7 @@ async def accept(
         values["sms_text"] = seal("sms", sms_text)
     try:
         sql, names = _ACCEPT_SQL[sms_text is not None]
-        await driver_sql(conn, sql, *(values[n] for n in names))
+        return (await driver_sql(conn, sql, *(values[n] for n in names))).scalar_one()
     except BaseException:
         await keys.destroy(qid)
         raise

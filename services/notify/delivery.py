@@ -100,7 +100,16 @@ class Finisher:
                 for _, future in batch:
                     future.cancel()
                 raise
-            outbox.wake_relay()
+            # Committed: the relay publishes the events as they are.
+            outbox.hand_over(
+                [
+                    outbox.Staged(
+                        done[o.key], o.event["ob_id"], o.event["ob_subject"], o.event["ob_payload"]
+                    )
+                    for o, _ in batch
+                    if o.key in done
+                ]
+            )
             for outcome, future in batch:
                 if not future.done():
                     future.set_result(outcome.key in done)
@@ -109,6 +118,12 @@ class Finisher:
 # A contact's own links are reused for this long (`Dispatcher.reused`), for this many contacts.
 LINK_REUSE_S = 600.0
 LINKS_KEPT = 10_000
+
+
+def may_have_left_jobs(room: int, claimed: int) -> bool:
+    """Whether a claim with `room` free places that got `claimed` jobs may have left due jobs in
+    the queue: it had no room, or it filled every place it had."""
+    return room <= 0 or claimed >= room
 
 
 class Dispatcher:
@@ -125,6 +140,11 @@ class Dispatcher:
         self._email: EmailChannel | None = None
         self.finisher = Finisher(rt)
         self._links: dict[tuple[str, ...], tuple[str, float]] = {}
+        # Whether the last claim may have left due jobs behind (no room for them): only then
+        # does a finished send wake the loop to claim again. After a claim that found fewer
+        # than it had room for, a send's end would claim nothing: one transaction per mail for
+        # nought at a low rate (docs/performance.md). New jobs wake it themselves (after_commit).
+        self.more_due = False
 
     async def run(self) -> None:
         try:
@@ -142,6 +162,7 @@ class Dispatcher:
                     task = asyncio.create_task(self.attempt(job))
                     self.tasks.add(task)
                     task.add_done_callback(self._done)
+                self.more_due = may_have_left_jobs(room, len(jobs))
                 if jobs and len(jobs) == room:
                     continue
                 with contextlib.suppress(TimeoutError):
@@ -155,7 +176,8 @@ class Dispatcher:
 
     def _done(self, task: asyncio.Task) -> None:
         self.tasks.discard(task)
-        self.wake.set()
+        if self.more_due:
+            self.wake.set()
 
     async def attempt(self, job: store.Job) -> None:
         try:

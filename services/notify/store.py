@@ -488,16 +488,19 @@ with o as (
     insert into outbox (event_id, subject, payload)
     select o.ob_id, o.ob_subject, o.ob_payload
     from o join f using (question_id, contact_id, purpose)
+    returning id, event_id
 )
-select question_id, contact_id, purpose from f
+select o.question_id, o.contact_id, o.purpose, s.id
+from staged s join o on o.ob_id = s.event_id
 """
 
 
-async def finish(conn: Any, outcomes: list[Outcome]) -> set[tuple[str, str, str]]:
+async def finish(conn: Any, outcomes: list[Outcome]) -> dict[tuple[str, str, str], int]:
     """Record finished sends and stage their events in one statement (atomic on its own), for
-    as many sends as there are. Returns the keys that were finished; a job that is no longer
-    'sending' is left out: the stuck-send sweep already reported it as uncertain and put it in
-    the team's queue, and a second, contradicting outcome must not follow."""
+    as many sends as there are. Returns the keys that were finished, each with the outbox row
+    of its event (for `outbox.hand_over`); a job that is no longer 'sending' is left out: the
+    stuck-send sweep already reported it as uncertain and put it in the team's queue, and a
+    second, contradicting outcome must not follow."""
     rows = await driver_sql(
         conn,
         FINISH_SQL,
@@ -511,7 +514,7 @@ async def finish(conn: Any, outcomes: list[Outcome]) -> set[tuple[str, str, str]
         [o.event["ob_subject"] for o in outcomes],
         [o.event["ob_payload"] for o in outcomes],
     )
-    return {(str(r[0]), r[1], r[2]) for r in rows}
+    return {(str(r[0]), r[1], r[2]): r[3] for r in rows}
 
 
 async def stale_sending(session: AsyncSession, older_than_s: float) -> list[Job]:

@@ -360,47 +360,36 @@ async def test_the_relay_deletes_what_was_acked_and_keeps_the_rest(
     published again. (The old relay rolled the whole batch back on one failure.)"""
     import nats
     from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+    from sqlalchemy.ext.asyncio import AsyncSession
 
     from opendeur import outbox
+    from tests.support import outbox_engine
 
-    schema = f"t_relay_{uuid4().hex[:8]}"
-    admin = create_async_engine(pg.url().replace("postgresql://", "postgresql+asyncpg://"))
-    async with admin.begin() as conn:
-        await conn.execute(text(f"create schema {schema}"))
-        await conn.execute(text(f"set local search_path to {schema}"))
-        for statement in outbox.TABLES_SQL.split(";"):
-            if statement.strip():
-                await conn.execute(text(statement))
-    await admin.dispose()
-    engine = create_async_engine(
-        pg.url().replace("postgresql://", "postgresql+asyncpg://"),
-        connect_args={"server_settings": {"search_path": schema}},
-    )
-    nc = await nats.connect(nats_server.url)
-    js = nc.jetstream()
-    await messaging.ensure_streams(js, manage=True)
-    try:
-        good = [PiiAccessed(question_id=uuid4(), contact_id="c-relay") for _ in range(5)]
-        async with AsyncSession(engine) as session, session.begin():
-            await outbox.add(session, *good)
-            await session.execute(
-                text(
-                    "insert into outbox (event_id, subject, payload) values (:i, 'nowhere.v1', '')"
-                ),
-                {"i": uuid4()},
-            )
-        before = (await js.stream_info(EVENTS_STREAM)).state.messages
-        relay = outbox.Relay(engine, js)
-        with pytest.raises(Exception):  # noqa: B017 (whatever nats-py raises for no stream)
-            await relay.flush_once()
-        async with engine.connect() as conn:
-            left = (await conn.execute(text("select subject from outbox"))).scalars().all()
-        assert left == ["nowhere.v1"]
-        assert (await js.stream_info(EVENTS_STREAM)).state.messages == before + 5
-        with pytest.raises(Exception):  # noqa: B017
-            await relay.flush_once()
-        assert (await js.stream_info(EVENTS_STREAM)).state.messages == before + 5
-    finally:
-        await nc.close()
-        await engine.dispose()
+    async with outbox_engine(pg, "t_relay") as engine:
+        nc = await nats.connect(nats_server.url)
+        js = nc.jetstream()
+        await messaging.ensure_streams(js, manage=True)
+        try:
+            good = [PiiAccessed(question_id=uuid4(), contact_id="c-relay") for _ in range(5)]
+            async with AsyncSession(engine) as session, session.begin():
+                await outbox.add(session, *good)
+                await session.execute(
+                    text(
+                        "insert into outbox (event_id, subject, payload) "
+                        "values (:i, 'nowhere.v1', '')"
+                    ),
+                    {"i": uuid4()},
+                )
+            before = (await js.stream_info(EVENTS_STREAM)).state.messages
+            relay = outbox.Relay(engine, js)
+            with pytest.raises(Exception):  # noqa: B017 (whatever nats-py raises for no stream)
+                await relay.flush_once()
+            async with engine.connect() as conn:
+                left = (await conn.execute(text("select subject from outbox"))).scalars().all()
+            assert left == ["nowhere.v1"]
+            assert (await js.stream_info(EVENTS_STREAM)).state.messages == before + 5
+            with pytest.raises(Exception):  # noqa: B017
+                await relay.flush_once()
+            assert (await js.stream_info(EVENTS_STREAM)).state.messages == before + 5
+        finally:
+            await nc.close()

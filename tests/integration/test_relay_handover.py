@@ -1,0 +1,227 @@
+"""The outbox relay's two ways in, on a real nats-server and PostgreSQL: rows a transaction hands
+over after its commit are published as they are (no table round first), everything else is taken
+from the table, and a row that comes both ways reaches the stream once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import nats
+import pytest
+from nats.js import JetStreamContext
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from contracts.events import PiiAccessed
+from contracts.streams import EVENTS_STREAM
+from opendeur import messaging, outbox
+from opendeur.embedded import NatsServer
+from tests.support import outbox_engine
+
+
+@pytest.fixture(scope="module")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[NatsServer]:
+    server = NatsServer(Path(tmp_path_factory.mktemp("nats-relay"))).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def engine(pg) -> AsyncIterator[AsyncEngine]:
+    """A schema of its own with the outbox table, as a service's."""
+    async with outbox_engine(pg, "t_handover") as engine:
+        yield engine
+
+
+@pytest.fixture
+async def js(nats_server: NatsServer) -> AsyncIterator[JetStreamContext]:
+    nc = await nats.connect(nats_server.url)
+    js = nc.jetstream()
+    await messaging.ensure_streams(js, manage=True)
+    try:
+        yield js
+    finally:
+        await nc.close()
+
+
+@contextlib.asynccontextmanager
+async def running(relay: outbox.Relay) -> AsyncIterator[None]:
+    task = asyncio.create_task(relay.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        outbox._relay = outbox._wake = None
+
+
+async def stage(engine: AsyncEngine, *events: PiiAccessed) -> list[outbox.Staged]:
+    """The events staged in a transaction of their own, committed."""
+    async with engine.begin() as conn:
+        return await outbox.add(conn, *events)
+
+
+async def in_stream(js: JetStreamContext, since: int) -> list[UUID]:
+    """The Nats-Msg-Id of each message stored after sequence `since`, in the stream's order."""
+    last = (await js.stream_info(EVENTS_STREAM)).state.last_seq
+    ids = []
+    for seq in range(since + 1, last + 1):
+        msg = await js.get_msg(EVENTS_STREAM, seq)
+        ids.append(UUID(msg.headers["Nats-Msg-Id"]))
+    return ids
+
+
+async def left_in_table(engine: AsyncEngine) -> list[str]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(text("select subject from outbox order by id"))).scalars())
+
+
+async def eventually(check, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, "not within the time allowed"
+        await asyncio.sleep(0.02)
+
+
+def accessed(n: int) -> list[PiiAccessed]:
+    return [PiiAccessed(question_id=uuid4(), contact_id="c-handover") for _ in range(n)]
+
+
+async def test_rows_handed_over_are_published_in_order_without_a_table_round(
+    engine: AsyncEngine, js: JetStreamContext
+) -> None:
+    """Another transaction holds the rows locked, so a table round (select ... for update skip
+    locked) could not take them: they reach the stream all the same, in the order they were
+    staged, and are deleted once the lock is gone."""
+    relay = outbox.Relay(engine, js)
+    async with running(relay):
+        await eventually(lambda: asyncio.sleep(0, not relay.table_due))  # its first round
+        since = (await js.stream_info(EVENTS_STREAM)).state.last_seq
+        events = accessed(5)
+        rows = await stage(engine, *events)
+        async with engine.connect() as blocker, blocker.begin():
+            await blocker.execute(text("select id from outbox for update"))
+            outbox.hand_over(rows)
+
+            async def published() -> bool:
+                return len(await in_stream(js, since)) >= len(events)
+
+            await eventually(published)
+            assert await in_stream(js, since) == [e.event_id for e in events]
+
+        async def deleted() -> bool:
+            return not await left_in_table(engine)
+
+        await eventually(deleted)
+    assert await in_stream(js, since) == [e.event_id for e in events]  # and not again
+
+
+async def test_a_row_staged_without_a_hand_over_is_taken_from_the_table(
+    engine: AsyncEngine, js: JetStreamContext
+) -> None:
+    """A row no transaction handed over (an HTTP path that only wakes the relay, or a row another
+    instance left when it was killed) is published by a table round, also without a wake and
+    while hand-overs keep the relay busy."""
+    relay = outbox.Relay(engine, js)
+    async with running(relay):
+        since = (await js.stream_info(EVENTS_STREAM)).state.last_seq
+        left = accessed(1)
+        await stage(engine, *left)  # neither handed over nor woken for
+        busy = accessed(40)
+        for event in busy:  # a hand-over every 20 ms, for longer than a table round's interval
+            outbox.hand_over(await stage(engine, event))
+            await asyncio.sleep(0.02)
+
+        async def all_published() -> bool:
+            return len(await in_stream(js, since)) >= 41
+
+        await eventually(all_published)
+        got = await in_stream(js, since)
+        assert sorted(got) == sorted(e.event_id for e in left + busy)
+        assert got.index(left[0].event_id) < 40  # taken before the hand-overs ran out
+        await eventually(lambda: _empty(engine))
+
+
+async def _empty(engine: AsyncEngine) -> bool:
+    return not await left_in_table(engine)
+
+
+async def test_a_hand_over_whose_publish_fails_leaves_its_row_to_the_table_rounds(
+    engine: AsyncEngine, js: JetStreamContext
+) -> None:
+    """A row no stream takes fails its publish: its neighbours are published and deleted, it
+    stays in the table; rows handed over while it keeps failing are still published (by the
+    table rounds that follow a failure), and once it can be published it is."""
+    relay = outbox.Relay(engine, js)
+    async with running(relay):
+        since = (await js.stream_info(EVENTS_STREAM)).state.last_seq
+        first, last = accessed(1), accessed(1)
+        async with engine.begin() as conn:
+            rows = await outbox.add(conn, *first)
+            bad_id = uuid4()
+            bad = (
+                await conn.execute(
+                    text(
+                        "insert into outbox (event_id, subject, payload) "
+                        "values (:i, 'nowhere.v1', '') returning id"
+                    ),
+                    {"i": bad_id},
+                )
+            ).scalar_one()
+            rows += [outbox.Staged(bad, bad_id, "nowhere.v1", b"")]
+            rows += await outbox.add(conn, *last)
+        outbox.hand_over(rows)
+
+        async def neighbours_published() -> bool:
+            return set(await in_stream(js, since)) >= {first[0].event_id, last[0].event_id}
+
+        await eventually(neighbours_published)
+        assert await left_in_table(engine) == ["nowhere.v1"]
+
+        later = accessed(3)
+        for event in later:
+            outbox.hand_over(await stage(engine, event))
+
+        async def later_published() -> bool:
+            return set(await in_stream(js, since)) >= {e.event_id for e in later}
+
+        await eventually(later_published)
+        assert await left_in_table(engine) == ["nowhere.v1"]
+
+        # Mended (here: a subject the stream takes), it goes out with the next table round.
+        mended = PiiAccessed(question_id=uuid4(), contact_id="c-handover")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("update outbox set subject = :s, payload = :p where id = :id"),
+                {"s": mended.subject, "p": mended.to_bytes(), "id": bad},
+            )
+        await eventually(lambda: _empty(engine))
+        got = await in_stream(js, since)
+        assert sorted(got) == sorted(
+            [first[0].event_id, last[0].event_id, bad_id] + [e.event_id for e in later]
+        )
+
+
+async def test_a_row_both_handed_over_and_taken_from_the_table_reaches_the_stream_once(
+    engine: AsyncEngine, js: JetStreamContext
+) -> None:
+    """Within a process, a table round drops what it took from the rows handed over; across two
+    instances, the second publish of a row carries the same Nats-Msg-Id and is de-duplicated."""
+    one, other = outbox.Relay(engine, js), outbox.Relay(engine, js)
+    since = (await js.stream_info(EVENTS_STREAM)).state.last_seq
+    events = accessed(3)
+    rows = await stage(engine, *events)
+    one.handed = list(rows)
+    other.handed = list(rows)  # as if another instance had committed and handed them too
+    assert await one.flush_once() == 3  # a table round takes them first
+    assert one.handed == []
+    assert await one.flush_handed() == 0
+    assert await other.flush_handed() == 3  # publishes them again: the stream drops the copies
+    assert await in_stream(js, since) == [e.event_id for e in events]
+    assert await left_in_table(engine) == []
