@@ -105,6 +105,13 @@ CLAIM_ALL_SQL = (
 TAKE_SQL = (
     "select id, event_id, subject, payload from outbox order by id limit $1 for update skip locked"
 )
+# The periodic round's take: only rows committed a while ago (`SETTLED_S`), so that it leaves
+# alone the rows another instance has just handed to its own relay (they are not locked).
+TAKE_SETTLED_SQL = (
+    "select id, event_id, subject, payload from outbox "
+    "where created_at < now() - make_interval(secs => $2) "
+    "order by id limit $1 for update skip locked"
+)
 DROP_SQL = "delete from outbox where id = any($1::bigint[])"
 
 
@@ -140,11 +147,12 @@ def wake_relay() -> None:
         _wake.set()
 
 
-def hand_over(rows: list[Staged]) -> None:
-    """Rows whose transaction has just committed, for this process's relay to publish as they
-    are, without taking them from the table first (`Relay.flush_handed`); before the relay
-    runs, it takes them from the table."""
-    if _relay is None:
+def hand_over(engine: AsyncEngine, rows: list[Staged]) -> None:
+    """Rows whose transaction (on `engine`) has just committed, for this process's relay to
+    publish as they are, without taking them from the table first (`Relay.flush_handed`).
+    Before the relay runs, or when it is another engine's (another schema's), it takes them
+    from the table."""
+    if _relay is None or _relay.engine is not engine:
         wake_relay()
     elif rows:
         _relay.handed.extend(rows)
@@ -173,8 +181,10 @@ ACK_WAIT_S = 5.0  # a publish not acked by then stays in the outbox for the next
 
 
 # The relay takes rows from the table at least this often, also while rows are handed over:
-# rows staged without a hand-over, and those another instance of the service left (killed).
+# rows another instance of the service left (killed), and any row not handed over whose wake
+# did not come. Such a periodic round takes only rows committed at least SETTLED_S ago.
 TABLE_EVERY_S = 0.5
+SETTLED_S = 1.0
 
 
 class Relay:
@@ -184,37 +194,48 @@ class Relay:
     their transaction has just committed (`hand_over`): published as they are, then deleted in
     one autocommitted statement (`flush_handed`). Everything else, and every row a failed round
     left, is taken from the table under a row lock (`flush_once`): when woken by `wake_relay`,
-    after a failure until the table is drained, and at least every TABLE_EVERY_S."""
+    at start and after a failure until the table is drained; and, of the rows committed
+    SETTLED_S ago or earlier, at least every TABLE_EVERY_S (`sweep_due`)."""
 
     def __init__(self, engine: AsyncEngine, js: JetStreamContext, batch: int = 256) -> None:
         self.engine = engine
         self.js = js
         self.batch = batch
-        self.handed: list[Staged] = []  # committed, handed over, in the order they committed
-        self.table_due = True  # the table first: rows an earlier run left
+        # Committed and handed over, in the order their commits returned to this process.
+        self.handed: list[Staged] = []
+        self.table_due = True  # the whole table first: rows an earlier run left
+        self.sweep_due = False  # a periodic round (settled rows only)
         self.table_at = 0.0  # when the last table round began (monotonic)
 
-    async def flush_once(self) -> int:
+    async def flush_once(self, settled_only: bool = False) -> int:
         """Publish up to `batch` committed rows with pipelined acks (all sent, then the acks
         awaited together); delete the acked ones in one statement and leave the rest, locked
-        for this round only, to the next. Raises the first publish error after the commit."""
+        for this round only, to the next. Raises the first publish error after the commit.
+        `settled_only`: only rows committed SETTLED_S ago or earlier (the periodic round)."""
         self.table_at = time.monotonic()
+        # Cleared as the round begins: a wake_relay() while it runs asks for the next one.
+        self.table_due = self.sweep_due = False
         # A Core connection, not an ORM session: nothing here needs the unit of work. The rows
         # stay locked (skip locked) while their publishes are in flight, so a second relay of
         # the same service never publishes them at the same time.
         async with self.engine.begin() as conn:
-            rows = [Staged(*r) for r in (await driver_sql(conn, TAKE_SQL, self.batch))]
+            if settled_only:
+                got = await driver_sql(conn, TAKE_SETTLED_SQL, self.batch, SETTLED_S)
+            else:
+                got = await driver_sql(conn, TAKE_SQL, self.batch)
+            rows = [Staged(*r) for r in got]
             if not rows:
-                self.table_due = False
                 return 0
-            taken = {r.id for r in rows}  # handed over too: published here, not twice
-            self.handed = [h for h in self.handed if h.id not in taken]
             results = await self._publish(rows)
             acked = self._acked(rows, results)
             if acked:
                 await driver_sql(conn, DROP_SQL, [r.id for r in acked])
+        # Handed over too, before or while this round ran: published here, not again.
+        taken = {r.id for r in rows}
+        self.handed = [h for h in self.handed if h.id not in taken]
         self._published(rows, acked, results)
-        self.table_due = len(rows) >= self.batch
+        if len(rows) >= self.batch:
+            self.table_due = True  # more may wait
         if len(rows) < self.batch:
             metrics.OUTBOX_BACKLOG.set(0)  # drained (rows committed meanwhile wake us again)
         else:
@@ -296,16 +317,25 @@ class Relay:
         global _wake, _relay
         _wake = asyncio.Event()
         _relay = self
+        try:
+            await self._loop(_wake)
+        finally:
+            if _relay is self:  # hand-overs go to the table again, not to a relay gone
+                _relay = _wake = None
+
+    async def _loop(self, wake: asyncio.Event) -> None:
         delay = 0.2
         while True:
-            _wake.clear()
+            wake.clear()
             if time.monotonic() - self.table_at >= TABLE_EVERY_S:
-                self.table_due = True
+                self.sweep_due = True
             try:
-                if self.handed and not self.table_due:
-                    await self.flush_handed()
-                else:
+                if self.table_due:
                     await self.flush_once()
+                elif self.sweep_due:  # before hand-overs: they may keep coming
+                    await self.flush_once(settled_only=True)
+                elif self.handed:
+                    await self.flush_handed()
                 delay = 0.2
             except asyncio.CancelledError:
                 raise
@@ -324,4 +354,4 @@ class Relay:
                 continue
             if not self.handed and not self.table_due:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(_wake.wait(), timeout=TABLE_EVERY_S)
+                    await asyncio.wait_for(wake.wait(), timeout=TABLE_EVERY_S)

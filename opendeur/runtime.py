@@ -203,7 +203,7 @@ class Runtime:
                         new.append(event)
                 staged = await fn(new, session) if new else []
                 rows = await outbox.add(session, *staged)
-            outbox.hand_over(rows)  # committed: the relay publishes them as they are
+            outbox.hand_over(self.engine, rows)  # committed: the relay publishes them as they are
             if after_commit is not None:
                 after_commit()
 

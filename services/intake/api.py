@@ -193,7 +193,9 @@ async def accept_question(rt: Runtime, topics: TopicCatalogue, q: QuestionIn) ->
             sms_text=sms_text,
         )
     # Committed: the relay publishes it as it is, without taking it from the table first.
-    outbox.hand_over([outbox.Staged(row_id, event.event_id, event.subject, ob["ob_payload"])])
+    outbox.hand_over(
+        rt.engine, [outbox.Staged(row_id, event.event_id, event.subject, ob["ob_payload"])]
+    )
     if sms_text is not None:
         jobs.wake_sender()  # never awaited here: the answer does not wait for the gateway
     log.info(

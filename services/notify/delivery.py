@@ -102,13 +102,14 @@ class Finisher:
                 raise
             # Committed: the relay publishes the events as they are.
             outbox.hand_over(
+                self.rt.engine,
                 [
                     outbox.Staged(
                         done[o.key], o.event["ob_id"], o.event["ob_subject"], o.event["ob_payload"]
                     )
                     for o, _ in batch
                     if o.key in done
-                ]
+                ],
             )
             for outcome, future in batch:
                 if not future.done():
@@ -143,7 +144,8 @@ class Dispatcher:
         # Whether the last claim may have left due jobs behind (no room for them): only then
         # does a finished send wake the loop to claim again. After a claim that found fewer
         # than it had room for, a send's end would claim nothing: one transaction per mail for
-        # nought at a low rate (docs/performance.md). New jobs wake it themselves (after_commit).
+        # nought at a low rate (docs/performance.md). New jobs wake it themselves (after_commit);
+        # a retry coming due, or a job another instance's claim skipped, waits for the poll.
         self.more_due = False
 
     async def run(self) -> None:

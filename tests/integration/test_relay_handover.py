@@ -58,7 +58,6 @@ async def running(relay: outbox.Relay) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        outbox._relay = outbox._wake = None
 
 
 async def stage(engine: AsyncEngine, *events: PiiAccessed) -> list[outbox.Staged]:
@@ -93,21 +92,29 @@ def accessed(n: int) -> list[PiiAccessed]:
     return [PiiAccessed(question_id=uuid4(), contact_id="c-handover") for _ in range(n)]
 
 
-async def test_rows_handed_over_are_published_in_order_without_a_table_round(
-    engine: AsyncEngine, js: JetStreamContext
+async def started(relay: outbox.Relay) -> None:
+    """The relay's first round (the whole table, at start) is over."""
+    await eventually(lambda: asyncio.sleep(0, relay.table_at > 0 and not relay.table_due))
+
+
+async def test_rows_handed_over_are_published_in_order_and_deleted_without_a_table_round(
+    engine: AsyncEngine, js: JetStreamContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another transaction holds the rows locked, so a table round (select ... for update skip
     locked) could not take them: they reach the stream all the same, in the order they were
-    staged, and are deleted once the lock is gone."""
+    staged, and are deleted once the lock is gone. No periodic round runs meanwhile (one a
+    minute here), so the publish and the delete are the hand-over's."""
+    monkeypatch.setattr(outbox, "TABLE_EVERY_S", 60.0)
     relay = outbox.Relay(engine, js)
     async with running(relay):
-        await eventually(lambda: asyncio.sleep(0, not relay.table_due))  # its first round
+        await started(relay)
+        started_at = relay.table_at
         since = (await js.stream_info(EVENTS_STREAM)).state.last_seq
         events = accessed(5)
         rows = await stage(engine, *events)
         async with engine.connect() as blocker, blocker.begin():
             await blocker.execute(text("select id from outbox for update"))
-            outbox.hand_over(rows)
+            outbox.hand_over(engine, rows)
 
             async def published() -> bool:
                 return len(await in_stream(js, since)) >= len(events)
@@ -119,33 +126,53 @@ async def test_rows_handed_over_are_published_in_order_without_a_table_round(
             return not await left_in_table(engine)
 
         await eventually(deleted)
+        assert relay.table_at == started_at  # no table round took them
     assert await in_stream(js, since) == [e.event_id for e in events]  # and not again
 
 
 async def test_a_row_staged_without_a_hand_over_is_taken_from_the_table(
     engine: AsyncEngine, js: JetStreamContext
 ) -> None:
-    """A row no transaction handed over (an HTTP path that only wakes the relay, or a row another
-    instance left when it was killed) is published by a table round, also without a wake and
-    while hand-overs keep the relay busy."""
+    """A row no transaction handed over, and none woke the relay for (a row another instance
+    left when it was killed), is published by a periodic round once it has settled, also while
+    hand-overs keep the relay busy."""
     relay = outbox.Relay(engine, js)
     async with running(relay):
+        await started(relay)  # the round at start would take it: it comes after
         since = (await js.stream_info(EVENTS_STREAM)).state.last_seq
         left = accessed(1)
-        await stage(engine, *left)  # neither handed over nor woken for
-        busy = accessed(40)
-        for event in busy:  # a hand-over every 20 ms, for longer than a table round's interval
-            outbox.hand_over(await stage(engine, event))
+        await stage(engine, *left)
+        busy = accessed(100)
+        for event in busy:  # a hand-over every 20 ms, for twice SETTLED_S and more
+            outbox.hand_over(engine, await stage(engine, event))
             await asyncio.sleep(0.02)
 
         async def all_published() -> bool:
-            return len(await in_stream(js, since)) >= 41
+            return len(await in_stream(js, since)) >= 101
 
         await eventually(all_published)
         got = await in_stream(js, since)
         assert sorted(got) == sorted(e.event_id for e in left + busy)
-        assert got.index(left[0].event_id) < 40  # taken before the hand-overs ran out
+        assert got.index(left[0].event_id) < 100  # taken before the hand-overs ran out
         await eventually(lambda: _empty(engine))
+
+
+async def test_a_periodic_round_leaves_the_rows_just_committed_to_their_own_relay(
+    engine: AsyncEngine, js: JetStreamContext
+) -> None:
+    """Rows another instance has just committed and handed to its own relay are not locked:
+    a periodic round takes only rows committed SETTLED_S ago or earlier, so it does not publish
+    them a second time nor make that relay's delete wait for its lock; later it takes them."""
+    other = outbox.Relay(engine, js)
+    since = (await js.stream_info(EVENTS_STREAM)).state.last_seq
+    events = accessed(2)
+    await stage(engine, *events)
+    assert await other.flush_once(settled_only=True) == 0
+    assert await in_stream(js, since) == []
+    await asyncio.sleep(outbox.SETTLED_S + 0.2)
+    assert await other.flush_once(settled_only=True) == 2
+    assert await in_stream(js, since) == [e.event_id for e in events]
+    assert await left_in_table(engine) == []
 
 
 async def _empty(engine: AsyncEngine) -> bool:
@@ -176,23 +203,26 @@ async def test_a_hand_over_whose_publish_fails_leaves_its_row_to_the_table_round
             ).scalar_one()
             rows += [outbox.Staged(bad, bad_id, "nowhere.v1", b"")]
             rows += await outbox.add(conn, *last)
-        outbox.hand_over(rows)
+        outbox.hand_over(engine, rows)
+
+        async def only_the_bad_one_left() -> bool:  # deleted once their acks are in
+            return await left_in_table(engine) == ["nowhere.v1"]
 
         async def neighbours_published() -> bool:
             return set(await in_stream(js, since)) >= {first[0].event_id, last[0].event_id}
 
         await eventually(neighbours_published)
-        assert await left_in_table(engine) == ["nowhere.v1"]
+        await eventually(only_the_bad_one_left)
 
         later = accessed(3)
         for event in later:
-            outbox.hand_over(await stage(engine, event))
+            outbox.hand_over(engine, await stage(engine, event))
 
         async def later_published() -> bool:
             return set(await in_stream(js, since)) >= {e.event_id for e in later}
 
         await eventually(later_published)
-        assert await left_in_table(engine) == ["nowhere.v1"]
+        await eventually(only_the_bad_one_left)
 
         # Mended (here: a subject the stream takes), it goes out with the next table round.
         mended = PiiAccessed(question_id=uuid4(), contact_id="c-handover")
@@ -225,3 +255,35 @@ async def test_a_row_both_handed_over_and_taken_from_the_table_reaches_the_strea
     assert await other.flush_handed() == 3  # publishes them again: the stream drops the copies
     assert await in_stream(js, since) == [e.event_id for e in events]
     assert await left_in_table(engine) == []
+
+
+async def test_a_hand_over_to_another_schemas_relay_is_left_to_the_table(
+    engine: AsyncEngine, js: JetStreamContext, pg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two engines in one process (two schemas): a hand-over made on the other engine does not
+    go to this relay, which would publish it and delete the row with the same id in its own
+    schema, unpublished (a lost event there). It only wakes this relay, which takes its own
+    row from its own table. After the relay stops, a hand-over reaches no relay."""
+    monkeypatch.setattr(outbox, "TABLE_EVERY_S", 60.0)
+    relay = outbox.Relay(engine, js)
+    async with outbox_engine(pg, "t_handover_other") as other:
+        async with running(relay):
+            await started(relay)
+            since = (await js.stream_info(EVENTS_STREAM)).state.last_seq
+            mine = await stage(engine, *accessed(1))
+            theirs = await stage(other, *accessed(1))
+            assert mine[0].id == theirs[0].id  # each schema counts its own ids
+            outbox.hand_over(other, theirs)
+
+            async def own_row_published() -> bool:
+                return await in_stream(js, since) == [mine[0].event_id]
+
+            await eventually(own_row_published)
+            await eventually(lambda: _empty(engine))
+            await asyncio.sleep(0.3)
+            assert await in_stream(js, since) == [mine[0].event_id]  # not theirs
+            assert len(await left_in_table(other)) == 1
+        rows = await stage(engine, *accessed(1))
+        outbox.hand_over(engine, rows)  # the relay has stopped
+        assert relay.handed == []
+        assert len(await left_in_table(engine)) == 1
