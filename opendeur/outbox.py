@@ -79,6 +79,11 @@ class Staged(NamedTuple):
     subject: str
     payload: bytes
 
+    @classmethod
+    def of(cls, row_id: int, staged: dict) -> Staged:
+        """The row `row_id` that a statement of its own inserted from `params(event)`."""
+        return cls(row_id, staged["ob_id"], staged["ob_subject"], staged["ob_payload"])
+
 
 # Also spliced into a hot path's single statement (intake's accept: `with ... insert into outbox`).
 INSERT_SQL = (
@@ -234,11 +239,10 @@ class Relay:
         taken = {r.id for r in rows}
         self.handed = [h for h in self.handed if h.id not in taken]
         self._published(rows, acked, results)
-        if len(rows) >= self.batch:
-            self.table_due = True  # more may wait
         if len(rows) < self.batch:
             metrics.OUTBOX_BACKLOG.set(0)  # drained (rows committed meanwhile wake us again)
         else:
+            self.table_due = True  # more may wait
             metrics.OUTBOX_BACKLOG.set(await self.backlog())
         return len(rows)
 

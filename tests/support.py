@@ -89,6 +89,14 @@ async def service_engine(pg: Postgres, service: str, pool_size: int) -> AsyncIte
         await engine.dispose()
 
 
+async def wait_for(predicate, timeout: float = 15) -> None:
+    """Poll `await predicate()` until it is true; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not await predicate():
+        assert time.monotonic() < deadline, "not within the time allowed"
+        await asyncio.sleep(0.02)
+
+
 @asynccontextmanager
 async def outbox_engine(pg: Postgres, prefix: str) -> AsyncIterator[AsyncEngine]:
     """An engine on a schema of its own (`prefix` and a random tail) holding only the outbox and

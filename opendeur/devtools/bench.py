@@ -151,10 +151,13 @@ class Statements:
         finally:
             await conn.close()
 
-    async def per_question(self, questions: int) -> dict:
-        """Statements per question by role and in all, the commits, and the most frequent."""
+    async def per_question(self, questions: int, settle_s: float = 3.0) -> dict:
+        """Statements per question by role and in all, the commits, and the most frequent;
+        counted `settle_s` after the phase, once the consumers off the mail's way (intake's of
+        the routing, audit's) have caught up with its last questions."""
         import asyncpg
 
+        await asyncio.sleep(settle_s)
         conn = await asyncpg.connect(self.url)
         try:
             commits, sessions = await conn.fetchrow(self.COUNTS)
@@ -461,9 +464,6 @@ async def measure(target: Target, args: argparse.Namespace) -> dict:
         "load_average_after": load_average(),
     }
     if target.statements:
-        # Counted after the consumers off the mail's path (intake's of the routing, audit's)
-        # have caught up with the last questions.
-        await asyncio.sleep(3.0)
         results["saturated"]["statements_per_question"] = await target.statements.per_question(
             delivered
         )
@@ -498,7 +498,6 @@ async def measure(target: Target, args: argparse.Namespace) -> dict:
         "load_average_after": load_average(),
     }
     if target.statements:  # one event a batch: the round trips a question costs at this rate
-        await asyncio.sleep(3.0)
         results["steady"]["statements_per_question"] = await target.statements.per_question(
             len(refs)
         )
@@ -979,6 +978,12 @@ async def audit_ingest(events: int, batch: int, profile: str | None = None) -> d
         tidy(data, kept="result" not in locals())
 
 
+def statements_text(counted: dict, more: str = "") -> str:
+    """A phase's statements per question by role, then `(total N; commits M<more>)`."""
+    by_role = ", ".join(f"{k} {v}" for k, v in counted["by_role"].items())
+    return f"{by_role} (total {counted['total']}; commits {counted['commits']}{more})"
+
+
 def _pipeline_rows(r: dict) -> dict[str, str]:
     s, st = r["saturated"], r["steady"]
     p202, pmail = st["post_202_ms"], st["post_to_mail_ms"]
@@ -997,11 +1002,11 @@ def _pipeline_rows(r: dict) -> dict[str, str]:
         ),
         **(
             {
-                "PostgreSQL statements per question": ", ".join(
-                    f"{k} {v}" for k, v in st_pg["by_role"].items()
-                )
-                + f" (total {st_pg['total']}; commits {st_pg['commits']}; connections opened"
-                f" per 1,000 questions {st_pg.get('connections_opened_per_1000', '-')})",
+                "PostgreSQL statements per question": statements_text(
+                    st_pg,
+                    "; connections opened per 1,000 questions "
+                    f"{st_pg.get('connections_opened_per_1000', '-')}",
+                ),
                 "  PostgreSQL's planning + execution (ms)": ", ".join(
                     f"{k} {v}" for k, v in st_pg.get("server_ms_by_role", {}).items()
                 ),
@@ -1020,12 +1025,7 @@ def _pipeline_rows(r: dict) -> dict[str, str]:
             else {}
         ),
         **(
-            {
-                "steady: PostgreSQL statements per question": ", ".join(
-                    f"{k} {v}" for k, v in st_pg["by_role"].items()
-                )
-                + f" (total {st_pg['total']}; commits {st_pg['commits']})"
-            }
+            {"steady: PostgreSQL statements per question": statements_text(st_pg)}
             if (st_pg := st.get("statements_per_question"))
             else {}
         ),

@@ -193,9 +193,7 @@ async def accept_question(rt: Runtime, topics: TopicCatalogue, q: QuestionIn) ->
             sms_text=sms_text,
         )
     # Committed: the relay publishes it as it is, without taking it from the table first.
-    outbox.hand_over(
-        rt.engine, [outbox.Staged(row_id, event.event_id, event.subject, ob["ob_payload"])]
-    )
+    outbox.hand_over(rt.engine, [outbox.Staged.of(row_id, ob)])
     if sms_text is not None:
         jobs.wake_sender()  # never awaited here: the answer does not wait for the gateway
     log.info(

@@ -103,13 +103,7 @@ class Finisher:
             # Committed: the relay publishes the events as they are.
             outbox.hand_over(
                 self.rt.engine,
-                [
-                    outbox.Staged(
-                        done[o.key], o.event["ob_id"], o.event["ob_subject"], o.event["ob_payload"]
-                    )
-                    for o, _ in batch
-                    if o.key in done
-                ],
+                [outbox.Staged.of(done[o.key], o.event) for o, _ in batch if o.key in done],
             )
             for outcome, future in batch:
                 if not future.done():

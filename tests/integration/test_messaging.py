@@ -16,6 +16,7 @@ from contracts.streams import DEADLETTER_STREAM, EVENTS_STREAM, ConsumerSpec
 from opendeur import messaging
 from opendeur.embedded import NatsServer
 from opendeur.settings import Settings
+from tests.support import outbox_engine, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +47,6 @@ async def run_consumer(
     await js.add_consumer(EVENTS_STREAM, messaging.consumer_config(spec))
     await broker.start()
     return broker
-
-
-async def wait_for(predicate, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not await predicate():
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.05)
 
 
 async def test_a_handler_that_fails_twice_is_retried_and_applied_once(
@@ -363,7 +357,6 @@ async def test_the_relay_deletes_what_was_acked_and_keeps_the_rest(
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from opendeur import outbox
-    from tests.support import outbox_engine
 
     async with outbox_engine(pg, "t_relay") as engine:
         nc = await nats.connect(nats_server.url)

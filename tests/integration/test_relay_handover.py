@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -21,7 +20,7 @@ from contracts.events import PiiAccessed
 from contracts.streams import EVENTS_STREAM
 from opendeur import messaging, outbox
 from opendeur.embedded import NatsServer
-from tests.support import outbox_engine
+from tests.support import outbox_engine, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -81,20 +80,13 @@ async def left_in_table(engine: AsyncEngine) -> list[str]:
         return list((await conn.execute(text("select subject from outbox order by id"))).scalars())
 
 
-async def eventually(check, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, "not within the time allowed"
-        await asyncio.sleep(0.02)
-
-
 def accessed(n: int) -> list[PiiAccessed]:
     return [PiiAccessed(question_id=uuid4(), contact_id="c-handover") for _ in range(n)]
 
 
 async def started(relay: outbox.Relay) -> None:
     """The relay's first round (the whole table, at start) is over."""
-    await eventually(lambda: asyncio.sleep(0, relay.table_at > 0 and not relay.table_due))
+    await wait_for(lambda: asyncio.sleep(0, relay.table_at > 0 and not relay.table_due))
 
 
 async def test_rows_handed_over_are_published_in_order_and_deleted_without_a_table_round(
@@ -119,13 +111,10 @@ async def test_rows_handed_over_are_published_in_order_and_deleted_without_a_tab
             async def published() -> bool:
                 return len(await in_stream(js, since)) >= len(events)
 
-            await eventually(published)
+            await wait_for(published)
             assert await in_stream(js, since) == [e.event_id for e in events]
 
-        async def deleted() -> bool:
-            return not await left_in_table(engine)
-
-        await eventually(deleted)
+        await wait_for(lambda: _empty(engine))
         assert relay.table_at == started_at  # no table round took them
     assert await in_stream(js, since) == [e.event_id for e in events]  # and not again
 
@@ -150,11 +139,11 @@ async def test_a_row_staged_without_a_hand_over_is_taken_from_the_table(
         async def all_published() -> bool:
             return len(await in_stream(js, since)) >= 101
 
-        await eventually(all_published)
+        await wait_for(all_published)
         got = await in_stream(js, since)
         assert sorted(got) == sorted(e.event_id for e in left + busy)
         assert got.index(left[0].event_id) < 100  # taken before the hand-overs ran out
-        await eventually(lambda: _empty(engine))
+        await wait_for(lambda: _empty(engine))
 
 
 async def test_a_periodic_round_leaves_the_rows_just_committed_to_their_own_relay(
@@ -211,8 +200,8 @@ async def test_a_hand_over_whose_publish_fails_leaves_its_row_to_the_table_round
         async def neighbours_published() -> bool:
             return set(await in_stream(js, since)) >= {first[0].event_id, last[0].event_id}
 
-        await eventually(neighbours_published)
-        await eventually(only_the_bad_one_left)
+        await wait_for(neighbours_published)
+        await wait_for(only_the_bad_one_left)
 
         later = accessed(3)
         for event in later:
@@ -221,8 +210,8 @@ async def test_a_hand_over_whose_publish_fails_leaves_its_row_to_the_table_round
         async def later_published() -> bool:
             return set(await in_stream(js, since)) >= {e.event_id for e in later}
 
-        await eventually(later_published)
-        await eventually(only_the_bad_one_left)
+        await wait_for(later_published)
+        await wait_for(only_the_bad_one_left)
 
         # Mended (here: a subject the stream takes), it goes out with the next table round.
         mended = PiiAccessed(question_id=uuid4(), contact_id="c-handover")
@@ -231,7 +220,7 @@ async def test_a_hand_over_whose_publish_fails_leaves_its_row_to_the_table_round
                 text("update outbox set subject = :s, payload = :p where id = :id"),
                 {"s": mended.subject, "p": mended.to_bytes(), "id": bad},
             )
-        await eventually(lambda: _empty(engine))
+        await wait_for(lambda: _empty(engine))
         got = await in_stream(js, since)
         assert sorted(got) == sorted(
             [first[0].event_id, last[0].event_id, bad_id] + [e.event_id for e in later]
@@ -278,8 +267,8 @@ async def test_a_hand_over_to_another_schemas_relay_is_left_to_the_table(
             async def own_row_published() -> bool:
                 return await in_stream(js, since) == [mine[0].event_id]
 
-            await eventually(own_row_published)
-            await eventually(lambda: _empty(engine))
+            await wait_for(own_row_published)
+            await wait_for(lambda: _empty(engine))
             await asyncio.sleep(0.3)
             assert await in_stream(js, since) == [mine[0].event_id]  # not theirs
             assert len(await left_in_table(other)) == 1
