@@ -200,7 +200,7 @@ class Relay:
     one autocommitted statement (`flush_handed`). Everything else, and every row a failed round
     left, is taken from the table under a row lock (`flush_once`): when woken by `wake_relay`,
     at start and after a failure until the table is drained; and, of the rows committed
-    SETTLED_S ago or earlier, at least every TABLE_EVERY_S (`sweep_due`)."""
+    SETTLED_S ago or earlier, at least every TABLE_EVERY_S."""
 
     def __init__(self, engine: AsyncEngine, js: JetStreamContext, batch: int = 256) -> None:
         self.engine = engine
@@ -209,7 +209,6 @@ class Relay:
         # Committed and handed over, in the order their commits returned to this process.
         self.handed: list[Staged] = []
         self.table_due = True  # the whole table first: rows an earlier run left
-        self.sweep_due = False  # a periodic round (settled rows only)
         self.table_at = 0.0  # when the last table round began (monotonic)
 
     async def flush_once(self, settled_only: bool = False) -> int:
@@ -219,7 +218,7 @@ class Relay:
         `settled_only`: only rows committed SETTLED_S ago or earlier (the periodic round)."""
         self.table_at = time.monotonic()
         # Cleared as the round begins: a wake_relay() while it runs asks for the next one.
-        self.table_due = self.sweep_due = False
+        self.table_due = False
         # A Core connection, not an ORM session: nothing here needs the unit of work. The rows
         # stay locked (skip locked) while their publishes are in flight, so a second relay of
         # the same service never publishes them at the same time.
@@ -331,12 +330,11 @@ class Relay:
         delay = 0.2
         while True:
             wake.clear()
-            if time.monotonic() - self.table_at >= TABLE_EVERY_S:
-                self.sweep_due = True
             try:
                 if self.table_due:
                     await self.flush_once()
-                elif self.sweep_due:  # before hand-overs: they may keep coming
+                elif time.monotonic() - self.table_at >= TABLE_EVERY_S:  # before hand-overs,
+                    # which may keep coming: the periodic round, of settled rows only
                     await self.flush_once(settled_only=True)
                 elif self.handed:
                     await self.flush_handed()
