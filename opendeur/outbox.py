@@ -107,6 +107,19 @@ CLAIM_ALL_SQL = (
     "insert into inbox (consumer, event_id) select $1, unnest($2::uuid[]) "
     "on conflict do nothing returning event_id"
 )
+# The first CTE of a handler's statement that claims its batch itself (`Runtime.handles_claiming`):
+# `fresh` holds the events of $2 that consumer $1 had not applied before. The statement applies
+# only those; its own parameters are $3 and on.
+CLAIM_CTE = f"fresh as ({CLAIM_ALL_SQL})"
+
+
+class Claim(NamedTuple):
+    """A fetched batch's events (each once), for `CLAIM_CTE`'s $1 and $2."""
+
+    consumer: str
+    event_ids: list[UUID]
+
+
 TAKE_SQL = (
     "select id, event_id, subject, payload from outbox order by id limit $1 for update skip locked"
 )

@@ -13,6 +13,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+from uuid import UUID
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,16 +22,16 @@ from fastapi.routing import APIRoute
 from faststream.nats import NatsRouter
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.events import Event
-from contracts.streams import consumers_of
+from contracts.streams import ConsumerSpec, consumers_of
 from opendeur import logging as olog
 from opendeur import messaging, metrics, outbox, web
-from opendeur.db import SERVICE_POOL, make_engine, service_url, sessionmaker
+from opendeur.db import SERVICE_POOL, autocommit, make_engine, service_url, sessionmaker
 from opendeur.errors import Refused
 from opendeur.keys import KeyringError
 from opendeur.settings import Settings, get_settings
@@ -47,6 +48,7 @@ GC_THRESHOLDS = (10_000, 10, 10)
 # A service's handler of one event type: the event and the open session of its batch.
 Handler = Callable[[Any, AsyncSession], Awaitable[Event | list[Event] | None]]
 BatchFn = Callable[[list[Any], AsyncSession], Awaitable[Event | list[Event] | None]]
+ClaimingFn = Callable[[list[Any], AsyncConnection, outbox.Claim], Awaitable[None]]
 
 
 def _staged(got: Event | list[Event] | None) -> list[Event]:
@@ -188,10 +190,44 @@ class Runtime:
 
         return deco
 
+    def handles_claiming(
+        self, event_type: type[Event], after_commit: Callable[[], None] | None = None
+    ) -> Callable:
+        """As `handles_batch`, for a hot subject whose whole effect is one statement that stages
+        no events: `async def fn(events, conn, claim) -> None`, called once per fetched batch
+        with its events in the stream's order (a second copy in the batch left out), on an
+        autocommit connection. The statement claims the batch itself: it begins `with
+        {outbox.CLAIM_CTE}, ...` with `claim` as $1 and $2 and applies only the events in
+        `fresh`. The claim and the effects still commit together, in one round trip where
+        `handles_batch` takes four (BEGIN, the claim, the statement, COMMIT): at a fixed rate a
+        batch is mostly one event, so a question paid all four on each such hop."""
+
+        def deco(fn: ClaimingFn) -> ClaimingFn:
+            spec = self._spec(event_type)
+
+            async def apply(events: list[Event]) -> None:
+                unique: dict[UUID, Event] = {}
+                for event in events:
+                    unique.setdefault(event.event_id, event)  # the first copy, in its place
+                claim = outbox.Claim(spec.durable, list(unique))
+                async with autocommit(self.engine) as conn:
+                    if await fn(list(unique.values()), conn, claim) is not None:
+                        raise TypeError(f"{fn.__name__} stages events: it cannot claim alone")
+                if after_commit is not None:
+                    after_commit()
+
+            messaging.subscribe(self.router, lambda: self.broker, spec, apply)
+            return fn
+
+        return deco
+
+    def _spec(self, event_type: type[Event]) -> ConsumerSpec:
+        return next(c for c in consumers_of(self.service) if c.subject == event_type.subject)
+
     def _consume(
         self, event_type: type[Event], fn: BatchFn, after_commit: Callable[[], None] | None
     ) -> None:
-        spec = next(c for c in consumers_of(self.service) if c.subject == event_type.subject)
+        spec = self._spec(event_type)
 
         async def apply(events: list[Event]) -> None:
             async with self.sessions() as session, session.begin():

@@ -380,10 +380,14 @@ def profile_summary(raw: Path, top: int = 25) -> str:
 
 async def analyze(url: str) -> None:
     """ANALYZE the pipeline's database, as autovacuum does within a minute or two in a running
-    network. A fresh one has no statistics: the plans its services' prepared statements cache
-    in the warm-up take a partial index for a handful of rows, and keep it while the tables grow
-    thirty-fold in the run (intake's statement for a routing scanned every question: 0.65-0.84
-    ms a question at 100/s, 0.05 after this; docs/performance.md). Both pipelines get it."""
+    network; before each measured phase. A fresh one has no statistics: the plans its services'
+    prepared statements cache in the warm-up take a partial index for a handful of rows, and
+    keep it while the tables grow thirty-fold in the run (intake's statement for a routing
+    scanned every question: 0.65-0.84 ms a question at 100/s, 0.05 after this). Analysed after
+    the warm-up only, the plans cached then for 128 questions scanned routing's questions
+    table whole for the 1,600-3,600 of the fixed rate (its first decision's statement, and the
+    foreign key check of the timers it inserts: PostgreSQL's auto_explain; docs/performance.md).
+    Both pipelines get it."""
     import asyncpg
 
     conn = await asyncpg.connect(url)
@@ -471,6 +475,9 @@ async def measure(target: Target, args: argparse.Namespace) -> dict:
     # Steady: R questions per second for D seconds, latency per question.
     steady = Timings(mailed=timings.mailed)  # one sink notes every arrival
     n = int(args.rate * args.duration)
+    if target.database_url:  # the saturated phase grew the tables ten-fold since the last one
+        await analyze(target.database_url)
+        await asyncio.sleep(1.0)
     steady_wall0 = time.time()
     if target.statements:
         await target.statements.start()

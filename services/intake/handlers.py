@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from functools import cache
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from contracts.events import QuestionRouted, QuestionUnmatched
+from opendeur import outbox
 from opendeur.logging import get_logger
 from opendeur.runtime import Runtime
 from opendeur.settings import get_settings, parse_duration
@@ -20,13 +21,16 @@ log = get_logger(component="intake.handlers")
 settings = cache(get_settings)  # read once per process, as the runtime's own
 
 
-async def on_question_routed(events: list[QuestionRouted], db: AsyncSession) -> None:
-    """A fetched batch of routings, in one statement (`store.assign_routed`)."""
+async def on_question_routed(
+    events: list[QuestionRouted], conn: AsyncConnection, claim: outbox.Claim
+) -> None:
+    """A fetched batch of routings, in one statement with its inbox claim
+    (`store.assign_routed`, `Runtime.handles_claiming`)."""
     deadline, grace = settings().deadline, parse_duration(settings().link_grace)
     # Routing decides which came first; a routing it made before it heard the team's outcome
     # stands, so intake follows it (the contact calls back, her link opens the question).
     undone = await store.assign_routed(
-        db,
+        conn,
         [
             store.Routing(
                 e.question_id,
@@ -34,10 +38,12 @@ async def on_question_routed(events: list[QuestionRouted], db: AsyncSession) -> 
                 e.group_id,
                 e.occurred_at,
                 domain.link_until(e.respond_before, e.occurred_at, deadline, grace),
+                e.event_id,
             )
             for e in events
         ],
         retention=parse_duration(settings().unanswered_retention),
+        claim=claim,
     )
     for qid in undone:
         log.info("team_outcome_undone", question_id=str(qid))
@@ -48,5 +54,5 @@ async def on_question_unmatched(event: QuestionUnmatched, db: AsyncSession) -> N
 
 
 def register(rt: Runtime) -> None:
-    rt.handles_batch(QuestionRouted)(on_question_routed)
+    rt.handles_claiming(QuestionRouted)(on_question_routed)
     rt.handles(QuestionUnmatched)(on_question_unmatched)

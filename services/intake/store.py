@@ -221,12 +221,22 @@ class Routing:
     group_id: str
     at: datetime
     link_until: datetime
+    event_id: UUID  # the routing's event (the statement claims it)
 
 
-ASSIGN_ROUTED_SQL = """
-with v as (
-    select * from unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[],
-                         $5::timestamptz[]) as v(question_id, contact_id, group_id, at, link_until)
+# A consumer's fetched batch of routings, in one statement with its inbox claim
+# (`Runtime.handles_claiming`): of the routings not applied before, per question only the latest
+# counts, as applying them one by one in order would leave (a later one replaces it; an older or
+# equally old one after it changes nothing; an update joined to two rows of one question would
+# apply either).
+ASSIGN_ROUTED_SQL = f"""
+with {outbox.CLAIM_CTE}, v as (
+    select distinct on (question_id) question_id, contact_id, group_id, at, link_until
+    from unnest($3::uuid[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
+                $8::uuid[]) with ordinality
+        as b(question_id, contact_id, group_id, at, link_until, event_id, n)
+    where event_id in (select event_id from fresh)
+    order by question_id, at desc, n
 ), cur as (
     select q.question_id, q.status = 'done' and q.contact_id is null as undo
     from questions q join v using (question_id)
@@ -239,48 +249,40 @@ set status = 'routed', contact_id = v.contact_id, group_id = v.group_id,
     link_until = v.link_until, part_closed_at = null, assigned_at = v.at,
     outcome = case when cur.undo then null else q.outcome end,
     outcome_at = case when cur.undo then null else q.outcome_at end,
-    erase_after = case when cur.undo then q.received_at + $6::interval else q.erase_after end
+    erase_after = case when cur.undo then q.received_at + $9::interval else q.erase_after end
 from cur join v using (question_id)
 where q.question_id = cur.question_id and (q.status <> 'done' or cur.undo)
 returning q.question_id, cur.undo
-"""
-
-
-def latest_per_question(routings: list[Routing]) -> list[Routing]:
-    """What applying `routings` one by one, in order, leaves: per question only the latest
-    decision counts (a later one replaces it; an older or equally old one after it changes
-    nothing), so the batch's statement gets that one (an update joined to two rows of one
-    question would apply either)."""
-    kept: dict[UUID, Routing] = {}
-    for r in routings:
-        before = kept.get(r.question_id)
-        if before is None or r.at > before.at:
-            kept[r.question_id] = r
-    return list(kept.values())
+"""  # noqa: S608 (constants)
 
 
 async def assign_routed(
-    conn: AsyncSession | AsyncConnection, routings: list[Routing], *, retention: timedelta
+    conn: AsyncConnection, routings: list[Routing], *, retention: timedelta, claim: outbox.Claim
 ) -> set[UUID]:
-    """The questions are routed to their contacts, in one statement for a batch: the new
-    contact's part opens (until `link_until`); erased, done and older decisions as in
-    `assign_unmatched`. A routing made before routing heard the team's outcome (a hand
-    assignment in triage at the same moment) wins there, so here too: the team's close of a
-    question it had alone (done, never with a contact: only `record_team_outcome` ends a
-    question without one) is undone, its data kept as for an unanswered question (`retention`
-    after receipt); the team's try stays in crisis_attempts. Returns the questions undone.
+    """A consumer's batch of routings (`claim`: its events, each once; `routings`: theirs),
+    in one autocommitted statement that claims the events and routes the questions of those
+    not applied before to their contacts: the new contact's part opens (until `link_until`);
+    erased, done and older decisions as in `assign_unmatched`. A routing made before routing
+    heard the team's outcome (a hand assignment in triage at the same moment) wins there, so
+    here too: the team's close of a question it had alone (done, never with a contact: only
+    `record_team_outcome` ends a question without one) is undone, its data kept as for an
+    unanswered question (`retention` after receipt); the team's try stays in crisis_attempts.
+    Returns the questions undone.
 
     The rows are locked first (in the questions' order, so two batches cannot lock each other
     out), and "undone" is read from the row alone: when the team's close commits while this
     waits for the lock, the locked row is the closed one, but another table read in this
     statement (crisis_attempts) would still be seen as before that commit."""
-    latest = latest_per_question(routings)
-    if not latest:
+    if {r.event_id for r in routings} != set(claim.event_ids):
+        raise ValueError("each routing's event, and only those, must be claimed")
+    if not routings:
         return set()
     rows = await driver_sql(
         conn,
         ASSIGN_ROUTED_SQL,
-        *columns(latest, "question_id", "contact_id", "group_id", "at", "link_until"),
+        *claim,
+        *columns(routings, "question_id", "contact_id", "group_id", "at", "link_until"),
+        [r.event_id for r in routings],
         retention,
     )
     return {row["question_id"] for row in rows if row["undo"]}

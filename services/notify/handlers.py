@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from contracts.events import (
     GroupChanged,
@@ -17,6 +17,7 @@ from contracts.events import (
     QuestionEscalated,
     QuestionRouted,
 )
+from opendeur import outbox
 from opendeur.logging import get_logger
 from opendeur.runtime import Runtime
 from services.notify import jobs, messages, store
@@ -46,12 +47,16 @@ def new_question(event: QuestionRouted) -> store.Queued:
             else getattr(event, "language", None),
         },
         routed_for=event.group_id,  # and the contact is this group's contact
+        event_id=event.event_id,
     )
 
 
-async def on_question_routed(events: list[QuestionRouted], db: AsyncSession) -> None:
-    """A fetched batch of routings queued in one statement (`store.enqueue_many`)."""
-    await store.enqueue_many(db, [new_question(e) for e in events])
+async def on_question_routed(
+    events: list[QuestionRouted], conn: AsyncConnection, claim: outbox.Claim
+) -> None:
+    """A fetched batch of routings queued in one statement with its inbox claim
+    (`store.enqueue_many`, `Runtime.handles_claiming`): on a routing's way to the mail."""
+    await store.enqueue_many(conn, [new_question(e) for e in events], claim)
 
 
 async def on_question_escalated(event: QuestionEscalated, db: AsyncSession) -> None:
@@ -118,7 +123,7 @@ async def on_pii_access_alerted(event: PiiAccessAlerted, _db: AsyncSession) -> N
 
 def register(rt: Runtime, wake: Callable[[], None]) -> None:
     """Subscribe the handlers; `wake` starts the delivery worker after each batch's commit."""
-    rt.handles_batch(QuestionRouted, after_commit=wake)(on_question_routed)
+    rt.handles_claiming(QuestionRouted, after_commit=wake)(on_question_routed)
     rt.handles(QuestionEscalated, after_commit=wake)(on_question_escalated)
     rt.handles(GroupChanged)(on_group_changed)
     rt.handles(PiiAccessAlerted)(on_pii_access_alerted)

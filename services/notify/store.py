@@ -11,8 +11,9 @@ from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from opendeur import outbox
 from opendeur.db import columns, driver_sql
 from opendeur.keys import Envelope, KeyringError
 
@@ -316,16 +317,14 @@ class Queued:
     kind: str
     payload: dict[str, Any]
     routed_for: str | None = None
+    event_id: UUID | None = None  # the event it came from, for a claiming statement
 
 
 # Queue once, a batch in one statement; the contacts become (again) the contacts of the groups
 # their questions were routed to them for, the last one of the batch for a contact routed two.
-ENQUEUE_SQL = """
-with v as (
-    select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
-                         $6::text[]) with ordinality
-        as v(question_id, contact_id, purpose, kind, routed_for, payload, n)
-), last_group as (
+# `v` is the batch, the same rows both ways (ENQUEUE_SQL, ENQUEUE_CLAIMING_SQL).
+_ENQUEUE_REST = """
+last_group as (
     select distinct on (contact_id) contact_id, routed_for from v
     where routed_for is not null
     order by contact_id, n desc
@@ -339,19 +338,48 @@ insert into notifications (question_id, contact_id, purpose, status, kind, paylo
 select question_id, contact_id, purpose, 'queued', kind, cast(payload as jsonb) from v order by n
 on conflict do nothing
 """
+ENQUEUE_SQL = f"""with v as (
+    select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+                         $6::text[]) with ordinality
+        as v(question_id, contact_id, purpose, kind, routed_for, payload, n)
+),
+{_ENQUEUE_REST}"""  # noqa: S608 (constants)
+# The same for the fetched batch of a consumer, with its inbox claim (`Runtime.handles_claiming`):
+# only the events not applied before are queued.
+ENQUEUE_CLAIMING_SQL = f"""with {outbox.CLAIM_CTE}, v as (
+    select question_id, contact_id, purpose, kind, routed_for, payload, n
+    from unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                $9::uuid[]) with ordinality
+        as b(question_id, contact_id, purpose, kind, routed_for, payload, event_id, n)
+    where event_id in (select event_id from fresh)
+),
+{_ENQUEUE_REST}"""  # noqa: S608 (constants)
 
 
-async def enqueue_many(session: AsyncSession, queued: list[Queued]) -> int:
+async def enqueue_many(
+    db: AsyncSession | AsyncConnection, queued: list[Queued], claim: outbox.Claim | None = None
+) -> int:
     """Queue each (question, contact, purpose) once, in one statement; how many were new (a
-    redelivery, or a second copy in the list, queues nothing)."""
+    redelivery, or a second copy in the list, queues nothing). With `claim`, the statement
+    claims those events for the consumer too, and queues only the rows of the events it had
+    not applied before (each row's `event_id`)."""
+    if claim is not None and {q.event_id for q in queued} != set(claim.event_ids):
+        raise ValueError("each row's event, and only those, must be claimed")
     if not queued:
         return 0
-    rows = await driver_sql(
-        session,
-        ENQUEUE_SQL,
-        *columns(queued, "question_id", "contact_id", "purpose", "kind", "routed_for"),
-        [json.dumps(q.payload) for q in queued],
-    )
+    fields = ("question_id", "contact_id", "purpose", "kind", "routed_for")
+    payloads = [json.dumps(q.payload) for q in queued]
+    if claim is None:
+        rows = await driver_sql(db, ENQUEUE_SQL, *columns(queued, *fields), payloads)
+    else:
+        rows = await driver_sql(
+            db,
+            ENQUEUE_CLAIMING_SQL,
+            *claim,
+            *columns(queued, *fields),
+            payloads,
+            [q.event_id for q in queued],
+        )
     return rows.rowcount
 
 

@@ -2,7 +2,11 @@
 questions) leave what applying its events one by one, in order, leaves: on a real PostgreSQL
 migrated as `opendeur migrate` does, the same seed rows get the batch both ways and end equal,
 with two routings of one question in one batch (later, earlier, equally old), a question the
-team had closed, one done with a contact, one erased, one assigned later."""
+team had closed, one done with a contact, one erased, one assigned later. Their statements
+claim the batch themselves (`Runtime.handles_claiming`): they apply only the events their
+consumer had not applied before, claim them all, and change nothing when the batch comes again
+(intake's consumer applies routings only so; notify's queue is also written without a claim,
+for an escalation inside another consumer's transaction)."""
 
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from opendeur.db import make_engine, service_url, sessionmaker
+from opendeur import outbox
+from opendeur.db import autocommit, make_engine, service_url, sessionmaker
 from opendeur.embedded import Postgres
 from services.intake import store as intake_store
 from services.notify import store as notify_store
@@ -114,7 +119,9 @@ async def seed(owner: asyncpg.Connection) -> tuple[dict[str, uuid.UUID], list]:
                 contact, minutes = routings[i]
                 at = T0 + timedelta(minutes=minutes)
                 batch.append(
-                    intake_store.Routing(ids[name], contact, "g1", at, at + timedelta(hours=30))
+                    intake_store.Routing(
+                        ids[name], contact, "g1", at, at + timedelta(hours=30), uuid.uuid4()
+                    )
                 )
     return ids, batch
 
@@ -131,20 +138,27 @@ async def intake_rows(owner: asyncpg.Connection, ids: dict[str, uuid.UUID]) -> d
     return rows
 
 
+CONSUMER = "intake-question-routed-v1"
+
+
+async def assign(engine: AsyncEngine, routings: list) -> set[uuid.UUID]:
+    """A batch as the consumer applies it: one autocommitted statement with its claim."""
+    claim = outbox.Claim(CONSUMER, [r.event_id for r in routings])
+    async with autocommit(engine) as conn:
+        return await intake_store.assign_routed(conn, routings, retention=RETENTION, claim=claim)
+
+
 async def test_intake_keeps_a_batch_of_routings_as_it_keeps_them_one_by_one(
     intake: tuple[asyncpg.Connection, AsyncEngine],
 ) -> None:
     owner, engine = intake
     batched_ids, batch = await seed(owner)
     one_ids, one_by_one = await seed(owner)
-    sessions = sessionmaker(engine)
 
-    async with sessions() as session, session.begin():
-        undone_batched = await intake_store.assign_routed(session, batch, retention=RETENTION)
+    undone_batched = await assign(engine, batch)
     undone_one = set()
     for routing in one_by_one:
-        async with sessions() as session, session.begin():
-            undone_one |= await intake_store.assign_routed(session, [routing], retention=RETENTION)
+        undone_one |= await assign(engine, [routing])
 
     batched, one = await intake_rows(owner, batched_ids), await intake_rows(owner, one_ids)
     assert batched == one
@@ -237,3 +251,94 @@ async def test_notify_queues_a_batch_of_new_questions_as_it_queues_them_one_by_o
         ("q3", "carl", "reminder", {"n": 5}),
     ]
     assert contacts == [("anna", "g2", None, None), ("bert", "g1", None, None)]
+
+
+async def inbox_of(owner: asyncpg.Connection, consumer: str) -> set[uuid.UUID]:
+    rows = await owner.fetch("select event_id from inbox where consumer = $1", consumer)
+    return {r["event_id"] for r in rows}
+
+
+async def test_intake_claiming_statement_applies_each_routing_event_once(
+    intake: tuple[asyncpg.Connection, AsyncEngine],
+) -> None:
+    """As `handles_claiming` runs it: one autocommitted statement, the events each once. The
+    later routing of "later replaces" was applied before (its event in the inbox): it is left
+    out, as one by one it would be, and the batch again changes nothing."""
+    owner, engine = intake
+    claimed_ids, batch = await seed(owner)
+    one_ids, one_by_one = await seed(owner)
+    skipped = next(
+        i
+        for i, r in enumerate(batch)
+        if r.question_id == claimed_ids["later replaces"] and r.contact_id == "bert"
+    )
+    await owner.execute(
+        "insert into inbox (consumer, event_id) values ($1, $2)", CONSUMER, batch[skipped].event_id
+    )
+
+    undone = await assign(engine, batch)
+    claimed = await intake_rows(owner, claimed_ids)
+    for i, routing in enumerate(one_by_one):
+        if i != skipped:
+            await assign(engine, [routing])
+
+    assert claimed == await intake_rows(owner, one_ids)
+    assert claimed["later replaces"][:2] == ("routed", "anna")  # bert's was applied before
+    assert claimed["earlier after later"][:2] == ("routed", "bert")
+    assert claimed["team closed, undone"][:2] == ("routed", "bert")
+    assert undone == {claimed_ids["team closed, undone"]}
+    assert await inbox_of(owner, CONSUMER) >= {r.event_id for r in batch}
+    # The batch again, after a question moved on: it changes nothing.
+    await owner.execute(
+        "update questions set contact_id = 'carl', assigned_at = null where question_id = $1",
+        claimed_ids["later replaces"],
+    )
+    moved = await intake_rows(owner, claimed_ids)
+    assert await assign(engine, batch) == set()
+    assert await intake_rows(owner, claimed_ids) == moved
+    with pytest.raises(ValueError):  # a routing whose event is not claimed
+        async with autocommit(engine) as conn:
+            await intake_store.assign_routed(
+                conn, batch, retention=RETENTION, claim=outbox.Claim(CONSUMER, [])
+            )
+
+
+async def test_notify_claiming_statement_queues_each_routing_event_once(
+    notify: tuple[asyncpg.Connection, AsyncEngine],
+) -> None:
+    """The same for notify's queue: an event applied before (its routing's group change too) is
+    left out, the others are queued and claimed, and the batch again queues nothing."""
+    owner, engine = notify
+    consumer = "notify-question-routed-v1"
+    await owner.execute(
+        "insert into contacts (contact_id, wrapped_key, group_id) values ('anna', '\\x00', 'g0')"
+    )
+    q1, q2, q3 = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    e1, e2, e3 = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    batch = [
+        notify_store.Queued(q1, "anna", "new_question.1", "new_question", {"n": 1}, "g1", e1),
+        notify_store.Queued(q2, "anna", "new_question.1", "new_question", {"n": 2}, "g2", e2),
+        notify_store.Queued(q3, "bert", "new_question.1", "new_question", {"n": 3}, "g1", e3),
+    ]
+    await owner.execute("insert into inbox (consumer, event_id) values ($1, $2)", consumer, e2)
+    claim = outbox.Claim(consumer, [e1, e2, e3])
+
+    async with autocommit(engine) as conn:
+        added = await notify_store.enqueue_many(conn, batch, claim)
+    group = await owner.fetchval("select group_id from contacts where contact_id = 'anna'")
+    await owner.execute("update contacts set group_id = 'g9' where contact_id = 'anna'")
+    async with autocommit(engine) as conn:  # the batch again, after anna moved on
+        again = await notify_store.enqueue_many(conn, batch, claim)
+
+    queued = await owner.fetch(
+        "select question_id, contact_id from notifications order by payload->>'n'"
+    )
+    assert [(r["question_id"], r["contact_id"]) for r in queued] == [(q1, "anna"), (q3, "bert")]
+    assert added == 2 and again == 0
+    # anna's group was the last one of the events applied then (g1), not the skipped one's (g2).
+    assert group == "g1"
+    assert await owner.fetchval("select group_id from contacts where contact_id = 'anna'") == "g9"
+    assert await inbox_of(owner, consumer) == {e1, e2, e3}
+    with pytest.raises(ValueError):  # a row whose event is not claimed
+        async with autocommit(engine) as conn:
+            await notify_store.enqueue_many(conn, batch, outbox.Claim(consumer, [e1]))

@@ -1,6 +1,7 @@
 """Every service has the template's shape (opendeur/web.py): handlers.py holds module-level
 `on_<event>(event, db)` subscribers (or `(events, db)` with `events: list[<Event>]`, for a
-hot subject whose batch one statement writes), one per consumer contracts/streams.py declares for the
+hot subject whose batch one statement writes, or `(events, conn, claim)` when that statement
+claims the batch itself), one per consumer contracts/streams.py declares for the
 service, named for the event they take; its `register` subscribes them and starts nothing;
 timers and sweeps are jobs.py's. Audit's one subscriber (every event, raw batches into its hash
 chain) is a batch writer by design and is not checked here."""
@@ -39,6 +40,15 @@ class Recorder:
     def handles_batch(self, event_type: type[Event], **_: object):
         def deco(fn):
             assert batch_of(fn) is event_type, fn.__name__
+            self.subscribed[event_type.subject] = fn
+            return fn
+
+        return deco
+
+    def handles_claiming(self, event_type: type[Event], **_: object):
+        def deco(fn):
+            assert batch_of(fn) is event_type, fn.__name__
+            assert list(inspect.signature(fn).parameters)[1:] == ["conn", "claim"], fn.__name__
             self.subscribed[event_type.subject] = fn
             return fn
 
