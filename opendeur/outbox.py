@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from typing import NamedTuple
 from uuid import UUID
@@ -203,17 +204,24 @@ ACK_WAIT_S = 5.0  # a publish not acked by then stays in the outbox for the next
 # did not come. Such a periodic round takes only rows committed at least SETTLED_S ago.
 TABLE_EVERY_S = 0.5
 SETTLED_S = 1.0
+# The rows hand-overs published are deleted together: DROP_AFTER_S after the first of them was
+# acked, when `batch` of them wait, or before the next table round, whichever comes first. At a
+# fixed rate a batch is mostly one event, and a delete per hand-over was a statement and a
+# commit per event on each hop. A row whose delete a crash lost is published again from the
+# table after the restart: its Nats-Msg-Id de-duplicates it, as for a publish whose ack was lost.
+DROP_AFTER_S = 0.1
 
 
 class Relay:
     """Publishes committed outbox rows with Nats-Msg-Id = event_id, then deletes them.
 
     Two ways in. The runtime's consumers, intake's POST and notify's sends hand over the rows
-    their transaction has just committed (`hand_over`): published as they are, then deleted in
-    one autocommitted statement (`flush_handed`). Everything else, and every row a failed round
-    left, is taken from the table under a row lock (`flush_once`): when woken by `wake_relay`,
-    at start and after a failure until the table is drained; and, of the rows committed
-    SETTLED_S ago or earlier, at least every TABLE_EVERY_S."""
+    their transaction has just committed (`hand_over`): published as they are (`flush_handed`),
+    then deleted, many in one autocommitted statement (`drop_published`, within DROP_AFTER_S).
+    Everything else, and every row a failed round left, is taken from the table under a row
+    lock (`flush_once`): when woken by `wake_relay`, at start and after a failure until the
+    table is drained; and, of the rows committed SETTLED_S ago or earlier, at least every
+    TABLE_EVERY_S."""
 
     def __init__(self, engine: AsyncEngine, js: JetStreamContext, batch: int = 256) -> None:
         self.engine = engine
@@ -223,12 +231,16 @@ class Relay:
         self.handed: list[Staged] = []
         self.table_due = True  # the whole table first: rows an earlier run left
         self.table_at = 0.0  # when the last table round began (monotonic)
+        # Handed over, published and acked, not deleted yet; since when the first of them waits.
+        self.published: list[int] = []
+        self.published_at = 0.0
 
     async def flush_once(self, settled_only: bool = False) -> int:
         """Publish up to `batch` committed rows with pipelined acks (all sent, then the acks
         awaited together); delete the acked ones in one statement and leave the rest, locked
         for this round only, to the next. Raises the first publish error after the commit.
         `settled_only`: only rows committed SETTLED_S ago or earlier (the periodic round)."""
+        await self.drop_published()  # a round never takes a row this relay has published
         self.table_at = time.monotonic()
         # Cleared as the round begins: a wake_relay() while it runs asks for the next one.
         self.table_due = False
@@ -260,19 +272,36 @@ class Relay:
 
     async def flush_handed(self) -> int:
         """Publish up to `batch` handed-over rows, in the order they committed, with pipelined
-        acks, and delete the acked ones in one autocommitted statement: no BEGIN, no select
-        and no COMMIT round trip before the publish, as a table round needs. A relay of another
-        instance may take such a row from the table meanwhile (it is not locked): its
-        Nats-Msg-Id de-duplicates the second publish. Raises as `flush_once` does; what it did
-        not publish and delete stays in the table, for the table rounds that follow."""
+        acks; the acked ones wait for `drop_published`. No BEGIN, no select and no COMMIT
+        round trip before the publish, as a table round needs. A relay of another instance may
+        take such a row from the table meanwhile (it is not locked): its Nats-Msg-Id
+        de-duplicates the second publish. Raises as `flush_once` does; what it did not publish
+        stays in the table, for the table rounds that follow."""
         rows, self.handed = self.handed[: self.batch], self.handed[self.batch :]
         results = await self._publish(rows)
         acked = self._acked(rows, results)
-        if acked:
-            async with autocommit(self.engine) as conn:
-                await driver_sql(conn, DROP_SQL, [r.id for r in acked])
+        if acked and not self.published:
+            self.published_at = time.monotonic()
+        self.published += [r.id for r in acked]
+        if len(acked) < len(rows) or len(self.published) >= self.batch:
+            await self.drop_published()  # before a failure clears them; or enough wait
         self._published(rows, acked, results)
         return len(rows)
+
+    async def drop_published(self) -> None:
+        """Delete the rows hand-overs published, in one autocommitted statement. If it fails,
+        they stay in the table and the table rounds publish them again (de-duplicated)."""
+        if not self.published:
+            return
+        ids, self.published = self.published, []
+        async with autocommit(self.engine) as conn:
+            await driver_sql(conn, DROP_SQL, ids)
+
+    def _drop_in(self) -> float:
+        """Seconds until the published rows are due for deletion (inf when none wait)."""
+        if not self.published:
+            return math.inf
+        return self.published_at + DROP_AFTER_S - time.monotonic()
 
     @staticmethod
     def _acked(rows: list[Staged], results: list[object]) -> list[Staged]:
@@ -338,6 +367,9 @@ class Relay:
         finally:
             if _relay is self:  # hand-overs go to the table again, not to a relay gone
                 _relay = _wake = None
+            # A stop deletes what was published (best effort: else it is published again).
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(self.drop_published(), 2.0)
 
     async def _loop(self, wake: asyncio.Event) -> None:
         delay = 0.2
@@ -349,6 +381,8 @@ class Relay:
                 elif time.monotonic() - self.table_at >= TABLE_EVERY_S:  # before hand-overs,
                     # which may keep coming: the periodic round, of settled rows only
                     await self.flush_once(settled_only=True)
+                elif self._drop_in() <= 0:  # before hand-overs too, for the same reason
+                    await self.drop_published()
                 elif self.handed:
                     await self.flush_handed()
                 delay = 0.2
@@ -358,6 +392,7 @@ class Relay:
                 # What was not published and deleted is in the table: the table rounds take it
                 # from there, in order, before any later hand-over is published on its own.
                 self.handed.clear()
+                self.published.clear()  # published again from the table (de-duplicated)
                 self.table_due = True
                 log.warning("relay_failed", error=type(exc).__name__, retry_in=delay)
                 with contextlib.suppress(Exception):
@@ -369,4 +404,6 @@ class Relay:
                 continue
             if not self.handed and not self.table_due:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), timeout=TABLE_EVERY_S)
+                    await asyncio.wait_for(
+                        wake.wait(), timeout=max(0.0, min(TABLE_EVERY_S, self._drop_in()))
+                    )

@@ -242,8 +242,48 @@ async def test_a_row_both_handed_over_and_taken_from_the_table_reaches_the_strea
     assert one.handed == []
     assert await one.flush_handed() == 0
     assert await other.flush_handed() == 3  # publishes them again: the stream drops the copies
+    await other.drop_published()
     assert await in_stream(js, since) == [e.event_id for e in events]
     assert await left_in_table(engine) == []
+
+
+async def test_published_hand_overs_are_deleted_together_and_never_taken_by_a_table_round(
+    engine: AsyncEngine, js: JetStreamContext
+) -> None:
+    """Hand-overs published one after another wait to be deleted together (one statement), and
+    the relay's next table round deletes them first instead of taking them again."""
+    relay = outbox.Relay(engine, js)
+    events = accessed(3)
+    for event in events:
+        relay.handed = await stage(engine, event)
+        assert await relay.flush_handed() == 1
+    assert relay.published == sorted(relay.published) and len(relay.published) == 3
+    assert len(await left_in_table(engine)) == 3  # published, not deleted yet
+    assert await relay.flush_once() == 0  # it took nothing: they were deleted first
+    assert relay.published == []
+    assert await left_in_table(engine) == []
+
+
+async def test_a_stopping_relay_deletes_what_it_published(
+    engine: AsyncEngine, js: JetStreamContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Published rows wait for their delete (here a minute); a stop does it."""
+    monkeypatch.setattr(outbox, "DROP_AFTER_S", 60.0)
+    relay = outbox.Relay(engine, js)
+    since = (await js.stream_info(EVENTS_STREAM)).state.last_seq
+    events = accessed(2)
+    async with running(relay):
+        await started(relay)
+        outbox.hand_over(engine, await stage(engine, *events))
+
+        async def published() -> bool:
+            return len(await in_stream(js, since)) >= len(events)
+
+        await wait_for(published)
+        await wait_for(lambda: asyncio.sleep(0, not relay.handed))
+        assert len(await left_in_table(engine)) == 2
+    assert await left_in_table(engine) == []
+    assert await in_stream(js, since) == [e.event_id for e in events]
 
 
 async def test_a_hand_over_to_another_schemas_relay_is_left_to_the_table(

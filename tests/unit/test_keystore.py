@@ -84,13 +84,24 @@ def test_a_copy_of_the_directory_after_an_erasure_has_no_key_for_it(tmp_path: Pa
     assert sorted(copy.ids()) == sorted(q for q, _ in kept)
 
 
+def put_all(store: FileKeyStore, records: list[tuple[uuid.UUID, bytes]]) -> list[Path]:
+    """Put the records one by one; the segments they went to, in the order they were started
+    (not their names' order: two started in the same millisecond sort either way)."""
+    made: list[str] = []
+    for qid, wrapped in records:
+        store.put_sync(qid, wrapped)
+        if store._writer not in made:
+            made.append(store._writer)
+    segments = [store.dir / name for name in made]
+    assert sorted(store.dir.glob("seg-*.keys")) == sorted(segments)
+    return segments
+
+
 def test_a_segment_with_every_record_destroyed_is_zeroed_and_unlinked(tmp_path: Path) -> None:
     store = FileKeyStore(tmp_path / "keys", segment_slots=4)
     ring = Envelope(K1)
     records = [(uuid.uuid4(), ring.new_data_key()[1]) for _ in range(10)]
-    for qid, wrapped in records:
-        store.put_sync(qid, wrapped)
-    segments = sorted(store.dir.glob("seg-*.keys"))
+    segments = put_all(store, records)
     assert len(segments) == 3  # 4 + 4 + 2
     first = tmp_path / "first-segment"
     os.link(segments[0], first)
@@ -350,9 +361,7 @@ def test_a_segment_left_empty_by_a_process_that_is_gone_is_collected_at_open(
     first = FileKeyStore(tmp_path / "keys", segment_slots=2)
     ring = Envelope(K1)
     records = [(uuid.uuid4(), ring.new_data_key()[1]) for _ in range(3)]
-    for qid, wrapped in records:
-        first.put_sync(qid, wrapped)
-    full, last = sorted(first.dir.glob("seg-*.keys"))
+    full, last = put_all(first, records)
     first.destroy_sync(records[2][0])  # the last segment is empty, but still appended to
     assert last.exists()
     first.close()  # the process ends
