@@ -397,6 +397,14 @@ async def analyze(url: str) -> None:
         await conn.close()
 
 
+async def before_phase(target: Target) -> None:
+    """Before a measured phase: the pipeline's statistics up to date (`analyze`), then a
+    second of quiet."""
+    if target.database_url:
+        await analyze(target.database_url)
+    await asyncio.sleep(1.0)
+
+
 async def wait_mails(timings: Timings, refs: list[str], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while any(r not in timings.mailed for r in refs) and time.monotonic() < deadline:
@@ -421,9 +429,7 @@ async def measure(target: Target, args: argparse.Namespace) -> dict:
     await wait_mails(timings, list(warm.accepted), timeout=120)  # the sink notes them all
     if warm.errors or any(r not in timings.mailed for r in warm.accepted):
         raise RuntimeError(f"warm-up failed: {warm.errors or 'mails missing'}")
-    if target.database_url:
-        await analyze(target.database_url)
-    await asyncio.sleep(1.0)
+    await before_phase(target)
     procs = target.procs()
 
     # Idle CPU (timers, pull requests, polls): reported, and subtracted for a net figure.
@@ -475,9 +481,7 @@ async def measure(target: Target, args: argparse.Namespace) -> dict:
     # Steady: R questions per second for D seconds, latency per question.
     steady = Timings(mailed=timings.mailed)  # one sink notes every arrival
     n = int(args.rate * args.duration)
-    if target.database_url:  # the saturated phase grew the tables ten-fold since the last one
-        await analyze(target.database_url)
-        await asyncio.sleep(1.0)
+    await before_phase(target)  # the saturated phase grew the tables ten-fold since the last one
     steady_wall0 = time.time()
     if target.statements:
         await target.statements.start()
