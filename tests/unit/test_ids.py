@@ -34,10 +34,26 @@ def test_ids_minted_later_sort_later_as_uuids_and_as_text() -> None:
     assert max(map(str, earlier)) < min(map(str, later))
 
 
+def test_ids_minted_one_after_another_sort_in_that_order_within_a_millisecond_too() -> None:
+    ids = [new_id() for _ in range(20_000)]  # thousands share a millisecond
+    assert len({millis(i) for i in ids}) < len(ids)
+    assert ids == sorted(ids)
+    assert [str(i) for i in ids] == sorted(str(i) for i in ids)
+
+
+def test_ids_keep_their_order_when_the_clock_is_set_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = new_id()
+    hour_ago = time.time_ns() - 3_600 * 10**9
+    monkeypatch.setattr(time, "time_ns", lambda: hour_ago)
+    after = [new_id() for _ in range(100)]
+    assert [before, *after] == sorted([before, *after])
+    assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in after)
+
+
 def test_ids_minted_in_the_same_millisecond_still_differ() -> None:
     ids = [new_id() for _ in range(20_000)]
     assert len(set(ids)) == len(ids)
-    # 74 random bits each: no two share their random part, whatever their millisecond.
+    # Random or a random step past the last: no two share their last 80 bits either.
     assert len({i.int & ((1 << 80) - 1) for i in ids}) == len(ids)
 
 
