@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -31,7 +32,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import FetchTimeoutError, NotFoundError
+from nats.js.errors import APIError, FetchTimeoutError, NotFoundError
 from pydantic import ValidationError
 
 from contracts.events import Event, decode
@@ -391,12 +392,90 @@ def _handler_slots() -> asyncio.Semaphore:
     return _slots
 
 
+# A standing pull request's lifetime: the server ends it then with a 408, and a new one goes
+# (as often as nats-py's `fetch(timeout=1.0)` asked before, when nothing arrives).
+PULL_EXPIRES_S = 1.0
+# No message and no status this long after the last of either: the server lost the requests
+# (restarted, or a leader moved), so they count as gone and a new one goes.
+PULL_SILENT_S = PULL_EXPIRES_S + 1.0
+
+
+class StandingPull:
+    """A durable pull consumer's deliveries through requests that stay open (as nats.go's
+    `Consume` does), for `Batcher`.
+
+    nats-py's `fetch` asks the server twice for each batch: a no-wait request, which at a low
+    rate finds nothing and gets a 404 back, then a waiting one, which the next message ends. A
+    message alone in its batch cost two requests and a status, in the service and in
+    nats-server. Here a request for `batch` messages stays open until it delivered them or
+    expired (`PULL_EXPIRES_S`; the 408 then says how many it still owed); another one goes
+    when the open ones owe half a batch or less. Messages that arrive while a batch is being
+    settled wait in the subscription's queue for the next `next_batch`: at most a batch and a
+    half are delivered and not yet taken."""
+
+    def __init__(self, sub: Any, batch: int) -> None:
+        self.sub = sub  # nats-py's PullSubscription (its inbox, its queue, its request subject)
+        self.batch = batch
+        self.owed = 0  # messages the open requests may still deliver
+        self.heard = 0.0  # monotonic time of the last request sent or message received
+        self.requests = 0  # requests sent (for tests and curiosity)
+
+    async def request(self) -> None:
+        body = {"batch": self.batch, "expires": int(PULL_EXPIRES_S * 1e9)}
+        await self.sub._nc.publish(self.sub._nms, json.dumps(body).encode(), self.sub._deliver)
+        self.owed += self.batch
+        self.requests += 1
+        self.heard = time.monotonic()
+
+    def take(self, msg: Any, into: list[Any]) -> None:
+        """Count one delivery: a message goes `into` the batch; a status ends a request."""
+        status = JetStreamContext.is_status_msg(msg)
+        if not status:
+            self.owed = max(0, self.owed - 1)
+            into.append(msg)
+            return
+        if status == "100":  # an idle heartbeat
+            return
+        # A request ended owing what the header says (all it asked for when it says nothing):
+        # 408 when it expired; 409 when the server ended it (too many waiting, a leader change,
+        # the consumer deleted), which the caller hears as an error and backs off from.
+        pending = msg.headers.get("Nats-Pending-Messages", "")
+        self.owed = max(0, self.owed - int(pending)) if pending.isdigit() else 0
+        if status != "408":
+            raise APIError.from_msg(msg)
+
+    async def next_batch(self, wait: float = 1.0) -> list[Any]:
+        """What has been delivered, up to a batch, after waiting up to `wait` seconds for the
+        first message; [] when none came."""
+        sub = self.sub._sub
+        queue = sub._pending_queue
+        msgs: list[Any] = []
+        deadline = time.monotonic() + wait
+        while not msgs:
+            if time.monotonic() - self.heard > PULL_SILENT_S:
+                self.owed = 0
+            if self.owed <= self.batch // 2:
+                await self.request()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                msg = await sub.next_msg(timeout=left)
+            except (TimeoutError, nats.errors.TimeoutError):
+                break
+            self.heard = time.monotonic()
+            self.take(msg, msgs)
+            while len(msgs) < self.batch and not queue.empty():
+                self.take(await sub.next_msg(), msgs)
+        return msgs
+
+
 class Batcher:
-    """One durable pull consumer: fetches up to the spec's batch size and settles what one fetch
-    returned together: one transaction for all, then one ack each. When the batch fails, each
-    message is retried on its own, so only the culprit is nak'ed or dead-lettered; an
-    infrastructure failure naks them all with a delay and holds the consumer back (Backoff),
-    never dead-letters.
+    """One durable pull consumer: takes what was delivered, up to the spec's batch size
+    (`StandingPull`), and settles it together: one transaction for all, then one ack each. When
+    the batch fails, each message is retried on its own, so only the culprit is nak'ed or
+    dead-lettered; an infrastructure failure naks them all with a delay and holds the consumer
+    back (Backoff), never dead-letters.
 
     Our own loop on nats-py's pull subscription, not a FastStream subscriber: FastStream handled
     each fetched message in a task of its own (context, middlewares, dependency resolution), and
@@ -415,10 +494,17 @@ class Batcher:
     async def run(self) -> None:
         """Fetch and settle until cancelled; a batch in progress is settled to its end first."""
         spec = self.spec
-        sub = None
+        pull: StandingPull | None = None
+        task = asyncio.current_task()
         while True:
+            # A stop's cancellation can be lost on Python 3.11: asyncio.wait_for (in nats-py's
+            # next_msg) returns a message that came at the same moment instead of raising it.
+            # The loop then ran on and the broker's stop waited for it forever (seen in
+            # tests/integration/test_messaging.py). The task still counts the cancellation.
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
             try:
-                if sub is None:
+                if pull is None:
                     sub = await jetstream(self.broker_ref()).pull_subscribe_bind(
                         durable=spec.durable,
                         stream=EVENTS_STREAM,
@@ -426,11 +512,12 @@ class Batcher:
                         # subscribe to (opendeur/natsauth.py).
                         inbox_prefix=f"{natsauth.inbox_prefix(spec.service)}.".encode(),
                     )
-                msgs = await sub.fetch(spec.batch_size, timeout=1.0)
+                    pull = StandingPull(sub, spec.batch_size)
+                msgs = await pull.next_batch()
+                if not msgs:
+                    continue  # nothing arrived within a second
             except asyncio.CancelledError:
                 raise
-            except (FetchTimeoutError, nats.errors.TimeoutError, TimeoutError):
-                continue  # nothing arrived within the fetch's timeout
             except Exception as exc:  # broker away or restarting: try again, bounded
                 log.warning("fetch_failed", consumer=spec.durable, error=type(exc).__name__)
                 await self.backoff.pause()

@@ -386,3 +386,101 @@ async def test_the_relay_deletes_what_was_acked_and_keeps_the_rest(
             assert (await js.stream_info(EVENTS_STREAM)).state.messages == before + 5
         finally:
             await nc.close()
+
+
+async def test_events_one_at_a_time_are_taken_from_requests_that_stay_open(
+    nats_server: NatsServer,
+) -> None:
+    """Forty events published one by one, with a pause longer than a request's life in the
+    middle: each is handled, and the consumer asked the server far fewer times than it got
+    events (nats-py's fetch asked twice for each event that came alone: 80 requests or more)."""
+    import nats
+
+    spec = ConsumerSpec("test", "consent.withdrawn.v1", batch_size=16, name="t-standing")
+    seen: list[str] = []
+    requests: list[bytes] = []
+    watcher = await nats.connect(nats_server.url)
+
+    async def counted(msg) -> None:
+        requests.append(msg.data)
+
+    await watcher.subscribe(f"$JS.API.CONSUMER.MSG.NEXT.{EVENTS_STREAM}.{spec.durable}", cb=counted)
+    await watcher.flush()
+
+    events = [ConsentWithdrawn(question_id=uuid4(), consent_version="v1") for _ in range(40)]
+    ours = {str(e.event_id) for e in events}
+
+    async def handle(event: ConsentWithdrawn) -> None:
+        if str(event.event_id) in ours:  # not an earlier test's on this subject
+            seen.append(str(event.event_id))
+
+    broker = await run_consumer(nats_server, spec, handle)
+    js = messaging.jetstream(broker)
+    try:
+        for i, event in enumerate(events):
+            if i == 20:  # idle past the open request's expiry: the next one still comes through
+                await asyncio.sleep(messaging.PULL_EXPIRES_S * 2.5)
+            await js.publish(event.subject, event.to_bytes())
+
+            async def handled(n: int = i + 1) -> bool:
+                return len(seen) >= n
+
+            await wait_for(handled)  # one at a time: each waits for the one before
+    finally:
+        await broker.stop()
+        await watcher.close()
+    assert seen == [str(e.event_id) for e in events]
+    assert 1 <= len(requests) < 20, len(requests)
+
+
+async def test_a_restarted_server_that_forgot_the_open_request_is_asked_again(
+    tmp_path: Path,
+) -> None:
+    """nats-server killed and started again (JetStream on disk kept): the open pull request is
+    gone without a word (a server stopped gently ends it with a 409 first). The consumer
+    notices the silence and asks again, so an event published after the restart is handled."""
+    server = NatsServer(tmp_path / "nats").start()
+    spec = ConsumerSpec("test", "consent.withdrawn.v1", name="t-restart")
+    seen: list[str] = []
+
+    async def handle(event: ConsentWithdrawn) -> None:
+        seen.append(str(event.event_id))
+
+    broker = None
+    try:
+        broker = await run_consumer(server, spec, handle)
+        js = messaging.jetstream(broker)
+        first = ConsentWithdrawn(question_id=uuid4(), consent_version="v1")
+        await js.publish(first.subject, first.to_bytes())
+
+        async def first_seen() -> bool:
+            return str(first.event_id) in seen
+
+        await wait_for(first_seen)
+        server.stop(kill=True)
+        server.start()
+        after = ConsentWithdrawn(question_id=uuid4(), consent_version="v1")
+
+        async def published() -> bool:  # the broker's connection is back
+            try:
+                await js.publish(
+                    after.subject,
+                    after.to_bytes(),
+                    timeout=1,
+                    headers={"Nats-Msg-Id": str(after.event_id)},  # once, however often sent
+                )
+            except Exception:
+                return False
+            return True
+
+        await wait_for(published)
+
+        async def after_seen() -> bool:
+            return str(after.event_id) in seen
+
+        await wait_for(after_seen)
+    finally:
+        if broker is not None:
+            await broker.stop()
+        server.stop()
+    assert seen == [str(first.event_id), str(after.event_id)]

@@ -5,6 +5,7 @@ its pull loop asks for at most the batch size and finishes a batch it is settlin
 from __future__ import annotations
 
 import asyncio
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -24,6 +25,7 @@ class Raw:
         self.metadata = SimpleNamespace(
             sequence=SimpleNamespace(stream=seq), num_delivered=delivered
         )
+        self.headers = None  # a message, not a status
         self.settled: list[tuple[str, float | None]] = []
 
     async def ack(self) -> None:
@@ -69,19 +71,27 @@ async def test_a_fetch_is_applied_as_one_batch_in_stream_order() -> None:
 
 
 class Pull:
-    """A pull subscription handing out `queued` messages, at most `n` per fetch; then it waits,
-    as an empty fetch does until its timeout."""
+    """A pull subscription with the server behind it (what `StandingPull` uses of nats-py's):
+    each request for n messages delivers up to n of the `queued` ones to the subscription's
+    queue; with none left, a request delivers nothing and `next_msg` times out."""
 
     def __init__(self, queued: list[Raw]) -> None:
         self.queued = queued
         self.asked: list[int] = []
+        self._nms, self._deliver = "$JS.API.CONSUMER.MSG.NEXT.test", "_INBOX.test"
+        self._nc = SimpleNamespace(publish=self._request)
+        self._sub = self
+        self._pending_queue: asyncio.Queue = asyncio.Queue()
 
-    async def fetch(self, n: int, timeout: float | None = None) -> list[Raw]:
+    async def _request(self, subject: str, body: bytes, reply: str) -> None:
+        n = json.loads(body)["batch"]
         self.asked.append(n)
-        if not self.queued:
-            await asyncio.Event().wait()
         taken, self.queued = self.queued[:n], self.queued[n:]
-        return taken
+        for raw in taken:
+            self._pending_queue.put_nowait(raw)
+
+    async def next_msg(self, timeout: float | None = None) -> Raw:
+        return await asyncio.wait_for(self._pending_queue.get(), timeout)
 
 
 def pulling(b: messaging.Batcher, js: JetStream, queued: list[Raw]) -> Pull:
@@ -94,7 +104,7 @@ def pulling(b: messaging.Batcher, js: JetStream, queued: list[Raw]) -> Pull:
     return pull
 
 
-async def test_each_fetch_asks_for_at_most_the_batch_size_and_is_applied_as_one() -> None:
+async def test_each_request_asks_for_at_most_the_batch_size_and_is_applied_as_one() -> None:
     sizes: list[int] = []
     done = asyncio.Event()
 
@@ -199,3 +209,77 @@ async def test_an_undecodable_message_is_dead_lettered_and_its_neighbours_applie
     assert seen == [raws[0].event.event_id, raws[2].event.event_id]
     assert raws[1].settled == [("term", None)]
     assert js.dead[0]["Opendeur-Reason"].startswith("invalid:")
+
+
+def status(code: str, pending: int | None = None) -> SimpleNamespace:
+    headers = {
+        "Status": code,
+        "Description": "Request Timeout" if code == "408" else "Server Shutdown",
+    }
+    if pending is not None:
+        headers["Nats-Pending-Messages"] = str(pending)
+    return SimpleNamespace(headers=headers, header=headers, data=b"")
+
+
+def test_a_status_ends_a_request_by_what_it_still_owed() -> None:
+    pull = messaging.StandingPull(Pull([]), batch=16)
+    pull.owed = 24  # a request owing 16 and another owing 8
+    into: list = []
+    pull.take(status("100"), into)  # an idle heartbeat changes nothing
+    assert pull.owed == 24
+    pull.take(status("408", pending=16), into)  # the first expired owing all it asked for
+    assert pull.owed == 8
+    pull.take(Raw(1), into)  # a message from the other
+    assert (pull.owed, len(into)) == (7, 1)
+    with pytest.raises(messaging.APIError):  # the server ended it: the caller backs off
+        pull.take(status("409"), into)
+    assert pull.owed == 0  # no count given: nothing more is owed
+    assert len(into) == 1
+
+
+async def test_a_request_goes_when_half_a_batch_or_less_is_owed() -> None:
+    server = Pull([Raw(seq) for seq in range(20)])
+    pull = messaging.StandingPull(server, batch=8)
+    assert len(await pull.next_batch()) == 8  # the first request, delivered whole
+    assert server.asked == [8]
+    pull.owed = 5  # say a second request were open, owing 5: more than half a batch
+    server.queued, waiting = [], server.queued
+    for raw in waiting[:3]:
+        server._pending_queue.put_nowait(raw)
+    assert len(await pull.next_batch()) == 3  # taken without asking again
+    assert server.asked == [8]
+    assert pull.owed == 2
+    server.queued = waiting[3:]
+    assert len(await pull.next_batch()) == 8  # two owed: asked again
+    assert server.asked == [8, 8]
+
+
+async def test_a_stop_ends_the_loop_when_a_library_swallowed_its_cancellation() -> None:
+    """Python 3.11's asyncio.wait_for, under nats-py's next_msg, can return a message that came
+    as the stop's cancellation did, instead of raising it; the loop must end all the same."""
+    committed: list = []
+
+    async def apply(events) -> None:
+        committed.extend(e.event_id for e in events)
+
+    b, js = batcher(apply)
+    late = Raw(1)
+    pull = pulling(b, js, [])
+    waiting = asyncio.Event()
+
+    async def swallowing_next_msg(timeout: float | None = None) -> Raw:
+        waiting.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            return late  # the message that arrived at the same moment, the cancellation lost
+        raise AssertionError("not reached")
+
+    pull.next_msg = swallowing_next_msg  # type: ignore[method-assign]
+    task = asyncio.create_task(b.run())
+    await asyncio.wait_for(waiting.wait(), 10)
+    task.cancel()
+    done, _ = await asyncio.wait([task], timeout=10)
+    assert done, "the loop ran on after its stop"
+    assert committed == [late.event.event_id]  # what it had taken was still settled
+    assert late.settled == [("ack", None)]
