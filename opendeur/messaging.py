@@ -395,8 +395,8 @@ def _handler_slots() -> asyncio.Semaphore:
 # A standing pull request's lifetime: the server ends it then with a 408, and a new one goes
 # (as often as nats-py's `fetch(timeout=1.0)` asked before, when nothing arrives).
 PULL_EXPIRES_S = 1.0
-# No message and no status this long after the last of either: the server lost the requests
-# (restarted, or a leader moved), so they count as gone and a new one goes.
+# Connected, nothing waiting and nothing heard this long: the server lost the open requests
+# (it was killed, or a leader moved), so they count as gone and a new one goes.
 PULL_SILENT_S = PULL_EXPIRES_S + 1.0
 
 
@@ -408,66 +408,119 @@ class StandingPull:
     rate finds nothing and gets a 404 back, then a waiting one, which the next message ends. A
     message alone in its batch cost two requests and a status, in the service and in
     nats-server. Here a request for `batch` messages stays open until it delivered them or
-    expired (`PULL_EXPIRES_S`; the 408 then says how many it still owed); another one goes
-    when the open ones owe half a batch or less. Messages that arrive while a batch is being
-    settled wait in the subscription's queue for the next `next_batch`: at most a batch and a
-    half are delivered and not yet taken."""
+    expired (`PULL_EXPIRES_S`, a 408); another one goes when the open ones owe half a batch or
+    less. Messages that arrive while a batch is being settled wait in the subscription's queue
+    for the next `next_batch`: at most a batch and a half are delivered and not yet taken.
 
-    def __init__(self, sub: Any, batch: int) -> None:
-        self.sub = sub  # nats-py's PullSubscription (its inbox, its queue, its request subject)
+    Each request has a reply subject of its own under one wildcard subscription, so a status
+    names the request it ends. A request this object does not know (one nats-py sent from its
+    buffer after a reconnect, or one counted as gone after a silence) is never replaced when it
+    ends; with a single reply subject, every such request was replaced at each expiry, forever
+    (a helper's review: 30 requests a second after a minute's outage). Messages name no request:
+    they are counted against the oldest open one, which the server serves first."""
+
+    def __init__(self, nc: Any, stream: str, durable: str, prefix: str, batch: int) -> None:
+        self.nc = nc
+        self.next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}"
+        self.base = f"{prefix}{nc._nuid.next().decode()}"
         self.batch = batch
-        self.owed = 0  # messages the open requests may still deliver
-        self.heard = 0.0  # monotonic time of the last request sent or message received
+        self.sub: Any = None
+        self.open: dict[str, int] = {}  # each open request's reply subject → what it still owes
+        self.heard = 0.0  # monotonic time of the last request sent or delivery received
         self.requests = 0  # requests sent (for tests and curiosity)
+        self.ended: APIError | None = None  # a status that ended the requests, raised next
+
+    async def start(self) -> StandingPull:
+        self.sub = await self.nc.subscribe(
+            f"{self.base}.*",
+            pending_msgs_limit=512 * 1024,  # nats-py's own for a pull subscription
+            pending_bytes_limit=256 * 1024 * 1024,
+        )
+        return self
+
+    @property
+    def owed(self) -> int:
+        return sum(self.open.values())
 
     async def request(self) -> None:
-        body = {"batch": self.batch, "expires": int(PULL_EXPIRES_S * 1e9)}
-        await self.sub._nc.publish(self.sub._nms, json.dumps(body).encode(), self.sub._deliver)
-        self.owed += self.batch
+        if not self.nc.is_connected:  # nats-py would buffer it and send it after a reconnect
+            raise nats.errors.ConnectionReconnectingError
         self.requests += 1
+        reply = f"{self.base}.{self.requests}"
+        body = {"batch": self.batch, "expires": int(PULL_EXPIRES_S * 1e9)}
+        await self.nc.publish(self.next_subject, json.dumps(body).encode(), reply=reply)
+        self.open[reply] = self.batch
         self.heard = time.monotonic()
 
     def take(self, msg: Any, into: list[Any]) -> None:
-        """Count one delivery: a message goes `into` the batch; a status ends a request."""
+        """Count one delivery: a message goes `into` the batch; a status ends its request."""
         status = JetStreamContext.is_status_msg(msg)
         if not status:
-            self.owed = max(0, self.owed - 1)
             into.append(msg)
+            oldest = next(iter(self.open), None)
+            if oldest is not None:
+                if self.open[oldest] <= 1:
+                    del self.open[oldest]  # delivered all it asked for: the server dropped it
+                else:
+                    self.open[oldest] -= 1
             return
         if status == "100":  # an idle heartbeat
             return
-        # A request ended owing what the header says (all it asked for when it says nothing):
-        # 408 when it expired; 409 when the server ended it (too many waiting, a leader change,
-        # the consumer deleted), which the caller hears as an error and backs off from.
-        pending = msg.headers.get("Nats-Pending-Messages", "")
-        self.owed = max(0, self.owed - int(pending)) if pending.isdigit() else 0
-        if status != "408":
-            raise APIError.from_msg(msg)
+        if status == "408":  # it expired (unknown to us: nothing to count)
+            self.open.pop(msg.subject, None)
+            return
+        # 409 and the like: the server ended it, and often every other one (a shutdown, a
+        # leader change, the consumer deleted); the caller hears it and backs off.
+        self.open.clear()
+        description = (msg.headers or {}).get("Description", "")
+        self.ended = APIError(
+            code=int(status) if status.isdigit() else None, description=description
+        )
 
     async def next_batch(self, wait: float = 1.0) -> list[Any]:
         """What has been delivered, up to a batch, after waiting up to `wait` seconds for the
-        first message; [] when none came."""
-        sub = self.sub._sub
-        queue = sub._pending_queue
+        first message; [] when none came. Raises what ended the requests (a 409) once the
+        messages delivered before it were taken."""
+        queue = self.sub._pending_queue
         msgs: list[Any] = []
         deadline = time.monotonic() + wait
         while not msgs:
-            if time.monotonic() - self.heard > PULL_SILENT_S:
-                self.owed = 0
+            if self.ended is not None:
+                ended, self.ended = self.ended, None
+                raise ended
+            if queue.empty() and time.monotonic() - self.heard > PULL_SILENT_S:
+                self.open.clear()
             if self.owed <= self.batch // 2:
                 await self.request()
             left = deadline - time.monotonic()
             if left <= 0:
                 break
             try:
-                msg = await sub.next_msg(timeout=left)
+                msg = await self.sub.next_msg(timeout=left)
             except (TimeoutError, nats.errors.TimeoutError):
                 break
             self.heard = time.monotonic()
             self.take(msg, msgs)
-            while len(msgs) < self.batch and not queue.empty():
-                self.take(await sub.next_msg(), msgs)
+            while len(msgs) < self.batch and not queue.empty() and self.ended is None:
+                self.take(await self.sub.next_msg(), msgs)
         return msgs
+
+    async def close(self) -> None:
+        """Stop the deliveries and hand back, for redelivery at once, what came and was not
+        taken (it would otherwise wait out its ack wait, and nats-py's drain at stop would wait
+        for it)."""
+        if self.sub is None:
+            return
+        sub, self.sub = self.sub, None
+        queue = sub._pending_queue
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+        while not queue.empty():
+            msg = queue.get_nowait()
+            queue.task_done()
+            if not JetStreamContext.is_status_msg(msg):
+                with contextlib.suppress(Exception):
+                    await msg.nak()
 
 
 class Batcher:
@@ -492,46 +545,51 @@ class Batcher:
         self.hold = 0.0  # seconds the next fetch waits after an infrastructure failure
 
     async def run(self) -> None:
-        """Fetch and settle until cancelled; a batch in progress is settled to its end first."""
+        """Take and settle until cancelled; a batch in progress is settled to its end first."""
         spec = self.spec
         pull: StandingPull | None = None
         task = asyncio.current_task()
-        while True:
-            # A stop's cancellation can be lost on Python 3.11: asyncio.wait_for (in nats-py's
-            # next_msg) returns a message that came at the same moment instead of raising it.
-            # The loop then ran on and the broker's stop waited for it forever (seen in
-            # tests/integration/test_messaging.py). The task still counts the cancellation.
-            if task is not None and task.cancelling():
-                raise asyncio.CancelledError
-            try:
-                if pull is None:
-                    sub = await jetstream(self.broker_ref()).pull_subscribe_bind(
-                        durable=spec.durable,
-                        stream=EVENTS_STREAM,
-                        # Deliveries come to the service's own inbox space, the only one it may
-                        # subscribe to (opendeur/natsauth.py).
-                        inbox_prefix=f"{natsauth.inbox_prefix(spec.service)}.".encode(),
-                    )
-                    pull = StandingPull(sub, spec.batch_size)
-                msgs = await pull.next_batch()
-                if not msgs:
-                    continue  # nothing arrived within a second
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # broker away or restarting: try again, bounded
-                log.warning("fetch_failed", consumer=spec.durable, error=type(exc).__name__)
-                await self.backoff.pause()
-                continue
-            # A stop while a batch is being settled lets it finish (commit, acks) first.
-            settling = asyncio.ensure_future(self.settle(msgs))
-            try:
-                await asyncio.shield(settling)
-            except asyncio.CancelledError:
-                await asyncio.wait([settling], timeout=SETTLE_ON_STOP_S)
-                raise
-            if self.hold:  # outside the shield: a stop never waits for a back-off
-                hold, self.hold = self.hold, 0.0
-                await asyncio.sleep(hold)
+        try:
+            while True:
+                # A stop's cancellation can be lost on Python 3.11: asyncio.wait_for (in
+                # nats-py's next_msg) returns a message that came at the same moment instead of
+                # raising it. The loop then ran on and the broker's stop waited for it forever
+                # (seen in tests/integration/test_messaging.py). The task still counts it.
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError
+                try:
+                    if pull is None:
+                        # Deliveries come to the service's own inbox space, the only one it
+                        # may subscribe to (opendeur/natsauth.py).
+                        pull = await StandingPull(
+                            jetstream(self.broker_ref())._nc,
+                            EVENTS_STREAM,
+                            spec.durable,
+                            f"{natsauth.inbox_prefix(spec.service)}.",
+                            spec.batch_size,
+                        ).start()
+                    msgs = await pull.next_batch()
+                    if not msgs:
+                        continue  # nothing arrived within a second
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # broker away or restarting: try again, bounded
+                    log.warning("fetch_failed", consumer=spec.durable, error=type(exc).__name__)
+                    await self.backoff.pause()
+                    continue
+                # A stop while a batch is being settled lets it finish (commit, acks) first.
+                settling = asyncio.ensure_future(self.settle(msgs))
+                try:
+                    await asyncio.shield(settling)
+                except asyncio.CancelledError:
+                    await asyncio.wait([settling], timeout=SETTLE_ON_STOP_S)
+                    raise
+                if self.hold:  # outside the shield: a stop never waits for a back-off
+                    hold, self.hold = self.hold, 0.0
+                    await asyncio.sleep(hold)
+        finally:
+            if pull is not None:  # what came after the last batch goes back at once
+                await asyncio.wait([asyncio.ensure_future(pull.close())], timeout=5)
 
     async def settle(self, raws: list[Any]) -> None:
         spec = self.spec

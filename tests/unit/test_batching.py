@@ -8,6 +8,7 @@ import asyncio
 import json
 from types import SimpleNamespace
 
+import nats.errors
 import pytest
 
 from contracts.events import ReferralNoted
@@ -71,36 +72,50 @@ async def test_a_fetch_is_applied_as_one_batch_in_stream_order() -> None:
 
 
 class Pull:
-    """A pull subscription with the server behind it (what `StandingPull` uses of nats-py's):
-    each request for n messages delivers up to n of the `queued` ones to the subscription's
-    queue; with none left, a request delivers nothing and `next_msg` times out."""
+    """The broker's connection with the server behind it, and the subscription `StandingPull`
+    makes on it (what it uses of nats-py's): each request for n messages delivers up to n of
+    the `queued` ones to the subscription's queue; with none left, a request delivers nothing
+    and `next_msg` times out."""
 
     def __init__(self, queued: list[Raw]) -> None:
         self.queued = queued
         self.asked: list[int] = []
-        self._nms, self._deliver = "$JS.API.CONSUMER.MSG.NEXT.test", "_INBOX.test"
-        self._nc = SimpleNamespace(publish=self._request)
-        self._sub = self
+        self.replies: list[str] = []
+        self.is_connected = True
+        self._nuid = SimpleNamespace(next=lambda: b"NUID")
         self._pending_queue: asyncio.Queue = asyncio.Queue()
+        self.unsubscribed = False
 
-    async def _request(self, subject: str, body: bytes, reply: str) -> None:
+    async def subscribe(self, subject: str, **_limits) -> Pull:
+        assert subject == "_INBOX_test.NUID.*"
+        return self
+
+    async def publish(self, subject: str, body: bytes, reply: str = "") -> None:
         n = json.loads(body)["batch"]
         self.asked.append(n)
+        self.replies.append(reply)
         taken, self.queued = self.queued[:n], self.queued[n:]
         for raw in taken:
             self._pending_queue.put_nowait(raw)
 
     async def next_msg(self, timeout: float | None = None) -> Raw:
-        return await asyncio.wait_for(self._pending_queue.get(), timeout)
+        raw = await asyncio.wait_for(self._pending_queue.get(), timeout)
+        self._pending_queue.task_done()
+        return raw
+
+    async def unsubscribe(self) -> None:
+        self.unsubscribed = True
 
 
 def pulling(b: messaging.Batcher, js: JetStream, queued: list[Raw]) -> Pull:
     pull = Pull(queued)
+    js._nc = pull
+    return pull
 
-    async def pull_subscribe_bind(**_kwargs) -> Pull:
-        return pull
 
-    js.pull_subscribe_bind = pull_subscribe_bind  # type: ignore[attr-defined]
+def standing(server: Pull, batch: int) -> messaging.StandingPull:
+    pull = messaging.StandingPull(server, "EVENTS", "t", "_INBOX_test.", batch)
+    pull.sub = server
     return pull
 
 
@@ -211,38 +226,56 @@ async def test_an_undecodable_message_is_dead_lettered_and_its_neighbours_applie
     assert js.dead[0]["Opendeur-Reason"].startswith("invalid:")
 
 
-def status(code: str, pending: int | None = None) -> SimpleNamespace:
+def status(code: str, subject: str, pending: int | None = None) -> SimpleNamespace:
+    """A status the server sends to a request's reply subject."""
     headers = {
         "Status": code,
-        "Description": "Request Timeout" if code == "408" else "Server Shutdown",
+        "Description": "Request Timeout" if code == "408" else "Leadership Change",
     }
     if pending is not None:
         headers["Nats-Pending-Messages"] = str(pending)
-    return SimpleNamespace(headers=headers, header=headers, data=b"")
+    return SimpleNamespace(subject=subject, headers=headers, header=headers, data=b"")
 
 
-def test_a_status_ends_a_request_by_what_it_still_owed() -> None:
-    pull = messaging.StandingPull(Pull([]), batch=16)
-    pull.owed = 24  # a request owing 16 and another owing 8
+async def test_a_status_ends_the_request_it_names_and_messages_count_against_the_oldest() -> None:
+    server = Pull([])
+    pull = standing(server, batch=16)
+    await pull.request()
+    await pull.request()
+    first, second = server.replies
+    assert first != second  # each request has a reply subject of its own
     into: list = []
-    pull.take(status("100"), into)  # an idle heartbeat changes nothing
-    assert pull.owed == 24
-    pull.take(status("408", pending=16), into)  # the first expired owing all it asked for
-    assert pull.owed == 8
-    pull.take(Raw(1), into)  # a message from the other
-    assert (pull.owed, len(into)) == (7, 1)
-    with pytest.raises(messaging.APIError):  # the server ended it: the caller backs off
-        pull.take(status("409"), into)
-    assert pull.owed == 0  # no count given: nothing more is owed
+    pull.take(status("100", first), into)  # an idle heartbeat changes nothing
+    assert pull.owed == 32
+    pull.take(Raw(1), into)  # the server serves the oldest request first
+    assert pull.open == {first: 15, second: 16}
+    pull.take(status("408", second), into)  # the second expired
+    assert pull.open == {first: 15}
+    pull.take(status("408", "_INBOX_test.NUID.99"), into)  # one it does not know: nothing
+    assert pull.open == {first: 15}
     assert len(into) == 1
+
+
+async def test_an_expired_request_it_does_not_know_is_not_replaced() -> None:
+    """Requests nats-py sent from its buffer after a reconnect are unknown here: when they
+    expire, nothing replaces them, so they do not live on as a request and a 408 a second."""
+    server = Pull([])
+    pull = standing(server, batch=16)
+    assert await pull.next_batch(wait=0.05) == []  # one request, open
+    assert len(server.asked) == 1
+    for n in range(30):  # thirty strangers expire
+        server._pending_queue.put_nowait(status("408", f"_INBOX_test.NUID.x{n}", pending=16))
+    assert await pull.next_batch(wait=0.05) == []
+    assert len(server.asked) == 1  # its own is still open: nothing more asked
+    assert pull.owed == 16
 
 
 async def test_a_request_goes_when_half_a_batch_or_less_is_owed() -> None:
     server = Pull([Raw(seq) for seq in range(20)])
-    pull = messaging.StandingPull(server, batch=8)
+    pull = standing(server, batch=8)
     assert len(await pull.next_batch()) == 8  # the first request, delivered whole
     assert server.asked == [8]
-    pull.owed = 5  # say a second request were open, owing 5: more than half a batch
+    pull.open = {"_INBOX_test.NUID.x": 5}  # say a second request were open, owing 5
     server.queued, waiting = [], server.queued
     for raw in waiting[:3]:
         server._pending_queue.put_nowait(raw)
@@ -252,6 +285,53 @@ async def test_a_request_goes_when_half_a_batch_or_less_is_owed() -> None:
     server.queued = waiting[3:]
     assert len(await pull.next_batch()) == 8  # two owed: asked again
     assert server.asked == [8, 8]
+
+
+async def test_a_409_after_messages_gives_them_first_and_then_raises() -> None:
+    server = Pull([])
+    pull = standing(server, batch=16)
+    await pull.request()
+    raws = [Raw(1), Raw(2)]
+    for raw in raws:
+        server._pending_queue.put_nowait(raw)
+    server._pending_queue.put_nowait(status("409", server.replies[0]))
+    assert await pull.next_batch() == raws  # delivered before the leader changed: kept
+    with pytest.raises(messaging.APIError):  # then the caller hears it and backs off
+        await pull.next_batch()
+    assert pull.open == {}
+
+
+async def test_nothing_is_asked_while_the_connection_is_away() -> None:
+    """nats-py keeps what is published while it reconnects and sends it all afterwards."""
+    server = Pull([])
+    server.is_connected = False
+    pull = standing(server, batch=16)
+    with pytest.raises(nats.errors.ConnectionReconnectingError):
+        await pull.next_batch()
+    assert server.asked == []
+
+
+async def test_a_stop_hands_back_what_came_after_the_last_batch() -> None:
+    """Delivered while the last batch was settled, not taken: nak'ed at the stop, so it comes
+    again at once (not after its ack wait), and the subscription is gone."""
+    entered = asyncio.Event()
+
+    async def apply(events) -> None:
+        entered.set()
+        await asyncio.sleep(0.2)
+
+    b, js = batcher(apply, batch_size=2)
+    raws = [Raw(seq) for seq in range(3)]
+    server = pulling(b, js, [])
+    server.queued = raws  # the first request delivers two, the third comes on its own
+    task = asyncio.create_task(b.run())
+    await asyncio.wait_for(entered.wait(), 10)
+    server._pending_queue.put_nowait(server.queued.pop(0))
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert [r.settled for r in raws[:2]] == [[("ack", None)], [("ack", None)]]
+    assert raws[2].settled == [("nak", None)]
+    assert server.unsubscribed
 
 
 async def test_a_stop_ends_the_loop_when_a_library_swallowed_its_cancellation() -> None:
