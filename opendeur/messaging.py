@@ -417,7 +417,9 @@ class StandingPull:
     buffer after a reconnect, or one counted as gone after a silence) is never replaced when it
     ends; with a single reply subject, every such request was replaced at each expiry, forever
     (a helper's review: 30 requests a second after a minute's outage). Messages name no request:
-    they are counted against the oldest open one, which the server serves first."""
+    they are counted against the oldest open one. The server may serve open requests in turn,
+    so how the count splits between them can be off until one of them ends; their total is
+    what was asked for less what came."""
 
     def __init__(self, nc: Any, stream: str, durable: str, prefix: str, batch: int) -> None:
         self.nc = nc
@@ -470,7 +472,10 @@ class StandingPull:
             self.open.pop(msg.subject, None)
             return
         # 409 and the like: the server ended it, and often every other one (a shutdown, a
-        # leader change, the consumer deleted); the caller hears it and backs off.
+        # leader change, the consumer deleted: a 409 to each); the caller hears it and backs
+        # off once. The others' 409s then name requests already counted as gone.
+        if msg.subject not in self.open:
+            return
         self.open.clear()
         description = (msg.headers or {}).get("Description", "")
         self.ended = APIError(
@@ -584,6 +589,12 @@ class Batcher:
                 except asyncio.CancelledError:
                     await asyncio.wait([settling], timeout=SETTLE_ON_STOP_S)
                     raise
+                except Exception as exc:  # an ack or a dead letter's publish failed: the
+                    # messages not acked come again (the inbox applies each once); the
+                    # consumer goes on. Before, this ended its loop for good (a helper's review).
+                    log.warning("settle_failed", consumer=spec.durable, error=type(exc).__name__)
+                    await self.backoff.pause()
+                    continue
                 if self.hold:  # outside the shield: a stop never waits for a back-off
                     hold, self.hold = self.hold, 0.0
                     await asyncio.sleep(hold)

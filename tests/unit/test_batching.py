@@ -247,7 +247,7 @@ async def test_a_status_ends_the_request_it_names_and_messages_count_against_the
     into: list = []
     pull.take(status("100", first), into)  # an idle heartbeat changes nothing
     assert pull.owed == 32
-    pull.take(Raw(1), into)  # the server serves the oldest request first
+    pull.take(Raw(1), into)  # counted against the oldest
     assert pull.open == {first: 15, second: 16}
     pull.take(status("408", second), into)  # the second expired
     assert pull.open == {first: 15}
@@ -363,3 +363,52 @@ async def test_a_stop_ends_the_loop_when_a_library_swallowed_its_cancellation() 
     assert done, "the loop ran on after its stop"
     assert committed == [late.event.event_id]  # what it had taken was still settled
     assert late.settled == [("ack", None)]
+
+
+async def test_a_409_to_each_open_request_backs_off_once() -> None:
+    """A leader change ends every open request with a 409 of its own: the first is heard, the
+    others name requests already counted as gone and change nothing, so the request sent
+    after the back-off stays counted."""
+    server = Pull([])
+    pull = standing(server, batch=16)
+    await pull.request()
+    await pull.request()
+    for reply in list(server.replies):
+        server._pending_queue.put_nowait(status("409", reply))
+    with pytest.raises(messaging.APIError):
+        await pull.next_batch(wait=0.05)
+    assert await pull.next_batch(wait=0.05) == []  # the second 409: nothing raised
+    assert len(server.asked) == 3  # one new request after the first 409 ...
+    assert pull.open == {server.replies[2]: 16}  # ... still counted
+
+
+async def test_a_failed_ack_does_not_end_the_consumer() -> None:
+    """An ack (or a dead letter's publish) that raises after the batch was applied: the loop
+    goes on to the next batch instead of ending (nothing would have restarted it)."""
+    applied: list = []
+
+    async def apply(events) -> None:
+        applied.extend(e.event_id for e in events)
+
+    b, js = batcher(apply, batch_size=1)
+    b.backoff.pause = lambda: asyncio.sleep(0)  # type: ignore[method-assign]
+    first, second = Raw(1), Raw(2)
+
+    async def broken_ack() -> None:
+        raise ConnectionError("the connection went while acking")
+
+    first.ack = broken_ack  # type: ignore[method-assign]
+    pulling(b, js, [first, second])
+    task = asyncio.create_task(b.run())
+
+    async def both_applied() -> None:
+        while len(applied) < 2:
+            await asyncio.sleep(0.01)
+
+    try:
+        await asyncio.wait_for(both_applied(), 10)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert applied == [first.event.event_id, second.event.event_id]
+    assert second.settled == [("ack", None)]
