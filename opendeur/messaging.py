@@ -398,6 +398,9 @@ PULL_EXPIRES_S = 1.0
 # Connected, nothing waiting and nothing heard this long: the server lost the open requests
 # (it was killed, or a leader moved), so they count as gone and a new one goes.
 PULL_SILENT_S = PULL_EXPIRES_S + 1.0
+# Requests delivered whole end without a status: the reply subjects of only this many of the
+# latest are kept to recognise the 408 that ends one (a request lives a second at most).
+KNOWN_REQUESTS = 1024
 
 
 class StandingPull:
@@ -416,10 +419,11 @@ class StandingPull:
     names the request it ends. A request this object does not know (one nats-py sent from its
     buffer after a reconnect, or one counted as gone after a silence) is never replaced when it
     ends; with a single reply subject, every such request was replaced at each expiry, forever
-    (a helper's review: 30 requests a second after a minute's outage). Messages name no request:
-    they are counted against the oldest open one. The server may serve open requests in turn,
-    so how the count splits between them can be off until one of them ends; their total is
-    what was asked for less what came."""
+    (a helper's review: 30 requests a second after a minute's outage). Messages name no request,
+    and the server serves open requests in turn, so one count is kept for all of them: what
+    was asked for, less what came, less what each known request still owed when it expired (its
+    408 says). A count per request, messages set against the oldest, could stay too high once the
+    server served them in turn, and then no request went until a silence (a second review)."""
 
     def __init__(self, nc: Any, stream: str, durable: str, prefix: str, batch: int) -> None:
         self.nc = nc
@@ -427,7 +431,10 @@ class StandingPull:
         self.base = f"{prefix}{nc._nuid.next().decode()}"
         self.batch = batch
         self.sub: Any = None
-        self.open: dict[str, int] = {}  # each open request's reply subject → what it still owes
+        self.owed = 0  # messages the open requests may still deliver
+        # The reply subjects of requests sent and not ended by a status (a request delivered
+        # whole ends without one, so only the latest KNOWN_REQUESTS are kept).
+        self.known: dict[str, None] = {}
         self.heard = 0.0  # monotonic time of the last request sent or delivery received
         self.requests = 0  # requests sent (for tests and curiosity)
         self.ended: APIError | None = None  # a status that ended the requests, raised next
@@ -440,10 +447,6 @@ class StandingPull:
         )
         return self
 
-    @property
-    def owed(self) -> int:
-        return sum(self.open.values())
-
     async def request(self) -> None:
         if not self.nc.is_connected:  # nats-py would buffer it and send it after a reconnect
             raise nats.errors.ConnectionReconnectingError
@@ -451,32 +454,38 @@ class StandingPull:
         reply = f"{self.base}.{self.requests}"
         body = {"batch": self.batch, "expires": int(PULL_EXPIRES_S * 1e9)}
         await self.nc.publish(self.next_subject, json.dumps(body).encode(), reply=reply)
-        self.open[reply] = self.batch
+        self.owed += self.batch
+        self.known[reply] = None
+        if len(self.known) > KNOWN_REQUESTS:
+            del self.known[next(iter(self.known))]
         self.heard = time.monotonic()
+
+    def forget(self) -> None:
+        """Count every open request as gone."""
+        self.owed = 0
+        self.known.clear()
 
     def take(self, msg: Any, into: list[Any]) -> None:
         """Count one delivery: a message goes `into` the batch; a status ends its request."""
         status = JetStreamContext.is_status_msg(msg)
         if not status:
             into.append(msg)
-            oldest = next(iter(self.open), None)
-            if oldest is not None:
-                if self.open[oldest] <= 1:
-                    del self.open[oldest]  # delivered all it asked for: the server dropped it
-                else:
-                    self.open[oldest] -= 1
+            self.owed = max(0, self.owed - 1)
             return
         if status == "100":  # an idle heartbeat
             return
-        if status == "408":  # it expired (unknown to us: nothing to count)
-            self.open.pop(msg.subject, None)
+        if msg.subject not in self.known:  # a request not counted: nothing to take off
+            return
+        del self.known[msg.subject]
+        if status == "408":  # it expired owing what the header says
+            pending = (msg.headers or {}).get("Nats-Pending-Messages", "")
+            owed = int(pending) if pending.isdigit() else self.batch
+            self.owed = max(0, self.owed - owed)
             return
         # 409 and the like: the server ended it, and often every other one (a shutdown, a
         # leader change, the consumer deleted: a 409 to each); the caller hears it and backs
         # off once. The others' 409s then name requests already counted as gone.
-        if msg.subject not in self.open:
-            return
-        self.open.clear()
+        self.forget()
         description = (msg.headers or {}).get("Description", "")
         self.ended = APIError(
             code=int(status) if status.isdigit() else None, description=description
@@ -494,7 +503,7 @@ class StandingPull:
                 ended, self.ended = self.ended, None
                 raise ended
             if queue.empty() and time.monotonic() - self.heard > PULL_SILENT_S:
-                self.open.clear()
+                self.forget()
             if self.owed <= self.batch // 2:
                 await self.request()
             left = deadline - time.monotonic()

@@ -237,7 +237,12 @@ def status(code: str, subject: str, pending: int | None = None) -> SimpleNamespa
     return SimpleNamespace(subject=subject, headers=headers, header=headers, data=b"")
 
 
-async def test_a_status_ends_the_request_it_names_and_messages_count_against_the_oldest() -> None:
+async def test_one_count_for_all_open_requests_less_what_came_and_what_expired() -> None:
+    """The server serves open requests in turn: two requests for 16, eight messages to each,
+    then the first expires owing 8 (its 408 says so). 8 are still owed, by the second; with a
+    count per request and messages set against the oldest, 16 were (the first's 8 taken from it
+    already, then its 408 ignored), more than half a batch, so no request went until a
+    silence."""
     server = Pull([])
     pull = standing(server, batch=16)
     await pull.request()
@@ -247,13 +252,16 @@ async def test_a_status_ends_the_request_it_names_and_messages_count_against_the
     into: list = []
     pull.take(status("100", first), into)  # an idle heartbeat changes nothing
     assert pull.owed == 32
-    pull.take(Raw(1), into)  # counted against the oldest
-    assert pull.open == {first: 15, second: 16}
-    pull.take(status("408", second), into)  # the second expired
-    assert pull.open == {first: 15}
-    pull.take(status("408", "_INBOX_test.NUID.99"), into)  # one it does not know: nothing
-    assert pull.open == {first: 15}
-    assert len(into) == 1
+    for n in range(16):  # in turn, eight each
+        pull.take(Raw(n), into)
+    assert pull.owed == 16
+    pull.take(status("408", first, pending=8), into)
+    assert pull.owed == 8  # the second's 8: half a batch, so the next call asks again
+    pull.take(status("408", "_INBOX_test.NUID.99", pending=16), into)  # not known: nothing
+    assert pull.owed == 8
+    pull.take(status("408", first, pending=8), into)  # the same one twice: nothing
+    assert pull.owed == 8
+    assert len(into) == 16
 
 
 async def test_an_expired_request_it_does_not_know_is_not_replaced() -> None:
@@ -275,7 +283,7 @@ async def test_a_request_goes_when_half_a_batch_or_less_is_owed() -> None:
     pull = standing(server, batch=8)
     assert len(await pull.next_batch()) == 8  # the first request, delivered whole
     assert server.asked == [8]
-    pull.open = {"_INBOX_test.NUID.x": 5}  # say a second request were open, owing 5
+    pull.owed = 5  # say a second request were open, owing 5
     server.queued, waiting = [], server.queued
     for raw in waiting[:3]:
         server._pending_queue.put_nowait(raw)
@@ -298,7 +306,7 @@ async def test_a_409_after_messages_gives_them_first_and_then_raises() -> None:
     assert await pull.next_batch() == raws  # delivered before the leader changed: kept
     with pytest.raises(messaging.APIError):  # then the caller hears it and backs off
         await pull.next_batch()
-    assert pull.open == {}
+    assert (pull.owed, pull.known) == (0, {})
 
 
 async def test_nothing_is_asked_while_the_connection_is_away() -> None:
@@ -379,7 +387,7 @@ async def test_a_409_to_each_open_request_backs_off_once() -> None:
         await pull.next_batch(wait=0.05)
     assert await pull.next_batch(wait=0.05) == []  # the second 409: nothing raised
     assert len(server.asked) == 3  # one new request after the first 409 ...
-    assert pull.open == {server.replies[2]: 16}  # ... still counted
+    assert (pull.owed, list(pull.known)) == (16, [server.replies[2]])  # ... still counted
 
 
 async def test_a_failed_ack_does_not_end_the_consumer() -> None:
