@@ -32,6 +32,10 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
+from nats.js.client import (
+    DEFAULT_JS_SUB_PENDING_BYTES_LIMIT,
+    DEFAULT_JS_SUB_PENDING_MSGS_LIMIT,
+)
 from nats.js.errors import APIError, FetchTimeoutError, NotFoundError
 from pydantic import ValidationError
 
@@ -442,8 +446,9 @@ class StandingPull:
     async def start(self) -> StandingPull:
         self.sub = await self.nc.subscribe(
             f"{self.base}.*",
-            pending_msgs_limit=512 * 1024,  # nats-py's own for a pull subscription
-            pending_bytes_limit=256 * 1024 * 1024,
+            # nats-py's own limits for a pull subscription, not copies of them
+            pending_msgs_limit=DEFAULT_JS_SUB_PENDING_MSGS_LIMIT,
+            pending_bytes_limit=DEFAULT_JS_SUB_PENDING_BYTES_LIMIT,
         )
         return self
 
@@ -556,7 +561,7 @@ class Batcher:
         self.broker_ref = broker_ref
         self.apply = apply
         self.backoff = Backoff()
-        self.hold = 0.0  # seconds the next fetch waits after an infrastructure failure
+        self.hold = 0.0  # seconds the next batch waits after an infrastructure failure
 
     async def run(self) -> None:
         """Take and settle until cancelled; a batch in progress is settled to its end first."""
