@@ -52,6 +52,7 @@ from contracts.streams import (
 from opendeur import metrics, natsauth
 from opendeur.logging import get_logger
 from opendeur.settings import Settings, get_settings, parse_duration
+from opendeur.tasks import Watch
 
 log = get_logger(component="messaging")
 
@@ -125,12 +126,15 @@ class Broker(NatsBroker):
         super().__init__(*args, **kwargs)
         self.batchers: list[Batcher] = []
         self.pulls: list[asyncio.Task[None]] = []
+        self.watch = Watch()
 
     async def start(self) -> None:
         await super().start()
         self.batchers += [b for b in _unbound if b.broker_ref() is self]
         _unbound[:] = [b for b in _unbound if b.broker_ref() is not self]
-        self.pulls = [asyncio.create_task(b.run()) for b in self.batchers]
+        self.pulls = [
+            self.watch.start(b.run(), f"consumer:{b.spec.durable}") for b in self.batchers
+        ]
 
     async def stop(self, *args: Any, **kwargs: Any) -> None:
         for task in self.pulls:

@@ -30,6 +30,7 @@ from contracts.events import Event
 from opendeur import metrics
 from opendeur.db import autocommit, driver_sql
 from opendeur.logging import get_logger
+from opendeur.tasks import within, woken
 
 log = get_logger(component="outbox")
 metadata = MetaData()
@@ -369,7 +370,7 @@ class Relay:
                 _relay = _wake = None
             # A stop deletes what was published (best effort: else it is published again).
             with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(self.drop_published(), 2.0)
+                await within(self.drop_published(), 2.0)
 
     async def _loop(self, wake: asyncio.Event) -> None:
         delay = 0.2
@@ -396,14 +397,11 @@ class Relay:
                 self.table_due = True
                 log.warning("relay_failed", error=type(exc).__name__, retry_in=delay)
                 with contextlib.suppress(Exception):
-                    metrics.OUTBOX_BACKLOG.set(await asyncio.wait_for(self.backlog(), 2))
+                    metrics.OUTBOX_BACKLOG.set(await within(self.backlog(), 2))
                 await asyncio.sleep(delay)
                 # No responder for a stream is a JetStream leader election (seconds): retry often,
                 # so questions flow again soon after a new leader; anything else backs off to 5 s.
                 delay = min(delay * 2, 1.0 if isinstance(exc, NoStreamResponseError) else 5.0)
                 continue
             if not self.handed and not self.table_due:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        wake.wait(), timeout=max(0.0, min(TABLE_EVERY_S, self._drop_in()))
-                    )
+                await woken(wake, max(0.0, min(TABLE_EVERY_S, self._drop_in())))

@@ -36,6 +36,7 @@ from opendeur.errors import Refused
 from opendeur.keys import KeyringError
 from opendeur.settings import Settings, get_settings
 from opendeur.staff import Gate, Staff
+from opendeur.tasks import Watch, within
 
 log = olog.get_logger(component="runtime")
 # Python's cyclic garbage collector, set for a long-running service (docs/performance.md,
@@ -45,6 +46,8 @@ log = olog.get_logger(component="runtime")
 # request waiting. Frozen, it is left out; and the youngest generation is collected after
 # 10,000 new containers instead of 700 (intake: 209 collections per 1,500 questions before, 2).
 GC_THRESHOLDS = (10_000, 10, 10)
+# How long a stop waits for the lifespan's background tasks to end after cancelling them.
+STOP_TASKS_S = 15.0
 # A service's handler of one event type: the event and the open session of its batch.
 Handler = Callable[[Any, AsyncSession], Awaitable[Event | list[Event] | None]]
 BatchFn = Callable[[list[Any], AsyncSession], Awaitable[Event | list[Event] | None]]
@@ -69,18 +72,27 @@ SECURITY_HEADERS = {
 
 
 class Liveness(BaseModel):
+    """Liveness: 200 while the process does its work; 503 (same body) once one of its
+    background tasks ended by an exception, which only a restart mends."""
+
     service: str
+    working: bool
 
 
 class Health(BaseModel):
-    """Readiness: 200 when both are reachable, 503 (same body) when either is not."""
+    """Readiness: 200 when the database and the broker are reachable and every background
+    task runs, 503 (same body) when not."""
 
     service: str
     database: bool
     broker: bool
+    working: bool
 
 
-HEALTH_503 = {"model": Health, "description": "The broker or the database cannot be reached"}
+HEALTH_503 = {
+    "model": Health,
+    "description": "The broker or the database cannot be reached, or a background task ended",
+}
 
 
 # The HTTP status of each kind of refusal (opendeur.errors.Refused), in the one handler below.
@@ -147,6 +159,7 @@ class Runtime:
         self.sessions = sessionmaker(self.engine)
         self.broker_ready = asyncio.Event()
         self.background: list[Callable[[], Awaitable[None]]] = []
+        self.watch = Watch()  # the lifespan's tasks; the broker watches its consumers
         # Set by a service with staff pages (opendeur/staff.py): its sign-in cookie's checker.
         self.staff: Gate | None = None
         self.route_class = staff_route_class(self.check_first)
@@ -267,21 +280,25 @@ class Runtime:
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
         self.broker.include_router(self.router)
         log.info("heap_settled", frozen_objects=settle_heap())
+        start = self.watch.start
         tasks = [
-            asyncio.create_task(
-                messaging.start_broker_when_possible(self.broker, self.service, self.broker_ready)
+            start(
+                messaging.start_broker_when_possible(self.broker, self.service, self.broker_ready),
+                "broker-start",
             ),
-            asyncio.create_task(self._relay()),
+            start(self._relay(), "relay"),
         ]
-        tasks += [asyncio.create_task(fn()) for fn in self.background]
+        tasks += [start(fn(), f"background:{fn.__qualname__}") for fn in self.background]
         try:
             yield
         finally:
             for t in tasks:
                 t.cancel()
-            for t in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await t
+            # Bounded: a task that does not end stops nothing else from stopping (the broker's
+            # consumers settle their batch first, below).
+            _, left = await asyncio.wait(tasks, timeout=STOP_TASKS_S)
+            if left:
+                log.warning("stop_incomplete", tasks=sorted(t.get_name() for t in left))
             with contextlib.suppress(Exception):
                 await self.broker.stop()
             await self.engine.dispose()
@@ -291,12 +308,23 @@ class Runtime:
         await outbox.Relay(self.engine, messaging.jetstream(self.broker)).run()
 
     async def healthy(self) -> dict[str, bool]:
+        """Readiness: the database answers; the broker is connected and this service's
+        streams, consumers and subscriptions are set up (`broker_ready`); no background task
+        (consumer, relay, timer) has ended by an exception (`working`)."""
         db_ok = False
         with contextlib.suppress(Exception):
             async with self.engine.connect() as conn:
-                await asyncio.wait_for(conn.execute(text("select 1")), 2)
+                await within(conn.execute(text("select 1")), 2)
                 db_ok = True
-        return {"database": db_ok, "broker": messaging.is_connected(self.broker)}
+        return {
+            "database": db_ok,
+            "broker": self.broker_ready.is_set() and messaging.is_connected(self.broker),
+            "working": self.working(),
+        }
+
+    def working(self) -> bool:
+        """No background task of this process has ended by an exception."""
+        return self.watch.all_running and self.broker.watch.all_running
 
     def machine_scopes(self, request: Request) -> frozenset[str] | None:
         """None without a bearer token; else the scopes it carries (empty: not a valid token).
@@ -653,11 +681,24 @@ async def network_css(request: Request) -> Response:
     )
 
 
-@OPERATIONS.get("/livez", response_model=Liveness)
-async def livez(request: Request) -> Liveness:
-    """Liveness: the process answers. Never touches the database or the broker, so an outage
-    of either makes pods unready (/healthz), not restarted in a loop."""
-    return Liveness(service=web.runtime(request).service)
+@OPERATIONS.get(
+    "/livez",
+    response_model=None,
+    responses={
+        200: {"model": Liveness},
+        503: {"model": Liveness, "description": "A background task ended: restart the process"},
+    },
+)
+async def livez(request: Request) -> JSONResponse:
+    """Liveness: the process answers and its consumers, relay and timers still run. Never
+    touches the database or the broker, so an outage of either makes pods unready (/healthz),
+    not restarted in a loop; a task that ended for good makes it restarted."""
+    rt = web.runtime(request)
+    working = rt.working()
+    return JSONResponse(
+        Liveness(service=rt.service, working=working).model_dump(),
+        status_code=200 if working else 503,
+    )
 
 
 @OPERATIONS.get(

@@ -6,7 +6,6 @@ confirmations (when a gateway is configured)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from datetime import UTC, datetime
 
@@ -18,6 +17,7 @@ from opendeur.keys import Envelope
 from opendeur.logging import get_logger
 from opendeur.runtime import Runtime
 from opendeur.settings import parse_duration
+from opendeur.tasks import woken
 from services.intake import confirmation, store
 
 log = get_logger(component="intake")
@@ -131,8 +131,7 @@ async def confirmation_sender(rt: Runtime, gateway: sms.SmsConfig) -> None:
                 continue
         except Exception as exc:  # the database away: the rows wait, nothing is lost
             log.warning("sms_confirmations_unavailable", error=type(exc).__name__)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(_wake.wait(), POLL_S)
+        await woken(_wake, POLL_S)
 
 
 def register(rt: Runtime) -> None:

@@ -6,10 +6,10 @@ instance queued. These mails name no question, so they raise no contact.notified
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from opendeur import backoff
 from opendeur.logging import get_logger
+from opendeur.tasks import woken
 from services.notify import pending
 from services.notify.delivery import DeliveryError, Dispatcher
 
@@ -56,5 +56,4 @@ async def run(dispatcher: Dispatcher) -> None:
             log.warning("address_mails_unavailable", error=type(exc).__name__)
         if claimed == BATCH:
             continue
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(WAKE.wait(), POLL_S)
+        await woken(WAKE, POLL_S)

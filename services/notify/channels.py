@@ -26,6 +26,7 @@ from urllib.parse import unquote, urlsplit
 
 from opendeur import sms
 from opendeur.sms import SmsConfig
+from opendeur.tasks import within
 
 
 class TemporaryFailure(Exception):
@@ -228,7 +229,7 @@ class SmtpConnection:
 
     async def quit(self) -> None:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.command(b"QUIT", 221), 2)
+            await within(self.command(b"QUIT", 221), 2)
         self.close()
 
     def close(self) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from opendeur.logging import get_logger
 from opendeur.runtime import Runtime
 from opendeur.settings import Settings, parse_duration
 from opendeur.sms import SmsConfig
+from opendeur.tasks import woken
 from services.notify import messages, store
 from services.notify.channels import (
     EmailChannel,
@@ -161,8 +161,7 @@ class Dispatcher:
                 self.more_due = may_have_left_jobs(room, len(jobs))
                 if jobs and len(jobs) == room:
                     continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), self.config.poll_seconds)
+                await woken(self.wake, self.config.poll_seconds)
         finally:
             # Let sends in progress finish; what does not finish is swept as uncertain later.
             if self.tasks:

@@ -131,4 +131,5 @@ async def test_external_infrastructure_is_used_not_started(system: System) -> No
                 "service": service,
                 "database": True,
                 "broker": True,
+                "working": True,
             }

@@ -178,10 +178,15 @@ def test_what_is_documented_as_staff_only_refuses_outsiders(documents, service, 
     for method, path, status, *body in answers:
         if path == "/livez":
             # Liveness is the process: 200 while the database and broker are unreachable.
-            assert (status, body[0]) == (200, {"service": service})
+            assert (status, body[0]) == (200, {"service": service, "working": True})
         elif path == "/healthz":
             assert status == 503
-            assert body[0] == {"service": service, "database": False, "broker": False}
+            assert body[0] == {
+                "service": service,
+                "database": False,
+                "broker": False,
+                "working": True,
+            }
         elif method == "GET" and not path.startswith("/api/"):
             assert status == 303, (method, path, status)  # a staff page: to the login page
         else:
@@ -203,8 +208,9 @@ def test_health_and_directory_answers_are_typed(documents) -> None:
         health = document["paths"]["/healthz"]["get"]["responses"]
         assert ref(health["200"]) == ref(health["503"]) == "Health"
         schema = document["components"]["schemas"]["Health"]
-        assert set(schema["required"]) == {"service", "database", "broker"}
-        assert ref(document["paths"]["/livez"]["get"]["responses"]["200"]) == "Liveness"
+        assert set(schema["required"]) == {"service", "database", "broker", "working"}
+        livez = document["paths"]["/livez"]["get"]["responses"]
+        assert ref(livez["200"]) == ref(livez["503"]) == "Liveness"
     routing = documents["routing"]
     typed = {
         "/api/v1/directory": "Directory",
