@@ -151,7 +151,12 @@ class Dispatcher:
                 if room > 0:
                     try:
                         async with self.rt.sessions() as session, session.begin():
-                            jobs = await store.claim_due(session, room)
+                            claimed = await store.claim_due(session, room)
+                        # Only a claim whose COMMIT came back is sent: when the COMMIT fails
+                        # (the connection lost) the rows may still be queued, and another
+                        # claim would send them a second time (a helper's review). If it did
+                        # commit, they are swept as uncertain, as after a crash.
+                        jobs = claimed
                     except Exception as exc:
                         log.warning("queue_unavailable", error=type(exc).__name__)
                 for job in jobs:

@@ -1,0 +1,56 @@
+"""Notify's sender sends only what its claim committed: when the COMMIT of a claim fails (the
+connection lost just then), the rows may still be queued, and the next claim would send them a
+second time. Before, the jobs read in that transaction were sent all the same."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import types
+
+import pytest
+
+from services.notify import delivery, store
+
+
+class CommitFails:
+    """A session whose transaction's COMMIT raises (the claim's statement itself went through)."""
+
+    async def __aenter__(self) -> CommitFails:
+        return self
+
+    async def __aexit__(self, kind: object, *_rest: object) -> None:
+        if kind is None:
+            raise ConnectionResetError("lost at COMMIT")
+
+    def begin(self) -> CommitFails:
+        return self
+
+
+async def test_the_jobs_of_a_claim_whose_commit_failed_are_not_sent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sender = delivery.Dispatcher.__new__(delivery.Dispatcher)
+    sender.config = types.SimpleNamespace(concurrency=4, poll_seconds=0.05)
+    sender.wake, sender.tasks, sender._email, sender.more_due = asyncio.Event(), set(), None, False
+    sender.rt = types.SimpleNamespace(sessions=CommitFails)
+    claims = []
+
+    async def claim_due(_session: object, room: int) -> list[str]:
+        claims.append(room)
+        return ["job-1"]
+
+    monkeypatch.setattr(store, "claim_due", claim_due)
+    sent: list[str] = []
+
+    async def attempt(job: str) -> None:
+        sent.append(job)
+
+    sender.attempt = attempt  # type: ignore[method-assign]
+    task = asyncio.create_task(sender.run())
+    while len(claims) < 2:  # it claimed, failed at COMMIT, and tried again after its poll
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert sent == []
