@@ -108,13 +108,22 @@ SERVICE_POOL = 24
 
 
 def make_engine(
-    url: str, *, pool_size: int = 16, max_overflow: int | None = None, schema: str | None = None
+    url: str,
+    *,
+    pool_size: int = 16,
+    max_overflow: int | None = None,
+    schema: str | None = None,
+    command_timeout: float | None = None,
 ) -> AsyncEngine:
     """An engine on asyncpg. `max_overflow` (default half the pool, at least 2): connections
-    opened beyond `pool_size` in a burst and closed when returned."""
+    opened beyond `pool_size` in a burst and closed when returned. `command_timeout`: seconds
+    after which a statement raises TimeoutError (asyncpg sends the server a cancel, and the
+    pool replaces a connection that does not answer); None waits as long as it takes."""
     connect_args: dict = {"server_settings": {"application_name": f"opendeur-{schema or 'cli'}"}}
     if schema:
         connect_args["server_settings"]["search_path"] = schema
+    if command_timeout is not None:
+        connect_args["command_timeout"] = command_timeout
     engine = create_async_engine(
         asyncpg_url(url),
         pool_size=pool_size,
@@ -222,8 +231,10 @@ async def _raise_as_sqlalchemy(
     its DBAPIError classes (IntegrityError, OperationalError, ...) without the parameters; the
     pool's connections invalidated when the database is gone; the statement cache renewed after
     a schema change; the connection invalidated when the statement was interrupted (cancelled
-    mid-way, its state on the wire is unknown: an unfinished BEGIN must not go back to the pool)."""
-    if not isinstance(error, Exception):
+    mid-way, its state on the wire is unknown: an unfinished BEGIN must not go back to the pool),
+    and when it timed out (OPENDEUR_DB_COMMAND_TIMEOUT: a database that stopped answering on it
+    would take the next statement on it just as long)."""
+    if not isinstance(error, Exception) or isinstance(error, TimeoutError):
         with contextlib.suppress(Exception):
             await asyncio.shield(conn.invalidate(error))
         raise error

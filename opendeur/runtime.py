@@ -155,6 +155,7 @@ class Runtime:
             pool_size=SERVICE_POOL,
             max_overflow=0,
             schema=service,
+            command_timeout=self.settings.db_command_timeout.total_seconds(),
         )
         self.sessions = sessionmaker(self.engine)
         self.broker_ready = asyncio.Event()

@@ -234,6 +234,12 @@ class Settings(BaseSettings):
     intake_login_rate: str = Field(default="5/min", pattern=RATE_PATTERN)
     intake_login_address_rate: str = Field(default="60/min", pattern=RATE_PATTERN)
     intake_frontend_keys: str = ""
+    # The longest a service waits for one database statement (seconds, or 30s, 2m). A database
+    # that goes silent without closing the connection (a host gone, a failover) then fails the
+    # statement, and the relay, the consumers and the timers go on with a new connection;
+    # before, they waited for ever while /healthz stayed green. Audit's monthly retention job
+    # (one long statement per month pruned) has none.
+    db_command_timeout: Seconds = timedelta(seconds=60)
     # How often intake's erasure sweep runs (seconds, or 30s, 5m).
     sweep_interval: Seconds = timedelta(seconds=30)
     # How often the help-seekers' follow-up answers are published, together and shuffled.

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -19,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contracts.events import PiiAccessed
 from contracts.streams import EVENTS_STREAM
 from opendeur import messaging, outbox
+from opendeur.db import make_engine
 from opendeur.embedded import NatsServer
 from tests.support import outbox_engine, wait_for
 
@@ -316,3 +319,55 @@ async def test_a_hand_over_to_another_schemas_relay_is_left_to_the_table(
         outbox.hand_over(engine, rows)  # the relay has stopped
         assert relay.handed == []
         assert len(await left_in_table(engine)) == 1
+
+
+async def test_a_relay_whose_database_goes_silent_goes_on_after_the_statement_timeout(
+    engine: AsyncEngine, js: JetStreamContext, pg
+) -> None:
+    """The database stops answering on the relay's connection without closing it (its backend
+    stopped, as a host that went away or a failover leaves it): the statement fails after the
+    service's OPENDEUR_DB_COMMAND_TIMEOUT, and what is handed over next is published all the same.
+    Before, the relay waited on that connection for ever: nothing more was published (questions
+    accepted, never routed) while the service's health check stayed green."""
+    async with engine.connect() as conn:
+        schema = (await conn.execute(text("select current_schema()"))).scalar_one()
+    silent = make_engine(pg.url(), pool_size=2, schema=schema, command_timeout=2)
+    relay = outbox.Relay(silent, js)
+    stopped: list[int] = []
+    try:
+        async with running(relay):
+            await started(relay)
+            async with engine.connect() as conn:
+                stopped = list(
+                    (
+                        await conn.execute(
+                            text(
+                                "select pid from pg_stat_activity where application_name = :a"
+                                " and pid <> pg_backend_pid()"
+                            ),
+                            {"a": f"opendeur-{schema}"},
+                        )
+                    ).scalars()
+                )
+            assert stopped, "the relay's own connection"
+            for pid in stopped:
+                os.kill(pid, signal.SIGSTOP)
+            since = (await js.stream_info(EVENTS_STREAM)).state.last_seq
+            first = accessed(1)
+            outbox.hand_over(silent, await stage(engine, *first))  # published, then its delete
+            # waits on the silent connection
+            await wait_for(lambda: _count(js, since, 1))
+            await asyncio.sleep(outbox.DROP_AFTER_S + 0.5)
+            later = accessed(1)
+            outbox.hand_over(silent, await stage(engine, *later))
+            await wait_for(lambda: _count(js, since, 2), timeout=30)
+            assert later[0].event_id in await in_stream(js, since)
+    finally:
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        await silent.dispose()
+
+
+async def _count(js: JetStreamContext, since: int, n: int) -> bool:
+    return len(set(await in_stream(js, since))) >= n

@@ -5,8 +5,13 @@ POSTs opened 20-43 of them per 1,000 questions. At most 24 per process, as befor
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import time
+from datetime import timedelta
 
 import asyncpg
+import pytest
 
 from opendeur.db import driver_sql
 from opendeur.embedded import Postgres
@@ -56,3 +61,35 @@ async def test_a_second_burst_opens_no_connection(pg: Postgres) -> None:
     # 40 at once: the pool grew to its 24 (the rest waited for one) and kept them all.
     assert after_first[0] == 24
     assert after_second == (24, after_first[1])  # the second burst opened none
+
+
+async def test_a_statement_the_database_never_answers_fails_after_the_command_timeout(
+    pg: Postgres,
+) -> None:
+    """A service's statements fail after OPENDEUR_DB_COMMAND_TIMEOUT when the database stops
+    answering on the connection without closing it (its backend stopped), and the next one
+    runs on a new connection. Before, the statement waited for ever."""
+    _database, settings = await migrated_database(pg, "intake")
+    rt = Runtime(
+        "intake",
+        settings.model_copy(
+            update={"nats_url": "nats://127.0.0.1:1", "db_command_timeout": timedelta(seconds=1)}
+        ),
+    )
+    stopped = None
+    try:
+        async with rt.engine.connect() as conn:
+            stopped = (await driver_sql(conn, "select pg_backend_pid()")).scalar()
+        os.kill(stopped, signal.SIGSTOP)
+        began = time.monotonic()
+        with pytest.raises(TimeoutError):
+            async with rt.engine.connect() as conn:  # the same connection (the pool's only one)
+                await driver_sql(conn, "select 1")
+        assert time.monotonic() - began < 10
+        async with rt.engine.connect() as conn:
+            other = (await driver_sql(conn, "select pg_backend_pid()")).scalar()
+        assert other != stopped
+    finally:
+        if stopped is not None:
+            os.kill(stopped, signal.SIGCONT)
+        await rt.engine.dispose()
