@@ -36,11 +36,18 @@ class WrappedKeys:
     key: str
 
 
-# The services that keep wrapped data keys (constants: they are spliced into the SQL below).
-# Intake's table holds keys only of rows from before its key store (null afterwards).
-ROTATED: dict[str, WrappedKeys] = {
-    "intake": WrappedKeys("question_pii", "question_id"),
-    "notify": WrappedKeys("contacts", "contact_id"),
+# Every table of a service that keeps wrapped data keys (constants: they are spliced into the
+# SQL below; a test compares them with the migrated schemas). Intake's table holds keys only of
+# rows from before its key store (null afterwards); notify's address changes and their mails
+# hold them until they are confirmed or sent (null afterwards). Before, those two were left out:
+# a mail queued at the rotation could not be opened once the old key was dropped.
+ROTATED: dict[str, tuple[WrappedKeys, ...]] = {
+    "intake": (WrappedKeys("question_pii", "question_id"),),
+    "notify": (
+        WrappedKeys("contacts", "contact_id"),
+        WrappedKeys("address_changes", "contact_id"),
+        WrappedKeys("address_mails", "id"),
+    ),
 }
 PASSES = 5  # rows locked by a running service during one pass are retried in the next
 _NOT_CURRENT = "substring(wrapped_key from 1 for :n) <> :prefix"
@@ -139,10 +146,15 @@ async def rotate_service(settings: Settings, service: str, batch_size: int = 100
 
     envelope = Envelope.for_service(settings, service)
     engine = make_engine(service_url(settings, service), pool_size=1, schema=service)
+    result = RewrapResult(0, 0, 0)
     try:
-        result = await rewrap_in_batches(
-            sessionmaker(engine), envelope, ROTATED[service], batch_size
-        )
+        for keys in ROTATED[service]:
+            one = await rewrap_in_batches(sessionmaker(engine), envelope, keys, batch_size)
+            result = RewrapResult(
+                result.rewrapped + one.rewrapped,
+                result.remaining + one.remaining,
+                result.unreadable + one.unreadable,
+            )
     finally:
         await engine.dispose()
     if service != "intake":

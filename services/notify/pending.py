@@ -10,13 +10,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opendeur.keys import Envelope
+from opendeur.keys import Envelope, KeyringError
+from opendeur.logging import get_logger
 from services.notify import store
 from services.notify.addresses import Wanted
 from services.notify.channels import Rendered
+
+log = get_logger(component="notify")
 
 
 @dataclass(frozen=True)
@@ -255,22 +259,33 @@ async def claim_mails(session: AsyncSession, envelope: Envelope, limit: int) -> 
             {"n": limit, "stuck": STUCK_S},
         )
     ).mappings()
-    out = []
+    out, unreadable = [], []
     for r in rows:
-        key = envelope.unwrap(r["wrapped_key"])
         cid = r["contact_id"]
-        content = json.loads(Envelope.open(key, r["content"], f"{cid}:mail:content"))
+        try:
+            key = envelope.unwrap(r["wrapped_key"])
+            content = json.loads(Envelope.open(key, r["content"], f"{cid}:mail:content"))
+            recipient = Envelope.open(key, r["recipient"], f"{cid}:mail:recipient")
+        except (KeyringError, InvalidTag, ValueError, KeyError, TypeError) as exc:
+            # Its key no longer configured, or the row damaged: this mail fails on its own.
+            # Before, the error rolled the whole claim back, and this mail, the oldest due,
+            # stopped every address-change mail after it (a helper's review).
+            unreadable.append(r["id"])
+            log.error("address_mail_unreadable", mail_id=r["id"], error=type(exc).__name__)
+            continue
         out.append(
             Mail(
                 r["id"],
                 cid,
                 r["kind"],
                 r["channel"],
-                Envelope.open(key, r["recipient"], f"{cid}:mail:recipient"),
+                recipient,
                 Rendered(content["s"], content["t"], content["h"]),
                 r["attempts"],
             )
         )
+    for mail_id in unreadable:
+        await mail_failed(session, mail_id, "unreadable")
     return out
 
 

@@ -23,6 +23,7 @@ from tests.support import (
     LINK,
     SECRET,
     System,
+    migrated_database,
     question,
     start_system,
     stop_system,
@@ -193,3 +194,21 @@ def test_keys_new_entry_works_as_a_master_key(tmp_path: Path) -> None:
     line = rotation.new_master_key_line("k9")
     s = Settings(_env_file=None, secret_key=SECRET, master_keys=line)
     assert rotation.Envelope.for_service(s, "intake").key_id == "k9"
+
+
+@pytest.mark.parametrize("service", ["intake", "notify"])
+async def test_every_table_that_keeps_wrapped_keys_is_rotated(pg: Postgres, service: str) -> None:
+    """Each table of the migrated schema with a `wrapped_key` column is one `keys rotate`
+    re-wraps: a table it leaves out holds data no one can open once the old key is dropped
+    (notify's address changes and their queued mails were left out before)."""
+    database, _settings = await migrated_database(pg, service)
+    conn = await asyncpg.connect(pg.url(database))
+    try:
+        tables = await conn.fetch(
+            "select table_name from information_schema.columns "
+            "where table_schema = $1 and column_name = 'wrapped_key'",
+            service,
+        )
+    finally:
+        await conn.close()
+    assert {r["table_name"] for r in tables} == {k.table for k in rotation.ROTATED[service]}
