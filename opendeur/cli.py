@@ -45,9 +45,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from opendeur import logging as olog
+    from opendeur import tasks
 
     settings = Settings()  # only what this service was given (never the data dir's secrets)
     olog.configure(args.service, fmt=settings.log_format, level=settings.log_level)
+    tasks.stop_process_when_ended = True  # a consumer, the relay or a timer that ended
     uvicorn.run(
         f"services.{args.service}.app:app",
         host=settings.host,

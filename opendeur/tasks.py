@@ -2,9 +2,10 @@
 its timers and sweeps), started and watched here, and the waits inside those loops.
 
 - `Watch.start`: a task whose end by an exception is logged (`background_task_ended`) and kept,
-  so /healthz and /livez say so. Before, such an end went unseen: the service stayed up, its
-  health check green, and that work stopped until someone restarted it (a helper's review of
-  the loops, 6 December 2026).
+  so /healthz and /livez say so; under `opendeur serve` the process then stops as on a SIGTERM
+  (gracefully; uvicorn ends by the same signal, exit status 143), and whatever supervises it
+  starts it again: `opendeur up`, compose's restart policy, the kubelet. Before, such an end went unseen: the service stayed up, its health check green, and
+  that work stopped until someone restarted it (a helper's review of the loops, 6 December 2026).
 - `woken` and `within`: waits with a timeout that a stop's cancellation always ends. On Python
   3.11 `asyncio.wait_for` returns the result of what it waited for when that came at the same
   moment as the cancellation, and the cancellation is lost: a loop around it ran on after a
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 from collections.abc import Awaitable, Coroutine
 from typing import Any, TypeVar
 
@@ -23,6 +26,9 @@ from opendeur.logging import get_logger
 log = get_logger(component="tasks")
 
 T = TypeVar("T")
+# Set by `opendeur serve`: a background task that ends by an exception stops the process (a
+# SIGTERM to itself, which uvicorn takes as a graceful stop), to be started again.
+stop_process_when_ended = False
 
 
 class Watch:
@@ -44,7 +50,14 @@ class Watch:
         error = type(task.exception()).__name__
         self.ended[task.get_name()] = error
         # The type only: an exception's message may carry a value it was given.
-        log.error("background_task_ended", task=task.get_name(), error=error)
+        log.error(
+            "background_task_ended",
+            task=task.get_name(),
+            error=error,
+            restart=stop_process_when_ended,
+        )
+        if stop_process_when_ended:
+            os.kill(os.getpid(), signal.SIGTERM)
 
     @property
     def all_running(self) -> bool:

@@ -7,8 +7,11 @@ then ran on after a stop, and the stop waited for them until the process was kil
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 import types
+from pathlib import Path
 
 import httpx
 import pytest
@@ -135,3 +138,54 @@ async def test_notifys_sender_stops_when_its_stop_comes_with_a_wake_up(ticks: in
     sender.wake, sender.tasks, sender._email, sender.more_due = asyncio.Event(), set(), None, False
     task = asyncio.create_task(sender.run())
     assert await cancel_as_woken(task, sender.wake, ticks), "the sender ran on after its stop"
+
+
+SERVED = """
+import sys
+import uvicorn
+from opendeur import tasks
+from opendeur.runtime import Runtime
+from opendeur.settings import Settings
+
+settings = Settings(
+    _env_file=None,
+    database_url="postgresql://nobody:none@127.0.0.1:1/none",
+    nats_url="nats://127.0.0.1:1",
+    secret_key="unit-test-secret-" + "x" * 32,
+)
+rt = Runtime("routing", settings)
+app = rt.app(title="probe", description="a served service whose timer fails")
+
+async def broken_timer():
+    raise RuntimeError("a bug")
+
+rt.background.append(broken_timer)
+tasks.stop_process_when_ended = True  # as `opendeur serve` sets it
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_config=None,
+            timeout_graceful_shutdown=10)
+print("served on after its timer ended", flush=True)
+"""
+
+
+def test_a_served_service_whose_task_ended_stops_to_be_started_again(tmp_path) -> None:
+    """Under `opendeur serve` the process stops on its own once a background task ended, as on
+    a SIGTERM (uvicorn's graceful stop, then the same signal again): `opendeur up`, compose's
+    restart policy and the kubelet start it again. A process that stayed up would do that work
+    no more until someone noticed."""
+    import subprocess
+    import sys
+
+    from opendeur.embedded import free_port
+
+    done = subprocess.run(
+        [sys.executable, "-c", SERVED, str(free_port())],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == -signal.SIGTERM, (done.returncode, done.stderr[-2000:])
+    said = done.stdout + done.stderr
+    assert "background_task_ended" in said and "served on" not in said
