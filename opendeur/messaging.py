@@ -187,6 +187,24 @@ def is_connected(broker: NatsBroker) -> bool:
     return bool(conn is not None and conn.is_connected)
 
 
+class BrokerClosed(ConnectionError):
+    """The broker's client closed for good: it connects again only in a new process."""
+
+
+async def until_closed(broker: NatsBroker, ready: asyncio.Event, every: float = 2.0) -> None:
+    """Return never while the broker's client lives (connected or reconnecting); raise
+    BrokerClosed once it closed for good. nats-py closes it, instead of reconnecting, on a server
+    error it does not retry while connected, such as an authorization violation after the
+    server's users changed: the service then accepted questions and published, consumed and
+    timed nothing until someone restarted it. Cancelled before the broker's own stop."""
+    await ready.wait()
+    while True:
+        conn = connection(broker)
+        if conn is not None and conn.is_closed:
+            raise BrokerClosed("the NATS client closed for good")
+        await asyncio.sleep(every)
+
+
 def stream_max_age(spec: StreamSpec, settings: Settings | None) -> float:
     """The stream's max_age in seconds: the operator's OPENDEUR_* setting, else the contract's."""
     value = getattr(settings, spec.setting, None) if settings and spec.setting else None

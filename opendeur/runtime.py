@@ -288,6 +288,7 @@ class Runtime:
                 "broker-start",
             ),
             start(self._relay(), "relay"),
+            start(messaging.until_closed(self.broker, self.broker_ready), "broker-client"),
         ]
         tasks += [start(fn(), f"background:{fn.__qualname__}") for fn in self.background]
         try:

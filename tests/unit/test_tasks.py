@@ -189,3 +189,23 @@ def test_a_served_service_whose_task_ended_stops_to_be_started_again(tmp_path) -
     assert done.returncode == -signal.SIGTERM, (done.returncode, done.stderr[-2000:])
     said = done.stdout + done.stderr
     assert "background_task_ended" in said and "served on" not in said
+
+
+async def test_a_broker_client_closed_for_good_ends_its_watch() -> None:
+    """nats-py closes its client for good, instead of reconnecting, on a server error such as an
+    authorization violation: the watch of the client then ends as a failed task (the process is
+    started again); a client that is only reconnecting keeps it waiting."""
+    from opendeur import messaging
+
+    client = types.SimpleNamespace(is_closed=False)
+    broker = types.SimpleNamespace(_connection=client)
+    ready = asyncio.Event()
+    ready.set()
+    watch = Watch()
+    task = watch.start(messaging.until_closed(broker, ready, every=0.01), "broker-client")  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    assert not task.done() and watch.all_running
+    client.is_closed = True
+    await asyncio.wait([task], timeout=2)
+    await asyncio.sleep(0)
+    assert watch.ended == {"broker-client": "BrokerClosed"}
