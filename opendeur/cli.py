@@ -45,25 +45,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from opendeur import logging as olog
-    from opendeur import tasks
 
     settings = Settings()  # only what this service was given (never the data dir's secrets)
     olog.configure(args.service, fmt=settings.log_format, level=settings.log_level)
-    tasks.stop_process_when_ended = True  # a consumer, the relay or a timer that ended
-    uvicorn.run(
-        f"services.{args.service}.app:app",
-        host=settings.host,
-        port=settings.port(args.service),
-        loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http="httptools",
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-        # X-Forwarded-For only from OPENDEUR_TRUSTED_PROXIES (uvicorn trusts 127.0.0.1 otherwise).
-        proxy_headers=bool(settings.proxies()),
-        forwarded_allow_ips=settings.proxies() or [],
+    from opendeur import tasks  # after configure: its logger is bound at import
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            f"services.{args.service}.app:app",
+            host=settings.host,
+            port=settings.port(args.service),
+            loop="uvloop" if sys.platform != "win32" else "asyncio",
+            http="httptools",
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=10,
+            # X-Forwarded-For only from OPENDEUR_TRUSTED_PROXIES (uvicorn trusts 127.0.0.1
+            # otherwise).
+            proxy_headers=bool(settings.proxies()),
+            forwarded_allow_ips=settings.proxies() or [],
+        )
     )
-    return 0
+
+    def stop() -> None:  # a consumer, the relay or a timer ended: stop, to be started again
+        server.should_exit = True
+
+    tasks.on_ended = stop
+    server.run()
+    if tasks.ended:
+        return tasks.EXIT_TASK_ENDED
+    return 0 if server.started else 3  # 3: as uvicorn.run, the app did not start
 
 
 async def _migrate(settings: Settings) -> None:

@@ -159,7 +159,8 @@ class Runtime:
         )
         self.sessions = sessionmaker(self.engine)
         self.broker_ready = asyncio.Event()
-        self.background: list[Callable[[], Awaitable[None]]] = []
+        # (name, fn): what runs in the background as long as the process, each a watched task.
+        self.background: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self.watch = Watch()  # the lifespan's tasks; the broker watches its consumers
         # Set by a service with staff pages (opendeur/staff.py): its sign-in cookie's checker.
         self.staff: Gate | None = None
@@ -272,7 +273,7 @@ class Runtime:
                         log.exception("periodic_failed", task=fn.__name__)
                     await asyncio.sleep(seconds)
 
-            self.background.append(loop)
+            self.background.append((f"every:{fn.__name__}", loop))
             return fn
 
         return deco
@@ -290,7 +291,7 @@ class Runtime:
             start(self._relay(), "relay"),
             start(messaging.until_closed(self.broker, self.broker_ready), "broker-client"),
         ]
-        tasks += [start(fn(), f"background:{fn.__qualname__}") for fn in self.background]
+        tasks += [start(fn(), name) for name, fn in self.background]
         try:
             yield
         finally:

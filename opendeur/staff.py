@@ -455,7 +455,7 @@ def install(rt: Runtime, app: FastAPI) -> StaffGate:
     gate = StaffGate(rt.settings, rt.service)
     rt.staff = gate
     app.include_router(make_router(gate))
-    rt.background.append(lambda: listen_for_account_changes(rt, gate))
+    rt.background.append(("staff-account-changes", lambda: listen_for_account_changes(rt, gate)))
     return gate
 
 

@@ -2,9 +2,9 @@
 its timers and sweeps), started and watched here, and the waits inside those loops.
 
 - `Watch.start`: a task whose end by an exception is logged (`background_task_ended`) and kept,
-  so /healthz and /livez say so; under `opendeur serve` the process then stops as on a SIGTERM
-  (gracefully; uvicorn ends by the same signal, exit status 143), and whatever supervises it
-  starts it again: `opendeur up`, compose's restart policy, the kubelet. Before, such an end went unseen: the service stayed up, its health check green, and
+  so /healthz and /livez say so; under `opendeur serve` the process then stops gracefully with
+  exit status 70 (`EXIT_TASK_ENDED`), and whatever supervises it starts it again: `opendeur up`
+  (with its back-off when it keeps failing at start), compose's restart policy, the kubelet. Before, such an end went unseen: the service stayed up, its health check green, and
   that work stopped until someone restarted it (a helper's review of the loops, 6 December 2026).
 - `woken` and `within`: waits with a timeout that a stop's cancellation always ends. On Python
   3.11 `asyncio.wait_for` returns the result of what it waited for when that came at the same
@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from opendeur.logging import get_logger
@@ -26,9 +24,11 @@ from opendeur.logging import get_logger
 log = get_logger(component="tasks")
 
 T = TypeVar("T")
-# Set by `opendeur serve`: a background task that ends by an exception stops the process (a
-# SIGTERM to itself, which uvicorn takes as a graceful stop), to be started again.
-stop_process_when_ended = False
+# Set by `opendeur serve`: what stops the server gracefully once a background task ended by an
+# exception (`ended` then true), so the process exits with EXIT_TASK_ENDED to be started again.
+on_ended: Callable[[], None] | None = None
+ended = False
+EXIT_TASK_ENDED = 70  # EX_SOFTWARE
 
 
 class Watch:
@@ -47,17 +47,16 @@ class Watch:
     def _done(self, task: asyncio.Task) -> None:
         if task.cancelled() or task.exception() is None:
             return
+        global ended
         error = type(task.exception()).__name__
         self.ended[task.get_name()] = error
+        ended = True
         # The type only: an exception's message may carry a value it was given.
         log.error(
-            "background_task_ended",
-            task=task.get_name(),
-            error=error,
-            restart=stop_process_when_ended,
+            "background_task_ended", task=task.get_name(), error=error, stops=on_ended is not None
         )
-        if stop_process_when_ended:
-            os.kill(os.getpid(), signal.SIGTERM)
+        if on_ended is not None:
+            on_ended()
 
     @property
     def all_running(self) -> bool:

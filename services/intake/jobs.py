@@ -147,4 +147,4 @@ def register(rt: Runtime) -> None:
 
     gateway = sms.SmsConfig.of(rt.settings)  # a broken template stops the start
     if gateway is not None:
-        rt.background.append(lambda: confirmation_sender(rt, gateway))
+        rt.background.append(("sms-confirmations", lambda: confirmation_sender(rt, gateway)))

@@ -120,8 +120,8 @@ def register(rt: Runtime, config: NotifyConfig | None = None) -> Dispatcher:
     global _DISPATCHER
     config = config or NotifyConfig.from_settings(rt.settings)
     worker = _DISPATCHER = Dispatcher(rt, config)
-    rt.background.append(worker.run)
-    rt.background.append(lambda: address_mail.run(worker))
+    rt.background.append(("notification-sender", worker.run))
+    rt.background.append(("address-mail-sender", lambda: address_mail.run(worker)))
     grace = parse_duration(rt.settings.contact_grace)
 
     async def sweep() -> None:

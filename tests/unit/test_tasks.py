@@ -7,8 +7,8 @@ then ran on after a stop, and the stop waited for them until the process was kil
 from __future__ import annotations
 
 import asyncio
+import json
 import os
-import signal
 import time
 import types
 from pathlib import Path
@@ -62,13 +62,17 @@ async def test_a_background_task_that_ended_makes_the_service_unready_and_not_al
     rt = Runtime("routing", settings())
     app = rt.app(title="probe", description="a service whose timer fails")
 
+    breaks = asyncio.Event()
+
     async def broken_timer() -> None:
+        await breaks.wait()
         raise RuntimeError(CANARY)
 
-    rt.background.append(broken_timer)
+    rt.background.append(("broken-timer", broken_timer))
     transport = httpx.ASGITransport(app=app)
     async with rt.lifespan(app), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
         alive = await c.get("/livez")
+        breaks.set()
         await wait_until(lambda: not rt.working())
         dead = await c.get("/livez")
         health = await c.get("/healthz")
@@ -85,7 +89,7 @@ async def test_a_subscription_made_once_is_no_ended_task() -> None:
     async def subscribe_once() -> None:
         done.set()
 
-    rt.background.append(subscribe_once)
+    rt.background.append(("subscribe-once", subscribe_once))
     transport = httpx.ASGITransport(app=app)
     async with rt.lifespan(app), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
         await asyncio.wait_for(done.wait(), 5)
@@ -140,55 +144,46 @@ async def test_notifys_sender_stops_when_its_stop_comes_with_a_wake_up(ticks: in
     assert await cancel_as_woken(task, sender.wake, ticks), "the sender ran on after its stop"
 
 
-SERVED = """
-import sys
-import uvicorn
-from opendeur import tasks
-from opendeur.runtime import Runtime
-from opendeur.settings import Settings
-
-settings = Settings(
-    _env_file=None,
-    database_url="postgresql://nobody:none@127.0.0.1:1/none",
-    nats_url="nats://127.0.0.1:1",
-    secret_key="unit-test-secret-" + "x" * 32,
-)
-rt = Runtime("routing", settings)
-app = rt.app(title="probe", description="a served service whose timer fails")
-
-async def broken_timer():
-    raise RuntimeError("a bug")
-
-rt.background.append(broken_timer)
-tasks.stop_process_when_ended = True  # as `opendeur serve` sets it
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_config=None,
-            timeout_graceful_shutdown=10)
-print("served on after its timer ended", flush=True)
-"""
-
-
-def test_a_served_service_whose_task_ended_stops_to_be_started_again(tmp_path) -> None:
-    """Under `opendeur serve` the process stops on its own once a background task ended, as on
-    a SIGTERM (uvicorn's graceful stop, then the same signal again): `opendeur up`, compose's
-    restart policy and the kubelet start it again. A process that stayed up would do that work
-    no more until someone noticed."""
+def test_a_served_service_whose_task_ended_stops_to_be_started_again(tmp_path: Path) -> None:
+    """`opendeur serve` stops gracefully with exit status 70 once a background task ended, so
+    `opendeur up` (with its back-off for a service failing at start), compose's restart policy
+    and the kubelet start it again. Here intake's SMS confirmations cannot start: its master
+    keys are malformed. A process that stayed up would send no confirmation until someone
+    noticed."""
     import subprocess
     import sys
 
     from opendeur.embedded import free_port
 
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "OPENDEUR_SECRET_KEY": "unit-test-secret-" + "x" * 32,
+        "OPENDEUR_DATABASE_URL": "postgresql://nobody:none@127.0.0.1:1/none",
+        "OPENDEUR_NATS_URL": "nats://127.0.0.1:1",
+        "OPENDEUR_SMS_URL": "http://127.0.0.1:1/sms",
+        "OPENDEUR_INTAKE_MASTER_KEYS": "k9",
+        "OPENDEUR_INTAKE_PORT": str(free_port()),
+        "OPENDEUR_DATA_DIR": str(tmp_path / "data"),
+        "OPENDEUR_LOG_FORMAT": "json",
+    }
     done = subprocess.run(
-        [sys.executable, "-c", SERVED, str(free_port())],
+        [sys.executable, "-m", "opendeur", "serve", "intake"],
         cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    assert done.returncode == -signal.SIGTERM, (done.returncode, done.stderr[-2000:])
-    said = done.stdout + done.stderr
-    assert "background_task_ended" in said and "served on" not in said
+    assert done.returncode == 70, (done.returncode, done.stderr[-2000:])
+    ended = [
+        line
+        for line in done.stderr.splitlines()
+        if line.startswith("{") and json.loads(line)["event"] == "background_task_ended"
+    ]
+    assert [json.loads(line)["task"] for line in ended] == ["sms-confirmations"]
+    assert "Application shutdown complete." in done.stderr  # a graceful stop
 
 
 async def test_a_broker_client_closed_for_good_ends_its_watch() -> None:
