@@ -149,16 +149,17 @@ class Dispatcher:
                 room = self.config.concurrency - len(self.tasks)
                 jobs: list[store.Job] = []
                 if room > 0:
+                    claimed: list[store.Job] = []
                     try:
                         async with self.rt.sessions() as session, session.begin():
                             claimed = await store.claim_due(session, room)
                         # Only a claim whose COMMIT came back is sent: when the COMMIT fails
                         # (the connection lost) the rows may still be queued, and another
-                        # claim would send them a second time (a helper's review). If it did
-                        # commit, they are swept as uncertain, as after a crash.
+                        # claim would send them a second time (a helper's review).
                         jobs = claimed
                     except Exception as exc:
                         log.warning("queue_unavailable", error=type(exc).__name__)
+                        await self.unclaim(claimed)
                 for job in jobs:
                     task = asyncio.create_task(self.attempt(job))
                     self.tasks.add(task)
@@ -173,6 +174,18 @@ class Dispatcher:
                 await asyncio.wait(self.tasks, timeout=10)
             if self._email is not None:
                 await self._email.close()
+
+    async def unclaim(self, jobs: list[store.Job]) -> None:
+        """After a claim whose COMMIT raised: if it did commit, its jobs go back to the queue
+        (a later claim sends them), else nothing changes. When that fails too, they are swept as
+        uncertain after OPENDEUR_NOTIFY_STUCK_AFTER, as after a crash."""
+        if not jobs:
+            return
+        try:
+            async with self.rt.sessions() as session, session.begin():
+                await store.unclaim(session, jobs)
+        except Exception as exc:
+            log.warning("unclaim_failed", error=type(exc).__name__, jobs=len(jobs))
 
     def _done(self, task: asyncio.Task) -> None:
         self.tasks.discard(task)

@@ -400,6 +400,26 @@ async def enqueue(
     )
 
 
+async def unclaim(session: AsyncSession, jobs: list[Job]) -> int:
+    """Give back claimed jobs that were not sent: each queued again as before its claim, if that
+    claim is still the row's (status sending, its attempt the claim's). For a claim whose COMMIT
+    raised: if it did commit, its jobs are sent by the next claim instead of swept as uncertain;
+    if it did not, nothing matches. How many went back."""
+    if not jobs:
+        return 0
+    result = await driver_sql(
+        session,
+        """
+        update notifications n set status = 'queued', attempts = n.attempts - 1
+        from unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) as j(q, c, p, a)
+        where n.question_id = j.q and n.contact_id = j.c and n.purpose = j.p
+          and n.status = 'sending' and n.attempts = j.a
+        """,
+        *columns(jobs, "question_id", "contact_id", "purpose", "attempts"),
+    )
+    return result.rowcount
+
+
 async def claim_due(session: AsyncSession, limit: int) -> list[Job]:
     """Take up to `limit` due jobs for this process; other instances skip the locked rows.
     One statement: the claim, the first channel to try, and the contact's (encrypted) row."""
