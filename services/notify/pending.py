@@ -237,6 +237,10 @@ class Mail:
 # A send that did not finish within this many seconds (the process died) is tried again: a
 # second confirmation or announcement is harmless, a lost one is not.
 STUCK_S = 300
+# A mail under a master key this process does not know waits this long between tries, for an
+# hour in all (a rollout of a new key); then it fails.
+UNKNOWN_KEY_WAIT_S = 60
+UNKNOWN_KEY_TRIES = 60
 
 
 async def claim_mails(session: AsyncSession, envelope: Envelope, limit: int) -> list[Mail]:
@@ -259,7 +263,7 @@ async def claim_mails(session: AsyncSession, envelope: Envelope, limit: int) -> 
             {"n": limit, "stuck": STUCK_S},
         )
     ).mappings()
-    out, unreadable = [], []
+    out, later, unreadable = [], [], []
     for r in rows:
         cid = r["contact_id"]
         try:
@@ -267,11 +271,19 @@ async def claim_mails(session: AsyncSession, envelope: Envelope, limit: int) -> 
             content = json.loads(Envelope.open(key, r["content"], f"{cid}:mail:content"))
             recipient = Envelope.open(key, r["recipient"], f"{cid}:mail:recipient")
         except (KeyringError, InvalidTag, ValueError, KeyError, TypeError) as exc:
-            # Its key no longer configured, or the row damaged: this mail fails on its own.
-            # Before, the error rolled the whole claim back, and this mail, the oldest due,
-            # stopped every address-change mail after it (a helper's review).
-            unreadable.append(r["id"])
-            log.error("address_mail_unreadable", mail_id=r["id"], error=type(exc).__name__)
+            # This mail waits or fails on its own. Before, the error rolled the whole claim
+            # back, and this mail, the oldest due, stopped every address-change mail after it
+            # (a helper's review). A key this process does not know may be another instance's
+            # newer one during a rollout: it waits (UNKNOWN_KEY_WAIT_S, at most
+            # UNKNOWN_KEY_TRIES times); a damaged row, or a key still unknown then, fails.
+            waits = isinstance(exc, KeyringError) and r["attempts"] < UNKNOWN_KEY_TRIES
+            (later if waits else unreadable).append(r["id"])
+            log.error(
+                "address_mail_unreadable",
+                mail_id=r["id"],
+                error=type(exc).__name__,
+                retry=waits,
+            )
             continue
         out.append(
             Mail(
@@ -284,6 +296,8 @@ async def claim_mails(session: AsyncSession, envelope: Envelope, limit: int) -> 
                 r["attempts"],
             )
         )
+    for mail_id in later:
+        await mail_retry(session, mail_id, UNKNOWN_KEY_WAIT_S, "unknown_key")
     for mail_id in unreadable:
         await mail_failed(session, mail_id, "unreadable")
     return out

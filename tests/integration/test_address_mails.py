@@ -1,7 +1,9 @@
-"""Notify's queue of address-change mails on a real PostgreSQL: a mail that can no longer be
-opened (its data key wrapped under a master key no longer configured, after a rotation that left
-it out) fails on its own; the mails after it are still sent. Before, it raised inside the claim,
-which rolled back, and being the oldest due it stopped every address-change mail for good."""
+"""Notify's queue of address-change mails on a real PostgreSQL: a mail this process cannot open
+waits or fails on its own; the mails after it are still sent. Before, it raised inside the
+claim, which rolled back, and being the oldest due it stopped every address-change mail for
+good. A mail under a master key this process does not know (another instance's newer key during
+a rollout, or a key dropped after a rotation that left the mail out) waits and is tried again
+for an hour; a damaged one fails at once."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from services.notify import pending
 from services.notify.channels import Rendered
 from tests.support import SECRET, service_engine
 
-DROPPED = "k9:" + base64.b64encode(bytes(range(1, 33))).decode()
+UNKNOWN = "k9:" + base64.b64encode(bytes(range(1, 33))).decode()
+MAIL = Rendered("Bevestig je nieuwe adres", "Klik op de link", "<p>Klik</p>")
 
 
 def envelope(master_keys: str | None = None) -> Envelope:
@@ -25,16 +28,17 @@ def envelope(master_keys: str | None = None) -> Envelope:
     return Envelope.for_service(settings, "notify")
 
 
-async def test_an_unreadable_mail_fails_alone_and_the_next_is_sent(pg: Postgres) -> None:
-    mail = Rendered("Bevestig je nieuwe adres", "Klik op de link", "<p>Klik</p>")
+async def test_a_mail_this_process_cannot_open_waits_or_fails_alone(pg: Postgres) -> None:
     async with service_engine(pg, "notify", 2) as engine:
         sessions = sessionmaker(engine)
         async with sessions() as session, session.begin():
-            await pending.queue_mail(
-                session, envelope(DROPPED), "c-old", "confirm", "email", "oud@example.org", mail
-            )
-            await pending.queue_mail(
-                session, envelope(), "c-new", "confirm", "email", "nieuw@example.org", mail
+            for contact, keys in (("c-unknown", UNKNOWN), ("c-damaged", None), ("c-ok", None)):
+                await pending.queue_mail(
+                    session, envelope(keys), contact, "confirm", "email", f"{contact}@x.org", MAIL
+                )
+            await session.execute(  # one damaged on disk: its sealed text cut short
+                text("update address_mails set content = '\\x00'::bytea where contact_id = :c"),
+                {"c": "c-damaged"},
             )
         async with sessions() as session, session.begin():
             claimed = await pending.claim_mails(session, envelope(), 8)
@@ -42,13 +46,33 @@ async def test_an_unreadable_mail_fails_alone_and_the_next_is_sent(pg: Postgres)
             rows = (
                 await session.execute(
                     text(
-                        "select contact_id, status, last_error, wrapped_key is null as cleared "
+                        "select contact_id, status, last_error, wrapped_key is null as cleared, "
+                        "next_attempt_at > now() + interval '30 seconds' as later "
                         "from address_mails order by id"
                     )
                 )
             ).all()
-    assert [(m.contact_id, m.to) for m in claimed] == [("c-new", "nieuw@example.org")]
-    assert [tuple(r) for r in rows] == [
-        ("c-old", "failed", "unreadable", True),
-        ("c-new", "sending", None, False),
-    ]
+        assert [(m.contact_id, m.to) for m in claimed] == [("c-ok", "c-ok@x.org")]
+        assert [tuple(r) for r in rows] == [
+            ("c-unknown", "queued", "unknown_key", False, True),  # tried again in a minute
+            ("c-damaged", "failed", "unreadable", True, True),
+            ("c-ok", "sending", None, False, True),  # its in-flight mark (STUCK_S)
+        ]
+
+        async with sessions() as session, session.begin():  # the last try of the hour
+            await session.execute(
+                text(
+                    "update address_mails set attempts = :n, next_attempt_at = now() "
+                    "where contact_id = 'c-unknown'"
+                ),
+                {"n": pending.UNKNOWN_KEY_TRIES},
+            )
+        async with sessions() as session, session.begin():
+            assert await pending.claim_mails(session, envelope(), 8) == []
+        async with sessions() as session:
+            status = (
+                await session.execute(
+                    text("select status from address_mails where contact_id = 'c-unknown'")
+                )
+            ).scalar_one()
+        assert status == "failed"
