@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import hashlib
 import hmac
@@ -22,7 +23,7 @@ from fastapi.routing import APIRoute
 from faststream.nats import NatsRouter
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -305,6 +306,22 @@ class Runtime:
             with contextlib.suppress(Exception):
                 await self.broker.stop()
             await self.engine.dispose()
+            if "slow_sessions" in self.__dict__:
+                await self.slow_sessions.kw["bind"].dispose()
+
+    @functools.cached_property
+    def slow_sessions(self) -> async_sessionmaker:
+        """Sessions without the statement timeout (OPENDEUR_DB_COMMAND_TIMEOUT), for the few
+        long statements a service runs on purpose: audit's monthly figures and its retention
+        over a national network's month. At most two connections, opened when first used."""
+        return sessionmaker(
+            make_engine(
+                service_url(self.settings, self.service),
+                pool_size=2,
+                max_overflow=0,
+                schema=self.service,
+            )
+        )
 
     async def _relay(self) -> None:
         await self.broker_ready.wait()

@@ -118,6 +118,16 @@ async def _db(request: Request) -> AsyncIterator[AsyncSession]:
 Db = Annotated[AsyncSession, Depends(_db, scope="function")]
 
 
+async def _slow_db(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session for a read that may take long on purpose (a month's report over a national
+    network's trail): without the service's statement timeout (`Runtime.slow_sessions`)."""
+    async with runtime(request).slow_sessions() as session, session.begin():
+        yield session
+
+
+SlowDb = Annotated[AsyncSession, Depends(_slow_db, scope="function")]
+
+
 # -- language --------------------------------------------------------------------------------
 
 

@@ -75,7 +75,7 @@ async def consent_register(_: Reader, db: web.Db, question_id: UUID) -> dict:
     response_model=None,
     responses={200: {"model": schemas.Timings}},
 )
-async def audit_timings(_: Reader, db: web.Db, month: str) -> dict:
+async def audit_timings(_: Reader, db: web.SlowDb, month: str) -> dict:
     _days, start, end = reports.month_range(month)
     out = await queries.timings(db, start, end)
     out["open"] = await queries.open_questions(db, start, end)
@@ -100,7 +100,7 @@ async def audit_timings(_: Reader, db: web.Db, month: str) -> dict:
 async def monthly_report(
     request: Request,
     who: ReportReader,
-    db: web.Db,
+    db: web.SlowDb,
     lang: pages.Lang,
     month: str,
     format: Literal["json", "csv", "html"] = "json",

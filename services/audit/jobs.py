@@ -9,7 +9,6 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from opendeur.db import make_engine, service_url, sessionmaker
 from opendeur.logging import get_logger
 from opendeur.runtime import Runtime
 from opendeur.settings import parse_duration
@@ -91,12 +90,7 @@ def register(rt: Runtime) -> None:
 
     @rt.every(EVERY_S)
     async def audit_retention() -> None:
-        # On an engine of its own, without the service's statement timeout
-        # (OPENDEUR_DB_COMMAND_TIMEOUT): a month's figures and its prune are one statement each,
-        # minutes long for a national network's month.
-        engine = make_engine(service_url(rt.settings, "audit"), pool_size=1, schema="audit")
-        try:
-            await prune(sessionmaker(engine), retention)
-        finally:
-            await engine.dispose()
+        # Without the service's statement timeout (OPENDEUR_DB_COMMAND_TIMEOUT): a month's
+        # figures and its prune are one statement each, long for a national network's month.
+        await prune(rt.slow_sessions, retention)
         LAST_RUN.set_to_current_time()

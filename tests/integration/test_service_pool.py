@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import asyncpg
 import pytest
+from sqlalchemy import text
 
 from opendeur.db import driver_sql
 from opendeur.embedded import Postgres
@@ -93,3 +94,25 @@ async def test_a_statement_the_database_never_answers_fails_after_the_command_ti
         if stopped is not None:
             os.kill(stopped, signal.SIGCONT)
         await rt.engine.dispose()
+
+
+async def test_the_slow_sessions_wait_for_a_long_statement(pg: Postgres) -> None:
+    """Audit's monthly reports and retention take long on purpose over a national network's
+    month: they run on `Runtime.slow_sessions`, without the statement timeout that fails the same
+    statement on the service's own sessions."""
+    _database, settings = await migrated_database(pg, "audit")
+    rt = Runtime(
+        "audit",
+        settings.model_copy(
+            update={"nats_url": "nats://127.0.0.1:1", "db_command_timeout": timedelta(seconds=1)}
+        ),
+    )
+    try:
+        with pytest.raises(TimeoutError):
+            async with rt.sessions() as session:
+                await session.execute(text("select pg_sleep(1.5)"))
+        async with rt.slow_sessions() as session:
+            await session.execute(text("select pg_sleep(1.5)"))
+    finally:
+        await rt.engine.dispose()
+        await rt.slow_sessions.kw["bind"].dispose()

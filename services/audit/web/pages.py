@@ -220,7 +220,7 @@ async def ask_replay(
 
 @router.get("/report", response_class=HTMLResponse)
 async def report_page(
-    request: Request, db: web.Db, lang: Lang, staff: Reader, month: str | None = None
+    request: Request, db: web.SlowDb, lang: Lang, staff: Reader, month: str | None = None
 ) -> Response:
     month = month or this_month()
     try:
