@@ -4,8 +4,9 @@ its timers and sweeps), started and watched here, and the waits inside those loo
 - `Watch.start`: a task whose end by an exception is logged (`background_task_ended`) and kept,
   so /healthz and /livez say so; under `opendeur serve` the process then stops gracefully with
   exit status 70 (`EXIT_TASK_ENDED`), and whatever supervises it starts it again: `opendeur up`
-  (with its back-off when it keeps failing at start), compose's restart policy, the kubelet. Before, such an end went unseen: the service stayed up, its health check green, and
-  that work stopped until someone restarted it (a helper's review of the loops, 6 December 2026).
+  (with its back-off when it keeps failing at start), compose's restart policy, the kubelet.
+  Before, such an end went unseen: the service stayed up, its health check green, and that
+  work stopped until someone restarted it (a helper's review of the loops, 6 December 2026).
 - `woken` and `within`: waits with a timeout that a stop's cancellation always ends. On Python
   3.11 `asyncio.wait_for` returns the result of what it waited for when that came at the same
   moment as the cancellation, and the cancellation is lost: a loop around it ran on after a
