@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import (
     Boolean,
     Column,
@@ -29,10 +30,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from opendeur import outbox
 from opendeur.db import columns, driver_sql, positional
-from opendeur.keys import Envelope
+from opendeur.keys import Envelope, KeyringError
 from opendeur.keystore import KeyStore, open_keystore
+from opendeur.logging import get_logger
 from opendeur.settings import get_settings
 from services.intake import confirmation, domain
+
+log = get_logger(component="intake")
 
 metadata = MetaData()
 
@@ -599,6 +603,12 @@ class Confirmation:
     key: str = ""  # the gateway's Idempotency-Key (confirmation.idempotency_key)
 
 
+# A confirmation under a master key this process does not know waits this long between tries,
+# for an hour in all (a rollout of a new key); then it fails.
+UNKNOWN_KEY_WAIT_S = 60
+UNKNOWN_KEY_TRIES = 60
+
+
 async def claim_confirmations(
     session: AsyncSession, envelope: Envelope, in_flight: float, limit: int = 20
 ) -> list[Confirmation]:
@@ -634,12 +644,25 @@ async def claim_confirmations(
                 )
             )
         ).first()
-        key = None if pii is None else await _data_key(envelope, qid, pii.wrapped_key)
-        if pii is None or key is None or sealed is None:
-            await confirmation_finished(session, qid, "failed", "erased")
+        try:
+            key = None if pii is None else await _data_key(envelope, qid, pii.wrapped_key)
+            if pii is None or key is None or sealed is None:
+                await confirmation_finished(session, qid, "failed", "erased")
+                continue
+            phone = Envelope.open(key, pii.phone, f"{qid}:phone")
+            body = Envelope.open(key, sealed, f"{qid}:sms")
+        except (KeyringError, InvalidTag, ValueError) as exc:
+            # This one waits or fails on its own. Before, the error rolled the whole claim back,
+            # and this confirmation, the oldest due, stopped every one after it (a helper's
+            # review). A key this process does not know may be another instance's newer one
+            # during a rollout: it waits (a minute, for an hour); a damaged one fails.
+            waits = isinstance(exc, KeyringError) and attempt < UNKNOWN_KEY_TRIES
+            if waits:
+                await confirmation_retry(session, qid, UNKNOWN_KEY_WAIT_S, "unknown_key")
+            else:
+                await confirmation_finished(session, qid, "failed", "unreadable")
+            log.error("sms_confirmation_unreadable", error=type(exc).__name__, retry=waits)
             continue
-        phone = Envelope.open(key, pii.phone, f"{qid}:phone")
-        body = Envelope.open(key, sealed, f"{qid}:sms")
         opened.append(Confirmation(qid, phone, body, attempt, confirmation.idempotency_key(sealed)))
     return opened
 

@@ -11,8 +11,10 @@ import html
 import random
 import re
 import time
+import uuid
 from collections.abc import Iterator
 
+import asyncpg
 import httpx
 import pytest
 
@@ -243,6 +245,38 @@ async def test_gateway_away_for_a_while_sent_later_once_and_the_answer_never_wai
     await ask(sms_system, typed, sms_confirmation=True)
     assert time.monotonic() - started < 2.5
     await wait_for(lambda: to(gateway, number), timeout=30, what="the slow gateway's SMS")
+
+
+async def test_a_confirmation_that_cannot_be_opened_fails_alone_and_the_next_is_sent(
+    sms_system: System, gateway: Gateway
+) -> None:
+    """One confirmation's sealed text damaged on disk while the gateway is away: it fails on
+    its own (unreadable), and the one after it is sent once the gateway is back. Before, the
+    error rolled back every claim it was part of, and no confirmation was sent any more."""
+    gateway.down = True
+    damaged_typed, damaged = mobile()
+    fine_typed, fine = mobile()
+    first = await ask(sms_system, damaged_typed, sms_confirmation=True)
+    await ask(sms_system, fine_typed, sms_confirmation=True)
+    await wait_for(lambda: to(gateway, damaged) and to(gateway, fine), what="a failed try each")
+    conn = await asyncpg.connect(sms_system.pg.url(sms_system.database))
+    try:
+        await conn.execute(
+            "update intake.sms_confirmations set text = '\\x00'::bytea where question_id = $1",
+            uuid.UUID(first["question_id"]),
+        )
+        gateway.down = False
+        await wait_for(
+            lambda: any(status == 200 for _h, _b, status in to(gateway, fine)), what="the SMS"
+        )
+        row = await conn.fetchrow(
+            "select status, last_error from intake.sms_confirmations where question_id = $1",
+            uuid.UUID(first["question_id"]),
+        )
+    finally:
+        await conn.close()
+    assert (row["status"], row["last_error"]) == ("failed", "unreadable")
+    assert not any(status == 200 for _h, _b, status in to(gateway, damaged))
 
 
 async def test_canary_the_number_is_in_no_log_event_or_error(
