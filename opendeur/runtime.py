@@ -90,6 +90,16 @@ class Health(BaseModel):
     working: bool
 
 
+class Readiness(BaseModel):
+    """Ready to serve requests: 200 when the database answers and every background task runs,
+    503 (same body) when not. The broker is not needed: what a request publishes waits in the
+    outbox, so the door stays open while the broker is away."""
+
+    service: str
+    database: bool
+    working: bool
+
+
 HEALTH_503 = {
     "model": Health,
     "description": "The broker or the database cannot be reached, or a background task ended",
@@ -331,16 +341,18 @@ class Runtime:
         """Readiness: the database answers; the broker is connected and this service's
         streams, consumers and subscriptions are set up (`broker_ready`); no background task
         (consumer, relay, timer) has ended by an exception (`working`)."""
-        db_ok = False
-        with contextlib.suppress(Exception):
-            async with self.engine.connect() as conn:
-                await within(conn.execute(text("select 1")), 2)
-                db_ok = True
         return {
-            "database": db_ok,
+            "database": await self.database_answers(),
             "broker": self.broker_ready.is_set() and messaging.is_connected(self.broker),
             "working": self.working(),
         }
+
+    async def database_answers(self) -> bool:
+        with contextlib.suppress(Exception):
+            async with self.engine.connect() as conn:
+                await within(conn.execute(text("select 1")), 2)
+                return True
+        return False
 
     def working(self) -> bool:
         """No background task of this process has ended by an exception."""
@@ -722,6 +734,25 @@ async def livez(request: Request) -> JSONResponse:
 
 
 @OPERATIONS.get(
+    "/readyz",
+    response_model=None,
+    responses={
+        200: {"model": Readiness},
+        503: {"model": Readiness, "description": "The database cannot be reached, or a task ended"},
+    },
+)
+async def readyz(request: Request) -> JSONResponse:
+    """Readiness for a load balancer (deploy/k8s): the database answers and the process works.
+    Not the broker: /healthz's 503 during a broker outage took every intake pod out of the
+    Service, and the door closed although intake keeps accepting questions into its outbox."""
+    rt = web.runtime(request)
+    body = Readiness(service=rt.service, database=await rt.database_answers(), working=rt.working())
+    return JSONResponse(
+        body.model_dump(), status_code=200 if body.database and body.working else 503
+    )
+
+
+@OPERATIONS.get(
     "/healthz", response_model=None, responses={200: {"model": Health}, 503: HEALTH_503}
 )
 async def healthz(request: Request) -> JSONResponse:
@@ -749,7 +780,7 @@ async def prometheus(request: Request) -> Response:
 def install_basics(app: FastAPI, rt: Runtime) -> None:
     """The runtime on `app.state.runtime` (opendeur.web's dependencies find it there), the
     middleware, the error handlers (Refused, PageAnswer, validation, the unexpected) and the
-    operations endpoints /livez, /healthz and /metrics."""
+    operations endpoints /livez, /readyz, /healthz and /metrics."""
     app.state.runtime = rt
     app.add_middleware(Basics)
     app.add_exception_handler(web.PageAnswer, web.answer_page)

@@ -92,6 +92,9 @@ async def test_the_door_stays_open_while_the_broker_is_down(system: System) -> N
             ref = r.json()["reference"]
             health = await client.get(system.url("intake") + "/healthz")
             assert health.status_code == 503 and health.json()["broker"] is False
+            # ... and still ready for a load balancer: the door stays open (deploy/k8s).
+            ready = await client.get(system.url("intake") + "/readyz")
+            assert ready.status_code == 200 and ready.json()["database"] is True
         conn = await asyncpg.connect(system.pg.url(system.database))
         assert await conn.fetchval("select count(*) from intake.outbox") >= 1
         await conn.close()

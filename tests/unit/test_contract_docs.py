@@ -74,7 +74,7 @@ def test_every_document_is_valid_openapi(documents) -> None:
     for service, document in documents.items():
         validate_openapi(document)  # raises with the first error
         assert document["info"]["title"] == f"opendeur {service}"
-        assert {"/healthz", "/livez", "/metrics"} <= set(document["paths"])
+        assert {"/healthz", "/livez", "/readyz", "/metrics"} <= set(document["paths"])
 
 
 def test_the_validator_is_not_vacuous(documents) -> None:
@@ -146,7 +146,7 @@ async def main():
                     method, url, headers=headers, params=PARAMS, json=BODIES.get(path), timeout=10
                 )
                 out.append([method, path, r.status_code])
-        for path in ("/livez", "/healthz"):
+        for path in ("/livez", "/readyz", "/healthz"):
             r = await c.get(path, timeout=30)
             out.append(["GET", path, r.status_code, r.json()])
     print(json.dumps(out))
@@ -174,11 +174,14 @@ def test_what_is_documented_as_staff_only_refuses_outsiders(documents, service, 
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     answers = json.loads(result.stdout.strip().splitlines()[-1])
-    assert len(answers) == 3 * len(ops) + 2
+    assert len(answers) == 3 * len(ops) + 3
     for method, path, status, *body in answers:
         if path == "/livez":
             # Liveness is the process: 200 while the database and broker are unreachable.
             assert (status, body[0]) == (200, {"service": service, "working": True})
+        elif path == "/readyz":  # the database is unreachable here
+            assert status == 503
+            assert body[0] == {"service": service, "database": False, "working": True}
         elif path == "/healthz":
             assert status == 503
             assert body[0] == {

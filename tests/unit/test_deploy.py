@@ -44,9 +44,11 @@ def test_each_service_deployment_probes_healthz_and_runs_unprivileged() -> None:
         spec = d["spec"]["template"]["spec"]
         container = spec["containers"][0]
         assert container["args"] == ["serve", name]
-        # Ready = database and broker reachable; alive = the process answers (a database outage
-        # must take pods out of the Service, not restart them all in a loop).
-        assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+        # Ready = the database answers, not the broker (intake takes questions into its outbox
+        # while the broker is away: out of the Service, the door would close); alive = the
+        # process and its background work (a database outage must take pods out of the
+        # Service, not restart them all in a loop).
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
         live = container["livenessProbe"]
         assert live["httpGet"] == {"path": "/livez", "port": "http"}
         assert (live["initialDelaySeconds"], live["periodSeconds"], live["failureThreshold"]) == (
