@@ -303,6 +303,7 @@ class Job:
     # channel actually attempted), and the contact's encrypted row, read in the same statement.
     channel: str | None = None
     contact_row: Any = None
+    claimed_at: datetime | None = None  # which claim holds it (`unclaim`)
 
 
 @dataclass(frozen=True)
@@ -402,20 +403,23 @@ async def enqueue(
 
 async def unclaim(session: AsyncSession, jobs: list[Job]) -> int:
     """Give back claimed jobs that were not sent: each queued again as before its claim, if that
-    claim is still the row's (status sending, its attempt the claim's). For a claim whose COMMIT
-    raised: if it did commit, its jobs are sent by the next claim instead of swept as uncertain;
-    if it did not, nothing matches. How many went back."""
+    claim is still the row's (status sending, its attempt and its time the claim's: another
+    instance's claim of the same row after a claim that rolled back has the same attempt, not
+    the same time). For a claim whose COMMIT raised: if it did commit, its jobs are sent by the
+    next claim instead of swept as uncertain; if it did not, nothing matches. How many went
+    back."""
     if not jobs:
         return 0
     result = await driver_sql(
         session,
         """
         update notifications n set status = 'queued', attempts = n.attempts - 1
-        from unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) as j(q, c, p, a)
+        from unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::timestamptz[])
+            as j(q, c, p, a, t)
         where n.question_id = j.q and n.contact_id = j.c and n.purpose = j.p
-          and n.status = 'sending' and n.attempts = j.a
+          and n.status = 'sending' and n.attempts = j.a and n.claimed_at = j.t
         """,
-        *columns(jobs, "question_id", "contact_id", "purpose", "attempts"),
+        *columns(jobs, "question_id", "contact_id", "purpose", "attempts", "claimed_at"),
     )
     return result.rowcount
 
@@ -446,7 +450,7 @@ async def claim_due(session: AsyncSession, limit: int) -> list[Job]:
                   and n.purpose = due.purpose
                 returning n.question_id, n.contact_id, n.purpose, n.kind, n.payload, n.attempts,
                           n.channel, c.contact_id as c_id, c.wrapped_key, c.email, c.mobile,
-                          c.channel as c_channel, c.language
+                          c.channel as c_channel, c.language, n.claimed_at
                 """,
             limit,
         )
@@ -470,6 +474,7 @@ async def claim_due(session: AsyncSession, limit: int) -> list[Job]:
                 "channel": r["c_channel"],
                 "language": r["language"],
             },
+            r["claimed_at"],
         )
         for r in rows
     ]

@@ -51,7 +51,20 @@ async def test_unclaim_queues_again_only_what_that_claim_took(pg: Postgres) -> N
         assert [j.question_id for j in again] == [qid] and await state() == ("sending", 1)
 
         async with sessions() as session, session.begin():  # the first claim's jobs: no longer
-            await session.execute(  # the row's claim once another claim took it after them
-                text("update notifications set attempts = 2 where question_id = :q"), {"q": qid}
-            )
-            assert await store.unclaim(session, claimed) == 0
+            assert await store.unclaim(session, claimed) == 0  # the row's claim (another took it)
+        assert await state() == ("sending", 1)
+
+        # Two instances: one's claim rolls back (its COMMIT raised), the other claims the row
+        # at the same attempt; the first's give-back must not take it from the second.
+        async with sessions() as session, session.begin():
+            assert await store.unclaim(session, again) == 1
+        async with sessions() as session:
+            async with session.begin():
+                rolled_back = await store.claim_due(session, 10)
+                await session.rollback()
+        async with sessions() as session, session.begin():
+            other = await store.claim_due(session, 10)
+        assert [j.attempts for j in rolled_back] == [j.attempts for j in other] == [1]
+        async with sessions() as session, session.begin():
+            assert await store.unclaim(session, rolled_back) == 0
+        assert await state() == ("sending", 1)
