@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from opendeur import outbox
 from opendeur.db import columns, driver_sql, positional
-from opendeur.keys import Envelope, KeyringError
+from opendeur.keys import Envelope, KeyringError, UnknownKeyId
 from opendeur.keystore import KeyStore, open_keystore
 from opendeur.logging import get_logger
 from opendeur.settings import get_settings
@@ -603,10 +603,11 @@ class Confirmation:
     key: str = ""  # the gateway's Idempotency-Key (confirmation.idempotency_key)
 
 
-# A confirmation under a master key this process does not know waits this long between tries,
-# for an hour in all (a rollout of a new key); then it fails.
+# A confirmation under a master key this process does not know waits this long between looks,
+# until its question is an hour old (a rollout of a new key); then it fails. A look is no try:
+# its attempts stay.
 UNKNOWN_KEY_WAIT_S = 60
-UNKNOWN_KEY_TRIES = 60
+UNKNOWN_KEY_FOR = timedelta(hours=1)
 
 
 async def claim_confirmations(
@@ -621,21 +622,21 @@ async def claim_confirmations(
                 """
                 update sms_confirmations s set status = 'sending', attempts = s.attempts + 1,
                        next_attempt_at = now() + make_interval(secs => :in_flight)
-                from (select c.question_id from sms_confirmations c
+                from (select c.question_id, q.received_at from sms_confirmations c
                       join questions q using (question_id)
                       where c.status in ('queued', 'sending') and c.next_attempt_at <= now()
                         and q.erased_at is null
                       order by c.next_attempt_at limit :n
                       for update of c skip locked) due
                 where s.question_id = due.question_id
-                returning s.question_id, s.attempts, s.text
+                returning s.question_id, s.attempts, s.text, due.received_at
                 """
             ),
             {"in_flight": in_flight, "n": limit},
         )
     ).all()
     opened = []
-    for qid, attempt, sealed in rows:
+    for qid, attempt, sealed, received_at in rows:
         # Only the number is opened (never the story), with one read of the key.
         pii = (
             await session.execute(
@@ -654,11 +655,21 @@ async def claim_confirmations(
         except (KeyringError, InvalidTag, ValueError) as exc:
             # This one waits or fails on its own. Before, the error rolled the whole claim back,
             # and this confirmation, the oldest due, stopped every one after it (a helper's
-            # review). A key this process does not know may be another instance's newer one
-            # during a rollout: it waits (a minute, for an hour); a damaged one fails.
-            waits = isinstance(exc, KeyringError) and attempt < UNKNOWN_KEY_TRIES
+            # review). A key id this process does not know may be another instance's newer one
+            # during a rollout: it waits (UNKNOWN_KEY_WAIT_S, until UNKNOWN_KEY_FOR after the
+            # question); a damaged row or key, or a key still unknown then, fails.
+            young = datetime.now(UTC) - received_at < UNKNOWN_KEY_FOR
+            waits = isinstance(exc, UnknownKeyId) and young
             if waits:
-                await confirmation_retry(session, qid, UNKNOWN_KEY_WAIT_S, "unknown_key")
+                await session.execute(
+                    text(
+                        "update sms_confirmations set status = 'queued', "
+                        "attempts = attempts - 1, last_error = 'unknown_key', "
+                        "next_attempt_at = now() + make_interval(secs => :s) "
+                        "where question_id = :q"
+                    ),
+                    {"q": qid, "s": UNKNOWN_KEY_WAIT_S},
+                )
             else:
                 await confirmation_finished(session, qid, "failed", "unreadable")
             log.error("sms_confirmation_unreadable", error=type(exc).__name__, retry=waits)

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opendeur.keys import Envelope, KeyringError
+from opendeur.keys import Envelope, KeyringError, UnknownKeyId
 from opendeur.logging import get_logger
 from services.notify import store
 from services.notify.addresses import Wanted
@@ -237,10 +237,10 @@ class Mail:
 # A send that did not finish within this many seconds (the process died) is tried again: a
 # second confirmation or announcement is harmless, a lost one is not.
 STUCK_S = 300
-# A mail under a master key this process does not know waits this long between tries, for an
-# hour in all (a rollout of a new key); then it fails.
+# A mail under a master key this process does not know waits this long between looks, until it
+# is an hour old (a rollout of a new key); then it fails. A look is no try: its attempts stay.
 UNKNOWN_KEY_WAIT_S = 60
-UNKNOWN_KEY_TRIES = 60
+UNKNOWN_KEY_FOR = timedelta(hours=1)
 
 
 async def claim_mails(session: AsyncSession, envelope: Envelope, limit: int) -> list[Mail]:
@@ -257,7 +257,7 @@ async def claim_mails(session: AsyncSession, envelope: Envelope, limit: int) -> 
                 ) due
                 where m.id = due.id
                 returning m.id, m.contact_id, m.kind, m.channel, m.wrapped_key, m.recipient,
-                          m.content, m.attempts
+                          m.content, m.attempts, m.created_at
                 """
             ),
             {"n": limit, "stuck": STUCK_S},
@@ -273,10 +273,11 @@ async def claim_mails(session: AsyncSession, envelope: Envelope, limit: int) -> 
         except (KeyringError, InvalidTag, ValueError, KeyError, TypeError) as exc:
             # This mail waits or fails on its own. Before, the error rolled the whole claim
             # back, and this mail, the oldest due, stopped every address-change mail after it
-            # (a helper's review). A key this process does not know may be another instance's
-            # newer one during a rollout: it waits (UNKNOWN_KEY_WAIT_S, at most
-            # UNKNOWN_KEY_TRIES times); a damaged row, or a key still unknown then, fails.
-            waits = isinstance(exc, KeyringError) and r["attempts"] < UNKNOWN_KEY_TRIES
+            # (a helper's review). A key id this process does not know may be another
+            # instance's newer one during a rollout: it waits (UNKNOWN_KEY_WAIT_S, until
+            # UNKNOWN_KEY_FOR old); a damaged row or key, or a key still unknown then, fails.
+            young = datetime.now(UTC) - r["created_at"] < UNKNOWN_KEY_FOR
+            waits = isinstance(exc, UnknownKeyId) and young
             (later if waits else unreadable).append(r["id"])
             log.error(
                 "address_mail_unreadable",
@@ -297,7 +298,14 @@ async def claim_mails(session: AsyncSession, envelope: Envelope, limit: int) -> 
             )
         )
     for mail_id in later:
-        await mail_retry(session, mail_id, UNKNOWN_KEY_WAIT_S, "unknown_key")
+        await session.execute(
+            text(
+                "update address_mails set status = 'queued', attempts = attempts - 1, "
+                "last_error = 'unknown_key', "
+                "next_attempt_at = now() + make_interval(secs => :s) where id = :i"
+            ),
+            {"i": mail_id, "s": UNKNOWN_KEY_WAIT_S},
+        )
     for mail_id in unreadable:
         await mail_failed(session, mail_id, "unreadable")
     return out
