@@ -49,6 +49,8 @@ log = olog.get_logger(component="runtime")
 GC_THRESHOLDS = (10_000, 10, 10)
 # How long a stop waits for the lifespan's background tasks to end after cancelling them.
 STOP_TASKS_S = 15.0
+# The statement timeout of `Runtime.slow_sessions` (audit's monthly reports).
+SLOW_COMMAND_TIMEOUT_S = 900.0
 # A service's handler of one event type: the event and the open session of its batch.
 Handler = Callable[[Any, AsyncSession], Awaitable[Event | list[Event] | None]]
 BatchFn = Callable[[list[Any], AsyncSession], Awaitable[Event | list[Event] | None]]
@@ -321,15 +323,18 @@ class Runtime:
 
     @functools.cached_property
     def slow_sessions(self) -> async_sessionmaker:
-        """Sessions without the statement timeout (OPENDEUR_DB_COMMAND_TIMEOUT), for the few
-        long statements a service runs on purpose: audit's monthly figures and its retention
-        over a national network's month. At most two connections, opened when first used."""
+        """Sessions with a long statement timeout (SLOW_COMMAND_TIMEOUT_S instead of
+        OPENDEUR_DB_COMMAND_TIMEOUT), for the reads a person asks for that take long on purpose:
+        audit's monthly report over a national network's month. Finite still: a database gone
+        silent on one of them ends the request, and frees its connection, in the end. At most
+        four connections, opened when first used."""
         return sessionmaker(
             make_engine(
                 service_url(self.settings, self.service),
                 pool_size=2,
-                max_overflow=0,
+                max_overflow=2,
                 schema=self.service,
+                command_timeout=SLOW_COMMAND_TIMEOUT_S,
             )
         )
 

@@ -237,8 +237,8 @@ class Settings(BaseSettings):
     # The longest a service waits for one database statement (seconds, or 30s, 2m). A database
     # that goes silent without closing the connection (a host gone, a failover) then fails the
     # statement, and the relay, the consumers and the timers go on with a new connection;
-    # before, they waited for ever while /healthz stayed green. Audit's monthly reports and
-    # retention (long statements over a month of the trail) have none (Runtime.slow_sessions).
+    # before, they waited for ever while /healthz stayed green. Audit's monthly reports have 15
+    # minutes (Runtime.slow_sessions) and its retention none: long statements over a month.
     db_command_timeout: Seconds = timedelta(seconds=60)
     # How often intake's erasure sweep runs (seconds, or 30s, 5m).
     sweep_interval: Seconds = timedelta(seconds=30)

@@ -120,7 +120,8 @@ Db = Annotated[AsyncSession, Depends(_db, scope="function")]
 
 async def _slow_db(request: Request) -> AsyncIterator[AsyncSession]:
     """A session for a read that may take long on purpose (a month's report over a national
-    network's trail): without the service's statement timeout (`Runtime.slow_sessions`)."""
+    network's trail): with a long statement timeout instead of the service's
+    (`Runtime.slow_sessions`)."""
     async with runtime(request).slow_sessions() as session, session.begin():
         yield session
 

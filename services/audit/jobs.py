@@ -9,6 +9,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from opendeur.db import make_engine, service_url, sessionmaker
 from opendeur.logging import get_logger
 from opendeur.runtime import Runtime
 from opendeur.settings import parse_duration
@@ -90,7 +91,12 @@ def register(rt: Runtime) -> None:
 
     @rt.every(EVERY_S)
     async def audit_retention() -> None:
-        # Without the service's statement timeout (OPENDEUR_DB_COMMAND_TIMEOUT): a month's
-        # figures and its prune are one statement each, long for a national network's month.
-        await prune(rt.slow_sessions, retention)
+        # On an engine of its own, without a statement timeout: a month's figures and its
+        # prune are one statement each, long for a national network's month; and the reports'
+        # sessions (Runtime.slow_sessions) stay free for the people who ask for them.
+        engine = make_engine(service_url(rt.settings, "audit"), pool_size=1, schema="audit")
+        try:
+            await prune(sessionmaker(engine), retention)
+        finally:
+            await engine.dispose()
         LAST_RUN.set_to_current_time()

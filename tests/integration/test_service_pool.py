@@ -97,9 +97,9 @@ async def test_a_statement_the_database_never_answers_fails_after_the_command_ti
 
 
 async def test_the_slow_sessions_wait_for_a_long_statement(pg: Postgres) -> None:
-    """Audit's monthly reports and retention take long on purpose over a national network's
-    month: they run on `Runtime.slow_sessions`, without the statement timeout that fails the same
-    statement on the service's own sessions."""
+    """Audit's monthly reports take long on purpose over a national network's month: they run
+    on `Runtime.slow_sessions`, whose statement timeout is 15 minutes, not the service's, which
+    fails the same statement on its own sessions."""
     _database, settings = await migrated_database(pg, "audit")
     rt = Runtime(
         "audit",
