@@ -728,8 +728,8 @@ async def network_css(request: Request) -> Response:
 )
 async def livez(request: Request) -> JSONResponse:
     """Liveness: the process answers and its consumers, relay and timers still run. Never
-    touches the database or the broker, so an outage of either makes pods unready (/healthz),
-    not restarted in a loop; a task that ended for good makes it restarted."""
+    touches the database or the broker, so an outage of either makes pods unready (/readyz,
+    the database), not restarted in a loop; a task that ended for good makes it restarted."""
     rt = web.runtime(request)
     working = rt.working()
     return JSONResponse(
