@@ -67,12 +67,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     )
 
+    ended: list[bool] = []
+
     def stop() -> None:  # a consumer, the relay or a timer ended: stop, to be started again
+        ended.append(True)
         server.should_exit = True
 
     tasks.on_ended = stop
     server.run()
-    if tasks.ended:
+    if ended:
         return tasks.EXIT_TASK_ENDED
     return 0 if server.started else 3  # 3: as uvicorn.run, the app did not start
 

@@ -59,6 +59,13 @@ class RewrapResult:
     remaining: int  # still not under the current key (locked throughout, or unreadable)
     unreadable: int  # wrapped under a key id that is no longer configured, or damaged
 
+    def __add__(self, other: RewrapResult) -> RewrapResult:
+        return RewrapResult(
+            self.rewrapped + other.rewrapped,
+            self.remaining + other.remaining,
+            self.unreadable + other.unreadable,
+        )
+
 
 class RotationIncomplete(RuntimeError):
     def __init__(self, counts: dict[str, int], left: dict[str, RewrapResult]) -> None:
@@ -146,23 +153,16 @@ async def rotate_service(settings: Settings, service: str, batch_size: int = 100
 
     envelope = Envelope.for_service(settings, service)
     engine = make_engine(service_url(settings, service), pool_size=1, schema=service)
+    sessions = sessionmaker(engine)
     result = RewrapResult(0, 0, 0)
     try:
         for keys in ROTATED[service]:
-            one = await rewrap_in_batches(sessionmaker(engine), envelope, keys, batch_size)
-            result = RewrapResult(
-                result.rewrapped + one.rewrapped,
-                result.remaining + one.remaining,
-                result.unreadable + one.unreadable,
-            )
+            result += await rewrap_in_batches(sessions, envelope, keys, batch_size)
     finally:
         await engine.dispose()
     if service != "intake":
         return result
-    done, left, unreadable = await rewrap_all(open_keystore(settings), envelope)
-    return RewrapResult(
-        result.rewrapped + done, result.remaining + left, result.unreadable + unreadable
-    )
+    return result + RewrapResult(*await rewrap_all(open_keystore(settings), envelope))
 
 
 async def rotate(settings: Settings, batch_size: int = 100) -> dict[str, int]:

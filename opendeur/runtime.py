@@ -23,7 +23,7 @@ from fastapi.routing import APIRoute
 from faststream.nats import NatsRouter
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -83,8 +83,8 @@ class Liveness(BaseModel):
 
 
 class Health(BaseModel):
-    """Readiness: 200 when the database and the broker are reachable and every background
-    task runs, 503 (same body) when not."""
+    """Health, for monitoring (section 6 of DESIGN.md): 200 when the database and the broker are
+    reachable and every background task runs, 503 (same body) when not."""
 
     service: str
     database: bool
@@ -100,12 +100,6 @@ class Readiness(BaseModel):
     service: str
     database: bool
     working: bool
-
-
-HEALTH_503 = {
-    "model": Health,
-    "description": "The broker or the database cannot be reached, or a background task ended",
-}
 
 
 # The HTTP status of each kind of refusal (opendeur.errors.Refused), in the one handler below.
@@ -174,7 +168,8 @@ class Runtime:
         self.broker_ready = asyncio.Event()
         # (name, fn): what runs in the background as long as the process, each a watched task.
         self.background: list[tuple[str, Callable[[], Awaitable[None]]]] = []
-        self.watch = Watch()  # the lifespan's tasks; the broker watches its consumers
+        self.watch = Watch()  # the lifespan's tasks, and the broker's consumers
+        self.broker.watch = self.watch
         # Set by a service with staff pages (opendeur/staff.py): its sign-in cookie's checker.
         self.staff: Gate | None = None
         self.route_class = staff_route_class(self.check_first)
@@ -318,8 +313,8 @@ class Runtime:
             with contextlib.suppress(Exception):
                 await self.broker.stop()
             await self.engine.dispose()
-            if "slow_sessions" in self.__dict__:
-                await self.slow_sessions.kw["bind"].dispose()
+            if "slow_engine" in self.__dict__:
+                await self.slow_engine.dispose()
 
     @functools.cached_property
     def slow_sessions(self) -> async_sessionmaker:
@@ -328,14 +323,17 @@ class Runtime:
         audit's monthly report over a national network's month. Finite still: a database gone
         silent on one of them ends the request, and frees its connection, in the end. At most
         four connections, opened when first used."""
-        return sessionmaker(
-            make_engine(
-                service_url(self.settings, self.service),
-                pool_size=2,
-                max_overflow=2,
-                schema=self.service,
-                command_timeout=SLOW_COMMAND_TIMEOUT_S,
-            )
+        return sessionmaker(self.slow_engine)
+
+    @functools.cached_property
+    def slow_engine(self) -> AsyncEngine:
+        """`slow_sessions`' engine, made when first asked for (disposed by the lifespan)."""
+        return make_engine(
+            service_url(self.settings, self.service),
+            pool_size=2,
+            max_overflow=2,
+            schema=self.service,
+            command_timeout=SLOW_COMMAND_TIMEOUT_S,
         )
 
     async def _relay(self) -> None:
@@ -361,7 +359,7 @@ class Runtime:
 
     def working(self) -> bool:
         """No background task of this process has ended by an exception."""
-        return self.watch.all_running and self.broker.watch.all_running
+        return self.watch.all_running
 
     def machine_scopes(self, request: Request) -> frozenset[str] | None:
         """None without a bearer token; else the scopes it carries (empty: not a valid token).
@@ -718,54 +716,53 @@ async def network_css(request: Request) -> Response:
     )
 
 
+def _probe(rt: Runtime, checks: dict[str, bool]) -> JSONResponse:
+    """A probe's answer: the service and each check, 200 when all of them hold, else 503."""
+    return JSONResponse(
+        {"service": rt.service, **checks}, status_code=200 if all(checks.values()) else 503
+    )
+
+
+def _probe_answers(model: type[BaseModel], unwell: str) -> dict:
+    return {200: {"model": model}, 503: {"model": model, "description": unwell}}
+
+
 @OPERATIONS.get(
     "/livez",
     response_model=None,
-    responses={
-        200: {"model": Liveness},
-        503: {"model": Liveness, "description": "A background task ended: restart the process"},
-    },
+    responses=_probe_answers(Liveness, "A background task ended: restart the process"),
 )
 async def livez(request: Request) -> JSONResponse:
     """Liveness: the process answers and its consumers, relay and timers still run. Never
     touches the database or the broker, so an outage of either makes pods unready (/readyz,
     the database), not restarted in a loop; a task that ended for good makes it restarted."""
     rt = web.runtime(request)
-    working = rt.working()
-    return JSONResponse(
-        Liveness(service=rt.service, working=working).model_dump(),
-        status_code=200 if working else 503,
-    )
+    return _probe(rt, {"working": rt.working()})
 
 
 @OPERATIONS.get(
     "/readyz",
     response_model=None,
-    responses={
-        200: {"model": Readiness},
-        503: {"model": Readiness, "description": "The database cannot be reached, or a task ended"},
-    },
+    responses=_probe_answers(Readiness, "The database cannot be reached, or a task ended"),
 )
 async def readyz(request: Request) -> JSONResponse:
     """Readiness for a load balancer (deploy/k8s): the database answers and the process works.
     Not the broker: /healthz's 503 during a broker outage took every intake pod out of the
     Service, and the door closed although intake keeps accepting questions into its outbox."""
     rt = web.runtime(request)
-    body = Readiness(service=rt.service, database=await rt.database_answers(), working=rt.working())
-    return JSONResponse(
-        body.model_dump(), status_code=200 if body.database and body.working else 503
-    )
+    return _probe(rt, {"database": await rt.database_answers(), "working": rt.working()})
 
 
 @OPERATIONS.get(
-    "/healthz", response_model=None, responses={200: {"model": Health}, 503: HEALTH_503}
+    "/healthz",
+    response_model=None,
+    responses=_probe_answers(
+        Health, "The broker or the database cannot be reached, or a background task ended"
+    ),
 )
 async def healthz(request: Request) -> JSONResponse:
     rt = web.runtime(request)
-    checks = await rt.healthy()
-    return JSONResponse(
-        {"service": rt.service, **checks}, status_code=200 if all(checks.values()) else 503
-    )
+    return _probe(rt, await rt.healthy())
 
 
 @OPERATIONS.get(

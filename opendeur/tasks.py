@@ -26,9 +26,8 @@ log = get_logger(component="tasks")
 
 T = TypeVar("T")
 # Set by `opendeur serve`: what stops the server gracefully once a background task ended by an
-# exception (`ended` then true), so the process exits with EXIT_TASK_ENDED to be started again.
+# exception, so the process exits with EXIT_TASK_ENDED to be started again.
 on_ended: Callable[[], None] | None = None
-ended = False
 EXIT_TASK_ENDED = 70  # EX_SOFTWARE
 
 
@@ -48,10 +47,8 @@ class Watch:
     def _done(self, task: asyncio.Task) -> None:
         if task.cancelled() or task.exception() is None:
             return
-        global ended
         error = type(task.exception()).__name__
         self.ended[task.get_name()] = error
-        ended = True
         # The type only: an exception's message may carry a value it was given.
         log.error(
             "background_task_ended", task=task.get_name(), error=error, stops=on_ended is not None

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from cryptography.exceptions import InvalidTag
 from sqlalchemy import (
     Boolean,
     Column,
@@ -30,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from opendeur import outbox
 from opendeur.db import columns, driver_sql, positional
-from opendeur.keys import Envelope, KeyringError, UnknownKeyId
+from opendeur.keys import UNKNOWN_KEY_WAIT_S, UNREADABLE, Envelope, waits_for_key
 from opendeur.keystore import KeyStore, open_keystore
 from opendeur.logging import get_logger
 from opendeur.settings import get_settings
@@ -603,13 +602,6 @@ class Confirmation:
     key: str = ""  # the gateway's Idempotency-Key (confirmation.idempotency_key)
 
 
-# A confirmation under a master key this process does not know waits this long between looks,
-# until its question is an hour old (a rollout of a new key); then it fails. A look is no try:
-# its attempts stay.
-UNKNOWN_KEY_WAIT_S = 60
-UNKNOWN_KEY_FOR = timedelta(hours=1)
-
-
 async def claim_confirmations(
     session: AsyncSession, envelope: Envelope, in_flight: float, limit: int = 20
 ) -> list[Confirmation]:
@@ -652,14 +644,8 @@ async def claim_confirmations(
                 continue
             phone = Envelope.open(key, pii.phone, f"{qid}:phone")
             body = Envelope.open(key, sealed, f"{qid}:sms")
-        except (KeyringError, InvalidTag, ValueError) as exc:
-            # This one waits or fails on its own. Before, the error rolled the whole claim back,
-            # and this confirmation, the oldest due, stopped every one after it (a helper's
-            # review). A key id this process does not know may be another instance's newer one
-            # during a rollout: it waits (UNKNOWN_KEY_WAIT_S, until UNKNOWN_KEY_FOR after the
-            # question); a damaged row or key, or a key still unknown then, fails.
-            young = datetime.now(UTC) - received_at < UNKNOWN_KEY_FOR
-            waits = isinstance(exc, UnknownKeyId) and young
+        except UNREADABLE as exc:  # waits (a look, not a try) or fails on its own
+            waits = waits_for_key(exc, received_at)
             if waits:
                 await session.execute(
                     text(

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
-from cryptography.exceptions import InvalidTag
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opendeur.keys import Envelope, KeyringError, UnknownKeyId
+from opendeur.keys import UNKNOWN_KEY_WAIT_S, UNREADABLE, Envelope, waits_for_key
 from opendeur.logging import get_logger
 from services.notify import store
 from services.notify.addresses import Wanted
@@ -237,10 +236,6 @@ class Mail:
 # A send that did not finish within this many seconds (the process died) is tried again: a
 # second confirmation or announcement is harmless, a lost one is not.
 STUCK_S = 300
-# A mail under a master key this process does not know waits this long between looks, until it
-# is an hour old (a rollout of a new key); then it fails. A look is no try: its attempts stay.
-UNKNOWN_KEY_WAIT_S = 60
-UNKNOWN_KEY_FOR = timedelta(hours=1)
 
 
 async def claim_mails(session: AsyncSession, envelope: Envelope, limit: int) -> list[Mail]:
@@ -270,14 +265,8 @@ async def claim_mails(session: AsyncSession, envelope: Envelope, limit: int) -> 
             key = envelope.unwrap(r["wrapped_key"])
             content = json.loads(Envelope.open(key, r["content"], f"{cid}:mail:content"))
             recipient = Envelope.open(key, r["recipient"], f"{cid}:mail:recipient")
-        except (KeyringError, InvalidTag, ValueError, KeyError, TypeError) as exc:
-            # This mail waits or fails on its own. Before, the error rolled the whole claim
-            # back, and this mail, the oldest due, stopped every address-change mail after it
-            # (a helper's review). A key id this process does not know may be another
-            # instance's newer one during a rollout: it waits (UNKNOWN_KEY_WAIT_S, until
-            # UNKNOWN_KEY_FOR old); a damaged row or key, or a key still unknown then, fails.
-            young = datetime.now(UTC) - r["created_at"] < UNKNOWN_KEY_FOR
-            waits = isinstance(exc, UnknownKeyId) and young
+        except (*UNREADABLE, KeyError, TypeError) as exc:  # waits or fails on its own
+            waits = waits_for_key(exc, r["created_at"])
             (later if waits else unreadable).append(r["id"])
             log.error(
                 "address_mail_unreadable",
@@ -304,7 +293,7 @@ async def claim_mails(session: AsyncSession, envelope: Envelope, limit: int) -> 
                 "last_error = 'unknown_key', "
                 "next_attempt_at = now() + make_interval(secs => :s) where id = :i"
             ),
-            {"i": mail_id, "s": UNKNOWN_KEY_WAIT_S},
+            {"i": mail_id, "s": UNKNOWN_KEY_WAIT_S},  # a look, not a try: attempts as before
         )
     for mail_id in unreadable:
         await mail_failed(session, mail_id, "unreadable")

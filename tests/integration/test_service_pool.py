@@ -115,4 +115,4 @@ async def test_the_slow_sessions_wait_for_a_long_statement(pg: Postgres) -> None
             await session.execute(text("select pg_sleep(1.5)"))
     finally:
         await rt.engine.dispose()
-        await rt.slow_sessions.kw["bind"].dispose()
+        await rt.slow_engine.dispose()
