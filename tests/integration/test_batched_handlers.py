@@ -21,7 +21,14 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from opendeur import outbox
-from opendeur.db import autocommit, make_engine, service_url, sessionmaker
+from opendeur.db import (
+    autocommit,
+    columns,
+    driver_sql,
+    make_engine,
+    service_url,
+    sessionmaker,
+)
 from opendeur.embedded import Postgres
 from services.intake import store as intake_store
 from services.notify import store as notify_store
@@ -179,6 +186,62 @@ async def test_intake_keeps_a_batch_of_routings_as_it_keeps_them_one_by_one(
 async def notify(pg: Postgres) -> AsyncIterator[tuple[asyncpg.Connection, AsyncEngine]]:
     async with owned(pg, "notify") as db:
         yield db
+
+
+async def test_intake_keeps_one_plan_for_its_batches_of_routings(
+    intake: tuple[asyncpg.Connection, AsyncEngine],
+) -> None:
+    """Intake's statement for a batch of routings keeps PostgreSQL's generic plan after its
+    first five executions (batches of one and two), instead of planning each one anew. The same
+    statement without its limit, on the same rows, is planned every time: its generic plan
+    reckons with ten rows of each array. (On a table of a few rows both would keep it; hence
+    the 5,000 questions.)"""
+    owner, engine = intake
+    await owner.execute(
+        "insert into questions (question_id, reference, withdraw_token_hash, channel, language,"
+        " consent_version, consent_at, consent_share, consent_statistics,"
+        " professional_help_advised, wants_to_start_group, received_at, respond_before)"
+        " select gen_random_uuid(), 'R' || n, '\\x00', 'web', 'nl', 'v1', $1, true, false,"
+        " false, false, $1, $1 from generate_series(1, 5000) n",
+        T0,
+    )
+    await owner.execute("analyze questions")
+    qids = [r[0] for r in await owner.fetch("select question_id from questions limit 24")]
+    unlimited = intake_store.ASSIGN_ROUTED_SQL.replace("limit cardinality($8::uuid[])", "")
+    assert unlimited != intake_store.ASSIGN_ROUTED_SQL
+
+    def batches(qids: list[uuid.UUID]) -> list[list[intake_store.Routing]]:
+        """Eight batches of one and two routings, alternately."""
+        at = T0 + timedelta(minutes=1)
+        routings = iter(
+            intake_store.Routing(q, "anna", "g1", at, at + timedelta(hours=30), uuid.uuid4())
+            for q in qids
+        )
+        return [[next(routings) for _ in range(size)] for size in [1, 2] * 4]
+
+    async with autocommit(engine) as conn:  # one connection: its prepared statements
+        for batch in batches(qids[:12]):
+            claim = outbox.Claim(CONSUMER, [r.event_id for r in batch])
+            await intake_store.assign_routed(conn, batch, retention=RETENTION, claim=claim)
+        for batch in batches(qids[12:]):
+            await driver_sql(
+                conn,
+                unlimited,
+                CONSUMER,
+                [r.event_id for r in batch],
+                *columns(batch, "question_id", "contact_id", "group_id", "at", "link_until"),
+                [r.event_id for r in batch],
+                RETENTION,
+            )
+        plans = {
+            row["statement"]: (row["generic_plans"], row["custom_plans"])
+            for row in await driver_sql(
+                conn, "select statement, generic_plans, custom_plans from pg_prepared_statements"
+            )
+        }
+    assert plans[intake_store.ASSIGN_ROUTED_SQL] == (3, 5)
+    assert plans[unlimited] == (0, 8)
+    assert await owner.fetchval("select count(*) from questions where contact_id = 'anna'") == 24
 
 
 async def test_notify_queues_a_batch_of_new_questions_as_it_queues_them_one_by_one(
