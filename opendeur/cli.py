@@ -39,6 +39,12 @@ def _settings() -> Settings:
 
 
 UP_STATE = "up.json"  # the embedded parts' addresses, written by `opendeur up` (0600)
+# A service is one asyncio loop whose other threads make short blocking calls (the key store's
+# fdatasync, a password's hash). Such a thread, to start or to hand back its result, waits for
+# the GIL until the loop's thread lets it go: at the latest after the switch interval. Python's
+# 5 ms put up to two of these waits into a question's key store write (intake's put at 100/s:
+# p99 12-30 ms for an fdatasync of 0.2 ms); with 0.5 ms it was 9-16 ms (docs/performance.md).
+SWITCH_INTERVAL_S = 0.0005
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -46,6 +52,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from opendeur import logging as olog
 
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     settings = Settings()  # only what this service was given (never the data dir's secrets)
     olog.configure(args.service, fmt=settings.log_format, level=settings.log_level)
     from opendeur import tasks  # after configure: its logger is bound at import
