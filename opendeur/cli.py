@@ -39,11 +39,11 @@ def _settings() -> Settings:
 
 
 UP_STATE = "up.json"  # the embedded parts' addresses, written by `opendeur up` (0600)
-# A service is one asyncio loop whose other threads make short blocking calls (the key store's
-# fdatasync, a password's hash). Such a thread, to start or to hand back its result, waits for
-# the GIL until the loop's thread lets it go: at the latest after the switch interval. Python's
-# 5 ms put up to two of these waits into a question's key store write (at 100/s its p99 was
-# 11-37 ms for an fdatasync of 0.2 ms; with 0.5 ms 8-17 ms in four of five runs; see
+# A service is one asyncio loop whose other threads make blocking calls without the GIL (the
+# key store's fdatasync, a password's hash). Such a thread, to start and to hand back its result,
+# waits for the GIL until the loop's thread lets it go: at the latest after the switch interval.
+# Python's 5 ms put up to two of these waits into a question's key store write (at 100/s its p99
+# was 11-37 ms for an fdatasync of 0.2 ms; with 0.5 ms 8-17 ms in four of five runs; see
 # docs/performance.md).
 SWITCH_INTERVAL_S = 0.0005
 
