@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import pytest
@@ -195,7 +196,8 @@ async def test_intake_keeps_one_plan_for_its_batches_of_routings(
     first five executions (batches of one and two), instead of planning each one anew. The same
     statement without its limit, on the same rows, is planned every time: its generic plan
     reckons with ten rows of each array. (On a table of a few rows both would keep it; hence
-    the 5,000 questions.)"""
+    the 5,000 questions.) A batch of three through the kept plan still applies the later of two
+    routings of one question."""
     owner, engine = intake
     await owner.execute(
         "insert into questions (question_id, reference, withdraw_token_hash, channel, language,"
@@ -233,15 +235,35 @@ async def test_intake_keeps_one_plan_for_its_batches_of_routings(
                 [r.event_id for r in batch],
                 RETENTION,
             )
-        plans = {
-            row["statement"]: (row["generic_plans"], row["custom_plans"])
-            for row in await driver_sql(
-                conn, "select statement, generic_plans, custom_plans from pg_prepared_statements"
-            )
-        }
-    assert plans[intake_store.ASSIGN_ROUTED_SQL] == (3, 5)
-    assert plans[unlimited] == (0, 8)
-    assert await owner.fetchval("select count(*) from questions where contact_id = 'anna'") == 24
+        plans = await plans_of(conn)
+        assert plans[intake_store.ASSIGN_ROUTED_SQL] == (3, 5)
+        assert plans[unlimited] == (0, 8)
+        # A batch of three through the kept plan: of two routings of one question the later.
+        at, link = T0 + timedelta(minutes=2), T0 + timedelta(hours=30)
+        later = [
+            intake_store.Routing(
+                qids[0], "carl", "g2", at + timedelta(minutes=1), link, uuid.uuid4()
+            ),
+            intake_store.Routing(qids[0], "bert", "g2", at, link, uuid.uuid4()),
+        ]
+        other = intake_store.Routing(qids[1], "dora", "g2", at, link, uuid.uuid4())
+        batch = [*later, other]
+        claim = outbox.Claim(CONSUMER, [r.event_id for r in batch])
+        await intake_store.assign_routed(conn, batch, retention=RETENTION, claim=claim)
+        assert (await plans_of(conn))[intake_store.ASSIGN_ROUTED_SQL] == (4, 5)
+    assert await owner.fetchval("select count(*) from questions where contact_id = 'anna'") == 22
+    contacts = await owner.fetch(
+        "select question_id, contact_id from questions where question_id = any($1)", qids[:2]
+    )
+    assert dict(contacts) == {qids[0]: "carl", qids[1]: "dora"}
+
+
+async def plans_of(conn: Any) -> dict[str, tuple[int, int]]:
+    """The connection's prepared statements: (generic plans, custom plans) each."""
+    rows = await driver_sql(
+        conn, "select statement, generic_plans, custom_plans from pg_prepared_statements"
+    )
+    return {row["statement"]: (row["generic_plans"], row["custom_plans"]) for row in rows}
 
 
 async def test_notify_queues_a_batch_of_new_questions_as_it_queues_them_one_by_one(
