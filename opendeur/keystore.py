@@ -15,7 +15,8 @@ fixed 256-byte records (`seg-<time-ordered id>.keys`, 0600, in a 0700 directory)
   began after the append has finished, before the question's rows are inserted. Concurrent puts
   share that fdatasync (group commit). Before, every question had a file of its own, two fsyncs
   and a directory entry: 0.8 ms of the machine's CPU per question, half of intake's (measured in
-  docs/performance.md).
+  docs/performance.md). The fdatasync runs on the event loop itself while the disk shows itself
+  fast (`syncs_inline`), else in a thread, so a slow disk never holds the loop for long.
 - `destroy` overwrites every record of the question in place with zeros and fdatasyncs before it
   returns; a segment whose records are all destroyed is zeroed whole, unlinked, and its directory
   fsynced. A slot is never reused, so a zeroed record stays zeros.
@@ -50,12 +51,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import math
 import os
 import re
+import statistics
 import struct
 import threading
+import time
 import zlib
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 from uuid import UUID
@@ -75,6 +80,20 @@ _SEGMENT = re.compile(r"^seg-[0-9a-f]{32}\.keys$")
 _LEGACY = re.compile(r"^(\.tmp-)?[0-9a-f]{32}$")  # the store of before: one file per question
 _LOCK = ".lock"
 _datasync = os.fdatasync  # one name, so a test can count the syncs or make one fail
+# A put's fdatasync blocks the event loop instead of going to a thread while the median of the
+# last SYNC_HISTORY syncs is under INLINE_SYNC_S: a local disk. A thread costs the put about as
+# much as such a sync: its hand-over and the GIL's, 1.4 ms at p50 at 100 questions/s, against
+# fdatasyncs of 0.6-0.7 ms p50 (a few ms at p99) on the bench's disk beside PostgreSQL's and
+# NATS's own (docs/performance.md). A slow disk (network storage) keeps the thread, so the loop
+# never waits for it sync after sync.
+INLINE_SYNC_S = 0.002
+SYNC_HISTORY = 16
+
+
+def syncs_inline(recent: Sequence[float]) -> bool:
+    """Whether the next sync may run on the event loop: the last SYNC_HISTORY syncs' durations
+    in seconds (a failed one counts as endless) are known and their median under INLINE_SYNC_S."""
+    return len(recent) >= SYNC_HISTORY and statistics.median(recent) < INLINE_SYNC_S
 
 
 class KeyStoreError(RuntimeError):
@@ -194,6 +213,7 @@ class FileKeyStore:
         self._synced = 0  # ... of which known to be on disk
         self._lost = 0  # ... of which an fdatasync failed: their puts fail
         self._syncing: asyncio.Future[None] | None = None
+        self._sync_seconds: deque[float] = deque(maxlen=SYNC_HISTORY)  # the last syncs' time
         with self._store_lock():
             self._adopt_files_of_before()
             self._refresh()
@@ -377,11 +397,14 @@ class FileKeyStore:
         with self._mutex:
             assert self._writer is not None
             target, fd = self._written, os.dup(self._wfd)
+        started = time.perf_counter()
         try:
             _datasync(fd)
         except OSError:
+            self._sync_seconds.append(math.inf)
             self._failed_sync()
         else:
+            self._sync_seconds.append(time.perf_counter() - started)
             with self._mutex:
                 self._synced = max(self._synced, target)
         finally:
@@ -403,7 +426,10 @@ class FileKeyStore:
 
     async def _group_sync(self) -> None:
         try:
-            await asyncio.to_thread(self._sync_once)
+            if syncs_inline(self._sync_seconds):
+                self._sync_once()
+            else:
+                await asyncio.to_thread(self._sync_once)
         finally:
             self._syncing = None
 

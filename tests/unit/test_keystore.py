@@ -368,3 +368,47 @@ def test_a_segment_left_empty_by_a_process_that_is_gone_is_collected_at_open(
     again = FileKeyStore(tmp_path / "keys")
     assert sorted(again.dir.glob("seg-*.keys")) == [full]
     assert [again.get_sync(q) for q, _ in records] == [records[0][1], records[1][1], None]
+
+
+def test_a_sync_runs_on_the_loop_only_while_the_last_syncs_were_fast() -> None:
+    fast, slow = [0.0005] * keystore.SYNC_HISTORY, [0.005] * keystore.SYNC_HISTORY
+    assert keystore.syncs_inline(fast)
+    assert not keystore.syncs_inline(fast[1:])  # not yet seen enough of the disk
+    assert keystore.syncs_inline([*fast[3:], 0.02, 0.05, float("inf")])  # a slow tail, a failure
+    assert not keystore.syncs_inline(slow)  # a slow disk
+    assert not keystore.syncs_inline(fast[:7] + slow[:9])  # one that became slow
+
+
+def test_puts_sync_on_the_loop_after_fast_syncs_and_in_a_thread_on_a_slow_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disk that shows itself fast gets its syncs on the event loop (no thread's hand-over);
+    a disk that becomes slow gets them in a thread again, and a fast one on the loop again. The
+    disk is a stand-in whose syncs take no time or 5 ms: the test does not hang on this disk."""
+    store = FileKeyStore(tmp_path / "keys")
+    ring = Envelope(K1)
+    on_loop: list[bool] = []  # per sync: did it run on the loop's thread
+    slow = False
+
+    def datasync(fd: int) -> None:
+        on_loop.append(threading.get_ident() == loop_thread)
+        if slow:
+            threading.Event().wait(0.005)
+
+    monkeypatch.setattr(keystore, "_datasync", datasync)
+    loop_thread = threading.get_ident()  # asyncio.run runs the loop on this thread
+
+    async def puts(n: int) -> None:
+        for _ in range(n):  # one after the other: a sync each
+            await store.put(uuid.uuid4(), ring.new_data_key()[1])
+
+    n = keystore.SYNC_HISTORY
+    asyncio.run(puts(n + 2))
+    assert on_loop == [False] * n + [True] * 2
+    slow, on_loop[:] = True, []
+    asyncio.run(puts(n))
+    assert on_loop[0] and on_loop[-1] is False  # on the loop until half of them were slow
+    slow, on_loop[:] = False, []
+    asyncio.run(puts(n))
+    assert on_loop[0] is False and on_loop[-1] is True
+    assert len(list(store.ids())) == 3 * n + 2
