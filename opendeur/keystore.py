@@ -15,8 +15,10 @@ fixed 256-byte records (`seg-<time-ordered id>.keys`, 0600, in a 0700 directory)
   began after the append has finished, before the question's rows are inserted. Concurrent puts
   share that fdatasync (group commit). Before, every question had a file of its own, two fsyncs
   and a directory entry: 0.8 ms of the machine's CPU per question, half of intake's (measured in
-  docs/performance.md). The fdatasync runs on the event loop itself while the disk shows itself
-  fast (`syncs_inline`), else in a thread, so a slow disk never holds the loop for long.
+  docs/performance.md). That fdatasync runs on the event loop itself while the disk shows itself
+  fast (`syncs_inline`), else in a thread. On the loop, a stall of the disk holds the whole loop
+  (every request, not only puts) for as long as it lasts, and a disk that turns slow keeps the
+  loop for about half a window's syncs (8) before they go back to the thread.
 - `destroy` overwrites every record of the question in place with zeros and fdatasyncs before it
   returns; a segment whose records are all destroyed is zeroed whole, unlinked, and its directory
   fsynced. A slot is never reused, so a zeroed record stays zeros.
@@ -84,8 +86,8 @@ _datasync = os.fdatasync  # one name, so a test can count the syncs or make one 
 # last SYNC_HISTORY syncs is under INLINE_SYNC_S: a local disk. A thread costs the put about as
 # much as such a sync: its hand-over and the GIL's, 1.4 ms at p50 at 100 questions/s, against
 # fdatasyncs of 0.6-0.7 ms p50 (a few ms at p99) on the bench's disk beside PostgreSQL's and
-# NATS's own (docs/performance.md). A slow disk (network storage) keeps the thread, so the loop
-# never waits for it sync after sync.
+# NATS's own (docs/performance.md). A slow disk (network storage) keeps the thread; one that
+# turns slow holds the loop for about eight more syncs, a single stall for as long as it lasts.
 INLINE_SYNC_S = 0.002
 SYNC_HISTORY = 16
 
