@@ -412,3 +412,42 @@ def test_puts_sync_on_the_loop_after_fast_syncs_and_in_a_thread_on_a_slow_disk(
     asyncio.run(puts(n))
     assert on_loop[0] is False and on_loop[-1] is True
     assert len(list(store.ids())) == 3 * n + 2
+
+
+def test_a_sync_that_fails_on_the_loop_fails_its_puts_as_in_a_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the loop as in a thread: the puts waiting for a sync that failed fail (their questions
+    are refused), and the next record starts a new segment and is stored."""
+    store = FileKeyStore(tmp_path / "keys")
+    ring = Envelope(K1)
+    on_loop: list[bool] = []
+    fail = False
+
+    def datasync(fd: int) -> None:
+        on_loop.append(threading.get_ident() == loop_thread)
+        if fail:
+            raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(keystore, "_datasync", datasync)
+    loop_thread = threading.get_ident()
+
+    async def put() -> BaseException | None:
+        try:
+            await store.put(uuid.uuid4(), ring.new_data_key()[1])
+        except KeyStoreError as exc:
+            return exc
+        return None
+
+    async def puts(n: int) -> list[BaseException | None]:
+        return [await put() for _ in range(n)]
+
+    assert asyncio.run(puts(keystore.SYNC_HISTORY)) == [None] * keystore.SYNC_HISTORY
+    fail, on_loop[:] = True, []
+    failed = asyncio.run(puts(1))
+    assert on_loop == [True] and isinstance(failed[0], KeyStoreError)
+    fail = False
+    qid, wrapped = uuid.uuid4(), ring.new_data_key()[1]
+    asyncio.run(store.put(qid, wrapped))
+    assert store.get_sync(qid) == wrapped
+    assert len(list(store.dir.glob("seg-*.keys"))) == 2
