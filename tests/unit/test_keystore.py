@@ -379,38 +379,58 @@ def test_a_sync_runs_on_the_loop_only_while_the_last_syncs_were_fast() -> None:
     assert not keystore.syncs_inline(fast[:7] + slow[:9])  # one that became slow
 
 
+class StandInDisk:
+    """`_datasync` for the tests of where a sync runs: it notes whether each sync ran on the
+    loop's thread (asyncio.run runs the loop on the caller's), and takes no time, 5 ms (`slow`)
+    or fails (`fail`); the tests do not hang on this machine's disk."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.loop_thread = threading.get_ident()
+        self.on_loop: list[bool] = []  # per sync
+        self.slow = self.fail = False
+        monkeypatch.setattr(keystore, "_datasync", self)
+
+    def __call__(self, fd: int) -> None:
+        self.on_loop.append(threading.get_ident() == self.loop_thread)
+        if self.fail:
+            raise OSError(5, "Input/output error")
+        if self.slow:
+            threading.Event().wait(0.005)
+
+
+def puts_one_by_one(store: FileKeyStore, n: int) -> list[KeyStoreError | None]:
+    """`n` puts one after the other (a sync each), on a loop of their own: each one's error."""
+    ring = Envelope(K1)
+
+    async def put() -> KeyStoreError | None:
+        try:
+            await store.put(uuid.uuid4(), ring.new_data_key()[1])
+        except KeyStoreError as exc:
+            return exc
+        return None
+
+    async def puts() -> list[KeyStoreError | None]:
+        return [await put() for _ in range(n)]
+
+    return asyncio.run(puts())
+
+
 def test_puts_sync_on_the_loop_after_fast_syncs_and_in_a_thread_on_a_slow_disk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A disk that shows itself fast gets its syncs on the event loop (no thread's hand-over);
-    a disk that becomes slow gets them in a thread again, and a fast one on the loop again. The
-    disk is a stand-in whose syncs take no time or 5 ms: the test does not hang on this disk."""
+    a disk that becomes slow gets them in a thread again, and a fast one on the loop again."""
     store = FileKeyStore(tmp_path / "keys")
-    ring = Envelope(K1)
-    on_loop: list[bool] = []  # per sync: did it run on the loop's thread
-    slow = False
-
-    def datasync(fd: int) -> None:
-        on_loop.append(threading.get_ident() == loop_thread)
-        if slow:
-            threading.Event().wait(0.005)
-
-    monkeypatch.setattr(keystore, "_datasync", datasync)
-    loop_thread = threading.get_ident()  # asyncio.run runs the loop on this thread
-
-    async def puts(n: int) -> None:
-        for _ in range(n):  # one after the other: a sync each
-            await store.put(uuid.uuid4(), ring.new_data_key()[1])
-
+    disk = StandInDisk(monkeypatch)
     n = keystore.SYNC_HISTORY
-    asyncio.run(puts(n + 2))
-    assert on_loop == [False] * n + [True] * 2
-    slow, on_loop[:] = True, []
-    asyncio.run(puts(n))
-    assert on_loop[0] and on_loop[-1] is False  # on the loop until half of them were slow
-    slow, on_loop[:] = False, []
-    asyncio.run(puts(n))
-    assert on_loop[0] is False and on_loop[-1] is True
+    puts_one_by_one(store, n + 2)
+    assert disk.on_loop == [False] * n + [True] * 2
+    disk.slow, disk.on_loop[:] = True, []
+    puts_one_by_one(store, n)
+    assert disk.on_loop[0] and disk.on_loop[-1] is False  # on the loop until half were slow
+    disk.slow, disk.on_loop[:] = False, []
+    puts_one_by_one(store, n)
+    assert disk.on_loop[0] is False and disk.on_loop[-1] is True
     assert len(list(store.ids())) == 3 * n + 2
 
 
@@ -420,34 +440,13 @@ def test_a_sync_that_fails_on_the_loop_fails_its_puts_as_in_a_thread(
     """On the loop as in a thread: the puts waiting for a sync that failed fail (their questions
     are refused), and the next record starts a new segment and is stored."""
     store = FileKeyStore(tmp_path / "keys")
-    ring = Envelope(K1)
-    on_loop: list[bool] = []
-    fail = False
-
-    def datasync(fd: int) -> None:
-        on_loop.append(threading.get_ident() == loop_thread)
-        if fail:
-            raise OSError(5, "Input/output error")
-
-    monkeypatch.setattr(keystore, "_datasync", datasync)
-    loop_thread = threading.get_ident()
-
-    async def put() -> BaseException | None:
-        try:
-            await store.put(uuid.uuid4(), ring.new_data_key()[1])
-        except KeyStoreError as exc:
-            return exc
-        return None
-
-    async def puts(n: int) -> list[BaseException | None]:
-        return [await put() for _ in range(n)]
-
-    assert asyncio.run(puts(keystore.SYNC_HISTORY)) == [None] * keystore.SYNC_HISTORY
-    fail, on_loop[:] = True, []
-    failed = asyncio.run(puts(1))
-    assert on_loop == [True] and isinstance(failed[0], KeyStoreError)
-    fail = False
-    qid, wrapped = uuid.uuid4(), ring.new_data_key()[1]
+    disk = StandInDisk(monkeypatch)
+    assert puts_one_by_one(store, keystore.SYNC_HISTORY) == [None] * keystore.SYNC_HISTORY
+    disk.fail, disk.on_loop[:] = True, []
+    failed = puts_one_by_one(store, 1)
+    assert disk.on_loop == [True] and isinstance(failed[0], KeyStoreError)
+    disk.fail = False
+    qid, wrapped = uuid.uuid4(), Envelope(K1).new_data_key()[1]
     asyncio.run(store.put(qid, wrapped))
     assert store.get_sync(qid) == wrapped
     assert len(list(store.dir.glob("seg-*.keys"))) == 2
