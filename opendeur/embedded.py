@@ -433,6 +433,9 @@ class Postgres:
                 "\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n"
                 "synchronous_commit = on\nfsync = on\nmax_connections = 200\n"
                 "shared_buffers = 128MB\nlog_min_messages = warning\n"
+                # No DETAIL lines in postgres.log: a unique violation's names the key's value
+                # (an account's name was seen there), as a check violation's does the row.
+                "log_error_verbosity = terse\n"
             )
 
     def start(self) -> Postgres:

@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import insert as sa_insert
 from sqlalchemy import update as sa_update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts.events import StaffActed
@@ -149,19 +150,23 @@ async def add_user(
     password = secrets.token_urlsafe(12)
     hashed = await asyncio.to_thread(_hasher.hash, password)
     async with sessions() as session, session.begin():
-        exists = await session.scalar(select(users.c.name).where(users.c.name == name))
-        if exists:
-            raise UserError(f"user {name!r} already exists", "exists")
-        staff_id = new_staff_id()
-        await session.execute(
-            sa_insert(users).values(
+        # One statement, not a look-up and then an insert: two adds of one name at once (a
+        # double click) found it free both, and the second insert's unique violation became a
+        # 500 whose traceback logged the name (PostgreSQL's DETAIL names the key's value).
+        staff_id = await session.scalar(
+            pg_insert(users)
+            .values(
                 name=name,
                 roles=roles,
-                staff_id=staff_id,
+                staff_id=new_staff_id(),
                 password_hash=hashed,
                 must_change=True,
             )
+            .on_conflict_do_nothing(index_elements=[users.c.name])
+            .returning(users.c.staff_id)
         )
+        if staff_id is None:
+            raise UserError(f"user {name!r} already exists", "exists")
         await _acted(session, acted_by, staff_id, "added")
     return password
 
