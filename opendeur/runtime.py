@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import inspect
 import ipaddress
+import itertools
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -822,13 +823,20 @@ _MESSAGES = {
 }
 
 
+# A field's name as a client's developer writes one. An unknown key is the client's own input
+# (a review posted "Anna de Vries belt 06 12345678" as a key and got it back as the field).
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}|\d{1,6}")
+
+
 def validation_error_body(errors: list[dict[str, Any]]) -> dict[str, Any]:
-    """The first validation problem as {error, message, field}; never echoes the input."""
+    """The first validation problem as {error, message, field}; never echoes the input: the
+    field's path stops before a part that is not a plain field name (an unknown key can be
+    anything a client sent)."""
     if not errors:
         return error_body("invalid_request", "The request is not valid.")
     err = errors[0]
     loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
-    field = ".".join(loc) or None
+    field = ".".join(itertools.takewhile(_FIELD_NAME.fullmatch, loc)) or None
     kind = str(err.get("type", "invalid"))
     if kind == "json_invalid" or (kind == "missing" and not loc):
         return error_body("invalid_json", "The request body must be a JSON object.", None)

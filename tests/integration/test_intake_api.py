@@ -45,6 +45,9 @@ def canary_phone() -> tuple[str, str]:
         ({"topic": "breien-op-maandag"}, "unknown_topic", "topic"),
         ({"shoe_size": 44}, "unknown_field", "shoe_size"),
         ({"consent": {"share_with_contact": True, "extra": 1}}, "unknown_field", "consent.extra"),
+        # An unknown key that is not a field's name is not echoed: it may be anything typed.
+        ({"Anna de Vries belt 06 12345678": "x"}, "unknown_field", None),
+        ({"consent": {"share_with_contact": True, "mijn verhaal": 1}}, "unknown_field", "consent"),
         ({"for_self": "yes"}, "invalid_value", "for_self"),
         ({"for_self": 1}, "invalid_value", "for_self"),
         ({"story": 42}, "invalid_value", "story"),
