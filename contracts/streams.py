@@ -95,7 +95,8 @@ CONSUMERS: tuple[ConsumerSpec, ...] = (
     ConsumerSpec("intake", "question.routed.v1"),
     ConsumerSpec("intake", "question.unmatched.v1"),
     # 2,000: 11.6-12.3k events/s at ingest vs 10.4k at 1,000 and 9.6k at 500 (make bench-audit);
-    # 4,000 gained nothing. A cap only: a quiet stream still comes in small, quick batches.
+    # 4,000 gained nothing. A cap only: a quiet stream comes in small batches, one per linger
+    # (services/audit/handlers.py LINGER_S).
     ConsumerSpec("audit", ">", batch_size=2000, name="audit-all-events"),
 )
 

@@ -191,6 +191,29 @@ async def test_the_writer_acks_after_commit_in_fetch_order_and_naks_a_failed_bat
     assert await verify(engine) == {"ok": True, "records": 13}
 
 
+async def test_a_batch_that_was_not_full_lingers_while_it_is_committed_and_acked(
+    engine: AsyncEngine,
+) -> None:
+    """Audit is off every question's way: after a short batch the subscriber waits LINGER_S
+    before it fetches again (fewer, larger batches at a low rate), and the batch is committed
+    and acked within that wait, not after it. A full batch (a backlog) is followed at once."""
+    log: list = []
+    writer = handlers.Writer(SimpleNamespace(sessions=sessionmaker(engine)))
+    short = [FakeRaw(*event_bytes(i), i + 1, log) for i in range(3)]
+    started = asyncio.get_running_loop().time()
+    await handlers.take(writer, short, batch_size=4)
+    assert asyncio.get_running_loop().time() - started >= handlers.LINGER_S
+    assert log == [("ack", 1), ("ack", 2), ("ack", 3)]  # before the linger ended
+
+    full = [FakeRaw(*event_bytes(i), i + 1, log) for i in range(3, 7)]
+    started = asyncio.get_running_loop().time()
+    await handlers.take(writer, full, batch_size=4)
+    assert asyncio.get_running_loop().time() - started < handlers.LINGER_S
+    await writer.drain()
+    assert [e for e in log if e[1] > 3] == [("ack", i) for i in range(4, 8)]
+    assert len(await trail(engine)) == 7
+
+
 async def test_a_lost_broker_connection_while_acking_does_not_stop_the_writer(
     engine: AsyncEngine,
 ) -> None:
