@@ -19,6 +19,7 @@ from opendeur.errors import Refused
 from opendeur.staff import Staff
 from services.notify import address_mail, changes, pending, store
 from services.notify.addresses import Wanted
+from services.notify.channels import one_mailbox
 from services.notify.deps import Envelope
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
@@ -34,7 +35,9 @@ def clean_email(v: str | None) -> str | None:
     if v is None or not v.strip():
         return None
     v = v.strip()
-    if len(v) > 254 or not EMAIL.match(v):
+    # one_mailbox: a local part a mail header would read as something else ("a:b;", "a,b",
+    # "a<b>") could never be delivered; refused here rather than failed at every notification.
+    if len(v) > 254 or not EMAIL.match(v) or not one_mailbox(v):
         raise ValueError("not an e-mail address")
     return v
 

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import email.errors
 import email.policy
 import re
 import secrets
@@ -85,6 +86,9 @@ _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 MAX_REPLY_LINE = 4096
+# Defects the stdlib reports that mean the mail cannot say the address (a control character, no
+# address at all); others (a non-ASCII or obsolete local part) are judged by what it read.
+_FATAL_DEFECTS = (email.errors.NonPrintableDefect, email.errors.HeaderMissingRequiredValue)
 
 
 class SmtpReply(Exception):
@@ -240,6 +244,32 @@ class SmtpConnection:
         return not self.writer.is_closing() and not self.reader.at_eof()
 
 
+def one_mailbox(value: str, *, display_name: bool = False) -> bool:
+    """Whether the stdlib (which writes every mail with a non-ASCII address) reads `value` as one
+    mailbox, the one the envelope names. Notify takes any local part without a space or "@":
+    "ä:anna;@example.org" reads as a group (the stdlib then fails with AttributeError),
+    "änna,bob@example.org" as two addresses, "ä<anna>@example.org" as "anna" without a domain.
+    A local part it reads whole ("ä..b.", '"änna devries"') goes out as it is; `display_name`
+    allows "opendeur <noreply@example.org>" (the sender)."""
+    try:
+        value.encode()  # a lone surrogate cannot go out at all
+        header = email.policy.SMTPUTF8.header_factory("To", value)
+        groups = header.groups
+    except (email.errors.MessageError, AttributeError, IndexError, TypeError, ValueError):
+        return False
+    if len(groups) != 1 or groups[0].display_name is not None or len(groups[0].addresses) != 1:
+        return False
+    if any(isinstance(d, _FATAL_DEFECTS) for d in header.defects):
+        return False
+    (address,) = groups[0].addresses
+    if display_name:
+        return bool(address.username and address.domain)
+    local, _, domain = value.rpartition("@")
+    if len(local) > 1 and local[0] == local[-1] == '"':
+        local = re.sub(r"\\(.)", r"\1", local[1:-1])
+    return not address.display_name and (address.username, address.domain) == (local, domain)
+
+
 def dot_stuffed(content: bytes) -> bytes:
     """CRLF line ends, a leading dot doubled, and the closing line (RFC 5321 4.5.2)."""
     data = content.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
@@ -334,6 +364,12 @@ class EmailChannel:
         cheaper than the stdlib's MIME classes, the same structure and encoding); anything else
         goes through the stdlib: compat32's classes, or EmailMessage for SMTPUTF8 addresses."""
         if not (self.sender + to).isascii():
+            # The stdlib parses both addresses (the fast path and compat32 write them as given):
+            # one it cannot read as a mailbox fails the same way on every try.
+            if not one_mailbox(to):
+                raise PermanentFailure("invalid_address")
+            if not one_mailbox(self.sender, display_name=True):
+                raise PermanentFailure("invalid_sender")
             built = self._build(to, message, idempotency_key)
             return built.as_bytes(policy=email.policy.SMTPUTF8), True
         msgid = make_msgid(idstring=idempotency_key, domain="opendeur.invalid")
