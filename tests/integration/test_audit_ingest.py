@@ -152,9 +152,9 @@ async def test_concurrent_writers_never_fork_the_chain(engine: AsyncEngine) -> N
 
 
 class FakeRaw:
-    def __init__(self, subject: str, data: bytes, seq: int, log: list) -> None:
+    def __init__(self, subject: str, data: bytes, seq: int, log: list, pending: int = 0) -> None:
         self.subject, self.data, self.log = subject, data, log
-        self.metadata = SimpleNamespace(sequence=SimpleNamespace(stream=seq))
+        self.metadata = SimpleNamespace(sequence=SimpleNamespace(stream=seq), num_pending=pending)
 
     async def ack(self) -> None:
         self.log.append(("ack", self.metadata.sequence.stream))
@@ -191,23 +191,25 @@ async def test_the_writer_acks_after_commit_in_fetch_order_and_naks_a_failed_bat
     assert await verify(engine) == {"ok": True, "records": 13}
 
 
-async def test_a_batch_that_was_not_full_lingers_while_it_is_committed_and_acked(
+async def test_audit_lingers_once_it_has_taken_everything_while_the_batch_is_committed(
     engine: AsyncEngine,
 ) -> None:
-    """Audit is off every question's way: after a short batch the subscriber waits LINGER_S
-    before it fetches again (fewer, larger batches at a low rate), and the batch is committed
-    and acked within that wait, not after it. A full batch (a backlog) is followed at once."""
+    """Audit is off every question's way: when a batch's last message says nothing more is
+    pending, the subscriber waits LINGER_S before it fetches again (fewer, larger batches at a
+    low rate), and the batch is committed and acked within that wait, not after it. A batch
+    with more pending behind it (a backlog, or one cut short by the acks still pending) is
+    followed at once."""
     log: list = []
     writer = handlers.Writer(SimpleNamespace(sessions=sessionmaker(engine)))
-    short = [FakeRaw(*event_bytes(i), i + 1, log) for i in range(3)]
+    last = [FakeRaw(*event_bytes(i), i + 1, log, pending=2 - i) for i in range(3)]
     started = asyncio.get_running_loop().time()
-    await handlers.take(writer, short, batch_size=4)
+    await handlers.take(writer, last)
     assert asyncio.get_running_loop().time() - started >= handlers.LINGER_S
     assert log == [("ack", 1), ("ack", 2), ("ack", 3)]  # before the linger ended
 
-    full = [FakeRaw(*event_bytes(i), i + 1, log) for i in range(3, 7)]
+    more = [FakeRaw(*event_bytes(i), i + 1, log, pending=100) for i in range(3, 7)]
     started = asyncio.get_running_loop().time()
-    await handlers.take(writer, full, batch_size=4)
+    await handlers.take(writer, more)
     assert asyncio.get_running_loop().time() - started < handlers.LINGER_S
     await writer.drain()
     assert [e for e in log if e[1] > 3] == [("ack", i) for i in range(4, 8)]
