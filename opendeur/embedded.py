@@ -383,7 +383,10 @@ class Postgres:
         self.data_dir = Path(data_dir)
         self.pgdata = self.data_dir / "pgdata"
         self.port = port or free_port()
-        self.options = options or {}  # extra server settings (`-c name=value`), e.g. the bench's
+        # Server settings given at every start (`-c name=value`): the caller's (e.g. the bench's
+        # pg_stat_statements) and no DETAIL lines in postgres.log (a unique violation's names the
+        # key's value: an account's name was seen there), also for a data directory made before.
+        self.options = {"log_error_verbosity": "terse", **(options or {})}
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -433,9 +436,6 @@ class Postgres:
                 "\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n"
                 "synchronous_commit = on\nfsync = on\nmax_connections = 200\n"
                 "shared_buffers = 128MB\nlog_min_messages = warning\n"
-                # No DETAIL lines in postgres.log: a unique violation's names the key's value
-                # (an account's name was seen there), as a check violation's does the row.
-                "log_error_verbosity = terse\n"
             )
 
     def start(self) -> Postgres:

@@ -9,11 +9,27 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import asyncpg
 from sqlalchemy import insert
 
 from opendeur.db import make_engine
 from services.intake import users
 from tests.support import System, csrf, staff_client
+
+
+async def waiting_on_a_lock(system: System, timeout: float = 60.0) -> None:
+    """Until one of intake's statements waits for a lock (the second insert of the name)."""
+    conn = await asyncpg.connect(system.pg.url(system.database))
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not await conn.fetchval(
+            "select count(*) from pg_stat_activity"
+            " where wait_event_type = 'Lock' and usename = 'opendeur_intake'"
+        ):
+            assert asyncio.get_running_loop().time() < deadline, "the second add never waited"
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
 
 
 async def test_an_account_added_while_another_add_of_its_name_commits_is_refused_and_named_nowhere(
@@ -38,7 +54,7 @@ async def test_an_account_added_while_another_add_of_its_name_commits_is_refused
                 )
             )
             second = asyncio.create_task(c.post(accounts, data=form, follow_redirects=False))
-            await asyncio.sleep(1.0)  # it hashed its password and waits on the name's index
+            await waiting_on_a_lock(system)  # its insert waits on the name's index entry
             assert not second.done()
         answer = await second
         assert answer.status_code == 422  # "this name exists", as for any existing name
