@@ -8,7 +8,7 @@ import sys
 import threading
 import traceback
 from collections.abc import MutableMapping
-from typing import Any, TextIO
+from typing import Any
 
 import structlog
 
@@ -35,15 +35,16 @@ REDACT_KEYS = frozenset(
 # (intake's normalise_phone, notify's clean_mobile and clean_email; tests/unit/
 # test_logging_redaction.py asks them). Phone: digits with any of the separators intake ignores
 # between them (any space, dashes, dots, slashes, brackets); six digits after a "+" (the
-# shortest valid number: +43 1110), else eight (no person's Dutch number is shorter, only 14 0xx
-# municipal lines and 0800/0900 numbers are). Not after a letter, nor after a hex digit and a
-# dash: the groups of a UUID stay readable.
+# shortest valid number: +43 1110), else nine (a Dutch number without its 0: no person's is
+# shorter, only 14 0xx municipal lines and 0800/0900 numbers are; eight-digit counts, dates and
+# sequence numbers stay readable). Not after a letter, nor after a hex digit and a dash: the
+# groups of a UUID stay readable.
 _SEP = r"[\s\-\u2010-\u2015\u2212./()]"
 # One character class first, so the regex engine skips to a digit, "+" or "%" in C.
 _PHONE = re.compile(
     rf"[\d+%](?:(?<=\+){_SEP}*\d(?:{_SEP}*\d){{5,}}"
     rf"|(?<=%)2[Bb]{_SEP}*\d(?:{_SEP}*\d){{5,}}"
-    rf"|(?<=\d)(?<!\w\d)(?<![0-9A-Fa-f]-\d)(?:{_SEP}*\d){{7,}})"
+    rf"|(?<=\d)(?<!\w\d)(?<![0-9A-Fa-f]-\d)(?:{_SEP}*\d){{8,}})"
 )
 # E-mail: notify takes any local part without whitespace or "@" (quotes, "&", "/", ":" ...), up
 # to 64 characters; a quoted one may hold spaces. The whole of it goes, with what is glued on
@@ -121,10 +122,6 @@ def _exception_lines(exc: BaseException, depth: int) -> list[str]:
     return lines
 
 
-def _console_exception(sio: TextIO, exc_info: Any) -> None:
-    sio.write("\n" + format_exception(exc_info))
-
-
 def configure(service: str, *, fmt: str = "auto", level: str = "INFO") -> None:
     json_out = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     processors: list[Any] = [
@@ -135,9 +132,7 @@ def configure(service: str, *, fmt: str = "auto", level: str = "INFO") -> None:
         redact,
     ]
     processors.append(
-        structlog.processors.JSONRenderer()
-        if json_out
-        else structlog.dev.ConsoleRenderer(exception_formatter=_console_exception)
+        structlog.processors.JSONRenderer() if json_out else structlog.dev.ConsoleRenderer()
     )
     structlog.configure(
         processors=processors,
