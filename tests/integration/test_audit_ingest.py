@@ -192,13 +192,15 @@ async def test_the_writer_acks_after_commit_in_fetch_order_and_naks_a_failed_bat
 
 
 async def test_audit_lingers_once_it_has_taken_everything_while_the_batch_is_committed(
-    engine: AsyncEngine,
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Audit is off every question's way: when a batch's last message says nothing more is
     pending, the subscriber waits LINGER_S before it fetches again (fewer, larger batches at a
     low rate), and the batch is committed and acked within that wait, not after it. A batch
     with more pending behind it (a backlog, or one cut short by the acks still pending) is
     followed at once."""
+    # Longer than any commit on a loaded machine, so "acked within the linger" is not timing.
+    monkeypatch.setattr(handlers, "LINGER_S", 2.0)
     log: list = []
     writer = handlers.Writer(SimpleNamespace(sessions=sessionmaker(engine)))
     last = [FakeRaw(*event_bytes(i), i + 1, log, pending=2 - i) for i in range(3)]
