@@ -365,11 +365,12 @@ class EmailChannel:
         goes through the stdlib: compat32's classes, or EmailMessage for SMTPUTF8 addresses."""
         if not (self.sender + to).isascii():
             # The stdlib parses both addresses (the fast path and compat32 write them as given):
-            # one it cannot read as a mailbox fails the same way on every try.
+            # a recipient it cannot read as a mailbox fails the same way on every try; a sender
+            # it cannot read is OPENDEUR_SMTP_FROM, which the operator can mend (retried).
             if not one_mailbox(to):
                 raise PermanentFailure("invalid_address")
             if not one_mailbox(self.sender, display_name=True):
-                raise PermanentFailure("invalid_sender")
+                raise TemporaryFailure("invalid_sender")
             built = self._build(to, message, idempotency_key)
             return built.as_bytes(policy=email.policy.SMTPUTF8), True
         msgid = make_msgid(idstring=idempotency_key, domain="opendeur.invalid")

@@ -278,9 +278,11 @@ async def test_an_address_the_mail_cannot_say_is_a_permanent_failure(
         await channel.close()
 
 
-async def test_a_sender_the_mail_cannot_say_is_a_permanent_failure(sink: MailSink) -> None:
+async def test_a_sender_the_mail_cannot_say_is_retried_until_the_setting_is_mended(
+    sink: MailSink,
+) -> None:
     channel = EmailChannel(SmtpConfig.from_url(sink.url), "ä:netwerk;@example.org", timeout=3)
-    with pytest.raises(PermanentFailure) as failure:
+    with pytest.raises(TemporaryFailure) as failure:
         await channel.send("änna@example.org", MSG, idempotency_key="k")
     assert failure.value.code == "invalid_sender"
 
