@@ -829,9 +829,9 @@ _FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}|\d{1,6}")
 
 
 def validation_error_body(errors: list[dict[str, Any]]) -> dict[str, Any]:
-    """The first validation problem as {error, message, field}; never echoes the input: the
-    field's path stops before a part that is not a plain field name (an unknown key can be
-    anything a client sent)."""
+    """The first validation problem as {error, message, field}; no value is echoed, and of the
+    field's path only plain field names (letters, digits, "_" and "-"): the path stops before
+    an unknown key that is anything else, which can be whatever a client sent."""
     if not errors:
         return error_body("invalid_request", "The request is not valid.")
     err = errors[0]
