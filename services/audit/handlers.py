@@ -25,10 +25,10 @@ STORED = Counter("opendeur_audit_events_stored_total", "Events appended to the t
 # It is off every question's way (nothing waits for the trail), so at a low rate it takes its
 # events in fewer, larger batches: at 100 questions/s a batch about every 50 ms cost audit 1.5
 # CPU-s per 1,000 questions, with a transaction, two pull requests and the acks each time; with
-# this, 0.5 (docs/performance.md, 6 December). The live stream shows an event up to this much later. The
-# batch's commit and acks go on meanwhile (`Writer`). A backlog is taken without a pause: a
-# batch cut short by the acks still pending (ingest, 100,000 events: 12,000-21,000 events/s when
-# every batch short of 2,000 paused, 30,000 without) is followed at once.
+# this, 0.5 (docs/performance.md, 6 December). The live stream shows an event up to this much
+# later. The batch's commit and acks go on meanwhile (`Writer`). A backlog is taken without a
+# pause: a batch cut short by the acks still pending (ingest, 100,000 events: 12,000-21,000
+# events/s when every batch short of 2,000 paused, 30,000 without) is followed at once.
 LINGER_S = 0.25
 
 
