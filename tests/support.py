@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import asyncpg
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -510,3 +511,27 @@ async def staff_client(system: System, *roles: str) -> httpx.AsyncClient:
     name, once = add_staff(system, *roles)
     await staff_sign_in(c, system.url("intake"), name, once)
     return c
+
+
+async def until_a_lock_wait(
+    conn: asyncpg.Connection,
+    *,
+    role: str | None = None,
+    running: asyncio.Task | None = None,
+    timeout: float = 60.0,
+) -> None:
+    """Until a statement in `conn`'s database (of `role`, if given) waits for a lock; `running`,
+    the task that should come to wait, must not have ended meanwhile."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        await asyncio.sleep(0.05)
+        waiting = await conn.fetchval(
+            "select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
+            " and datname = current_database() and ($1::text is null or usename = $1)",
+            role,
+        )
+        if running is not None:
+            assert not running.done(), running
+        if waiting:
+            return
+        assert asyncio.get_running_loop().time() < deadline, "nothing came to wait for a lock"

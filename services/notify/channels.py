@@ -341,6 +341,8 @@ class EmailChannel:
         self.config = config
         self.sender = sender
         self.envelope_sender = parseaddr(sender)[1] or sender
+        # Judged once: the sender is the channel's for its life (OPENDEUR_SMTP_FROM).
+        self.sender_sayable = one_mailbox(sender, display_name=True)
         self.timeout = timeout
         self.pool_size = max(1, pool_size)
         self._idle: list[tuple[SmtpConnection, float]] = []
@@ -369,7 +371,7 @@ class EmailChannel:
             # it cannot read is OPENDEUR_SMTP_FROM, which the operator can mend (retried).
             if not one_mailbox(to):
                 raise PermanentFailure("invalid_address")
-            if not one_mailbox(self.sender, display_name=True):
+            if not self.sender_sayable:
                 raise TemporaryFailure("invalid_sender")
             built = self._build(to, message, idempotency_key)
             return built.as_bytes(policy=email.policy.SMTPUTF8), True

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from opendeur.db import make_engine, service_url, sessionmaker
 from opendeur.embedded import Postgres
 from services.routing import store
-from tests.support import migrated_database
+from tests.support import migrated_database, until_a_lock_wait
 from tests.support import received_values as values
 
 NOW = datetime.now(UTC)
@@ -117,14 +117,8 @@ async def test_a_copy_stored_while_the_statement_runs_gives_the_place_back(
                 await store.insert_routed(session, v, "g1", "anna", "topic", SCHEDULE)
 
     mine = asyncio.create_task(this_router())
-    waiting = 0
-    while not waiting:  # until this router waits for the other's insert (a lock)
-        await asyncio.sleep(0.05)
-        waiting = await owner.fetchval(
-            "select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
-            "and datname = current_database()"
-        )
-        assert not mine.done(), mine
+    # until this router waits for the other's insert (a lock)
+    await until_a_lock_wait(owner, running=mine)
     await other.commit()
     await asyncio.wait_for(mine, 10)
     assert await state(owner, v["question_id"]) == (0, "new", None, 0, [], 0)

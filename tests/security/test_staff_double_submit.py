@@ -14,22 +14,7 @@ from sqlalchemy import insert
 
 from opendeur.db import make_engine
 from services.intake import users
-from tests.support import System, csrf, staff_client
-
-
-async def waiting_on_a_lock(system: System, timeout: float = 60.0) -> None:
-    """Until one of intake's statements waits for a lock (the second insert of the name)."""
-    conn = await asyncpg.connect(system.pg.url(system.database))
-    try:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not await conn.fetchval(
-            "select count(*) from pg_stat_activity"
-            " where wait_event_type = 'Lock' and usename = 'opendeur_intake'"
-        ):
-            assert asyncio.get_running_loop().time() < deadline, "the second add never waited"
-            await asyncio.sleep(0.05)
-    finally:
-        await conn.close()
+from tests.support import System, csrf, staff_client, until_a_lock_wait
 
 
 async def test_an_account_added_while_another_add_of_its_name_commits_is_refused_and_named_nowhere(
@@ -54,7 +39,12 @@ async def test_an_account_added_while_another_add_of_its_name_commits_is_refused
                 )
             )
             second = asyncio.create_task(c.post(accounts, data=form, follow_redirects=False))
-            await waiting_on_a_lock(system)  # its insert waits on the name's index entry
+            # its insert waits on the name's index entry
+            probe = await asyncpg.connect(system.pg.url(system.database))
+            try:
+                await until_a_lock_wait(probe, role="opendeur_intake", running=second)
+            finally:
+                await probe.close()
             assert not second.done()
         answer = await second
         assert answer.status_code == 422  # "this name exists", as for any existing name
